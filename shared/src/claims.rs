@@ -1,0 +1,184 @@
+//! The claims of a Cognito access or ID token, read with strict types.
+//!
+//! Cognito adds claims over time, so unknown claims are allowed; but every claim we read must have
+//! exactly the type Cognito documents, and no claim may appear twice.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use serde::de::{self, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Which kind of Cognito token this is, from its `token_use` claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenUse {
+    Access,
+    Id,
+}
+
+impl TokenUse {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenUse::Access => "access",
+            TokenUse::Id => "id",
+        }
+    }
+}
+
+/// The claims of a verified Cognito token that the authorizer and backend use.
+///
+/// Group names are opaque keys: they are kept exactly as the token carries them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct CognitoClaims {
+    pub sub: String,
+    pub iss: String,
+    pub token_use: TokenUse,
+    pub exp: u64,
+    pub iat: u64,
+    #[serde(default)]
+    pub nbf: Option<u64>,
+    /// Present on access tokens.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// Present on ID tokens; Cognito writes it as a single string.
+    #[serde(default)]
+    pub aud: Option<String>,
+    /// The user name on access tokens.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The user name on ID tokens.
+    #[serde(default, rename = "cognito:username")]
+    pub cognito_username: Option<String>,
+    #[serde(default, rename = "cognito:groups")]
+    pub groups: Vec<String>,
+    #[serde(default, rename = "cognito:preferred_role")]
+    pub preferred_role: Option<String>,
+    #[serde(default, rename = "cognito:roles")]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub scope: Option<String>,
+}
+
+impl CognitoClaims {
+    /// Parses a token payload, rejecting duplicated claims and claims of the wrong type.
+    pub fn from_json(payload: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice::<UniqueKeys>(payload)?;
+        serde_json::from_slice(payload)
+    }
+
+    /// The user's name, whichever claim this kind of token carries it in (`sub` as a last resort).
+    pub fn username(&self) -> &str {
+        self.username
+            .as_deref()
+            .or(self.cognito_username.as_deref())
+            .unwrap_or(&self.sub)
+    }
+}
+
+/// Deserializes only to check that a JSON object names no key twice.
+///
+/// serde's derived structs catch a repeated *known* field but silently let a repeated unknown one
+/// through, and `serde_json::Value` keeps the last of two; a token with two values for one claim is
+/// ambiguous, so it is rejected whatever the claim is.
+struct UniqueKeys;
+
+impl<'de> Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(UniqueKeysVisitor)
+    }
+}
+
+struct UniqueKeysVisitor;
+
+impl<'de> Visitor<'de> for UniqueKeysVisitor {
+    type Value = UniqueKeys;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object of claims")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UniqueKeys, A::Error> {
+        let mut seen = HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            map.next_value::<IgnoredAny>()?;
+            if !seen.insert(key) {
+                return Err(de::Error::custom("duplicated claim"));
+            }
+        }
+        Ok(UniqueKeys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ACCESS: &str = r#"{"sub":"u-1","iss":"https://cognito-idp.us-east-1.amazonaws.com/us-east-1_abc",
+        "token_use":"access","exp":2000,"iat":1000,"client_id":"client","username":"alice",
+        "cognito:groups":["pet-veterinarian","Admin "]}"#;
+
+    #[test]
+    fn access_token_claims_are_read_with_groups_kept_verbatim() {
+        let claims = CognitoClaims::from_json(ACCESS.as_bytes()).unwrap();
+        assert_eq!(claims.token_use, TokenUse::Access);
+        assert_eq!(claims.username(), "alice");
+        assert_eq!(claims.groups, ["pet-veterinarian", "Admin "]);
+    }
+
+    #[test]
+    fn id_token_username_comes_from_cognito_username() {
+        let json = r#"{"sub":"u-1","iss":"i","token_use":"id","exp":2,"iat":1,"aud":"c","cognito:username":"bob"}"#;
+        let claims = CognitoClaims::from_json(json.as_bytes()).unwrap();
+        assert_eq!(claims.username(), "bob");
+        assert!(claims.groups.is_empty());
+    }
+
+    #[test]
+    fn duplicated_known_claim_is_rejected() {
+        let json = r#"{"sub":"a","sub":"b","iss":"i","token_use":"id","exp":2,"iat":1}"#;
+        assert!(CognitoClaims::from_json(json.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn duplicated_unknown_claim_is_rejected() {
+        let json = r#"{"sub":"a","iss":"i","token_use":"id","exp":2,"iat":1,"x":1,"x":2}"#;
+        let err = CognitoClaims::from_json(json.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("duplicated claim"), "{err}");
+    }
+
+    #[test]
+    fn groups_that_are_not_an_array_of_strings_are_rejected() {
+        for groups in [r#""admin""#, r#"[1]"#, r#"null"#, r#"{"a":1}"#, r#"["a",null]"#] {
+            let json = format!(
+                r#"{{"sub":"a","iss":"i","token_use":"id","exp":2,"iat":1,"cognito:groups":{groups}}}"#
+            );
+            assert!(CognitoClaims::from_json(json.as_bytes()).is_err(), "{groups}");
+        }
+    }
+
+    #[test]
+    fn claims_of_the_wrong_type_are_rejected() {
+        let cases = [
+            ("iss", serde_json::json!(["i"])),
+            ("iss", serde_json::json!(1)),
+            ("exp", serde_json::json!("2")),
+            ("exp", serde_json::json!(2.5)),
+            ("aud", serde_json::json!(["c"])),
+            ("token_use", serde_json::json!("refresh")),
+            ("cognito:preferred_role", serde_json::json!(7)),
+        ];
+        for (claim, value) in cases {
+            let mut json = serde_json::json!({"sub":"a","iss":"i","token_use":"id","exp":2,"iat":1});
+            json[claim] = value.clone();
+            let bytes = serde_json::to_vec(&json).unwrap();
+            assert!(CognitoClaims::from_json(&bytes).is_err(), "{claim}: {value}");
+        }
+    }
+
+    #[test]
+    fn missing_required_claim_is_rejected() {
+        let json = r#"{"iss":"i","token_use":"id","exp":2,"iat":1}"#;
+        assert!(CognitoClaims::from_json(json.as_bytes()).is_err());
+    }
+}

@@ -1,0 +1,244 @@
+//! The access decision: a user's group policies and a request in, Allow or Deny with its reason out.
+//!
+//! IAM's rules: every applicable statement of every group counts; an explicit Deny beats any
+//! Allow; with no Allow the answer is Deny. A group whose policy could not be read counts as an
+//! explicit Deny of everything, because we cannot know what it meant to deny.
+
+use std::fmt;
+use std::sync::{Arc, LazyLock};
+
+use serde::{Serialize, Serializer};
+
+use crate::arn::Pattern;
+use crate::policy::{Effect, PolicyDocument, RequestFacts, Scope, Statement, StatementOut};
+use crate::store::GroupPolicy;
+
+/// The action API Gateway checks for a method call.
+pub const INVOKE_ACTION: &str = "execute-api:Invoke";
+
+/// Stands in for the policy of a group whose policy is invalid.
+static DENY_EVERYTHING: LazyLock<Statement> = LazyLock::new(|| Statement {
+    sid: Some("InvalidGroupPolicy".to_owned()),
+    effect: Effect::Deny,
+    action: Scope::Only(vec![Pattern::action("*")]),
+    resource: Scope::Only(vec![Pattern::resource("*")]),
+    condition: None,
+});
+
+/// Where a statement came from, for the reason in the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub group: String,
+    /// `#index` or `#index (Sid)` within the group's policy.
+    pub statement: String,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "group `{}` statement {}", self.group, self.statement)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    AllowedBy(Origin),
+    DeniedBy(Origin),
+    /// The group's policy was invalid, so it denies everything.
+    InvalidPolicy { group: String },
+    NoMatchingAllow,
+}
+
+impl Reason {
+    /// A short stable code for logs and metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Reason::AllowedBy(_) => "allowed",
+            Reason::DeniedBy(_) => "explicit_deny",
+            Reason::InvalidPolicy { .. } => "invalid_policy",
+            Reason::NoMatchingAllow => "no_allow",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::AllowedBy(o) => write!(f, "allowed by {o}"),
+            Reason::DeniedBy(o) => write!(f, "explicitly denied by {o}"),
+            Reason::InvalidPolicy { group } => write!(f, "policy of group `{group}` is invalid"),
+            Reason::NoMatchingAllow => f.write_str("no statement allows it"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Allow(Reason),
+    Deny(Reason),
+}
+
+impl Decision {
+    pub fn is_allow(&self) -> bool {
+        matches!(self, Decision::Allow(_))
+    }
+
+    pub fn reason(&self) -> &Reason {
+        match self {
+            Decision::Allow(r) | Decision::Deny(r) => r,
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Decision::Allow(_) => "Allow",
+            Decision::Deny(_) => "Deny",
+        }
+    }
+}
+
+struct Attributed<'a> {
+    group: &'a str,
+    index: usize,
+    statement: &'a Statement,
+    invalid: bool,
+}
+
+impl Attributed<'_> {
+    fn origin(&self) -> Origin {
+        Origin {
+            group: self.group.to_owned(),
+            statement: self.statement.label(self.index),
+        }
+    }
+
+    fn covers(&self, action: &str, resource: &str) -> bool {
+        self.statement.action.matches(action) && self.statement.resource.matches(resource)
+    }
+}
+
+/// The statements of all of a user's groups that apply to one request (conditions evaluated).
+///
+/// This is both what the decision is made from and what the authorizer returns to API Gateway:
+/// API Gateway caches the returned policy and applies it to every method of the API, so it must be
+/// the whole merged policy, not an answer for the one method asked about.
+pub struct MergedPolicy<'a> {
+    statements: Vec<Attributed<'a>>,
+}
+
+impl<'a> MergedPolicy<'a> {
+    /// Merges the groups' policies for a request with these facts.
+    pub fn for_request(groups: &'a [Arc<GroupPolicy>], facts: &RequestFacts) -> Self {
+        let mut statements = Vec::new();
+        for group in groups {
+            match &group.policy {
+                Ok(document) => statements.extend(
+                    document
+                        .statements
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, s)| s.applies(facts))
+                        .map(|(index, statement)| Attributed {
+                            group: &group.group,
+                            index,
+                            statement,
+                            invalid: false,
+                        }),
+                ),
+                Err(_) => statements.push(Attributed {
+                    group: &group.group,
+                    index: 0,
+                    statement: &DENY_EVERYTHING,
+                    invalid: true,
+                }),
+            }
+        }
+        Self { statements }
+    }
+
+    /// One policy document (as returned by an authorizer), its statements attributed to `source`.
+    pub fn from_document(source: &'a str, document: &'a PolicyDocument, facts: &RequestFacts) -> Self {
+        let statements = document
+            .statements
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.applies(facts))
+            .map(|(index, statement)| Attributed {
+                group: source,
+                index,
+                statement,
+                invalid: false,
+            })
+            .collect();
+        Self { statements }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.statements.is_empty()
+    }
+
+    /// Decides whether `action` on `resource` (a method ARN) is allowed.
+    pub fn decide(&self, action: &str, resource: &str) -> Decision {
+        let mut allowed_by = None;
+        for s in &self.statements {
+            if !s.covers(action, resource) {
+                continue;
+            }
+            match s.statement.effect {
+                Effect::Deny if s.invalid => {
+                    return Decision::Deny(Reason::InvalidPolicy {
+                        group: s.group.to_owned(),
+                    });
+                }
+                Effect::Deny => return Decision::Deny(Reason::DeniedBy(s.origin())),
+                Effect::Allow => {
+                    allowed_by.get_or_insert(s);
+                }
+            }
+        }
+        match allowed_by {
+            Some(s) => Decision::Allow(Reason::AllowedBy(s.origin())),
+            None => Decision::Deny(Reason::NoMatchingAllow),
+        }
+    }
+
+    /// The policy document to hand to API Gateway. `deny_scope` is what an empty policy denies
+    /// (the API stage's wildcard ARN), since API Gateway wants at least one statement.
+    pub fn document<'s>(&'s self, deny_scope: &'s str) -> impl Serialize + 's {
+        RenderedPolicy {
+            merged: self,
+            deny_scope,
+        }
+    }
+}
+
+struct RenderedPolicy<'s, 'a> {
+    merged: &'s MergedPolicy<'a>,
+    deny_scope: &'s str,
+}
+
+impl Serialize for RenderedPolicy<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut doc = serializer.serialize_struct("PolicyDocument", 2)?;
+        doc.serialize_field("Version", crate::policy::POLICY_VERSION)?;
+        if self.merged.is_empty() {
+            doc.serialize_field(
+                "Statement",
+                &[serde_json::json!({
+                    "Effect": "Deny",
+                    "Action": [INVOKE_ACTION],
+                    "Resource": [self.deny_scope],
+                })],
+            )?;
+        } else {
+            let statements: Vec<_> = self
+                .merged
+                .statements
+                .iter()
+                .map(|s| StatementOut(s.statement))
+                .collect();
+            doc.serialize_field("Statement", &statements)?;
+        }
+        doc.end()
+    }
+}

@@ -1,0 +1,50 @@
+//! The core both Lambdas share: who the caller is, and what their groups let them do.
+//!
+//! A request's path through this crate:
+//! - [`token`] verifies a Cognito JWT (keys from [`jwks`]) into [`claims::CognitoClaims`];
+//! - [`store`] loads the policy of each of the user's groups from DynamoDB (cached);
+//! - [`policy`] is the strict IAM policy model those entries are parsed into;
+//! - [`decision`] merges the groups' policies and decides on a method ARN ([`arn`]).
+//!
+//! The decision path is plain functions over plain data; the I/O (JWKS over HTTP, DynamoDB)
+//! sits behind the small [`jwks::JwksSource`] and [`store::PolicySource`] traits.
+
+pub mod arn;
+pub mod claims;
+pub mod decision;
+pub mod jwks;
+pub mod policy;
+pub mod store;
+pub mod token;
+
+pub use arn::{MethodArn, Pattern};
+pub use claims::{CognitoClaims, TokenUse};
+pub use decision::{Decision, INVOKE_ACTION, MergedPolicy, Reason};
+pub use policy::{Effect, PolicyDocument, RequestFacts};
+pub use store::{GroupPolicy, GroupPolicyStore};
+pub use token::{ExpectedTokenUse, Rejection, TokenRules, TokenVerifier, VerifyError};
+
+/// What can go wrong outside a token's own validity.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("malformed method ARN `{arn}`: {reason}")]
+    MethodArn { arn: String, reason: String },
+    #[error("invalid policy: {0}")]
+    Policy(String),
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("signing keys unavailable: {0}")]
+    Jwks(String),
+    #[error("policy store unavailable: {0}")]
+    Store(String),
+}
+
+impl Error {
+    /// The message without its category prefix, for nesting in another message.
+    pub fn detail(&self) -> String {
+        match self {
+            Error::Policy(d) | Error::Config(d) | Error::Jwks(d) | Error::Store(d) => d.clone(),
+            other => other.to_string(),
+        }
+    }
+}
