@@ -35,7 +35,9 @@ impl MethodArn {
             parts.next(),
             parts.next(),
         ) else {
-            return Err(bad("expected `arn:{partition}:execute-api:{region}:{account}:...`"));
+            return Err(bad(
+                "expected `arn:{partition}:execute-api:{region}:{account}:...`",
+            ));
         };
         let resource = parts.next().ok_or_else(|| bad("no resource part"))?;
         let mut resource = resource.splitn(4, '/');
@@ -45,7 +47,9 @@ impl MethodArn {
             resource.next(),
             resource.next(),
         ) else {
-            return Err(bad("expected `{apiId}/{stage}/{METHOD}/{path}` after the account"));
+            return Err(bad(
+                "expected `{apiId}/{stage}/{METHOD}/{path}` after the account",
+            ));
         };
         for (name, value) in [
             ("partition", partition),
@@ -81,7 +85,8 @@ impl MethodArn {
         path: &str,
     ) -> Self {
         let path = path.trim_start_matches('/');
-        let arn = format!("arn:aws:execute-api:{region}:{account}:{api_id}/{stage}/{method}/{path}");
+        let arn =
+            format!("arn:aws:execute-api:{region}:{account}:{api_id}/{stage}/{method}/{path}");
         Self {
             arn,
             partition: "aws".to_owned(),
@@ -189,7 +194,9 @@ impl Pattern {
     pub fn matches(&self, candidate: &str) -> bool {
         match self.kind {
             PatternKind::Anything => true,
-            PatternKind::Exact if self.case_insensitive => self.text.eq_ignore_ascii_case(candidate),
+            PatternKind::Exact if self.case_insensitive => {
+                self.text.eq_ignore_ascii_case(candidate)
+            }
             PatternKind::Exact => self.text == candidate,
             PatternKind::Glob if self.case_insensitive => {
                 glob_match(self.text.as_bytes(), candidate.to_lowercase().as_bytes())
@@ -244,7 +251,9 @@ fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
             None => return false,
         }
     }
-    pattern.get(p..).is_some_and(|rest| rest.iter().all(|&b| b == b'*'))
+    pattern
+        .get(p..)
+        .is_some_and(|rest| rest.iter().all(|&b| b == b'*'))
 }
 
 #[cfg(test)]

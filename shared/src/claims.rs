@@ -149,11 +149,20 @@ mod tests {
 
     #[test]
     fn groups_that_are_not_an_array_of_strings_are_rejected() {
-        for groups in [r#""admin""#, r#"[1]"#, r#"null"#, r#"{"a":1}"#, r#"["a",null]"#] {
+        for groups in [
+            r#""admin""#,
+            r#"[1]"#,
+            r#"null"#,
+            r#"{"a":1}"#,
+            r#"["a",null]"#,
+        ] {
             let json = format!(
                 r#"{{"sub":"a","iss":"i","token_use":"id","exp":2,"iat":1,"cognito:groups":{groups}}}"#
             );
-            assert!(CognitoClaims::from_json(json.as_bytes()).is_err(), "{groups}");
+            assert!(
+                CognitoClaims::from_json(json.as_bytes()).is_err(),
+                "{groups}"
+            );
         }
     }
 
@@ -169,10 +178,14 @@ mod tests {
             ("cognito:preferred_role", serde_json::json!(7)),
         ];
         for (claim, value) in cases {
-            let mut json = serde_json::json!({"sub":"a","iss":"i","token_use":"id","exp":2,"iat":1});
+            let mut json =
+                serde_json::json!({"sub":"a","iss":"i","token_use":"id","exp":2,"iat":1});
             json[claim] = value.clone();
             let bytes = serde_json::to_vec(&json).unwrap();
-            assert!(CognitoClaims::from_json(&bytes).is_err(), "{claim}: {value}");
+            assert!(
+                CognitoClaims::from_json(&bytes).is_err(),
+                "{claim}: {value}"
+            );
         }
     }
 

@@ -44,7 +44,9 @@ pub enum Reason {
     AllowedBy(Origin),
     DeniedBy(Origin),
     /// The group's policy was invalid, so it denies everything.
-    InvalidPolicy { group: String },
+    InvalidPolicy {
+        group: String,
+    },
     NoMatchingAllow,
 }
 
@@ -156,7 +158,11 @@ impl<'a> MergedPolicy<'a> {
     }
 
     /// One policy document (as returned by an authorizer), its statements attributed to `source`.
-    pub fn from_document(source: &'a str, document: &'a PolicyDocument, facts: &RequestFacts) -> Self {
+    pub fn from_document(
+        source: &'a str,
+        document: &'a PolicyDocument,
+        facts: &RequestFacts,
+    ) -> Self {
         let statements = document
             .statements
             .iter()

@@ -22,6 +22,12 @@ pub struct KeySet {
     keys: HashMap<String, ParsedPublicKey>,
 }
 
+impl std::fmt::Debug for KeySet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.keys.keys()).finish()
+    }
+}
+
 impl KeySet {
     /// Reads the RS256 signing keys of a JWKS document. Keys of other types or uses are skipped;
     /// a document that is not a JWKS at all, or whose RSA key cannot be parsed, is an error.
@@ -52,15 +58,17 @@ impl KeySet {
                 continue;
             };
             let decode = |what: &str, value: &str| {
-                URL_SAFE_NO_PAD
-                    .decode(value)
-                    .map_err(|e| Error::Jwks(format!("key `{kid}`: `{what}` is not base64url: {e}")))
+                URL_SAFE_NO_PAD.decode(value).map_err(|e| {
+                    Error::Jwks(format!("key `{kid}`: `{what}` is not base64url: {e}"))
+                })
             };
             let n = decode("n", &rsa.n)?;
             let e = decode("e", &rsa.e)?;
             let parsed = RsaPublicKeyComponents { n: &n, e: &e }
                 .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
-                .map_err(|err| Error::Jwks(format!("key `{kid}` is not a usable RSA key: {err}")))?;
+                .map_err(|err| {
+                    Error::Jwks(format!("key `{kid}` is not a usable RSA key: {err}"))
+                })?;
             keys.insert(kid, parsed);
         }
         Ok(Self { keys })
@@ -218,5 +226,193 @@ impl<S: JwksSource> JwksCache<S> {
                 Ok(KeyLookup::Unknown)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::{StaticHttpServer, TestKey, jwks};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{LazyLock, Mutex};
+
+    static K1: LazyLock<TestKey> = LazyLock::new(|| TestKey::generate("k1"));
+    static K2: LazyLock<TestKey> = LazyLock::new(|| TestKey::generate("k2"));
+
+    /// A source whose document can be changed or failed, counting fetches.
+    struct Scripted {
+        document: Mutex<Result<String, String>>,
+        fetches: AtomicUsize,
+    }
+
+    impl Scripted {
+        fn new(document: Result<String, String>) -> Self {
+            Self {
+                document: Mutex::new(document),
+                fetches: AtomicUsize::new(0),
+            }
+        }
+        fn set(&self, document: Result<String, String>) {
+            *self.document.lock().unwrap() = document;
+        }
+        fn fetches(&self) -> usize {
+            self.fetches.load(Ordering::SeqCst)
+        }
+    }
+
+    impl JwksSource for &Scripted {
+        async fn fetch(&self) -> Result<Vec<u8>, Error> {
+            self.fetches.fetch_add(1, Ordering::SeqCst);
+            tokio::task::yield_now().await;
+            self.document
+                .lock()
+                .unwrap()
+                .clone()
+                .map(String::into_bytes)
+                .map_err(Error::Jwks)
+        }
+    }
+
+    #[test]
+    fn only_rsa_signature_keys_for_rs256_are_kept() {
+        let mut enc = K2.jwk();
+        enc["use"] = "enc".into();
+        let mut ps = K2.jwk();
+        ps["kid"] = "ps".into();
+        ps["alg"] = "PS256".into();
+        let ec = serde_json::json!({"kty":"EC","kid":"ec","crv":"P-256",
+            "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"});
+        let mut no_use = K1.jwk();
+        no_use.as_object_mut().unwrap().remove("use");
+        let doc = serde_json::json!({"keys": [enc, ps, ec, no_use]}).to_string();
+        let set = KeySet::from_jwks_json(doc.as_bytes()).unwrap();
+        assert_eq!(set.len(), 1);
+        assert!(set.get("k1").is_some());
+    }
+
+    #[test]
+    fn a_document_that_is_not_a_jwks_is_an_error() {
+        assert!(KeySet::from_jwks_json(b"<html>").is_err());
+        let mut bad = K1.jwk();
+        bad["n"] = "not base64!".into();
+        let doc = serde_json::json!({"keys": [bad]}).to_string();
+        let err = KeySet::from_jwks_json(doc.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`k1`"), "{err}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn keys_are_fetched_lazily_once() {
+        let source = Scripted::new(Ok(jwks(&[&K1])));
+        let cache = JwksCache::new(&source, Duration::from_secs(10));
+        assert_eq!(source.fetches(), 0);
+        assert!(matches!(cache.lookup("k1").await, Ok(KeyLookup::Found(_))));
+        assert!(matches!(cache.lookup("k1").await, Ok(KeyLookup::Found(_))));
+        assert_eq!(source.fetches(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unknown_kid_refetches_at_most_once_per_interval() {
+        let source = Scripted::new(Ok(jwks(&[&K1])));
+        let cache = JwksCache::new(&source, Duration::from_secs(10));
+        assert!(matches!(cache.lookup("k1").await, Ok(KeyLookup::Found(_))));
+        for _ in 0..5 {
+            assert!(matches!(cache.lookup("nope").await, Ok(KeyLookup::Unknown)));
+        }
+        assert_eq!(source.fetches(), 1, "inside the interval no refetch");
+        // A rotated-in key becomes usable once the interval has passed.
+        source.set(Ok(jwks(&[&K1, &K2])));
+        tokio::time::advance(Duration::from_secs(11)).await;
+        assert!(matches!(cache.lookup("k2").await, Ok(KeyLookup::Found(_))));
+        assert_eq!(source.fetches(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn concurrent_lookups_of_a_new_kid_share_one_fetch() {
+        let source: &'static Scripted = Box::leak(Box::new(Scripted::new(Ok(jwks(&[&K1])))));
+        let cache = Arc::new(JwksCache::new(source, Duration::from_secs(10)));
+        let mut lookups = tokio::task::JoinSet::new();
+        for _ in 0..20 {
+            let cache = Arc::clone(&cache);
+            lookups
+                .spawn(async move { matches!(cache.lookup("k1").await, Ok(KeyLookup::Found(_))) });
+        }
+        while let Some(found) = lookups.join_next().await {
+            assert!(found.unwrap());
+        }
+        assert_eq!(source.fetches(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_outage_keeps_the_keys_already_held() {
+        let source = Scripted::new(Ok(jwks(&[&K1])));
+        let cache = JwksCache::new(&source, Duration::from_secs(10));
+        assert!(matches!(cache.lookup("k1").await, Ok(KeyLookup::Found(_))));
+        source.set(Err("connection refused".into()));
+        tokio::time::advance(Duration::from_secs(11)).await;
+        assert!(matches!(cache.lookup("k2").await, Ok(KeyLookup::Unknown)));
+        assert!(matches!(cache.lookup("k1").await, Ok(KeyLookup::Found(_))));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_keys_and_a_failed_fetch_is_an_error_not_a_rejection() {
+        let source = Scripted::new(Err("connection refused".into()));
+        let cache = JwksCache::new(&source, Duration::from_secs(10));
+        assert!(cache.lookup("k1").await.is_err());
+        assert!(cache.lookup("k1").await.is_err());
+        assert_eq!(
+            source.fetches(),
+            1,
+            "a failed fetch is not retried inside the interval"
+        );
+        source.set(Ok(jwks(&[&K1])));
+        tokio::time::advance(Duration::from_secs(11)).await;
+        assert!(matches!(cache.lookup("k1").await, Ok(KeyLookup::Found(_))));
+    }
+
+    #[tokio::test]
+    async fn the_http_source_reads_a_jwks_over_http() {
+        let server = StaticHttpServer::start("200 OK", jwks(&[&K1]))
+            .await
+            .unwrap();
+        let source = HttpJwksSource::new(server.url("/pool/.well-known/jwks.json")).unwrap();
+        let body = source.fetch().await.unwrap();
+        assert!(KeySet::from_jwks_json(&body).unwrap().get("k1").is_some());
+        assert_eq!(server.hits(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_http_source_refuses_errors_and_oversized_documents() {
+        let server = StaticHttpServer::start("503 Service Unavailable", "{}".into())
+            .await
+            .unwrap();
+        let err = HttpJwksSource::new(server.url("/j"))
+            .unwrap()
+            .fetch()
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("503"), "{err}");
+
+        let huge = format!("{{\"keys\":[],\"pad\":\"{}\"}}", "x".repeat(MAX_JWKS_BYTES));
+        let server = StaticHttpServer::start("200 OK", huge).await.unwrap();
+        let err = HttpJwksSource::new(server.url("/j"))
+            .unwrap()
+            .fetch()
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("larger than"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn the_http_source_gives_up_on_an_unreachable_host() {
+        // Bind and drop a listener to get a port nothing listens on.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let source = HttpJwksSource::new(format!("http://127.0.0.1:{port}/j")).unwrap();
+        assert!(source.fetch().await.is_err());
     }
 }

@@ -17,6 +17,9 @@ pub mod policy;
 pub mod store;
 pub mod token;
 
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
+
 pub use arn::{MethodArn, Pattern};
 pub use claims::{CognitoClaims, TokenUse};
 pub use decision::{Decision, INVOKE_ACTION, MergedPolicy, Reason};

@@ -344,7 +344,11 @@ fn scope(
 }
 
 fn check_action(value: &str) -> Result<(), String> {
-    if value == "*" || value.split_once(':').is_some_and(|(s, a)| !s.is_empty() && !a.is_empty()) {
+    if value == "*"
+        || value
+            .split_once(':')
+            .is_some_and(|(s, a)| !s.is_empty() && !a.is_empty())
+    {
         Ok(())
     } else {
         Err("is not `*` or `service:action`".to_owned())
@@ -359,9 +363,7 @@ fn check_resource(value: &str) -> Result<(), String> {
     }
 }
 
-fn condition(
-    raw: BTreeMap<String, BTreeMap<String, StringOrList>>,
-) -> Result<Condition, Error> {
+fn condition(raw: BTreeMap<String, BTreeMap<String, StringOrList>>) -> Result<Condition, Error> {
     let mut out = Condition::default();
     for (operator, keys) in raw {
         let slot = match operator.as_str() {
@@ -375,7 +377,9 @@ fn condition(
         };
         let mut networks = Vec::new();
         if keys.is_empty() {
-            return Err(Error::Policy(format!("condition `{operator}` names no key")));
+            return Err(Error::Policy(format!(
+                "condition `{operator}` names no key"
+            )));
         }
         for (key, values) in keys {
             // Condition keys are case-insensitive in IAM.
@@ -386,7 +390,9 @@ fn condition(
             }
             let StringOrList(values) = values;
             if values.is_empty() {
-                return Err(Error::Policy(format!("condition `{operator}` has no values")));
+                return Err(Error::Policy(format!(
+                    "condition `{operator}` has no values"
+                )));
             }
             for value in values {
                 networks.push(parse_network(&value).ok_or_else(|| {
@@ -500,7 +506,10 @@ mod tests {
         ];
         for (text, expected) in cases {
             let err = PolicyDocument::from_json(&text).unwrap_err().to_string();
-            assert!(err.contains(expected), "{text}\n  gave: {err}\n  wanted: {expected}");
+            assert!(
+                err.contains(expected),
+                "{text}\n  gave: {err}\n  wanted: {expected}"
+            );
         }
     }
 

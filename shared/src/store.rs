@@ -56,7 +56,12 @@ impl GroupPolicy {
                     ));
                 }
             },
-            Some(_) => return Some(Self::invalid(group, "attribute `precedence` is not a number")),
+            Some(_) => {
+                return Some(Self::invalid(
+                    group,
+                    "attribute `precedence` is not a number",
+                ));
+            }
         };
         Some(Self {
             group,
@@ -214,7 +219,10 @@ impl<S: PolicySource> GroupPolicyStore<S> {
         {
             let cache = self.cache.read().map_err(|_| poisoned())?;
             for group in &groups {
-                if !cache.get(*group).is_some_and(|c| c.fetched.elapsed() < self.ttl) {
+                if !cache
+                    .get(*group)
+                    .is_some_and(|c| c.fetched.elapsed() < self.ttl)
+                {
                     missing.push((*group).clone());
                 }
             }

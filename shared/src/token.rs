@@ -185,7 +185,10 @@ impl TokenRules {
         if claims.exp.saturating_add(leeway) <= now {
             return Err(Rejection::Expired);
         }
-        if claims.nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
+        if claims
+            .nbf
+            .is_some_and(|nbf| nbf > now.saturating_add(leeway))
+        {
             return Err(Rejection::NotYetValid);
         }
         if claims.iat > now.saturating_add(leeway) {
@@ -204,7 +207,9 @@ pub fn user_pool_region(user_pool_id: &str) -> Result<&str, Error> {
         Some((region, id))
             if !region.is_empty()
                 && !id.is_empty()
-                && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && region
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
                 && id.bytes().all(|b| b.is_ascii_alphanumeric()) =>
         {
             Ok(region)
@@ -311,5 +316,244 @@ impl<S: JwksSource> TokenVerifier<S> {
             Ok(KeyLookup::Unknown) => Err(VerifyError::Rejected(Rejection::UnknownKey)),
             Err(err) => Err(VerifyError::KeysUnavailable(err)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::{TestKey, access_claims, jwks};
+    use serde_json::json;
+    use std::sync::LazyLock;
+
+    const POOL: &str = "us-east-1_TestPool1";
+    const ISSUER: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_TestPool1";
+    const CLIENT: &str = "client-1";
+    const NOW: u64 = 1_800_000_000;
+
+    static KEY: LazyLock<TestKey> = LazyLock::new(|| TestKey::generate("key-1"));
+    static OTHER: LazyLock<TestKey> = LazyLock::new(|| TestKey::generate("key-2"));
+    static KEYS: LazyLock<KeySet> =
+        LazyLock::new(|| KeySet::from_jwks_json(jwks(&[&KEY]).as_bytes()).unwrap());
+
+    fn rules(token_use: ExpectedTokenUse) -> TokenRules {
+        TokenRules::new(
+            POOL,
+            vec![CLIENT.to_owned()],
+            token_use,
+            Duration::from_secs(30),
+        )
+        .unwrap()
+    }
+
+    fn claims() -> serde_json::Value {
+        access_claims(ISSUER, CLIENT, &["pet-veterinarian"], NOW)
+    }
+
+    fn check(token: &str) -> Result<CognitoClaims, Rejection> {
+        rules(ExpectedTokenUse::Access).verify(token, &KEYS, NOW)
+    }
+
+    fn with(change: impl FnOnce(&mut serde_json::Value)) -> String {
+        let mut c = claims();
+        change(&mut c);
+        KEY.sign(&c)
+    }
+
+    #[test]
+    fn a_valid_access_token_gives_its_claims() {
+        let claims = check(&KEY.sign(&claims())).unwrap();
+        assert_eq!(claims.groups, ["pet-veterinarian"]);
+        assert_eq!(claims.username(), "alice");
+    }
+
+    #[test]
+    fn both_cognito_issuer_forms_are_accepted() {
+        let other = "https://issuer-cognito-idp.us-east-1.amazonaws.com/us-east-1_TestPool1";
+        assert!(check(&with(|c| c["iss"] = json!(other))).is_ok());
+    }
+
+    #[test]
+    fn another_pool_or_an_array_issuer_is_rejected() {
+        let other_pool = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Other";
+        assert_eq!(
+            check(&with(|c| c["iss"] = json!(other_pool))),
+            Err(Rejection::Issuer)
+        );
+        let err = check(&with(|c| c["iss"] = json!([ISSUER]))).unwrap_err();
+        assert_eq!(err.code(), "bad_claims");
+    }
+
+    #[test]
+    fn only_rs256_is_accepted_whatever_the_header_says() {
+        for alg in ["none", "HS256", "RS512", "PS256", "rs256"] {
+            let token = KEY.sign_with_header(json!({"alg": alg}), &claims());
+            assert_eq!(check(&token), Err(Rejection::Algorithm(alg.to_owned())));
+        }
+    }
+
+    #[test]
+    fn a_crit_header_rejects_the_token() {
+        let token = KEY.sign_with_header(json!({"alg": "RS256", "crit": ["exp"]}), &claims());
+        assert_eq!(check(&token), Err(Rejection::CriticalHeader));
+    }
+
+    #[test]
+    fn keys_offered_in_the_header_are_ignored() {
+        // Signed by a key we do not trust, which the header offers in every way it can.
+        let header = json!({"alg": "RS256", "kid": "key-2", "jwk": OTHER.jwk(),
+            "jku": "https://attacker.example/jwks.json", "x5u": "https://attacker.example/c.pem",
+            "x5c": ["MIIB"]});
+        assert_eq!(
+            check(&OTHER.sign_with_header(header, &claims())),
+            Err(Rejection::UnknownKey)
+        );
+        // Same with a kid we know: the signature does not verify under our key.
+        let header = json!({"alg": "RS256", "kid": "key-1", "jwk": OTHER.jwk()});
+        assert_eq!(
+            check(&OTHER.sign_with_header(header, &claims())),
+            Err(Rejection::BadSignature)
+        );
+    }
+
+    #[test]
+    fn a_token_without_kid_is_rejected() {
+        let token = KEY.sign_with_header(json!({"alg": "RS256", "kid": null}), &claims());
+        assert!(check(&token).is_err());
+    }
+
+    #[test]
+    fn a_tampered_payload_fails_the_signature() {
+        let token = KEY.sign(&claims());
+        let mut parts: Vec<&str> = token.split('.').collect();
+        let forged =
+            URL_SAFE_NO_PAD.encode(claims().to_string().replace("pet-veterinarian", "admin"));
+        parts[1] = &forged;
+        assert_eq!(check(&parts.join(".")), Err(Rejection::BadSignature));
+    }
+
+    #[test]
+    fn malformed_tokens_are_rejected() {
+        for token in [
+            "",
+            "a",
+            "a.b",
+            "a..c",
+            "a.b.c.d",
+            "!!.??.**",
+            "eyJhbGciOiJSUzI1NiJ9.e30.",
+        ] {
+            let err = check(token).unwrap_err();
+            assert!(
+                matches!(err, Rejection::Malformed(_) | Rejection::UnknownKey),
+                "{token:?}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn token_use_must_match_the_configured_kind() {
+        let access = KEY.sign(&claims());
+        assert_eq!(
+            rules(ExpectedTokenUse::Id).verify(&access, &KEYS, NOW),
+            Err(Rejection::TokenUse)
+        );
+        assert!(
+            rules(ExpectedTokenUse::Any)
+                .verify(&access, &KEYS, NOW)
+                .is_ok()
+        );
+        let id = with(|c| {
+            c["token_use"] = json!("id");
+            c["aud"] = json!(CLIENT);
+            c.as_object_mut().unwrap().remove("client_id");
+        });
+        assert!(rules(ExpectedTokenUse::Id).verify(&id, &KEYS, NOW).is_ok());
+        assert!(rules(ExpectedTokenUse::Any).verify(&id, &KEYS, NOW).is_ok());
+        assert_eq!(check(&id), Err(Rejection::TokenUse));
+    }
+
+    #[test]
+    fn access_tokens_need_an_allowed_client_id_and_id_tokens_an_allowed_aud() {
+        assert_eq!(
+            check(&with(|c| c["client_id"] = json!("other"))),
+            Err(Rejection::Audience)
+        );
+        // An access token's `aud` does not stand in for its client_id.
+        let token = with(|c| {
+            c.as_object_mut().unwrap().remove("client_id");
+            c["aud"] = json!(CLIENT);
+        });
+        assert_eq!(check(&token), Err(Rejection::Audience));
+        let id = with(|c| {
+            c["token_use"] = json!("id");
+            c["aud"] = json!("other");
+        });
+        assert_eq!(
+            rules(ExpectedTokenUse::Id).verify(&id, &KEYS, NOW),
+            Err(Rejection::Audience)
+        );
+    }
+
+    #[test]
+    fn time_claims_are_checked_with_leeway() {
+        let expired = with(|c| c["exp"] = json!(NOW - 31));
+        assert_eq!(check(&expired), Err(Rejection::Expired));
+        assert!(check(&with(|c| c["exp"] = json!(NOW - 29))).is_ok());
+        assert_eq!(
+            check(&with(|c| c["nbf"] = json!(NOW + 31))),
+            Err(Rejection::NotYetValid)
+        );
+        assert!(check(&with(|c| c["nbf"] = json!(NOW + 29))).is_ok());
+        assert_eq!(
+            check(&with(|c| c["iat"] = json!(NOW + 31))),
+            Err(Rejection::IssuedInFuture)
+        );
+        let missing_exp = with(|c| {
+            c.as_object_mut().unwrap().remove("exp");
+        });
+        assert_eq!(check(&missing_exp).unwrap_err().code(), "bad_claims");
+    }
+
+    #[test]
+    fn a_lifetime_over_a_day_is_rejected() {
+        let long = with(|c| {
+            c["iat"] = json!(NOW - 10);
+            c["exp"] = json!(NOW - 10 + 24 * 3600 + 1);
+        });
+        assert_eq!(check(&long), Err(Rejection::LifetimeTooLong));
+    }
+
+    #[test]
+    fn pool_ids_are_validated() {
+        assert!(
+            TokenRules::new(
+                "us-east-1_abc",
+                vec!["c".into()],
+                ExpectedTokenUse::Access,
+                Duration::ZERO
+            )
+            .is_ok()
+        );
+        for bad in ["", "abc", "_abc", "us-east-1_", "us-east-1_a/b", "US_abc"] {
+            assert!(user_pool_region(bad).is_err(), "{bad}");
+        }
+        assert!(
+            TokenRules::new(
+                "us-east-1_abc",
+                vec![],
+                ExpectedTokenUse::Access,
+                Duration::ZERO
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn the_default_jwks_url_is_the_pools() {
+        assert_eq!(
+            rules(ExpectedTokenUse::Access).default_jwks_url(),
+            format!("{ISSUER}/.well-known/jwks.json")
+        );
     }
 }

@@ -1,0 +1,303 @@
+//! One authorizer invocation: API Gateway event in, policy and context (or `Unauthorized`) out.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use aws_lambda_events::apigw::{
+    ApiGatewayCustomAuthorizerRequest, ApiGatewayCustomAuthorizerRequestTypeRequest,
+};
+use groupgate::jwks::JwksSource;
+use groupgate::store::PolicySource;
+use groupgate::{
+    CognitoClaims, GroupPolicy, GroupPolicyStore, INVOKE_ACTION, MergedPolicy, MethodArn,
+    RequestFacts, TokenVerifier, VerifyError,
+};
+use lambda_runtime::Diagnostic;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// The two authorizer event types API Gateway sends, told apart by their `type` field.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type")]
+pub enum AuthorizerEvent {
+    #[serde(rename = "TOKEN")]
+    Token(ApiGatewayCustomAuthorizerRequest),
+    #[serde(rename = "REQUEST")]
+    Request(Box<ApiGatewayCustomAuthorizerRequestTypeRequest>),
+}
+
+/// What the authorizer returns to API Gateway.
+///
+/// Our own type rather than `aws_lambda_events`' response, whose statement type cannot carry
+/// `NotAction`/`NotResource`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthorizerResponse {
+    pub principal_id: String,
+    pub policy_document: Box<RawValue>,
+    /// Flat, string values only: API Gateway rejects nested context values.
+    pub context: BTreeMap<&'static str, String>,
+}
+
+/// Why no policy was returned.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthorizerError {
+    /// The token is missing or bad. The message must be exactly this for API Gateway to answer 401.
+    #[error("Unauthorized")]
+    Unauthorized,
+    /// We could not decide (keys or policies unavailable, malformed event). API Gateway answers
+    /// 500 and does not cache it.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<AuthorizerError> for Diagnostic {
+    fn from(error: AuthorizerError) -> Self {
+        let error_type = match error {
+            AuthorizerError::Unauthorized => "Unauthorized",
+            AuthorizerError::Failed(_) => "AuthorizerFailure",
+        };
+        Diagnostic {
+            error_type: error_type.to_owned(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+/// The authorizer with its long-lived parts: verifier (with its key cache) and policy store.
+pub struct Authorizer<J, P> {
+    verifier: TokenVerifier<J>,
+    store: GroupPolicyStore<P>,
+}
+
+/// The parts of an event a decision needs.
+struct Call<'e> {
+    request_id: Option<&'e str>,
+    token: Option<&'e str>,
+    method_arn: Option<&'e str>,
+    source_ip: Option<&'e str>,
+}
+
+impl<'e> Call<'e> {
+    fn from_event(event: &'e AuthorizerEvent) -> Self {
+        match event {
+            AuthorizerEvent::Token(e) => Call {
+                request_id: None,
+                token: e.authorization_token.as_deref(),
+                method_arn: e.method_arn.as_deref(),
+                source_ip: None,
+            },
+            AuthorizerEvent::Request(e) => Call {
+                request_id: e.request_context.request_id.as_deref(),
+                token: e.headers.get("authorization").and_then(|v| v.to_str().ok()),
+                method_arn: e.method_arn.as_deref(),
+                source_ip: e
+                    .request_context
+                    .identity
+                    .as_ref()
+                    .and_then(|i| i.source_ip.as_deref()),
+            },
+        }
+    }
+}
+
+/// The JWT in an `Authorization` value: `Bearer <jwt>` (scheme in any case), or the bare JWT as
+/// API Gateway's Cognito authorizer accepts it.
+pub fn bearer_token(value: &str) -> Option<&str> {
+    let token = match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token,
+        Some(_) => return None,
+        None => value,
+    };
+    (!token.is_empty() && !token.contains(char::is_whitespace)).then_some(token)
+}
+
+impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
+    pub fn new(verifier: TokenVerifier<J>, store: GroupPolicyStore<P>) -> Self {
+        Self { verifier, store }
+    }
+
+    /// Handles one event at time `now` (seconds since the epoch).
+    pub async fn handle(
+        &self,
+        event: &AuthorizerEvent,
+        now: u64,
+    ) -> Result<AuthorizerResponse, AuthorizerError> {
+        let started = Instant::now();
+        let call = Call::from_event(event);
+        let request_id = call.request_id.unwrap_or("-");
+
+        let method_arn = call
+            .method_arn
+            .ok_or_else(|| failed(request_id, "malformed_event", "event has no `methodArn`"))
+            .and_then(|arn| {
+                MethodArn::parse(arn)
+                    .map_err(|e| failed(request_id, "malformed_event", &e.to_string()))
+            })?;
+        let facts = RequestFacts {
+            source_ip: call.source_ip.and_then(|ip| ip.parse::<IpAddr>().ok()),
+        };
+
+        let Some(token) = call.token.and_then(bearer_token) else {
+            tracing::info!(request_id, decision = "Unauthorized", reason = "no_token");
+            return Err(AuthorizerError::Unauthorized);
+        };
+        let claims = match self.verifier.verify(token, now).await {
+            Ok(claims) => claims,
+            Err(VerifyError::Rejected(rejection)) => {
+                tracing::info!(
+                    request_id,
+                    decision = "Unauthorized",
+                    reason = rejection.code(),
+                    detail = %rejection,
+                );
+                return Err(AuthorizerError::Unauthorized);
+            }
+            Err(VerifyError::KeysUnavailable(e)) => {
+                return Err(failed(request_id, "jwks_unavailable", &e.to_string()));
+            }
+        };
+
+        let groups = self
+            .store
+            .load(&claims.groups)
+            .await
+            .map_err(|e| failed(request_id, "policy_store_unavailable", &e.to_string()))?;
+        for invalid in groups.iter().filter(|g| g.policy.is_err()) {
+            tracing::warn!(
+                request_id,
+                group = %invalid.group,
+                error = invalid.policy.as_ref().err().map(String::as_str).unwrap_or_default(),
+                "group policy is invalid; treating it as deny-all",
+            );
+        }
+        let merged = MergedPolicy::for_request(&groups, &facts);
+        let decision = merged.decide(INVOKE_ACTION, method_arn.as_str());
+        let policy_document =
+            serde_json::value::to_raw_value(&merged.document(&method_arn.stage_wildcard()))
+                .map_err(|e| failed(request_id, "render_failed", &e.to_string()))?;
+
+        tracing::info!(
+            request_id,
+            sub = %claims.sub,
+            groups = ?claims.groups,
+            method_arn = %method_arn,
+            decision = decision.as_str(),
+            reason = decision.reason().code(),
+            detail = %decision.reason(),
+            latency_us = started.elapsed().as_micros() as u64,
+        );
+        Ok(AuthorizerResponse {
+            principal_id: claims.sub.clone(),
+            policy_document,
+            context: context(&claims, &groups),
+        })
+    }
+}
+
+fn failed(request_id: &str, reason: &'static str, detail: &str) -> AuthorizerError {
+    tracing::error!(request_id, decision = "Error", reason, detail);
+    AuthorizerError::Failed(format!("{reason}: {detail}"))
+}
+
+/// The flat context handed to the backend.
+fn context(claims: &CognitoClaims, groups: &[Arc<GroupPolicy>]) -> BTreeMap<&'static str, String> {
+    let mut context = BTreeMap::from([
+        ("sub", claims.sub.clone()),
+        ("username", claims.username().to_owned()),
+        (
+            "groups",
+            serde_json::to_string(&claims.groups).unwrap_or_else(|_| "[]".to_owned()),
+        ),
+        ("token_use", claims.token_use.as_str().to_owned()),
+    ]);
+    if let Some(role) = role_arn(claims, groups) {
+        context.insert("role_arn", role.to_owned());
+    }
+    context
+}
+
+/// The role the backend should act as: the token's `cognito:preferred_role` when it has one,
+/// else the role of the user's group with the lowest precedence (ties: the token's group order;
+/// groups without a precedence come last).
+pub fn role_arn<'a>(claims: &'a CognitoClaims, groups: &'a [Arc<GroupPolicy>]) -> Option<&'a str> {
+    if let Some(preferred) = &claims.preferred_role {
+        return Some(preferred);
+    }
+    groups
+        .iter()
+        .filter_map(|g| Some((g.precedence.unwrap_or(i64::MAX), g.role_arn.as_deref()?)))
+        .min_by_key(|(precedence, _)| *precedence)
+        .map(|(_, role)| role)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive_and_a_bare_token_is_accepted() {
+        assert_eq!(bearer_token("Bearer a.b.c"), Some("a.b.c"));
+        assert_eq!(bearer_token("bearer a.b.c"), Some("a.b.c"));
+        assert_eq!(bearer_token("a.b.c"), Some("a.b.c"));
+    }
+
+    #[test]
+    fn other_schemes_and_empty_tokens_are_refused() {
+        for value in ["Basic abc", "Bearer ", "Bearer a b", "", "Bearer  a"] {
+            assert_eq!(bearer_token(value), None, "{value:?}");
+        }
+    }
+
+    fn group(name: &str, precedence: Option<i64>, role: Option<&str>) -> Arc<GroupPolicy> {
+        Arc::new(GroupPolicy {
+            group: name.to_owned(),
+            policy: Err("unused".to_owned()),
+            role_arn: role.map(str::to_owned),
+            precedence,
+        })
+    }
+
+    fn claims(preferred: Option<&str>) -> CognitoClaims {
+        CognitoClaims {
+            sub: "s".into(),
+            iss: "i".into(),
+            token_use: groupgate::TokenUse::Access,
+            exp: 2,
+            iat: 1,
+            nbf: None,
+            client_id: None,
+            aud: None,
+            username: None,
+            cognito_username: None,
+            groups: vec![],
+            preferred_role: preferred.map(str::to_owned),
+            roles: vec![],
+            scope: None,
+        }
+    }
+
+    #[test]
+    fn role_of_the_lowest_precedence_group_is_chosen() {
+        let groups = [
+            group("a", None, Some("arn:a")),
+            group("b", Some(5), Some("arn:b")),
+            group("c", Some(1), None),
+            group("d", Some(2), Some("arn:d")),
+        ];
+        assert_eq!(role_arn(&claims(None), &groups), Some("arn:d"));
+    }
+
+    #[test]
+    fn preferred_role_in_the_token_wins() {
+        let groups = [group("d", Some(0), Some("arn:d"))];
+        assert_eq!(role_arn(&claims(Some("arn:p")), &groups), Some("arn:p"));
+    }
+
+    #[test]
+    fn no_role_when_no_group_has_one() {
+        assert_eq!(role_arn(&claims(None), &[group("a", Some(1), None)]), None);
+    }
+}

@@ -1,0 +1,156 @@
+//! Test support (feature `testkit`): an RSA signing key that mints Cognito-shaped tokens, and a
+//! tiny HTTP server that serves a JWKS document, so tests can issue tokens no emulator would.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// An RS256 signing key with a `kid`.
+pub struct TestKey {
+    pub kid: String,
+    pair: RsaKeyPair,
+}
+
+impl TestKey {
+    pub fn generate(kid: &str) -> Self {
+        let pair = RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+            .unwrap_or_else(|e| unreachable!("RSA key generation failed: {e}"));
+        Self {
+            kid: kid.to_owned(),
+            pair,
+        }
+    }
+
+    /// This key as a JWK (RSA, `use` sig, `alg` RS256).
+    pub fn jwk(&self) -> serde_json::Value {
+        let public = self.pair.public_key();
+        serde_json::json!({
+            "kty": "RSA",
+            "kid": self.kid,
+            "use": "sig",
+            "alg": "RS256",
+            "n": URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
+            "e": URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
+        })
+    }
+
+    /// Signs `claims` under a header of our choosing (the `kid` is added if the header lacks it).
+    pub fn sign_with_header(
+        &self,
+        mut header: serde_json::Value,
+        claims: &serde_json::Value,
+    ) -> String {
+        if let Some(h) = header.as_object_mut() {
+            h.entry("kid").or_insert_with(|| self.kid.clone().into());
+        }
+        let signed = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        self.sign_raw(&signed)
+    }
+
+    /// Signs `claims` as Cognito does: RS256 with this key's `kid`.
+    pub fn sign(&self, claims: &serde_json::Value) -> String {
+        self.sign_with_header(serde_json::json!({"alg": "RS256"}), claims)
+    }
+
+    /// Appends an RS256 signature of `signed` (`header.payload`, already encoded).
+    pub fn sign_raw(&self, signed: &str) -> String {
+        let mut signature = vec![0; self.pair.public_modulus_len()];
+        self.pair
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                signed.as_bytes(),
+                &mut signature,
+            )
+            .unwrap_or_else(|e| unreachable!("RSA signing failed: {e}"));
+        format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature))
+    }
+}
+
+/// A JWKS document holding these keys.
+pub fn jwks(keys: &[&TestKey]) -> String {
+    serde_json::json!({ "keys": keys.iter().map(|k| k.jwk()).collect::<Vec<_>>() }).to_string()
+}
+
+/// Claims as Cognito puts them in an access token, valid from `now` for an hour.
+pub fn access_claims(
+    pool_issuer: &str,
+    client_id: &str,
+    groups: &[&str],
+    now: u64,
+) -> serde_json::Value {
+    serde_json::json!({
+        "sub": "6f1c2e1a-0000-4000-8000-000000000001",
+        "iss": pool_issuer,
+        "client_id": client_id,
+        "origin_jti": "0b2c",
+        "event_id": "e1",
+        "token_use": "access",
+        "scope": "aws.cognito.signin.user.admin",
+        "auth_time": now,
+        "exp": now + 3600,
+        "iat": now,
+        "jti": "3a1f",
+        "username": "alice",
+        "cognito:groups": groups,
+    })
+}
+
+/// Serves one fixed HTTP response to every request on a loopback port, counting requests.
+pub struct StaticHttpServer {
+    pub addr: SocketAddr,
+    hits: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl StaticHttpServer {
+    /// Serves `body` with `status` (for example `200 OK`).
+    pub async fn start(status: &str, body: String) -> std::io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let hits = Arc::new(AtomicUsize::new(0));
+        let response = format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let counter = Arc::clone(&hits);
+        let task = tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let response = response.clone();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = socket.read(&mut buf).await;
+                    let _ = socket.write_all(response.as_bytes()).await;
+                    let _ = socket.shutdown().await;
+                });
+            }
+        });
+        Ok(Self { addr, hits, task })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for StaticHttpServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
