@@ -154,3 +154,164 @@ impl Drop for StaticHttpServer {
         self.task.abort();
     }
 }
+
+/// A moto server for tests that talk to emulated AWS over the wire.
+///
+/// Uses the server `MOTO_ENDPOINT` names when set (`scripts/test.sh` starts one for the whole run);
+/// otherwise starts `moto_server` from the repository's `.venv` (or `MOTO_SERVER`) on a free
+/// loopback port and stops it when dropped.
+pub struct Moto {
+    pub endpoint: String,
+    child: Option<std::process::Child>,
+}
+
+impl Moto {
+    pub async fn start() -> Self {
+        if let Ok(endpoint) = std::env::var("MOTO_ENDPOINT") {
+            return Self {
+                endpoint,
+                child: None,
+            };
+        }
+        let program = std::env::var("MOTO_SERVER").unwrap_or_else(|_| {
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/moto_server").to_owned()
+        });
+        let port = free_port();
+        let child = std::process::Command::new(&program)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                unreachable!(
+                    "cannot start `{program}`: {e}. Run scripts/test.sh (it installs moto into .venv) \
+                     or set MOTO_ENDPOINT to a running moto server"
+                )
+            });
+        let moto = Self {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            child: Some(child),
+        };
+        moto.wait_ready().await;
+        moto
+    }
+
+    async fn wait_ready(&self) {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let client = reqwest::Client::new();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        while tokio::time::Instant::now() < deadline {
+            if client
+                .get(format!("{}/moto-api/", self.endpoint))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        unreachable!("moto at {} did not become ready within 60 s", self.endpoint);
+    }
+
+    /// SDK configuration pointing every client at this server.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "testing", "testing", None, None, "moto",
+            ))
+            .load()
+            .await
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| unreachable!("no free port: {e}"))
+}
+
+/// A name no other test in this run uses, for tables and pools in a shared emulator.
+pub fn unique(prefix: &str) -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{prefix}-{}-{}-{nanos}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// Creates a policy table (`group` as the partition key) and writes `(group, policy, role, precedence)` items.
+pub async fn policy_table(
+    client: &aws_sdk_dynamodb::Client,
+    items: &[(&str, &str, Option<&str>, Option<i64>)],
+) -> String {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+        ScalarAttributeType,
+    };
+    let table = unique("policies");
+    let created = client
+        .create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("group")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap_or_else(|e| unreachable!("{e}")),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("group")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap_or_else(|e| unreachable!("{e}")),
+        )
+        .send()
+        .await;
+    if let Err(e) = created {
+        unreachable!(
+            "create_table: {}",
+            aws_sdk_dynamodb::error::DisplayErrorContext(e)
+        );
+    }
+    for (group, policy, role, precedence) in items {
+        let mut put = client
+            .put_item()
+            .table_name(&table)
+            .item("group", AttributeValue::S((*group).to_owned()))
+            .item("policy", AttributeValue::S((*policy).to_owned()));
+        if let Some(role) = role {
+            put = put.item("role_arn", AttributeValue::S((*role).to_owned()));
+        }
+        if let Some(p) = precedence {
+            put = put.item("precedence", AttributeValue::N(p.to_string()));
+        }
+        if let Err(e) = put.send().await {
+            unreachable!(
+                "put_item: {}",
+                aws_sdk_dynamodb::error::DisplayErrorContext(e)
+            );
+        }
+    }
+    table
+}

@@ -1,0 +1,517 @@
+//! The real authorizer handler against moto's server: tokens from moto's Cognito (InitiateAuth),
+//! keys from its JWKS endpoint, group policies from its DynamoDB. Claims moto cannot issue are
+//! minted with a test key whose JWKS the test serves itself.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use authorizer::{Authorizer, AuthorizerError, AuthorizerEvent, AuthorizerResponse};
+use aws_sdk_cognitoidentityprovider::Client as Cognito;
+use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ExplicitAuthFlowsType};
+use groupgate::jwks::{HttpJwksSource, JwksCache};
+use groupgate::store::{Backoff, DynamoPolicySource};
+use groupgate::testkit::{
+    Moto, StaticHttpServer, TestKey, access_claims, jwks, policy_table, unique,
+};
+use groupgate::{
+    ExpectedTokenUse, GroupPolicyStore, INVOKE_ACTION, MergedPolicy, PolicyDocument, RequestFacts,
+    TokenRules, TokenVerifier,
+};
+use serde_json::json;
+
+const VET_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"PetStore-API","Effect":"Allow",
+  "Action":"execute-api:Invoke","Resource":["arn:aws:execute-api:*:*:*/*/*/petstore/v1/*",
+  "arn:aws:execute-api:*:*:*/*/GET/petstore/v2/status"]}]}"#;
+const ADMIN_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"execute-api:*","Resource":"*"}]}"#;
+const VET_ROLE: &str = "arn:aws:iam::123456789012:role/groupgate-pet-veterinarian";
+const ADMIN_ROLE: &str = "arn:aws:iam::123456789012:role/groupgate-admin";
+
+type MotoAuthorizer = Authorizer<HttpJwksSource, DynamoPolicySource>;
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// A user pool with an app client, the two groups, and users `vet`, `boss` (admin and vet) and
+/// `loner` (no group).
+struct Pool {
+    id: String,
+    client_id: String,
+    cognito: Cognito,
+}
+
+impl Pool {
+    async fn create(moto: &Moto) -> Self {
+        let cognito = Cognito::new(&moto.sdk_config().await);
+        let id = cognito
+            .create_user_pool()
+            .pool_name(unique("pool"))
+            .send()
+            .await
+            .unwrap()
+            .user_pool
+            .unwrap()
+            .id
+            .unwrap();
+        let client_id = cognito
+            .create_user_pool_client()
+            .user_pool_id(&id)
+            .client_name("web")
+            .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
+            .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
+            .send()
+            .await
+            .unwrap()
+            .user_pool_client
+            .unwrap()
+            .client_id
+            .unwrap();
+        for (group, precedence) in [("pet-veterinarian", 10), ("admin", 1)] {
+            cognito
+                .create_group()
+                .user_pool_id(&id)
+                .group_name(group)
+                .precedence(precedence)
+                .send()
+                .await
+                .unwrap();
+        }
+        let pool = Self {
+            id,
+            client_id,
+            cognito,
+        };
+        pool.user("vet", &["pet-veterinarian"]).await;
+        pool.user("boss", &["pet-veterinarian", "admin"]).await;
+        pool.user("loner", &[]).await;
+        pool
+    }
+
+    async fn user(&self, name: &str, groups: &[&str]) {
+        self.cognito
+            .admin_create_user()
+            .user_pool_id(&self.id)
+            .username(name)
+            .send()
+            .await
+            .unwrap();
+        self.cognito
+            .admin_set_user_password()
+            .user_pool_id(&self.id)
+            .username(name)
+            .password("Corr3ct-Horse!")
+            .permanent(true)
+            .send()
+            .await
+            .unwrap();
+        for group in groups {
+            self.cognito
+                .admin_add_user_to_group()
+                .user_pool_id(&self.id)
+                .username(name)
+                .group_name(*group)
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+
+    /// Signs in with USER_PASSWORD_AUTH; returns (access token, ID token).
+    async fn sign_in(&self, name: &str) -> (String, String) {
+        let auth = self
+            .cognito
+            .initiate_auth()
+            .client_id(&self.client_id)
+            .auth_flow(AuthFlowType::UserPasswordAuth)
+            .auth_parameters("USERNAME", name)
+            .auth_parameters("PASSWORD", "Corr3ct-Horse!")
+            .send()
+            .await
+            .unwrap()
+            .authentication_result
+            .unwrap();
+        (auth.access_token.unwrap(), auth.id_token.unwrap())
+    }
+
+    fn issuer(&self) -> String {
+        format!("https://cognito-idp.us-east-1.amazonaws.com/{}", self.id)
+    }
+}
+
+async fn authorizer(
+    moto: &Moto,
+    pool_id: &str,
+    client_id: &str,
+    jwks_url: String,
+    table: String,
+    token_use: ExpectedTokenUse,
+) -> MotoAuthorizer {
+    let rules = TokenRules::new(
+        pool_id,
+        vec![client_id.to_owned()],
+        token_use,
+        Duration::from_secs(30),
+    )
+    .unwrap();
+    let keys = JwksCache::new(
+        HttpJwksSource::new(jwks_url).unwrap(),
+        Duration::from_secs(10),
+    );
+    let dynamodb = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+    Authorizer::new(
+        TokenVerifier::new(rules, keys),
+        GroupPolicyStore::new(
+            DynamoPolicySource::new(dynamodb, table, Backoff::default()),
+            Duration::from_secs(60),
+        ),
+    )
+}
+
+struct Stack {
+    moto: Moto,
+    pool: Pool,
+    table: String,
+}
+
+impl Stack {
+    async fn start() -> Self {
+        let moto = Moto::start().await;
+        let pool = Pool::create(&moto).await;
+        let dynamodb = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+        let table = policy_table(
+            &dynamodb,
+            &[
+                ("pet-veterinarian", VET_POLICY, Some(VET_ROLE), Some(10)),
+                ("admin", ADMIN_POLICY, Some(ADMIN_ROLE), Some(1)),
+            ],
+        )
+        .await;
+        Self { moto, pool, table }
+    }
+
+    fn jwks_url(&self) -> String {
+        format!(
+            "{}/{}/.well-known/jwks.json",
+            self.moto.endpoint, self.pool.id
+        )
+    }
+
+    async fn authorizer(&self, token_use: ExpectedTokenUse) -> MotoAuthorizer {
+        authorizer(
+            &self.moto,
+            &self.pool.id,
+            &self.pool.client_id,
+            self.jwks_url(),
+            self.table.clone(),
+            token_use,
+        )
+        .await
+    }
+}
+
+const ARN_PREFIX: &str = "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod";
+
+fn arn(method: &str, path: &str) -> String {
+    format!("{ARN_PREFIX}/{method}{path}")
+}
+
+/// The REQUEST event fixture with this Authorization header (or none) and method ARN.
+fn request_event(authorization: Option<&str>, method_arn: &str) -> AuthorizerEvent {
+    let mut event: serde_json::Value = serde_json::from_str(include_str!(
+        "../../fixtures/events/authorizer-request.json"
+    ))
+    .unwrap();
+    event["methodArn"] = json!(method_arn);
+    for key in ["headers", "multiValueHeaders"] {
+        let headers = event[key].as_object_mut().unwrap();
+        headers.remove("Authorization");
+        if let Some(value) = authorization {
+            let value = if key == "headers" {
+                json!(value)
+            } else {
+                json!([value])
+            };
+            headers.insert("Authorization".into(), value);
+        }
+    }
+    serde_json::from_value(event).unwrap()
+}
+
+fn token_event(token: &str, method_arn: &str) -> AuthorizerEvent {
+    let mut event: serde_json::Value =
+        serde_json::from_str(include_str!("../../fixtures/events/authorizer-token.json")).unwrap();
+    event["authorizationToken"] = json!(token);
+    event["methodArn"] = json!(method_arn);
+    serde_json::from_value(event).unwrap()
+}
+
+/// Evaluates a returned policy as API Gateway would for a cached call to another method.
+fn allows(response: &AuthorizerResponse, method: &str, path: &str) -> bool {
+    let document = PolicyDocument::from_json(response.policy_document.get()).unwrap();
+    MergedPolicy::from_document("returned", &document, &RequestFacts::default())
+        .decide(INVOKE_ACTION, &arn(method, path))
+        .is_allow()
+}
+
+async fn authorize(
+    a: &MotoAuthorizer,
+    token: &str,
+    method: &str,
+    path: &str,
+) -> Result<AuthorizerResponse, AuthorizerError> {
+    a.handle(
+        &request_event(Some(&format!("Bearer {token}")), &arn(method, path)),
+        now(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn moto_tokens_are_authorized_by_their_groups_policies() {
+    let stack = Stack::start().await;
+    let a = stack.authorizer(ExpectedTokenUse::Access).await;
+
+    let (vet, _) = stack.pool.sign_in("vet").await;
+    let response = authorize(&a, &vet, "GET", "/petstore/v1/pets")
+        .await
+        .unwrap();
+    assert_eq!(response.context["username"], "vet");
+    assert_eq!(response.context["groups"], r#"["pet-veterinarian"]"#);
+    assert_eq!(response.context["token_use"], "access");
+    assert_eq!(response.context["role_arn"], VET_ROLE);
+    assert_eq!(response.context["sub"], response.principal_id);
+    // The returned policy is right for every method, not only the one asked about.
+    assert!(allows(&response, "GET", "/petstore/v1/pets"));
+    assert!(allows(&response, "POST", "/petstore/v1/pets"));
+    assert!(allows(&response, "GET", "/petstore/v2/status"));
+    assert!(!allows(&response, "GET", "/petstore/v2/pets"));
+
+    let (boss, _) = stack.pool.sign_in("boss").await;
+    let response = authorize(&a, &boss, "GET", "/petstore/v2/pets")
+        .await
+        .unwrap();
+    assert!(allows(&response, "GET", "/petstore/v2/pets"));
+    assert!(allows(&response, "DELETE", "/anything"));
+    assert_eq!(
+        response.context["role_arn"], ADMIN_ROLE,
+        "admin has the lower precedence"
+    );
+}
+
+#[tokio::test]
+async fn a_user_in_no_group_gets_a_policy_that_denies_everything() {
+    let stack = Stack::start().await;
+    let a = stack.authorizer(ExpectedTokenUse::Access).await;
+    let (loner, _) = stack.pool.sign_in("loner").await;
+    let response = authorize(&a, &loner, "GET", "/petstore/v1/pets")
+        .await
+        .unwrap();
+    assert!(!allows(&response, "GET", "/petstore/v1/pets"));
+    assert!(!allows(&response, "GET", "/"));
+    assert_eq!(response.context["groups"], "[]");
+    assert!(!response.context.contains_key("role_arn"));
+}
+
+#[tokio::test]
+async fn missing_garbage_and_wrong_kind_tokens_are_unauthorized() {
+    let stack = Stack::start().await;
+    let a = stack.authorizer(ExpectedTokenUse::Access).await;
+    let target = arn("GET", "/petstore/v1/pets");
+    for header in [
+        None,
+        Some("Bearer"),
+        Some("Basic dmV0OnB3"),
+        Some("Bearer not.a.jwt"),
+        Some("Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."),
+    ] {
+        let result = a.handle(&request_event(header, &target), now()).await;
+        assert!(
+            matches!(result, Err(AuthorizerError::Unauthorized)),
+            "{header:?}: {result:?}"
+        );
+    }
+    let (_, id_token) = stack.pool.sign_in("vet").await;
+    let result = authorize(&a, &id_token, "GET", "/petstore/v1/pets").await;
+    assert!(
+        matches!(result, Err(AuthorizerError::Unauthorized)),
+        "an ID token where access is configured"
+    );
+
+    let any = stack.authorizer(ExpectedTokenUse::Any).await;
+    assert!(
+        authorize(&any, &id_token, "GET", "/petstore/v1/pets")
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn the_error_message_is_exactly_unauthorized_for_api_gateway() {
+    let diagnostic: lambda_runtime::Diagnostic = AuthorizerError::Unauthorized.into();
+    assert_eq!(diagnostic.error_message, "Unauthorized");
+}
+
+#[tokio::test]
+async fn token_events_are_handled_too() {
+    let stack = Stack::start().await;
+    let a = stack.authorizer(ExpectedTokenUse::Access).await;
+    let (vet, _) = stack.pool.sign_in("vet").await;
+    let response = a
+        .handle(
+            &token_event(&format!("Bearer {vet}"), &arn("GET", "/petstore/v1/pets")),
+            now(),
+        )
+        .await
+        .unwrap();
+    assert!(allows(&response, "GET", "/petstore/v1/pets"));
+    let result = a
+        .handle(&token_event("Bearer nope", &arn("GET", "/")), now())
+        .await;
+    assert!(matches!(result, Err(AuthorizerError::Unauthorized)));
+}
+
+#[tokio::test]
+async fn a_policy_store_failure_is_an_error_not_unauthorized_and_never_allow() {
+    let stack = Stack::start().await;
+    let a = authorizer(
+        &stack.moto,
+        &stack.pool.id,
+        &stack.pool.client_id,
+        stack.jwks_url(),
+        "missing-table".into(),
+        ExpectedTokenUse::Access,
+    )
+    .await;
+    let (vet, _) = stack.pool.sign_in("vet").await;
+    match authorize(&a, &vet, "GET", "/petstore/v1/pets").await {
+        Err(AuthorizerError::Failed(message)) => {
+            assert!(message.contains("policy_store_unavailable"), "{message}")
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_jwks_is_an_error_not_unauthorized() {
+    let stack = Stack::start().await;
+    let port = groupgate::testkit::free_port();
+    let a = authorizer(
+        &stack.moto,
+        &stack.pool.id,
+        &stack.pool.client_id,
+        format!("http://127.0.0.1:{port}/jwks.json"),
+        stack.table.clone(),
+        ExpectedTokenUse::Access,
+    )
+    .await;
+    let (vet, _) = stack.pool.sign_in("vet").await;
+    assert!(matches!(
+        authorize(&a, &vet, "GET", "/").await,
+        Err(AuthorizerError::Failed(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_malformed_method_arn_is_an_error() {
+    let stack = Stack::start().await;
+    let a = stack.authorizer(ExpectedTokenUse::Access).await;
+    let (vet, _) = stack.pool.sign_in("vet").await;
+    let result = a
+        .handle(
+            &request_event(Some(&format!("Bearer {vet}")), "arn:aws:lambda:x"),
+            now(),
+        )
+        .await;
+    assert!(matches!(result, Err(AuthorizerError::Failed(m)) if m.contains("arn:aws:lambda:x")));
+}
+
+#[tokio::test]
+async fn minted_tokens_carry_preferred_role_and_exact_group_names() {
+    let stack = Stack::start().await;
+    let key = TestKey::generate("test-key");
+    let server = StaticHttpServer::start("200 OK", jwks(&[&key]))
+        .await
+        .unwrap();
+    let a = authorizer(
+        &stack.moto,
+        &stack.pool.id,
+        "minted-client",
+        server.url("/jwks.json"),
+        stack.table.clone(),
+        ExpectedTokenUse::Access,
+    )
+    .await;
+
+    let mut claims = access_claims(
+        &stack.pool.issuer(),
+        "minted-client",
+        &["pet-veterinarian"],
+        now(),
+    );
+    claims["cognito:preferred_role"] = json!("arn:aws:iam::123456789012:role/preferred");
+    let response = authorize(&a, &key.sign(&claims), "GET", "/petstore/v1/pets")
+        .await
+        .unwrap();
+    assert_eq!(
+        response.context["role_arn"],
+        "arn:aws:iam::123456789012:role/preferred"
+    );
+
+    // Group names are exact keys: no case folding, trimming or splitting.
+    for group in ["Admin", "admin ", "admin,pet-veterinarian", "ADMIN"] {
+        let claims = access_claims(&stack.pool.issuer(), "minted-client", &[group], now());
+        let response = authorize(&a, &key.sign(&claims), "GET", "/petstore/v2/pets")
+            .await
+            .unwrap();
+        assert!(!allows(&response, "GET", "/petstore/v2/pets"), "{group:?}");
+    }
+
+    let expired = access_claims(
+        &stack.pool.issuer(),
+        "minted-client",
+        &["admin"],
+        now() - 7200,
+    );
+    assert!(matches!(
+        authorize(&a, &key.sign(&expired), "GET", "/").await,
+        Err(AuthorizerError::Unauthorized)
+    ));
+    assert_eq!(server.hits(), 1, "the JWKS is fetched once and kept");
+}
+
+#[tokio::test]
+async fn an_ip_condition_is_evaluated_against_the_events_source_ip() {
+    let stack = Stack::start().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&stack.moto.sdk_config().await);
+    let office = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"execute-api:Invoke",
+        "Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"192.0.2.0/24"}}}]}"#;
+    let table = policy_table(&dynamodb, &[("pet-veterinarian", office, None, None)]).await;
+    let a = authorizer(
+        &stack.moto,
+        &stack.pool.id,
+        &stack.pool.client_id,
+        stack.jwks_url(),
+        table,
+        ExpectedTokenUse::Access,
+    )
+    .await;
+    let (vet, _) = stack.pool.sign_in("vet").await;
+    let inside = request_event(Some(&format!("Bearer {vet}")), &arn("GET", "/x"));
+    let response = a.handle(&inside, now()).await.unwrap();
+    assert!(
+        allows(&response, "GET", "/x"),
+        "the fixture's source IP is 192.0.2.10"
+    );
+
+    let mut outside: serde_json::Value = serde_json::from_str(include_str!(
+        "../../fixtures/events/authorizer-request.json"
+    ))
+    .unwrap();
+    outside["requestContext"]["identity"]["sourceIp"] = json!("203.0.113.5");
+    outside["headers"]["Authorization"] = json!(format!("Bearer {vet}"));
+    let outside: AuthorizerEvent = serde_json::from_value(outside).unwrap();
+    let response = a.handle(&outside, now()).await.unwrap();
+    assert!(!allows(&response, "GET", "/x"));
+}

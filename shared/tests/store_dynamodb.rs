@@ -1,0 +1,197 @@
+//! The group policy store against DynamoDB: moto's server over the wire, and smithy mocks for the
+//! faults moto cannot produce (unprocessed keys, throttling).
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::operation::batch_get_item::{BatchGetItemError, BatchGetItemOutput};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use groupgate::store::{Backoff, DynamoPolicySource, PolicySource};
+use groupgate::testkit::{Moto, policy_table};
+use groupgate::{GroupPolicyStore, PolicyDocument};
+use std::collections::HashMap;
+
+const ALLOW_ALL: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+
+fn backoff() -> Backoff {
+    Backoff {
+        retries: 2,
+        first_delay: Duration::from_millis(1),
+    }
+}
+
+#[tokio::test]
+async fn entries_are_read_with_role_and_precedence_and_missing_groups_are_absent() {
+    let moto = Moto::start().await;
+    let client = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+    let table = policy_table(
+        &client,
+        &[
+            (
+                "pet-veterinarian",
+                ALLOW_ALL,
+                Some("arn:aws:iam::123456789012:role/vet"),
+                Some(10),
+            ),
+            ("broken", "{not json", None, None),
+            ("plain", ALLOW_ALL, None, None),
+        ],
+    )
+    .await;
+    let source = DynamoPolicySource::new(client, table, backoff());
+    let groups = ["plain", "pet-veterinarian", "ghost", "broken"].map(str::to_owned);
+    let mut found = source.fetch(&groups).await.unwrap();
+    found.sort_by(|a, b| a.group.cmp(&b.group));
+    let names: Vec<_> = found.iter().map(|g| g.group.as_str()).collect();
+    assert_eq!(names, ["broken", "pet-veterinarian", "plain"]);
+    assert!(found[0].policy.is_err());
+    let vet = &found[1];
+    assert_eq!(
+        vet.policy,
+        Ok(PolicyDocument::from_json(ALLOW_ALL).unwrap())
+    );
+    assert_eq!(
+        vet.role_arn.as_deref(),
+        Some("arn:aws:iam::123456789012:role/vet")
+    );
+    assert_eq!(vet.precedence, Some(10));
+}
+
+#[tokio::test]
+async fn more_groups_than_one_batch_holds_are_read_in_several_calls() {
+    let moto = Moto::start().await;
+    let client = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+    let names: Vec<String> = (0..130).map(|i| format!("g{i:03}")).collect();
+    let items: Vec<_> = names
+        .iter()
+        .map(|n| (n.as_str(), ALLOW_ALL, None, None))
+        .collect();
+    let table = policy_table(&client, &items).await;
+    let source = DynamoPolicySource::new(client, table, backoff());
+    assert_eq!(source.fetch(&names).await.unwrap().len(), 130);
+}
+
+#[tokio::test]
+async fn cached_entries_are_reused_within_the_ttl_and_reread_after() {
+    let moto = Moto::start().await;
+    let client = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+    let table = policy_table(&client, &[("vet", ALLOW_ALL, None, None)]).await;
+    let source = DynamoPolicySource::new(client.clone(), table.clone(), backoff());
+    let cached = GroupPolicyStore::new(source.clone(), Duration::from_secs(300));
+    let uncached = GroupPolicyStore::new(source, Duration::ZERO);
+    let groups = ["vet".to_owned(), "vet".to_owned()];
+    assert_eq!(
+        cached.load(&groups).await.unwrap().len(),
+        1,
+        "duplicates are looked up once"
+    );
+    assert_eq!(uncached.load(&groups).await.unwrap().len(), 1);
+
+    client
+        .delete_item()
+        .table_name(&table)
+        .key("group", AttributeValue::S("vet".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        cached.load(&groups).await.unwrap().len(),
+        1,
+        "served from the cache"
+    );
+    assert!(
+        uncached.load(&groups).await.unwrap().is_empty(),
+        "read again"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_table_is_a_store_error() {
+    let moto = Moto::start().await;
+    let client = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+    let source = DynamoPolicySource::new(client, "no-such-table".into(), backoff());
+    let err = source
+        .fetch(&["vet".to_owned()])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no-such-table"), "{err}");
+}
+
+fn unprocessed(table: &str, group: &str) -> BatchGetItemOutput {
+    let keys = KeysAndAttributes::builder()
+        .keys(HashMap::from([(
+            "group".to_owned(),
+            AttributeValue::S(group.into()),
+        )]))
+        .build()
+        .unwrap();
+    BatchGetItemOutput::builder()
+        .unprocessed_keys(table, keys)
+        .build()
+}
+
+fn found(table: &str, group: &str) -> BatchGetItemOutput {
+    let item = HashMap::from([
+        ("group".to_owned(), AttributeValue::S(group.into())),
+        ("policy".to_owned(), AttributeValue::S(ALLOW_ALL.into())),
+    ]);
+    BatchGetItemOutput::builder()
+        .responses(table, vec![item])
+        .build()
+}
+
+#[tokio::test]
+async fn unprocessed_keys_are_retried() {
+    let rule = mock!(aws_sdk_dynamodb::Client::batch_get_item)
+        .sequence()
+        .output(|| unprocessed("t", "vet"))
+        .output(|| found("t", "vet"))
+        .build();
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&rule]);
+    let source = DynamoPolicySource::new(client, "t".into(), backoff());
+    let got = source.fetch(&["vet".to_owned()]).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(rule.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn keys_left_unprocessed_after_the_retries_fail_closed() {
+    let rule = mock!(aws_sdk_dynamodb::Client::batch_get_item)
+        .sequence()
+        .output(|| unprocessed("t", "vet"))
+        .repeatedly()
+        .build();
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&rule]);
+    let source = DynamoPolicySource::new(client, "t".into(), backoff());
+    let err = source
+        .fetch(&["vet".to_owned()])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unprocessed after 2 retries"), "{err}");
+    assert_eq!(rule.num_calls(), 3);
+}
+
+#[tokio::test]
+async fn throttling_is_a_store_error() {
+    let rule = mock!(aws_sdk_dynamodb::Client::batch_get_item).then_error(|| {
+        BatchGetItemError::ProvisionedThroughputExceededException(
+            aws_sdk_dynamodb::types::error::ProvisionedThroughputExceededException::builder()
+                .message("slow down")
+                .build(),
+        )
+    });
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&rule]);
+    let store = GroupPolicyStore::new(
+        DynamoPolicySource::new(client, "t".into(), backoff()),
+        Duration::from_secs(60),
+    );
+    let err = store
+        .load(&["vet".to_owned()])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("slow down"), "{err}");
+}
