@@ -1,6 +1,5 @@
 //! One authorizer invocation: API Gateway event in, policy and context (or `Unauthorized`) out.
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,7 +15,6 @@ use groupgate::{
 };
 use lambda_runtime::Diagnostic;
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 
 /// The two authorizer event types API Gateway sends, told apart by their `type` field.
 #[derive(Debug, Deserialize)]
@@ -36,9 +34,48 @@ pub enum AuthorizerEvent {
 #[serde(rename_all = "camelCase")]
 pub struct AuthorizerResponse {
     pub principal_id: String,
-    pub policy_document: Box<RawValue>,
-    /// Flat, string values only: API Gateway rejects nested context values.
-    pub context: BTreeMap<&'static str, String>,
+    pub policy_document: ReturnedPolicy,
+    pub context: Context,
+}
+
+/// The context handed to the backend (as `requestContext.authorizer.*`). Flat, string values
+/// only: API Gateway rejects nested context values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Context {
+    pub sub: String,
+    pub username: String,
+    /// The token's `cognito:groups` as a JSON array.
+    pub groups: String,
+    pub token_use: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+}
+
+/// The merged policy of the user's groups, rendered when the response is serialized.
+#[derive(Debug)]
+pub struct ReturnedPolicy {
+    groups: Vec<Arc<GroupPolicy>>,
+    facts: RequestFacts,
+    method_arn: MethodArn,
+}
+
+impl ReturnedPolicy {
+    /// The policy document as API Gateway receives it.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+impl Serialize for ReturnedPolicy {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let merged = MergedPolicy::for_request(&self.groups, &self.facts);
+        let deny_scope = if merged.is_empty() {
+            self.method_arn.stage_wildcard()
+        } else {
+            String::new()
+        };
+        merged.document(&deny_scope).serialize(serializer)
+    }
 }
 
 /// Why no policy was returned.
@@ -173,11 +210,8 @@ impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
                 "group policy is invalid; treating it as deny-all",
             );
         }
-        let merged = MergedPolicy::for_request(&groups, &facts);
-        let decision = merged.decide(INVOKE_ACTION, method_arn.as_str());
-        let policy_document =
-            serde_json::value::to_raw_value(&merged.document(&method_arn.stage_wildcard()))
-                .map_err(|e| failed(request_id, "render_failed", &e.to_string()))?;
+        let decision =
+            MergedPolicy::for_request(&groups, &facts).decide(INVOKE_ACTION, method_arn.as_str());
 
         tracing::info!(
             request_id,
@@ -189,10 +223,15 @@ impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
             detail = %decision.reason(),
             latency_us = started.elapsed().as_micros() as u64,
         );
+        let context = context(&claims, &groups);
         Ok(AuthorizerResponse {
-            principal_id: claims.sub.clone(),
-            policy_document,
-            context: context(&claims, &groups),
+            principal_id: claims.sub,
+            policy_document: ReturnedPolicy {
+                groups,
+                facts,
+                method_arn,
+            },
+            context,
         })
     }
 }
@@ -202,21 +241,15 @@ fn failed(request_id: &str, reason: &'static str, detail: &str) -> AuthorizerErr
     AuthorizerError::Failed(format!("{reason}: {detail}"))
 }
 
-/// The flat context handed to the backend.
-fn context(claims: &CognitoClaims, groups: &[Arc<GroupPolicy>]) -> BTreeMap<&'static str, String> {
-    let mut context = BTreeMap::from([
-        ("sub", claims.sub.clone()),
-        ("username", claims.username().to_owned()),
-        (
-            "groups",
-            serde_json::to_string(&claims.groups).unwrap_or_else(|_| "[]".to_owned()),
-        ),
-        ("token_use", claims.token_use.as_str().to_owned()),
-    ]);
-    if let Some(role) = role_arn(claims, groups) {
-        context.insert("role_arn", role.to_owned());
+fn context(claims: &CognitoClaims, groups: &[Arc<GroupPolicy>]) -> Context {
+    Context {
+        sub: claims.sub.clone(),
+        username: claims.username().to_owned(),
+        // Serializing a list of strings cannot fail; an empty list would only grant less.
+        groups: serde_json::to_string(&claims.groups).unwrap_or_else(|_| "[]".to_owned()),
+        token_use: claims.token_use.as_str(),
+        role_arn: role_arn(claims, groups).map(str::to_owned),
     }
-    context
 }
 
 /// The role the backend should act as: the token's `cognito:preferred_role` when it has one,

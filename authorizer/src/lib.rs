@@ -9,4 +9,4 @@ pub mod config;
 pub mod handler;
 
 pub use config::Config;
-pub use handler::{Authorizer, AuthorizerError, AuthorizerEvent, AuthorizerResponse};
+pub use handler::{Authorizer, AuthorizerError, AuthorizerEvent, AuthorizerResponse, Context};

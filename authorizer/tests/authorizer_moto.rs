@@ -249,7 +249,7 @@ fn token_event(token: &str, method_arn: &str) -> AuthorizerEvent {
 
 /// Evaluates a returned policy as API Gateway would for a cached call to another method.
 fn allows(response: &AuthorizerResponse, method: &str, path: &str) -> bool {
-    let document = PolicyDocument::from_json(response.policy_document.get()).unwrap();
+    let document = PolicyDocument::from_json(&response.policy_document.to_json()).unwrap();
     MergedPolicy::from_document("returned", &document, &RequestFacts::default())
         .decide(INVOKE_ACTION, &arn(method, path))
         .is_allow()
@@ -277,11 +277,11 @@ async fn moto_tokens_are_authorized_by_their_groups_policies() {
     let response = authorize(&a, &vet, "GET", "/petstore/v1/pets")
         .await
         .unwrap();
-    assert_eq!(response.context["username"], "vet");
-    assert_eq!(response.context["groups"], r#"["pet-veterinarian"]"#);
-    assert_eq!(response.context["token_use"], "access");
-    assert_eq!(response.context["role_arn"], VET_ROLE);
-    assert_eq!(response.context["sub"], response.principal_id);
+    assert_eq!(response.context.username, "vet");
+    assert_eq!(response.context.groups, r#"["pet-veterinarian"]"#);
+    assert_eq!(response.context.token_use, "access");
+    assert_eq!(response.context.role_arn.as_deref(), Some(VET_ROLE));
+    assert_eq!(response.context.sub, response.principal_id);
     // The returned policy is right for every method, not only the one asked about.
     assert!(allows(&response, "GET", "/petstore/v1/pets"));
     assert!(allows(&response, "POST", "/petstore/v1/pets"));
@@ -295,7 +295,8 @@ async fn moto_tokens_are_authorized_by_their_groups_policies() {
     assert!(allows(&response, "GET", "/petstore/v2/pets"));
     assert!(allows(&response, "DELETE", "/anything"));
     assert_eq!(
-        response.context["role_arn"], ADMIN_ROLE,
+        response.context.role_arn.as_deref(),
+        Some(ADMIN_ROLE),
         "admin has the lower precedence"
     );
 }
@@ -310,8 +311,8 @@ async fn a_user_in_no_group_gets_a_policy_that_denies_everything() {
         .unwrap();
     assert!(!allows(&response, "GET", "/petstore/v1/pets"));
     assert!(!allows(&response, "GET", "/"));
-    assert_eq!(response.context["groups"], "[]");
-    assert!(!response.context.contains_key("role_arn"));
+    assert_eq!(response.context.groups, "[]");
+    assert_eq!(response.context.role_arn, None);
 }
 
 #[tokio::test]
@@ -455,8 +456,8 @@ async fn minted_tokens_carry_preferred_role_and_exact_group_names() {
         .await
         .unwrap();
     assert_eq!(
-        response.context["role_arn"],
-        "arn:aws:iam::123456789012:role/preferred"
+        response.context.role_arn.as_deref(),
+        Some("arn:aws:iam::123456789012:role/preferred")
     );
 
     // Group names are exact keys: no case folding, trimming or splitting.

@@ -1,6 +1,7 @@
 //! `execute-api` method ARNs and the IAM wildcard patterns matched against them.
 
 use std::fmt;
+use std::ops::Range;
 
 use crate::Error;
 
@@ -12,14 +13,17 @@ use crate::Error;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MethodArn {
     arn: String,
-    partition: String,
-    region: String,
-    account: String,
-    api_id: String,
-    stage: String,
-    method: String,
-    path: String,
+    /// Byte ranges in `arn` of partition, region, account, api id, stage, method and path.
+    parts: [Range<usize>; 7],
 }
+
+const PARTITION: usize = 0;
+const REGION: usize = 1;
+const ACCOUNT: usize = 2;
+const API_ID: usize = 3;
+const STAGE: usize = 4;
+const METHOD: usize = 5;
+const PATH: usize = 6;
 
 impl MethodArn {
     pub fn parse(arn: &str) -> Result<Self, Error> {
@@ -27,25 +31,25 @@ impl MethodArn {
             arn: arn.to_owned(),
             reason: why.to_owned(),
         };
-        let mut parts = arn.splitn(6, ':');
+        let mut fields = arn.splitn(6, ':');
         let (Some("arn"), Some(partition), Some("execute-api"), Some(region), Some(account)) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            fields.next(),
         ) else {
             return Err(bad(
                 "expected `arn:{partition}:execute-api:{region}:{account}:...`",
             ));
         };
-        let resource = parts.next().ok_or_else(|| bad("no resource part"))?;
-        let mut resource = resource.splitn(4, '/');
+        let resource = fields.next().ok_or_else(|| bad("no resource part"))?;
+        let mut segments = resource.splitn(4, '/');
         let (Some(api_id), Some(stage), Some(method), Some(path)) = (
-            resource.next(),
-            resource.next(),
-            resource.next(),
-            resource.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
         ) else {
             return Err(bad(
                 "expected `{apiId}/{stage}/{METHOD}/{path}` after the account",
@@ -63,15 +67,22 @@ impl MethodArn {
                 return Err(bad(&format!("empty {name}")));
             }
         }
+        // Every part is a subslice of `arn`, so its offset is a pointer difference.
+        let range = |part: &str| {
+            let start = part.as_ptr() as usize - arn.as_ptr() as usize;
+            start..start + part.len()
+        };
         Ok(Self {
             arn: arn.to_owned(),
-            partition: partition.to_owned(),
-            region: region.to_owned(),
-            account: account.to_owned(),
-            api_id: api_id.to_owned(),
-            stage: stage.to_owned(),
-            method: method.to_owned(),
-            path: path.to_owned(),
+            parts: [
+                range(partition),
+                range(region),
+                range(account),
+                range(api_id),
+                range(stage),
+                range(method),
+                range(path),
+            ],
         })
     }
 
@@ -83,50 +94,52 @@ impl MethodArn {
         stage: &str,
         method: &str,
         path: &str,
-    ) -> Self {
+    ) -> Result<Self, Error> {
         let path = path.trim_start_matches('/');
-        let arn =
-            format!("arn:aws:execute-api:{region}:{account}:{api_id}/{stage}/{method}/{path}");
-        Self {
-            arn,
-            partition: "aws".to_owned(),
-            region: region.to_owned(),
-            account: account.to_owned(),
-            api_id: api_id.to_owned(),
-            stage: stage.to_owned(),
-            method: method.to_owned(),
-            path: path.to_owned(),
-        }
+        Self::parse(&format!(
+            "arn:aws:execute-api:{region}:{account}:{api_id}/{stage}/{method}/{path}"
+        ))
+    }
+
+    fn part(&self, index: usize) -> &str {
+        self.parts
+            .get(index)
+            .and_then(|r| self.arn.get(r.clone()))
+            .unwrap_or_default()
     }
 
     pub fn as_str(&self) -> &str {
         &self.arn
     }
     pub fn region(&self) -> &str {
-        &self.region
+        self.part(REGION)
     }
     pub fn account(&self) -> &str {
-        &self.account
+        self.part(ACCOUNT)
     }
     pub fn api_id(&self) -> &str {
-        &self.api_id
+        self.part(API_ID)
     }
     pub fn stage(&self) -> &str {
-        &self.stage
+        self.part(STAGE)
     }
     pub fn method(&self) -> &str {
-        &self.method
+        self.part(METHOD)
     }
     /// The resource path without its leading `/` (empty for the root).
     pub fn path(&self) -> &str {
-        &self.path
+        self.part(PATH)
     }
 
     /// The ARN that covers every method and path of this API stage.
     pub fn stage_wildcard(&self) -> String {
         format!(
             "arn:{}:execute-api:{}:{}:{}/{}/*",
-            self.partition, self.region, self.account, self.api_id, self.stage
+            self.part(PARTITION),
+            self.region(),
+            self.account(),
+            self.api_id(),
+            self.stage()
         )
     }
 }
@@ -283,7 +296,7 @@ mod tests {
     fn root_resource_has_an_empty_path() {
         let arn = MethodArn::parse("arn:aws:execute-api:us-east-1:1:api/prod/GET/").unwrap();
         assert_eq!(arn.path(), "");
-        let built = MethodArn::for_request("us-east-1", "1", "api", "prod", "GET", "/");
+        let built = MethodArn::for_request("us-east-1", "1", "api", "prod", "GET", "/").unwrap();
         assert_eq!(built, arn);
     }
 

@@ -3,7 +3,7 @@
 //! Cognito adds claims over time, so unknown claims are allowed; but every claim we read must have
 //! exactly the type Cognito documents, and no claim may appear twice.
 
-use std::collections::HashSet;
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
@@ -99,14 +99,42 @@ impl<'de> Visitor<'de> for UniqueKeysVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UniqueKeys, A::Error> {
-        let mut seen = HashSet::new();
-        while let Some(key) = map.next_key::<String>()? {
+        // A token has a few dozen claims at most: a linear scan beats hashing them.
+        let mut seen: Vec<Key<'de>> = Vec::with_capacity(32);
+        while let Some(key) = map.next_key::<Key<'de>>()? {
             map.next_value::<IgnoredAny>()?;
-            if !seen.insert(key) {
-                return Err(de::Error::custom("duplicated claim"));
+            if seen.contains(&key) {
+                return Err(de::Error::custom(format_args!(
+                    "duplicated claim `{}`",
+                    key.0
+                )));
             }
+            seen.push(key);
         }
         Ok(UniqueKeys)
+    }
+}
+
+/// A claim name, borrowed from the payload unless it had escapes to undo.
+#[derive(PartialEq)]
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a claim name")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
     }
 }
 
@@ -144,7 +172,13 @@ mod tests {
     fn duplicated_unknown_claim_is_rejected() {
         let json = r#"{"sub":"a","iss":"i","token_use":"id","exp":2,"iat":1,"x":1,"x":2}"#;
         let err = CognitoClaims::from_json(json.as_bytes()).unwrap_err();
-        assert!(err.to_string().contains("duplicated claim"), "{err}");
+        assert!(err.to_string().contains("duplicated claim `x`"), "{err}");
+    }
+
+    #[test]
+    fn a_duplicate_hidden_behind_an_escape_is_rejected() {
+        let json = r#"{"sub":"a","iss":"i","token_use":"id","exp":2,"iat":1,"x":1,"\u0078":2}"#;
+        assert!(CognitoClaims::from_json(json.as_bytes()).is_err());
     }
 
     #[test]

@@ -65,7 +65,8 @@ fn decision_table() {
             "prod",
             &case.method,
             &case.path,
-        );
+        )
+        .unwrap();
         let merged = MergedPolicy::for_request(&groups, &facts);
         let decision = merged.decide(INVOKE_ACTION, arn.as_str());
         if decision.as_str() != case.expect || decision.reason().to_string() != case.reason {
