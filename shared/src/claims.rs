@@ -29,41 +29,34 @@ impl TokenUse {
 /// The claims of a verified Cognito token that the authorizer and backend use.
 ///
 /// Group names are opaque keys: they are kept exactly as the token carries them.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CognitoClaims {
     pub sub: String,
     pub iss: String,
     pub token_use: TokenUse,
     pub exp: u64,
     pub iat: u64,
-    #[serde(default)]
     pub nbf: Option<u64>,
     /// Present on access tokens.
-    #[serde(default)]
     pub client_id: Option<String>,
     /// Present on ID tokens; Cognito writes it as a single string.
-    #[serde(default)]
     pub aud: Option<String>,
     /// The user name on access tokens.
-    #[serde(default)]
     pub username: Option<String>,
-    /// The user name on ID tokens.
-    #[serde(default, rename = "cognito:username")]
+    /// The user name on ID tokens (`cognito:username`).
     pub cognito_username: Option<String>,
-    #[serde(default, rename = "cognito:groups")]
+    /// `cognito:groups`
     pub groups: Vec<String>,
-    #[serde(default, rename = "cognito:preferred_role")]
+    /// `cognito:preferred_role`
     pub preferred_role: Option<String>,
-    #[serde(default, rename = "cognito:roles")]
+    /// `cognito:roles`
     pub roles: Vec<String>,
-    #[serde(default)]
     pub scope: Option<String>,
 }
 
 impl CognitoClaims {
     /// Parses a token payload, rejecting duplicated claims and claims of the wrong type.
     pub fn from_json(payload: &[u8]) -> Result<Self, serde_json::Error> {
-        serde_json::from_slice::<UniqueKeys>(payload)?;
         serde_json::from_slice(payload)
     }
 
@@ -76,42 +69,89 @@ impl CognitoClaims {
     }
 }
 
-/// Deserializes only to check that a JSON object names no key twice.
+/// Reads the claims in one pass over the payload, refusing any claim name seen twice.
 ///
 /// serde's derived structs catch a repeated *known* field but silently let a repeated unknown one
-/// through, and `serde_json::Value` keeps the last of two; a token with two values for one claim is
-/// ambiguous, so it is rejected whatever the claim is.
-struct UniqueKeys;
-
-impl<'de> Deserialize<'de> for UniqueKeys {
+/// through, and `serde_json::Value` keeps the last of two. A token with two values for one claim
+/// is ambiguous, so it is rejected whatever the claim is.
+impl<'de> Deserialize<'de> for CognitoClaims {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(UniqueKeysVisitor)
+        deserializer.deserialize_map(ClaimsVisitor)
     }
 }
 
-struct UniqueKeysVisitor;
+struct ClaimsVisitor;
 
-impl<'de> Visitor<'de> for UniqueKeysVisitor {
-    type Value = UniqueKeys;
+impl<'de> Visitor<'de> for ClaimsVisitor {
+    type Value = CognitoClaims;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON object of claims")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UniqueKeys, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<CognitoClaims, A::Error> {
+        let mut sub = None;
+        let mut iss = None;
+        let mut token_use = None;
+        let mut exp = None;
+        let mut iat = None;
+        let mut nbf = None;
+        let mut client_id = None;
+        let mut aud = None;
+        let mut username = None;
+        let mut cognito_username = None;
+        let mut groups = None;
+        let mut preferred_role = None;
+        let mut roles = None;
+        let mut scope = None;
         // A token has a few dozen claims at most: a linear scan beats hashing them.
         let mut seen: Vec<Key<'de>> = Vec::with_capacity(32);
         while let Some(key) = map.next_key::<Key<'de>>()? {
-            map.next_value::<IgnoredAny>()?;
             if seen.contains(&key) {
                 return Err(de::Error::custom(format_args!(
                     "duplicated claim `{}`",
                     key.0
                 )));
             }
+            match key.0.as_ref() {
+                "sub" => sub = Some(map.next_value::<String>()?),
+                "iss" => iss = Some(map.next_value::<String>()?),
+                "token_use" => token_use = Some(map.next_value::<TokenUse>()?),
+                "exp" => exp = Some(map.next_value::<u64>()?),
+                "iat" => iat = Some(map.next_value::<u64>()?),
+                "nbf" => nbf = map.next_value::<Option<u64>>()?,
+                "client_id" => client_id = map.next_value::<Option<String>>()?,
+                "aud" => aud = map.next_value::<Option<String>>()?,
+                "username" => username = map.next_value::<Option<String>>()?,
+                "cognito:username" => cognito_username = map.next_value::<Option<String>>()?,
+                "cognito:groups" => groups = Some(map.next_value::<Vec<String>>()?),
+                "cognito:preferred_role" => {
+                    preferred_role = map.next_value::<Option<String>>()?;
+                }
+                "cognito:roles" => roles = Some(map.next_value::<Vec<String>>()?),
+                "scope" => scope = map.next_value::<Option<String>>()?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
             seen.push(key);
         }
-        Ok(UniqueKeys)
+        Ok(CognitoClaims {
+            sub: sub.ok_or_else(|| de::Error::missing_field("sub"))?,
+            iss: iss.ok_or_else(|| de::Error::missing_field("iss"))?,
+            token_use: token_use.ok_or_else(|| de::Error::missing_field("token_use"))?,
+            exp: exp.ok_or_else(|| de::Error::missing_field("exp"))?,
+            iat: iat.ok_or_else(|| de::Error::missing_field("iat"))?,
+            nbf,
+            client_id,
+            aud,
+            username,
+            cognito_username,
+            groups: groups.unwrap_or_default(),
+            preferred_role,
+            roles: roles.unwrap_or_default(),
+            scope,
+        })
     }
 }
 
@@ -165,7 +205,8 @@ mod tests {
     #[test]
     fn duplicated_known_claim_is_rejected() {
         let json = r#"{"sub":"a","sub":"b","iss":"i","token_use":"id","exp":2,"iat":1}"#;
-        assert!(CognitoClaims::from_json(json.as_bytes()).is_err());
+        let err = CognitoClaims::from_json(json.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("duplicated claim `sub`"), "{err}");
     }
 
     #[test]

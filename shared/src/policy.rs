@@ -158,8 +158,11 @@ impl Serialize for StatementOut<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let s = self.0;
-        fn names(scope: &Scope) -> Vec<&str> {
-            scope.patterns().iter().map(Pattern::as_str).collect()
+        struct Names<'a>(&'a Scope);
+        impl Serialize for Names<'_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_seq(self.0.patterns().iter().map(Pattern::as_str))
+            }
         }
         let mut map = serializer.serialize_map(None)?;
         if let Some(sid) = &s.sid {
@@ -167,12 +170,12 @@ impl Serialize for StatementOut<'_> {
         }
         map.serialize_entry("Effect", &s.effect)?;
         match &s.action {
-            Scope::Only(_) => map.serialize_entry("Action", &names(&s.action))?,
-            Scope::AllBut(_) => map.serialize_entry("NotAction", &names(&s.action))?,
+            Scope::Only(_) => map.serialize_entry("Action", &Names(&s.action))?,
+            Scope::AllBut(_) => map.serialize_entry("NotAction", &Names(&s.action))?,
         }
         match &s.resource {
-            Scope::Only(_) => map.serialize_entry("Resource", &names(&s.resource))?,
-            Scope::AllBut(_) => map.serialize_entry("NotResource", &names(&s.resource))?,
+            Scope::Only(_) => map.serialize_entry("Resource", &Names(&s.resource))?,
+            Scope::AllBut(_) => map.serialize_entry("NotResource", &Names(&s.resource))?,
         }
         map.end()
     }

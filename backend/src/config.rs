@@ -1,0 +1,141 @@
+//! The backend's configuration, read once from the environment at start-up.
+
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: `{variable}` {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `PETS_TABLE`: the DynamoDB table of pets; unset, pets live in memory.
+    pub pets_table: Option<String>,
+    /// `ASSUME_GROUP_ROLE`: act with the caller's group IAM role (default `false`).
+    pub assume_group_role: bool,
+    /// `ALLOWED_ROLE_ACCOUNTS`: accounts whose roles may be assumed (comma-separated 12-digit
+    /// ids); unset, only the function's own account.
+    pub allowed_role_accounts: Option<Vec<String>>,
+    /// `ROLE_SESSION_SECONDS`: how long assumed credentials last (900 to 3600, default 900).
+    pub role_session: Duration,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |variable: &str| {
+            lookup(variable)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let assume_group_role = match get("ASSUME_GROUP_ROLE").as_deref() {
+            None | Some("false") | Some("0") => false,
+            Some("true") | Some("1") => true,
+            Some(other) => {
+                return Err(ConfigError {
+                    variable: "ASSUME_GROUP_ROLE",
+                    problem: format!("`{other}` is not `true` or `false`"),
+                });
+            }
+        };
+        let allowed_role_accounts = match get("ALLOWED_ROLE_ACCOUNTS") {
+            None => None,
+            Some(list) => {
+                let accounts: Vec<String> = list.split(',').map(|a| a.trim().to_owned()).collect();
+                if let Some(bad) = accounts.iter().find(|a| !is_account_id(a)) {
+                    return Err(ConfigError {
+                        variable: "ALLOWED_ROLE_ACCOUNTS",
+                        problem: format!("`{bad}` is not a 12-digit account id"),
+                    });
+                }
+                Some(accounts)
+            }
+        };
+        let role_session = match get("ROLE_SESSION_SECONDS") {
+            None => Duration::from_secs(900),
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if (900..=3600).contains(&n) => Duration::from_secs(n),
+                _ => {
+                    return Err(ConfigError {
+                        variable: "ROLE_SESSION_SECONDS",
+                        problem: format!("`{v}` is not a number of seconds from 900 to 3600"),
+                    });
+                }
+            },
+        };
+        Ok(Self {
+            pets_table: get("PETS_TABLE"),
+            assume_group_role,
+            allowed_role_accounts,
+            role_session,
+        })
+    }
+}
+
+pub fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<_, _> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| vars.get(k).cloned())
+    }
+
+    #[test]
+    fn nothing_set_means_memory_store_and_no_role_switch() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.pets_table, None);
+        assert!(!c.assume_group_role);
+        assert_eq!(c.allowed_role_accounts, None);
+        assert_eq!(c.role_session, Duration::from_secs(900));
+    }
+
+    #[test]
+    fn every_setting_is_read() {
+        let c = config(&[
+            ("PETS_TABLE", "pets"),
+            ("ASSUME_GROUP_ROLE", "true"),
+            ("ALLOWED_ROLE_ACCOUNTS", "111111111111, 222222222222"),
+            ("ROLE_SESSION_SECONDS", "1800"),
+        ])
+        .unwrap();
+        assert_eq!(c.pets_table.as_deref(), Some("pets"));
+        assert!(c.assume_group_role);
+        assert_eq!(
+            c.allowed_role_accounts.unwrap(),
+            ["111111111111", "222222222222"]
+        );
+        assert_eq!(c.role_session, Duration::from_secs(1800));
+    }
+
+    #[test]
+    fn malformed_values_are_named() {
+        for (variable, value) in [
+            ("ASSUME_GROUP_ROLE", "yes"),
+            ("ALLOWED_ROLE_ACCOUNTS", "1234"),
+            ("ALLOWED_ROLE_ACCOUNTS", "111111111111,"),
+            ("ROLE_SESSION_SECONDS", "60"),
+        ] {
+            let err = config(&[(variable, value)]).unwrap_err();
+            assert_eq!(err.variable, variable);
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("configuration: `{variable}`")),
+                "{err}"
+            );
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! The petstore API, behind the authorizer.
+//!
+//! - [`config`]: the environment, read once;
+//! - [`routes`]: REST API v1 proxy request -> route -> JSON response;
+//! - [`identity`]: the caller, from either authorizer shape in `requestContext.authorizer`;
+//! - [`roles`]: STS AssumeRole into the caller's group role, credentials cached;
+//! - [`pets`]: the pets, in DynamoDB or in memory;
+//! - [`error`]: failures as `{"message": ...}` with the right status.
+
+pub mod config;
+pub mod error;
+pub mod identity;
+pub mod pets;
+pub mod roles;
+pub mod routes;
+
+pub use config::Config;
+pub use routes::App;
+
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
+
+/// Bounds on every AWS call the backend makes, so a dead dependency is a quick 503, not a hang.
+pub fn sdk_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_millis(1000))
+        .operation_attempt_timeout(Duration::from_millis(2000))
+        .operation_timeout(Duration::from_millis(5000))
+        .build()
+}

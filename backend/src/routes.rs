@@ -1,0 +1,316 @@
+//! The routes: a REST API v1 proxy request in, a JSON response out. Nothing here panics or hangs:
+//! every failure is an [`ApiError`] with a status and a message.
+
+use aws_config::SdkConfig;
+use lambda_http::http::{Method, StatusCode, header};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::json;
+
+use crate::config::Config;
+use crate::error::{ApiError, json_response};
+use crate::identity::{self, Caller, IdentityError};
+use crate::pets::{NewPet, PetStore};
+use crate::roles::RoleBroker;
+
+/// A resolved route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    ListPetsV1,
+    GetPetV1(u64),
+    CreatePetV1,
+    ListPetsV2,
+    Status,
+    Identity,
+}
+
+/// Why a request matched no route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoRoute {
+    NotFound,
+    /// The path exists; these are the methods it takes.
+    MethodNotAllowed(&'static str),
+    BadId(String),
+}
+
+/// Resolves `method path` (the path without the stage).
+pub fn route(method: &Method, path: &str) -> Result<Route, NoRoute> {
+    let by_method = |allowed: &'static str, routes: &[(Method, Route)]| {
+        routes
+            .iter()
+            .find(|(m, _)| m == method)
+            .map(|(_, r)| *r)
+            .ok_or(NoRoute::MethodNotAllowed(allowed))
+    };
+    match path {
+        "/petstore/v1/pets" => by_method(
+            "GET, POST",
+            &[
+                (Method::GET, Route::ListPetsV1),
+                (Method::POST, Route::CreatePetV1),
+            ],
+        ),
+        "/petstore/v2/pets" => by_method("GET", &[(Method::GET, Route::ListPetsV2)]),
+        "/petstore/v2/status" => by_method("GET", &[(Method::GET, Route::Status)]),
+        "/petstore/v2/identity" => by_method("GET", &[(Method::GET, Route::Identity)]),
+        _ => match path.strip_prefix("/petstore/v1/pets/") {
+            Some(id) if !id.is_empty() && !id.contains('/') => {
+                let route = by_method("GET", &[(Method::GET, Route::GetPetV1(0))])?;
+                match (route, id.parse::<u64>()) {
+                    (Route::GetPetV1(_), Ok(n)) if n > 0 => Ok(Route::GetPetV1(n)),
+                    _ => Err(NoRoute::BadId(id.to_owned())),
+                }
+            }
+            _ => Err(NoRoute::NotFound),
+        },
+    }
+}
+
+/// The request path without the `/{stage}` prefix lambda_http puts in front of REST API paths.
+pub fn path_without_stage<'a>(path: &'a str, stage: Option<&str>) -> &'a str {
+    match stage {
+        Some(stage) if !stage.is_empty() && stage != "$default" => {
+            match path.strip_prefix('/').and_then(|p| p.strip_prefix(stage)) {
+                Some("") => "/",
+                Some(rest) if rest.starts_with('/') => rest,
+                _ => path,
+            }
+        }
+        _ => path,
+    }
+}
+
+/// The backend with its long-lived parts.
+pub struct App {
+    pets: PetStore,
+    /// The function's own DynamoDB client (used to seed, and when no role is assumed).
+    dynamodb: aws_sdk_dynamodb::Client,
+    /// Set when `ASSUME_GROUP_ROLE` is on.
+    roles: Option<RoleBroker>,
+}
+
+/// The DynamoDB client a request acts with, and the role behind it.
+struct Acting {
+    dynamodb: aws_sdk_dynamodb::Client,
+    assumed: Option<crate::roles::Assumed>,
+}
+
+impl App {
+    pub fn new(config: &Config, aws: &SdkConfig) -> Self {
+        Self {
+            pets: match &config.pets_table {
+                Some(table) => PetStore::table(table.clone()),
+                None => PetStore::memory(),
+            },
+            dynamodb: aws_sdk_dynamodb::Client::new(aws),
+            roles: config.assume_group_role.then(|| {
+                RoleBroker::new(
+                    aws.clone(),
+                    config.role_session,
+                    config.allowed_role_accounts.clone(),
+                )
+            }),
+        }
+    }
+
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        let context = request.request_context_ref();
+        let (stage, fields) = match context {
+            Some(RequestContext::ApiGatewayV1(c)) => {
+                (c.stage.as_deref(), Some(&c.authorizer.fields))
+            }
+            _ => (None, None),
+        };
+        let path = path_without_stage(request.uri().path(), stage);
+        let result = match route(request.method(), path) {
+            Ok(route) => self.serve(route, fields, request.body()).await,
+            Err(NoRoute::NotFound) => Err(ApiError::not_found(format!("no route for `{path}`"))),
+            Err(NoRoute::BadId(id)) => Err(ApiError::bad_request(format!(
+                "pet id `{id}` is not a positive integer"
+            ))),
+            Err(NoRoute::MethodNotAllowed(allowed)) => {
+                let mut response = ApiError::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    format!(
+                        "`{}` is not allowed on `{path}` (allowed: {allowed})",
+                        request.method()
+                    ),
+                )
+                .into_response();
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, header::HeaderValue::from_static(allowed));
+                return response;
+            }
+        };
+        result.unwrap_or_else(ApiError::into_response)
+    }
+
+    async fn serve(
+        &self,
+        route: Route,
+        fields: Option<&std::collections::HashMap<String, serde_json::Value>>,
+        body: &Body,
+    ) -> Result<Response<Body>, ApiError> {
+        if route == Route::Status {
+            return Ok(json_response(StatusCode::OK, &json!({"status": "ok"})));
+        }
+        let caller = fields
+            .ok_or(IdentityError::Missing)
+            .and_then(identity::caller)
+            .map_err(|e| ApiError::unauthorized(e.to_string()))?;
+        let acting = self.acting(&caller).await?;
+        if let PetStore::Table(table) = &self.pets {
+            table.seed_if_empty(&self.dynamodb).await?;
+        }
+        let pets = &self.pets;
+        match route {
+            Route::ListPetsV1 => {
+                let list = pets.list(&acting.dynamodb).await?;
+                Ok(json_response(StatusCode::OK, &json!({ "pets": list })))
+            }
+            Route::ListPetsV2 => {
+                let list = pets.list(&acting.dynamodb).await?;
+                Ok(json_response(
+                    StatusCode::OK,
+                    &json!({ "items": list, "count": list.len() }),
+                ))
+            }
+            Route::GetPetV1(id) => match pets.get(&acting.dynamodb, id).await? {
+                Some(pet) => Ok(json_response(StatusCode::OK, &json!(pet))),
+                None => Err(ApiError::not_found(format!("no pet with id {id}"))),
+            },
+            Route::CreatePetV1 => {
+                let new = NewPet::from_body(body.as_ref())?;
+                let pet = pets.create(&acting.dynamodb, new).await?;
+                Ok(json_response(StatusCode::CREATED, &json!(pet)))
+            }
+            Route::Identity => self.identity(&caller, &acting).await,
+            Route::Status => Ok(json_response(StatusCode::OK, &json!({"status": "ok"}))),
+        }
+    }
+
+    async fn acting(&self, caller: &Caller) -> Result<Acting, ApiError> {
+        match &self.roles {
+            None => Ok(Acting {
+                dynamodb: self.dynamodb.clone(),
+                assumed: None,
+            }),
+            Some(broker) => {
+                let assumed = broker.assume_for(caller).await?;
+                Ok(Acting {
+                    dynamodb: aws_sdk_dynamodb::Client::new(&assumed.config),
+                    assumed: Some(assumed),
+                })
+            }
+        }
+    }
+
+    async fn identity(&self, caller: &Caller, acting: &Acting) -> Result<Response<Body>, ApiError> {
+        let (role_arn, assumed_role_arn) = match &acting.assumed {
+            None => (None, None),
+            Some(assumed) => {
+                let who = aws_sdk_sts::Client::new(&assumed.config)
+                    .get_caller_identity()
+                    .send()
+                    .await
+                    .map_err(|e| ApiError::from_sdk("STS GetCallerIdentity", e))?;
+                (Some(assumed.role.arn.clone()), who.arn)
+            }
+        };
+        Ok(json_response(
+            StatusCode::OK,
+            &json!({
+                "sub": caller.sub,
+                "username": caller.username,
+                "groups": caller.groups,
+                "role_arn": role_arn,
+                "assumed_role_arn": assumed_role_arn,
+            }),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_resolve_by_method_and_path() {
+        assert_eq!(
+            route(&Method::GET, "/petstore/v1/pets"),
+            Ok(Route::ListPetsV1)
+        );
+        assert_eq!(
+            route(&Method::POST, "/petstore/v1/pets"),
+            Ok(Route::CreatePetV1)
+        );
+        assert_eq!(
+            route(&Method::GET, "/petstore/v1/pets/12"),
+            Ok(Route::GetPetV1(12))
+        );
+        assert_eq!(
+            route(&Method::GET, "/petstore/v2/pets"),
+            Ok(Route::ListPetsV2)
+        );
+        assert_eq!(
+            route(&Method::GET, "/petstore/v2/status"),
+            Ok(Route::Status)
+        );
+        assert_eq!(
+            route(&Method::GET, "/petstore/v2/identity"),
+            Ok(Route::Identity)
+        );
+    }
+
+    #[test]
+    fn wrong_method_unknown_path_and_bad_ids_are_told_apart() {
+        assert_eq!(
+            route(&Method::DELETE, "/petstore/v1/pets"),
+            Err(NoRoute::MethodNotAllowed("GET, POST"))
+        );
+        assert_eq!(
+            route(&Method::POST, "/petstore/v2/status"),
+            Err(NoRoute::MethodNotAllowed("GET"))
+        );
+        assert_eq!(
+            route(&Method::PUT, "/petstore/v1/pets/1"),
+            Err(NoRoute::MethodNotAllowed("GET"))
+        );
+        assert_eq!(
+            route(&Method::GET, "/petstore/v3/pets"),
+            Err(NoRoute::NotFound)
+        );
+        assert_eq!(
+            route(&Method::GET, "/petstore/v1/pets/1/toys"),
+            Err(NoRoute::NotFound)
+        );
+        assert_eq!(
+            route(&Method::GET, "/petstore/v1/pets/abc"),
+            Err(NoRoute::BadId("abc".into()))
+        );
+        assert_eq!(
+            route(&Method::GET, "/petstore/v1/pets/0"),
+            Err(NoRoute::BadId("0".into()))
+        );
+    }
+
+    #[test]
+    fn the_stage_prefix_is_removed() {
+        assert_eq!(
+            path_without_stage("/prod/petstore/v2/status", Some("prod")),
+            "/petstore/v2/status"
+        );
+        assert_eq!(
+            path_without_stage("/petstore/v2/status", Some("prod")),
+            "/petstore/v2/status"
+        );
+        assert_eq!(
+            path_without_stage("/production/x", Some("prod")),
+            "/production/x"
+        );
+        assert_eq!(path_without_stage("/prod", Some("prod")), "/");
+        assert_eq!(path_without_stage("/x", Some("$default")), "/x");
+        assert_eq!(path_without_stage("/x", None), "/x");
+    }
+}
