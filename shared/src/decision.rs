@@ -25,32 +25,38 @@ static DENY_EVERYTHING: LazyLock<Statement> = LazyLock::new(|| Statement {
     condition: None,
 });
 
-/// Where a statement came from, for the reason in the log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Origin {
-    pub group: String,
-    /// `#index` or `#index (Sid)` within the group's policy.
-    pub statement: String,
+/// Where a statement came from, for the reason in the log. Borrowed from the policies, so
+/// deciding allocates nothing; it is only formatted when logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin<'a> {
+    pub group: &'a str,
+    /// The statement's position in the group's policy.
+    pub index: usize,
+    pub sid: Option<&'a str>,
 }
 
-impl fmt::Display for Origin {
+impl fmt::Display for Origin<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "group `{}` statement {}", self.group, self.statement)
+        write!(f, "group `{}` statement #{}", self.group, self.index)?;
+        match self.sid {
+            Some(sid) => write!(f, " ({sid})"),
+            None => Ok(()),
+        }
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reason {
-    AllowedBy(Origin),
-    DeniedBy(Origin),
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason<'a> {
+    AllowedBy(Origin<'a>),
+    DeniedBy(Origin<'a>),
     /// The group's policy was invalid, so it denies everything.
     InvalidPolicy {
-        group: String,
+        group: &'a str,
     },
     NoMatchingAllow,
 }
 
-impl Reason {
+impl Reason<'_> {
     /// A short stable code for logs and metrics.
     pub fn code(&self) -> &'static str {
         match self {
@@ -62,7 +68,7 @@ impl Reason {
     }
 }
 
-impl fmt::Display for Reason {
+impl fmt::Display for Reason<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Reason::AllowedBy(o) => write!(f, "allowed by {o}"),
@@ -73,18 +79,18 @@ impl fmt::Display for Reason {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
-    Allow(Reason),
-    Deny(Reason),
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision<'a> {
+    Allow(Reason<'a>),
+    Deny(Reason<'a>),
 }
 
-impl Decision {
+impl<'a> Decision<'a> {
     pub fn is_allow(&self) -> bool {
         matches!(self, Decision::Allow(_))
     }
 
-    pub fn reason(&self) -> &Reason {
+    pub fn reason(&self) -> &Reason<'a> {
         match self {
             Decision::Allow(r) | Decision::Deny(r) => r,
         }
@@ -105,11 +111,12 @@ struct Attributed<'a> {
     invalid: bool,
 }
 
-impl Attributed<'_> {
-    fn origin(&self) -> Origin {
+impl<'a> Attributed<'a> {
+    fn origin(&self) -> Origin<'a> {
         Origin {
-            group: self.group.to_owned(),
-            statement: self.statement.label(self.index),
+            group: self.group,
+            index: self.index,
+            sid: self.statement.sid.as_deref(),
         }
     }
 
@@ -183,7 +190,7 @@ impl<'a> MergedPolicy<'a> {
     }
 
     /// Decides whether `action` on `resource` (a method ARN) is allowed.
-    pub fn decide(&self, action: &str, resource: &str) -> Decision {
+    pub fn decide(&self, action: &str, resource: &str) -> Decision<'a> {
         let mut allowed_by = None;
         for s in &self.statements {
             if !s.covers(action, resource) {
@@ -191,9 +198,7 @@ impl<'a> MergedPolicy<'a> {
             }
             match s.statement.effect {
                 Effect::Deny if s.invalid => {
-                    return Decision::Deny(Reason::InvalidPolicy {
-                        group: s.group.to_owned(),
-                    });
+                    return Decision::Deny(Reason::InvalidPolicy { group: s.group });
                 }
                 Effect::Deny => return Decision::Deny(Reason::DeniedBy(s.origin())),
                 Effect::Allow => {

@@ -115,14 +115,6 @@ impl Statement {
             Some(ConditionOutcome::Unknown) => self.effect == Effect::Deny,
         }
     }
-
-    /// A label for logs: the `Sid` if there is one, else the statement's position.
-    pub fn label(&self, index: usize) -> String {
-        match &self.sid {
-            Some(sid) => format!("#{index} ({sid})"),
-            None => format!("#{index}"),
-        }
-    }
 }
 
 impl PolicyDocument {

@@ -224,16 +224,19 @@ impl<S: PolicySource> GroupPolicyStore<S> {
         let mut missing = Vec::new();
         {
             let cache = self.cache.read().map_err(|_| poisoned())?;
+            let mut found = Vec::with_capacity(groups.len());
             for group in &groups {
-                if !cache
-                    .get(*group)
-                    .is_some_and(|c| c.fetched.elapsed() < self.ttl)
-                {
-                    missing.push((*group).clone());
+                match cache.get(*group) {
+                    Some(c) if c.fetched.elapsed() < self.ttl => found.extend(c.entry.clone()),
+                    _ => missing.push((*group).clone()),
                 }
             }
+            // The warm path: everything was cached.
+            if missing.is_empty() {
+                return Ok(found);
+            }
         }
-        if !missing.is_empty() {
+        {
             let fetched_at = Instant::now();
             let mut by_group: HashMap<String, GroupPolicy> = self
                 .source

@@ -4,6 +4,7 @@
 //! enforces). The algorithm is pinned to RS256 by us; nothing in the token's header chooses how it
 //! is verified, and keys come only from the configured JWKS.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
@@ -223,10 +224,11 @@ pub fn user_pool_region(user_pool_id: &str) -> Result<&str, Error> {
 /// The fields of the JOSE header we read. Others (`jwk`, `jku`, `x5u`, `x5c`, ...) are ignored:
 /// keys come only from our JWKS.
 #[derive(Deserialize)]
-struct Header {
-    alg: String,
-    #[serde(default)]
-    kid: Option<String>,
+struct Header<'a> {
+    #[serde(borrow)]
+    alg: Cow<'a, str>,
+    #[serde(default, borrow)]
+    kid: Option<Cow<'a, str>>,
     #[serde(default)]
     crit: Option<serde::de::IgnoredAny>,
 }
@@ -265,12 +267,12 @@ impl<'a> TokenParts<'a> {
         let header: Header = serde_json::from_slice(&bytes)
             .map_err(|e| Rejection::Malformed(format!("header: {e}")))?;
         if header.alg != "RS256" {
-            return Err(Rejection::Algorithm(header.alg));
+            return Err(Rejection::Algorithm(header.alg.into_owned()));
         }
         if header.crit.is_some() {
             return Err(Rejection::CriticalHeader);
         }
-        let kid = header.kid.ok_or(Rejection::UnknownKey)?;
+        let kid = header.kid.ok_or(Rejection::UnknownKey)?.into_owned();
         Ok(Checked { kid })
     }
 
