@@ -23,6 +23,11 @@ say "running the tests (cargo test --workspace)"
 cargo test --workspace 2>&1 | tee "$LOGS/cargo-test.log" | grep -E '^(test result|running|error|failures|---- )|FAILED|panicked' || true
 [ "${PIPESTATUS[0]}" -eq 0 ] || fail "cargo test --workspace" "$LOGS/cargo-test.log"
 
+say "synthesizing the template and checking it with cfn-lint"
+cargo run --quiet -p deploy -- synth --out "$ROOT/.local/synth" --placeholder-assets >/dev/null \
+  || fail "cargo run -p deploy -- synth"
+cfn-lint "$ROOT/.local/synth/template.json" || fail "cfn-lint found problems in the template"
+
 say "shellcheck on scripts/"
 shellcheck scripts/*.sh .ci/run || fail "shellcheck"
 

@@ -1,0 +1,217 @@
+//! Every route and error of the backend, from real REST v1 proxy event fixtures, with the
+//! in-memory store (no AWS involved).
+
+mod common;
+
+use backend::{App, Config};
+use common::{COGNITO_AUTHORIZER, LAMBDA_AUTHORIZER, call, request, request_with};
+use serde_json::json;
+
+async fn app() -> App {
+    let aws = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .build();
+    App::new(&Config::from_lookup(|_| None).unwrap(), &aws)
+}
+
+fn default_pets() -> serde_json::Value {
+    json!([{"id":1,"name":"Birds"},{"id":2,"name":"Cats"},{"id":3,"name":"Dogs"},{"id":4,"name":"Fish"}])
+}
+
+#[tokio::test]
+async fn v1_lists_the_default_pets_for_both_identity_shapes() {
+    let app = app().await;
+    for fixture in [LAMBDA_AUTHORIZER, COGNITO_AUTHORIZER] {
+        let (status, body) = call(&app, request(fixture, "GET", "/petstore/v1/pets", None)).await;
+        assert_eq!(status, 200);
+        assert_eq!(body, json!({ "pets": default_pets() }));
+    }
+}
+
+#[tokio::test]
+async fn v2_lists_pets_in_its_own_shape() {
+    let (status, body) = call(
+        &app().await,
+        request(LAMBDA_AUTHORIZER, "GET", "/petstore/v2/pets", None),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body, json!({ "items": default_pets(), "count": 4 }));
+}
+
+#[tokio::test]
+async fn one_pet_or_404() {
+    let app = app().await;
+    let (status, body) = call(
+        &app,
+        request(LAMBDA_AUTHORIZER, "GET", "/petstore/v1/pets/3", None),
+    )
+    .await;
+    assert_eq!((status, body), (200, json!({"id":3,"name":"Dogs"})));
+    let (status, body) = call(
+        &app,
+        request(LAMBDA_AUTHORIZER, "GET", "/petstore/v1/pets/99", None),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (404, json!({"message":"no pet with id 99"}))
+    );
+    let (status, body) = call(
+        &app,
+        request(LAMBDA_AUTHORIZER, "GET", "/petstore/v1/pets/x", None),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(body["message"].as_str().unwrap().contains("`x`"));
+}
+
+#[tokio::test]
+async fn a_created_pet_is_201_and_can_be_read_back() {
+    let app = app().await;
+    let (status, body) = call(
+        &app,
+        request(
+            COGNITO_AUTHORIZER,
+            "POST",
+            "/petstore/v1/pets",
+            Some(r#"{"name":"Hamsters"}"#),
+        ),
+    )
+    .await;
+    assert_eq!((status, body), (201, json!({"id":5,"name":"Hamsters"})));
+    let (_, body) = call(
+        &app,
+        request(LAMBDA_AUTHORIZER, "GET", "/petstore/v1/pets/5", None),
+    )
+    .await;
+    assert_eq!(body, json!({"id":5,"name":"Hamsters"}));
+}
+
+#[tokio::test]
+async fn bad_bodies_are_400_naming_the_problem() {
+    let app = app().await;
+    for (body, needle) in [
+        (None, "empty"),
+        (Some("{\"name\":"), "not valid JSON"),
+        (Some("{}"), "`name`"),
+        (Some("{\"name\":\"\"}"), "field `name`"),
+        (Some("{\"name\":\"Rex\",\"age\":3}"), "`age`"),
+    ] {
+        let (status, json) = call(
+            &app,
+            request(LAMBDA_AUTHORIZER, "POST", "/petstore/v1/pets", body),
+        )
+        .await;
+        assert_eq!(status, 400, "{body:?}");
+        assert!(
+            json["message"].as_str().unwrap().contains(needle),
+            "{body:?}: {json}"
+        );
+    }
+    let (_, list) = call(
+        &app,
+        request(LAMBDA_AUTHORIZER, "GET", "/petstore/v1/pets", None),
+    )
+    .await;
+    assert_eq!(
+        list["pets"].as_array().unwrap().len(),
+        4,
+        "nothing was created"
+    );
+}
+
+#[tokio::test]
+async fn status_answers_without_identity() {
+    let req = request_with(LAMBDA_AUTHORIZER, "GET", "/petstore/v2/status", None, |e| {
+        e["requestContext"]["authorizer"] = json!(null);
+    });
+    assert_eq!(call(&app().await, req).await, (200, json!({"status":"ok"})));
+}
+
+#[tokio::test]
+async fn protected_routes_without_identity_are_401() {
+    for path in [
+        "/petstore/v1/pets",
+        "/petstore/v2/pets",
+        "/petstore/v2/identity",
+        "/petstore/v1/pets/1",
+    ] {
+        let req = request_with(LAMBDA_AUTHORIZER, "GET", path, None, |e| {
+            e["requestContext"]["authorizer"] = json!(null);
+        });
+        let (status, body) = call(&app().await, req).await;
+        assert_eq!(status, 401, "{path}");
+        assert_eq!(body["message"], "the request carries no caller identity");
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_identity_is_401_naming_the_problem() {
+    let req = request_with(LAMBDA_AUTHORIZER, "GET", "/petstore/v1/pets", None, |e| {
+        e["requestContext"]["authorizer"]["groups"] = json!("pet-veterinarian");
+    });
+    let (status, body) = call(&app().await, req).await;
+    assert_eq!(status, 401);
+    assert!(body["message"].as_str().unwrap().contains("`groups`"));
+}
+
+#[tokio::test]
+async fn identity_reports_the_caller_of_either_shape() {
+    let app = app().await;
+    let (status, body) = call(
+        &app,
+        request(LAMBDA_AUTHORIZER, "GET", "/petstore/v2/identity", None),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        json!({"sub":"6f1c2e1a-0000-4000-8000-000000000001","username":"vet",
+        "groups":["pet-veterinarian"],"role_arn":null,"assumed_role_arn":null})
+    );
+    let (_, body) = call(
+        &app,
+        request(COGNITO_AUTHORIZER, "GET", "/petstore/v2/identity", None),
+    )
+    .await;
+    assert_eq!(body["username"], "boss");
+    assert_eq!(body["groups"], json!(["admin", "pet-veterinarian"]));
+}
+
+#[tokio::test]
+async fn unknown_paths_are_404_and_wrong_methods_405() {
+    let app = app().await;
+    let (status, body) = call(
+        &app,
+        request(LAMBDA_AUTHORIZER, "GET", "/petstore/v3/pets", None),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (404, json!({"message":"no route for `/petstore/v3/pets`"}))
+    );
+
+    let response = app
+        .handle(request(
+            LAMBDA_AUTHORIZER,
+            "DELETE",
+            "/petstore/v1/pets",
+            None,
+        ))
+        .await;
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["allow"], "GET, POST");
+    let body = common::body_json(&response);
+    assert!(body["message"].as_str().unwrap().contains("`DELETE`"));
+}
+
+#[tokio::test]
+async fn paths_without_the_stage_prefix_work_too() {
+    // With AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH, or a custom domain, no stage is in the path.
+    let req = request_with(LAMBDA_AUTHORIZER, "GET", "/petstore/v1/pets", None, |e| {
+        e["requestContext"]["stage"] = json!("$default");
+    });
+    assert_eq!(call(&app().await, req).await.0, 200);
+}

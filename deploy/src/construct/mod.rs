@@ -1,0 +1,445 @@
+//! A small construct library in the CDK's spirit: a [`Stack`] of resources with stable logical
+//! ids, referenced through typed [`Expr`]essions rather than hand-written strings, rendered to
+//! deterministic CloudFormation JSON.
+//!
+//! - [`Expr`]: values and intrinsic functions (`Ref`, `Fn::GetAtt`, `Fn::Sub`, `Fn::Join`, ...);
+//! - [`resources`]: constructors for the resource types this product uses.
+
+pub mod resources;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// A CloudFormation value: a literal or an intrinsic function.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    Literal(Value),
+    Ref(String),
+    GetAtt(String, String),
+    Sub(String),
+    Join(String, Vec<Expr>),
+    Select(usize, Box<Expr>),
+    Split(String, Box<Expr>),
+}
+
+impl Expr {
+    pub fn sub(template: impl Into<String>) -> Self {
+        Expr::Sub(template.into())
+    }
+    pub fn join(separator: &str, parts: Vec<Expr>) -> Self {
+        Expr::Join(separator.to_owned(), parts)
+    }
+    /// A pseudo parameter such as `AWS::Region`.
+    pub fn pseudo(name: &str) -> Self {
+        Expr::Ref(format!("AWS::{name}"))
+    }
+}
+
+impl From<&str> for Expr {
+    fn from(s: &str) -> Self {
+        Expr::Literal(Value::String(s.to_owned()))
+    }
+}
+
+impl From<String> for Expr {
+    fn from(s: String) -> Self {
+        Expr::Literal(Value::String(s))
+    }
+}
+
+impl Serialize for Expr {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Expr::Literal(v) => v.serialize(serializer),
+            Expr::Ref(id) => json!({ "Ref": id }).serialize(serializer),
+            Expr::GetAtt(id, attribute) => {
+                json!({ "Fn::GetAtt": [id, attribute] }).serialize(serializer)
+            }
+            Expr::Sub(template) => json!({ "Fn::Sub": template }).serialize(serializer),
+            Expr::Join(separator, parts) => {
+                json!({ "Fn::Join": [separator, parts] }).serialize(serializer)
+            }
+            Expr::Select(index, list) => {
+                json!({ "Fn::Select": [index, list] }).serialize(serializer)
+            }
+            Expr::Split(separator, value) => {
+                json!({ "Fn::Split": [separator, value] }).serialize(serializer)
+            }
+        }
+    }
+}
+
+/// A resource added to a stack: what other resources reference it by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handle {
+    id: String,
+}
+
+impl Handle {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+    /// `{"Ref": id}`: the resource's primary identifier (a name, an id, ...).
+    pub fn r#ref(&self) -> Expr {
+        Expr::Ref(self.id.clone())
+    }
+    /// `{"Fn::GetAtt": [id, attribute]}`.
+    pub fn get_att(&self, attribute: &str) -> Expr {
+        Expr::GetAtt(self.id.clone(), attribute.to_owned())
+    }
+    pub fn arn(&self) -> Expr {
+        self.get_att("Arn")
+    }
+}
+
+/// One resource: its type, properties, and the attributes CloudFormation reads beside them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resource {
+    pub kind: &'static str,
+    pub properties: Value,
+    pub depends_on: Vec<String>,
+    /// `DeletionPolicy` and `UpdateReplacePolicy` both, when set.
+    pub retain: bool,
+}
+
+impl Resource {
+    pub fn new(kind: &'static str, properties: Value) -> Self {
+        Self {
+            kind,
+            properties,
+            depends_on: Vec::new(),
+            retain: false,
+        }
+    }
+
+    pub fn depends_on(mut self, handles: &[&Handle]) -> Self {
+        self.depends_on.extend(handles.iter().map(|h| h.id.clone()));
+        self
+    }
+
+    pub fn retained(mut self) -> Self {
+        self.retain = true;
+        self
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parameter {
+    pub kind: &'static str,
+    pub description: String,
+    pub default: Option<String>,
+    pub allowed_values: Vec<String>,
+    pub min_value: Option<u32>,
+    pub max_value: Option<u32>,
+}
+
+impl Parameter {
+    pub fn string(description: &str) -> Self {
+        Self {
+            kind: "String",
+            description: description.to_owned(),
+            default: None,
+            allowed_values: Vec::new(),
+            min_value: None,
+            max_value: None,
+        }
+    }
+    pub fn number(description: &str, min: u32, max: u32) -> Self {
+        Self {
+            kind: "Number",
+            min_value: Some(min),
+            max_value: Some(max),
+            ..Self::string(description)
+        }
+    }
+    pub fn default(mut self, value: impl Into<String>) -> Self {
+        self.default = Some(value.into());
+        self
+    }
+    pub fn allowed(mut self, values: &[&str]) -> Self {
+        self.allowed_values = values.iter().map(|v| (*v).to_owned()).collect();
+        self
+    }
+}
+
+/// A construct or template error: which id, and what is wrong.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum StackError {
+    #[error("logical id `{0}` is used twice")]
+    DuplicateId(String),
+    #[error("logical id `{0}` must be 1-255 ASCII letters and digits")]
+    BadId(String),
+    #[error("`{from}` refers to `{to}`, which is not in the stack")]
+    DanglingReference { from: String, to: String },
+}
+
+/// A CloudFormation template under construction.
+#[derive(Debug, Default)]
+pub struct Stack {
+    description: String,
+    parameters: BTreeMap<String, Parameter>,
+    resources: BTreeMap<String, Resource>,
+    outputs: BTreeMap<String, (Expr, String)>,
+    errors: Vec<StackError>,
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 255 && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+impl Stack {
+    pub fn new(description: &str) -> Self {
+        Self {
+            description: description.to_owned(),
+            ..Self::default()
+        }
+    }
+
+    fn claim(&mut self, id: &str) {
+        if !valid_id(id) {
+            self.errors.push(StackError::BadId(id.to_owned()));
+        } else if self.resources.contains_key(id) || self.parameters.contains_key(id) {
+            self.errors.push(StackError::DuplicateId(id.to_owned()));
+        }
+    }
+
+    /// Adds a resource; errors (a bad or repeated id) are reported by [`Stack::to_template`].
+    pub fn add(&mut self, id: &str, resource: Resource) -> Handle {
+        self.claim(id);
+        self.resources.insert(id.to_owned(), resource);
+        Handle { id: id.to_owned() }
+    }
+
+    /// Adds a parameter and returns its `Ref`.
+    pub fn parameter(&mut self, id: &str, parameter: Parameter) -> Expr {
+        self.claim(id);
+        self.parameters.insert(id.to_owned(), parameter);
+        Expr::Ref(id.to_owned())
+    }
+
+    pub fn output(&mut self, id: &str, value: Expr, description: &str) {
+        if !valid_id(id) || self.outputs.contains_key(id) {
+            self.errors.push(StackError::DuplicateId(id.to_owned()));
+        }
+        self.outputs
+            .insert(id.to_owned(), (value, description.to_owned()));
+    }
+
+    pub fn resource(&self, id: &str) -> Option<&Resource> {
+        self.resources.get(id)
+    }
+
+    /// The template, after checking ids and that every `Ref`, `GetAtt` and `${...}` names
+    /// something in the stack.
+    pub fn to_template(&self) -> Result<Value, StackError> {
+        if let Some(error) = self.errors.first() {
+            return Err(error.clone());
+        }
+        let mut parameters = serde_json::Map::new();
+        for (id, p) in &self.parameters {
+            let mut out = serde_json::Map::new();
+            out.insert("Type".into(), json!(p.kind));
+            out.insert("Description".into(), json!(p.description));
+            if let Some(d) = &p.default {
+                out.insert("Default".into(), json!(d));
+            }
+            if !p.allowed_values.is_empty() {
+                out.insert("AllowedValues".into(), json!(p.allowed_values));
+            }
+            if let Some(min) = p.min_value {
+                out.insert("MinValue".into(), json!(min));
+            }
+            if let Some(max) = p.max_value {
+                out.insert("MaxValue".into(), json!(max));
+            }
+            parameters.insert(id.clone(), Value::Object(out));
+        }
+        let mut resources = serde_json::Map::new();
+        for (id, r) in &self.resources {
+            let mut out = serde_json::Map::new();
+            out.insert("Type".into(), json!(r.kind));
+            if !r.depends_on.is_empty() {
+                out.insert("DependsOn".into(), json!(r.depends_on));
+            }
+            if r.retain {
+                out.insert("DeletionPolicy".into(), json!("Retain"));
+                out.insert("UpdateReplacePolicy".into(), json!("Retain"));
+            }
+            out.insert("Properties".into(), r.properties.clone());
+            resources.insert(id.clone(), Value::Object(out));
+        }
+        let outputs: serde_json::Map<String, Value> = self
+            .outputs
+            .iter()
+            .map(|(id, (value, description))| {
+                (
+                    id.clone(),
+                    json!({ "Description": description, "Value": value }),
+                )
+            })
+            .collect();
+        let template = json!({
+            "AWSTemplateFormatVersion": "2010-09-09",
+            "Description": self.description,
+            "Parameters": parameters,
+            "Resources": resources,
+            "Outputs": outputs,
+        });
+        self.check_references(&template)?;
+        Ok(template)
+    }
+
+    fn known(&self, id: &str) -> bool {
+        id.starts_with("AWS::")
+            || self.resources.contains_key(id)
+            || self.parameters.contains_key(id)
+    }
+
+    fn check_references(&self, template: &Value) -> Result<(), StackError> {
+        fn walk(stack: &Stack, from: &str, value: &Value) -> Result<(), StackError> {
+            let dangling = |to: &str| StackError::DanglingReference {
+                from: from.to_owned(),
+                to: to.to_owned(),
+            };
+            match value {
+                Value::Object(map) => {
+                    if let Some(Value::String(id)) = map.get("Ref")
+                        && !stack.known(id)
+                    {
+                        return Err(dangling(id));
+                    }
+                    if let Some(Value::Array(pair)) = map.get("Fn::GetAtt")
+                        && let Some(Value::String(id)) = pair.first()
+                        && !stack.resources.contains_key(id)
+                    {
+                        return Err(dangling(id));
+                    }
+                    if let Some(Value::String(template)) = map.get("Fn::Sub") {
+                        for name in sub_names(template) {
+                            let id = name.split('.').next().unwrap_or(name);
+                            if !stack.known(id) {
+                                return Err(dangling(id));
+                            }
+                        }
+                    }
+                    map.values().try_for_each(|v| walk(stack, from, v))
+                }
+                Value::Array(items) => items.iter().try_for_each(|v| walk(stack, from, v)),
+                _ => Ok(()),
+            }
+        }
+        for section in ["Resources", "Outputs"] {
+            if let Some(Value::Object(entries)) = template.get(section) {
+                for (id, entry) in entries {
+                    walk(self, id, entry)?;
+                    if let Some(Value::Array(deps)) = entry.get("DependsOn") {
+                        for dep in deps.iter().filter_map(Value::as_str) {
+                            if !self.resources.contains_key(dep) {
+                                return Err(StackError::DanglingReference {
+                                    from: id.clone(),
+                                    to: dep.to_owned(),
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The names in a `Fn::Sub` template's `${...}` placeholders (`${!Literal}` excluded).
+fn sub_names(template: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("${") {
+        let after = rest.get(start + 2..).unwrap_or_default();
+        let Some(end) = after.find('}') else { break };
+        let name = after.get(..end).unwrap_or_default();
+        if !name.starts_with('!') {
+            names.push(name);
+        }
+        rest = after.get(end + 1..).unwrap_or_default();
+    }
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_render_as_intrinsics() {
+        let mut stack = Stack::new("t");
+        let table = stack.add("Table", Resource::new("AWS::DynamoDB::Table", json!({})));
+        let name = stack.parameter("Name", Parameter::string("n"));
+        stack.add(
+            "Fn",
+            Resource::new(
+                "AWS::Lambda::Function",
+                json!({"Env": table.r#ref(), "Arn": table.arn(), "N": name,
+                    "J": Expr::join("-", vec!["a".into(), Expr::pseudo("Region")]),
+                    "S": Expr::sub("${Table}/${AWS::AccountId}/${!Literal}")}),
+            ),
+        );
+        let t = stack.to_template().unwrap();
+        let p = &t["Resources"]["Fn"]["Properties"];
+        assert_eq!(p["Env"], json!({"Ref": "Table"}));
+        assert_eq!(p["Arn"], json!({"Fn::GetAtt": ["Table", "Arn"]}));
+        assert_eq!(p["N"], json!({"Ref": "Name"}));
+        assert_eq!(
+            p["J"],
+            json!({"Fn::Join": ["-", ["a", {"Ref": "AWS::Region"}]]})
+        );
+    }
+
+    #[test]
+    fn a_dangling_reference_is_an_error_naming_both_ends() {
+        let mut stack = Stack::new("t");
+        stack.add(
+            "Fn",
+            Resource::new(
+                "AWS::Lambda::Function",
+                json!({"X": Expr::sub("${Missing.Arn}")}),
+            ),
+        );
+        assert_eq!(
+            stack.to_template().unwrap_err(),
+            StackError::DanglingReference {
+                from: "Fn".into(),
+                to: "Missing".into()
+            }
+        );
+        let mut stack = Stack::new("t");
+        stack.add(
+            "Fn",
+            Resource::new("T", json!({})).depends_on(&[&Handle { id: "Gone".into() }]),
+        );
+        assert!(stack.to_template().is_err());
+    }
+
+    #[test]
+    fn duplicate_and_malformed_ids_are_errors() {
+        let mut stack = Stack::new("t");
+        stack.add("A", Resource::new("T", json!({})));
+        stack.add("A", Resource::new("T", json!({})));
+        assert_eq!(
+            stack.to_template().unwrap_err(),
+            StackError::DuplicateId("A".into())
+        );
+        let mut stack = Stack::new("t");
+        stack.add("my-table", Resource::new("T", json!({})));
+        assert_eq!(
+            stack.to_template().unwrap_err(),
+            StackError::BadId("my-table".into())
+        );
+    }
+
+    #[test]
+    fn sub_placeholders_are_found() {
+        assert_eq!(sub_names("a${B}c${D.Arn}${!E}"), ["B", "D.Arn"]);
+    }
+}

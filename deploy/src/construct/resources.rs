@@ -1,0 +1,119 @@
+//! Constructors for the resource types this product uses, with the settings every use of them
+//! should have (on-demand tables with recovery, JSON logs with retention, ...) built in.
+
+use serde_json::{Value, json};
+
+use super::{Expr, Handle, Resource};
+
+/// A DynamoDB table keyed by one attribute, on-demand, with point-in-time recovery.
+pub fn dynamodb_table(partition_key: &str, key_type: &str) -> Resource {
+    Resource::new(
+        "AWS::DynamoDB::Table",
+        json!({
+            "AttributeDefinitions": [{ "AttributeName": partition_key, "AttributeType": key_type }],
+            "KeySchema": [{ "AttributeName": partition_key, "KeyType": "HASH" }],
+            "BillingMode": "PAY_PER_REQUEST",
+            "PointInTimeRecoverySpecification": { "PointInTimeRecoveryEnabled": true },
+            "SSESpecification": { "SSEEnabled": true },
+        }),
+    )
+}
+
+/// An IAM policy statement.
+pub fn allow(actions: &[&str], resources: Vec<Expr>) -> Value {
+    json!({ "Effect": "Allow", "Action": actions, "Resource": resources })
+}
+
+/// An IAM role that `principal` (`{"Service": ...}` or `{"AWS": ...}`) may assume, with one
+/// inline policy of `statements`.
+pub fn iam_role(
+    principal: Value,
+    path: Option<Expr>,
+    policy_name: &str,
+    statements: Vec<Value>,
+) -> Resource {
+    let mut properties = json!({
+        "AssumeRolePolicyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{ "Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole" }],
+        },
+        "Policies": [{
+            "PolicyName": policy_name,
+            "PolicyDocument": { "Version": "2012-10-17", "Statement": statements },
+        }],
+    });
+    if let (Some(path), Some(map)) = (path, properties.as_object_mut()) {
+        map.insert("Path".into(), json!(path));
+    }
+    Resource::new("AWS::IAM::Role", properties)
+}
+
+/// A log group with a retention.
+pub fn log_group(retention_days: Expr) -> Resource {
+    Resource::new(
+        "AWS::Logs::LogGroup",
+        json!({ "RetentionInDays": retention_days }),
+    )
+}
+
+/// What a Lambda function is made of.
+pub struct Function<'a> {
+    pub description: &'a str,
+    pub code_bucket: Expr,
+    pub code_key: String,
+    pub role: &'a Handle,
+    pub log_group: &'a Handle,
+    pub memory_mb: u32,
+    pub timeout_seconds: u32,
+    pub environment: Vec<(&'a str, Expr)>,
+}
+
+/// A Rust Lambda function: `provided.al2023` on arm64, JSON logs to its own log group.
+pub fn lambda_function(f: Function<'_>) -> Resource {
+    let variables: serde_json::Map<String, Value> = f
+        .environment
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), json!(v)))
+        .collect();
+    Resource::new(
+        "AWS::Lambda::Function",
+        json!({
+            "Description": f.description,
+            "Runtime": "provided.al2023",
+            "Architectures": ["arm64"],
+            "Handler": "bootstrap",
+            "Code": { "S3Bucket": f.code_bucket, "S3Key": f.code_key },
+            "Role": f.role.arn(),
+            "MemorySize": f.memory_mb,
+            "Timeout": f.timeout_seconds,
+            "Environment": { "Variables": variables },
+            "LoggingConfig": {
+                "LogFormat": "JSON",
+                "ApplicationLogLevel": "INFO",
+                "SystemLogLevel": "WARN",
+                "LogGroup": f.log_group.r#ref(),
+            },
+        }),
+    )
+}
+
+/// Lets API Gateway invoke `function`, only from `source_arn`.
+pub fn invoke_permission(function: &Handle, source_arn: Expr) -> Resource {
+    Resource::new(
+        "AWS::Lambda::Permission",
+        json!({
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": function.arn(),
+            "Principal": "apigateway.amazonaws.com",
+            "SourceArn": source_arn,
+        }),
+    )
+}
+
+/// The URI API Gateway calls a Lambda function by.
+pub fn lambda_invocation_uri(function: &Handle) -> Expr {
+    Expr::sub(format!(
+        "arn:${{AWS::Partition}}:apigateway:${{AWS::Region}}:lambda:path/2015-03-31/functions/${{{}.Arn}}/invocations",
+        function.id()
+    ))
+}

@@ -1,0 +1,125 @@
+//! Seeds the policy table from the group definitions: every definition written, and (unless told
+//! otherwise) every group no longer defined removed, so `policies/` stays the source of truth.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::groups::GroupDefinition;
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SeedReport {
+    pub written: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+/// Parses `group=arn,group=arn` (the stack's `GroupRoleArns` output).
+pub fn parse_group_roles(text: &str) -> Result<BTreeMap<String, String>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((group, arn)) if !group.is_empty() && arn.starts_with("arn:") => {
+                Ok((group.to_owned(), arn.to_owned()))
+            }
+            _ => Err(format!("`{pair}` is not `group=arn:...`")),
+        })
+        .collect()
+}
+
+pub async fn seed(
+    client: &Client,
+    table: &str,
+    groups: &[GroupDefinition],
+    roles: &BTreeMap<String, String>,
+    prune: bool,
+) -> anyhow::Result<SeedReport> {
+    if let Some(unknown) = roles
+        .keys()
+        .find(|g| !groups.iter().any(|d| &d.group == *g))
+    {
+        anyhow::bail!("a role is given for group `{unknown}`, which has no definition");
+    }
+    let mut report = SeedReport::default();
+    for group in groups {
+        let mut put = client
+            .put_item()
+            .table_name(table)
+            .item("group", AttributeValue::S(group.group.clone()))
+            .item("policy", AttributeValue::S(group.policy_text()))
+            .item(
+                "precedence",
+                AttributeValue::N(group.precedence.to_string()),
+            );
+        if let Some(role) = roles.get(&group.group) {
+            put = put.item("role_arn", AttributeValue::S(role.clone()));
+        }
+        put.send().await.map_err(|e| {
+            anyhow::anyhow!(
+                "writing group `{}` to `{table}`: {}",
+                group.group,
+                aws_sdk_dynamodb::error::DisplayErrorContext(e)
+            )
+        })?;
+        report.written.push(group.group.clone());
+    }
+    if prune {
+        let defined: BTreeSet<&str> = groups.iter().map(|g| g.group.as_str()).collect();
+        let mut pages = client
+            .scan()
+            .table_name(table)
+            .projection_expression("#g")
+            .expression_attribute_names("#g", "group")
+            .into_paginator()
+            .items()
+            .send();
+        let mut stale = Vec::new();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|e| {
+                anyhow::anyhow!(
+                    "scanning `{table}`: {}",
+                    aws_sdk_dynamodb::error::DisplayErrorContext(e)
+                )
+            })?;
+            if let Some(AttributeValue::S(group)) = item.get("group")
+                && !defined.contains(group.as_str())
+            {
+                stale.push(group.clone());
+            }
+        }
+        for group in stale {
+            client
+                .delete_item()
+                .table_name(table)
+                .key("group", AttributeValue::S(group.clone()))
+                .send()
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "removing group `{group}`: {}",
+                        aws_sdk_dynamodb::error::DisplayErrorContext(e)
+                    )
+                })?;
+            report.removed.push(group);
+        }
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_roles_are_parsed_and_bad_pairs_named() {
+        let roles =
+            parse_group_roles("admin=arn:aws:iam::1:role/a, vet=arn:aws:iam::1:role/v").unwrap();
+        assert_eq!(roles["vet"], "arn:aws:iam::1:role/v");
+        assert!(parse_group_roles("").unwrap().is_empty());
+        assert_eq!(
+            parse_group_roles("admin").unwrap_err(),
+            "`admin` is not `group=arn:...`"
+        );
+    }
+}

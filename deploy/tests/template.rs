@@ -1,0 +1,186 @@
+//! The synthesized template: a reviewed snapshot, determinism, and the properties that matter
+//! for security checked one by one.
+
+use deploy::assets::Assets;
+use deploy::{groups, stack};
+use serde_json::{Value, json};
+
+fn template() -> Value {
+    let groups = groups::load(&groups::default_dir()).unwrap();
+    stack::build(&groups, &Assets::placeholder())
+        .to_template()
+        .unwrap()
+}
+
+#[test]
+fn the_template_matches_the_reviewed_snapshot() {
+    insta::assert_json_snapshot!("template", template());
+}
+
+#[test]
+fn synthesis_is_deterministic() {
+    let a = serde_json::to_string_pretty(&template()).unwrap();
+    let b = serde_json::to_string_pretty(&template()).unwrap();
+    assert_eq!(a, b);
+}
+
+fn resource<'a>(t: &'a Value, id: &str) -> &'a Value {
+    t["Resources"]
+        .get(id)
+        .unwrap_or_else(|| panic!("no resource `{id}`"))
+}
+
+fn inline_statements(role: &Value) -> &Vec<Value> {
+    role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap()
+}
+
+#[test]
+fn the_authorizer_may_only_batch_get_the_policy_table_and_write_its_logs() {
+    let t = template();
+    let statements = inline_statements(resource(&t, "AuthorizerRole"));
+    assert_eq!(
+        statements[0],
+        json!({"Effect":"Allow","Action":["dynamodb:BatchGetItem"],
+        "Resource":[{"Fn::GetAtt":["PolicyTable","Arn"]}]})
+    );
+    assert_eq!(
+        statements[1]["Action"],
+        json!(["logs:CreateLogStream", "logs:PutLogEvents"])
+    );
+    assert_eq!(statements.len(), 2);
+    assert!(
+        resource(&t, "AuthorizerRole")["Properties"]
+            .get("ManagedPolicyArns")
+            .is_none()
+    );
+}
+
+#[test]
+fn the_backend_may_assume_only_this_stacks_group_roles() {
+    let t = template();
+    let statements = inline_statements(resource(&t, "BackendRole"));
+    let assume = statements
+        .iter()
+        .find(|s| s["Action"] == json!(["sts:AssumeRole"]))
+        .unwrap();
+    assert_eq!(
+        assume["Resource"],
+        json!([{"Fn::Sub":
+        "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/groupgate/${AWS::StackName}/*"}])
+    );
+    for group in ["GroupRoleAdmin", "GroupRolePetVeterinarian"] {
+        let role = resource(&t, group);
+        assert_eq!(
+            role["Properties"]["Path"],
+            json!({"Fn::Sub": "/groupgate/${AWS::StackName}/"})
+        );
+        assert_eq!(
+            role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"],
+            json!({"AWS": {"Fn::GetAtt": ["BackendRole", "Arn"]}})
+        );
+    }
+}
+
+#[test]
+fn every_group_definition_becomes_a_cognito_group_with_its_role() {
+    let t = template();
+    let vet = &resource(&t, "GroupPetVeterinarian")["Properties"];
+    assert_eq!(vet["GroupName"], "pet-veterinarian");
+    assert_eq!(vet["Precedence"], 10);
+    assert_eq!(
+        vet["RoleArn"],
+        json!({"Fn::GetAtt": ["GroupRolePetVeterinarian", "Arn"]})
+    );
+}
+
+#[test]
+fn lambda_permissions_are_restricted_by_source_arn() {
+    let t = template();
+    for id in ["AuthorizerInvokePermission", "BackendInvokePermission"] {
+        let source = &resource(&t, id)["Properties"]["SourceArn"]["Fn::Sub"];
+        assert!(
+            source.as_str().unwrap().contains("${RestApi}/"),
+            "{id}: {source}"
+        );
+    }
+}
+
+#[test]
+fn every_method_is_behind_the_request_authorizer() {
+    let t = template();
+    let methods: Vec<_> = t["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::ApiGateway::Method")
+        .collect();
+    assert_eq!(methods.len(), stack::ROUTES.len());
+    for m in methods {
+        assert_eq!(m["Properties"]["AuthorizationType"], "CUSTOM");
+        assert_eq!(
+            m["Properties"]["AuthorizerId"],
+            json!({"Ref": "ApiAuthorizer"})
+        );
+    }
+    let authorizer = &resource(&t, "ApiAuthorizer")["Properties"];
+    assert_eq!(authorizer["Type"], "REQUEST");
+    assert_eq!(
+        authorizer["IdentitySource"],
+        "method.request.header.Authorization"
+    );
+    assert_eq!(t["Parameters"]["AuthorizerResultTtl"]["Default"], "300");
+}
+
+#[test]
+fn functions_are_arm64_on_al2023_with_the_variables_they_read() {
+    let t = template();
+    for (id, vars) in [
+        (
+            "AuthorizerFunction",
+            &[
+                "USER_POOL_ID",
+                "APP_CLIENT_IDS",
+                "POLICY_TABLE",
+                "TOKEN_USE",
+                "POLICY_CACHE_TTL_SECONDS",
+            ][..],
+        ),
+        (
+            "BackendFunction",
+            &["PETS_TABLE", "ASSUME_GROUP_ROLE", "ALLOWED_ROLE_ACCOUNTS"][..],
+        ),
+    ] {
+        let p = &resource(&t, id)["Properties"];
+        assert_eq!(p["Runtime"], "provided.al2023");
+        assert_eq!(p["Architectures"], json!(["arm64"]));
+        let mut names: Vec<_> = p["Environment"]["Variables"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        names.sort();
+        let mut want: Vec<_> = vars.iter().map(|v| v.to_string()).collect();
+        want.sort();
+        assert_eq!(names, want, "{id}");
+    }
+}
+
+#[test]
+fn a_method_change_makes_a_new_deployment() {
+    let t = template();
+    let ids: Vec<_> = t["Resources"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| k.starts_with("ApiDeployment"))
+        .cloned()
+        .collect();
+    assert_eq!(ids.len(), 1);
+    assert_eq!(
+        resource(&t, "ApiStage")["Properties"]["DeploymentId"],
+        json!({"Ref": ids[0]})
+    );
+}
