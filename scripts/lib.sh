@@ -80,3 +80,29 @@ start_moto() {
   wait_http "$MOTO_ENDPOINT/moto-api/" 60 "moto server" "$LOGS/moto.log" "$LAST_PID"
   export MOTO_ENDPOINT
 }
+
+# Prints an access token from Cognito's InitiateAuth (USER_PASSWORD_AUTH), with curl only:
+# cognito_token ENDPOINT CLIENT_ID USERNAME PASSWORD
+cognito_token() {
+  local body
+  body=$(python3 -c 'import json, sys
+print(json.dumps({"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": sys.argv[1],
+                  "AuthParameters": {"USERNAME": sys.argv[2], "PASSWORD": sys.argv[3]}}))' "$2" "$3" "$4")
+  curl -sS --max-time 10 -X POST "$1/" \
+    -H 'Content-Type: application/x-amz-json-1.1' \
+    -H 'X-Amz-Target: AWSCognitoIdentityProviderService.InitiateAuth' \
+    -d "$body" |
+    python3 -c 'import json, sys
+reply = json.load(sys.stdin)
+if "AuthenticationResult" not in reply:
+    sys.exit("InitiateAuth failed: %s" % reply)
+print(reply["AuthenticationResult"]["AccessToken"])'
+}
+
+# Reads FIELD (a Python expression over `s`, the parsed JSON) from a JSON file: json_get FILE EXPR
+json_get() {
+  python3 -c 'import json, sys
+s = json.load(open(sys.argv[1]))
+v = eval(sys.argv[2], {"s": s})
+print(v if isinstance(v, str) else json.dumps(v))' "$1" "$2"
+}

@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use deploy::assets::Assets;
-use deploy::{groups, seed, stack};
+use deploy::{groups, local, seed, stack};
 
 /// groupgate's stack as code: synthesize the CloudFormation template and asset manifest, and
 /// seed the policy table from `policies/`.
@@ -50,6 +50,47 @@ enum Command {
         /// Keep items of groups that are no longer defined.
         #[arg(long)]
         no_prune: bool,
+    },
+    /// The local stack (used by scripts/dev.sh).
+    #[command(subcommand)]
+    Local(Local),
+}
+
+#[derive(Subcommand)]
+enum Local {
+    /// Create the user pool, groups, roles, demo users and tables in an emulator (moto) from the
+    /// stack definition, seed the policies, and write the stack description and functions' env.
+    Provision {
+        /// The emulator's endpoint; the AWS SDK is pointed at it.
+        #[arg(long)]
+        endpoint: String,
+        /// Where the local gateway will serve the API (with the stage).
+        #[arg(long)]
+        api_url: String,
+        #[arg(long, default_value = ".local/stack.json")]
+        out: PathBuf,
+        #[arg(long, default_value = ".local/functions.env")]
+        env_file: PathBuf,
+        /// Run the backend with ASSUME_GROUP_ROLE=false.
+        #[arg(long)]
+        no_assume_group_role: bool,
+        #[arg(long, default_value_os_t = groups::default_dir())]
+        policies: PathBuf,
+    },
+    /// Serve the API like API Gateway does, calling the functions through cargo-lambda.
+    Gateway {
+        #[arg(long, default_value = "127.0.0.1")]
+        address: std::net::IpAddr,
+        #[arg(long)]
+        port: u16,
+        /// cargo-lambda's invoke endpoint.
+        #[arg(long)]
+        invoke_url: String,
+        /// Authorizer result cache TTL in seconds (the stack's `AuthorizerResultTtl` default unless set).
+        #[arg(long, default_value_t = stack::DEFAULT_AUTHORIZER_TTL_SECONDS)]
+        authorizer_ttl: u32,
+        #[arg(long, default_value = stack::DEFAULT_STAGE)]
+        stage: String,
     },
 }
 
@@ -104,6 +145,66 @@ async fn main() -> anyhow::Result<()> {
                     policies.display()
                 );
             }
+        }
+        Command::Local(Local::Provision {
+            endpoint,
+            api_url,
+            out,
+            env_file,
+            no_assume_group_role,
+            policies,
+        }) => {
+            let groups = groups::load(&policies)?;
+            let definition = stack::build(&groups, &Assets::placeholder());
+            definition.to_template()?;
+            let aws = aws_config::from_env()
+                .endpoint_url(&endpoint)
+                .region(aws_config::Region::new(local::gateway::LOCAL_REGION))
+                .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                    "testing", "testing", None, None, "local",
+                ))
+                .load()
+                .await;
+            let local = local::provision::provision(&aws, &endpoint, &definition, &groups, &api_url).await?;
+            for (path, text) in [
+                (&out, serde_json::to_string_pretty(&local)? + "\n"),
+                (&env_file, local.functions_env(!no_assume_group_role)),
+            ] {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                std::fs::write(path, text).with_context(|| format!("writing `{}`", path.display()))?;
+            }
+            println!("provisioned pool {} with {} demo users", local.user_pool_id, local.users.len());
+        }
+        Command::Local(Local::Gateway {
+            address,
+            port,
+            invoke_url,
+            authorizer_ttl,
+            stage,
+        }) => {
+            let config = local::gateway::GatewayConfig {
+                stage,
+                routes: stack::ROUTES
+                    .iter()
+                    .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+                    .collect(),
+                authorizer_ttl: std::time::Duration::from_secs(authorizer_ttl.into()),
+                identity_header: stack::IDENTITY_HEADER.to_owned(),
+                invoke_url,
+                authorizer_function: "authorizer".to_owned(),
+                backend_function: "backend".to_owned(),
+            };
+            let gateway = local::gateway::Gateway::new(config, std::sync::Arc::new(std::time::Instant::now))?;
+            let listener = tokio::net::TcpListener::bind((address, port))
+                .await
+                .with_context(|| format!("binding {address}:{port}"))?;
+            eprintln!("gateway: listening on http://{}", listener.local_addr()?);
+            let shutdown = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            local::gateway::serve(listener, std::sync::Arc::new(gateway), shutdown).await?;
         }
     }
     Ok(())

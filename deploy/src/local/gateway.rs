@@ -1,0 +1,502 @@
+//! A local stand-in for API Gateway's REST API with a REQUEST Lambda authorizer, calling the
+//! functions through cargo-lambda's invoke endpoint. It follows what AWS documents:
+//!
+//! - no identity source (`Authorization` header): 401 without calling the authorizer;
+//! - authorizer error `Unauthorized`: 401; any other error or malformed output: 500;
+//! - the returned policy is evaluated against the method ARN: explicit deny or no allow is 403;
+//! - results are cached per identity source for the TTL and applied to every method, as API
+//!   Gateway does (so a policy written only for the first method asked shows up locally);
+//! - allowed requests go to the backend as REST v1 proxy events carrying the authorizer context.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use groupgate::{INVOKE_ACTION, MergedPolicy, MethodArn, PolicyDocument, RequestFacts};
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper_util::rt::TokioIo;
+use serde_json::{Map, Value, json};
+use tokio::net::TcpListener;
+
+/// The fixed identity of the local API in method ARNs.
+pub const LOCAL_REGION: &str = "us-east-1";
+pub const LOCAL_ACCOUNT: &str = "123456789012";
+pub const LOCAL_API_ID: &str = "localapi01";
+
+/// Where time comes from; tests move it by hand.
+pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
+
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    pub stage: String,
+    /// (HTTP method, resource path with `{param}`s).
+    pub routes: Vec<(String, String)>,
+    pub authorizer_ttl: Duration,
+    pub identity_header: String,
+    /// cargo-lambda's invoke endpoint, e.g. `http://127.0.0.1:9000`.
+    pub invoke_url: String,
+    pub authorizer_function: String,
+    pub backend_function: String,
+}
+
+/// A request as the gateway sees it.
+#[derive(Debug, Clone, Default)]
+pub struct GatewayRequest {
+    pub method: String,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub source_ip: Option<IpAddr>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl GatewayResponse {
+    fn json(status: u16, body: Value) -> Self {
+        Self {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: body.to_string().into_bytes(),
+        }
+    }
+}
+
+const EXPLICIT_DENY: &str = "User is not authorized to access this resource with an explicit deny";
+const NO_ALLOW: &str = "User is not authorized to access this resource";
+
+/// An authorizer result as API Gateway keeps it.
+#[derive(Clone)]
+struct Authorization {
+    at: Instant,
+    principal_id: String,
+    policy: Arc<PolicyDocument>,
+    context: Map<String, Value>,
+}
+
+/// What calling a function gave.
+enum Invocation {
+    Ok(Value),
+    /// The function returned an error (`errorMessage`).
+    FunctionError(String),
+}
+
+pub struct Gateway {
+    config: GatewayConfig,
+    http: reqwest::Client,
+    cache: Mutex<HashMap<String, Authorization>>,
+    clock: Clock,
+    /// How many times the authorizer was invoked (for tests and the log).
+    authorizer_calls: std::sync::atomic::AtomicUsize,
+}
+
+fn log(line: &str) {
+    eprintln!("gateway: {line}");
+}
+
+impl Gateway {
+    pub fn new(config: GatewayConfig, clock: Clock) -> anyhow::Result<Self> {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        Ok(Self {
+            config,
+            // Generous: the first invocation of a function may wait for cargo-lambda to build it.
+            http: reqwest::Client::builder().timeout(Duration::from_secs(300)).build()?,
+            cache: Mutex::new(HashMap::new()),
+            clock,
+            authorizer_calls: 0.into(),
+        })
+    }
+
+    pub fn authorizer_calls(&self) -> usize {
+        self.authorizer_calls.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The route template and path parameters for `path` (already without the stage).
+    fn route(&self, method: &str, path: &str) -> Option<(String, Map<String, Value>)> {
+        let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+        'routes: for (m, template) in &self.config.routes {
+            if m != method {
+                continue;
+            }
+            let parts: Vec<&str> = template.split('/').collect();
+            if parts.len() != segments.len() {
+                continue;
+            }
+            let mut params = Map::new();
+            for (part, segment) in parts.iter().zip(&segments) {
+                match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                    Some(name) if !segment.is_empty() => {
+                        params.insert(name.to_owned(), json!(segment));
+                    }
+                    _ if part == segment => {}
+                    _ => continue 'routes,
+                }
+            }
+            return Some((template.clone(), params));
+        }
+        None
+    }
+
+    async fn invoke(&self, function: &str, payload: &Value) -> anyhow::Result<Invocation> {
+        let url = format!(
+            "{}/2015-03-31/functions/{function}/invocations",
+            self.config.invoke_url
+        );
+        let response = self
+            .http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(payload.to_string())
+            .send()
+            .await?;
+        let status = response.status();
+        let body: Value = serde_json::from_slice(&response.bytes().await?)?;
+        if status.is_success() {
+            Ok(Invocation::Ok(body))
+        } else {
+            Ok(Invocation::FunctionError(
+                body["errorMessage"].as_str().unwrap_or_default().to_owned(),
+            ))
+        }
+    }
+
+    pub async fn handle(&self, request: GatewayRequest) -> GatewayResponse {
+        let request_id = format!("{:032x}", rand::random::<u128>());
+        let stage_prefix = format!("/{}", self.config.stage);
+        let Some(path) = request
+            .path
+            .strip_prefix(&stage_prefix)
+            .filter(|p| p.starts_with('/'))
+        else {
+            return GatewayResponse::json(403, json!({"message": "Forbidden"}));
+        };
+        let Some((resource, path_parameters)) = self.route(&request.method, path) else {
+            return GatewayResponse::json(403, json!({"message": "Missing Authentication Token"}));
+        };
+        let method_arn = match MethodArn::for_request(
+            LOCAL_REGION,
+            LOCAL_ACCOUNT,
+            LOCAL_API_ID,
+            &self.config.stage,
+            &request.method,
+            path,
+        ) {
+            Ok(arn) => arn,
+            Err(e) => return GatewayResponse::json(400, json!({"message": e.to_string()})),
+        };
+        let header = |name: &str| {
+            request
+                .headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        };
+        let Some(identity) = header(&self.config.identity_header).filter(|v| !v.is_empty()) else {
+            log(&format!("{request_id} {} {path}: 401 (no identity source)", request.method));
+            return GatewayResponse::json(401, json!({"message": "Unauthorized"}));
+        };
+
+        let event_base = self.event_base(&request, path, &resource, &path_parameters, &request_id);
+        let authorization = match self.authorize(identity, &method_arn, &event_base).await {
+            Ok(a) => a,
+            Err(response) => return response,
+        };
+
+        let facts = RequestFacts {
+            source_ip: request.source_ip,
+        };
+        let decision = MergedPolicy::from_document("authorizer", &authorization.policy, &facts)
+            .decide(INVOKE_ACTION, method_arn.as_str());
+        if !decision.is_allow() {
+            let message = match decision.reason() {
+                groupgate::Reason::NoMatchingAllow => NO_ALLOW,
+                _ => EXPLICIT_DENY,
+            };
+            log(&format!("{request_id} {} {path}: 403 ({})", request.method, decision.reason()));
+            return GatewayResponse::json(403, json!({ "Message": message }));
+        }
+
+        let mut authorizer = authorization.context.clone();
+        authorizer.insert("principalId".into(), json!(authorization.principal_id));
+        let mut event = event_base;
+        event["requestContext"]["authorizer"] = Value::Object(authorizer);
+        event["body"] = match std::str::from_utf8(&request.body) {
+            _ if request.body.is_empty() => Value::Null,
+            Ok(text) => json!(text),
+            Err(_) => json!(base64_encode(&request.body)),
+        };
+        event["isBase64Encoded"] = json!(std::str::from_utf8(&request.body).is_err());
+        match self.invoke(&self.config.backend_function, &event).await {
+            Ok(Invocation::Ok(response)) => {
+                let response = proxy_response(&response);
+                log(&format!("{request_id} {} {path}: {} (allowed)", request.method, response.status));
+                response
+            }
+            Ok(Invocation::FunctionError(message)) => {
+                log(&format!("{request_id} backend error: {message}"));
+                GatewayResponse::json(502, json!({"message": "Internal server error"}))
+            }
+            Err(e) => {
+                log(&format!("{request_id} backend unreachable: {e}"));
+                GatewayResponse::json(502, json!({"message": "Internal server error"}))
+            }
+        }
+    }
+
+    /// The authorizer's result for this identity source: from the cache, or by invoking it.
+    async fn authorize(
+        &self,
+        identity: &str,
+        method_arn: &MethodArn,
+        event_base: &Value,
+    ) -> Result<Authorization, GatewayResponse> {
+        let now = (self.clock)();
+        let ttl = self.config.authorizer_ttl;
+        if let Ok(cache) = self.cache.lock()
+            && let Some(hit) = cache.get(identity)
+            && now.saturating_duration_since(hit.at) < ttl
+        {
+            return Ok(hit.clone());
+        }
+        let mut event = event_base.clone();
+        event["type"] = json!("REQUEST");
+        event["methodArn"] = json!(method_arn.as_str());
+        self.authorizer_calls
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let failure = |why: String| {
+            log(&format!("authorizer failure: {why}"));
+            GatewayResponse::json(500, json!({"message": null}))
+        };
+        let output = match self.invoke(&self.config.authorizer_function, &event).await {
+            Ok(Invocation::Ok(output)) => output,
+            Ok(Invocation::FunctionError(message)) if message == "Unauthorized" => {
+                return Err(GatewayResponse::json(401, json!({"message": "Unauthorized"})));
+            }
+            Ok(Invocation::FunctionError(message)) => return Err(failure(message)),
+            Err(e) => return Err(failure(e.to_string())),
+        };
+        let authorization = parse_authorizer_output(&output, now).map_err(failure)?;
+        if !ttl.is_zero()
+            && let Ok(mut cache) = self.cache.lock()
+        {
+            cache.insert(identity.to_owned(), authorization.clone());
+        }
+        Ok(authorization)
+    }
+
+    /// The parts of the authorizer and proxy events both carry.
+    fn event_base(
+        &self,
+        request: &GatewayRequest,
+        path: &str,
+        resource: &str,
+        path_parameters: &Map<String, Value>,
+        request_id: &str,
+    ) -> Value {
+        let mut headers = Map::new();
+        let mut multi_headers: Map<String, Value> = Map::new();
+        for (k, v) in &request.headers {
+            headers.insert(k.clone(), json!(v));
+            if let Some(Value::Array(list)) = multi_headers.get_mut(k) {
+                list.push(json!(v));
+            } else {
+                multi_headers.insert(k.clone(), json!([v]));
+            }
+        }
+        let mut query = Map::new();
+        let mut multi_query: Map<String, Value> = Map::new();
+        for (k, v) in &request.query {
+            query.insert(k.clone(), json!(v));
+            if let Some(Value::Array(list)) = multi_query.get_mut(k) {
+                list.push(json!(v));
+            } else {
+                multi_query.insert(k.clone(), json!([v]));
+            }
+        }
+        let or_null = |m: Map<String, Value>| if m.is_empty() { Value::Null } else { Value::Object(m) };
+        json!({
+            "resource": resource,
+            "path": path,
+            "httpMethod": request.method,
+            "headers": headers,
+            "multiValueHeaders": multi_headers,
+            "queryStringParameters": or_null(query),
+            "multiValueQueryStringParameters": or_null(multi_query),
+            "pathParameters": or_null(path_parameters.clone()),
+            "stageVariables": null,
+            "requestContext": {
+                "accountId": LOCAL_ACCOUNT,
+                "apiId": LOCAL_API_ID,
+                "resourceId": "local",
+                "resourcePath": resource,
+                "httpMethod": request.method,
+                "path": format!("/{}{path}", self.config.stage),
+                "stage": self.config.stage,
+                "protocol": "HTTP/1.1",
+                "requestId": request_id,
+                "identity": { "sourceIp": request.source_ip.map(|ip| ip.to_string()) },
+            },
+        })
+    }
+}
+
+/// Checks an authorizer's output as API Gateway does: a principal, a policy document, and a
+/// context of plain values only.
+fn parse_authorizer_output(output: &Value, now: Instant) -> Result<Authorization, String> {
+    let principal_id = output["principalId"]
+        .as_str()
+        .filter(|p| !p.is_empty())
+        .ok_or("output has no principalId")?
+        .to_owned();
+    let policy = output
+        .get("policyDocument")
+        .ok_or("output has no policyDocument")?;
+    let policy = PolicyDocument::from_json(&policy.to_string())
+        .map_err(|e| format!("policyDocument: {e}"))?;
+    let context = match output.get("context") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(map)) => {
+            if let Some((key, _)) = map.iter().find(|(_, v)| v.is_object() || v.is_array()) {
+                return Err(format!("context value `{key}` is not a string, number or boolean"));
+            }
+            map.clone()
+        }
+        Some(_) => return Err("context is not an object".into()),
+    };
+    Ok(Authorization {
+        at: now,
+        principal_id,
+        policy: Arc::new(policy),
+        context,
+    })
+}
+
+/// A Lambda proxy response (`statusCode`, `headers`, `multiValueHeaders`, `body`,
+/// `isBase64Encoded`) as the HTTP response it describes.
+fn proxy_response(response: &Value) -> GatewayResponse {
+    let Some(status) = response["statusCode"].as_u64().and_then(|s| u16::try_from(s).ok()) else {
+        return GatewayResponse::json(502, json!({"message": "Internal server error"}));
+    };
+    let mut headers = Vec::new();
+    if let Some(map) = response["headers"].as_object() {
+        headers.extend(map.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))));
+    }
+    if let Some(map) = response["multiValueHeaders"].as_object() {
+        for (k, values) in map {
+            if headers.iter().any(|(h, _)| h.eq_ignore_ascii_case(k)) {
+                continue;
+            }
+            for v in values.as_array().into_iter().flatten().filter_map(Value::as_str) {
+                headers.push((k.clone(), v.to_owned()));
+            }
+        }
+    }
+    let text = response["body"].as_str().unwrap_or_default();
+    let body = if response["isBase64Encoded"].as_bool() == Some(true) {
+        base64_decode(text).unwrap_or_default()
+    } else {
+        text.as_bytes().to_vec()
+    };
+    GatewayResponse {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    base64::engine::general_purpose::STANDARD.decode(text).ok()
+}
+
+/// Serves the gateway on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    gateway: Arc<Gateway>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            () = &mut shutdown => return Ok(()),
+        };
+        let gateway = Arc::clone(&gateway);
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                let gateway = Arc::clone(&gateway);
+                async move { Ok::<_, Infallible>(respond(&gateway, request, peer).await) }
+            });
+            if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                log(&format!("connection from {peer}: {e}"));
+            }
+        });
+    }
+}
+
+async fn respond(
+    gateway: &Gateway,
+    request: hyper::Request<Incoming>,
+    peer: SocketAddr,
+) -> hyper::Response<Full<Bytes>> {
+    let (parts, body) = request.into_parts();
+    let body = match body.collect().await {
+        Ok(collected) => collected.to_bytes().to_vec(),
+        Err(_) => Vec::new(),
+    };
+    let query = parts
+        .uri
+        .query()
+        .map(|q| {
+            q.split('&')
+                .filter(|p| !p.is_empty())
+                .map(|p| match p.split_once('=') {
+                    Some((k, v)) => (k.to_owned(), v.to_owned()),
+                    None => (p.to_owned(), String::new()),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let headers = parts
+        .headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect();
+    let response = gateway
+        .handle(GatewayRequest {
+            method: parts.method.as_str().to_owned(),
+            path: parts.uri.path().to_owned(),
+            query,
+            headers,
+            body,
+            source_ip: Some(peer.ip()),
+        })
+        .await;
+    let mut out = hyper::Response::new(Full::new(Bytes::from(response.body)));
+    *out.status_mut() =
+        hyper::StatusCode::from_u16(response.status).unwrap_or(hyper::StatusCode::BAD_GATEWAY);
+    for (k, v) in response.headers {
+        if let (Ok(name), Ok(value)) = (
+            hyper::header::HeaderName::from_bytes(k.as_bytes()),
+            hyper::header::HeaderValue::from_str(&v),
+        ) {
+            out.headers_mut().append(name, value);
+        }
+    }
+    out
+}

@@ -1,0 +1,291 @@
+//! Provisions an emulator (moto) with what the stack would create in AWS, from the same stack
+//! definition and `policies/`: user pool, app client, groups with their roles, one demo user per
+//! group (and one in no group), the two tables, and the seeded policies.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context as _;
+use aws_config::SdkConfig;
+use aws_sdk_cognitoidentityprovider::Client as Cognito;
+use aws_sdk_cognitoidentityprovider::types::{
+    ExplicitAuthFlowsType, PasswordPolicyType, UserPoolPolicyType, UsernameAttributeType,
+};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::construct::Stack;
+use crate::groups::GroupDefinition;
+use crate::seed;
+
+/// A demo user the local stack creates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DemoUser {
+    pub username: String,
+    pub password: String,
+    pub groups: Vec<String>,
+}
+
+/// What `scripts/dev.sh` writes to `.local/stack.json`, and the smoke tests read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalStack {
+    pub api_url: String,
+    pub cognito_endpoint: String,
+    pub region: String,
+    pub user_pool_id: String,
+    pub client_id: String,
+    pub users: Vec<DemoUser>,
+    pub policy_table: String,
+    pub pets_table: String,
+    pub jwks_url: String,
+    pub group_roles: BTreeMap<String, String>,
+}
+
+/// A password that satisfies the pool's policy: 20 characters from every class.
+pub fn generate_password() -> String {
+    const CLASSES: [&[u8]; 4] = [
+        b"ABCDEFGHJKLMNPQRSTUVWXYZ",
+        b"abcdefghijkmnopqrstuvwxyz",
+        b"23456789",
+        b"!#%+-=@^_",
+    ];
+    let mut rng = rand::rng();
+    (0..20)
+        .map(|i| {
+            let class = CLASSES.get(i % CLASSES.len()).copied().unwrap_or(b"x");
+            let index = rng.random_range(0..class.len());
+            class.get(index).copied().map(char::from).unwrap_or('x')
+        })
+        .collect()
+}
+
+fn property<'a>(stack: &'a Stack, resource: &str, path: &[&str]) -> Option<&'a Value> {
+    let mut value = &stack.resource(resource)?.properties;
+    for key in path {
+        value = value.get(key)?;
+    }
+    Some(value)
+}
+
+fn key_schema(stack: &Stack, table: &str) -> anyhow::Result<(String, ScalarAttributeType)> {
+    let definition = property(stack, table, &["AttributeDefinitions"])
+        .and_then(|d| d.get(0))
+        .with_context(|| format!("the stack has no key for `{table}`"))?;
+    let name = definition["AttributeName"].as_str().unwrap_or_default().to_owned();
+    let kind = ScalarAttributeType::from(definition["AttributeType"].as_str().unwrap_or("S"));
+    Ok((name, kind))
+}
+
+async fn create_table(client: &aws_sdk_dynamodb::Client, stack: &Stack, id: &str, name: &str) -> anyhow::Result<()> {
+    let (key, kind) = key_schema(stack, id)?;
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(AttributeDefinition::builder().attribute_name(&key).attribute_type(kind).build()?)
+        .key_schema(KeySchemaElement::builder().attribute_name(&key).key_type(KeyType::Hash).build()?)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("creating table `{name}`: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+    Ok(())
+}
+
+/// Creates everything in the emulator `aws` points at. `api_url` is where the local gateway
+/// will listen; `endpoint` is the emulator's address (for the JWKS URL and the smoke tests).
+pub async fn provision(
+    aws: &SdkConfig,
+    endpoint: &str,
+    stack: &Stack,
+    groups: &[GroupDefinition],
+    api_url: &str,
+) -> anyhow::Result<LocalStack> {
+    let region = aws
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| "us-east-1".to_owned());
+    let cognito = Cognito::new(aws);
+    let dynamodb = aws_sdk_dynamodb::Client::new(aws);
+    let iam = aws_sdk_iam::Client::new(aws);
+    let cognito_error = |what: &str, e: &dyn std::fmt::Display| anyhow::anyhow!("Cognito {what}: {e}");
+
+    // The pool, with the template's password policy and sign-in attribute.
+    let policy = property(stack, "UserPool", &["Policies", "PasswordPolicy"]).context("no password policy in the stack")?;
+    let flag = |k: &str| policy.get(k).and_then(Value::as_bool).unwrap_or(true);
+    let min_length = policy.get("MinimumLength").and_then(Value::as_i64).unwrap_or(12) as i32;
+    let pool = cognito
+        .create_user_pool()
+        .pool_name("groupgate-local-users")
+        .username_attributes(UsernameAttributeType::Email)
+        .policies(
+            UserPoolPolicyType::builder()
+                .password_policy(
+                    PasswordPolicyType::builder()
+                        .minimum_length(min_length)
+                        .require_lowercase(flag("RequireLowercase"))
+                        .require_uppercase(flag("RequireUppercase"))
+                        .require_numbers(flag("RequireNumbers"))
+                        .require_symbols(flag("RequireSymbols"))
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| cognito_error("CreateUserPool", &aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(e)))?
+        .user_pool
+        .and_then(|p| p.id)
+        .context("CreateUserPool returned no pool id")?;
+    let flows = property(stack, "UserPoolClient", &["ExplicitAuthFlows"])
+        .and_then(Value::as_array)
+        .context("no auth flows in the stack")?
+        .iter()
+        .filter_map(Value::as_str)
+        .map(ExplicitAuthFlowsType::from)
+        .collect::<Vec<_>>();
+    let client_id = cognito
+        .create_user_pool_client()
+        .user_pool_id(&pool)
+        .client_name("web")
+        .set_explicit_auth_flows(Some(flows))
+        .send()
+        .await
+        .map_err(|e| cognito_error("CreateUserPoolClient", &aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(e)))?
+        .user_pool_client
+        .and_then(|c| c.client_id)
+        .context("CreateUserPoolClient returned no client id")?;
+
+    // Tables.
+    let policy_table = "groupgate-local-policies".to_owned();
+    let pets_table = "groupgate-local-pets".to_owned();
+    create_table(&dynamodb, stack, "PolicyTable", &policy_table).await?;
+    create_table(&dynamodb, stack, "PetsTable", &pets_table).await?;
+
+    // Group roles, groups and their demo users.
+    let mut roles = BTreeMap::new();
+    let mut users = Vec::new();
+    for group in groups {
+        let role_name = format!("groupgate-local-{}", group.logical_name());
+        let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "sts:AssumeRole"}]});
+        let role_arn = iam
+            .create_role()
+            .role_name(&role_name)
+            .path("/groupgate/local/")
+            .assume_role_policy_document(trust.to_string())
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("IAM CreateRole `{role_name}`: {}", aws_sdk_iam::error::DisplayErrorContext(e)))?
+            .role
+            .map(|r| r.arn)
+            .context("CreateRole returned no role")?;
+        cognito
+            .create_group()
+            .user_pool_id(&pool)
+            .group_name(&group.group)
+            .description(&group.description)
+            .precedence(group.precedence as i32)
+            .role_arn(&role_arn)
+            .send()
+            .await
+            .map_err(|e| cognito_error("CreateGroup", &aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(e)))?;
+        roles.insert(group.group.clone(), role_arn);
+        users.push(DemoUser {
+            username: format!("{}@groupgate.local", group.group),
+            password: generate_password(),
+            groups: vec![group.group.clone()],
+        });
+    }
+    users.push(DemoUser {
+        username: "nobody@groupgate.local".to_owned(),
+        password: generate_password(),
+        groups: Vec::new(),
+    });
+    for user in &users {
+        cognito
+            .admin_create_user()
+            .user_pool_id(&pool)
+            .username(&user.username)
+            .message_action(aws_sdk_cognitoidentityprovider::types::MessageActionType::Suppress)
+            .send()
+            .await
+            .map_err(|e| cognito_error("AdminCreateUser", &aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(e)))?;
+        cognito
+            .admin_set_user_password()
+            .user_pool_id(&pool)
+            .username(&user.username)
+            .password(&user.password)
+            .permanent(true)
+            .send()
+            .await
+            .map_err(|e| cognito_error("AdminSetUserPassword", &aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(e)))?;
+        for group in &user.groups {
+            cognito
+                .admin_add_user_to_group()
+                .user_pool_id(&pool)
+                .username(&user.username)
+                .group_name(group)
+                .send()
+                .await
+                .map_err(|e| cognito_error("AdminAddUserToGroup", &aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(e)))?;
+        }
+    }
+
+    seed::seed(&dynamodb, &policy_table, groups, &roles, true).await?;
+
+    Ok(LocalStack {
+        api_url: api_url.to_owned(),
+        cognito_endpoint: endpoint.to_owned(),
+        region,
+        jwks_url: format!("{endpoint}/{pool}/.well-known/jwks.json"),
+        user_pool_id: pool,
+        client_id,
+        users,
+        policy_table,
+        pets_table,
+        group_roles: roles,
+    })
+}
+
+impl LocalStack {
+    /// The environment both functions run with under `cargo lambda watch`, as `KEY=VALUE` lines.
+    pub fn functions_env(&self, assume_group_role: bool) -> String {
+        let endpoint = &self.cognito_endpoint;
+        [
+            ("AWS_ENDPOINT_URL", endpoint.as_str()),
+            ("AWS_REGION", self.region.as_str()),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("USER_POOL_ID", self.user_pool_id.as_str()),
+            ("APP_CLIENT_IDS", self.client_id.as_str()),
+            ("POLICY_TABLE", self.policy_table.as_str()),
+            ("JWKS_URL", self.jwks_url.as_str()),
+            ("PETS_TABLE", self.pets_table.as_str()),
+            ("ASSUME_GROUP_ROLE", if assume_group_role { "true" } else { "false" }),
+            ("AWS_LAMBDA_LOG_FORMAT", "json"),
+        ]
+        .iter()
+        .map(|(k, v)| format!("{k}={v}\n"))
+        .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_passwords_meet_the_pool_policy() {
+        for _ in 0..50 {
+            let p = generate_password();
+            assert_eq!(p.len(), 20);
+            assert!(p.chars().any(|c| c.is_ascii_uppercase()));
+            assert!(p.chars().any(|c| c.is_ascii_lowercase()));
+            assert!(p.chars().any(|c| c.is_ascii_digit()));
+            assert!(p.chars().any(|c| !c.is_ascii_alphanumeric()));
+        }
+        assert_ne!(generate_password(), generate_password());
+    }
+}

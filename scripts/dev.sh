@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Starts the whole product on this machine, no AWS account and no Docker needed:
+#   moto's server (Cognito, DynamoDB, STS, IAM) provisioned from the stack definition and policies/,
+#   both functions under `cargo lambda watch` (rebuilt as you edit), and a local API Gateway in
+#   front of them. Writes .local/stack.json, prints a ready-to-paste curl, and runs until Ctrl-C
+#   (or SIGTERM), then stops everything it started.
+#
+# Environment: GROUPGATE_ASSUME_GROUP_ROLE=false runs the backend with its own credentials;
+# GROUPGATE_AUTHORIZER_TTL sets the gateway's authorizer cache TTL (default 300 s).
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+STACK_FILE="$ROOT/.local/stack.json"
+rm -f "$STACK_FILE"
+trap stop_all EXIT
+trap 'say "stopping"; exit 0' INT TERM
+
+ensure_venv
+export PATH="$VENV/bin:$PATH"
+
+say "building the workspace (the first build takes a few minutes; log: .local/logs/build.log)"
+cargo build --workspace >"$LOGS/build.log" 2>&1 || fail "cargo build --workspace" "$LOGS/build.log"
+
+say "starting moto's server (log: .local/logs/moto.log)"
+start_moto
+
+GATEWAY_PORT=$(free_port)
+WATCH_PORT=$(free_port)
+API_URL="http://127.0.0.1:$GATEWAY_PORT/prod"
+say "provisioning moto from the stack definition and policies/ (log: .local/logs/provision.log)"
+provision_flags=()
+[ "${GROUPGATE_ASSUME_GROUP_ROLE:-true}" = false ] && provision_flags+=(--no-assume-group-role)
+"$ROOT/target/debug/deploy" local provision --endpoint "$MOTO_ENDPOINT" --api-url "$API_URL" \
+  --out "$ROOT/.local/stack.pending.json" --env-file "$ROOT/.local/functions.env" \
+  "${provision_flags[@]}" >"$LOGS/provision.log" 2>&1 || fail "provisioning moto" "$LOGS/provision.log"
+
+say "starting cargo lambda watch for the authorizer and backend (log: .local/logs/watch.log)"
+spawn "$LOGS/watch.log" cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$WATCH_PORT" \
+  --env-file "$ROOT/.local/functions.env"
+WATCH_PID=$LAST_PID
+wait_http "http://127.0.0.1:$WATCH_PORT/" 300 "cargo lambda watch" "$LOGS/watch.log" "$WATCH_PID"
+
+say "warming up both functions (waits for cargo lambda to build them)"
+invoke() {
+  curl -s --max-time 600 -o "$LOGS/warmup-$1.json" -w '%{http_code}' -X POST \
+    "http://127.0.0.1:$WATCH_PORT/2015-03-31/functions/$1/invocations" -d @"$2"
+}
+status=$(invoke authorizer fixtures/events/authorizer-token.json) || true
+grep -q '"Unauthorized"' "$LOGS/warmup-authorizer.json" 2>/dev/null ||
+  fail "the authorizer did not answer a warm-up event as expected (HTTP $status)" "$LOGS/watch.log"
+status=$(invoke backend fixtures/events/rest-proxy-status.json) || true
+grep -q '"statusCode":200' "$LOGS/warmup-backend.json" 2>/dev/null ||
+  fail "the backend did not answer a warm-up event as expected (HTTP $status)" "$LOGS/watch.log"
+
+say "starting the local API gateway on $API_URL (log: .local/logs/gateway.log)"
+spawn "$LOGS/gateway.log" "$ROOT/target/debug/deploy" local gateway --port "$GATEWAY_PORT" \
+  --invoke-url "http://127.0.0.1:$WATCH_PORT" --authorizer-ttl "${GROUPGATE_AUTHORIZER_TTL:-300}"
+wait_http "$API_URL/petstore/v2/status" 30 "the local gateway" "$LOGS/gateway.log" "$LAST_PID"
+
+mv "$ROOT/.local/stack.pending.json" "$STACK_FILE"
+vet_user=$(json_get "$STACK_FILE" '[u for u in s["users"] if u["groups"] == ["pet-veterinarian"]][0]["username"]')
+vet_password=$(json_get "$STACK_FILE" '[u for u in s["users"] if u["groups"] == ["pet-veterinarian"]][0]["password"]')
+client_id=$(json_get "$STACK_FILE" 's["client_id"]')
+token=$(cognito_token "$MOTO_ENDPOINT" "$client_id" "$vet_user" "$vet_password") ||
+  fail "could not get a token for $vet_user from Cognito (moto)"
+
+cat <<NEXT
+
+groupgate: ready. The stack is described in .local/stack.json (users and passwords included).
+
+  Try it as $vet_user (group pet-veterinarian), with a fresh access token:
+
+    curl -H "Authorization: Bearer $token" $API_URL/petstore/v1/pets
+
+  The same user is refused v2 pets (403):
+
+    curl -H "Authorization: Bearer $token" $API_URL/petstore/v2/pets
+
+  Run the smoke tests against this stack:  scripts/smoke.sh
+  Logs are in .local/logs/. Press Ctrl-C to stop everything.
+
+NEXT
+
+# Run until told to stop, or until a part dies.
+while true; do
+  for pid in "${SPAWNED[@]}"; do
+    kill -0 "$pid" 2>/dev/null || fail "a background process ($pid) exited; see .local/logs/"
+  done
+  sleep 1
+done
