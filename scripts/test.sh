@@ -29,6 +29,37 @@ cargo run --quiet -p deploy -- synth --out "$ROOT/.local/synth" --placeholder-as
 cfn-lint "$ROOT/.local/synth/template.json" || fail "cfn-lint found problems in the template"
 
 say "shellcheck on scripts/"
-shellcheck scripts/*.sh .ci/run || fail "shellcheck"
+shellcheck scripts/*.sh scripts/pipeline/*.sh .ci/run || fail "shellcheck"
 
-say "all checks passed"
+say "starting the local stack (scripts/dev.sh; log: .local/logs/dev.log) for the smoke tests"
+rm -f "$ROOT/.local/stack.json"
+spawn "$LOGS/dev.log" "$ROOT/scripts/dev.sh"
+DEV_PID=$LAST_PID
+deadline=$((SECONDS + 1200))
+until [ -f "$ROOT/.local/stack.json" ]; do
+  kill -0 "$DEV_PID" 2>/dev/null || fail "scripts/dev.sh exited before the stack was ready" "$LOGS/dev.log"
+  [ $SECONDS -lt $deadline ] || fail "the local stack was not ready within 20 minutes" "$LOGS/dev.log"
+  sleep 1
+done
+smoke_status=0
+"$ROOT/scripts/smoke.sh" | tee "$LOGS/smoke.log" || smoke_status=$?
+api_url=$(json_get "$ROOT/.local/stack.json" 's["api_url"]')
+cognito=$(json_get "$ROOT/.local/stack.json" 's["cognito_endpoint"]')
+
+say "stopping the local stack with SIGTERM, as Ctrl-C would"
+kill -TERM "$DEV_PID"
+for _ in $(seq 100); do kill -0 "$DEV_PID" 2>/dev/null || break; sleep 0.2; done
+kill -0 "$DEV_PID" 2>/dev/null && fail "scripts/dev.sh did not stop on SIGTERM" "$LOGS/dev.log"
+for url in "$api_url/petstore/v2/status" "$cognito/moto-api/"; do
+  curl -s -o /dev/null --max-time 2 "$url" && fail "$url still answers after scripts/dev.sh stopped" "$LOGS/dev.log"
+done
+[ "$smoke_status" -eq 0 ] || fail "smoke tests" "$LOGS/smoke.log"
+
+# One closing line for the whole run, from cargo's and the smoke tests' own counts.
+python3 - "$LOGS/cargo-test.log" "$LOGS/smoke.log" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read() + open(sys.argv[2]).read()
+passed = sum(int(n) for n in re.findall(r"(\d+) passed", text))
+failed = sum(int(n) for n in re.findall(r"(\d+) failed", text))
+print(f"test.sh: {passed} passed, {failed} failed")
+PY

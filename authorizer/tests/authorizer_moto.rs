@@ -1,3 +1,4 @@
+#![cfg(test)]
 //! The real authorizer handler against moto's server: tokens from moto's Cognito (InitiateAuth),
 //! keys from its JWKS endpoint, group policies from its DynamoDB. Claims moto cannot issue are
 //! minted with a test key whose JWKS the test serves itself.

@@ -1,3 +1,4 @@
+#![cfg(test)]
 //! The backend against moto's DynamoDB and STS over the wire: pets in a real table, role
 //! assumption with the right role and session name, and proof that the role's credentials are the
 //! ones used for the table.

@@ -1,3 +1,4 @@
+#![cfg(test)]
 //! Builds REST API v1 proxy requests from the real event fixtures.
 #![allow(dead_code)]
 

@@ -1,3 +1,4 @@
+#![cfg(test)]
 //! Every route and error of the backend, from real REST v1 proxy event fixtures, with the
 //! in-memory store (no AWS involved).
 

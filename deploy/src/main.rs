@@ -165,7 +165,9 @@ async fn main() -> anyhow::Result<()> {
                 ))
                 .load()
                 .await;
-            let local = local::provision::provision(&aws, &endpoint, &definition, &groups, &api_url).await?;
+            let local =
+                local::provision::provision(&aws, &endpoint, &definition, &groups, &api_url)
+                    .await?;
             for (path, text) in [
                 (&out, serde_json::to_string_pretty(&local)? + "\n"),
                 (&env_file, local.functions_env(!no_assume_group_role)),
@@ -173,9 +175,14 @@ async fn main() -> anyhow::Result<()> {
                 if let Some(dir) = path.parent() {
                     std::fs::create_dir_all(dir)?;
                 }
-                std::fs::write(path, text).with_context(|| format!("writing `{}`", path.display()))?;
+                std::fs::write(path, text)
+                    .with_context(|| format!("writing `{}`", path.display()))?;
             }
-            println!("provisioned pool {} with {} demo users", local.user_pool_id, local.users.len());
+            println!(
+                "provisioned pool {} with {} demo users",
+                local.user_pool_id,
+                local.users.len()
+            );
         }
         Command::Local(Local::Gateway {
             address,
@@ -196,7 +203,8 @@ async fn main() -> anyhow::Result<()> {
                 authorizer_function: "authorizer".to_owned(),
                 backend_function: "backend".to_owned(),
             };
-            let gateway = local::gateway::Gateway::new(config, std::sync::Arc::new(std::time::Instant::now))?;
+            let gateway =
+                local::gateway::Gateway::new(config, std::sync::Arc::new(std::time::Instant::now))?;
             let listener = tokio::net::TcpListener::bind((address, port))
                 .await
                 .with_context(|| format!("binding {address}:{port}"))?;

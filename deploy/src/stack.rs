@@ -430,7 +430,7 @@ pub fn build(groups: &[GroupDefinition], assets: &Assets) -> Stack {
     };
     let method_refs: Vec<&Handle> = methods.iter().collect();
     let deployment = stack.add(
-        &format!("ApiDeployment{method_digest}"),
+        &format!("RestApiDeployment{method_digest}"),
         Resource::new(
             "AWS::ApiGateway::Deployment",
             json!({ "RestApiId": api.r#ref(), "Description": "groupgate petstore API" }),

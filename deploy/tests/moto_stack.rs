@@ -1,3 +1,4 @@
+#![cfg(test)]
 //! The synthesized template deployed to moto's CloudFormation, and the policy table seeded
 //! through moto's DynamoDB.
 

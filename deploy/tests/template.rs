@@ -1,3 +1,4 @@
+#![cfg(test)]
 //! The synthesized template: a reviewed snapshot, determinism, and the properties that matter
 //! for security checked one by one.
 
@@ -175,7 +176,7 @@ fn a_method_change_makes_a_new_deployment() {
         .as_object()
         .unwrap()
         .keys()
-        .filter(|k| k.starts_with("ApiDeployment"))
+        .filter(|k| k.starts_with("RestApiDeployment"))
         .cloned()
         .collect();
     assert_eq!(ids.len(), 1);

@@ -1,3 +1,4 @@
+#![cfg(test)]
 //! Runs `fixtures/decision_table.json`: policies + request -> decision + reason.
 //!
 //! Each case is also checked through the policy the authorizer would return to API Gateway:

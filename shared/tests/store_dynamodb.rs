@@ -1,3 +1,4 @@
+#![cfg(test)]
 //! The group policy store against DynamoDB: moto's server over the wire, and smithy mocks for the
 //! faults moto cannot produce (unprocessed keys, throttling).
 

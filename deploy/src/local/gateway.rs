@@ -109,7 +109,9 @@ impl Gateway {
         Ok(Self {
             config,
             // Generous: the first invocation of a function may wait for cargo-lambda to build it.
-            http: reqwest::Client::builder().timeout(Duration::from_secs(300)).build()?,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(300))
+                .build()?,
             cache: Mutex::new(HashMap::new()),
             clock,
             authorizer_calls: 0.into(),
@@ -117,7 +119,8 @@ impl Gateway {
     }
 
     pub fn authorizer_calls(&self) -> usize {
-        self.authorizer_calls.load(std::sync::atomic::Ordering::SeqCst)
+        self.authorizer_calls
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The route template and path parameters for `path` (already without the stage).
@@ -164,7 +167,10 @@ impl Gateway {
             Ok(Invocation::Ok(body))
         } else {
             Ok(Invocation::FunctionError(
-                body["errorMessage"].as_str().unwrap_or_default().to_owned(),
+                body.get("errorMessage")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
             ))
         }
     }
@@ -201,7 +207,10 @@ impl Gateway {
                 .map(|(_, v)| v.as_str())
         };
         let Some(identity) = header(&self.config.identity_header).filter(|v| !v.is_empty()) else {
-            log(&format!("{request_id} {} {path}: 401 (no identity source)", request.method));
+            log(&format!(
+                "{request_id} {} {path}: 401 (no identity source)",
+                request.method
+            ));
             return GatewayResponse::json(401, json!({"message": "Unauthorized"}));
         };
 
@@ -221,24 +230,38 @@ impl Gateway {
                 groupgate::Reason::NoMatchingAllow => NO_ALLOW,
                 _ => EXPLICIT_DENY,
             };
-            log(&format!("{request_id} {} {path}: 403 ({})", request.method, decision.reason()));
+            log(&format!(
+                "{request_id} {} {path}: 403 ({})",
+                request.method,
+                decision.reason()
+            ));
             return GatewayResponse::json(403, json!({ "Message": message }));
         }
 
         let mut authorizer = authorization.context.clone();
         authorizer.insert("principalId".into(), json!(authorization.principal_id));
         let mut event = event_base;
-        event["requestContext"]["authorizer"] = Value::Object(authorizer);
-        event["body"] = match std::str::from_utf8(&request.body) {
+        if let Some(Value::Object(context)) = event.get_mut("requestContext") {
+            context.insert("authorizer".into(), Value::Object(authorizer));
+        }
+        let body = match std::str::from_utf8(&request.body) {
             _ if request.body.is_empty() => Value::Null,
             Ok(text) => json!(text),
             Err(_) => json!(base64_encode(&request.body)),
         };
-        event["isBase64Encoded"] = json!(std::str::from_utf8(&request.body).is_err());
+        event.insert("body".into(), body);
+        event.insert(
+            "isBase64Encoded".into(),
+            json!(std::str::from_utf8(&request.body).is_err()),
+        );
+        let event = Value::Object(event);
         match self.invoke(&self.config.backend_function, &event).await {
             Ok(Invocation::Ok(response)) => {
                 let response = proxy_response(&response);
-                log(&format!("{request_id} {} {path}: {} (allowed)", request.method, response.status));
+                log(&format!(
+                    "{request_id} {} {path}: {} (allowed)",
+                    request.method, response.status
+                ));
                 response
             }
             Ok(Invocation::FunctionError(message)) => {
@@ -257,7 +280,7 @@ impl Gateway {
         &self,
         identity: &str,
         method_arn: &MethodArn,
-        event_base: &Value,
+        event_base: &Map<String, Value>,
     ) -> Result<Authorization, GatewayResponse> {
         let now = (self.clock)();
         let ttl = self.config.authorizer_ttl;
@@ -268,8 +291,9 @@ impl Gateway {
             return Ok(hit.clone());
         }
         let mut event = event_base.clone();
-        event["type"] = json!("REQUEST");
-        event["methodArn"] = json!(method_arn.as_str());
+        event.insert("type".into(), json!("REQUEST"));
+        event.insert("methodArn".into(), json!(method_arn.as_str()));
+        let event = Value::Object(event);
         self.authorizer_calls
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let failure = |why: String| {
@@ -279,7 +303,10 @@ impl Gateway {
         let output = match self.invoke(&self.config.authorizer_function, &event).await {
             Ok(Invocation::Ok(output)) => output,
             Ok(Invocation::FunctionError(message)) if message == "Unauthorized" => {
-                return Err(GatewayResponse::json(401, json!({"message": "Unauthorized"})));
+                return Err(GatewayResponse::json(
+                    401,
+                    json!({"message": "Unauthorized"}),
+                ));
             }
             Ok(Invocation::FunctionError(message)) => return Err(failure(message)),
             Err(e) => return Err(failure(e.to_string())),
@@ -301,7 +328,7 @@ impl Gateway {
         resource: &str,
         path_parameters: &Map<String, Value>,
         request_id: &str,
-    ) -> Value {
+    ) -> Map<String, Value> {
         let mut headers = Map::new();
         let mut multi_headers: Map<String, Value> = Map::new();
         for (k, v) in &request.headers {
@@ -322,8 +349,14 @@ impl Gateway {
                 multi_query.insert(k.clone(), json!([v]));
             }
         }
-        let or_null = |m: Map<String, Value>| if m.is_empty() { Value::Null } else { Value::Object(m) };
-        json!({
+        let or_null = |m: Map<String, Value>| {
+            if m.is_empty() {
+                Value::Null
+            } else {
+                Value::Object(m)
+            }
+        };
+        let event = json!({
             "resource": resource,
             "path": path,
             "httpMethod": request.method,
@@ -345,15 +378,20 @@ impl Gateway {
                 "requestId": request_id,
                 "identity": { "sourceIp": request.source_ip.map(|ip| ip.to_string()) },
             },
-        })
+        });
+        match event {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        }
     }
 }
 
 /// Checks an authorizer's output as API Gateway does: a principal, a policy document, and a
 /// context of plain values only.
 fn parse_authorizer_output(output: &Value, now: Instant) -> Result<Authorization, String> {
-    let principal_id = output["principalId"]
-        .as_str()
+    let principal_id = output
+        .get("principalId")
+        .and_then(Value::as_str)
         .filter(|p| !p.is_empty())
         .ok_or("output has no principalId")?
         .to_owned();
@@ -366,7 +404,9 @@ fn parse_authorizer_output(output: &Value, now: Instant) -> Result<Authorization
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(map)) => {
             if let Some((key, _)) = map.iter().find(|(_, v)| v.is_object() || v.is_array()) {
-                return Err(format!("context value `{key}` is not a string, number or boolean"));
+                return Err(format!(
+                    "context value `{key}` is not a string, number or boolean"
+                ));
             }
             map.clone()
         }
@@ -383,25 +423,40 @@ fn parse_authorizer_output(output: &Value, now: Instant) -> Result<Authorization
 /// A Lambda proxy response (`statusCode`, `headers`, `multiValueHeaders`, `body`,
 /// `isBase64Encoded`) as the HTTP response it describes.
 fn proxy_response(response: &Value) -> GatewayResponse {
-    let Some(status) = response["statusCode"].as_u64().and_then(|s| u16::try_from(s).ok()) else {
+    let Some(status) = response
+        .get("statusCode")
+        .and_then(Value::as_u64)
+        .and_then(|s| u16::try_from(s).ok())
+    else {
         return GatewayResponse::json(502, json!({"message": "Internal server error"}));
     };
     let mut headers = Vec::new();
-    if let Some(map) = response["headers"].as_object() {
-        headers.extend(map.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))));
+    if let Some(map) = response.get("headers").and_then(Value::as_object) {
+        headers.extend(
+            map.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))),
+        );
     }
-    if let Some(map) = response["multiValueHeaders"].as_object() {
+    if let Some(map) = response.get("multiValueHeaders").and_then(Value::as_object) {
         for (k, values) in map {
             if headers.iter().any(|(h, _)| h.eq_ignore_ascii_case(k)) {
                 continue;
             }
-            for v in values.as_array().into_iter().flatten().filter_map(Value::as_str) {
+            for v in values
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
                 headers.push((k.clone(), v.to_owned()));
             }
         }
     }
-    let text = response["body"].as_str().unwrap_or_default();
-    let body = if response["isBase64Encoded"].as_bool() == Some(true) {
+    let text = response
+        .get("body")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let body = if response.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) {
         base64_decode(text).unwrap_or_default()
     } else {
         text.as_bytes().to_vec()

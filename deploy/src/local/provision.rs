@@ -74,22 +74,52 @@ fn key_schema(stack: &Stack, table: &str) -> anyhow::Result<(String, ScalarAttri
     let definition = property(stack, table, &["AttributeDefinitions"])
         .and_then(|d| d.get(0))
         .with_context(|| format!("the stack has no key for `{table}`"))?;
-    let name = definition["AttributeName"].as_str().unwrap_or_default().to_owned();
-    let kind = ScalarAttributeType::from(definition["AttributeType"].as_str().unwrap_or("S"));
+    let name = definition
+        .get("AttributeName")
+        .unwrap_or(&Value::Null)
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let kind = ScalarAttributeType::from(
+        definition
+            .get("AttributeType")
+            .and_then(Value::as_str)
+            .unwrap_or("S"),
+    );
     Ok((name, kind))
 }
 
-async fn create_table(client: &aws_sdk_dynamodb::Client, stack: &Stack, id: &str, name: &str) -> anyhow::Result<()> {
+async fn create_table(
+    client: &aws_sdk_dynamodb::Client,
+    stack: &Stack,
+    id: &str,
+    name: &str,
+) -> anyhow::Result<()> {
     let (key, kind) = key_schema(stack, id)?;
     client
         .create_table()
         .table_name(name)
         .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(AttributeDefinition::builder().attribute_name(&key).attribute_type(kind).build()?)
-        .key_schema(KeySchemaElement::builder().attribute_name(&key).key_type(KeyType::Hash).build()?)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(&key)
+                .attribute_type(kind)
+                .build()?,
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name(&key)
+                .key_type(KeyType::Hash)
+                .build()?,
+        )
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!("creating table `{name}`: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "creating table `{name}`: {}",
+                aws_sdk_dynamodb::error::DisplayErrorContext(e)
+            )
+        })?;
     Ok(())
 }
 
@@ -109,12 +139,17 @@ pub async fn provision(
     let cognito = Cognito::new(aws);
     let dynamodb = aws_sdk_dynamodb::Client::new(aws);
     let iam = aws_sdk_iam::Client::new(aws);
-    let cognito_error = |what: &str, e: &dyn std::fmt::Display| anyhow::anyhow!("Cognito {what}: {e}");
+    let cognito_error =
+        |what: &str, e: &dyn std::fmt::Display| anyhow::anyhow!("Cognito {what}: {e}");
 
     // The pool, with the template's password policy and sign-in attribute.
-    let policy = property(stack, "UserPool", &["Policies", "PasswordPolicy"]).context("no password policy in the stack")?;
+    let policy = property(stack, "UserPool", &["Policies", "PasswordPolicy"])
+        .context("no password policy in the stack")?;
     let flag = |k: &str| policy.get(k).and_then(Value::as_bool).unwrap_or(true);
-    let min_length = policy.get("MinimumLength").and_then(Value::as_i64).unwrap_or(12) as i32;
+    let min_length = policy
+        .get("MinimumLength")
+        .and_then(Value::as_i64)
+        .unwrap_or(12) as i32;
     let pool = cognito
         .create_user_pool()
         .pool_name("groupgate-local-users")
@@ -134,7 +169,12 @@ pub async fn provision(
         )
         .send()
         .await
-        .map_err(|e| cognito_error("CreateUserPool", &aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(e)))?
+        .map_err(|e| {
+            cognito_error(
+                "CreateUserPool",
+                &aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(e),
+            )
+        })?
         .user_pool
         .and_then(|p| p.id)
         .context("CreateUserPool returned no pool id")?;
@@ -152,7 +192,12 @@ pub async fn provision(
         .set_explicit_auth_flows(Some(flows))
         .send()
         .await
-        .map_err(|e| cognito_error("CreateUserPoolClient", &aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(e)))?
+        .map_err(|e| {
+            cognito_error(
+                "CreateUserPoolClient",
+                &aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(e),
+            )
+        })?
         .user_pool_client
         .and_then(|c| c.client_id)
         .context("CreateUserPoolClient returned no client id")?;
@@ -177,7 +222,12 @@ pub async fn provision(
             .assume_role_policy_document(trust.to_string())
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!("IAM CreateRole `{role_name}`: {}", aws_sdk_iam::error::DisplayErrorContext(e)))?
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "IAM CreateRole `{role_name}`: {}",
+                    aws_sdk_iam::error::DisplayErrorContext(e)
+                )
+            })?
             .role
             .map(|r| r.arn)
             .context("CreateRole returned no role")?;
@@ -190,7 +240,12 @@ pub async fn provision(
             .role_arn(&role_arn)
             .send()
             .await
-            .map_err(|e| cognito_error("CreateGroup", &aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(e)))?;
+            .map_err(|e| {
+                cognito_error(
+                    "CreateGroup",
+                    &aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(e),
+                )
+            })?;
         roles.insert(group.group.clone(), role_arn);
         users.push(DemoUser {
             username: format!("{}@groupgate.local", group.group),
@@ -211,7 +266,12 @@ pub async fn provision(
             .message_action(aws_sdk_cognitoidentityprovider::types::MessageActionType::Suppress)
             .send()
             .await
-            .map_err(|e| cognito_error("AdminCreateUser", &aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(e)))?;
+            .map_err(|e| {
+                cognito_error(
+                    "AdminCreateUser",
+                    &aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(e),
+                )
+            })?;
         cognito
             .admin_set_user_password()
             .user_pool_id(&pool)
@@ -220,7 +280,12 @@ pub async fn provision(
             .permanent(true)
             .send()
             .await
-            .map_err(|e| cognito_error("AdminSetUserPassword", &aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(e)))?;
+            .map_err(|e| {
+                cognito_error(
+                    "AdminSetUserPassword",
+                    &aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(e),
+                )
+            })?;
         for group in &user.groups {
             cognito
                 .admin_add_user_to_group()
@@ -229,7 +294,12 @@ pub async fn provision(
                 .group_name(group)
                 .send()
                 .await
-                .map_err(|e| cognito_error("AdminAddUserToGroup", &aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(e)))?;
+                .map_err(|e| {
+                    cognito_error(
+                        "AdminAddUserToGroup",
+                        &aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(e),
+                    )
+                })?;
         }
     }
 
@@ -263,7 +333,10 @@ impl LocalStack {
             ("POLICY_TABLE", self.policy_table.as_str()),
             ("JWKS_URL", self.jwks_url.as_str()),
             ("PETS_TABLE", self.pets_table.as_str()),
-            ("ASSUME_GROUP_ROLE", if assume_group_role { "true" } else { "false" }),
+            (
+                "ASSUME_GROUP_ROLE",
+                if assume_group_role { "true" } else { "false" },
+            ),
             ("AWS_LAMBDA_LOG_FORMAT", "json"),
         ]
         .iter()

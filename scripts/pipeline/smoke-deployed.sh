@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Smoke-tests a deployed stack: creates one short-lived user per group (and one in no group)
+# with random passwords, runs scripts/smoke.sh against the stack's outputs, and deletes the
+# users at the end, also when a check fails.
+#
+# Environment: OUTPUTS_FILE (default .local/deploy/outputs.json, from deploy.sh), AWS_REGION,
+# the AWS CLI's credentials; COGNITO_ENDPOINT overrides Cognito's public endpoint (emulators).
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/../lib.sh"
+cd "$ROOT"
+ensure_venv
+export PATH="$VENV/bin:$PATH"
+
+OUTPUTS_FILE=${OUTPUTS_FILE:-$ROOT/.local/deploy/outputs.json}
+: "${AWS_REGION:?set AWS_REGION}"
+[ -f "$OUTPUTS_FILE" ] || fail "no stack outputs at $OUTPUTS_FILE (run scripts/pipeline/deploy.sh)"
+pool=$(json_get "$OUTPUTS_FILE" 's["UserPoolId"]')
+COGNITO_ENDPOINT=${COGNITO_ENDPOINT:-https://cognito-idp.$AWS_REGION.amazonaws.com}
+STACK_FILE=$(mktemp)
+USERS_FILE=$(mktemp)
+run_id="smoke-$(date +%s)-$RANDOM"
+
+delete_users() {
+  while read -r username; do
+    aws cognito-idp admin-delete-user --user-pool-id "$pool" --username "$username" >/dev/null 2>&1 ||
+      say "could not delete smoke user $username"
+  done < <(json_get "$USERS_FILE" '"\n".join(u["username"] for u in s)' 2>/dev/null || true)
+  rm -f "$STACK_FILE" "$USERS_FILE"
+}
+echo '[]' >"$USERS_FILE"
+trap delete_users EXIT
+
+groups=$(json_get "$OUTPUTS_FILE" '" ".join(p.split("=", 1)[0] for p in s["GroupRoleArns"].split(",") if p)')
+for group in $groups ""; do
+  username="${group:-nogroup}-$run_id@groupgate.invalid"
+  password=$(python3 -c 'import secrets, string
+alphabet = string.ascii_letters + string.digits
+print("".join(secrets.choice(alphabet) for _ in range(20)) + "aA1!")')
+  say "creating smoke user $username"
+  aws cognito-idp admin-create-user --user-pool-id "$pool" --username "$username" \
+    --message-action SUPPRESS >/dev/null || fail "creating $username"
+  python3 - "$USERS_FILE" "$username" "$password" "$group" <<'PY'
+import json, sys
+path, username, password, group = sys.argv[1:]
+users = json.load(open(path))
+users.append({"username": username, "password": password, "groups": [group] if group else []})
+json.dump(users, open(path, "w"))
+PY
+  aws cognito-idp admin-set-user-password --user-pool-id "$pool" --username "$username" \
+    --password "$password" --permanent || fail "setting the password of $username"
+  if [ -n "$group" ]; then
+    aws cognito-idp admin-add-user-to-group --user-pool-id "$pool" --username "$username" \
+      --group-name "$group" || fail "adding $username to $group"
+  fi
+done
+
+python3 - "$OUTPUTS_FILE" "$USERS_FILE" "$COGNITO_ENDPOINT" >"$STACK_FILE" <<'PY'
+import json, sys
+outputs, users, endpoint = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), sys.argv[3]
+roles = dict(p.split("=", 1) for p in outputs["GroupRoleArns"].split(",") if p)
+print(json.dumps({"api_url": outputs["ApiUrl"].rstrip("/"), "cognito_endpoint": endpoint,
+                  "client_id": outputs["UserPoolClientId"], "users": users, "group_roles": roles}))
+PY
+"$ROOT/scripts/smoke.sh" --stack "$STACK_FILE"
