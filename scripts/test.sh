@@ -20,8 +20,11 @@ say "starting moto's server for the emulator tests"
 start_moto
 
 say "running the tests (cargo test --workspace)"
-cargo test --workspace 2>&1 | tee "$LOGS/cargo-test.log" | grep -E '^(test result|running|error|failures|---- )|FAILED|panicked' || true
-[ "${PIPESTATUS[0]}" -eq 0 ] || fail "cargo test --workspace" "$LOGS/cargo-test.log"
+set +e
+cargo test --workspace 2>&1 | tee "$LOGS/cargo-test.log" | grep -E '^(test result|error|failures|---- )|FAILED|panicked'
+test_status=${PIPESTATUS[0]}
+set -e
+[ "$test_status" -eq 0 ] || fail "cargo test --workspace" "$LOGS/cargo-test.log"
 
 say "synthesizing the template and checking it with cfn-lint"
 cargo run --quiet -p deploy -- synth --out "$ROOT/.local/synth" --placeholder-assets >/dev/null \
@@ -30,6 +33,20 @@ cfn-lint "$ROOT/.local/synth/template.json" || fail "cfn-lint found problems in 
 
 say "shellcheck on scripts/"
 shellcheck scripts/*.sh scripts/pipeline/*.sh .ci/run || fail "shellcheck"
+
+say "actionlint on .github/workflows"
+actionlint || fail "actionlint"
+
+say "building the arm64 Lambda zips (scripts/pipeline/build.sh)"
+if rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu ||
+  rustup target add aarch64-unknown-linux-gnu >"$LOGS/rustup.log" 2>&1; then
+  "$ROOT/scripts/pipeline/build.sh" || fail "scripts/pipeline/build.sh"
+else
+  say "SKIPPED the arm64 build: the aarch64-unknown-linux-gnu target cannot be installed here (see .local/logs/rustup.log); the rehearsal uses stand-in zips"
+fi
+
+say "rehearsing the deploy scripts against moto (scripts/pipeline/rehearse.sh)"
+"$ROOT/scripts/pipeline/rehearse.sh" >"$LOGS/rehearse.log" 2>&1 || fail "the deploy rehearsal" "$LOGS/rehearse.log"
 
 say "starting the local stack (scripts/dev.sh; log: .local/logs/dev.log) for the smoke tests"
 rm -f "$ROOT/.local/stack.json"
@@ -46,6 +63,19 @@ smoke_status=0
 api_url=$(json_get "$ROOT/.local/stack.json" 's["api_url"]')
 cognito=$(json_get "$ROOT/.local/stack.json" 's["cognito_endpoint"]')
 
+say "running the pipeline's smoke step (scripts/pipeline/smoke-deployed.sh) against the local stack"
+python3 - "$ROOT/.local/stack.json" >"$ROOT/.local/local-outputs.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+print(json.dumps({"ApiUrl": s["api_url"], "UserPoolId": s["user_pool_id"], "UserPoolClientId": s["client_id"],
+                  "GroupRoleArns": ",".join("%s=%s" % kv for kv in sorted(s["group_roles"].items()))}))
+PY
+(
+  export OUTPUTS_FILE="$ROOT/.local/local-outputs.json" COGNITO_ENDPOINT="$cognito" AWS_ENDPOINT_URL="$cognito"
+  export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
+  "$ROOT/scripts/pipeline/smoke-deployed.sh"
+) 2>&1 | tee "$LOGS/smoke-deployed.log" || smoke_status=1
+
 say "stopping the local stack with SIGTERM, as Ctrl-C would"
 kill -TERM "$DEV_PID"
 for _ in $(seq 100); do kill -0 "$DEV_PID" 2>/dev/null || break; sleep 0.2; done
@@ -53,12 +83,12 @@ kill -0 "$DEV_PID" 2>/dev/null && fail "scripts/dev.sh did not stop on SIGTERM" 
 for url in "$api_url/petstore/v2/status" "$cognito/moto-api/"; do
   curl -s -o /dev/null --max-time 2 "$url" && fail "$url still answers after scripts/dev.sh stopped" "$LOGS/dev.log"
 done
-[ "$smoke_status" -eq 0 ] || fail "smoke tests" "$LOGS/smoke.log"
+[ "$smoke_status" -eq 0 ] || fail "smoke tests (logs: .local/logs/smoke.log, smoke-deployed.log)"
 
 # One closing line for the whole run, from cargo's and the smoke tests' own counts.
-python3 - "$LOGS/cargo-test.log" "$LOGS/smoke.log" <<'PY'
+python3 - "$LOGS/cargo-test.log" "$LOGS/smoke.log" "$LOGS/smoke-deployed.log" <<'PY'
 import re, sys
-text = open(sys.argv[1]).read() + open(sys.argv[2]).read()
+text = "".join(open(path).read() for path in sys.argv[1:])
 passed = sum(int(n) for n in re.findall(r"(\d+) passed", text))
 failed = sum(int(n) for n in re.findall(r"(\d+) failed", text))
 print(f"test.sh: {passed} passed, {failed} failed")
