@@ -1,0 +1,80 @@
+#![cfg(test)]
+//! How AWS failures become responses, with the SDK's own error types (smithy mocks stand in
+//! for the faults moto cannot produce: access denied, throttling).
+
+use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+use aws_sdk_sts::types::error::ExpiredTokenException;
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use backend::error::ApiError;
+
+async fn sts_error(error: fn() -> AssumeRoleError) -> ApiError {
+    let rule = mock!(aws_sdk_sts::Client::assume_role).then_error(error);
+    let client = mock_client!(aws_sdk_sts, RuleMode::Sequential, [&rule]);
+    let err = client
+        .assume_role()
+        .role_arn("arn:aws:iam::123456789012:role/r")
+        .role_session_name("vet")
+        .send()
+        .await
+        .unwrap_err();
+    ApiError::from_sdk("STS AssumeRole", err)
+}
+
+fn generic(code: &'static str) -> AssumeRoleError {
+    AssumeRoleError::generic(
+        aws_sdk_sts::error::ErrorMetadata::builder()
+            .code(code)
+            .message("told by the test")
+            .build(),
+    )
+}
+
+#[tokio::test]
+async fn access_denied_is_403_with_the_operation_named() {
+    let e = sts_error(|| generic("AccessDenied")).await;
+    assert_eq!(e.status, 403);
+    assert_eq!(e.message, "STS AssumeRole was denied: told by the test");
+}
+
+#[tokio::test]
+async fn throttling_is_503() {
+    for code in [|| generic("Throttling"), || generic("ThrottlingException")] {
+        assert_eq!(sts_error(code).await.status, 503);
+    }
+}
+
+#[tokio::test]
+async fn other_service_errors_are_502() {
+    let e = sts_error(|| {
+        AssumeRoleError::ExpiredTokenException(
+            ExpiredTokenException::builder().message("old").build(),
+        )
+    })
+    .await;
+    assert_eq!(e.status, 502);
+    assert!(
+        e.message.starts_with("STS AssumeRole failed"),
+        "{}",
+        e.message
+    );
+}
+
+#[tokio::test]
+async fn dynamodb_access_denied_is_403() {
+    use aws_sdk_dynamodb::operation::scan::ScanError;
+    let rule = mock!(aws_sdk_dynamodb::Client::scan).then_error(|| {
+        ScanError::generic(
+            aws_sdk_dynamodb::error::ErrorMetadata::builder()
+                .code("AccessDeniedException")
+                .message("not for this role")
+                .build(),
+        )
+    });
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&rule]);
+    let err = client.scan().table_name("pets").send().await.unwrap_err();
+    let e = ApiError::from_sdk("DynamoDB Scan", err);
+    assert_eq!(
+        (e.status.as_u16(), e.message.as_str()),
+        (403, "DynamoDB Scan was denied: not for this role")
+    );
+}
