@@ -23,27 +23,7 @@ const FOREIGN_ROLE: &str = "arn:aws:iam::111111111111:role/groupgate-partner";
 
 async fn pets_table(client: &aws_sdk_dynamodb::Client) -> String {
     let table = unique("pets");
-    client
-        .create_table()
-        .table_name(&table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("id")
-                .attribute_type(ScalarAttributeType::N)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("id")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    pets_table_named(client, &table).await;
     table
 }
 

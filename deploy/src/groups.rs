@@ -86,17 +86,7 @@ impl GroupDefinition {
 
     /// A CloudFormation-safe id fragment: `pet-veterinarian` -> `PetVeterinarian`.
     pub fn logical_name(&self) -> String {
-        self.group
-            .split(|c: char| !c.is_ascii_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .map(|w| {
-                let mut chars = w.chars();
-                chars
-                    .next()
-                    .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
-                    .unwrap_or_default()
-            })
-            .collect()
+        crate::construct::id_fragment(&self.group)
     }
 }
 

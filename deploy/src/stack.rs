@@ -9,7 +9,7 @@ use crate::construct::resources::{
     Function, allow, dynamodb_table, iam_role, invoke_permission, lambda_function,
     lambda_invocation_uri, log_group,
 };
-use crate::construct::{Expr, Handle, Parameter, Resource, Stack};
+use crate::construct::{Expr, Handle, Parameter, Resource, Stack, id_fragment};
 use crate::groups::{DataAccess, GroupDefinition};
 
 /// The methods of the API, as (HTTP method, resource path).
@@ -33,21 +33,6 @@ pub const FUNCTIONS: [&str; 2] = ["authorizer", "backend"];
 
 /// The access log line: who (`principalId`), what the authorizer and API Gateway decided.
 const ACCESS_LOG_FORMAT: &str = r#"{"requestId":"$context.requestId","ip":"$context.identity.sourceIp","method":"$context.httpMethod","path":"$context.resourcePath","status":"$context.status","principalId":"$context.authorizer.principalId","authorizeStatus":"$context.authorize.status","authorizeError":"$context.authorize.error","authorizerStatus":"$context.authorizer.status","authorizerError":"$context.authorizer.error","authorizerLatency":"$context.authorizer.latency","responseLatency":"$context.responseLatency"}"#;
-
-/// Path segments to a logical-id fragment: `/petstore/v1/pets/{id}` -> `PetstoreV1PetsId`.
-fn id_fragment(path: &str) -> String {
-    path.split('/')
-        .flat_map(|segment| segment.split(|c: char| !c.is_ascii_alphanumeric()))
-        .filter(|w| !w.is_empty())
-        .map(|w| {
-            let mut chars = w.chars();
-            chars
-                .next()
-                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
-                .unwrap_or_default()
-        })
-        .collect()
-}
 
 fn capitalized(method: &str) -> String {
     let lower = method.to_ascii_lowercase();
@@ -519,8 +504,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn id_fragments_are_alphanumeric() {
-        assert_eq!(id_fragment("/petstore/v1/pets/{id}"), "PetstoreV1PetsId");
+    fn methods_are_capitalized_for_ids() {
         assert_eq!(capitalized("POST"), "Post");
     }
 }

@@ -185,6 +185,21 @@ pub struct Stack {
     errors: Vec<StackError>,
 }
 
+/// A logical-id fragment from any name: `pet-veterinarian` -> `PetVeterinarian`,
+/// `/petstore/v1/pets/{id}` -> `PetstoreV1PetsId`.
+pub fn id_fragment(name: &str) -> String {
+    name.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut chars = w.chars();
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
 fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 255 && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
@@ -436,6 +451,12 @@ mod tests {
             stack.to_template().unwrap_err(),
             StackError::BadId("my-table".into())
         );
+    }
+
+    #[test]
+    fn id_fragments_are_alphanumeric_pascal_case() {
+        assert_eq!(id_fragment("/petstore/v1/pets/{id}"), "PetstoreV1PetsId");
+        assert_eq!(id_fragment("pet-veterinarian"), "PetVeterinarian");
     }
 
     #[test]

@@ -329,26 +329,8 @@ impl Gateway {
         path_parameters: &Map<String, Value>,
         request_id: &str,
     ) -> Map<String, Value> {
-        let mut headers = Map::new();
-        let mut multi_headers: Map<String, Value> = Map::new();
-        for (k, v) in &request.headers {
-            headers.insert(k.clone(), json!(v));
-            if let Some(Value::Array(list)) = multi_headers.get_mut(k) {
-                list.push(json!(v));
-            } else {
-                multi_headers.insert(k.clone(), json!([v]));
-            }
-        }
-        let mut query = Map::new();
-        let mut multi_query: Map<String, Value> = Map::new();
-        for (k, v) in &request.query {
-            query.insert(k.clone(), json!(v));
-            if let Some(Value::Array(list)) = multi_query.get_mut(k) {
-                list.push(json!(v));
-            } else {
-                multi_query.insert(k.clone(), json!([v]));
-            }
-        }
+        let (headers, multi_headers) = single_and_multi(&request.headers);
+        let (query, multi_query) = single_and_multi(&request.query);
         let or_null = |m: Map<String, Value>| {
             if m.is_empty() {
                 Value::Null
@@ -384,6 +366,23 @@ impl Gateway {
             _ => Map::new(),
         }
     }
+}
+
+/// Name-value pairs as API Gateway puts them in events: the last value of each name, and all of
+/// them (`headers` and `multiValueHeaders`, likewise for the query string).
+fn single_and_multi(pairs: &[(String, String)]) -> (Map<String, Value>, Map<String, Value>) {
+    let mut single = Map::new();
+    let mut multi: Map<String, Value> = Map::new();
+    for (name, value) in pairs {
+        single.insert(name.clone(), json!(value));
+        match multi.get_mut(name) {
+            Some(Value::Array(list)) => list.push(json!(value)),
+            _ => {
+                multi.insert(name.clone(), json!([value]));
+            }
+        }
+    }
+    (single, multi)
 }
 
 /// Checks an authorizer's output as API Gateway does: a principal, a policy document, and a
