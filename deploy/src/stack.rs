@@ -9,7 +9,7 @@ use crate::construct::resources::{
     Function, allow, dynamodb_table, iam_role, invoke_permission, lambda_function,
     lambda_invocation_uri, log_group,
 };
-use crate::construct::{Expr, Handle, Parameter, Resource, Stack, id_fragment};
+use crate::construct::{Expr, Handle, Parameter, Resource, Stack, canonical, id_fragment};
 use crate::groups::{DataAccess, GroupDefinition};
 
 /// The methods of the API, as (HTTP method, resource path).
@@ -403,7 +403,7 @@ pub fn build(groups: &[GroupDefinition], assets: &Assets) -> Stack {
         for m in &methods {
             if let Some(r) = stack.resource(m.id()) {
                 hasher.update(m.id().as_bytes());
-                hasher.update(r.properties.to_string().as_bytes());
+                hasher.update(canonical(r.properties.clone()).to_string().as_bytes());
             }
         }
         hasher

@@ -303,7 +303,7 @@ impl Stack {
             "Outputs": outputs,
         });
         self.check_references(&template)?;
-        Ok(template)
+        Ok(canonical(template))
     }
 
     fn known(&self, id: &str) -> bool {
@@ -363,6 +363,26 @@ impl Stack {
             }
         }
         Ok(())
+    }
+}
+
+/// The same value with every object's keys in sorted order. serde_json keeps insertion order
+/// when any crate in the build enables its `preserve_order` feature and sorts otherwise; this
+/// makes the template byte-identical either way.
+pub fn canonical(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|(a, _), (b, _)| a.cmp(b));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, canonical(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(canonical).collect()),
+        other => other,
     }
 }
 
@@ -457,6 +477,21 @@ mod tests {
     fn id_fragments_are_alphanumeric_pascal_case() {
         assert_eq!(id_fragment("/petstore/v1/pets/{id}"), "PetstoreV1PetsId");
         assert_eq!(id_fragment("pet-veterinarian"), "PetVeterinarian");
+    }
+
+    #[test]
+    fn templates_have_sorted_keys_whatever_serde_json_is_built_with() {
+        let mut stack = Stack::new("t");
+        stack.add(
+            "Zeta",
+            Resource::new("T", json!({"b": 1, "a": {"y": 2, "x": 3}})),
+        );
+        stack.add("Alpha", Resource::new("T", json!({})));
+        let text = serde_json::to_string(&stack.to_template().unwrap()).unwrap();
+        assert!(text.find("\"Alpha\"") < text.find("\"Zeta\""));
+        assert!(text.find("\"a\"") < text.find("\"b\""));
+        assert!(text.find("\"x\"") < text.find("\"y\""));
+        assert!(text.find("AWSTemplateFormatVersion") < text.find("Resources"));
     }
 
     #[test]
