@@ -67,6 +67,8 @@ impl ReturnedPolicy {
 }
 
 impl Serialize for ReturnedPolicy {
+    /// Merges again rather than keeping the decision's merge, which borrows from the groups: it
+    /// is a filter over a few statements, cheaper than the allocations an owned copy would need.
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let merged = MergedPolicy::for_request(&self.groups, &self.facts);
         let deny_scope = if merged.is_empty() {
