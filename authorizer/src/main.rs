@@ -11,7 +11,7 @@ const JWKS_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    authorizer::logging::init(authorizer::logging::LogFormat::from_env(), std::io::stdout);
     let config = Config::from_env()?;
 
     let rules = TokenRules::new(
