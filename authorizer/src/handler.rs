@@ -1,30 +1,19 @@
 //! One authorizer invocation: API Gateway event in, policy and context (or `Unauthorized`) out.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use aws_lambda_events::apigw::{
-    ApiGatewayCustomAuthorizerRequest, ApiGatewayCustomAuthorizerRequestTypeRequest,
-};
 use groupgate::jwks::JwksSource;
 use groupgate::store::PolicySource;
+use groupgate::untrusted::{Untrusted, UntrustedList};
 use groupgate::{
     CognitoClaims, GroupPolicy, GroupPolicyStore, INVOKE_ACTION, MergedPolicy, MethodArn,
     RequestFacts, TokenVerifier, VerifyError,
 };
 use lambda_runtime::Diagnostic;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-/// The two authorizer event types API Gateway sends, told apart by their `type` field.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type")]
-pub enum AuthorizerEvent {
-    #[serde(rename = "TOKEN")]
-    Token(ApiGatewayCustomAuthorizerRequest),
-    #[serde(rename = "REQUEST")]
-    Request(Box<ApiGatewayCustomAuthorizerRequestTypeRequest>),
-}
+use crate::event::{Authorization, AuthorizerEvent};
 
 /// What the authorizer returns to API Gateway.
 ///
@@ -114,7 +103,7 @@ pub struct Authorizer<J, P> {
 /// The parts of an event a decision needs.
 struct Call<'e> {
     request_id: Option<&'e str>,
-    token: Option<&'e str>,
+    authorization: Authorization<'e>,
     method_arn: Option<&'e str>,
     source_ip: Option<&'e str>,
 }
@@ -124,19 +113,18 @@ impl<'e> Call<'e> {
         match event {
             AuthorizerEvent::Token(e) => Call {
                 request_id: None,
-                token: e.authorization_token.as_deref(),
+                authorization: e
+                    .authorization_token
+                    .as_deref()
+                    .map_or(Authorization::Missing, Authorization::One),
                 method_arn: e.method_arn.as_deref(),
                 source_ip: None,
             },
             AuthorizerEvent::Request(e) => Call {
-                request_id: e.request_context.request_id.as_deref(),
-                token: e.headers.get("authorization").and_then(|v| v.to_str().ok()),
+                request_id: e.request_id(),
+                authorization: e.authorization(),
                 method_arn: e.method_arn.as_deref(),
-                source_ip: e
-                    .request_context
-                    .identity
-                    .as_ref()
-                    .and_then(|i| i.source_ip.as_deref()),
+                source_ip: e.source_ip(),
             },
         }
     }
@@ -177,11 +165,25 @@ impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
                 MethodArn::parse(arn)
                     .map_err(|e| failed(request_id, "malformed_event", &e.to_string()))
             })?;
-        let facts = RequestFacts {
-            source_ip: call.source_ip.and_then(|ip| ip.parse::<IpAddr>().ok()),
-        };
+        let facts = RequestFacts::from_source_ip(call.source_ip);
 
-        let Some(token) = call.token.and_then(bearer_token) else {
+        let value = match call.authorization {
+            Authorization::One(value) => value,
+            Authorization::Missing => {
+                tracing::info!(request_id, decision = "Unauthorized", reason = "no_token");
+                return Err(AuthorizerError::Unauthorized);
+            }
+            Authorization::Conflicting => {
+                tracing::info!(
+                    request_id,
+                    decision = "Unauthorized",
+                    reason = "conflicting_authorization",
+                    detail = "the event carries more than one distinct Authorization value",
+                );
+                return Err(AuthorizerError::Unauthorized);
+            }
+        };
+        let Some(token) = bearer_token(value) else {
             tracing::info!(request_id, decision = "Unauthorized", reason = "no_token");
             return Err(AuthorizerError::Unauthorized);
         };
@@ -209,8 +211,8 @@ impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
         for invalid in groups.iter().filter(|g| g.policy.is_err()) {
             tracing::warn!(
                 request_id,
-                group = %invalid.group,
-                error = invalid.policy.as_ref().err().map(String::as_str).unwrap_or_default(),
+                group = %Untrusted(&invalid.group),
+                error = %Untrusted(invalid.policy.as_ref().err().map(String::as_str).unwrap_or_default()),
                 "group policy is invalid; treating it as deny-all",
             );
         }
@@ -219,9 +221,9 @@ impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
 
         tracing::info!(
             request_id,
-            sub = %claims.sub,
-            groups = ?claims.groups,
-            method_arn = %method_arn,
+            sub = %Untrusted(&claims.sub),
+            groups = %UntrustedList(&claims.groups),
+            method_arn = %Untrusted(method_arn.as_str()),
             decision = decision.as_str(),
             reason = decision.reason().code(),
             detail = %decision.reason(),
@@ -240,8 +242,11 @@ impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
     }
 }
 
+/// A failure to decide: logged with its reason code, and returned as the error API Gateway turns
+/// into a 500. The detail can quote the event (a malformed method ARN, say), so it is escaped.
 fn failed(request_id: &str, reason: &'static str, detail: &str) -> AuthorizerError {
-    tracing::error!(request_id, decision = "Error", reason, detail);
+    let detail = Untrusted(detail);
+    tracing::error!(request_id, decision = "Error", reason, detail = %detail);
     AuthorizerError::Failed(format!("{reason}: {detail}"))
 }
 
@@ -256,12 +261,16 @@ fn context(claims: &CognitoClaims, groups: &[Arc<GroupPolicy>]) -> Context {
     }
 }
 
-/// The role the backend should act as: the token's `cognito:preferred_role` when it has one,
-/// else the role of the user's group with the lowest precedence (ties: the token's group order;
-/// groups without a precedence come last).
+/// The role the backend should act as: the token's `cognito:preferred_role` when it has one
+/// (and then only if it is one of the token's `cognito:roles`: otherwise none), else the role of
+/// the user's group with the lowest precedence (ties: the token's group order; groups without a
+/// precedence come last).
 pub fn role_arn<'a>(claims: &'a CognitoClaims, groups: &'a [Arc<GroupPolicy>]) -> Option<&'a str> {
     if let Some(preferred) = &claims.preferred_role {
-        return Some(preferred);
+        return claims
+            .roles
+            .contains(preferred)
+            .then_some(preferred.as_str());
     }
     groups
         .iter()
@@ -298,6 +307,10 @@ mod tests {
     }
 
     fn claims(preferred: Option<&str>) -> CognitoClaims {
+        claims_with_roles(preferred, preferred.into_iter().collect())
+    }
+
+    fn claims_with_roles(preferred: Option<&str>, roles: Vec<&str>) -> CognitoClaims {
         CognitoClaims {
             sub: "s".into(),
             iss: "i".into(),
@@ -311,7 +324,7 @@ mod tests {
             cognito_username: None,
             groups: vec![],
             preferred_role: preferred.map(str::to_owned),
-            roles: vec![],
+            roles: roles.into_iter().map(str::to_owned).collect(),
             scope: None,
         }
     }
@@ -331,6 +344,13 @@ mod tests {
     fn preferred_role_in_the_token_wins() {
         let groups = [group("d", Some(0), Some("arn:d"))];
         assert_eq!(role_arn(&claims(Some("arn:p")), &groups), Some("arn:p"));
+    }
+
+    #[test]
+    fn a_preferred_role_outside_the_tokens_roles_gives_no_role() {
+        let groups = [group("d", Some(0), Some("arn:d"))];
+        let claims = claims_with_roles(Some("arn:p"), vec!["arn:q"]);
+        assert_eq!(role_arn(&claims, &groups), None);
     }
 
     #[test]

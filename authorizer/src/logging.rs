@@ -2,6 +2,7 @@
 //! benchmarks, which write to a sink so that formatting each decision line is part of what they
 //! measure.
 
+use lambda_runtime::tracing::Subscriber;
 use lambda_runtime::tracing::subscriber::filter::{EnvFilter, LevelFilter};
 use lambda_runtime::tracing::subscriber::fmt::MakeWriter;
 
@@ -22,9 +23,19 @@ impl LogFormat {
     }
 }
 
-/// Installs the global subscriber: `INFO` unless `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` says
-/// otherwise, no timestamps (Lambda adds them), lines written to `writer`.
+/// Installs [`subscriber`] as the global subscriber.
 pub fn init<W>(format: LogFormat, writer: W)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    // Fails only if a subscriber is installed already, which then keeps logging.
+    let dispatch = lambda_runtime::tracing::Dispatch::new(subscriber(format, writer));
+    let _ = lambda_runtime::tracing::dispatcher::set_global_default(dispatch);
+}
+
+/// The function's subscriber: `INFO` unless `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` says
+/// otherwise, no timestamps (Lambda adds them), lines written to `writer`.
+pub fn subscriber<W>(format: LogFormat, writer: W) -> Box<dyn Subscriber + Send + Sync>
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
@@ -43,7 +54,7 @@ where
         )
         .with_writer(writer);
     match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
+        LogFormat::Json => Box::new(builder.json().finish()),
+        LogFormat::Text => Box::new(builder.finish()),
     }
 }

@@ -1,8 +1,8 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use authorizer::{Authorizer, AuthorizerEvent, Config};
+use groupgate::dynamodb::{Backoff, DynamoPolicySource};
 use groupgate::jwks::{HttpJwksSource, JwksCache};
-use groupgate::store::{Backoff, DynamoPolicySource};
 use groupgate::{GroupPolicyStore, TokenRules, TokenVerifier};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 

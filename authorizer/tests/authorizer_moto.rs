@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use authorizer::{Authorizer, AuthorizerError, AuthorizerEvent, AuthorizerResponse};
 use aws_sdk_cognitoidentityprovider::Client as Cognito;
 use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ExplicitAuthFlowsType};
+use groupgate::dynamodb::{Backoff, DynamoPolicySource};
 use groupgate::jwks::{HttpJwksSource, JwksCache};
-use groupgate::store::{Backoff, DynamoPolicySource};
 use groupgate::testkit::{
     Moto, StaticHttpServer, TestKey, access_claims, jwks, policy_table, unique,
 };
@@ -453,6 +453,7 @@ async fn minted_tokens_carry_preferred_role_and_exact_group_names() {
         now(),
     );
     claims["cognito:preferred_role"] = json!("arn:aws:iam::123456789012:role/preferred");
+    claims["cognito:roles"] = json!([VET_ROLE, "arn:aws:iam::123456789012:role/preferred"]);
     let response = authorize(&a, &key.sign(&claims), "GET", "/petstore/v1/pets")
         .await
         .unwrap();
@@ -460,6 +461,12 @@ async fn minted_tokens_carry_preferred_role_and_exact_group_names() {
         response.context.role_arn.as_deref(),
         Some("arn:aws:iam::123456789012:role/preferred")
     );
+    // A preferred role that is not among the token's roles is no role at all.
+    claims["cognito:roles"] = json!([VET_ROLE]);
+    let response = authorize(&a, &key.sign(&claims), "GET", "/petstore/v1/pets")
+        .await
+        .unwrap();
+    assert_eq!(response.context.role_arn, None);
 
     // Group names are exact keys: no case folding, trimming or splitting.
     for group in ["Admin", "admin ", "admin,pet-veterinarian", "ADMIN"] {
@@ -513,6 +520,7 @@ async fn an_ip_condition_is_evaluated_against_the_events_source_ip() {
     .unwrap();
     outside["requestContext"]["identity"]["sourceIp"] = json!("203.0.113.5");
     outside["headers"]["Authorization"] = json!(format!("Bearer {vet}"));
+    outside["multiValueHeaders"]["Authorization"] = json!([format!("Bearer {vet}")]);
     let outside: AuthorizerEvent = serde_json::from_value(outside).unwrap();
     let response = a.handle(&outside, now()).await.unwrap();
     assert!(!allows(&response, "GET", "/x"));

@@ -62,8 +62,11 @@ impl GroupDefinition {
             path: path.to_owned(),
             message,
         };
+        // Read strictly: a key named twice (in the policy above all) is an error, never the
+        // last of the two silently winning.
+        let value = groupgate::json::parse_unique(text).map_err(|e| invalid(e.to_string()))?;
         let definition: GroupDefinition =
-            serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
+            serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
         // Cognito's own rule for group names.
         let name_ok = !definition.group.is_empty()
             && definition.group.chars().count() <= 128
@@ -74,7 +77,7 @@ impl GroupDefinition {
                 definition.group
             )));
         }
-        PolicyDocument::from_json(&definition.policy.to_string())
+        PolicyDocument::from_value(definition.policy.clone())
             .map_err(|e| invalid(format!("group `{}`: {e}", definition.group)))?;
         Ok(definition)
     }

@@ -236,3 +236,37 @@ async fn an_invalid_policy_file_is_refused_and_nothing_is_written() {
     assert!(Path::new(&dir).exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Issue #9: the seeding path reads `policies/*.json` as raw text, so a statement that names a
+/// key twice is refused with the file and the key named, and nothing is written.
+#[tokio::test]
+async fn seeding_refuses_a_policy_file_whose_statement_repeats_a_key() {
+    let moto = Moto::start().await;
+    let client = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+    let table = policy_table(&client, &[]).await;
+    let dir = std::env::temp_dir().join(unique("policies"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("sneaky.json"),
+        r#"{"group":"sneaky","precedence":5,"description":"d","pets_table":"read",
+        "policy":{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Effect":"Allow",
+        "Action":"execute-api:Invoke","Resource":"*"}]}}"#,
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_deploy"))
+        .args(["seed-policies", "--table", &table, "--policies"])
+        .arg(&dir)
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("sneaky.json"), "{stderr}");
+    assert!(stderr.contains("duplicate key `Effect`"), "{stderr}");
+    let count = client.scan().table_name(&table).send().await.unwrap().count;
+    assert_eq!(count, 0, "nothing written");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

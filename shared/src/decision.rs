@@ -10,8 +10,9 @@ use std::sync::{Arc, LazyLock};
 use serde::{Serialize, Serializer};
 
 use crate::arn::Pattern;
-use crate::policy::{Effect, PolicyDocument, RequestFacts, Scope, Statement, StatementOut};
+use crate::policy::{Effect, PolicyDocument, RequestFacts, Scope, Statement, StatementJson};
 use crate::store::GroupPolicy;
+use crate::untrusted::Untrusted;
 
 /// The action API Gateway checks for a method call.
 pub const INVOKE_ACTION: &str = "execute-api:Invoke";
@@ -37,9 +38,14 @@ pub struct Origin<'a> {
 
 impl fmt::Display for Origin<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "group `{}` statement #{}", self.group, self.index)?;
+        write!(
+            f,
+            "group `{}` statement #{}",
+            Untrusted(self.group),
+            self.index
+        )?;
         match self.sid {
-            Some(sid) => write!(f, " ({sid})"),
+            Some(sid) => write!(f, " ({})", Untrusted(sid)),
             None => Ok(()),
         }
     }
@@ -73,7 +79,9 @@ impl fmt::Display for Reason<'_> {
         match self {
             Reason::AllowedBy(o) => write!(f, "allowed by {o}"),
             Reason::DeniedBy(o) => write!(f, "explicitly denied by {o}"),
-            Reason::InvalidPolicy { group } => write!(f, "policy of group `{group}` is invalid"),
+            Reason::InvalidPolicy { group } => {
+                write!(f, "policy of group `{}` is invalid", Untrusted(group))
+            }
             Reason::NoMatchingAllow => f.write_str("no statement allows it"),
         }
     }
@@ -246,7 +254,10 @@ impl Serialize for RenderedPolicy<'_, '_> {
                 .merged
                 .statements
                 .iter()
-                .map(|s| StatementOut(s.statement))
+                .map(|s| StatementJson {
+                    statement: s.statement,
+                    with_condition: false,
+                })
                 .collect();
             doc.serialize_field("Statement", &statements)?;
         }

@@ -93,11 +93,13 @@ pub trait JwksSource: Send + Sync {
 }
 
 /// Fetches the JWKS over HTTP(S) with connect and response timeouts and a size cap.
+#[cfg(feature = "http-jwks")]
 pub struct HttpJwksSource {
     client: reqwest::Client,
     url: String,
 }
 
+#[cfg(feature = "http-jwks")]
 impl HttpJwksSource {
     pub fn new(url: String) -> Result<Self, Error> {
         // reqwest is built without a bundled crypto provider; use the aws-lc one the SDK uses too.
@@ -113,6 +115,7 @@ impl HttpJwksSource {
     }
 }
 
+#[cfg(feature = "http-jwks")]
 impl JwksSource for HttpJwksSource {
     async fn fetch(&self) -> Result<Vec<u8>, Error> {
         let fail = |e: &dyn std::fmt::Display| Error::Jwks(format!("GET `{}`: {e}", self.url));

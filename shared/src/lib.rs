@@ -12,10 +12,15 @@
 pub mod arn;
 pub mod claims;
 pub mod decision;
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;
+pub mod group;
+pub mod json;
 pub mod jwks;
 pub mod policy;
 pub mod store;
 pub mod token;
+pub mod untrusted;
 
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
@@ -23,8 +28,9 @@ pub mod testkit;
 pub use arn::{MethodArn, Pattern};
 pub use claims::{CognitoClaims, TokenUse};
 pub use decision::{Decision, INVOKE_ACTION, MergedPolicy, Reason};
+pub use group::GroupPolicy;
 pub use policy::{Effect, PolicyDocument, RequestFacts};
-pub use store::{GroupPolicy, GroupPolicyStore};
+pub use store::GroupPolicyStore;
 pub use token::{ExpectedTokenUse, Rejection, TokenRules, TokenVerifier, VerifyError};
 
 /// What can go wrong outside a token's own validity.

@@ -62,13 +62,43 @@ pub struct Statement {
     pub condition: Option<Condition>,
 }
 
-/// The condition operators we evaluate. Operators are ANDed; the values of one key are ORed.
+/// A statement's `Condition`, as IAM evaluates it: every operator block must hold (AND), every
+/// key within a block must hold (AND), and a key holds when any of its values matches (OR).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Condition {
-    /// `IpAddress` on `aws:SourceIp`: the caller's address is in one of these networks.
-    pub ip_address: Option<Vec<IpNet>>,
-    /// `NotIpAddress` on `aws:SourceIp`: the caller's address is in none of these networks.
-    pub not_ip_address: Option<Vec<IpNet>>,
+    pub blocks: Vec<ConditionBlock>,
+}
+
+/// One operator with its keys, such as `"IpAddress": {"aws:SourceIp": [...]}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConditionBlock {
+    pub operator: IpOperator,
+    pub keys: Vec<ConditionKey>,
+}
+
+/// The operators we evaluate, both on `aws:SourceIp`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IpOperator {
+    /// The caller's address is in one of the key's networks.
+    IpAddress,
+    /// The caller's address is in none of the key's networks.
+    NotIpAddress,
+}
+
+impl IpOperator {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IpOperator::IpAddress => "IpAddress",
+            IpOperator::NotIpAddress => "NotIpAddress",
+        }
+    }
+}
+
+/// A condition key (as written: IAM matches key names case-insensitively) and its values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConditionKey {
+    pub name: String,
+    pub networks: Vec<IpNet>,
 }
 
 /// What conditions are evaluated against.
@@ -76,6 +106,16 @@ pub struct Condition {
 pub struct RequestFacts {
     /// `aws:SourceIp`; `None` when the event does not carry it (TOKEN authorizers).
     pub source_ip: Option<IpAddr>,
+}
+
+impl RequestFacts {
+    /// The facts of a request from its source address as API Gateway reports it; an address that
+    /// does not parse is unknown, so conditions on it fail closed.
+    pub fn from_source_ip(source_ip: Option<&str>) -> Self {
+        Self {
+            source_ip: source_ip.and_then(|ip| ip.trim().parse::<IpAddr>().ok()),
+        }
+    }
 }
 
 /// How a statement's condition came out for one request.
@@ -92,10 +132,20 @@ impl Condition {
         let Some(ip) = facts.source_ip else {
             return ConditionOutcome::Unknown;
         };
-        let in_any = |nets: &[IpNet]| nets.iter().any(|n| n.contains(&ip));
-        let ok = self.ip_address.as_deref().is_none_or(in_any)
-            && !self.not_ip_address.as_deref().is_some_and(in_any);
-        if ok {
+        // An IPv4-mapped IPv6 address (`::ffff:10.1.2.3`) is the IPv4 address it carries.
+        let ip = ip.to_canonical();
+        let key_holds = |operator: IpOperator, key: &ConditionKey| {
+            let in_any = key.networks.iter().any(|n| n.contains(&ip));
+            match operator {
+                IpOperator::IpAddress => in_any,
+                IpOperator::NotIpAddress => !in_any,
+            }
+        };
+        let holds = self
+            .blocks
+            .iter()
+            .all(|block| block.keys.iter().all(|key| key_holds(block.operator, key)));
+        if holds {
             ConditionOutcome::Holds
         } else {
             ConditionOutcome::Fails
@@ -119,37 +169,54 @@ impl Statement {
 
 impl PolicyDocument {
     /// Parses a policy document from its JSON text.
+    ///
+    /// A key named twice anywhere in the document makes it invalid: JSON parsers keep one of the
+    /// two silently, and which one decides between Allow and Deny.
     pub fn from_json(text: &str) -> Result<Self, Error> {
+        let value = crate::json::parse_unique(text).map_err(|e| Error::Policy(e.to_string()))?;
+        Self::from_value(value)
+    }
+
+    /// Reads a document from a JSON value that was itself read with [`crate::json::parse_unique`]
+    /// (a `serde_json::Value` from anywhere else has already lost any repeated keys).
+    pub fn from_value(value: serde_json::Value) -> Result<Self, Error> {
         let raw: RawDocument =
-            serde_json::from_str(text).map_err(|e| Error::Policy(e.to_string()))?;
+            serde_json::from_value(value).map_err(|e| Error::Policy(e.to_string()))?;
         raw.try_into()
     }
 }
 
 impl Serialize for PolicyDocument {
-    /// Serializes as IAM JSON without conditions: the form returned to API Gateway.
+    /// Serializes the whole document, conditions included: it parses back to an equal document.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Out<'a> {
-            #[serde(rename = "Version")]
-            version: &'static str,
-            #[serde(rename = "Statement")]
-            statement: Vec<StatementOut<'a>>,
-        }
-        Out {
-            version: POLICY_VERSION,
-            statement: self.statements.iter().map(StatementOut).collect(),
-        }
-        .serialize(serializer)
+        use serde::ser::SerializeStruct;
+        let mut doc = serializer.serialize_struct("PolicyDocument", 2)?;
+        doc.serialize_field("Version", POLICY_VERSION)?;
+        let statements: Vec<_> = self
+            .statements
+            .iter()
+            .map(|statement| StatementJson {
+                statement,
+                with_condition: true,
+            })
+            .collect();
+        doc.serialize_field("Statement", &statements)?;
+        doc.end()
     }
 }
 
-pub(crate) struct StatementOut<'a>(pub(crate) &'a Statement);
+/// The one JSON form of a statement. `with_condition: false` leaves the condition out, for
+/// statements whose condition was already evaluated and held (the policy returned to API
+/// Gateway, which cannot evaluate conditions itself).
+pub(crate) struct StatementJson<'a> {
+    pub(crate) statement: &'a Statement,
+    pub(crate) with_condition: bool,
+}
 
-impl Serialize for StatementOut<'_> {
+impl Serialize for StatementJson<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let s = self.0;
+        let s = self.statement;
         struct Names<'a>(&'a Scope);
         impl Serialize for Names<'_> {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -168,6 +235,31 @@ impl Serialize for StatementOut<'_> {
         match &s.resource {
             Scope::Only(_) => map.serialize_entry("Resource", &Names(&s.resource))?,
             Scope::AllBut(_) => map.serialize_entry("NotResource", &Names(&s.resource))?,
+        }
+        if let (true, Some(condition)) = (self.with_condition, &s.condition) {
+            map.serialize_entry("Condition", condition)?;
+        }
+        map.end()
+    }
+}
+
+impl Serialize for Condition {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        struct Keys<'a>(&'a [ConditionKey]);
+        impl Serialize for Keys<'_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut map = serializer.serialize_map(Some(self.0.len()))?;
+                for key in self.0 {
+                    let values: Vec<String> = key.networks.iter().map(IpNet::to_string).collect();
+                    map.serialize_entry(&key.name, &values)?;
+                }
+                map.end()
+            }
+        }
+        let mut map = serializer.serialize_map(Some(self.blocks.len()))?;
+        for block in &self.blocks {
+            map.serialize_entry(block.operator.as_str(), &Keys(&block.keys))?;
         }
         map.end()
     }
@@ -359,47 +451,64 @@ fn check_resource(value: &str) -> Result<(), String> {
 }
 
 fn condition(raw: BTreeMap<String, BTreeMap<String, StringOrList>>) -> Result<Condition, Error> {
-    let mut out = Condition::default();
+    let mut blocks = Vec::with_capacity(raw.len());
     for (operator, keys) in raw {
-        let slot = match operator.as_str() {
-            "IpAddress" => &mut out.ip_address,
-            "NotIpAddress" => &mut out.not_ip_address,
+        let operator = match operator.as_str() {
+            "IpAddress" => IpOperator::IpAddress,
+            "NotIpAddress" => IpOperator::NotIpAddress,
             other => {
                 return Err(Error::Policy(format!(
                     "unsupported condition operator `{other}` (supported: `IpAddress`, `NotIpAddress`)"
                 )));
             }
         };
-        let mut networks = Vec::new();
         if keys.is_empty() {
             return Err(Error::Policy(format!(
-                "condition `{operator}` names no key"
+                "condition `{}` names no key",
+                operator.as_str()
             )));
         }
-        for (key, values) in keys {
-            // Condition keys are case-insensitive in IAM.
+        let mut block = ConditionBlock {
+            operator,
+            keys: Vec::with_capacity(keys.len()),
+        };
+        for (key, StringOrList(values)) in keys {
+            // Condition keys are case-insensitive in IAM; keys that differ only in case are
+            // still separate keys of the block, and all of them must hold.
             if !key.eq_ignore_ascii_case("aws:SourceIp") {
                 return Err(Error::Policy(format!(
-                    "unsupported condition key `{key}` in `{operator}` (supported: `aws:SourceIp`)"
+                    "unsupported condition key `{key}` in `{}` (supported: `aws:SourceIp`)",
+                    operator.as_str()
                 )));
             }
-            let StringOrList(values) = values;
             if values.is_empty() {
                 return Err(Error::Policy(format!(
-                    "condition `{operator}` has no values"
+                    "condition `{}` key `{key}` has no values",
+                    operator.as_str()
                 )));
             }
-            for value in values {
-                networks.push(parse_network(&value).ok_or_else(|| {
-                    Error::Policy(format!(
-                        "`{value}` in `{operator}` is not an IP address or CIDR block"
-                    ))
-                })?);
-            }
+            let networks = values
+                .iter()
+                .map(|value| {
+                    parse_network(value).ok_or_else(|| {
+                        Error::Policy(format!(
+                            "`{value}` in `{}` is not an IP address or CIDR block",
+                            operator.as_str()
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            block.keys.push(ConditionKey {
+                name: key,
+                networks,
+            });
         }
-        *slot = Some(networks);
+        blocks.push(block);
     }
-    Ok(out)
+    if blocks.is_empty() {
+        return Err(Error::Policy("`Condition` is empty".to_owned()));
+    }
+    Ok(Condition { blocks })
 }
 
 fn parse_network(value: &str) -> Option<IpNet> {
@@ -509,17 +618,137 @@ mod tests {
     }
 
     #[test]
-    fn rendering_drops_conditions_and_keeps_not_elements() {
+    fn serializing_keeps_every_element_and_parses_back_equal() {
         let doc = PolicyDocument::from_json(
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","NotAction":"execute-api:Invoke",
-            "NotResource":["arn:aws:execute-api:*:*:*/*/GET/x"],"Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}"#,
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"S","Effect":"Deny","NotAction":"execute-api:Invoke",
+            "NotResource":["arn:aws:execute-api:*:*:*/*/GET/x"],"Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8",
+            "aws:sourceip":["192.0.2.1","2001:db8::/32"]},"NotIpAddress":{"aws:SourceIp":"10.1.0.0/16"}}}]}"#,
         )
         .unwrap();
         let json = serde_json::to_value(&doc).unwrap();
         assert_eq!(
             json,
-            serde_json::json!({"Version":"2012-10-17","Statement":[{"Effect":"Deny",
-                "NotAction":["execute-api:Invoke"],"NotResource":["arn:aws:execute-api:*:*:*/*/GET/x"]}]})
+            serde_json::json!({"Version":"2012-10-17","Statement":[{"Sid":"S","Effect":"Deny",
+                "NotAction":["execute-api:Invoke"],"NotResource":["arn:aws:execute-api:*:*:*/*/GET/x"],
+                "Condition":{"IpAddress":{"aws:SourceIp":["10.0.0.0/8"],"aws:sourceip":["192.0.2.1/32","2001:db8::/32"]},
+                    "NotIpAddress":{"aws:SourceIp":["10.1.0.0/16"]}}}]})
         );
+        assert_eq!(PolicyDocument::from_json(&json.to_string()).unwrap(), doc);
+    }
+
+    /// Issue #9, row 1: a statement that names a key twice is invalid at every level, whichever
+    /// of the two a JSON parser would keep.
+    #[test]
+    fn a_key_named_twice_anywhere_makes_the_policy_invalid() {
+        let doc =
+            |statement: &str| format!(r#"{{"Version":"2012-10-17","Statement":[{statement}]}}"#);
+        let cases = [
+            (
+                doc(r#"{"Effect":"Deny","Effect":"Allow","Action":"*","Resource":"*"}"#),
+                "Effect",
+            ),
+            (
+                doc(
+                    r#"{"Effect":"Allow","Action":"*","Resource":"arn:aws:execute-api:*:*:*/*/GET/petstore/v1/pets","Resource":"*"}"#,
+                ),
+                "Resource",
+            ),
+            (
+                doc(
+                    r#"{"Effect":"Deny","Action":"*","NotResource":"arn:aws:execute-api:*:*:*/*/GET/a","NotResource":"*"}"#,
+                ),
+                "NotResource",
+            ),
+            (
+                doc(
+                    r#"{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}},"Condition":{}}"#,
+                ),
+                "Condition",
+            ),
+            (
+                doc(
+                    r#"{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"},"IpAddress":{"aws:SourceIp":"0.0.0.0/0"}}}"#,
+                ),
+                "IpAddress",
+            ),
+            (
+                doc(
+                    r#"{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8","aws:SourceIp":"0.0.0.0/0"}}}"#,
+                ),
+                "aws:SourceIp",
+            ),
+            (
+                r#"{"Version":"2012-10-17","Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#
+                    .to_owned(),
+                "Version",
+            ),
+        ];
+        for (text, key) in cases {
+            let err = PolicyDocument::from_json(&text).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("duplicate key `{key}`")),
+                "{text}\n  gave: {err}"
+            );
+        }
+    }
+
+    /// Issue #9, row 2: keys under one operator are ANDed, even keys that differ only in case.
+    #[test]
+    fn keys_under_one_operator_are_anded() {
+        let doc = PolicyDocument::from_json(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*",
+            "Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8","aws:sourceip":"0.0.0.0/0"}}}]}"#,
+        )
+        .unwrap();
+        let s = &doc.statements[0];
+        assert!(!s.applies(&facts("203.0.113.7")));
+        assert!(s.applies(&facts("10.9.8.7")));
+    }
+
+    #[test]
+    fn values_of_one_key_are_ored_and_operators_anded() {
+        let doc = PolicyDocument::from_json(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*",
+            "Condition":{"IpAddress":{"aws:SourceIp":["10.0.0.0/8","192.0.2.0/24"]},
+            "NotIpAddress":{"aws:SourceIp":["10.1.0.0/16"]}}}]}"#,
+        )
+        .unwrap();
+        let s = &doc.statements[0];
+        assert!(s.applies(&facts("10.2.0.1")));
+        assert!(s.applies(&facts("192.0.2.9")));
+        assert!(!s.applies(&facts("10.1.0.1")), "NotIpAddress also applies");
+        assert!(!s.applies(&facts("198.51.100.1")));
+    }
+
+    /// Issue #9, row 8: an IPv4-mapped IPv6 source address matches IPv4 networks.
+    #[test]
+    fn ipv4_mapped_addresses_compare_as_ipv4() {
+        let doc = PolicyDocument::from_json(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*",
+            "Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}"#,
+        )
+        .unwrap();
+        assert!(doc.statements[0].applies(&facts("::ffff:10.1.2.3")));
+        assert!(!doc.statements[0].applies(&facts("::ffff:11.1.2.3")));
+        let deny = PolicyDocument::from_json(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*",
+            "Condition":{"NotIpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}"#,
+        )
+        .unwrap();
+        assert!(!deny.statements[0].applies(&facts("::ffff:10.1.2.3")));
+    }
+
+    #[test]
+    fn an_empty_condition_or_key_list_is_invalid() {
+        for condition in [
+            r#"{}"#,
+            r#"{"IpAddress":{}}"#,
+            r#"{"IpAddress":{"aws:SourceIp":[]}}"#,
+        ] {
+            let text = format!(
+                r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Action":"*","Resource":"*","Condition":{condition}}}}}"#
+            );
+            assert!(PolicyDocument::from_json(&text).is_err(), "{condition}");
+        }
     }
 }

@@ -1,84 +1,45 @@
-//! Group policies: read from the DynamoDB policy table and cached in-process for a short time.
-//!
-//! An item is `group` (S, the partition key), `policy` (S, the policy document as JSON text),
-//! and optionally `role_arn` (S) and `precedence` (N).
+//! Group policies cached in-process for a short time, in front of a [`PolicySource`] (the
+//! DynamoDB table in production, see [`crate::dynamodb`]).
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use tokio::time::Instant;
 
 use crate::Error;
-use crate::policy::PolicyDocument;
+pub use crate::group::GroupPolicy;
 
-/// DynamoDB's limit on keys in one BatchGetItem call.
-pub const BATCH_GET_MAX_KEYS: usize = 100;
+/// DynamoDB's limit on a string partition key, in bytes (it must also be non-empty).
+pub const MAX_KEY_BYTES: usize = 2048;
 
-/// A group's entry in the policy table.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupPolicy {
-    pub group: String,
-    /// The parsed policy, or why it could not be used (the group then denies everything).
-    pub policy: Result<PolicyDocument, String>,
-    pub role_arn: Option<String>,
-    pub precedence: Option<i64>,
+/// Whether DynamoDB can hold `group` as a partition key. A name it cannot hold would make it
+/// reject the whole BatchGetItem, so such names are never sent: they grant nothing.
+pub fn is_storable_key(group: &str) -> bool {
+    !group.is_empty() && group.len() <= MAX_KEY_BYTES
 }
 
-impl GroupPolicy {
-    /// Reads a policy-table item. `None` when the item has no string `group` key at all.
-    pub fn from_item(item: &HashMap<String, AttributeValue>) -> Option<Self> {
-        let group = item.get("group")?.as_s().ok()?.clone();
-        let policy = match item.get("policy") {
-            Some(AttributeValue::S(text)) => {
-                PolicyDocument::from_json(text).map_err(|e| e.to_string())
+/// The distinct names of `names` in first-seen order, in linear time: a scan while the list is
+/// short (as group lists are), a hash set past that.
+fn distinct(names: &[String]) -> Vec<&String> {
+    const FEW: usize = 32;
+    let mut out: Vec<&String> = Vec::with_capacity(names.len());
+    let mut many = std::collections::HashSet::new();
+    for name in names {
+        let new = if out.len() < FEW {
+            !out.contains(&name)
+        } else {
+            if many.is_empty() {
+                many.extend(out.iter().copied());
             }
-            Some(_) => Err("attribute `policy` is not a string".to_owned()),
-            None => Err("attribute `policy` is missing".to_owned()),
+            many.insert(name)
         };
-        let role_arn = match item.get("role_arn") {
-            None => None,
-            Some(AttributeValue::S(arn)) => Some(arn.clone()),
-            Some(_) => {
-                return Some(Self::invalid(group, "attribute `role_arn` is not a string"));
-            }
-        };
-        let precedence = match item.get("precedence") {
-            None => None,
-            Some(AttributeValue::N(n)) => match n.parse() {
-                Ok(n) => Some(n),
-                Err(_) => {
-                    return Some(Self::invalid(
-                        group,
-                        &format!("attribute `precedence` `{n}` is not an integer"),
-                    ));
-                }
-            },
-            Some(_) => {
-                return Some(Self::invalid(
-                    group,
-                    "attribute `precedence` is not a number",
-                ));
-            }
-        };
-        Some(Self {
-            group,
-            policy,
-            role_arn,
-            precedence,
-        })
-    }
-
-    fn invalid(group: String, why: &str) -> Self {
-        Self {
-            group,
-            policy: Err(why.to_owned()),
-            role_arn: None,
-            precedence: None,
+        if new {
+            out.push(name);
         }
     }
+    out
 }
 
 /// Where group policies are read from.
@@ -88,104 +49,6 @@ pub trait PolicySource: Send + Sync {
         &self,
         groups: &[String],
     ) -> impl Future<Output = Result<Vec<GroupPolicy>, Error>> + Send;
-}
-
-/// How often and how patiently `UnprocessedKeys` are retried before giving up.
-#[derive(Debug, Clone, Copy)]
-pub struct Backoff {
-    pub retries: u32,
-    pub first_delay: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Self {
-            retries: 4,
-            first_delay: Duration::from_millis(25),
-        }
-    }
-}
-
-/// Reads the policy table with BatchGetItem.
-#[derive(Clone)]
-pub struct DynamoPolicySource {
-    client: aws_sdk_dynamodb::Client,
-    table: String,
-    backoff: Backoff,
-}
-
-impl DynamoPolicySource {
-    pub fn new(client: aws_sdk_dynamodb::Client, table: String, backoff: Backoff) -> Self {
-        Self {
-            client,
-            table,
-            backoff,
-        }
-    }
-
-    async fn fetch_chunk(&self, groups: &[String]) -> Result<Vec<GroupPolicy>, Error> {
-        let keys = groups
-            .iter()
-            .map(|g| HashMap::from([("group".to_owned(), AttributeValue::S(g.clone()))]))
-            .collect::<Vec<_>>();
-        let mut request = KeysAndAttributes::builder()
-            .set_keys(Some(keys))
-            .consistent_read(false)
-            // `group` is a DynamoDB reserved word; name every attribute through a placeholder.
-            .projection_expression("#g, #p, #r, #n")
-            .expression_attribute_names("#g", "group")
-            .expression_attribute_names("#p", "policy")
-            .expression_attribute_names("#r", "role_arn")
-            .expression_attribute_names("#n", "precedence")
-            .build()
-            .map_err(|e| Error::Store(e.to_string()))?;
-        let mut found = Vec::new();
-        let mut delay = self.backoff.first_delay;
-        for attempt in 0..=self.backoff.retries {
-            if attempt > 0 {
-                tokio::time::sleep(delay).await;
-                delay = delay.saturating_mul(2);
-            }
-            let output = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .send()
-                .await
-                .map_err(|e| {
-                    Error::Store(format!(
-                        "BatchGetItem on `{}`: {}",
-                        self.table,
-                        aws_sdk_dynamodb::error::DisplayErrorContext(e)
-                    ))
-                })?;
-            if let Some(items) = output.responses.and_then(|mut r| r.remove(&self.table)) {
-                found.extend(items.iter().filter_map(GroupPolicy::from_item));
-            }
-            match output
-                .unprocessed_keys
-                .and_then(|mut u| u.remove(&self.table))
-                .filter(|k| !k.keys.is_empty())
-            {
-                None => return Ok(found),
-                Some(rest) => request = rest,
-            }
-        }
-        Err(Error::Store(format!(
-            "BatchGetItem on `{}` left keys unprocessed after {} retries",
-            self.table, self.backoff.retries
-        )))
-    }
-}
-
-impl PolicySource for DynamoPolicySource {
-    async fn fetch(&self, groups: &[String]) -> Result<Vec<GroupPolicy>, Error> {
-        let mut found = Vec::with_capacity(groups.len());
-        for chunk in groups.chunks(BATCH_GET_MAX_KEYS) {
-            found.extend(self.fetch_chunk(chunk).await?);
-        }
-        Ok(found)
-    }
 }
 
 struct Cached {
@@ -211,16 +74,21 @@ impl<S: PolicySource> GroupPolicyStore<S> {
         }
     }
 
-    /// The entries of the given groups that exist, in the order the groups are given.
+    /// The entries of the given groups that exist, in the order the groups are given. Names
+    /// DynamoDB cannot hold as a key are dropped (and logged): they grant nothing.
     pub async fn load(&self, groups: &[String]) -> Result<Vec<Arc<GroupPolicy>>, Error> {
-        // Cognito caps a user at 100 groups; a linear scan dedups that faster than hashing.
-        let mut unique: Vec<&String> = Vec::with_capacity(groups.len());
-        for group in groups {
-            if !unique.contains(&group) {
-                unique.push(group);
+        let mut groups = distinct(groups);
+        groups.retain(|g| {
+            let storable = is_storable_key(g);
+            if !storable {
+                tracing::warn!(
+                    group = %crate::untrusted::Untrusted(g),
+                    bytes = g.len(),
+                    "group name cannot be a DynamoDB key; it grants nothing",
+                );
             }
-        }
-        let groups = unique;
+            storable
+        });
         let mut missing = Vec::new();
         {
             let cache = self.cache.read().map_err(|_| poisoned())?;
@@ -267,4 +135,65 @@ impl<S: PolicySource> GroupPolicyStore<S> {
 
 fn poisoned() -> Error {
     Error::Store("policy cache lock poisoned".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Grants every group it is asked for, recording the names.
+    #[derive(Default)]
+    struct Recording {
+        asked: Mutex<Vec<String>>,
+    }
+
+    impl PolicySource for &Recording {
+        async fn fetch(&self, groups: &[String]) -> Result<Vec<GroupPolicy>, Error> {
+            self.asked
+                .lock()
+                .map_err(|_| Error::Store("poisoned".into()))?
+                .extend(groups.iter().cloned());
+            Ok(groups
+                .iter()
+                .map(|g| GroupPolicy {
+                    group: g.clone(),
+                    policy: Err("unused".into()),
+                    role_arn: None,
+                    precedence: None,
+                })
+                .collect())
+        }
+    }
+
+    /// Issue #9, row 7: DynamoDB rejects a whole BatchGetItem over one key it cannot hold.
+    #[tokio::test]
+    async fn names_dynamodb_cannot_hold_are_never_sent_and_grant_nothing() {
+        let source = Recording::default();
+        let store = GroupPolicyStore::new(&source, Duration::from_secs(60));
+        let longest = "g".repeat(MAX_KEY_BYTES);
+        let too_long = "g".repeat(MAX_KEY_BYTES + 1);
+        let groups = vec![
+            String::new(),
+            "admin".to_owned(),
+            too_long.clone(),
+            longest.clone(),
+        ];
+        let loaded = store.load(&groups).await.unwrap();
+        let names: Vec<&str> = loaded.iter().map(|g| g.group.as_str()).collect();
+        assert_eq!(names, ["admin", longest.as_str()]);
+        let asked = source.asked.lock().unwrap().clone();
+        assert_eq!(asked, ["admin".to_owned(), longest]);
+    }
+
+    #[test]
+    fn distinct_keeps_first_occurrences_in_order_for_short_and_long_lists() {
+        let short: Vec<String> = ["b", "a", "b", "c", "a"].map(str::to_owned).to_vec();
+        assert_eq!(distinct(&short), ["b", "a", "c"]);
+        let long: Vec<String> = (0..10_000).map(|i| format!("g{}", i % 1000)).collect();
+        let out = distinct(&long);
+        assert_eq!(out.len(), 1000);
+        assert_eq!(out.first().map(|s| s.as_str()), Some("g0"));
+        assert_eq!(out.last().map(|s| s.as_str()), Some("g999"));
+    }
 }

@@ -17,6 +17,7 @@ use aws_lc_rs::signature::ParsedPublicKey;
 use crate::Error;
 use crate::claims::{CognitoClaims, TokenUse};
 use crate::jwks::{JwksCache, JwksSource, KeyLookup, KeySet};
+use crate::untrusted::Untrusted;
 
 /// Longest lifetime (`exp - iat`) accepted; Cognito's own maximum for access and ID tokens.
 pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
@@ -85,12 +86,14 @@ impl Rejection {
     }
 }
 
+/// The token's own text (its `alg`, or parser messages that quote it) is the caller's: it is
+/// shown escaped and cut (see [`Untrusted`]), so that a rejection is always safe to log.
 impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Rejection::Malformed(why) => write!(f, "malformed token: {why}"),
-            Rejection::Algorithm(alg) => write!(f, "algorithm `{alg}` is not RS256"),
-            Rejection::Claims(why) => write!(f, "bad claims: {why}"),
+            Rejection::Malformed(why) => write!(f, "malformed token: {}", Untrusted(why)),
+            Rejection::Algorithm(alg) => write!(f, "algorithm `{}` is not RS256", Untrusted(alg)),
+            Rejection::Claims(why) => write!(f, "bad claims: {}", Untrusted(why)),
             other => f.write_str(other.code()),
         }
     }
@@ -392,6 +395,24 @@ mod tests {
             let token = KEY.sign_with_header(json!({"alg": alg}), &claims());
             assert_eq!(check(&token), Err(Rejection::Algorithm(alg.to_owned())));
         }
+    }
+
+    /// Issue #9, row 5: an `alg` that carries a forged log line, or 700 kB, is shown escaped
+    /// and cut.
+    #[test]
+    fn a_rejection_shows_the_tokens_text_escaped_and_cut() {
+        let forged = "x\nINFO decision=\"Allow\"";
+        let token = KEY.sign_with_header(json!({"alg": forged}), &claims());
+        let shown = check(&token).unwrap_err().to_string();
+        assert_eq!(
+            shown,
+            "algorithm `x\\nINFO decision=\\\"Allow\\\"` is not RS256"
+        );
+        let huge = "A".repeat(700_000);
+        let token = KEY.sign_with_header(json!({"alg": huge}), &claims());
+        let shown = check(&token).unwrap_err().to_string();
+        assert!(shown.len() < 250, "{}", shown.len());
+        assert!(shown.contains("[cut at 128 of 700000 bytes]"), "{shown}");
     }
 
     #[test]

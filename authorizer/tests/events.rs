@@ -1,0 +1,245 @@
+#![cfg(test)]
+//! The authorizer at its edge: REQUEST events with headers the `http` crate would refuse, more
+//! than one `Authorization` value, and tokens whose text tries to forge or flood the log. Keys
+//! and policies are served from memory (the group policies of `policies/`), so each case is about
+//! the event alone.
+
+use std::io::Write;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
+
+use authorizer::logging::{LogFormat, subscriber};
+use authorizer::{Authorizer, AuthorizerError, AuthorizerEvent};
+use groupgate::jwks::{JwksCache, JwksSource};
+use groupgate::store::PolicySource;
+use groupgate::testkit::{TestKey, access_claims, jwks};
+use groupgate::{
+    Error, ExpectedTokenUse, GroupPolicy, GroupPolicyStore, INVOKE_ACTION, MergedPolicy,
+    PolicyDocument, RequestFacts, TokenRules, TokenVerifier,
+};
+use serde_json::{Value, json};
+
+const POOL: &str = "us-east-1_Events01";
+const CLIENT: &str = "events-client";
+const NOW: u64 = 1_800_000_000;
+const EVENT: &str = include_str!("../../fixtures/events/authorizer-request.json");
+
+static KEY: LazyLock<TestKey> = LazyLock::new(|| TestKey::generate("events-key"));
+
+struct Keys;
+impl JwksSource for Keys {
+    async fn fetch(&self) -> Result<Vec<u8>, Error> {
+        Ok(jwks(&[&KEY]).into_bytes())
+    }
+}
+
+/// The group policies in `policies/`, as the seeding writes them.
+struct Policies;
+impl PolicySource for Policies {
+    async fn fetch(&self, groups: &[String]) -> Result<Vec<GroupPolicy>, Error> {
+        let files = [
+            include_str!("../../policies/admin.json"),
+            include_str!("../../policies/pet-veterinarian.json"),
+        ];
+        Ok(files
+            .iter()
+            .map(|text| serde_json::from_str::<Value>(text).unwrap())
+            .filter(|d| groups.iter().any(|g| g == d["group"].as_str().unwrap()))
+            .map(|d| GroupPolicy {
+                group: d["group"].as_str().unwrap().to_owned(),
+                policy: PolicyDocument::from_json(&d["policy"].to_string())
+                    .map_err(|e| e.to_string()),
+                role_arn: None,
+                precedence: d["precedence"].as_i64(),
+            })
+            .collect())
+    }
+}
+
+fn authorizer() -> Authorizer<Keys, Policies> {
+    let rules = TokenRules::new(
+        POOL,
+        vec![CLIENT.into()],
+        ExpectedTokenUse::Access,
+        Duration::from_secs(30),
+    )
+    .unwrap();
+    Authorizer::new(
+        TokenVerifier::new(rules, JwksCache::new(Keys, Duration::from_secs(10))),
+        GroupPolicyStore::new(Policies, Duration::from_secs(60)),
+    )
+}
+
+fn token(groups: &[&str]) -> String {
+    let issuer = format!("https://cognito-idp.us-east-1.amazonaws.com/{POOL}");
+    KEY.sign(&access_claims(&issuer, CLIENT, groups, NOW))
+}
+
+/// The REQUEST fixture without its Authorization header, changed by `change`.
+fn event(change: impl FnOnce(&mut Value)) -> AuthorizerEvent {
+    let mut event: Value = serde_json::from_str(EVENT).unwrap();
+    for key in ["headers", "multiValueHeaders"] {
+        event[key].as_object_mut().unwrap().remove("Authorization");
+    }
+    change(&mut event);
+    serde_json::from_value(event).unwrap()
+}
+
+/// Whether the policy returned for `event` allows the fixture's method (`GET /petstore/v1/pets`),
+/// evaluated as API Gateway would.
+fn decide(event: &AuthorizerEvent) -> Result<bool, AuthorizerError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let response = authorizer().handle(event, NOW).await?;
+        let returned =
+            PolicyDocument::from_json(&serde_json::to_string(&response.policy_document).unwrap())
+                .unwrap();
+        let method =
+            "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/GET/petstore/v1/pets";
+        Ok(
+            MergedPolicy::from_document("returned", &returned, &RequestFacts::default())
+                .decide(INVOKE_ACTION, method)
+                .is_allow(),
+        )
+    })
+}
+
+/// Issue #9, row 3: names with a space or `@`, a non-ASCII name, DEL or CR in a value.
+#[test]
+fn headers_the_http_crate_refuses_are_read_as_strings_and_the_token_still_decides() {
+    let odd = [
+        ("a b", "x"),
+        ("x@y", "1"),
+        ("ünïcödé", "v"),
+        ("X-Del", "a\u{7f}b"),
+        ("X-Cr", "a\rb"),
+    ];
+    let with = |authorization: String| {
+        event(move |e| {
+            for (name, value) in odd {
+                e["headers"][name] = json!(value);
+                e["multiValueHeaders"][name] = json!([value]);
+            }
+            e["headers"]["Authorization"] = json!(authorization);
+        })
+    };
+    assert!(
+        decide(&with(format!("Bearer {}", token(&["pet-veterinarian"])))).unwrap(),
+        "a valid token still decides"
+    );
+    assert!(
+        !decide(&with(format!("Bearer {}", token(&[])))).unwrap(),
+        "and a user in no group is still denied"
+    );
+    assert!(matches!(
+        decide(&with("Bearer not.a.token".into())),
+        Err(AuthorizerError::Unauthorized)
+    ));
+}
+
+/// Issue #9, row 4: two case variants, or `headers` and `multiValueHeaders` that disagree.
+#[test]
+fn more_than_one_distinct_authorization_value_is_unauthorized() {
+    let admin = format!("Bearer {}", token(&["admin"]));
+    let cases = [
+        json!({"headers": {"Authorization": "Bearer garbage", "AUTHORIZATION": admin}}),
+        json!({"headers": {"Authorization": admin}, "multiValueHeaders": {"Authorization": ["Bearer garbage"]}}),
+        json!({"headers": {"authorization": admin}, "multiValueHeaders": {"Authorization": [admin, "Bearer other"]}}),
+    ];
+    for case in cases {
+        let e = event(|e| {
+            for key in ["headers", "multiValueHeaders"] {
+                if let Some(extra) = case.get(key) {
+                    for (name, value) in extra.as_object().unwrap() {
+                        e[key][name] = value.clone();
+                    }
+                }
+            }
+        });
+        assert!(
+            matches!(decide(&e), Err(AuthorizerError::Unauthorized)),
+            "{case}"
+        );
+    }
+    // The same value under two spellings of the name, in both maps, is one value.
+    let e = event(|e| {
+        e["headers"]["authorization"] = json!(admin);
+        e["multiValueHeaders"]["AUTHORIZATION"] = json!([admin]);
+    });
+    assert!(decide(&e).unwrap());
+}
+
+/// A `MakeWriter` that keeps what was logged.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+use lambda_runtime::tracing::subscriber as tracing_subscriber;
+
+fn logged(format: LogFormat, event: &AuthorizerEvent) -> String {
+    let captured = Captured::default();
+    let subscriber = subscriber(format, captured.clone());
+    lambda_runtime::tracing::dispatcher::with_default(
+        &lambda_runtime::tracing::Dispatch::new(subscriber),
+        || {
+            let _ = decide(event);
+        },
+    );
+    String::from_utf8(captured.0.lock().unwrap().clone()).unwrap()
+}
+
+/// Issue #9, row 5: a header `alg` with a newline and a fake log line, or 700 kB of it.
+#[test]
+fn the_tokens_text_can_neither_forge_nor_flood_a_log_line() {
+    let claims = access_claims(
+        &format!("https://cognito-idp.us-east-1.amazonaws.com/{POOL}"),
+        CLIENT,
+        &["admin"],
+        NOW,
+    );
+    let forged = KEY.sign_with_header(
+        json!({"alg": "x\n INFO request_id=\"x\" decision=\"Allow\" reason=\"allowed\""}),
+        &claims,
+    );
+    let flood = KEY.sign_with_header(json!({"alg": "A".repeat(700_000)}), &claims);
+    for format in [LogFormat::Text, LogFormat::Json] {
+        let with = |token: &str| {
+            let token = token.to_owned();
+            event(move |e| e["headers"]["Authorization"] = json!(format!("Bearer {token}")))
+        };
+        let out = logged(format, &with(&forged));
+        assert_eq!(out.lines().count(), 1, "{format:?}: {out}");
+        assert!(out.contains("algorithm"), "{format:?}: {out}");
+        assert!(
+            !out.lines()
+                .any(|l| l.contains("decision=\"Allow\"") && !l.contains("algorithm")),
+            "{format:?}: {out}"
+        );
+        let out = logged(format, &with(&flood));
+        assert_eq!(out.lines().count(), 1, "{format:?}");
+        assert!(out.len() < 1_000, "{format:?}: {} bytes logged", out.len());
+        assert!(
+            out.contains("[cut at 128 of 700000 bytes]"),
+            "{format:?}: {out}"
+        );
+    }
+}

@@ -1,0 +1,161 @@
+//! The policy table in DynamoDB (feature `dynamodb`): items read into [`GroupPolicy`]s, with
+//! BatchGetItem.
+//!
+//! An item is `group` (S, the partition key), `policy` (S, the policy document as JSON text),
+//! and optionally `role_arn` (S) and `precedence` (N).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+
+use crate::Error;
+use crate::group::GroupPolicy;
+use crate::policy::PolicyDocument;
+use crate::store::PolicySource;
+
+/// DynamoDB's limit on keys in one BatchGetItem call.
+pub const BATCH_GET_MAX_KEYS: usize = 100;
+
+impl GroupPolicy {
+    /// Reads a policy-table item. `None` when the item has no string `group` key at all.
+    pub fn from_item(item: &HashMap<String, AttributeValue>) -> Option<Self> {
+        let group = item.get("group")?.as_s().ok()?.clone();
+        let policy = match item.get("policy") {
+            Some(AttributeValue::S(text)) => {
+                PolicyDocument::from_json(text).map_err(|e| e.to_string())
+            }
+            Some(_) => Err("attribute `policy` is not a string".to_owned()),
+            None => Err("attribute `policy` is missing".to_owned()),
+        };
+        let role_arn = match item.get("role_arn") {
+            None => None,
+            Some(AttributeValue::S(arn)) => Some(arn.clone()),
+            Some(_) => {
+                return Some(Self::invalid(group, "attribute `role_arn` is not a string"));
+            }
+        };
+        let precedence = match item.get("precedence") {
+            None => None,
+            Some(AttributeValue::N(n)) => match n.parse() {
+                Ok(n) => Some(n),
+                Err(_) => {
+                    return Some(Self::invalid(
+                        group,
+                        &format!("attribute `precedence` `{n}` is not an integer"),
+                    ));
+                }
+            },
+            Some(_) => {
+                return Some(Self::invalid(
+                    group,
+                    "attribute `precedence` is not a number",
+                ));
+            }
+        };
+        Some(Self {
+            group,
+            policy,
+            role_arn,
+            precedence,
+        })
+    }
+}
+
+/// How often and how patiently `UnprocessedKeys` are retried before giving up.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    pub retries: u32,
+    pub first_delay: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            retries: 4,
+            first_delay: Duration::from_millis(25),
+        }
+    }
+}
+
+/// Reads the policy table with BatchGetItem.
+#[derive(Clone)]
+pub struct DynamoPolicySource {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+    backoff: Backoff,
+}
+
+impl DynamoPolicySource {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: String, backoff: Backoff) -> Self {
+        Self {
+            client,
+            table,
+            backoff,
+        }
+    }
+
+    async fn fetch_chunk(&self, groups: &[String]) -> Result<Vec<GroupPolicy>, Error> {
+        let keys = groups
+            .iter()
+            .map(|g| HashMap::from([("group".to_owned(), AttributeValue::S(g.clone()))]))
+            .collect::<Vec<_>>();
+        let mut request = KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .consistent_read(false)
+            // `group` is a DynamoDB reserved word; name every attribute through a placeholder.
+            .projection_expression("#g, #p, #r, #n")
+            .expression_attribute_names("#g", "group")
+            .expression_attribute_names("#p", "policy")
+            .expression_attribute_names("#r", "role_arn")
+            .expression_attribute_names("#n", "precedence")
+            .build()
+            .map_err(|e| Error::Store(e.to_string()))?;
+        let mut found = Vec::new();
+        let mut delay = self.backoff.first_delay;
+        for attempt in 0..=self.backoff.retries {
+            if attempt > 0 {
+                tokio::time::sleep(delay).await;
+                delay = delay.saturating_mul(2);
+            }
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| {
+                    Error::Store(format!(
+                        "BatchGetItem on `{}`: {}",
+                        self.table,
+                        aws_sdk_dynamodb::error::DisplayErrorContext(e)
+                    ))
+                })?;
+            if let Some(items) = output.responses.and_then(|mut r| r.remove(&self.table)) {
+                found.extend(items.iter().filter_map(GroupPolicy::from_item));
+            }
+            match output
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.table))
+                .filter(|k| !k.keys.is_empty())
+            {
+                None => return Ok(found),
+                Some(rest) => request = rest,
+            }
+        }
+        Err(Error::Store(format!(
+            "BatchGetItem on `{}` left keys unprocessed after {} retries",
+            self.table, self.backoff.retries
+        )))
+    }
+}
+
+impl PolicySource for DynamoPolicySource {
+    async fn fetch(&self, groups: &[String]) -> Result<Vec<GroupPolicy>, Error> {
+        let mut found = Vec::with_capacity(groups.len());
+        for chunk in groups.chunks(BATCH_GET_MAX_KEYS) {
+            found.extend(self.fetch_chunk(chunk).await?);
+        }
+        Ok(found)
+    }
+}
