@@ -20,6 +20,9 @@ pub struct Config {
     pub allowed_role_accounts: Option<Vec<String>>,
     /// `ROLE_SESSION_SECONDS`: how long assumed credentials last (900 to 3600, default 900).
     pub role_session: Duration,
+    /// `GROUP_ROLE_PATH`: the IAM path the group roles live under (`/groupgate/{stack}/`), set
+    /// by the stack; required when `ASSUME_GROUP_ROLE` is on. Only roles under it are assumed.
+    pub group_role_path: Option<String>,
 }
 
 impl Config {
@@ -68,13 +71,49 @@ impl Config {
                 }
             },
         };
+        let group_role_path = get("GROUP_ROLE_PATH");
+        match &group_role_path {
+            Some(path) if !is_role_path(path) => {
+                return Err(ConfigError {
+                    variable: "GROUP_ROLE_PATH",
+                    problem: format!(
+                        "`{path}` is not an IAM path such as `/groupgate/my-stack/` (segments of letters, digits and `+=,.@_-`, `/` at both ends)"
+                    ),
+                });
+            }
+            None if assume_group_role => {
+                return Err(ConfigError {
+                    variable: "GROUP_ROLE_PATH",
+                    problem: "is required when `ASSUME_GROUP_ROLE` is on".to_owned(),
+                });
+            }
+            _ => {}
+        }
         Ok(Self {
             pets_table: get("PETS_TABLE"),
             assume_group_role,
             allowed_role_accounts,
             role_session,
+            group_role_path,
         })
     }
+}
+
+/// An IAM path below the root: `/a/` or `/a/b/`, no empty, `.` or `..` segment.
+fn is_role_path(path: &str) -> bool {
+    path.len() <= 512
+        && path
+            .strip_prefix('/')
+            .and_then(|p| p.strip_suffix('/'))
+            .is_some_and(|inner| {
+                inner.split('/').all(|s| {
+                    !s.is_empty()
+                        && s != "."
+                        && s != ".."
+                        && s.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+                })
+            })
 }
 
 pub fn is_account_id(s: &str) -> bool {
@@ -101,6 +140,7 @@ mod tests {
         assert!(!c.assume_group_role);
         assert_eq!(c.allowed_role_accounts, None);
         assert_eq!(c.role_session, Duration::from_secs(900));
+        assert_eq!(c.group_role_path, None);
     }
 
     #[test]
@@ -110,6 +150,7 @@ mod tests {
             ("ASSUME_GROUP_ROLE", "true"),
             ("ALLOWED_ROLE_ACCOUNTS", "111111111111, 222222222222"),
             ("ROLE_SESSION_SECONDS", "1800"),
+            ("GROUP_ROLE_PATH", "/groupgate/my-stack/"),
         ])
         .unwrap();
         assert_eq!(c.pets_table.as_deref(), Some("pets"));
@@ -119,6 +160,14 @@ mod tests {
             ["111111111111", "222222222222"]
         );
         assert_eq!(c.role_session, Duration::from_secs(1800));
+        assert_eq!(c.group_role_path.as_deref(), Some("/groupgate/my-stack/"));
+    }
+
+    #[test]
+    fn assuming_roles_needs_the_role_path() {
+        let err = config(&[("ASSUME_GROUP_ROLE", "true")]).unwrap_err();
+        assert_eq!(err.variable, "GROUP_ROLE_PATH");
+        assert!(err.to_string().contains("is required"), "{err}");
     }
 
     #[test]
@@ -128,6 +177,9 @@ mod tests {
             ("ALLOWED_ROLE_ACCOUNTS", "1234"),
             ("ALLOWED_ROLE_ACCOUNTS", "111111111111,"),
             ("ROLE_SESSION_SECONDS", "60"),
+            ("GROUP_ROLE_PATH", "groupgate/stack"),
+            ("GROUP_ROLE_PATH", "/groupgate/../x/"),
+            ("GROUP_ROLE_PATH", "/"),
         ] {
             let err = config(&[(variable, value)]).unwrap_err();
             assert_eq!(err.variable, variable);

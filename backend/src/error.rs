@@ -35,7 +35,8 @@ impl ApiError {
 
     /// Maps an AWS SDK failure: access denied is the caller's role at work (403); throttling, a
     /// timeout or an unreachable service is a temporary outage (503); anything else, a bad
-    /// answer from a dependency (502).
+    /// answer from a dependency (502). The body names the dependency and the kind of failure
+    /// only: the SDK's text (endpoints, ARNs, raw headers) goes to the log, never to the caller.
     pub fn from_sdk<E, R>(operation: &str, error: SdkError<E, R>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -66,7 +67,7 @@ impl ApiError {
             _ => (StatusCode::BAD_GATEWAY, "failed"),
         };
         tracing::warn!(operation, code = %code, detail = %detail, status = status.as_u16(), "dependency call failed");
-        Self::new(status, format!("{operation} {what}: {detail}"))
+        Self::new(status, format!("{operation} {what}"))
     }
 
     pub fn into_response(self) -> Response<Body> {

@@ -1,7 +1,8 @@
 //! The petstore API, behind the authorizer.
 //!
 //! - [`config`]: the environment, read once;
-//! - [`routes`]: REST API v1 proxy request -> route -> JSON response;
+//! - [`proxy`]: the REST API v1 proxy event, checked, in; the proxy response out;
+//! - [`routes`]: request -> route -> JSON response;
 //! - [`identity`]: the caller, from either authorizer shape in `requestContext.authorizer`;
 //! - [`roles`]: STS AssumeRole into the caller's group role, credentials cached;
 //! - [`pets`]: the pets, in DynamoDB or in memory;
@@ -11,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod identity;
 pub mod pets;
+pub mod proxy;
 pub mod roles;
 pub mod routes;
 

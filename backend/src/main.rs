@@ -1,5 +1,5 @@
 use backend::{App, Config};
-use lambda_http::{Error, Request, service_fn};
+use lambda_http::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -11,8 +11,12 @@ async fn main() -> Result<(), Error> {
         .await;
     let app = App::new(&config, &aws);
     let app = &app;
-    lambda_http::run(service_fn(move |request: Request| async move {
-        Ok::<_, Error>(app.handle(request).await)
-    }))
+    lambda_http::lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            // Boxed: the handler's future is deep enough to overflow the compiler's layout
+            // query when nested inside the runtime's.
+            Ok::<_, Error>(Box::pin(app.handle_event(&event.payload)).await)
+        },
+    ))
     .await
 }

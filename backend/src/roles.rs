@@ -10,35 +10,58 @@ use tokio::sync::Mutex;
 
 use crate::error::ApiError;
 use crate::identity::Caller;
+use groupgate::untrusted::Untrusted;
 
 /// Credentials are renewed this long before they expire.
 const RENEW_BEFORE_EXPIRY: Duration = Duration::from_secs(120);
 /// At most this many (role, session) credentials are kept.
 const MAX_CACHED: usize = 1024;
 
-/// The role to act as: the authorizer's `role_arn`, else `cognito:preferred_role`, else the one
-/// entry of `cognito:roles` (several, and none is preferred: we do not guess).
-pub fn choose_role(caller: &Caller) -> Option<&str> {
-    caller
-        .role_arn
-        .as_deref()
-        .or(caller.preferred_role.as_deref())
-        .or(match caller.roles.as_slice() {
-            [only] => Some(only.as_str()),
-            _ => None,
-        })
+/// Why a caller has no role to act as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoRole {
+    /// Neither the authorizer nor the claims name a role (or several, none preferred).
+    None,
+    /// `cognito:preferred_role` is not one of the caller's `cognito:roles`.
+    PreferredNotAmongRoles,
 }
 
-/// A well-formed IAM role ARN: `arn:{partition}:iam::{account}:role/{path/}{name}`.
+/// The role to act as: the authorizer's `role_arn`; else `cognito:preferred_role`, which must be
+/// one of `cognito:roles`; else the one entry of `cognito:roles` (several, and none preferred: we
+/// do not guess).
+pub fn choose_role(caller: &Caller) -> Result<&str, NoRole> {
+    if let Some(role) = &caller.role_arn {
+        return Ok(role);
+    }
+    if let Some(preferred) = &caller.preferred_role {
+        return if caller.roles.iter().any(|r| r == preferred) {
+            Ok(preferred)
+        } else {
+            Err(NoRole::PreferredNotAmongRoles)
+        };
+    }
+    match caller.roles.as_slice() {
+        [only] => Ok(only),
+        _ => Err(NoRole::None),
+    }
+}
+
+/// A well-formed IAM role ARN, `arn:{partition}:iam::{account}:role{path}{name}`, read strictly:
+/// the path's segments are non-empty, not `.` or `..`, and use only IAM's name characters, so a
+/// text match on the path (as an IAM policy's `role/groupgate/stack/*` does) means what it says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleArn {
     pub arn: String,
+    pub partition: String,
     pub account: String,
+    /// `/` or `/a/b/`.
+    pub path: String,
+    pub name: String,
 }
 
 impl RoleArn {
     pub fn parse(arn: &str) -> Result<Self, String> {
-        let bad = || format!("`{arn}` is not an IAM role ARN");
+        let bad = || format!("`{}` is not a well-formed IAM role ARN", Untrusted(arn));
         let mut parts = arn.splitn(6, ':');
         let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
             parts.next(),
@@ -50,30 +73,55 @@ impl RoleArn {
         ) else {
             return Err(bad());
         };
-        let name = resource.strip_prefix("role/").ok_or_else(bad)?;
-        let name_ok = !name.is_empty()
-            && name.len() <= 512
-            && name
+        let segments: Vec<&str> = resource
+            .strip_prefix("role/")
+            .ok_or_else(bad)?
+            .split('/')
+            .collect();
+        let Some((name, path)) = segments.split_last() else {
+            return Err(bad());
+        };
+        let segment_ok = |s: &&str| {
+            !s.is_empty()
+                && *s != "."
+                && *s != ".."
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+        };
+        let path = if path.is_empty() {
+            "/".to_owned()
+        } else {
+            format!("/{}/", path.join("/"))
+        };
+        if !partition.starts_with("aws")
+            || !partition
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-/".contains(&b))
-            && !name.ends_with('/');
-        if !matches!(partition, "aws" | "aws-cn" | "aws-us-gov")
+                .all(|b| b.is_ascii_lowercase() || b == b'-')
             || !crate::config::is_account_id(account)
-            || !name_ok
+            || !segments.iter().all(segment_ok)
+            || name.len() > 64
+            || path.len() > 512
         {
             return Err(bad());
         }
         Ok(Self {
             arn: arn.to_owned(),
+            partition: partition.to_owned(),
             account: account.to_owned(),
+            path,
+            name: (*name).to_owned(),
         })
     }
 }
 
-/// A `RoleSessionName` from a user name: characters outside `[\w+=,.@-]` become `-`, cut to 64,
-/// padded to the minimum of 2.
-pub fn session_name(username: &str) -> String {
-    let mut name: String = username
+/// A `RoleSessionName` that is unique per user and readable in CloudTrail: the user name with
+/// characters outside `[\w+=,.@-]` turned into `-` and cut, then `.` and 12 hex digits of the
+/// SHA-256 of `sub`. Two users whose names clean up alike (`a b`, `a/b`, `a-b`) or share their
+/// first 51 characters still get different sessions, and so different cached credentials.
+pub fn session_name(username: &str, sub: &str) -> String {
+    const HASH_HEX: usize = 12;
+    const PREFIX_MAX: usize = 64 - 1 - HASH_HEX;
+    let prefix: String = username
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) {
@@ -82,12 +130,16 @@ pub fn session_name(username: &str) -> String {
                 '-'
             }
         })
-        .take(64)
+        .take(PREFIX_MAX)
         .collect();
-    while name.len() < 2 {
-        name.push('-');
-    }
-    name
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, sub.as_bytes());
+    let hash: String = digest
+        .as_ref()
+        .iter()
+        .take(HASH_HEX / 2)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{prefix}.{hash}")
 }
 
 /// Temporary credentials for one role session.
@@ -98,60 +150,114 @@ pub struct Assumed {
     expires: SystemTime,
 }
 
+/// The function's own identity, as STS reports it for its credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Own {
+    partition: String,
+    account: String,
+}
+
 /// Assumes group roles through STS and keeps their credentials.
 pub struct RoleBroker {
     base: SdkConfig,
     sts: aws_sdk_sts::Client,
     session: Duration,
-    /// `None`: only the function's own account, learned from STS on first use.
+    /// `None`: only the function's own account.
     allowed_accounts: Option<Vec<String>>,
-    own_account: tokio::sync::OnceCell<String>,
+    /// Group roles live under this IAM path (`/groupgate/{stack}/`), set by the stack.
+    role_path: String,
+    /// Learned from STS on first use: roles are assumed only in the function's own partition.
+    own: tokio::sync::OnceCell<Own>,
     cache: Mutex<HashMap<(String, String), Assumed>>,
 }
 
 impl RoleBroker {
-    pub fn new(base: SdkConfig, session: Duration, allowed_accounts: Option<Vec<String>>) -> Self {
+    pub fn new(
+        base: SdkConfig,
+        session: Duration,
+        allowed_accounts: Option<Vec<String>>,
+        role_path: String,
+    ) -> Self {
         Self {
             sts: aws_sdk_sts::Client::new(&base),
             base,
             session,
             allowed_accounts,
-            own_account: tokio::sync::OnceCell::new(),
+            role_path,
+            own: tokio::sync::OnceCell::new(),
             cache: Mutex::new(HashMap::new()),
         }
     }
 
-    async fn account_allowed(&self, account: &str) -> Result<bool, ApiError> {
-        if let Some(allowed) = &self.allowed_accounts {
-            return Ok(allowed.iter().any(|a| a == account));
-        }
-        let own = self
-            .own_account
+    async fn own(&self) -> Result<&Own, ApiError> {
+        self.own
             .get_or_try_init(|| async {
-                self.sts
+                let who = self
+                    .sts
                     .get_caller_identity()
                     .send()
                     .await
-                    .map_err(|e| ApiError::from_sdk("STS GetCallerIdentity", e))?
-                    .account
-                    .ok_or_else(|| ApiError::bad_gateway("STS did not say which account this is"))
+                    .map_err(|e| ApiError::from_sdk("STS GetCallerIdentity", e))?;
+                let partition = who
+                    .arn
+                    .as_deref()
+                    .and_then(|arn| arn.split(':').nth(1))
+                    .filter(|p| !p.is_empty());
+                match (partition, who.account) {
+                    (Some(partition), Some(account)) => Ok(Own {
+                        partition: partition.to_owned(),
+                        account,
+                    }),
+                    _ => Err(ApiError::bad_gateway(
+                        "STS GetCallerIdentity did not say which account and partition this is",
+                    )),
+                }
             })
-            .await?;
-        Ok(own == account)
+            .await
     }
 
-    /// Credentials for acting as `caller`'s group role.
-    pub async fn assume_for(&self, caller: &Caller) -> Result<Assumed, ApiError> {
-        let arn = choose_role(caller)
-            .ok_or_else(|| ApiError::forbidden("no group role to act as for this caller"))?;
-        let role = RoleArn::parse(arn).map_err(ApiError::forbidden)?;
-        if !self.account_allowed(&role.account).await? {
+    /// Whether the backend may act as `role`: in its own partition, in an allowed account, and
+    /// under the product's role path.
+    async fn check(&self, role: &RoleArn) -> Result<(), ApiError> {
+        let own = self.own().await?;
+        if role.partition != own.partition {
+            return Err(ApiError::forbidden(format!(
+                "role `{}` is not in this partition (`{}`)",
+                role.arn, own.partition
+            )));
+        }
+        let allowed = match &self.allowed_accounts {
+            Some(allowed) => allowed.contains(&role.account),
+            None => role.account == own.account,
+        };
+        if !allowed {
             return Err(ApiError::forbidden(format!(
                 "role `{}` is in account `{}`, which is not allowed",
                 role.arn, role.account
             )));
         }
-        let session = session_name(&caller.username);
+        if !role.path.starts_with(&self.role_path) {
+            return Err(ApiError::forbidden(format!(
+                "role `{}` is not under the group role path `{}`",
+                role.arn, self.role_path
+            )));
+        }
+        Ok(())
+    }
+
+    /// Credentials for acting as `caller`'s group role.
+    pub async fn assume_for(&self, caller: &Caller) -> Result<Assumed, ApiError> {
+        let arn = choose_role(caller).map_err(|why| {
+            ApiError::forbidden(match why {
+                NoRole::None => "no group role to act as for this caller",
+                NoRole::PreferredNotAmongRoles => {
+                    "the caller's preferred role is not one of its roles"
+                }
+            })
+        })?;
+        let role = RoleArn::parse(arn).map_err(ApiError::forbidden)?;
+        self.check(&role).await?;
+        let session = session_name(&caller.username, &caller.sub);
         let key = (role.arn.clone(), session.clone());
         let mut cache = self.cache.lock().await;
         if let Some(hit) = cache.get(&key)
@@ -222,29 +328,59 @@ mod tests {
 
     #[test]
     fn the_authorizers_role_comes_first_then_preferred_then_a_single_role() {
+        assert_eq!(choose_role(&caller(Some("a"), Some("p"), &["p"])), Ok("a"));
+        assert_eq!(choose_role(&caller(None, Some("p"), &["r", "p"])), Ok("p"));
+        assert_eq!(choose_role(&caller(None, None, &["r"])), Ok("r"));
         assert_eq!(
-            choose_role(&caller(Some("a"), Some("p"), &["r"])),
-            Some("a")
+            choose_role(&caller(None, None, &["r", "s"])),
+            Err(NoRole::None)
         );
+        assert_eq!(choose_role(&caller(None, None, &[])), Err(NoRole::None));
+    }
+
+    /// Issue #9, row 11.
+    #[test]
+    fn a_preferred_role_that_is_not_among_the_roles_is_refused() {
         assert_eq!(
             choose_role(&caller(None, Some("p"), &["r", "s"])),
-            Some("p")
+            Err(NoRole::PreferredNotAmongRoles)
         );
-        assert_eq!(choose_role(&caller(None, None, &["r"])), Some("r"));
-        assert_eq!(choose_role(&caller(None, None, &["r", "s"])), None);
-        assert_eq!(choose_role(&caller(None, None, &[])), None);
+        assert_eq!(
+            choose_role(&caller(None, Some("p"), &[])),
+            Err(NoRole::PreferredNotAmongRoles)
+        );
     }
 
     #[test]
-    fn role_arns_are_checked() {
-        let ok = RoleArn::parse("arn:aws:iam::123456789012:role/team/groupgate-vet").unwrap();
+    fn role_arns_are_read_into_their_parts() {
+        let ok =
+            RoleArn::parse("arn:aws:iam::123456789012:role/groupgate/stack/groupgate-vet").unwrap();
+        assert_eq!(ok.partition, "aws");
         assert_eq!(ok.account, "123456789012");
+        assert_eq!(ok.path, "/groupgate/stack/");
+        assert_eq!(ok.name, "groupgate-vet");
+        assert_eq!(
+            RoleArn::parse("arn:aws-cn:iam::123456789012:role/r")
+                .unwrap()
+                .path,
+            "/"
+        );
+    }
+
+    /// Issue #9, row 10: dot segments, empty segments and malformed ARNs.
+    #[test]
+    fn malformed_role_arns_are_refused() {
         for bad in [
+            "arn:aws:iam::123456789012:role/vet-role/../admin-role",
+            "arn:aws:iam::123456789012:role/groupgate/stack/../other/admin",
+            "arn:aws:iam::123456789012:role//vet-role",
+            "arn:aws:iam::123456789012:role/./vet-role",
             "arn:aws:iam::123456789012:user/alice",
             "arn:aws:iam::12345:role/x",
             "arn:aws:sts::123456789012:role/x",
             "arn:aws:iam:us-east-1:123456789012:role/x",
             "arn:aws:iam::123456789012:role/",
+            "arn:aws:iam::123456789012:role/x/",
             "arn:aws:iam::123456789012:role/a b",
             "arn:evil:iam::123456789012:role/x",
             "role/x",
@@ -253,12 +389,40 @@ mod tests {
         }
     }
 
+    /// Issue #9, row 12: names that clean up alike, or share their first 64 characters.
     #[test]
-    fn session_names_are_sanitised_and_sized() {
-        assert_eq!(session_name("alice@example.com"), "alice@example.com");
-        assert_eq!(session_name("ünï cödé/x"), "-n--c-d--x");
-        assert_eq!(session_name("a"), "a-");
-        assert_eq!(session_name(""), "--");
-        assert_eq!(session_name(&"x".repeat(100)).len(), 64);
+    fn session_names_are_unique_per_user_and_readable() {
+        let names: Vec<String> = [("a b", "sub-1"), ("a/b", "sub-2"), ("a-b", "sub-3")]
+            .iter()
+            .map(|(u, s)| session_name(u, s))
+            .collect();
+        assert!(names.iter().all(|n| n.starts_with("a-b.")), "{names:?}");
+        assert_ne!(names[0], names[1]);
+        assert_ne!(names[1], names[2]);
+        assert_ne!(names[0], names[2]);
+        let long_a = format!("{}a", "x".repeat(69));
+        let long_b = format!("{}b", "x".repeat(69));
+        let (a, b) = (
+            session_name(&long_a, "sub-a"),
+            session_name(&long_b, "sub-b"),
+        );
+        assert_ne!(a, b);
+        for name in [
+            &a,
+            &b,
+            &session_name("ünï cödé", "s"),
+            &session_name("", "s"),
+        ] {
+            assert!((2..=64).contains(&name.len()), "{name}");
+            assert!(
+                name.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || b"_+=,.@-".contains(&c)),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            session_name("alice@example.com", "s"),
+            session_name("alice@example.com", "s")
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! every failure is an [`ApiError`] with a status and a message.
 
 use aws_config::SdkConfig;
+use lambda_http::aws_lambda_events::apigw::ApiGatewayProxyResponse;
 use lambda_http::http::{Method, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -55,29 +56,21 @@ pub fn route(method: &Method, path: &str) -> Result<Route, NoRoute> {
         "/petstore/v2/identity" => by_method("GET", &[(Method::GET, Route::Identity)]),
         _ => match path.strip_prefix("/petstore/v1/pets/") {
             Some(id) if !id.is_empty() && !id.contains('/') => {
-                let route = by_method("GET", &[(Method::GET, Route::GetPetV1(0))])?;
-                match (route, id.parse::<u64>()) {
-                    (Route::GetPetV1(_), Ok(n)) if n > 0 => Ok(Route::GetPetV1(n)),
-                    _ => Err(NoRoute::BadId(id.to_owned())),
-                }
+                by_method("GET", &[(Method::GET, Route::GetPetV1(0))])?;
+                pet_id(id)
+                    .map(Route::GetPetV1)
+                    .ok_or_else(|| NoRoute::BadId(id.to_owned()))
             }
             _ => Err(NoRoute::NotFound),
         },
     }
 }
 
-/// The request path without the `/{stage}` prefix lambda_http puts in front of REST API paths.
-pub fn path_without_stage<'a>(path: &'a str, stage: Option<&str>) -> &'a str {
-    match stage {
-        Some(stage) if !stage.is_empty() && stage != "$default" => {
-            match path.strip_prefix('/').and_then(|p| p.strip_prefix(stage)) {
-                Some("") => "/",
-                Some(rest) if rest.starts_with('/') => rest,
-                _ => path,
-            }
-        }
-        _ => path,
-    }
+/// A pet id in its one canonical form: decimal digits without a sign, spaces or leading zeros.
+/// `+2`, `002` and `2 ` are not ids: a policy that names `/pets/2` must not be bypassed by them.
+fn pet_id(text: &str) -> Option<u64> {
+    let canonical = text.bytes().all(|b| b.is_ascii_digit()) && !text.starts_with('0');
+    canonical.then(|| text.parse().ok()).flatten()
 }
 
 fn status() -> Response<Body> {
@@ -112,20 +105,29 @@ impl App {
                     aws.clone(),
                     config.role_session,
                     config.allowed_role_accounts.clone(),
+                    config.group_role_path.clone().unwrap_or_default(),
                 )
             }),
         }
     }
 
+    /// Handles one proxy event as it arrives from API Gateway: an event that cannot be read as a
+    /// request is a 400 that says why.
+    pub async fn handle_event(&self, event: &serde_json::Value) -> ApiGatewayProxyResponse {
+        match crate::proxy::read(event) {
+            Ok(request) => crate::proxy::respond(self.handle(request).await),
+            Err(error) => crate::proxy::respond(error.into_response()),
+        }
+    }
+
     pub async fn handle(&self, request: Request) -> Response<Body> {
-        let context = request.request_context_ref();
-        let (stage, fields) = match context {
-            Some(RequestContext::ApiGatewayV1(c)) => {
-                (c.stage.as_deref(), Some(&c.authorizer.fields))
-            }
-            _ => (None, None),
+        let fields = match request.request_context_ref() {
+            Some(RequestContext::ApiGatewayV1(c)) => Some(&c.authorizer.fields),
+            _ => None,
         };
-        let path = path_without_stage(request.uri().path(), stage);
+        // The event's own `path`: the resource path as called, without the stage, whatever the
+        // stage is named.
+        let path = request.raw_http_path();
         let result = match route(request.method(), path) {
             Ok(route) => self.serve(route, fields, request.body()).await,
             Err(NoRoute::NotFound) => Err(ApiError::not_found(format!("no route for `{path}`"))),
@@ -298,24 +300,22 @@ mod tests {
             route(&Method::GET, "/petstore/v1/pets/0"),
             Err(NoRoute::BadId("0".into()))
         );
-    }
-
-    #[test]
-    fn the_stage_prefix_is_removed() {
-        assert_eq!(
-            path_without_stage("/prod/petstore/v2/status", Some("prod")),
-            "/petstore/v2/status"
-        );
-        assert_eq!(
-            path_without_stage("/petstore/v2/status", Some("prod")),
-            "/petstore/v2/status"
-        );
-        assert_eq!(
-            path_without_stage("/production/x", Some("prod")),
-            "/production/x"
-        );
-        assert_eq!(path_without_stage("/prod", Some("prod")), "/");
-        assert_eq!(path_without_stage("/x", Some("$default")), "/x");
-        assert_eq!(path_without_stage("/x", None), "/x");
+        // Issue #9, row 13: only the canonical decimal form is an id.
+        for id in [
+            "+2",
+            "002",
+            "2 ",
+            " 2",
+            "-2",
+            "2.0",
+            "0x2",
+            "18446744073709551616",
+        ] {
+            assert_eq!(
+                route(&Method::GET, &format!("/petstore/v1/pets/{id}")),
+                Err(NoRoute::BadId(id.into())),
+                "{id:?}"
+            );
+        }
     }
 }

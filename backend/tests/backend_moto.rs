@@ -16,10 +16,12 @@ use common::{COGNITO_AUTHORIZER, LAMBDA_AUTHORIZER, call, request, request_with}
 use groupgate::testkit::{Moto, free_port, unique};
 use serde_json::json;
 
-const VET_ROLE: &str = "arn:aws:iam::123456789012:role/groupgate-pet-veterinarian";
+const VET_ROLE: &str = "arn:aws:iam::123456789012:role/groupgate/demo/groupgate-pet-veterinarian";
+/// The IAM path of the fixtures' group roles, as the stack would pass it.
+const ROLE_PATH: &str = "/groupgate/demo/";
 /// A role in another account: moto keeps each account's tables apart, so what the backend reads
 /// with this role's credentials shows whose credentials it used.
-const FOREIGN_ROLE: &str = "arn:aws:iam::111111111111:role/groupgate-partner";
+const FOREIGN_ROLE: &str = "arn:aws:iam::111111111111:role/groupgate/demo/groupgate-partner";
 
 async fn pets_table(client: &aws_sdk_dynamodb::Client) -> String {
     let table = unique("pets");
@@ -114,7 +116,13 @@ async fn pets_are_seeded_created_and_read_in_dynamodb() {
 async fn the_group_role_is_assumed_with_a_session_named_after_the_user() {
     let moto = Moto::start().await;
     let aws = sdk(&moto).await;
-    let app = App::new(&config(&[("ASSUME_GROUP_ROLE", "true")]), &aws);
+    let app = App::new(
+        &config(&[
+            ("ASSUME_GROUP_ROLE", "true"),
+            ("GROUP_ROLE_PATH", ROLE_PATH),
+        ]),
+        &aws,
+    );
     let (status, body) = call(
         &app,
         request(LAMBDA_AUTHORIZER, "GET", "/petstore/v2/identity", None),
@@ -122,9 +130,12 @@ async fn the_group_role_is_assumed_with_a_session_named_after_the_user() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["role_arn"], VET_ROLE);
+    // The session is the user's name and a hash of their `sub`: unique per user.
+    let session = backend::roles::session_name("vet", "6f1c2e1a-0000-4000-8000-000000000001");
+    assert!(session.starts_with("vet."), "{session}");
     assert_eq!(
         body["assumed_role_arn"],
-        "arn:aws:sts::123456789012:assumed-role/groupgate-pet-veterinarian/vet"
+        format!("arn:aws:sts::123456789012:assumed-role/groupgate-pet-veterinarian/{session}")
     );
 
     // A Cognito authorizer's claims: the preferred role, session from cognito:username.
@@ -134,9 +145,10 @@ async fn the_group_role_is_assumed_with_a_session_named_after_the_user() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        body["assumed_role_arn"],
-        "arn:aws:sts::123456789012:assumed-role/groupgate-admin/boss"
+    let assumed = body["assumed_role_arn"].as_str().unwrap();
+    assert!(
+        assumed.starts_with("arn:aws:sts::123456789012:assumed-role/groupgate-admin/boss."),
+        "{assumed}"
     );
 }
 
@@ -192,6 +204,7 @@ async fn the_assumed_credentials_are_the_ones_used_for_the_table() {
         &config(&[
             ("PETS_TABLE", &table),
             ("ASSUME_GROUP_ROLE", "true"),
+            ("GROUP_ROLE_PATH", ROLE_PATH),
             ("ALLOWED_ROLE_ACCOUNTS", "111111111111,123456789012"),
         ]),
         &aws,
@@ -264,7 +277,13 @@ async fn roles_outside_the_allowed_accounts_or_missing_are_403() {
     let moto = Moto::start().await;
     let aws = sdk(&moto).await;
     // Default: only the function's own account (123456789012, as STS tells it).
-    let app = App::new(&config(&[("ASSUME_GROUP_ROLE", "true")]), &aws);
+    let app = App::new(
+        &config(&[
+            ("ASSUME_GROUP_ROLE", "true"),
+            ("GROUP_ROLE_PATH", ROLE_PATH),
+        ]),
+        &aws,
+    );
     let foreign = request_with(LAMBDA_AUTHORIZER, "GET", "/petstore/v1/pets", None, |e| {
         e["requestContext"]["authorizer"]["role_arn"] = json!(FOREIGN_ROLE);
     });
@@ -308,6 +327,7 @@ async fn an_unreachable_sts_is_a_quick_503() {
     let app = App::new(
         &config(&[
             ("ASSUME_GROUP_ROLE", "true"),
+            ("GROUP_ROLE_PATH", ROLE_PATH),
             ("ALLOWED_ROLE_ACCOUNTS", "123456789012"),
         ]),
         &aws,
@@ -323,7 +343,7 @@ async fn an_unreachable_sts_is_a_quick_503() {
         body["message"]
             .as_str()
             .unwrap()
-            .starts_with("STS AssumeRole is unreachable"),
+            .starts_with("STS GetCallerIdentity is unreachable"),
         "{body}"
     );
     assert!(
@@ -349,5 +369,83 @@ async fn a_missing_table_is_a_502_with_a_message() {
             .unwrap()
             .contains("DynamoDB Scan failed"),
         "{body}"
+    );
+}
+
+/// Issue #9, row 10: role ARNs that only look like the group roles, or lie outside them.
+#[tokio::test]
+async fn only_well_formed_roles_in_this_partition_under_the_role_path_are_assumed() {
+    let moto = Moto::start().await;
+    let aws = sdk(&moto).await;
+    let app = App::new(
+        &config(&[
+            ("ASSUME_GROUP_ROLE", "true"),
+            ("GROUP_ROLE_PATH", ROLE_PATH),
+        ]),
+        &aws,
+    );
+    for (role, needle) in [
+        (
+            "arn:aws:iam::123456789012:role/groupgate/demo/../admin-role",
+            "well-formed",
+        ),
+        (
+            "arn:aws:iam::123456789012:role/vet-role/../admin-role",
+            "well-formed",
+        ),
+        ("arn:aws:iam::123456789012:role//vet-role", "well-formed"),
+        (
+            "arn:aws-cn:iam::123456789012:role/groupgate/demo/vet",
+            "partition",
+        ),
+        ("arn:aws:iam::123456789012:role/other/vet", "role path"),
+        ("arn:aws:iam::123456789012:role/vet", "role path"),
+    ] {
+        let event = request_with(
+            LAMBDA_AUTHORIZER,
+            "GET",
+            "/petstore/v2/identity",
+            None,
+            |e| {
+                e["requestContext"]["authorizer"]["role_arn"] = json!(role);
+            },
+        );
+        let (status, body) = call(&app, event).await;
+        assert_eq!(status, 403, "{role}: {body}");
+        assert!(
+            body["message"].as_str().unwrap().contains(needle),
+            "{role}: {body}"
+        );
+    }
+}
+
+/// Issue #9, row 11.
+#[tokio::test]
+async fn a_preferred_role_outside_the_callers_roles_is_403() {
+    let moto = Moto::start().await;
+    let aws = sdk(&moto).await;
+    let app = App::new(
+        &config(&[
+            ("ASSUME_GROUP_ROLE", "true"),
+            ("GROUP_ROLE_PATH", ROLE_PATH),
+        ]),
+        &aws,
+    );
+    let event = request_with(
+        COGNITO_AUTHORIZER,
+        "GET",
+        "/petstore/v2/identity",
+        None,
+        |e| {
+            e["requestContext"]["authorizer"]["claims"]["cognito:preferred_role"] =
+                json!("arn:aws:iam::123456789012:role/groupgate/demo/groupgate-root");
+        },
+    );
+    assert_eq!(
+        call(&app, event).await,
+        (
+            403,
+            json!({"message": "the caller's preferred role is not one of its roles"})
+        )
     );
 }

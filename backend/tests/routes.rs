@@ -216,3 +216,109 @@ async fn paths_without_the_stage_prefix_work_too() {
     });
     assert_eq!(call(&app().await, req).await.0, 200);
 }
+
+/// A proxy event from the fixture, changed by `change`, as the function receives it.
+fn raw_event(
+    method: &str,
+    path: &str,
+    change: impl FnOnce(&mut serde_json::Value),
+) -> serde_json::Value {
+    let mut event: serde_json::Value = serde_json::from_str(LAMBDA_AUTHORIZER).unwrap();
+    event["httpMethod"] = json!(method);
+    event["path"] = json!(path);
+    event["requestContext"]["httpMethod"] = json!(method);
+    change(&mut event);
+    event
+}
+
+async fn call_event(event: serde_json::Value) -> (i64, serde_json::Value) {
+    let response = app().await.handle_event(&event).await;
+    let body = match response.body {
+        Some(lambda_http::Body::Text(text)) => serde_json::from_str(&text).unwrap(),
+        other => panic!("not a JSON text body: {other:?}"),
+    };
+    (response.status_code, body)
+}
+
+/// Issue #9, row 13: a policy that denies `/pets/2` by its ARN cannot be bypassed by another
+/// spelling of the id.
+#[tokio::test]
+async fn only_the_canonical_decimal_form_is_a_pet_id() {
+    for id in ["+2", "002", "2%20", "2 "] {
+        let (status, body) =
+            call_event(raw_event("GET", &format!("/petstore/v1/pets/{id}"), |_| {})).await;
+        assert_eq!(status, 400, "{id:?}: {body}");
+    }
+    let (status, body) = call_event(raw_event("GET", "/petstore/v1/pets/2", |_| {})).await;
+    assert_eq!((status, body), (200, json!({"id":2,"name":"Cats"})));
+}
+
+/// Issue #9, row 14: routes work whatever the stage is called, `petstore` included.
+#[tokio::test]
+async fn routes_work_under_a_stage_named_like_the_path() {
+    for stage in ["petstore", "prod", "v1", "$default"] {
+        let event = raw_event("GET", "/petstore/v1/pets", |e| {
+            e["requestContext"]["stage"] = json!(stage);
+            e["requestContext"]["path"] = json!(format!("/{stage}/petstore/v1/pets"));
+        });
+        let (status, body) = call_event(event).await;
+        assert_eq!(status, 200, "stage {stage}: {body}");
+    }
+}
+
+/// Issue #9, rows 15 and 16: events that cannot be read as a request are a 400 saying why.
+#[tokio::test]
+async fn unreadable_events_are_400_naming_the_problem() {
+    let cases: Vec<(serde_json::Value, &str)> = vec![
+        (
+            raw_event("", "/petstore/v1/pets", |_| {}),
+            "`httpMethod` is empty",
+        ),
+        (
+            raw_event("GET", "/petstore/v1/pets", |e| {
+                e.as_object_mut().unwrap().remove("httpMethod");
+            }),
+            "`httpMethod`",
+        ),
+        (
+            raw_event("POST", "/petstore/v1/pets", |e| {
+                e["isBase64Encoded"] = json!(true);
+                e["body"] = json!("{\"name\":\"not base64\"}");
+            }),
+            "base64",
+        ),
+        (
+            raw_event("GET", "/petstore/v1/pets", |e| {
+                e["headers"]["Host"] = json!("a b");
+                e["multiValueHeaders"]["Host"] = json!(["a b"]);
+            }),
+            "`Host`",
+        ),
+        (
+            raw_event("GET", "/petstore/v1/pets", |e| {
+                e["headers"]["X-Forwarded-Proto"] = json!("a b");
+            }),
+            "`X-Forwarded-Proto`",
+        ),
+    ];
+    for (event, needle) in cases {
+        let (status, body) = call_event(event).await;
+        assert_eq!(status, 400, "{needle}: {body}");
+        assert!(
+            body["message"].as_str().unwrap().contains(needle),
+            "{needle}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_readable_event_is_served_with_a_proxy_response() {
+    let event = raw_event("POST", "/petstore/v1/pets", |e| {
+        e["isBase64Encoded"] = json!(true);
+        e["body"] = json!("eyJuYW1lIjoiSGFtc3RlcnMifQ==");
+    });
+    let response = app().await.handle_event(&event).await;
+    assert_eq!(response.status_code, 201);
+    assert_eq!(response.headers["content-type"], "application/json");
+    assert!(!response.is_base64_encoded);
+}

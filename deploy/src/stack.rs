@@ -239,6 +239,7 @@ pub fn build(groups: &[GroupDefinition], assets: &Assets) -> Stack {
                 ("PETS_TABLE", pets_table.r#ref()),
                 ("ASSUME_GROUP_ROLE", assume),
                 ("ALLOWED_ROLE_ACCOUNTS", Expr::pseudo("AccountId")),
+                ("GROUP_ROLE_PATH", group_roles_path.clone()),
             ],
         }),
     );

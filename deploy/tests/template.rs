@@ -150,7 +150,12 @@ fn functions_are_arm64_on_al2023_with_the_variables_they_read() {
         ),
         (
             "BackendFunction",
-            &["PETS_TABLE", "ASSUME_GROUP_ROLE", "ALLOWED_ROLE_ACCOUNTS"][..],
+            &[
+                "PETS_TABLE",
+                "ASSUME_GROUP_ROLE",
+                "ALLOWED_ROLE_ACCOUNTS",
+                "GROUP_ROLE_PATH",
+            ][..],
         ),
     ] {
         let p = &resource(&t, id)["Properties"];

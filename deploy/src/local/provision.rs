@@ -21,6 +21,9 @@ use crate::construct::Stack;
 use crate::groups::GroupDefinition;
 use crate::seed;
 
+/// The IAM path of the local stack's group roles (the stack's is `/groupgate/{stack}/`).
+pub const LOCAL_ROLE_PATH: &str = "/groupgate/local/";
+
 /// A demo user the local stack creates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DemoUser {
@@ -218,7 +221,7 @@ pub async fn provision(
         let role_arn = iam
             .create_role()
             .role_name(&role_name)
-            .path("/groupgate/local/")
+            .path(LOCAL_ROLE_PATH)
             .assume_role_policy_document(trust.to_string())
             .send()
             .await
@@ -337,6 +340,7 @@ impl LocalStack {
                 "ASSUME_GROUP_ROLE",
                 if assume_group_role { "true" } else { "false" },
             ),
+            ("GROUP_ROLE_PATH", LOCAL_ROLE_PATH),
             ("AWS_LAMBDA_LOG_FORMAT", "json"),
         ]
         .iter()
