@@ -26,6 +26,16 @@ test_status=${PIPESTATUS[0]}
 set -e
 [ "$test_status" -eq 0 ] || fail "cargo test --workspace" "$LOGS/cargo-test.log"
 
+say "holding the warm decision path to its instruction budget (cargo bench -p authorizer --bench instructions)"
+command -v valgrind >/dev/null 2>&1 || {
+  say "valgrind is missing: installing it (apt-get install valgrind)"
+  { apt-get update -qq && apt-get install -y -qq valgrind; } >"$LOGS/valgrind-install.log" 2>&1 ||
+    fail "valgrind is needed for the instruction-count benchmark and could not be installed" "$LOGS/valgrind-install.log"
+}
+cargo bench --quiet -p authorizer --bench instructions >"$LOGS/bench-instructions.log" 2>&1 ||
+  fail "the instruction-count benchmark (over budget, or it could not run)" "$LOGS/bench-instructions.log"
+grep -E '^decision_instructions' "$LOGS/bench-instructions.log" | sed 's/^/    /'
+
 say "synthesizing the template and checking it with cfn-lint"
 cargo run --quiet -p deploy -- synth --out "$ROOT/.local/synth" --placeholder-assets >/dev/null \
   || fail "cargo run -p deploy -- synth"
