@@ -3,14 +3,8 @@
 use std::time::Duration;
 
 use groupgate::ExpectedTokenUse;
-
-/// A missing or malformed setting, named.
-#[derive(Debug, thiserror::Error)]
-#[error("configuration: `{variable}` {problem}")]
-pub struct ConfigError {
-    pub variable: &'static str,
-    pub problem: String,
-}
+pub use groupgate::env::ConfigError;
+use groupgate::env::{self, Vars};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -32,72 +26,49 @@ pub struct Config {
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_vars(&Vars::process())
     }
 
-    /// Reads the configuration through `lookup` (the environment, or a map in tests).
+    /// Reads the configuration through `lookup` (a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |variable: &'static str| {
-            lookup(variable)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let required = |variable: &'static str| {
-            get(variable).ok_or(ConfigError {
-                variable,
-                problem: "is required".to_owned(),
-            })
-        };
-        let seconds = |variable: &'static str, default: u64, max: u64| match get(variable) {
-            None => Ok(Duration::from_secs(default)),
-            Some(v) => match v.parse::<u64>() {
-                Ok(n) if n <= max => Ok(Duration::from_secs(n)),
-                _ => Err(ConfigError {
-                    variable,
-                    problem: format!("`{v}` is not a whole number of seconds from 0 to {max}"),
-                }),
-            },
-        };
+        Self::from_vars(&Vars::new(lookup))
+    }
 
-        let user_pool_id = required("USER_POOL_ID")?;
-        groupgate::token::user_pool_region(&user_pool_id).map_err(|e| ConfigError {
-            variable: "USER_POOL_ID",
-            problem: e.detail(),
-        })?;
-        let client_ids: Vec<String> = required("APP_CLIENT_IDS")?
+    fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Self, ConfigError> {
+        let user_pool_id = vars.required(env::USER_POOL_ID)?;
+        groupgate::token::user_pool_region(&user_pool_id)
+            .map_err(|problem| ConfigError::new(env::USER_POOL_ID, problem))?;
+        let client_ids: Vec<String> = vars
+            .required(env::APP_CLIENT_IDS)?
             .split(',')
             .map(|c| c.trim().to_owned())
             .collect();
         if client_ids.iter().any(String::is_empty) {
-            return Err(ConfigError {
-                variable: "APP_CLIENT_IDS",
-                problem: "has an empty entry".to_owned(),
-            });
+            return Err(ConfigError::new(env::APP_CLIENT_IDS, "has an empty entry"));
         }
-        let token_use = match get("TOKEN_USE") {
+        let token_use = match vars.get(env::TOKEN_USE) {
             None => ExpectedTokenUse::Access,
-            Some(v) => v.parse().map_err(|problem| ConfigError {
-                variable: "TOKEN_USE",
-                problem,
-            })?,
+            Some(v) => v
+                .parse()
+                .map_err(|problem: String| ConfigError::new(env::TOKEN_USE, problem))?,
         };
-        let jwks_url = get("JWKS_URL");
+        let jwks_url = vars.get(env::JWKS_URL);
         if let Some(url) = &jwks_url
             && !(url.starts_with("https://") || url.starts_with("http://"))
         {
-            return Err(ConfigError {
-                variable: "JWKS_URL",
-                problem: format!("`{url}` is not an http(s) URL"),
-            });
+            return Err(ConfigError::new(
+                env::JWKS_URL,
+                format!("`{url}` is not an http(s) URL"),
+            ));
         }
         Ok(Self {
             user_pool_id,
             client_ids,
-            policy_table: required("POLICY_TABLE")?,
+            policy_table: vars.required(env::POLICY_TABLE)?,
             token_use,
             jwks_url,
-            policy_cache_ttl: seconds("POLICY_CACHE_TTL_SECONDS", 60, 3600)?,
-            leeway: seconds("CLOCK_LEEWAY_SECONDS", 30, 300)?,
+            policy_cache_ttl: vars.seconds(env::POLICY_CACHE_TTL_SECONDS, 60, 0..=3600)?,
+            leeway: vars.seconds(env::CLOCK_LEEWAY_SECONDS, 30, 0..=300)?,
         })
     }
 }

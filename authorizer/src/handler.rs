@@ -3,12 +3,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use groupgate::context::AuthorizerContext;
 use groupgate::jwks::JwksSource;
 use groupgate::store::PolicySource;
 use groupgate::untrusted::{Untrusted, UntrustedList};
 use groupgate::{
-    CognitoClaims, GroupPolicy, GroupPolicyStore, INVOKE_ACTION, MergedPolicy, MethodArn,
-    RequestFacts, TokenVerifier, VerifyError,
+    GroupPolicy, GroupPolicyStore, INVOKE_ACTION, MergedPolicy, MethodArn, RequestFacts,
+    TokenVerifier, VerifyError,
 };
 use lambda_runtime::Diagnostic;
 use serde::Serialize;
@@ -24,20 +25,8 @@ use crate::event::{Authorization, AuthorizerEvent};
 pub struct AuthorizerResponse {
     pub principal_id: String,
     pub policy_document: ReturnedPolicy,
-    pub context: Context,
-}
-
-/// The context handed to the backend (as `requestContext.authorizer.*`). Flat, string values
-/// only: API Gateway rejects nested context values.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Context {
-    pub sub: String,
-    pub username: String,
-    /// The token's `cognito:groups` as a JSON array.
-    pub groups: String,
-    pub token_use: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub role_arn: Option<String>,
+    /// What the backend reads the caller from (see [`groupgate::context`]).
+    pub context: AuthorizerContext,
 }
 
 /// The merged policy of the user's groups, rendered when the response is serialized.
@@ -212,7 +201,7 @@ impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
             tracing::warn!(
                 request_id,
                 group = %Untrusted(&invalid.group),
-                error = %Untrusted(invalid.policy.as_ref().err().map(String::as_str).unwrap_or_default()),
+                error = %Untrusted(invalid.policy.as_ref().err().map(|e| e.0.as_str()).unwrap_or_default()),
                 "group policy is invalid; treating it as deny-all",
             );
         }
@@ -229,7 +218,7 @@ impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
             detail = %decision.reason(),
             latency_us = started.elapsed().as_micros() as u64,
         );
-        let context = context(&claims, &groups);
+        let context = AuthorizerContext::new(&claims, &groups);
         Ok(AuthorizerResponse {
             principal_id: claims.sub,
             policy_document: ReturnedPolicy {
@@ -250,35 +239,6 @@ fn failed(request_id: &str, reason: &'static str, detail: &str) -> AuthorizerErr
     AuthorizerError::Failed(format!("{reason}: {detail}"))
 }
 
-fn context(claims: &CognitoClaims, groups: &[Arc<GroupPolicy>]) -> Context {
-    Context {
-        sub: claims.sub.clone(),
-        username: claims.username().to_owned(),
-        // Serializing a list of strings cannot fail; an empty list would only grant less.
-        groups: serde_json::to_string(&claims.groups).unwrap_or_else(|_| "[]".to_owned()),
-        token_use: claims.token_use.as_str(),
-        role_arn: role_arn(claims, groups).map(str::to_owned),
-    }
-}
-
-/// The role the backend should act as: the token's `cognito:preferred_role` when it has one
-/// (and then only if it is one of the token's `cognito:roles`: otherwise none), else the role of
-/// the user's group with the lowest precedence (ties: the token's group order; groups without a
-/// precedence come last).
-pub fn role_arn<'a>(claims: &'a CognitoClaims, groups: &'a [Arc<GroupPolicy>]) -> Option<&'a str> {
-    if let Some(preferred) = &claims.preferred_role {
-        return claims
-            .roles
-            .contains(preferred)
-            .then_some(preferred.as_str());
-    }
-    groups
-        .iter()
-        .filter_map(|g| Some((g.precedence.unwrap_or(i64::MAX), g.role_arn.as_deref()?)))
-        .min_by_key(|(precedence, _)| *precedence)
-        .map(|(_, role)| role)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,66 +255,5 @@ mod tests {
         for value in ["Basic abc", "Bearer ", ""] {
             assert_eq!(bearer_token(value), None, "{value:?}");
         }
-    }
-
-    fn group(name: &str, precedence: Option<i64>, role: Option<&str>) -> Arc<GroupPolicy> {
-        Arc::new(GroupPolicy {
-            group: name.to_owned(),
-            policy: Err("unused".to_owned()),
-            role_arn: role.map(str::to_owned),
-            precedence,
-        })
-    }
-
-    fn claims(preferred: Option<&str>) -> CognitoClaims {
-        claims_with_roles(preferred, preferred.into_iter().collect())
-    }
-
-    fn claims_with_roles(preferred: Option<&str>, roles: Vec<&str>) -> CognitoClaims {
-        CognitoClaims {
-            sub: "s".into(),
-            iss: "i".into(),
-            token_use: groupgate::TokenUse::Access,
-            exp: 2,
-            iat: 1,
-            nbf: None,
-            client_id: None,
-            aud: None,
-            username: None,
-            cognito_username: None,
-            groups: vec![],
-            preferred_role: preferred.map(str::to_owned),
-            roles: roles.into_iter().map(str::to_owned).collect(),
-            scope: None,
-        }
-    }
-
-    #[test]
-    fn role_of_the_lowest_precedence_group_is_chosen() {
-        let groups = [
-            group("a", None, Some("arn:a")),
-            group("b", Some(5), Some("arn:b")),
-            group("c", Some(1), None),
-            group("d", Some(2), Some("arn:d")),
-        ];
-        assert_eq!(role_arn(&claims(None), &groups), Some("arn:d"));
-    }
-
-    #[test]
-    fn preferred_role_in_the_token_wins() {
-        let groups = [group("d", Some(0), Some("arn:d"))];
-        assert_eq!(role_arn(&claims(Some("arn:p")), &groups), Some("arn:p"));
-    }
-
-    #[test]
-    fn a_preferred_role_outside_the_tokens_roles_gives_no_role() {
-        let groups = [group("d", Some(0), Some("arn:d"))];
-        let claims = claims_with_roles(Some("arn:p"), vec!["arn:q"]);
-        assert_eq!(role_arn(&claims, &groups), None);
-    }
-
-    #[test]
-    fn no_role_when_no_group_has_one() {
-        assert_eq!(role_arn(&claims(None), &[group("a", Some(1), None)]), None);
     }
 }

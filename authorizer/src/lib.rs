@@ -14,4 +14,4 @@ pub mod logging;
 
 pub use config::Config;
 pub use event::AuthorizerEvent;
-pub use handler::{Authorizer, AuthorizerError, AuthorizerResponse, Context};
+pub use handler::{Authorizer, AuthorizerError, AuthorizerResponse};

@@ -279,8 +279,11 @@ async fn moto_tokens_are_authorized_by_their_groups_policies() {
         .await
         .unwrap();
     assert_eq!(response.context.username, "vet");
-    assert_eq!(response.context.groups, r#"["pet-veterinarian"]"#);
-    assert_eq!(response.context.token_use, "access");
+    assert_eq!(response.context.groups, ["pet-veterinarian"]);
+    // On the wire, as API Gateway receives it: flat strings.
+    let wire = serde_json::to_value(&response.context).unwrap();
+    assert_eq!(wire["groups"], r#"["pet-veterinarian"]"#);
+    assert_eq!(wire["token_use"], "access");
     assert_eq!(response.context.role_arn.as_deref(), Some(VET_ROLE));
     assert_eq!(response.context.sub, response.principal_id);
     // The returned policy is right for every method, not only the one asked about.
@@ -312,7 +315,11 @@ async fn a_user_in_no_group_gets_a_policy_that_denies_everything() {
         .unwrap();
     assert!(!allows(&response, "GET", "/petstore/v1/pets"));
     assert!(!allows(&response, "GET", "/"));
-    assert_eq!(response.context.groups, "[]");
+    assert!(response.context.groups.is_empty());
+    assert_eq!(
+        serde_json::to_value(&response.context).unwrap()["groups"],
+        "[]"
+    );
     assert_eq!(response.context.role_arn, None);
 }
 

@@ -47,8 +47,7 @@ impl PolicySource for Policies {
             .filter(|d| groups.iter().any(|g| g == d["group"].as_str().unwrap()))
             .map(|d| GroupPolicy {
                 group: d["group"].as_str().unwrap().to_owned(),
-                policy: PolicyDocument::from_json(&d["policy"].to_string())
-                    .map_err(|e| e.to_string()),
+                policy: PolicyDocument::from_json(&d["policy"].to_string()),
                 role_arn: None,
                 precedence: d["precedence"].as_i64(),
             })

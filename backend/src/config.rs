@@ -2,12 +2,8 @@
 
 use std::time::Duration;
 
-#[derive(Debug, thiserror::Error)]
-#[error("configuration: `{variable}` {problem}")]
-pub struct ConfigError {
-    pub variable: &'static str,
-    pub problem: String,
-}
+pub use groupgate::env::ConfigError;
+use groupgate::env::{self, Vars};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -27,73 +23,52 @@ pub struct Config {
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_vars(&Vars::process())
     }
 
+    /// Reads the configuration through `lookup` (a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |variable: &str| {
-            lookup(variable)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let assume_group_role = match get("ASSUME_GROUP_ROLE").as_deref() {
-            None | Some("false") | Some("0") => false,
-            Some("true") | Some("1") => true,
-            Some(other) => {
-                return Err(ConfigError {
-                    variable: "ASSUME_GROUP_ROLE",
-                    problem: format!("`{other}` is not `true` or `false`"),
-                });
-            }
-        };
-        let allowed_role_accounts = match get("ALLOWED_ROLE_ACCOUNTS") {
+        Self::from_vars(&Vars::new(lookup))
+    }
+
+    fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Self, ConfigError> {
+        let assume_group_role = vars.flag(env::ASSUME_GROUP_ROLE, false)?;
+        let allowed_role_accounts = match vars.get(env::ALLOWED_ROLE_ACCOUNTS) {
             None => None,
             Some(list) => {
                 let accounts: Vec<String> = list.split(',').map(|a| a.trim().to_owned()).collect();
                 if let Some(bad) = accounts.iter().find(|a| !is_account_id(a)) {
-                    return Err(ConfigError {
-                        variable: "ALLOWED_ROLE_ACCOUNTS",
-                        problem: format!("`{bad}` is not a 12-digit account id"),
-                    });
+                    return Err(ConfigError::new(
+                        env::ALLOWED_ROLE_ACCOUNTS,
+                        format!("`{bad}` is not a 12-digit account id"),
+                    ));
                 }
                 Some(accounts)
             }
         };
-        let role_session = match get("ROLE_SESSION_SECONDS") {
-            None => Duration::from_secs(900),
-            Some(v) => match v.parse::<u64>() {
-                Ok(n) if (900..=3600).contains(&n) => Duration::from_secs(n),
-                _ => {
-                    return Err(ConfigError {
-                        variable: "ROLE_SESSION_SECONDS",
-                        problem: format!("`{v}` is not a number of seconds from 900 to 3600"),
-                    });
-                }
-            },
-        };
-        let group_role_path = get("GROUP_ROLE_PATH");
+        let group_role_path = vars.get(env::GROUP_ROLE_PATH);
         match &group_role_path {
             Some(path) if !is_role_path(path) => {
-                return Err(ConfigError {
-                    variable: "GROUP_ROLE_PATH",
-                    problem: format!(
+                return Err(ConfigError::new(
+                    env::GROUP_ROLE_PATH,
+                    format!(
                         "`{path}` is not an IAM path such as `/groupgate/my-stack/` (segments of letters, digits and `+=,.@_-`, `/` at both ends)"
                     ),
-                });
+                ));
             }
             None if assume_group_role => {
-                return Err(ConfigError {
-                    variable: "GROUP_ROLE_PATH",
-                    problem: "is required when `ASSUME_GROUP_ROLE` is on".to_owned(),
-                });
+                return Err(ConfigError::new(
+                    env::GROUP_ROLE_PATH,
+                    format!("is required when `{}` is on", env::ASSUME_GROUP_ROLE),
+                ));
             }
             _ => {}
         }
         Ok(Self {
-            pets_table: get("PETS_TABLE"),
+            pets_table: vars.get(env::PETS_TABLE),
             assume_group_role,
             allowed_role_accounts,
-            role_session,
+            role_session: vars.seconds(env::ROLE_SESSION_SECONDS, 900, 900..=3600)?,
             group_role_path,
         })
     }

@@ -3,14 +3,15 @@
 //! - [`config`]: the environment, read once;
 //! - [`proxy`]: the REST API v1 proxy event, checked, in; the proxy response out;
 //! - [`routes`]: request -> route -> JSON response;
-//! - [`identity`]: the caller, from either authorizer shape in `requestContext.authorizer`;
 //! - [`roles`]: STS AssumeRole into the caller's group role, credentials cached;
+//!
+//! The caller comes from the authorizer's context, read by `groupgate::context`, the contract
+//! the authorizer writes.
 //! - [`pets`]: the pets, in DynamoDB or in memory;
 //! - [`error`]: failures as `{"message": ...}` with the right status.
 
 pub mod config;
 pub mod error;
-pub mod identity;
 pub mod pets;
 pub mod proxy;
 pub mod roles;

@@ -9,42 +9,13 @@ use aws_sdk_sts::config::Credentials;
 use tokio::sync::Mutex;
 
 use crate::error::ApiError;
-use crate::identity::Caller;
+use groupgate::context::{Caller, NoRole};
 use groupgate::untrusted::Untrusted;
 
 /// Credentials are renewed this long before they expire.
 const RENEW_BEFORE_EXPIRY: Duration = Duration::from_secs(120);
 /// At most this many (role, session) credentials are kept.
 const MAX_CACHED: usize = 1024;
-
-/// Why a caller has no role to act as.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NoRole {
-    /// Neither the authorizer nor the claims name a role (or several, none preferred).
-    None,
-    /// `cognito:preferred_role` is not one of the caller's `cognito:roles`.
-    PreferredNotAmongRoles,
-}
-
-/// The role to act as: the authorizer's `role_arn`; else `cognito:preferred_role`, which must be
-/// one of `cognito:roles`; else the one entry of `cognito:roles` (several, and none preferred: we
-/// do not guess).
-pub fn choose_role(caller: &Caller) -> Result<&str, NoRole> {
-    if let Some(role) = &caller.role_arn {
-        return Ok(role);
-    }
-    if let Some(preferred) = &caller.preferred_role {
-        return if caller.roles.iter().any(|r| r == preferred) {
-            Ok(preferred)
-        } else {
-            Err(NoRole::PreferredNotAmongRoles)
-        };
-    }
-    match caller.roles.as_slice() {
-        [only] => Ok(only),
-        _ => Err(NoRole::None),
-    }
-}
 
 /// A well-formed IAM role ARN, `arn:{partition}:iam::{account}:role{path}{name}`, read strictly:
 /// the path's segments are non-empty, not `.` or `..`, and use only IAM's name characters, so a
@@ -247,7 +218,7 @@ impl RoleBroker {
 
     /// Credentials for acting as `caller`'s group role.
     pub async fn assume_for(&self, caller: &Caller) -> Result<Assumed, ApiError> {
-        let arn = choose_role(caller).map_err(|why| {
+        let arn = caller.role().map_err(|why| {
             ApiError::forbidden(match why {
                 NoRole::None => "no group role to act as for this caller",
                 NoRole::PreferredNotAmongRoles => {
@@ -314,42 +285,6 @@ impl RoleBroker {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn caller(role_arn: Option<&str>, preferred: Option<&str>, roles: &[&str]) -> Caller {
-        Caller {
-            sub: "s".into(),
-            username: "u".into(),
-            groups: vec![],
-            role_arn: role_arn.map(str::to_owned),
-            preferred_role: preferred.map(str::to_owned),
-            roles: roles.iter().map(|r| r.to_string()).collect(),
-        }
-    }
-
-    #[test]
-    fn the_authorizers_role_comes_first_then_preferred_then_a_single_role() {
-        assert_eq!(choose_role(&caller(Some("a"), Some("p"), &["p"])), Ok("a"));
-        assert_eq!(choose_role(&caller(None, Some("p"), &["r", "p"])), Ok("p"));
-        assert_eq!(choose_role(&caller(None, None, &["r"])), Ok("r"));
-        assert_eq!(
-            choose_role(&caller(None, None, &["r", "s"])),
-            Err(NoRole::None)
-        );
-        assert_eq!(choose_role(&caller(None, None, &[])), Err(NoRole::None));
-    }
-
-    /// Issue #9, row 11.
-    #[test]
-    fn a_preferred_role_that_is_not_among_the_roles_is_refused() {
-        assert_eq!(
-            choose_role(&caller(None, Some("p"), &["r", "s"])),
-            Err(NoRole::PreferredNotAmongRoles)
-        );
-        assert_eq!(
-            choose_role(&caller(None, Some("p"), &[])),
-            Err(NoRole::PreferredNotAmongRoles)
-        );
-    }
 
     #[test]
     fn role_arns_are_read_into_their_parts() {

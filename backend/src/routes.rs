@@ -10,9 +10,9 @@ use serde_json::json;
 
 use crate::config::Config;
 use crate::error::{ApiError, json_response};
-use crate::identity::{self, Caller, IdentityError};
 use crate::pets::{NewPet, PetStore};
 use crate::roles::RoleBroker;
+use groupgate::context::{Caller, IdentityError};
 
 /// A resolved route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,7 +164,7 @@ impl App {
         }
         let caller = fields
             .ok_or(IdentityError::Missing)
-            .and_then(identity::caller)
+            .and_then(Caller::from_authorizer_fields)
             .map_err(|e| ApiError::unauthorized(e.to_string()))?;
         let acting = self.acting(&caller).await?;
         if let PetStore::Table(table) = &self.pets {

@@ -2,6 +2,7 @@
 //! REST API with its Lambda authorizer. Also the API's routes and authorizer settings, which the
 //! local gateway reads so it behaves like the deployed API.
 
+use groupgate::env;
 use serde_json::json;
 
 use crate::assets::Assets;
@@ -217,11 +218,11 @@ pub fn build(groups: &[GroupDefinition], assets: &Assets) -> Stack {
             memory_mb: 512,
             timeout_seconds: 10,
             environment: vec![
-                ("USER_POOL_ID", pool.r#ref()),
-                ("APP_CLIENT_IDS", client.r#ref()),
-                ("POLICY_TABLE", policy_table.r#ref()),
-                ("TOKEN_USE", "access".into()),
-                ("POLICY_CACHE_TTL_SECONDS", "60".into()),
+                (env::USER_POOL_ID, pool.r#ref()),
+                (env::APP_CLIENT_IDS, client.r#ref()),
+                (env::POLICY_TABLE, policy_table.r#ref()),
+                (env::TOKEN_USE, "access".into()),
+                (env::POLICY_CACHE_TTL_SECONDS, "60".into()),
             ],
         }),
     );
@@ -236,10 +237,10 @@ pub fn build(groups: &[GroupDefinition], assets: &Assets) -> Stack {
             memory_mb: 256,
             timeout_seconds: 15,
             environment: vec![
-                ("PETS_TABLE", pets_table.r#ref()),
-                ("ASSUME_GROUP_ROLE", assume),
-                ("ALLOWED_ROLE_ACCOUNTS", Expr::pseudo("AccountId")),
-                ("GROUP_ROLE_PATH", group_roles_path.clone()),
+                (env::PETS_TABLE, pets_table.r#ref()),
+                (env::ASSUME_GROUP_ROLE, assume),
+                (env::ALLOWED_ROLE_ACCOUNTS, Expr::pseudo("AccountId")),
+                (env::GROUP_ROLE_PATH, group_roles_path.clone()),
             ],
         }),
     );

@@ -10,8 +10,8 @@ use std::sync::{Arc, LazyLock};
 use serde::{Serialize, Serializer};
 
 use crate::arn::Pattern;
+use crate::group::GroupPolicy;
 use crate::policy::{Effect, PolicyDocument, RequestFacts, Scope, Statement, StatementJson};
-use crate::store::GroupPolicy;
 use crate::untrusted::Untrusted;
 
 /// The action API Gateway checks for a method call.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
-use crate::Error;
+use crate::error::{Error, PolicyError};
 use crate::group::GroupPolicy;
 use crate::policy::PolicyDocument;
 use crate::store::PolicySource;
@@ -22,11 +22,9 @@ impl GroupPolicy {
     pub fn from_item(item: &HashMap<String, AttributeValue>) -> Option<Self> {
         let group = item.get("group")?.as_s().ok()?.clone();
         let policy = match item.get("policy") {
-            Some(AttributeValue::S(text)) => {
-                PolicyDocument::from_json(text).map_err(|e| e.to_string())
-            }
-            Some(_) => Err("attribute `policy` is not a string".to_owned()),
-            None => Err("attribute `policy` is missing".to_owned()),
+            Some(AttributeValue::S(text)) => PolicyDocument::from_json(text),
+            Some(_) => Err(PolicyError("attribute `policy` is not a string".to_owned())),
+            None => Err(PolicyError("attribute `policy` is missing".to_owned())),
         };
         let role_arn = match item.get("role_arn") {
             None => None,

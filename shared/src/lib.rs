@@ -11,9 +11,12 @@
 
 pub mod arn;
 pub mod claims;
+pub mod context;
 pub mod decision;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
+pub mod env;
+mod error;
 pub mod group;
 pub mod json;
 pub mod jwks;
@@ -28,32 +31,8 @@ pub mod testkit;
 pub use arn::{MethodArn, Pattern};
 pub use claims::{CognitoClaims, TokenUse};
 pub use decision::{Decision, INVOKE_ACTION, MergedPolicy, Reason};
+pub use error::{Error, PolicyError};
 pub use group::GroupPolicy;
 pub use policy::{Effect, PolicyDocument, RequestFacts};
 pub use store::GroupPolicyStore;
 pub use token::{ExpectedTokenUse, Rejection, TokenRules, TokenVerifier, VerifyError};
-
-/// What can go wrong outside a token's own validity.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("malformed method ARN `{arn}`: {reason}")]
-    MethodArn { arn: String, reason: String },
-    #[error("invalid policy: {0}")]
-    Policy(String),
-    #[error("invalid configuration: {0}")]
-    Config(String),
-    #[error("signing keys unavailable: {0}")]
-    Jwks(String),
-    #[error("policy store unavailable: {0}")]
-    Store(String),
-}
-
-impl Error {
-    /// The message without its category prefix, for nesting in another message.
-    pub fn detail(&self) -> String {
-        match self {
-            Error::Policy(d) | Error::Config(d) | Error::Jwks(d) | Error::Store(d) => d.clone(),
-            other => other.to_string(),
-        }
-    }
-}

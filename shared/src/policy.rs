@@ -11,8 +11,8 @@ use std::str::FromStr;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::Error;
 use crate::arn::Pattern;
+use crate::error::PolicyError;
 
 /// The only policy language version IAM documents today.
 pub const POLICY_VERSION: &str = "2012-10-17";
@@ -172,16 +172,16 @@ impl PolicyDocument {
     ///
     /// A key named twice anywhere in the document makes it invalid: JSON parsers keep one of the
     /// two silently, and which one decides between Allow and Deny.
-    pub fn from_json(text: &str) -> Result<Self, Error> {
-        let value = crate::json::parse_unique(text).map_err(|e| Error::Policy(e.to_string()))?;
+    pub fn from_json(text: &str) -> Result<Self, PolicyError> {
+        let value = crate::json::parse_unique(text).map_err(|e| PolicyError(e.to_string()))?;
         Self::from_value(value)
     }
 
     /// Reads a document from a JSON value that was itself read with [`crate::json::parse_unique`]
     /// (a `serde_json::Value` from anywhere else has already lost any repeated keys).
-    pub fn from_value(value: serde_json::Value) -> Result<Self, Error> {
+    pub fn from_value(value: serde_json::Value) -> Result<Self, PolicyError> {
         let raw: RawDocument =
-            serde_json::from_value(value).map_err(|e| Error::Policy(e.to_string()))?;
+            serde_json::from_value(value).map_err(|e| PolicyError(e.to_string()))?;
         raw.try_into()
     }
 }
@@ -326,11 +326,11 @@ struct RawStatement {
 }
 
 impl TryFrom<RawDocument> for PolicyDocument {
-    type Error = Error;
+    type Error = PolicyError;
 
-    fn try_from(raw: RawDocument) -> Result<Self, Error> {
+    fn try_from(raw: RawDocument) -> Result<Self, PolicyError> {
         if raw.version != POLICY_VERSION {
-            return Err(Error::Policy(format!(
+            return Err(PolicyError(format!(
                 "unsupported `Version` `{}`: expected `{POLICY_VERSION}`",
                 raw.version
             )));
@@ -339,7 +339,7 @@ impl TryFrom<RawDocument> for PolicyDocument {
             serde_json::Value::Array(list) => list,
             one @ serde_json::Value::Object(_) => vec![one],
             _ => {
-                return Err(Error::Policy(
+                return Err(PolicyError(
                     "`Statement` must be an object or a list of objects".to_owned(),
                 ));
             }
@@ -350,26 +350,26 @@ impl TryFrom<RawDocument> for PolicyDocument {
             .map(|(i, value)| {
                 serde_json::from_value::<RawStatement>(value)
                     .map_err(|e| e.to_string())
-                    .and_then(|raw| Statement::try_from(raw).map_err(|e| e.detail()))
-                    .map_err(|why| Error::Policy(format!("statement #{i}: {why}")))
+                    .and_then(|raw| Statement::try_from(raw).map_err(|e| e.0))
+                    .map_err(|why| PolicyError(format!("statement #{i}: {why}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
         if statements.is_empty() {
-            return Err(Error::Policy("`Statement` is empty".to_owned()));
+            return Err(PolicyError("`Statement` is empty".to_owned()));
         }
         Ok(Self { statements })
     }
 }
 
 impl TryFrom<RawStatement> for Statement {
-    type Error = Error;
+    type Error = PolicyError;
 
-    fn try_from(raw: RawStatement) -> Result<Self, Error> {
+    fn try_from(raw: RawStatement) -> Result<Self, PolicyError> {
         let effect = match raw.effect.as_str() {
             "Allow" => Effect::Allow,
             "Deny" => Effect::Deny,
             other => {
-                return Err(Error::Policy(format!(
+                return Err(PolicyError(format!(
                     "`Effect` must be `Allow` or `Deny`, not `{other}`"
                 )));
             }
@@ -405,15 +405,15 @@ fn scope(
     all_but: Option<StringOrList>,
     pattern: fn(&str) -> Pattern,
     check: fn(&str) -> Result<(), String>,
-) -> Result<Scope, Error> {
-    let compile = |StringOrList(values), name: &str| -> Result<Vec<Pattern>, Error> {
+) -> Result<Scope, PolicyError> {
+    let compile = |StringOrList(values), name: &str| -> Result<Vec<Pattern>, PolicyError> {
         if values.is_empty() {
-            return Err(Error::Policy(format!("`{name}` is empty")));
+            return Err(PolicyError(format!("`{name}` is empty")));
         }
         values
             .iter()
             .map(|v| {
-                check(v).map_err(|why| Error::Policy(format!("`{name}` value `{v}` {why}")))?;
+                check(v).map_err(|why| PolicyError(format!("`{name}` value `{v}` {why}")))?;
                 Ok(pattern(v))
             })
             .collect()
@@ -421,12 +421,10 @@ fn scope(
     match (only, all_but) {
         (Some(v), None) => Ok(Scope::Only(compile(v, element)?)),
         (None, Some(v)) => Ok(Scope::AllBut(compile(v, &format!("Not{element}"))?)),
-        (Some(_), Some(_)) => Err(Error::Policy(format!(
+        (Some(_), Some(_)) => Err(PolicyError(format!(
             "has both `{element}` and `Not{element}`"
         ))),
-        (None, None) => Err(Error::Policy(format!(
-            "needs `{element}` or `Not{element}`"
-        ))),
+        (None, None) => Err(PolicyError(format!("needs `{element}` or `Not{element}`"))),
     }
 }
 
@@ -450,20 +448,22 @@ fn check_resource(value: &str) -> Result<(), String> {
     }
 }
 
-fn condition(raw: BTreeMap<String, BTreeMap<String, StringOrList>>) -> Result<Condition, Error> {
+fn condition(
+    raw: BTreeMap<String, BTreeMap<String, StringOrList>>,
+) -> Result<Condition, PolicyError> {
     let mut blocks = Vec::with_capacity(raw.len());
     for (operator, keys) in raw {
         let operator = match operator.as_str() {
             "IpAddress" => IpOperator::IpAddress,
             "NotIpAddress" => IpOperator::NotIpAddress,
             other => {
-                return Err(Error::Policy(format!(
+                return Err(PolicyError(format!(
                     "unsupported condition operator `{other}` (supported: `IpAddress`, `NotIpAddress`)"
                 )));
             }
         };
         if keys.is_empty() {
-            return Err(Error::Policy(format!(
+            return Err(PolicyError(format!(
                 "condition `{}` names no key",
                 operator.as_str()
             )));
@@ -476,13 +476,13 @@ fn condition(raw: BTreeMap<String, BTreeMap<String, StringOrList>>) -> Result<Co
             // Condition keys are case-insensitive in IAM; keys that differ only in case are
             // still separate keys of the block, and all of them must hold.
             if !key.eq_ignore_ascii_case("aws:SourceIp") {
-                return Err(Error::Policy(format!(
+                return Err(PolicyError(format!(
                     "unsupported condition key `{key}` in `{}` (supported: `aws:SourceIp`)",
                     operator.as_str()
                 )));
             }
             if values.is_empty() {
-                return Err(Error::Policy(format!(
+                return Err(PolicyError(format!(
                     "condition `{}` key `{key}` has no values",
                     operator.as_str()
                 )));
@@ -491,7 +491,7 @@ fn condition(raw: BTreeMap<String, BTreeMap<String, StringOrList>>) -> Result<Co
                 .iter()
                 .map(|value| {
                     parse_network(value).ok_or_else(|| {
-                        Error::Policy(format!(
+                        PolicyError(format!(
                             "`{value}` in `{}` is not an IP address or CIDR block",
                             operator.as_str()
                         ))
@@ -506,7 +506,7 @@ fn condition(raw: BTreeMap<String, BTreeMap<String, StringOrList>>) -> Result<Co
         blocks.push(block);
     }
     if blocks.is_empty() {
-        return Err(Error::Policy("`Condition` is empty".to_owned()));
+        return Err(PolicyError("`Condition` is empty".to_owned()));
     }
     Ok(Condition { blocks })
 }

@@ -158,7 +158,7 @@ mod tests {
                 .iter()
                 .map(|g| GroupPolicy {
                     group: g.clone(),
-                    policy: Err("unused".into()),
+                    policy: Err(crate::PolicyError("unused".into())),
                     role_arn: None,
                     precedence: None,
                 })

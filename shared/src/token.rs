@@ -125,7 +125,7 @@ impl TokenRules {
         token_use: ExpectedTokenUse,
         leeway: Duration,
     ) -> Result<Self, Error> {
-        let region = user_pool_region(user_pool_id)?;
+        let region = user_pool_region(user_pool_id).map_err(Error::Config)?;
         if client_ids.is_empty() {
             return Err(Error::Config("no app client ids given".to_owned()));
         }
@@ -205,8 +205,8 @@ impl TokenRules {
     }
 }
 
-/// The region of a user pool id such as `us-east-1_AbCdEf123`.
-pub fn user_pool_region(user_pool_id: &str) -> Result<&str, Error> {
+/// The region of a user pool id such as `us-east-1_AbCdEf123`, or what is wrong with it.
+pub fn user_pool_region(user_pool_id: &str) -> Result<&str, String> {
     match user_pool_id.split_once('_') {
         Some((region, id))
             if !region.is_empty()
@@ -218,9 +218,9 @@ pub fn user_pool_region(user_pool_id: &str) -> Result<&str, Error> {
         {
             Ok(region)
         }
-        _ => Err(Error::Config(format!(
+        _ => Err(format!(
             "user pool id `{user_pool_id}` is not of the form `{{region}}_{{id}}`"
-        ))),
+        )),
     }
 }
 

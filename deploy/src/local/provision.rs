@@ -17,6 +17,8 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use groupgate::env;
+
 use crate::construct::Stack;
 use crate::groups::GroupDefinition;
 use crate::seed;
@@ -331,16 +333,16 @@ impl LocalStack {
             ("AWS_REGION", self.region.as_str()),
             ("AWS_ACCESS_KEY_ID", "testing"),
             ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("USER_POOL_ID", self.user_pool_id.as_str()),
-            ("APP_CLIENT_IDS", self.client_id.as_str()),
-            ("POLICY_TABLE", self.policy_table.as_str()),
-            ("JWKS_URL", self.jwks_url.as_str()),
-            ("PETS_TABLE", self.pets_table.as_str()),
+            (env::USER_POOL_ID, self.user_pool_id.as_str()),
+            (env::APP_CLIENT_IDS, self.client_id.as_str()),
+            (env::POLICY_TABLE, self.policy_table.as_str()),
+            (env::JWKS_URL, self.jwks_url.as_str()),
+            (env::PETS_TABLE, self.pets_table.as_str()),
             (
                 "ASSUME_GROUP_ROLE",
                 if assume_group_role { "true" } else { "false" },
             ),
-            ("GROUP_ROLE_PATH", LOCAL_ROLE_PATH),
+            (env::GROUP_ROLE_PATH, LOCAL_ROLE_PATH),
             ("AWS_LAMBDA_LOG_FORMAT", "json"),
         ]
         .iter()
