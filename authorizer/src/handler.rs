@@ -1,6 +1,5 @@
 //! One authorizer invocation: API Gateway event in, policy and context (or `Unauthorized`) out.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use groupgate::context::AuthorizerContext;
@@ -8,8 +7,8 @@ use groupgate::jwks::JwksSource;
 use groupgate::store::PolicySource;
 use groupgate::untrusted::{Untrusted, UntrustedList};
 use groupgate::{
-    GroupPolicy, GroupPolicyStore, INVOKE_ACTION, MergedPolicy, MethodArn, RequestFacts,
-    TokenVerifier, VerifyError,
+    GroupPolicyStore, INVOKE_ACTION, MergedPolicy, MethodArn, RequestFacts, TokenVerifier,
+    VerifyError,
 };
 use lambda_runtime::Diagnostic;
 use serde::Serialize;
@@ -29,12 +28,13 @@ pub struct AuthorizerResponse {
     pub context: AuthorizerContext,
 }
 
-/// The merged policy of the user's groups, rendered when the response is serialized.
+/// The merged policy of the user's groups (the one the decision was made from), rendered when
+/// the response is serialized.
 #[derive(Debug)]
 pub struct ReturnedPolicy {
-    groups: Vec<Arc<GroupPolicy>>,
-    facts: RequestFacts,
-    method_arn: MethodArn,
+    merged: MergedPolicy,
+    /// What an empty policy denies: the stage's wildcard ARN (empty when there are statements).
+    deny_scope: String,
 }
 
 impl ReturnedPolicy {
@@ -45,16 +45,8 @@ impl ReturnedPolicy {
 }
 
 impl Serialize for ReturnedPolicy {
-    /// Merges again rather than keeping the decision's merge, which borrows from the groups: it
-    /// is a filter over a few statements, cheaper than the allocations an owned copy would need.
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let merged = MergedPolicy::for_request(&self.groups, &self.facts);
-        let deny_scope = if merged.is_empty() {
-            self.method_arn.stage_wildcard()
-        } else {
-            String::new()
-        };
-        merged.document(&deny_scope).serialize(serializer)
+        self.merged.document(&self.deny_scope).serialize(serializer)
     }
 }
 
@@ -205,8 +197,8 @@ impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
                 "group policy is invalid; treating it as deny-all",
             );
         }
-        let decision =
-            MergedPolicy::for_request(&groups, &facts).decide(INVOKE_ACTION, method_arn.as_str());
+        let merged = MergedPolicy::for_request(groups, &facts);
+        let decision = merged.decide(INVOKE_ACTION, method_arn.as_str());
 
         tracing::info!(
             request_id,
@@ -218,14 +210,15 @@ impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
             detail = %decision.reason(),
             latency_us = started.elapsed().as_micros() as u64,
         );
-        let context = AuthorizerContext::new(&claims, &groups);
+        let context = AuthorizerContext::new(&claims, merged.groups());
+        let deny_scope = if merged.is_empty() {
+            method_arn.stage_wildcard()
+        } else {
+            String::new()
+        };
         Ok(AuthorizerResponse {
             principal_id: claims.sub,
-            policy_document: ReturnedPolicy {
-                groups,
-                facts,
-                method_arn,
-            },
+            policy_document: ReturnedPolicy { merged, deny_scope },
             context,
         })
     }

@@ -10,19 +10,15 @@ use aws_sdk_cognitoidentityprovider::Client as Cognito;
 use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ExplicitAuthFlowsType};
 use groupgate::dynamodb::{Backoff, DynamoPolicySource};
 use groupgate::jwks::{HttpJwksSource, JwksCache};
-use groupgate::testkit::{
-    Moto, StaticHttpServer, TestKey, access_claims, jwks, policy_table, unique,
-};
 use groupgate::{
     ExpectedTokenUse, GroupPolicyStore, INVOKE_ACTION, MergedPolicy, PolicyDocument, RequestFacts,
     TokenRules, TokenVerifier,
 };
+use groupgate_testkit::{
+    Moto, StaticHttpServer, TestKey, access_claims, jwks, policy_table, shipped_policy, unique,
+};
 use serde_json::json;
 
-const VET_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"PetStore-API","Effect":"Allow",
-  "Action":"execute-api:Invoke","Resource":["arn:aws:execute-api:*:*:*/*/*/petstore/v1/*",
-  "arn:aws:execute-api:*:*:*/*/GET/petstore/v2/status"]}]}"#;
-const ADMIN_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"execute-api:*","Resource":"*"}]}"#;
 const VET_ROLE: &str = "arn:aws:iam::123456789012:role/groupgate-pet-veterinarian";
 const ADMIN_ROLE: &str = "arn:aws:iam::123456789012:role/groupgate-admin";
 
@@ -184,8 +180,13 @@ impl Stack {
         let table = policy_table(
             &dynamodb,
             &[
-                ("pet-veterinarian", VET_POLICY, Some(VET_ROLE), Some(10)),
-                ("admin", ADMIN_POLICY, Some(ADMIN_ROLE), Some(1)),
+                (
+                    "pet-veterinarian",
+                    &shipped_policy("pet-veterinarian"),
+                    Some(VET_ROLE),
+                    Some(10),
+                ),
+                ("admin", &shipped_policy("admin"), Some(ADMIN_ROLE), Some(1)),
             ],
         )
         .await;
@@ -251,7 +252,7 @@ fn token_event(token: &str, method_arn: &str) -> AuthorizerEvent {
 /// Evaluates a returned policy as API Gateway would for a cached call to another method.
 fn allows(response: &AuthorizerResponse, method: &str, path: &str) -> bool {
     let document = PolicyDocument::from_json(&response.policy_document.to_json()).unwrap();
-    MergedPolicy::from_document("returned", &document, &RequestFacts::default())
+    MergedPolicy::from_document("returned", document, &RequestFacts::default())
         .decide(INVOKE_ACTION, &arn(method, path))
         .is_allow()
 }
@@ -405,7 +406,7 @@ async fn a_policy_store_failure_is_an_error_not_unauthorized_and_never_allow() {
 #[tokio::test]
 async fn an_unreachable_jwks_is_an_error_not_unauthorized() {
     let stack = Stack::start().await;
-    let port = groupgate::testkit::free_port();
+    let port = groupgate_testkit::free_port();
     let a = authorizer(
         &stack.moto,
         &stack.pool.id,

@@ -12,11 +12,11 @@ use authorizer::logging::{LogFormat, subscriber};
 use authorizer::{Authorizer, AuthorizerError, AuthorizerEvent};
 use groupgate::jwks::{JwksCache, JwksSource};
 use groupgate::store::PolicySource;
-use groupgate::testkit::{TestKey, access_claims, jwks};
 use groupgate::{
     Error, ExpectedTokenUse, GroupPolicy, GroupPolicyStore, INVOKE_ACTION, MergedPolicy,
     PolicyDocument, RequestFacts, TokenRules, TokenVerifier,
 };
+use groupgate_testkit::{TestKey, access_claims, jwks, shipped_policy};
 use serde_json::{Value, json};
 
 const POOL: &str = "us-east-1_Events01";
@@ -37,19 +37,14 @@ impl JwksSource for Keys {
 struct Policies;
 impl PolicySource for Policies {
     async fn fetch(&self, groups: &[String]) -> Result<Vec<GroupPolicy>, Error> {
-        let files = [
-            include_str!("../../policies/admin.json"),
-            include_str!("../../policies/pet-veterinarian.json"),
-        ];
-        Ok(files
+        Ok(groups
             .iter()
-            .map(|text| serde_json::from_str::<Value>(text).unwrap())
-            .filter(|d| groups.iter().any(|g| g == d["group"].as_str().unwrap()))
-            .map(|d| GroupPolicy {
-                group: d["group"].as_str().unwrap().to_owned(),
-                policy: PolicyDocument::from_json(&d["policy"].to_string()),
+            .filter(|g| ["admin", "pet-veterinarian"].contains(&g.as_str()))
+            .map(|g| GroupPolicy {
+                group: g.clone(),
+                policy: PolicyDocument::from_json(&shipped_policy(g)),
                 role_arn: None,
-                precedence: d["precedence"].as_i64(),
+                precedence: None,
             })
             .collect())
     }
@@ -99,7 +94,7 @@ fn decide(event: &AuthorizerEvent) -> Result<bool, AuthorizerError> {
         let method =
             "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/GET/petstore/v1/pets";
         Ok(
-            MergedPolicy::from_document("returned", &returned, &RequestFacts::default())
+            MergedPolicy::from_document("returned", returned, &RequestFacts::default())
                 .decide(INVOKE_ACTION, method)
                 .is_allow(),
         )

@@ -7,13 +7,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ScalarAttributeType};
 use backend::{App, Config};
 use common::{COGNITO_AUTHORIZER, LAMBDA_AUTHORIZER, call, request, request_with};
-use groupgate::testkit::{Moto, free_port, unique};
+use groupgate_testkit::{Moto, free_port, unique};
 use serde_json::json;
 
 const VET_ROLE: &str = "arn:aws:iam::123456789012:role/groupgate/demo/groupgate-pet-veterinarian";
@@ -249,25 +246,7 @@ async fn the_assumed_credentials_are_the_ones_used_for_the_table() {
 }
 
 async fn pets_table_named(client: &aws_sdk_dynamodb::Client, table: &str) {
-    client
-        .create_table()
-        .table_name(table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("id")
-                .attribute_type(ScalarAttributeType::N)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("id")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .send()
+    groupgate::dynamodb::create_table(client, table, "id", ScalarAttributeType::N)
         .await
         .unwrap();
 }

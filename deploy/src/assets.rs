@@ -6,8 +6,6 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::stack::FUNCTIONS;
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Asset {
     pub function: String,
@@ -38,9 +36,9 @@ fn key(function: &str, sha256: &str) -> String {
 }
 
 impl Assets {
-    /// Hashes `<dir>/<function>/bootstrap.zip` for every function.
-    pub fn from_dir(dir: &Path) -> Result<Self, AssetError> {
-        let assets = FUNCTIONS
+    /// Hashes `<dir>/<function>/bootstrap.zip` for each of `functions`.
+    pub fn from_dir(dir: &Path, functions: &[&str]) -> Result<Self, AssetError> {
+        let assets = functions
             .iter()
             .map(|function| {
                 let path = dir.join(function).join("bootstrap.zip");
@@ -62,10 +60,10 @@ impl Assets {
     }
 
     /// Stand-in assets (hash of no bytes) for checking or testing a template without a build.
-    pub fn placeholder() -> Self {
+    pub fn placeholder(functions: &[&str]) -> Self {
         let sha256 = hex(&Sha256::digest(b""));
         Self {
-            assets: FUNCTIONS
+            assets: functions
                 .iter()
                 .map(|function| Asset {
                     function: (*function).to_owned(),
@@ -98,13 +96,14 @@ mod tests {
     #[test]
     fn keys_are_content_addressed() {
         let dir = std::env::temp_dir().join(format!("groupgate-assets-{}", std::process::id()));
+        const FUNCTIONS: [&str; 2] = ["authorizer", "backend"];
         for f in FUNCTIONS {
             std::fs::create_dir_all(dir.join(f)).unwrap();
             std::fs::write(dir.join(f).join("bootstrap.zip"), f.as_bytes()).unwrap();
         }
-        let a = Assets::from_dir(&dir).unwrap();
+        let a = Assets::from_dir(&dir, &FUNCTIONS).unwrap();
         std::fs::write(dir.join("backend/bootstrap.zip"), b"rebuilt").unwrap();
-        let b = Assets::from_dir(&dir).unwrap();
+        let b = Assets::from_dir(&dir, &FUNCTIONS).unwrap();
         assert_eq!(a.key("authorizer"), b.key("authorizer"));
         assert_ne!(a.key("backend"), b.key("backend"));
         assert_eq!(
@@ -116,7 +115,7 @@ mod tests {
 
     #[test]
     fn a_missing_zip_says_how_to_build_it() {
-        let err = Assets::from_dir(Path::new("/nonexistent"))
+        let err = Assets::from_dir(Path::new("/nonexistent"), &["authorizer"])
             .unwrap_err()
             .to_string();
         assert!(err.contains("cargo lambda build"), "{err}");

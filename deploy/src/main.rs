@@ -105,9 +105,9 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let groups = groups::load(&policies)?;
             let assets = if placeholder_assets {
-                Assets::placeholder()
+                Assets::placeholder(&stack::FUNCTIONS)
             } else {
-                Assets::from_dir(&assets)?
+                Assets::from_dir(&assets, &stack::FUNCTIONS)?
             };
             let template = stack::build(&groups, &assets).to_template()?;
             std::fs::create_dir_all(&out)
@@ -155,7 +155,7 @@ async fn main() -> anyhow::Result<()> {
             policies,
         }) => {
             let groups = groups::load(&policies)?;
-            let definition = stack::build(&groups, &Assets::placeholder());
+            let definition = stack::build(&groups, &Assets::placeholder(&stack::FUNCTIONS));
             definition.to_template()?;
             let aws = aws_config::from_env()
                 .endpoint_url(&endpoint)

@@ -44,12 +44,56 @@ fn capitalized(method: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The template's parameters.
+struct Params {
+    bucket: Expr,
+    stage: Expr,
+    ttl: Expr,
+    assume: Expr,
+    retention: Expr,
+    callback: Expr,
+}
+
+/// The user pool and its public app client.
+struct Identity {
+    pool: Handle,
+    client: Handle,
+}
+
+/// The two tables.
+struct Data {
+    policy_table: Handle,
+    pets_table: Handle,
+}
+
+/// The two functions, and the backend's role (which the group roles trust).
+struct Functions {
+    authorizer: Handle,
+    backend: Handle,
+    backend_role: Handle,
+}
+
+/// The IAM path of this stack's group roles, which the backend may assume and nothing else.
+fn group_roles_path() -> Expr {
+    Expr::sub("/groupgate/${AWS::StackName}/")
+}
+
 /// Builds the whole stack from the group definitions and the function code locations.
 pub fn build(groups: &[GroupDefinition], assets: &Assets) -> Stack {
     let mut stack = Stack::new(
         "groupgate: a petstore REST API with Cognito group-based access control through a Lambda authorizer",
     );
+    let params = parameters(&mut stack);
+    let identity = identity(&mut stack, &params);
+    let data = data(&mut stack);
+    let functions = functions(&mut stack, &params, &identity, &data, assets);
+    let role_pairs = group_roles(&mut stack, groups, &identity, &data, &functions);
+    rest_api(&mut stack, &params, &functions);
+    outputs(&mut stack, &identity, &data, role_pairs);
+    stack
+}
 
+fn parameters(stack: &mut Stack) -> Params {
     let bucket = stack.parameter(
         "ArtifactBucket",
         Parameter::string("S3 bucket holding the Lambda zips under the keys of the asset manifest"),
@@ -83,7 +127,19 @@ pub fn build(groups: &[GroupDefinition], assets: &Assets) -> Stack {
             .default("http://localhost/"),
     );
 
-    // Identity: the user pool, its app client and hosted UI domain.
+    Params {
+        bucket,
+        stage,
+        ttl,
+        assume,
+        retention,
+        callback,
+    }
+}
+
+/// The user pool, its app client and hosted UI domain.
+fn identity(stack: &mut Stack, params: &Params) -> Identity {
+    let callback = &params.callback;
     let pool = stack.add(
         "UserPool",
         Resource::new(
@@ -159,43 +215,105 @@ pub fn build(groups: &[GroupDefinition], assets: &Assets) -> Stack {
         ),
     );
 
-    // Data.
+    Identity { pool, client }
+}
+
+fn data(stack: &mut Stack) -> Data {
     let policy_table = stack.add("PolicyTable", dynamodb_table("group", "S"));
     let pets_table = stack.add("PetsTable", dynamodb_table("id", "N").retained());
 
-    // Functions and their least-privilege roles.
-    let lambda_principal = json!({ "Service": "lambda.amazonaws.com" });
-    let authorizer_logs = stack.add("AuthorizerLogGroup", log_group(retention.clone()));
-    let backend_logs = stack.add("BackendLogGroup", log_group(retention.clone()));
-    let write_logs = |logs: &Handle| {
-        allow(
-            &["logs:CreateLogStream", "logs:PutLogEvents"],
-            vec![logs.arn()],
-        )
-    };
-    let authorizer_role = stack.add(
+    Data {
+        policy_table,
+        pets_table,
+    }
+}
+
+/// Lets a function write to its own log group, and nothing else of CloudWatch Logs.
+fn write_logs(logs: &Handle) -> serde_json::Value {
+    allow(
+        &["logs:CreateLogStream", "logs:PutLogEvents"],
+        vec![logs.arn()],
+    )
+}
+
+/// The functions, each with its log group and least-privilege role.
+fn functions(
+    stack: &mut Stack,
+    params: &Params,
+    identity: &Identity,
+    data: &Data,
+    assets: &Assets,
+) -> Functions {
+    let authorizer = authorizer_function(stack, params, identity, data, assets);
+    let (backend, backend_role) = backend_function(stack, params, data, assets);
+    Functions {
+        authorizer,
+        backend,
+        backend_role,
+    }
+}
+
+/// The authorizer may read the policy table with BatchGetItem, and write its logs.
+fn authorizer_function(
+    stack: &mut Stack,
+    params: &Params,
+    identity: &Identity,
+    data: &Data,
+    assets: &Assets,
+) -> Handle {
+    let logs = stack.add("AuthorizerLogGroup", log_group(params.retention.clone()));
+    let role = stack.add(
         "AuthorizerRole",
         iam_role(
-            lambda_principal.clone(),
+            json!({ "Service": "lambda.amazonaws.com" }),
             None,
             "authorizer",
             vec![
-                allow(&["dynamodb:BatchGetItem"], vec![policy_table.arn()]),
-                write_logs(&authorizer_logs),
+                allow(&["dynamodb:BatchGetItem"], vec![data.policy_table.arn()]),
+                write_logs(&logs),
             ],
         ),
     );
-    let group_roles_path = Expr::sub("/groupgate/${AWS::StackName}/");
-    let backend_role = stack.add(
+    stack.add(
+        "AuthorizerFunction",
+        lambda_function(Function {
+            description: "API Gateway Lambda authorizer: Cognito token in, merged group policy out",
+            code_bucket: params.bucket.clone(),
+            code_key: assets.key("authorizer"),
+            role: &role,
+            log_group: &logs,
+            memory_mb: 512,
+            timeout_seconds: 10,
+            environment: vec![
+                (env::USER_POOL_ID, identity.pool.r#ref()),
+                (env::APP_CLIENT_IDS, identity.client.r#ref()),
+                (env::POLICY_TABLE, data.policy_table.r#ref()),
+                (env::TOKEN_USE, "access".into()),
+                (env::POLICY_CACHE_TTL_SECONDS, "60".into()),
+            ],
+        }),
+    )
+}
+
+/// The backend may use the pets table, assume this stack's group roles, and write its logs.
+/// Returns the function and its role.
+fn backend_function(
+    stack: &mut Stack,
+    params: &Params,
+    data: &Data,
+    assets: &Assets,
+) -> (Handle, Handle) {
+    let logs = stack.add("BackendLogGroup", log_group(params.retention.clone()));
+    let role = stack.add(
         "BackendRole",
         iam_role(
-            lambda_principal,
+            json!({ "Service": "lambda.amazonaws.com" }),
             None,
             "backend",
             vec![
                 allow(
                     DataAccess::ReadWrite.actions(),
-                    vec![pets_table.arn()],
+                    vec![data.pets_table.arn()],
                 ),
                 allow(
                     &["sts:AssumeRole"],
@@ -203,49 +321,42 @@ pub fn build(groups: &[GroupDefinition], assets: &Assets) -> Stack {
                         "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/groupgate/${AWS::StackName}/*",
                     )],
                 ),
-                write_logs(&backend_logs),
+                write_logs(&logs),
             ],
         ),
     );
-    let authorizer_fn = stack.add(
-        "AuthorizerFunction",
-        lambda_function(Function {
-            description: "API Gateway Lambda authorizer: Cognito token in, merged group policy out",
-            code_bucket: bucket.clone(),
-            code_key: assets.key("authorizer"),
-            role: &authorizer_role,
-            log_group: &authorizer_logs,
-            memory_mb: 512,
-            timeout_seconds: 10,
-            environment: vec![
-                (env::USER_POOL_ID, pool.r#ref()),
-                (env::APP_CLIENT_IDS, client.r#ref()),
-                (env::POLICY_TABLE, policy_table.r#ref()),
-                (env::TOKEN_USE, "access".into()),
-                (env::POLICY_CACHE_TTL_SECONDS, "60".into()),
-            ],
-        }),
-    );
-    let backend_fn = stack.add(
+    let function = stack.add(
         "BackendFunction",
         lambda_function(Function {
             description: "The petstore API",
-            code_bucket: bucket,
+            code_bucket: params.bucket.clone(),
             code_key: assets.key("backend"),
-            role: &backend_role,
-            log_group: &backend_logs,
+            role: &role,
+            log_group: &logs,
             memory_mb: 256,
             timeout_seconds: 15,
             environment: vec![
-                (env::PETS_TABLE, pets_table.r#ref()),
-                (env::ASSUME_GROUP_ROLE, assume),
+                (env::PETS_TABLE, data.pets_table.r#ref()),
+                (env::ASSUME_GROUP_ROLE, params.assume.clone()),
                 (env::ALLOWED_ROLE_ACCOUNTS, Expr::pseudo("AccountId")),
-                (env::GROUP_ROLE_PATH, group_roles_path.clone()),
+                (env::GROUP_ROLE_PATH, group_roles_path()),
             ],
         }),
     );
+    (function, role)
+}
 
-    // One Cognito group per definition, each with the role its members act as.
+/// One Cognito group per definition, each with the role its members act as. Returns the
+/// `group=role ARN` pairs for the `GroupRoleArns` output.
+fn group_roles(
+    stack: &mut Stack,
+    groups: &[GroupDefinition],
+    identity: &Identity,
+    data: &Data,
+    functions: &Functions,
+) -> Vec<Expr> {
+    let (pool, pets_table, backend_role) =
+        (&identity.pool, &data.pets_table, &functions.backend_role);
     let mut role_pairs = Vec::new();
     for group in groups {
         let name = group.logical_name();
@@ -264,7 +375,7 @@ pub fn build(groups: &[GroupDefinition], assets: &Assets) -> Stack {
             &format!("GroupRole{name}"),
             iam_role(
                 json!({ "AWS": backend_role.arn() }),
-                Some(group_roles_path.clone()),
+                Some(group_roles_path()),
                 "pets",
                 statements,
             ),
@@ -288,7 +399,13 @@ pub fn build(groups: &[GroupDefinition], assets: &Assets) -> Stack {
         ));
     }
 
-    // The REST API.
+    role_pairs
+}
+
+/// The REST API: the authorizer, a method per route, the gateway responses, the deployment
+/// and the stage.
+fn rest_api(stack: &mut Stack, params: &Params, functions: &Functions) {
+    let (authorizer_fn, backend_fn) = (&functions.authorizer, &functions.backend);
     let api = stack.add(
         "RestApi",
         Resource::new(
@@ -309,26 +426,38 @@ pub fn build(groups: &[GroupDefinition], assets: &Assets) -> Stack {
                 "Name": "cognito-groups",
                 "Type": "REQUEST",
                 "IdentitySource": format!("method.request.header.{IDENTITY_HEADER}"),
-                "AuthorizerResultTtlInSeconds": ttl,
-                "AuthorizerUri": lambda_invocation_uri(&authorizer_fn),
+                "AuthorizerResultTtlInSeconds": params.ttl,
+                "AuthorizerUri": lambda_invocation_uri(authorizer_fn),
             }),
         ),
     );
     stack.add(
         "AuthorizerInvokePermission",
         invoke_permission(
-            &authorizer_fn,
+            authorizer_fn,
             Expr::sub("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${RestApi}/authorizers/${ApiAuthorizer}"),
         ),
     );
     stack.add(
         "BackendInvokePermission",
         invoke_permission(
-            &backend_fn,
+            backend_fn,
             Expr::sub("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${RestApi}/${StageName}/*"),
         ),
     );
 
+    let methods = methods(stack, &api, &authorizer, backend_fn);
+    gateway_responses(stack, &api);
+    deployment_and_stage(stack, params, &api, &methods);
+}
+
+/// A resource per path part and a method per route, each behind the authorizer.
+fn methods(
+    stack: &mut Stack,
+    api: &Handle,
+    authorizer: &Handle,
+    backend_fn: &Handle,
+) -> Vec<Handle> {
     let mut resource_ids: Vec<(String, Handle)> = Vec::new();
     let mut methods = Vec::new();
     for (method, path) in ROUTES {
@@ -366,7 +495,7 @@ pub fn build(groups: &[GroupDefinition], assets: &Assets) -> Stack {
                     "Integration": {
                         "Type": "AWS_PROXY",
                         "IntegrationHttpMethod": "POST",
-                        "Uri": lambda_invocation_uri(&backend_fn),
+                        "Uri": lambda_invocation_uri(backend_fn),
                     },
                 }),
             ),
@@ -374,6 +503,11 @@ pub fn build(groups: &[GroupDefinition], assets: &Assets) -> Stack {
         methods.push(method_handle);
     }
 
+    methods
+}
+
+/// JSON bodies for the responses API Gateway itself sends.
+fn gateway_responses(stack: &mut Stack, api: &Handle) {
     for (id, kind, status) in [
         ("UnauthorizedResponse", "UNAUTHORIZED", "401"),
         ("AccessDeniedResponse", "ACCESS_DENIED", "403"),
@@ -397,12 +531,17 @@ pub fn build(groups: &[GroupDefinition], assets: &Assets) -> Stack {
             ),
         );
     }
+}
 
+/// The deployment (a new one whenever the methods change) and the stage with access logs.
+fn deployment_and_stage(stack: &mut Stack, params: &Params, api: &Handle, methods: &[Handle]) {
+    let retention = params.retention.clone();
+    let stage = params.stage.clone();
     // A new deployment whenever the API's methods change: the logical id carries their digest.
     let method_digest = {
         use sha2::Digest;
         let mut hasher = sha2::Sha256::new();
-        for m in &methods {
+        for m in methods {
             if let Some(r) = stack.resource(m.id()) {
                 hasher.update(m.id().as_bytes());
                 hasher.update(canonical(r.properties.clone()).to_string().as_bytes());
@@ -467,7 +606,11 @@ pub fn build(groups: &[GroupDefinition], assets: &Assets) -> Stack {
         )
         .depends_on(&[&account]),
     );
+}
 
+fn outputs(stack: &mut Stack, identity: &Identity, data: &Data, role_pairs: Vec<Expr>) {
+    let (pool, client) = (&identity.pool, &identity.client);
+    let (policy_table, pets_table) = (&data.policy_table, &data.pets_table);
     stack.output(
         "ApiUrl",
         Expr::sub("https://${RestApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${StageName}"),
@@ -498,7 +641,6 @@ pub fn build(groups: &[GroupDefinition], assets: &Assets) -> Stack {
         ),
         "Cognito hosted UI sign-in page",
     );
-    stack
 }
 
 #[cfg(test)]

@@ -10,8 +10,8 @@ use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
 use aws_sdk_dynamodb::types::AttributeValue;
 use deploy::assets::Assets;
 use deploy::{groups, seed, stack};
-use groupgate::testkit::{Moto, policy_table, unique};
 use groupgate::{GroupPolicy, PolicyDocument};
+use groupgate_testkit::{Moto, policy_table, unique};
 
 /// What moto's CloudFormation does not implement, and so skips without failing the stack.
 const SKIPPED_BY_MOTO: &[&str] = &[
@@ -33,7 +33,7 @@ async fn the_template_reaches_create_complete_in_moto() {
     let moto = Moto::start().await;
     let aws = moto.sdk_config().await;
     let groups = groups::load(&groups::default_dir()).unwrap();
-    let assets = Assets::placeholder();
+    let assets = Assets::placeholder(&stack::FUNCTIONS);
     let template = stack::build(&groups, &assets).to_template().unwrap();
 
     let s3 = aws_sdk_s3::Client::new(&aws);

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 fn template() -> Value {
     let groups = groups::load(&groups::default_dir()).unwrap();
-    stack::build(&groups, &Assets::placeholder())
+    stack::build(&groups, &Assets::placeholder(&stack::FUNCTIONS))
         .to_template()
         .unwrap()
 }

@@ -112,14 +112,23 @@ impl<'a> Decision<'a> {
     }
 }
 
-struct Attributed<'a> {
+/// A statement that applies, by position: group `group` of the merged groups, statement
+/// `index` of its policy; or the stand-in deny-all of a group whose policy is invalid.
+#[derive(Debug, Clone, Copy)]
+enum Applied {
+    Statement { group: usize, index: usize },
+    InvalidGroup { group: usize },
+}
+
+/// One applying statement with where it came from.
+struct Entry<'a> {
     group: &'a str,
     index: usize,
     statement: &'a Statement,
     invalid: bool,
 }
 
-impl<'a> Attributed<'a> {
+impl<'a> Entry<'a> {
     fn origin(&self) -> Origin<'a> {
         Origin {
             group: self.group,
@@ -133,89 +142,97 @@ impl<'a> Attributed<'a> {
     }
 }
 
-/// The statements of all of a user's groups that apply to one request (conditions evaluated).
+/// The statements of all of a user's groups that apply to one request (conditions evaluated),
+/// merged once: the decision is made from it, and it is the policy returned to API Gateway.
 ///
-/// This is both what the decision is made from and what the authorizer returns to API Gateway:
-/// API Gateway caches the returned policy and applies it to every method of the API, so it must be
-/// the whole merged policy, not an answer for the one method asked about.
-pub struct MergedPolicy<'a> {
-    statements: Vec<Attributed<'a>>,
+/// API Gateway caches the returned policy and applies it to every method of the API, so it must
+/// be the whole merged policy, not an answer for the one method asked about.
+#[derive(Debug)]
+pub struct MergedPolicy {
+    groups: Vec<Arc<GroupPolicy>>,
+    applied: Vec<Applied>,
 }
 
-impl<'a> MergedPolicy<'a> {
+impl MergedPolicy {
     /// Merges the groups' policies for a request with these facts.
-    pub fn for_request(groups: &'a [Arc<GroupPolicy>], facts: &RequestFacts) -> Self {
-        let mut statements = Vec::new();
-        for group in groups {
+    pub fn for_request(groups: Vec<Arc<GroupPolicy>>, facts: &RequestFacts) -> Self {
+        let mut applied = Vec::new();
+        for (g, group) in groups.iter().enumerate() {
             match &group.policy {
-                Ok(document) => statements.extend(
+                Ok(document) => applied.extend(
                     document
                         .statements
                         .iter()
                         .enumerate()
                         .filter(|(_, s)| s.applies(facts))
-                        .map(|(index, statement)| Attributed {
-                            group: &group.group,
-                            index,
-                            statement,
-                            invalid: false,
-                        }),
+                        .map(|(index, _)| Applied::Statement { group: g, index }),
                 ),
-                Err(_) => statements.push(Attributed {
-                    group: &group.group,
-                    index: 0,
-                    statement: &DENY_EVERYTHING,
-                    invalid: true,
-                }),
+                Err(_) => applied.push(Applied::InvalidGroup { group: g }),
             }
         }
-        Self { statements }
+        Self { groups, applied }
     }
 
     /// One policy document (as returned by an authorizer), its statements attributed to `source`.
-    pub fn from_document(
-        source: &'a str,
-        document: &'a PolicyDocument,
-        facts: &RequestFacts,
-    ) -> Self {
-        let statements = document
-            .statements
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.applies(facts))
-            .map(|(index, statement)| Attributed {
-                group: source,
-                index,
-                statement,
-                invalid: false,
-            })
-            .collect();
-        Self { statements }
+    pub fn from_document(source: &str, document: PolicyDocument, facts: &RequestFacts) -> Self {
+        let group = GroupPolicy {
+            group: source.to_owned(),
+            policy: Ok(document),
+            role_arn: None,
+            precedence: None,
+        };
+        Self::for_request(vec![Arc::new(group)], facts)
+    }
+
+    /// The groups' entries this policy was merged from.
+    pub fn groups(&self) -> &[Arc<GroupPolicy>] {
+        &self.groups
     }
 
     pub fn is_empty(&self) -> bool {
-        self.statements.is_empty()
+        self.applied.is_empty()
+    }
+
+    fn entries(&self) -> impl Iterator<Item = Entry<'_>> {
+        self.applied.iter().filter_map(|applied| match *applied {
+            Applied::Statement { group, index } => {
+                let entry = self.groups.get(group)?;
+                let statement = entry.policy.as_ref().ok()?.statements.get(index)?;
+                Some(Entry {
+                    group: &entry.group,
+                    index,
+                    statement,
+                    invalid: false,
+                })
+            }
+            Applied::InvalidGroup { group } => Some(Entry {
+                group: &self.groups.get(group)?.group,
+                index: 0,
+                statement: &DENY_EVERYTHING,
+                invalid: true,
+            }),
+        })
     }
 
     /// Decides whether `action` on `resource` (a method ARN) is allowed.
-    pub fn decide(&self, action: &str, resource: &str) -> Decision<'a> {
+    pub fn decide(&self, action: &str, resource: &str) -> Decision<'_> {
         let mut allowed_by = None;
-        for s in &self.statements {
-            if !s.covers(action, resource) {
+        for entry in self.entries() {
+            if !entry.covers(action, resource) {
                 continue;
             }
-            match s.statement.effect {
-                Effect::Deny if s.invalid => {
-                    return Decision::Deny(Reason::InvalidPolicy { group: s.group });
+            match entry.statement.effect {
+                Effect::Deny if entry.invalid => {
+                    return Decision::Deny(Reason::InvalidPolicy { group: entry.group });
                 }
-                Effect::Deny => return Decision::Deny(Reason::DeniedBy(s.origin())),
+                Effect::Deny => return Decision::Deny(Reason::DeniedBy(entry.origin())),
                 Effect::Allow => {
-                    allowed_by.get_or_insert(s);
+                    allowed_by.get_or_insert(entry.origin());
                 }
             }
         }
         match allowed_by {
-            Some(s) => Decision::Allow(Reason::AllowedBy(s.origin())),
+            Some(origin) => Decision::Allow(Reason::AllowedBy(origin)),
             None => Decision::Deny(Reason::NoMatchingAllow),
         }
     }
@@ -230,12 +247,12 @@ impl<'a> MergedPolicy<'a> {
     }
 }
 
-struct RenderedPolicy<'s, 'a> {
-    merged: &'s MergedPolicy<'a>,
+struct RenderedPolicy<'s> {
+    merged: &'s MergedPolicy,
     deny_scope: &'s str,
 }
 
-impl Serialize for RenderedPolicy<'_, '_> {
+impl Serialize for RenderedPolicy<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let mut doc = serializer.serialize_struct("PolicyDocument", 2)?;
@@ -252,10 +269,9 @@ impl Serialize for RenderedPolicy<'_, '_> {
         } else {
             let statements: Vec<_> = self
                 .merged
-                .statements
-                .iter()
-                .map(|s| StatementJson {
-                    statement: s.statement,
+                .entries()
+                .map(|entry| StatementJson {
+                    statement: entry.statement,
                     with_condition: false,
                 })
                 .collect();

@@ -157,3 +157,36 @@ impl PolicySource for DynamoPolicySource {
         Ok(found)
     }
 }
+
+/// Creates an on-demand table keyed by one attribute (`key` of type `key_type`: `S` or `N`).
+/// The local stack's provisioning and the emulator tests make their tables with it; the
+/// deployed stack's tables come from the template.
+pub async fn create_table(
+    client: &aws_sdk_dynamodb::Client,
+    name: &str,
+    key: &str,
+    key_type: aws_sdk_dynamodb::types::ScalarAttributeType,
+) -> Result<(), Error> {
+    use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType};
+    let failed = |e: &dyn std::fmt::Display| Error::Store(format!("creating table `{name}`: {e}"));
+    let definition = AttributeDefinition::builder()
+        .attribute_name(key)
+        .attribute_type(key_type)
+        .build()
+        .map_err(|e| failed(&e))?;
+    let schema = KeySchemaElement::builder()
+        .attribute_name(key)
+        .key_type(KeyType::Hash)
+        .build()
+        .map_err(|e| failed(&e))?;
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(definition)
+        .key_schema(schema)
+        .send()
+        .await
+        .map_err(|e| failed(&aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+    Ok(())
+}

@@ -235,7 +235,7 @@ impl<S: JwksSource> JwksCache<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testkit::{StaticHttpServer, TestKey, jwks};
+    use groupgate_testkit::{StaticHttpServer, TestKey, jwks};
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{LazyLock, Mutex};
 

@@ -25,9 +25,6 @@ pub mod store;
 pub mod token;
 pub mod untrusted;
 
-#[cfg(any(test, feature = "testkit"))]
-pub mod testkit;
-
 pub use arn::{MethodArn, Pattern};
 pub use claims::{CognitoClaims, TokenUse};
 pub use decision::{Decision, INVOKE_ACTION, MergedPolicy, Reason};

@@ -327,7 +327,7 @@ impl<S: JwksSource> TokenVerifier<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testkit::{TestKey, access_claims, jwks};
+    use groupgate_testkit::{TestKey, access_claims, jwks};
     use serde_json::json;
     use std::sync::LazyLock;
 

@@ -68,7 +68,7 @@ fn decision_table() {
             &case.path,
         )
         .unwrap();
-        let merged = MergedPolicy::for_request(&groups, &facts);
+        let merged = MergedPolicy::for_request(groups, &facts);
         let decision = merged.decide(INVOKE_ACTION, arn.as_str());
         if decision.as_str() != case.expect || decision.reason().to_string() != case.reason {
             failures.push(format!(
@@ -83,7 +83,7 @@ fn decision_table() {
 
         let rendered = serde_json::to_string(&merged.document(&arn.stage_wildcard())).unwrap();
         let returned = PolicyDocument::from_json(&rendered).unwrap();
-        let cached = MergedPolicy::from_document("returned", &returned, &RequestFacts::default());
+        let cached = MergedPolicy::from_document("returned", returned, &RequestFacts::default());
         let again = cached.decide(INVOKE_ACTION, arn.as_str());
         if again.as_str() != case.expect {
             failures.push(format!(

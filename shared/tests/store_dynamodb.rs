@@ -9,8 +9,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use groupgate::dynamodb::{Backoff, DynamoPolicySource};
 use groupgate::store::PolicySource;
-use groupgate::testkit::{Moto, policy_table};
 use groupgate::{GroupPolicyStore, PolicyDocument};
+use groupgate_testkit::{Moto, policy_table};
 use std::collections::HashMap;
 
 const ALLOW_ALL: &str =

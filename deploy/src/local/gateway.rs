@@ -223,8 +223,9 @@ impl Gateway {
         let facts = RequestFacts {
             source_ip: request.source_ip,
         };
-        let decision = MergedPolicy::from_document("authorizer", &authorization.policy, &facts)
-            .decide(INVOKE_ACTION, method_arn.as_str());
+        let merged =
+            MergedPolicy::from_document("authorizer", (*authorization.policy).clone(), &facts);
+        let decision = merged.decide(INVOKE_ACTION, method_arn.as_str());
         if !decision.is_allow() {
             let message = match decision.reason() {
                 groupgate::Reason::NoMatchingAllow => NO_ALLOW,

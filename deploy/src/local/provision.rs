@@ -10,9 +10,7 @@ use aws_sdk_cognitoidentityprovider::Client as Cognito;
 use aws_sdk_cognitoidentityprovider::types::{
     ExplicitAuthFlowsType, PasswordPolicyType, UserPoolPolicyType, UsernameAttributeType,
 };
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::ScalarAttributeType;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -81,9 +79,8 @@ fn key_schema(stack: &Stack, table: &str) -> anyhow::Result<(String, ScalarAttri
         .with_context(|| format!("the stack has no key for `{table}`"))?;
     let name = definition
         .get("AttributeName")
-        .unwrap_or(&Value::Null)
-        .as_str()
-        .unwrap_or_default()
+        .and_then(Value::as_str)
+        .with_context(|| format!("the key of `{table}` has no name"))?
         .to_owned();
     let kind = ScalarAttributeType::from(
         definition
@@ -94,38 +91,14 @@ fn key_schema(stack: &Stack, table: &str) -> anyhow::Result<(String, ScalarAttri
     Ok((name, kind))
 }
 
-async fn create_table(
-    client: &aws_sdk_dynamodb::Client,
-    stack: &Stack,
-    id: &str,
-    name: &str,
-) -> anyhow::Result<()> {
-    let (key, kind) = key_schema(stack, id)?;
-    client
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(&key)
-                .attribute_type(kind)
-                .build()?,
+/// An AWS SDK call's failure, naming the call, with all the SDK says about it.
+fn sdk<E: std::error::Error + 'static>(call: &str) -> impl FnOnce(E) -> anyhow::Error + '_ {
+    move |e| {
+        anyhow::anyhow!(
+            "{call}: {}",
+            aws_sdk_dynamodb::error::DisplayErrorContext(e)
         )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name(&key)
-                .key_type(KeyType::Hash)
-                .build()?,
-        )
-        .send()
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "creating table `{name}`: {}",
-                aws_sdk_dynamodb::error::DisplayErrorContext(e)
-            )
-        })?;
-    Ok(())
+    }
 }
 
 /// Creates everything in the emulator `aws` points at. `api_url` is where the local gateway
@@ -143,18 +116,44 @@ pub async fn provision(
         .unwrap_or_else(|| "us-east-1".to_owned());
     let cognito = Cognito::new(aws);
     let dynamodb = aws_sdk_dynamodb::Client::new(aws);
-    let iam = aws_sdk_iam::Client::new(aws);
-    let cognito_error =
-        |what: &str, e: &dyn std::fmt::Display| anyhow::anyhow!("Cognito {what}: {e}");
 
-    // The pool, with the template's password policy and sign-in attribute.
+    let (pool, client_id) = create_pool(&cognito, stack).await?;
+    let policy_table = "groupgate-local-policies".to_owned();
+    let pets_table = "groupgate-local-pets".to_owned();
+    for (id, name) in [("PolicyTable", &policy_table), ("PetsTable", &pets_table)] {
+        let (key, kind) = key_schema(stack, id)?;
+        groupgate::dynamodb::create_table(&dynamodb, name, &key, kind).await?;
+    }
+    let roles = create_groups(&aws_sdk_iam::Client::new(aws), &cognito, &pool, groups).await?;
+    let users = demo_users(groups);
+    create_users(&cognito, &pool, &users).await?;
+    seed::seed(&dynamodb, &policy_table, groups, &roles, true).await?;
+
+    Ok(LocalStack {
+        api_url: api_url.to_owned(),
+        cognito_endpoint: endpoint.to_owned(),
+        region,
+        jwks_url: format!("{endpoint}/{pool}/.well-known/jwks.json"),
+        user_pool_id: pool,
+        client_id,
+        users,
+        policy_table,
+        pets_table,
+        group_roles: roles,
+    })
+}
+
+/// The pool, with the template's password policy, sign-in attribute and auth flows, and its
+/// app client. Returns (pool id, client id).
+async fn create_pool(cognito: &Cognito, stack: &Stack) -> anyhow::Result<(String, String)> {
     let policy = property(stack, "UserPool", &["Policies", "PasswordPolicy"])
         .context("no password policy in the stack")?;
     let flag = |k: &str| policy.get(k).and_then(Value::as_bool).unwrap_or(true);
     let min_length = policy
         .get("MinimumLength")
         .and_then(Value::as_i64)
-        .unwrap_or(12) as i32;
+        .and_then(|n| i32::try_from(n).ok())
+        .unwrap_or(12);
     let pool = cognito
         .create_user_pool()
         .pool_name("groupgate-local-users")
@@ -174,12 +173,7 @@ pub async fn provision(
         )
         .send()
         .await
-        .map_err(|e| {
-            cognito_error(
-                "CreateUserPool",
-                &aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(e),
-            )
-        })?
+        .map_err(sdk("Cognito CreateUserPool"))?
         .user_pool
         .and_then(|p| p.id)
         .context("CreateUserPool returned no pool id")?;
@@ -197,29 +191,26 @@ pub async fn provision(
         .set_explicit_auth_flows(Some(flows))
         .send()
         .await
-        .map_err(|e| {
-            cognito_error(
-                "CreateUserPoolClient",
-                &aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(e),
-            )
-        })?
+        .map_err(sdk("Cognito CreateUserPoolClient"))?
         .user_pool_client
         .and_then(|c| c.client_id)
         .context("CreateUserPoolClient returned no client id")?;
+    Ok((pool, client_id))
+}
 
-    // Tables.
-    let policy_table = "groupgate-local-policies".to_owned();
-    let pets_table = "groupgate-local-pets".to_owned();
-    create_table(&dynamodb, stack, "PolicyTable", &policy_table).await?;
-    create_table(&dynamodb, stack, "PetsTable", &pets_table).await?;
-
-    // Group roles, groups and their demo users.
+/// One Cognito group per definition, each with an IAM role under [`LOCAL_ROLE_PATH`]. Returns
+/// the role ARN of each group.
+async fn create_groups(
+    iam: &aws_sdk_iam::Client,
+    cognito: &Cognito,
+    pool: &str,
+    groups: &[GroupDefinition],
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "sts:AssumeRole"}]});
     let mut roles = BTreeMap::new();
-    let mut users = Vec::new();
     for group in groups {
         let role_name = format!("groupgate-local-{}", group.logical_name());
-        let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-            "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "sts:AssumeRole"}]});
         let role_arn = iam
             .create_role()
             .role_name(&role_name)
@@ -227,101 +218,74 @@ pub async fn provision(
             .assume_role_policy_document(trust.to_string())
             .send()
             .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "IAM CreateRole `{role_name}`: {}",
-                    aws_sdk_iam::error::DisplayErrorContext(e)
-                )
-            })?
+            .map_err(sdk(&format!("IAM CreateRole `{role_name}`")))?
             .role
             .map(|r| r.arn)
             .context("CreateRole returned no role")?;
         cognito
             .create_group()
-            .user_pool_id(&pool)
+            .user_pool_id(pool)
             .group_name(&group.group)
             .description(&group.description)
-            .precedence(group.precedence as i32)
+            .precedence(i32::try_from(group.precedence).unwrap_or(i32::MAX))
             .role_arn(&role_arn)
             .send()
             .await
-            .map_err(|e| {
-                cognito_error(
-                    "CreateGroup",
-                    &aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(e),
-                )
-            })?;
+            .map_err(sdk("Cognito CreateGroup"))?;
         roles.insert(group.group.clone(), role_arn);
-        users.push(DemoUser {
+    }
+    Ok(roles)
+}
+
+/// One demo user per group, and one in no group.
+fn demo_users(groups: &[GroupDefinition]) -> Vec<DemoUser> {
+    let mut users: Vec<DemoUser> = groups
+        .iter()
+        .map(|group| DemoUser {
             username: format!("{}@groupgate.local", group.group),
             password: generate_password(),
             groups: vec![group.group.clone()],
-        });
-    }
+        })
+        .collect();
     users.push(DemoUser {
         username: "nobody@groupgate.local".to_owned(),
         password: generate_password(),
         groups: Vec::new(),
     });
-    for user in &users {
+    users
+}
+
+async fn create_users(cognito: &Cognito, pool: &str, users: &[DemoUser]) -> anyhow::Result<()> {
+    for user in users {
         cognito
             .admin_create_user()
-            .user_pool_id(&pool)
+            .user_pool_id(pool)
             .username(&user.username)
             .message_action(aws_sdk_cognitoidentityprovider::types::MessageActionType::Suppress)
             .send()
             .await
-            .map_err(|e| {
-                cognito_error(
-                    "AdminCreateUser",
-                    &aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(e),
-                )
-            })?;
+            .map_err(sdk("Cognito AdminCreateUser"))?;
         cognito
             .admin_set_user_password()
-            .user_pool_id(&pool)
+            .user_pool_id(pool)
             .username(&user.username)
             .password(&user.password)
             .permanent(true)
             .send()
             .await
-            .map_err(|e| {
-                cognito_error(
-                    "AdminSetUserPassword",
-                    &aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(e),
-                )
-            })?;
+            .map_err(sdk("Cognito AdminSetUserPassword"))?;
         for group in &user.groups {
             cognito
                 .admin_add_user_to_group()
-                .user_pool_id(&pool)
+                .user_pool_id(pool)
                 .username(&user.username)
                 .group_name(group)
                 .send()
                 .await
-                .map_err(|e| {
-                    cognito_error(
-                        "AdminAddUserToGroup",
-                        &aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(e),
-                    )
-                })?;
+                .map_err(sdk("Cognito AdminAddUserToGroup"))?;
         }
     }
-
-    seed::seed(&dynamodb, &policy_table, groups, &roles, true).await?;
-
-    Ok(LocalStack {
-        api_url: api_url.to_owned(),
-        cognito_endpoint: endpoint.to_owned(),
-        region,
-        jwks_url: format!("{endpoint}/{pool}/.well-known/jwks.json"),
-        user_pool_id: pool,
-        client_id,
-        users,
-        policy_table,
-        pets_table,
-        group_roles: roles,
-    })
+    Ok(())
 }
 
 impl LocalStack {

@@ -1,5 +1,14 @@
-//! Test support (feature `testkit`): an RSA signing key that mints Cognito-shaped tokens, and a
-//! tiny HTTP server that serves a JWKS document, so tests can issue tokens no emulator would.
+//! Test support for the workspace's tests, never linked into a Lambda: an RSA signing key that
+//! mints Cognito-shaped tokens, a tiny HTTP server that serves a JWKS document (so tests can
+//! issue tokens no emulator would), a moto server, and the policy table in it.
+//!
+//! A set-up that fails here cannot be recovered by the test that asked for it, so these helpers
+//! panic with what went wrong, as a test would.
+#![allow(
+    clippy::panic,
+    clippy::expect_used,
+    reason = "test support: a failed set-up stops the test that asked for it, loudly"
+)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,7 +30,7 @@ pub struct TestKey {
 impl TestKey {
     pub fn generate(kid: &str) -> Self {
         let pair = RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
-            .unwrap_or_else(|e| unreachable!("RSA key generation failed: {e}"));
+            .unwrap_or_else(|e| panic!("RSA key generation failed: {e}"));
         Self {
             kid: kid.to_owned(),
             pair,
@@ -73,7 +82,7 @@ impl TestKey {
                 signed.as_bytes(),
                 &mut signature,
             )
-            .unwrap_or_else(|e| unreachable!("RSA signing failed: {e}"));
+            .unwrap_or_else(|e| panic!("RSA signing failed: {e}"));
         format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature))
     }
 }
@@ -174,7 +183,7 @@ impl Moto {
             };
         }
         let program = std::env::var("MOTO_SERVER").unwrap_or_else(|_| {
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/moto_server").to_owned()
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/moto_server").to_owned()
         });
         let port = free_port();
         let child = std::process::Command::new(&program)
@@ -183,7 +192,7 @@ impl Moto {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap_or_else(|e| {
-                unreachable!(
+                panic!(
                     "cannot start `{program}`: {e}. Run scripts/test.sh (it installs moto into .venv) \
                      or set MOTO_ENDPOINT to a running moto server"
                 )
@@ -211,7 +220,7 @@ impl Moto {
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        unreachable!("moto at {} did not become ready within 60 s", self.endpoint);
+        panic!("moto at {} did not become ready within 60 s", self.endpoint);
     }
 
     /// SDK configuration pointing every client at this server.
@@ -241,7 +250,7 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
-        .unwrap_or_else(|e| unreachable!("no free port: {e}"))
+        .unwrap_or_else(|e| panic!("no free port: {e}"))
 }
 
 /// A name no other test in this run uses, for tables and pools in a shared emulator.
@@ -263,36 +272,17 @@ pub async fn policy_table(
     client: &aws_sdk_dynamodb::Client,
     items: &[(&str, &str, Option<&str>, Option<i64>)],
 ) -> String {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-        ScalarAttributeType,
-    };
+    use aws_sdk_dynamodb::types::AttributeValue;
     let table = unique("policies");
-    let created = client
-        .create_table()
-        .table_name(&table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("group")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap_or_else(|e| unreachable!("{e}")),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("group")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap_or_else(|e| unreachable!("{e}")),
-        )
-        .send()
-        .await;
-    if let Err(e) = created {
-        unreachable!(
-            "create_table: {}",
-            aws_sdk_dynamodb::error::DisplayErrorContext(e)
-        );
+    if let Err(e) = groupgate::dynamodb::create_table(
+        client,
+        &table,
+        "group",
+        aws_sdk_dynamodb::types::ScalarAttributeType::S,
+    )
+    .await
+    {
+        panic!("{e}");
     }
     for (group, policy, role, precedence) in items {
         let mut put = client
@@ -307,11 +297,24 @@ pub async fn policy_table(
             put = put.item("precedence", AttributeValue::N(p.to_string()));
         }
         if let Err(e) = put.send().await {
-            unreachable!(
+            panic!(
                 "put_item: {}",
                 aws_sdk_dynamodb::error::DisplayErrorContext(e)
             );
         }
     }
     table
+}
+
+/// The policy of `group` as shipped in the repository's `policies/`, as the JSON text the
+/// seeding writes to the policy table.
+pub fn shipped_policy(group: &str) -> String {
+    let path = format!("{}/../../policies/{group}.json", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading `{path}`: {e}"));
+    let definition: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("`{path}`: {e}"));
+    match definition.get("policy") {
+        Some(policy) => policy.to_string(),
+        None => panic!("`{path}` has no `policy`"),
+    }
 }
