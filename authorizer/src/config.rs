@@ -36,7 +36,7 @@ impl Config {
 
     fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Self, ConfigError> {
         let user_pool_id = vars.required(env::USER_POOL_ID)?;
-        groupgate::token::user_pool_region(&user_pool_id)
+        groupgate::user_pool_region(&user_pool_id)
             .map_err(|problem| ConfigError::new(env::USER_POOL_ID, problem))?;
         let client_ids: Vec<String> = vars
             .required(env::APP_CLIENT_IDS)?

@@ -2,9 +2,9 @@
 
 use std::time::Instant;
 
+use groupgate::PolicySource;
 use groupgate::context::AuthorizerContext;
 use groupgate::jwks::JwksSource;
-use groupgate::store::PolicySource;
 use groupgate::untrusted::{Untrusted, UntrustedList};
 use groupgate::{
     GroupPolicyStore, INVOKE_ACTION, MergedPolicy, MethodArn, RequestFacts, TokenVerifier,

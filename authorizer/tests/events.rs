@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use authorizer::logging::{LogFormat, subscriber};
 use authorizer::{Authorizer, AuthorizerError, AuthorizerEvent};
+use groupgate::PolicySource;
 use groupgate::jwks::{JwksCache, JwksSource};
-use groupgate::store::PolicySource;
 use groupgate::{
     Error, ExpectedTokenUse, GroupPolicy, GroupPolicyStore, INVOKE_ACTION, MergedPolicy,
     PolicyDocument, RequestFacts, TokenRules, TokenVerifier,

@@ -1,35 +1,52 @@
-//! The core both Lambdas share: who the caller is, and what their groups let them do.
+//! The core both Lambdas share: who the caller is, what their groups let them do, and how the
+//! authorizer tells the backend.
 //!
-//! A request's path through this crate:
-//! - [`token`] verifies a Cognito JWT (keys from [`jwks`]) into [`claims::CognitoClaims`];
-//! - [`store`] loads the policy of each of the user's groups from DynamoDB (cached);
-//! - [`policy`] is the strict IAM policy model those entries are parsed into;
-//! - [`decision`] merges the groups' policies and decides on a method ARN ([`arn`]).
+//! A request's path through this crate, in the order the authorizer takes it:
+//! - `token`: [`TokenVerifier`] checks a Cognito JWT (keys from [`jwks`]) into
+//!   [`CognitoClaims`] (`claims`), or says why not ([`Rejection`]);
+//! - `store`: [`GroupPolicyStore`] loads each group's [`GroupPolicy`] (`group`) through a
+//!   [`PolicySource`], cached; [`dynamodb`] is the real source (feature `dynamodb`);
+//! - `policy`: [`PolicyDocument`], the strict IAM policy model the entries are parsed into
+//!   (read with [`json::parse_unique`], which refuses repeated keys);
+//! - `decision`: [`MergedPolicy`] merges the groups' statements once and decides on a
+//!   [`MethodArn`] (`arn`), as a [`Decision`] with its [`Reason`];
+//! - [`context`]: the [`context::AuthorizerContext`] the authorizer returns, the
+//!   [`context::Caller`] the backend reads back, and the rule for which role the caller acts as.
 //!
-//! The decision path is plain functions over plain data; the I/O (JWKS over HTTP, DynamoDB)
-//! sits behind the small [`jwks::JwksSource`] and [`store::PolicySource`] traits.
+//! Beside the path: [`env`](mod@env) names the functions' variables, [`untrusted`] makes a caller's
+//! strings safe to log, and `error` holds [`Error`] and [`PolicyError`].
+//!
+//! The decision path is plain functions over plain data; the I/O (the JWKS over HTTP, feature
+//! `http-jwks`, and DynamoDB) sits behind the small [`jwks::JwksSource`] and [`PolicySource`]
+//! traits, so the backend links the core without either.
 
-pub mod arn;
-pub mod claims;
+mod arn;
+mod claims;
 pub mod context;
-pub mod decision;
+mod decision;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 pub mod env;
 mod error;
-pub mod group;
+mod group;
 pub mod json;
 pub mod jwks;
-pub mod policy;
-pub mod store;
-pub mod token;
+mod policy;
+mod store;
+mod token;
 pub mod untrusted;
 
 pub use arn::{MethodArn, Pattern};
-pub use claims::{CognitoClaims, TokenUse};
-pub use decision::{Decision, INVOKE_ACTION, MergedPolicy, Reason};
+pub use claims::{CognitoClaims, MAX_GROUPS, TokenUse};
+pub use decision::{Decision, INVOKE_ACTION, MergedPolicy, Origin, Reason};
 pub use error::{Error, PolicyError};
 pub use group::GroupPolicy;
-pub use policy::{Effect, PolicyDocument, RequestFacts};
-pub use store::GroupPolicyStore;
-pub use token::{ExpectedTokenUse, Rejection, TokenRules, TokenVerifier, VerifyError};
+pub use policy::{
+    Condition, ConditionBlock, ConditionKey, ConditionOutcome, Effect, IpOperator, POLICY_VERSION,
+    PolicyDocument, RequestFacts, Scope, Statement,
+};
+pub use store::{GroupPolicyStore, MAX_KEY_BYTES, PolicySource, is_storable_key};
+pub use token::{
+    ExpectedTokenUse, MAX_TOKEN_LIFETIME, Rejection, TokenRules, TokenVerifier, VerifyError,
+    user_pool_region,
+};

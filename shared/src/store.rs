@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::Error;
-pub use crate::group::GroupPolicy;
+use crate::group::GroupPolicy;
 
 /// DynamoDB's limit on a string partition key, in bytes (it must also be non-empty).
 pub const MAX_KEY_BYTES: usize = 2048;

@@ -10,8 +10,8 @@ use authorizer::{Authorizer, AuthorizerEvent};
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use groupgate::PolicySource;
 use groupgate::jwks::{JwksCache, JwksSource};
-use groupgate::store::PolicySource;
 use groupgate::{
     Error, ExpectedTokenUse, GroupPolicy, GroupPolicyStore, TokenRules, TokenVerifier,
 };
