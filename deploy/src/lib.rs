@@ -1,15 +1,16 @@
-//! The stack as code.
+//! The operator's side: the stack as code, and the product on one machine.
 //!
-//! - [`construct`]: a small typed construct library (stack, intrinsics, resource types);
-//! - [`groups`]: the group definitions in `policies/`, the source of groups, roles and policies;
-//! - [`stack`]: this product's stack, and the API's routes and authorizer settings;
-//! - [`assets`]: the Lambda zips and their content-addressed S3 keys;
-//! - [`seed`]: writes the group policies to the policy table;
-//! - [`local`]: the local stack: emulator provisioning and the local API gateway.
+//! - [`construct`]: a small typed construct library (stack, intrinsics, resource types) that
+//!   knows nothing of groupgate;
+//! - [`stack`]: this product's stack, built from the group definitions in `policies/`, and the
+//!   Lambda assets;
+//! - [`operations`]: what an operator runs against a stack: synth and policy seeding;
+//! - [`local`]: the local stack: emulator provisioning, and the local API Gateway (its own crate,
+//!   `deploy/gateway`).
+//!
+//! `main.rs` only parses the command line and calls one of these.
 
-pub mod assets;
 pub mod construct;
-pub mod groups;
 pub mod local;
-pub mod seed;
+pub mod operations;
 pub mod stack;

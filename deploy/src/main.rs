@@ -1,9 +1,8 @@
 use std::path::PathBuf;
 
-use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use deploy::assets::Assets;
-use deploy::{groups, local, seed, stack};
+use deploy::stack::{self, groups};
+use deploy::{local, operations};
 
 /// groupgate's stack as code: synthesize the CloudFormation template and asset manifest, and
 /// seed the policy table from `policies/`.
@@ -102,50 +101,13 @@ async fn main() -> anyhow::Result<()> {
             policies,
             assets,
             placeholder_assets,
-        } => {
-            let groups = groups::load(&policies)?;
-            let assets = if placeholder_assets {
-                Assets::placeholder(&stack::FUNCTIONS)
-            } else {
-                Assets::from_dir(&assets, &stack::FUNCTIONS)?
-            };
-            let template = stack::build(&groups, &assets).to_template()?;
-            std::fs::create_dir_all(&out)
-                .with_context(|| format!("creating `{}`", out.display()))?;
-            let write = |name: &str, value: &serde_json::Value| -> anyhow::Result<()> {
-                let path = out.join(name);
-                let text = serde_json::to_string_pretty(value)? + "\n";
-                std::fs::write(&path, text).with_context(|| format!("writing `{}`", path.display()))
-            };
-            write("template.json", &template)?;
-            write("assets.json", &serde_json::to_value(&assets)?)?;
-            println!(
-                "wrote {}/template.json and {}/assets.json",
-                out.display(),
-                out.display()
-            );
-        }
+        } => operations::synth(&out, &policies, (!placeholder_assets).then_some(&*assets)),
         Command::SeedPolicies {
             table,
             policies,
             group_roles,
             no_prune,
-        } => {
-            let groups = groups::load(&policies)?;
-            let roles = seed::parse_group_roles(&group_roles).map_err(anyhow::Error::msg)?;
-            let aws = aws_config::load_from_env().await;
-            let client = aws_sdk_dynamodb::Client::new(&aws);
-            let report = seed::seed(&client, &table, &groups, &roles, !no_prune).await?;
-            for group in &report.written {
-                println!("wrote policy of group `{group}`");
-            }
-            for group in &report.removed {
-                println!(
-                    "removed group `{group}` (no longer in {})",
-                    policies.display()
-                );
-            }
-        }
+        } => operations::seed_policies(&table, &policies, &group_roles, !no_prune).await,
         Command::Local(Local::Provision {
             endpoint,
             api_url,
@@ -154,35 +116,15 @@ async fn main() -> anyhow::Result<()> {
             no_assume_group_role,
             policies,
         }) => {
-            let groups = groups::load(&policies)?;
-            let definition = stack::build(&groups, &Assets::placeholder(&stack::FUNCTIONS));
-            definition.to_template()?;
-            let aws = aws_config::from_env()
-                .endpoint_url(&endpoint)
-                .region(aws_config::Region::new(local::gateway::LOCAL_REGION))
-                .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                    "testing", "testing", None, None, "local",
-                ))
-                .load()
-                .await;
-            let local =
-                local::provision::provision(&aws, &endpoint, &definition, &groups, &api_url)
-                    .await?;
-            for (path, text) in [
-                (&out, serde_json::to_string_pretty(&local)? + "\n"),
-                (&env_file, local.functions_env(!no_assume_group_role)),
-            ] {
-                if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir)?;
-                }
-                std::fs::write(path, text)
-                    .with_context(|| format!("writing `{}`", path.display()))?;
-            }
-            println!(
-                "provisioned pool {} with {} demo users",
-                local.user_pool_id,
-                local.users.len()
-            );
+            local::provision_emulator(
+                &endpoint,
+                &api_url,
+                &policies,
+                &out,
+                &env_file,
+                !no_assume_group_role,
+            )
+            .await
         }
         Command::Local(Local::Gateway {
             address,
@@ -191,29 +133,8 @@ async fn main() -> anyhow::Result<()> {
             authorizer_ttl,
             stage,
         }) => {
-            let config = local::gateway::GatewayConfig {
-                stage,
-                routes: stack::ROUTES
-                    .iter()
-                    .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
-                    .collect(),
-                authorizer_ttl: std::time::Duration::from_secs(authorizer_ttl.into()),
-                identity_header: stack::IDENTITY_HEADER.to_owned(),
-                invoke_url,
-                authorizer_function: "authorizer".to_owned(),
-                backend_function: "backend".to_owned(),
-            };
-            let gateway =
-                local::gateway::Gateway::new(config, std::sync::Arc::new(std::time::Instant::now))?;
-            let listener = tokio::net::TcpListener::bind((address, port))
-                .await
-                .with_context(|| format!("binding {address}:{port}"))?;
-            eprintln!("gateway: listening on http://{}", listener.local_addr()?);
-            let shutdown = async {
-                let _ = tokio::signal::ctrl_c().await;
-            };
-            local::gateway::serve(listener, std::sync::Arc::new(gateway), shutdown).await?;
+            let ttl = std::time::Duration::from_secs(authorizer_ttl.into());
+            local::serve_gateway(address, port, invoke_url, ttl, stage).await
         }
     }
-    Ok(())
 }

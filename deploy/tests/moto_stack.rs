@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
 use aws_sdk_dynamodb::types::AttributeValue;
-use deploy::assets::Assets;
-use deploy::{groups, seed, stack};
+use deploy::operations::seed;
+use deploy::stack::assets::Assets;
+use deploy::stack::{self, groups};
 use groupgate::{GroupPolicy, PolicyDocument};
 use groupgate_testkit::{Moto, policy_table, unique};
 

@@ -2,8 +2,8 @@
 //! The synthesized template: a reviewed snapshot, determinism, and the properties that matter
 //! for security checked one by one.
 
-use deploy::assets::Assets;
-use deploy::{groups, stack};
+use deploy::stack::assets::Assets;
+use deploy::stack::{self, groups};
 use serde_json::{Value, json};
 
 fn template() -> Value {

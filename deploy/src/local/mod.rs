@@ -1,5 +1,86 @@
 //! The product on one machine, for `scripts/dev.sh` and the smoke tests: an emulator provisioned
-//! from the stack definition, and a local API Gateway in front of `cargo lambda watch`.
+//! from the stack definition ([`provision`]), and the local API Gateway (the `local-gateway`
+//! crate beside this one) in front of `cargo lambda watch`.
 
-pub mod gateway;
 pub mod provision;
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use local_gateway::{Gateway, GatewayConfig};
+
+use crate::stack::{self, assets::Assets, groups};
+
+/// Provisions the emulator at `endpoint` from the stack definition and `policies`, and writes
+/// the stack description (`out`) and the functions' environment (`env_file`).
+pub async fn provision_emulator(
+    endpoint: &str,
+    api_url: &str,
+    policies: &Path,
+    out: &Path,
+    env_file: &Path,
+    assume_group_role: bool,
+) -> anyhow::Result<()> {
+    let groups = groups::load(policies)?;
+    let definition = stack::build(&groups, &Assets::placeholder(&stack::FUNCTIONS));
+    definition.to_template()?;
+    let aws = aws_config::from_env()
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new(local_gateway::LOCAL_REGION))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing", "testing", None, None, "local",
+        ))
+        .load()
+        .await;
+    let local = provision::provision(&aws, endpoint, &definition, &groups, api_url).await?;
+    for (path, text) in [
+        (out, serde_json::to_string_pretty(&local)? + "\n"),
+        (env_file, local.functions_env(assume_group_role)),
+    ] {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, text).with_context(|| format!("writing `{}`", path.display()))?;
+    }
+    println!(
+        "provisioned pool {} with {} demo users",
+        local.user_pool_id,
+        local.users.len()
+    );
+    Ok(())
+}
+
+/// Serves the API on `address:port` like the deployed stack does (its routes, stage and
+/// identity source), calling the functions through cargo-lambda at `invoke_url`, until Ctrl-C.
+pub async fn serve_gateway(
+    address: IpAddr,
+    port: u16,
+    invoke_url: String,
+    authorizer_ttl: Duration,
+    stage: String,
+) -> anyhow::Result<()> {
+    let config = GatewayConfig {
+        stage,
+        routes: stack::ROUTES
+            .iter()
+            .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+            .collect(),
+        authorizer_ttl,
+        identity_header: stack::IDENTITY_HEADER.to_owned(),
+        invoke_url,
+        authorizer_function: "authorizer".to_owned(),
+        backend_function: "backend".to_owned(),
+    };
+    let gateway = Gateway::new(config, Arc::new(Instant::now))?;
+    let listener = tokio::net::TcpListener::bind((address, port))
+        .await
+        .with_context(|| format!("binding {address}:{port}"))?;
+    eprintln!("gateway: listening on http://{}", listener.local_addr()?);
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    local_gateway::serve(listener, Arc::new(gateway), shutdown).await
+}

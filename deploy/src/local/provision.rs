@@ -18,8 +18,8 @@ use serde_json::Value;
 use groupgate::env;
 
 use crate::construct::Stack;
-use crate::groups::GroupDefinition;
-use crate::seed;
+use crate::operations::seed;
+use crate::stack::groups::GroupDefinition;
 
 /// The IAM path of the local stack's group roles (the stack's is `/groupgate/{stack}/`).
 pub const LOCAL_ROLE_PATH: &str = "/groupgate/local/";

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::groups::GroupDefinition;
+use crate::stack::groups::GroupDefinition;
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct SeedReport {

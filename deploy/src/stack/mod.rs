@@ -1,17 +1,23 @@
 //! This product's stack: the user pool and its groups, the tables, the two functions and the
 //! REST API with its Lambda authorizer. Also the API's routes and authorizer settings, which the
 //! local gateway reads so it behaves like the deployed API.
+//!
+//! - [`groups`]: the group definitions in `policies/`, the source of groups, roles and policies;
+//! - [`assets`]: the Lambda zips and their content-addressed S3 keys.
+
+pub mod assets;
+pub mod groups;
 
 use groupgate::env;
 use serde_json::json;
 
-use crate::assets::Assets;
 use crate::construct::resources::{
     Function, allow, dynamodb_table, iam_role, invoke_permission, lambda_function,
     lambda_invocation_uri, log_group,
 };
 use crate::construct::{Expr, Handle, Parameter, Resource, Stack, canonical, id_fragment};
-use crate::groups::{DataAccess, GroupDefinition};
+use crate::stack::assets::Assets;
+use crate::stack::groups::{DataAccess, GroupDefinition};
 
 /// The methods of the API, as (HTTP method, resource path).
 pub const ROUTES: &[(&str, &str)] = &[

@@ -8,11 +8,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use deploy::local::gateway::{Gateway, GatewayConfig, GatewayRequest, serve};
 use deploy::stack;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
+use local_gateway::{Gateway, GatewayConfig, GatewayRequest, serve};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
@@ -145,7 +145,7 @@ fn get(path: &str, token: Option<&str>) -> GatewayRequest {
     }
 }
 
-fn body(response: &deploy::local::gateway::GatewayResponse) -> Value {
+fn body(response: &local_gateway::GatewayResponse) -> Value {
     serde_json::from_slice(&response.body).unwrap()
 }
 

@@ -1,0 +1,62 @@
+//! What an operator runs against a stack: synthesizing its template and asset manifest, and
+//! seeding its policy table.
+//!
+//! - [`seed`]: writes the group policies to the policy table.
+
+pub mod seed;
+
+use std::path::Path;
+
+use anyhow::Context as _;
+
+use crate::stack::{self, assets::Assets, groups};
+
+/// Writes `<out>/template.json` and `<out>/assets.json` from the group definitions in
+/// `policies` and the zips in `assets_dir` (or stand-in keys when `assets_dir` is `None`).
+pub fn synth(out: &Path, policies: &Path, assets_dir: Option<&Path>) -> anyhow::Result<()> {
+    let groups = groups::load(policies)?;
+    let assets = match assets_dir {
+        Some(dir) => Assets::from_dir(dir, &stack::FUNCTIONS)?,
+        None => Assets::placeholder(&stack::FUNCTIONS),
+    };
+    let template = stack::build(&groups, &assets).to_template()?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating `{}`", out.display()))?;
+    let write = |name: &str, value: &serde_json::Value| -> anyhow::Result<()> {
+        let path = out.join(name);
+        let text = serde_json::to_string_pretty(value)? + "\n";
+        std::fs::write(&path, text).with_context(|| format!("writing `{}`", path.display()))
+    };
+    write("template.json", &template)?;
+    write("assets.json", &serde_json::to_value(&assets)?)?;
+    println!(
+        "wrote {}/template.json and {}/assets.json",
+        out.display(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// Validates every definition in `policies`, then writes them to `table` with the given
+/// `group=roleArn` pairs, removing groups no longer defined unless `prune` is off.
+pub async fn seed_policies(
+    table: &str,
+    policies: &Path,
+    group_roles: &str,
+    prune: bool,
+) -> anyhow::Result<()> {
+    let groups = groups::load(policies)?;
+    let roles = seed::parse_group_roles(group_roles).map_err(anyhow::Error::msg)?;
+    let aws = aws_config::load_from_env().await;
+    let client = aws_sdk_dynamodb::Client::new(&aws);
+    let report = seed::seed(&client, table, &groups, &roles, prune).await?;
+    for group in &report.written {
+        println!("wrote policy of group `{group}`");
+    }
+    for group in &report.removed {
+        println!(
+            "removed group `{group}` (no longer in {})",
+            policies.display()
+        );
+    }
+    Ok(())
+}
