@@ -9,18 +9,18 @@
 //! - allowed requests go to the backend as REST v1 proxy events carrying the authorizer context.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use groupgate::{INVOKE_ACTION, MergedPolicy, MethodArn, PolicyDocument, RequestFacts};
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
-use hyper_util::rt::TokioIo;
+
+mod event;
+mod http;
+
+use event::{NameValues, RestEvent, RestRequest};
 use serde_json::{Map, Value, json};
-use tokio::net::TcpListener;
 
 /// The fixed identity of the local API in method ARNs.
 pub const LOCAL_REGION: &str = "us-east-1";
@@ -175,51 +175,54 @@ impl Gateway {
         }
     }
 
-    pub async fn handle(&self, request: GatewayRequest) -> GatewayResponse {
+    pub async fn handle(&self, mut request: GatewayRequest) -> GatewayResponse {
         let request_id = format!("{:032x}", rand::random::<u128>());
-        let stage_prefix = format!("/{}", self.config.stage);
-        let Some(path) = request
-            .path
-            .strip_prefix(&stage_prefix)
-            .filter(|p| p.starts_with('/'))
-        else {
-            return GatewayResponse::json(403, json!({"message": "Forbidden"}));
+        let (path, resource, path_parameters, method_arn) = match self.resolve(&request) {
+            Ok(resolved) => resolved,
+            Err(response) => return response,
         };
-        let Some((resource, path_parameters)) = self.route(&request.method, path) else {
-            return GatewayResponse::json(403, json!({"message": "Missing Authentication Token"}));
-        };
-        let method_arn = match MethodArn::for_request(
-            LOCAL_REGION,
-            LOCAL_ACCOUNT,
-            LOCAL_API_ID,
-            &self.config.stage,
-            &request.method,
-            path,
-        ) {
-            Ok(arn) => arn,
-            Err(e) => return GatewayResponse::json(400, json!({"message": e.to_string()})),
-        };
-        let header = |name: &str| {
-            request
-                .headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.as_str())
-        };
-        let Some(identity) = header(&self.config.identity_header).filter(|v| !v.is_empty()) else {
+        let line = |outcome: &dyn std::fmt::Display| {
             log(&format!(
-                "{request_id} {} {path}: 401 (no identity source)",
+                "{request_id} {} {path}: {outcome}",
                 request.method
             ));
+        };
+        let headers = NameValues(std::mem::take(&mut request.headers));
+        let query = NameValues(std::mem::take(&mut request.query));
+        let Some(identity) = headers
+            .0
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(&self.config.identity_header))
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+        else {
+            line(&"401 (no identity source)");
             return GatewayResponse::json(401, json!({"message": "Unauthorized"}));
         };
-
-        let event_base = self.event_base(&request, path, &resource, &path_parameters, &request_id);
-        let authorization = match self.authorize(identity, &method_arn, &event_base).await {
+        let host = headers
+            .0
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("host"))
+            .map_or("localhost", |(_, v)| v.as_str());
+        let rest = RestRequest {
+            resource: &resource,
+            path: &path,
+            method: &request.method,
+            headers: &headers,
+            query: &query,
+            path_parameters: &path_parameters,
+            stage: &self.config.stage,
+            request_id: &request_id,
+            request_time_epoch_ms: epoch_ms(),
+            account_id: LOCAL_ACCOUNT,
+            api_id: LOCAL_API_ID,
+            host,
+            source_ip: request.source_ip,
+        };
+        let authorization = match self.authorize(identity, &method_arn, &rest).await {
             Ok(a) => a,
             Err(response) => return response,
         };
-
         let facts = RequestFacts {
             source_ip: request.source_ip,
         };
@@ -227,52 +230,61 @@ impl Gateway {
             MergedPolicy::from_document("authorizer", (*authorization.policy).clone(), &facts);
         let decision = merged.decide(INVOKE_ACTION, method_arn.as_str());
         if !decision.is_allow() {
+            line(&format_args!("403 ({})", decision.reason()));
             let message = match decision.reason() {
                 groupgate::Reason::NoMatchingAllow => NO_ALLOW,
                 _ => EXPLICIT_DENY,
             };
-            log(&format!(
-                "{request_id} {} {path}: 403 ({})",
-                request.method,
-                decision.reason()
-            ));
             return GatewayResponse::json(403, json!({ "Message": message }));
         }
-
         let mut authorizer = authorization.context.clone();
         authorizer.insert("principalId".into(), json!(authorization.principal_id));
-        let mut event = event_base;
-        if let Some(Value::Object(context)) = event.get_mut("requestContext") {
-            context.insert("authorizer".into(), Value::Object(authorizer));
-        }
-        let body = match std::str::from_utf8(&request.body) {
-            _ if request.body.is_empty() => Value::Null,
-            Ok(text) => json!(text),
-            Err(_) => json!(base64_encode(&request.body)),
+        let event = RestEvent::proxy(&rest, &authorizer, &request.body);
+        let response = self.call_backend(&event).await;
+        line(&format_args!("{} (allowed)", response.status));
+        response
+    }
+
+    /// The path without the stage, the route it matches, its path parameters and the method ARN;
+    /// or API Gateway's answer when there is no such route.
+    fn resolve(
+        &self,
+        request: &GatewayRequest,
+    ) -> Result<(String, String, Map<String, Value>, MethodArn), GatewayResponse> {
+        let stage_prefix = format!("/{}", self.config.stage);
+        let path = request
+            .path
+            .strip_prefix(&stage_prefix)
+            .filter(|p| p.starts_with('/'))
+            .ok_or_else(|| GatewayResponse::json(403, json!({"message": "Forbidden"})))?;
+        let (resource, path_parameters) = self.route(&request.method, path).ok_or_else(|| {
+            GatewayResponse::json(403, json!({"message": "Missing Authentication Token"}))
+        })?;
+        let method_arn = MethodArn::for_request(
+            LOCAL_REGION,
+            LOCAL_ACCOUNT,
+            LOCAL_API_ID,
+            &self.config.stage,
+            &request.method,
+            path,
+        )
+        .map_err(|e| GatewayResponse::json(400, json!({"message": e.to_string()})))?;
+        Ok((path.to_owned(), resource, path_parameters, method_arn))
+    }
+
+    async fn call_backend(&self, event: &RestEvent<'_>) -> GatewayResponse {
+        let failed = |why: &dyn std::fmt::Display| {
+            log(&format!("backend failed: {why}"));
+            GatewayResponse::json(502, json!({"message": "Internal server error"}))
         };
-        event.insert("body".into(), body);
-        event.insert(
-            "isBase64Encoded".into(),
-            json!(std::str::from_utf8(&request.body).is_err()),
-        );
-        let event = Value::Object(event);
+        let event = match serde_json::to_value(event) {
+            Ok(event) => event,
+            Err(e) => return failed(&e),
+        };
         match self.invoke(&self.config.backend_function, &event).await {
-            Ok(Invocation::Ok(response)) => {
-                let response = proxy_response(&response);
-                log(&format!(
-                    "{request_id} {} {path}: {} (allowed)",
-                    request.method, response.status
-                ));
-                response
-            }
-            Ok(Invocation::FunctionError(message)) => {
-                log(&format!("{request_id} backend error: {message}"));
-                GatewayResponse::json(502, json!({"message": "Internal server error"}))
-            }
-            Err(e) => {
-                log(&format!("{request_id} backend unreachable: {e}"));
-                GatewayResponse::json(502, json!({"message": "Internal server error"}))
-            }
+            Ok(Invocation::Ok(response)) => proxy_response(&response),
+            Ok(Invocation::FunctionError(message)) => failed(&message),
+            Err(e) => failed(&e),
         }
     }
 
@@ -281,7 +293,7 @@ impl Gateway {
         &self,
         identity: &str,
         method_arn: &MethodArn,
-        event_base: &Map<String, Value>,
+        request: &RestRequest<'_>,
     ) -> Result<Authorization, GatewayResponse> {
         let now = (self.clock)();
         let ttl = self.config.authorizer_ttl;
@@ -291,16 +303,14 @@ impl Gateway {
         {
             return Ok(hit.clone());
         }
-        let mut event = event_base.clone();
-        event.insert("type".into(), json!("REQUEST"));
-        event.insert("methodArn".into(), json!(method_arn.as_str()));
-        let event = Value::Object(event);
-        self.authorizer_calls
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let failure = |why: String| {
             log(&format!("authorizer failure: {why}"));
             GatewayResponse::json(500, json!({"message": null}))
         };
+        let event = serde_json::to_value(RestEvent::authorizer(request, method_arn.as_str()))
+            .map_err(|e| failure(e.to_string()))?;
+        self.authorizer_calls
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let output = match self.invoke(&self.config.authorizer_function, &event).await {
             Ok(Invocation::Ok(output)) => output,
             Ok(Invocation::FunctionError(message)) if message == "Unauthorized" => {
@@ -320,70 +330,12 @@ impl Gateway {
         }
         Ok(authorization)
     }
-
-    /// The parts of the authorizer and proxy events both carry.
-    fn event_base(
-        &self,
-        request: &GatewayRequest,
-        path: &str,
-        resource: &str,
-        path_parameters: &Map<String, Value>,
-        request_id: &str,
-    ) -> Map<String, Value> {
-        let (headers, multi_headers) = single_and_multi(&request.headers);
-        let (query, multi_query) = single_and_multi(&request.query);
-        let or_null = |m: Map<String, Value>| {
-            if m.is_empty() {
-                Value::Null
-            } else {
-                Value::Object(m)
-            }
-        };
-        let event = json!({
-            "resource": resource,
-            "path": path,
-            "httpMethod": request.method,
-            "headers": headers,
-            "multiValueHeaders": multi_headers,
-            "queryStringParameters": or_null(query),
-            "multiValueQueryStringParameters": or_null(multi_query),
-            "pathParameters": or_null(path_parameters.clone()),
-            "stageVariables": null,
-            "requestContext": {
-                "accountId": LOCAL_ACCOUNT,
-                "apiId": LOCAL_API_ID,
-                "resourceId": "local",
-                "resourcePath": resource,
-                "httpMethod": request.method,
-                "path": format!("/{}{path}", self.config.stage),
-                "stage": self.config.stage,
-                "protocol": "HTTP/1.1",
-                "requestId": request_id,
-                "identity": { "sourceIp": request.source_ip.map(|ip| ip.to_string()) },
-            },
-        });
-        match event {
-            Value::Object(map) => map,
-            _ => Map::new(),
-        }
-    }
 }
 
-/// Name-value pairs as API Gateway puts them in events: the last value of each name, and all of
-/// them (`headers` and `multiValueHeaders`, likewise for the query string).
-fn single_and_multi(pairs: &[(String, String)]) -> (Map<String, Value>, Map<String, Value>) {
-    let mut single = Map::new();
-    let mut multi: Map<String, Value> = Map::new();
-    for (name, value) in pairs {
-        single.insert(name.clone(), json!(value));
-        match multi.get_mut(name) {
-            Some(Value::Array(list)) => list.push(json!(value)),
-            _ => {
-                multi.insert(name.clone(), json!([value]));
-            }
-        }
-    }
-    (single, multi)
+fn epoch_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Checks an authorizer's output as API Gateway does: a principal, a policy document, and a
@@ -468,90 +420,8 @@ fn proxy_response(response: &Value) -> GatewayResponse {
     }
 }
 
-fn base64_encode(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
 fn base64_decode(text: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::STANDARD.decode(text).ok()
 }
 
-/// Serves the gateway on `listener` until `shutdown` completes.
-pub async fn serve(
-    listener: TcpListener,
-    gateway: Arc<Gateway>,
-    shutdown: impl std::future::Future<Output = ()>,
-) -> anyhow::Result<()> {
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => accepted?,
-            () = &mut shutdown => return Ok(()),
-        };
-        let gateway = Arc::clone(&gateway);
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| {
-                let gateway = Arc::clone(&gateway);
-                async move { Ok::<_, Infallible>(respond(&gateway, request, peer).await) }
-            });
-            if let Err(e) = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
-                log(&format!("connection from {peer}: {e}"));
-            }
-        });
-    }
-}
-
-async fn respond(
-    gateway: &Gateway,
-    request: hyper::Request<Incoming>,
-    peer: SocketAddr,
-) -> hyper::Response<Full<Bytes>> {
-    let (parts, body) = request.into_parts();
-    let body = match body.collect().await {
-        Ok(collected) => collected.to_bytes().to_vec(),
-        Err(_) => Vec::new(),
-    };
-    let query = parts
-        .uri
-        .query()
-        .map(|q| {
-            q.split('&')
-                .filter(|p| !p.is_empty())
-                .map(|p| match p.split_once('=') {
-                    Some((k, v)) => (k.to_owned(), v.to_owned()),
-                    None => (p.to_owned(), String::new()),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let headers = parts
-        .headers
-        .iter()
-        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-        .collect();
-    let response = gateway
-        .handle(GatewayRequest {
-            method: parts.method.as_str().to_owned(),
-            path: parts.uri.path().to_owned(),
-            query,
-            headers,
-            body,
-            source_ip: Some(peer.ip()),
-        })
-        .await;
-    let mut out = hyper::Response::new(Full::new(Bytes::from(response.body)));
-    *out.status_mut() =
-        hyper::StatusCode::from_u16(response.status).unwrap_or(hyper::StatusCode::BAD_GATEWAY);
-    for (k, v) in response.headers {
-        if let (Ok(name), Ok(value)) = (
-            hyper::header::HeaderName::from_bytes(k.as_bytes()),
-            hyper::header::HeaderValue::from_str(&v),
-        ) {
-            out.headers_mut().append(name, value);
-        }
-    }
-    out
-}
+pub use http::serve;

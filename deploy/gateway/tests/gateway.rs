@@ -392,3 +392,90 @@ async fn the_gateway_serves_over_http() {
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
 }
+
+/// The keys of a JSON object, sorted.
+fn keys(value: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = value.as_object().unwrap().keys().cloned().collect();
+    keys.sort();
+    keys
+}
+
+/// The events the functions receive have the shape of the recorded ones in `fixtures/events/`:
+/// the same fields at every level, empty maps written as AWS writes them, and the client's
+/// header-name casing kept (the request is sent as raw bytes, so nothing lowercases it).
+#[tokio::test]
+async fn events_have_the_shape_api_gateway_sends() {
+    let s = setup(300).await;
+    s.functions.set("authorizer", 200, allow(&["*"]));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(listener, Arc::clone(&s.gateway), async {
+        let _ = stopped.await;
+    }));
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "GET /prod/petstore/v1/pets HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: curl/8.5.0\r\nAccept: application/json\r\nAuthorization: Bearer t\r\nConnection: close\r\n\r\n"
+    );
+    tokio::io::AsyncWriteExt::write_all(&mut stream, request.as_bytes())
+        .await
+        .unwrap();
+    let mut reply = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut stream, &mut reply)
+        .await
+        .unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+
+    for (function, fixture) in [
+        (
+            "authorizer",
+            include_str!("../../../fixtures/events/authorizer-request.json"),
+        ),
+        (
+            "backend",
+            include_str!("../../../fixtures/events/rest-proxy-lambda-authorizer.json"),
+        ),
+    ] {
+        let sent = &s.functions.received(function)[0];
+        let recorded: Value = serde_json::from_str(fixture).unwrap();
+        assert_eq!(keys(sent), keys(&recorded), "{function}: top level");
+        let (sent_context, recorded_context) =
+            (&sent["requestContext"], &recorded["requestContext"]);
+        assert_eq!(
+            keys(sent_context),
+            keys(recorded_context),
+            "{function}: requestContext"
+        );
+        assert_eq!(
+            keys(&sent_context["identity"]),
+            keys(&recorded_context["identity"]),
+            "{function}: identity"
+        );
+        for field in [
+            "queryStringParameters",
+            "multiValueQueryStringParameters",
+            "stageVariables",
+        ] {
+            assert_eq!(
+                sent[field].is_null(),
+                recorded[field].is_null(),
+                "{function}: an empty {field} is written as AWS writes it"
+            );
+        }
+        for name in ["User-Agent", "Accept", "Authorization", "Host"] {
+            assert!(
+                sent["headers"].get(name).is_some(),
+                "{function}: {name} keeps its casing"
+            );
+            assert!(
+                sent["multiValueHeaders"][name].is_array(),
+                "{function}: {name}"
+            );
+        }
+        assert_eq!(sent_context["identity"]["userAgent"], "curl/8.5.0");
+        assert_eq!(sent_context["identity"]["sourceIp"], "127.0.0.1");
+        assert_eq!(sent_context["requestTime"].as_str().unwrap().len(), 26);
+    }
+}
