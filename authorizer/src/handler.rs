@@ -148,26 +148,7 @@ impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
             })?;
         let facts = RequestFacts::from_source_ip(call.source_ip);
 
-        let value = match call.authorization {
-            Authorization::One(value) => value,
-            Authorization::Missing => {
-                tracing::info!(request_id, decision = "Unauthorized", reason = "no_token");
-                return Err(AuthorizerError::Unauthorized);
-            }
-            Authorization::Conflicting => {
-                tracing::info!(
-                    request_id,
-                    decision = "Unauthorized",
-                    reason = "conflicting_authorization",
-                    detail = "the event carries more than one distinct Authorization value",
-                );
-                return Err(AuthorizerError::Unauthorized);
-            }
-        };
-        let Some(token) = bearer_token(value) else {
-            tracing::info!(request_id, decision = "Unauthorized", reason = "no_token");
-            return Err(AuthorizerError::Unauthorized);
-        };
+        let token = token_of(call.authorization, request_id)?;
         let claims = match self.verifier.verify(token, now).await {
             Ok(claims) => claims,
             Err(VerifyError::Rejected(rejection)) => {
@@ -189,14 +170,7 @@ impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
             .load(&claims.groups)
             .await
             .map_err(|e| failed(request_id, "policy_store_unavailable", &e.to_string()))?;
-        for invalid in groups.iter().filter(|g| g.policy.is_err()) {
-            tracing::warn!(
-                request_id,
-                group = %Untrusted(&invalid.group),
-                error = %Untrusted(invalid.policy.as_ref().err().map(|e| e.0.as_str()).unwrap_or_default()),
-                "group policy is invalid; treating it as deny-all",
-            );
-        }
+        warn_invalid(&groups, request_id);
         let merged = MergedPolicy::for_request(groups, &facts);
         let decision = merged.decide(INVOKE_ACTION, method_arn.as_str());
 
@@ -221,6 +195,37 @@ impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
             policy_document: ReturnedPolicy { merged, deny_scope },
             context,
         })
+    }
+}
+
+/// The JWT of an event's `Authorization` value, or `Unauthorized` (logged with why).
+fn token_of<'e>(
+    authorization: Authorization<'e>,
+    request_id: &str,
+) -> Result<&'e str, AuthorizerError> {
+    let reason = match authorization {
+        Authorization::One(value) => match bearer_token(value) {
+            Some(token) => return Ok(token),
+            None => "no_token",
+        },
+        Authorization::Missing => "no_token",
+        Authorization::Conflicting => "conflicting_authorization",
+    };
+    tracing::info!(request_id, decision = "Unauthorized", reason);
+    Err(AuthorizerError::Unauthorized)
+}
+
+/// Logs each group whose policy is invalid (it then denies everything).
+fn warn_invalid(groups: &[std::sync::Arc<groupgate::GroupPolicy>], request_id: &str) {
+    for invalid in groups {
+        if let Err(error) = &invalid.policy {
+            tracing::warn!(
+                request_id,
+                group = %Untrusted(&invalid.group),
+                error = %Untrusted(&error.0),
+                "group policy is invalid; treating it as deny-all",
+            );
+        }
     }
 }
 

@@ -4,11 +4,11 @@
 //! - [`proxy`]: the REST API v1 proxy event, checked, in; the proxy response out;
 //! - [`routes`]: request -> route -> JSON response;
 //! - [`roles`]: STS AssumeRole into the caller's group role, credentials cached;
-//!
-//! The caller comes from the authorizer's context, read by `groupgate::context`, the contract
-//! the authorizer writes.
 //! - [`pets`]: the pets, in DynamoDB or in memory;
 //! - [`error`]: failures as `{"message": ...}` with the right status.
+//!
+//! The caller comes from the authorizer's context, read by `groupgate::context`, the contract
+//! the authorizer writes; which role the caller acts as is decided there too.
 
 pub mod config;
 pub mod error;

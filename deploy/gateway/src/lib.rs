@@ -7,6 +7,9 @@
 //! - results are cached per identity source for the TTL and applied to every method, as API
 //!   Gateway does (so a policy written only for the first method asked shows up locally);
 //! - allowed requests go to the backend as REST v1 proxy events carrying the authorizer context.
+//!
+//! Its parts: `http` (the HTTP/1.1 server, keeping the client's header casing), `event` (the
+//! typed REST API events), and here, [`Gateway`]: route, authorize, evaluate, call the backend.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
