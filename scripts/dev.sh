@@ -6,7 +6,8 @@
 #   (or SIGTERM), then stops everything it started.
 #
 # Environment: GROUPGATE_ASSUME_GROUP_ROLE=false runs the backend with its own credentials;
-# GROUPGATE_AUTHORIZER_TTL sets the gateway's authorizer cache TTL (default 300 s).
+# GROUPGATE_AUTHORIZER_TTL overrides the gateway's authorizer cache TTL (deploy/groupgate.toml's
+# authorizer_ttl_seconds otherwise).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -55,8 +56,10 @@ grep -q '"statusCode":200' "$LOGS/warmup-backend.json" 2>/dev/null ||
   fail "the backend did not answer a warm-up event as expected (HTTP $status)" "$LOGS/watch.log"
 
 say "starting the local API gateway on $API_URL (log: .local/logs/gateway.log)"
+gateway_flags=()
+[ -n "${GROUPGATE_AUTHORIZER_TTL:-}" ] && gateway_flags+=(--authorizer-ttl "$GROUPGATE_AUTHORIZER_TTL")
 spawn "$LOGS/gateway.log" "$ROOT/target/debug/deploy" local gateway --port "$GATEWAY_PORT" \
-  --invoke-url "http://127.0.0.1:$WATCH_PORT" --authorizer-ttl "${GROUPGATE_AUTHORIZER_TTL:-300}"
+  --invoke-url "http://127.0.0.1:$WATCH_PORT" "${gateway_flags[@]}"
 wait_http "$API_URL/petstore/v2/status" 30 "the local gateway" "$LOGS/gateway.log" "$LAST_PID"
 
 mv "$ROOT/.local/stack.pending.json" "$STACK_FILE"

@@ -1,7 +1,8 @@
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
-use deploy::stack::{self, groups};
+use clap::{Args, Parser, Subcommand};
+use deploy::stack::groups;
+use deploy::stack::settings::{Overrides, Settings};
 use deploy::{local, operations};
 
 /// groupgate's stack as code: synthesize the CloudFormation template and asset manifest, and
@@ -33,6 +34,8 @@ enum Command {
         /// Use stand-in asset keys instead of hashing built zips (for linting the template).
         #[arg(long)]
         placeholder_assets: bool,
+        #[command(flatten)]
+        settings: SettingsArgs,
     },
     /// Write every group's policy to the policy table (any DynamoDB endpoint: the AWS SDK's
     /// environment decides), after validating them all; remove groups no longer defined.
@@ -85,12 +88,45 @@ enum Local {
         /// cargo-lambda's invoke endpoint.
         #[arg(long)]
         invoke_url: String,
-        /// Authorizer result cache TTL in seconds (the stack's `AuthorizerResultTtl` default unless set).
-        #[arg(long, default_value_t = stack::DEFAULT_AUTHORIZER_TTL_SECONDS)]
-        authorizer_ttl: u32,
-        #[arg(long, default_value = stack::DEFAULT_STAGE)]
-        stage: String,
+        #[command(flatten)]
+        settings: SettingsArgs,
     },
+}
+
+/// The settings file, and flags that override its values.
+#[derive(Args)]
+struct SettingsArgs {
+    /// The settings that shape the stack.
+    #[arg(long = "settings", default_value_os_t = Settings::default_path())]
+    path: PathBuf,
+    /// API stage name.
+    #[arg(long)]
+    stage: Option<String>,
+    /// Seconds API Gateway caches an authorizer result per token (0 to 3600; 0 turns it off).
+    #[arg(long)]
+    authorizer_ttl: Option<u32>,
+    /// Whether the backend acts with the caller's group IAM role.
+    #[arg(long)]
+    assume_group_role: Option<bool>,
+    /// Stage throttling: steady requests per second.
+    #[arg(long)]
+    throttle_rate: Option<f64>,
+    /// Stage throttling: burst.
+    #[arg(long)]
+    throttle_burst: Option<u32>,
+}
+
+impl SettingsArgs {
+    fn load(self) -> anyhow::Result<Settings> {
+        let overrides = Overrides {
+            stage: self.stage,
+            authorizer_ttl_seconds: self.authorizer_ttl,
+            assume_group_role: self.assume_group_role,
+            throttle_rate_limit: self.throttle_rate,
+            throttle_burst_limit: self.throttle_burst,
+        };
+        Ok(Settings::load_with(&self.path, overrides)?)
+    }
 }
 
 #[tokio::main]
@@ -101,7 +137,11 @@ async fn main() -> anyhow::Result<()> {
             policies,
             assets,
             placeholder_assets,
-        } => operations::synth(&out, &policies, (!placeholder_assets).then_some(&*assets)),
+            settings,
+        } => {
+            let assets = (!placeholder_assets).then_some(&*assets);
+            operations::synth(&out, &policies, assets, &settings.load()?)
+        }
         Command::SeedPolicies {
             table,
             policies,
@@ -130,11 +170,11 @@ async fn main() -> anyhow::Result<()> {
             address,
             port,
             invoke_url,
-            authorizer_ttl,
-            stage,
+            settings,
         }) => {
-            let ttl = std::time::Duration::from_secs(authorizer_ttl.into());
-            local::serve_gateway(address, port, invoke_url, ttl, stage).await
+            let settings = settings.load()?;
+            let ttl = std::time::Duration::from_secs(settings.authorizer_ttl_seconds.into());
+            local::serve_gateway(address, port, invoke_url, ttl, settings.stage).await
         }
     }
 }

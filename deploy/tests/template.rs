@@ -6,11 +6,38 @@ use deploy::stack::assets::Assets;
 use deploy::stack::{self, groups};
 use serde_json::{Value, json};
 
-fn template() -> Value {
+fn settings() -> stack::Settings {
+    stack::Settings::load(&stack::Settings::default_path()).unwrap()
+}
+
+fn template_with(settings: &stack::Settings) -> Value {
     let groups = groups::load(&groups::default_dir()).unwrap();
-    stack::build(&groups, &Assets::placeholder(&stack::FUNCTIONS))
+    stack::build(&groups, &Assets::placeholder(&stack::FUNCTIONS), settings)
         .to_template()
         .unwrap()
+}
+
+fn deployment_id(t: &Value) -> String {
+    let ids: Vec<_> = t["Resources"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| k.starts_with("RestApiDeployment"))
+        .cloned()
+        .collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    ids[0].clone()
+}
+
+fn template() -> Value {
+    let groups = groups::load(&groups::default_dir()).unwrap();
+    stack::build(
+        &groups,
+        &Assets::placeholder(&stack::FUNCTIONS),
+        &stack::Settings::load(&stack::Settings::default_path()).unwrap(),
+    )
+    .to_template()
+    .unwrap()
 }
 
 #[test]
@@ -131,7 +158,11 @@ fn every_method_is_behind_the_request_authorizer() {
         authorizer["IdentitySource"],
         "method.request.header.Authorization"
     );
-    assert_eq!(t["Parameters"]["AuthorizerResultTtl"]["Default"], "300");
+    assert_eq!(authorizer["AuthorizerResultTtlInSeconds"], 300);
+    assert!(
+        t["Parameters"].get("AuthorizerResultTtl").is_none(),
+        "a synth-time setting, not a parameter"
+    );
 }
 
 #[test]
@@ -189,4 +220,85 @@ fn a_method_change_makes_a_new_deployment() {
         resource(&t, "ApiStage")["Properties"]["DeploymentId"],
         json!({"Ref": ids[0]})
     );
+}
+
+/// Issue #11: changing what API Gateway only serves once deployed makes a new deployment, so
+/// the stage moves to it. The TTL is a synth-time setting now: a parameter's new value would
+/// reach the authorizer resource and never the stage.
+#[test]
+fn changing_the_authorizer_ttl_or_a_gateway_response_makes_a_new_deployment() {
+    let base = settings();
+    let before = deployment_id(&template_with(&base));
+    let mut ttl = base.clone();
+    ttl.authorizer_ttl_seconds = 0;
+    let with_ttl = template_with(&ttl);
+    assert_eq!(
+        with_ttl["Resources"]["ApiAuthorizer"]["Properties"]["AuthorizerResultTtlInSeconds"],
+        0
+    );
+    assert_ne!(deployment_id(&with_ttl), before);
+
+    // The deployment is named by the digest of the API's deployed parts, gateway responses
+    // among them.
+    let groups = groups::load(&groups::default_dir()).unwrap();
+    let mut built = stack::build(&groups, &Assets::placeholder(&stack::FUNCTIONS), &base);
+    assert_eq!(
+        before,
+        format!("RestApiDeployment{}", stack::api_digest(&built))
+    );
+    built
+        .resource_mut("AccessDeniedResponse")
+        .unwrap()
+        .properties["StatusCode"] = json!("404");
+    assert_ne!(
+        before,
+        format!("RestApiDeployment{}", stack::api_digest(&built))
+    );
+}
+
+#[test]
+fn the_user_pool_and_tables_survive_a_delete_and_a_replacement() {
+    let t = template();
+    for id in ["UserPool", "PolicyTable", "PetsTable"] {
+        let r = resource(&t, id);
+        assert_eq!(r["DeletionPolicy"], "RetainExceptOnCreate", "{id}");
+        assert_eq!(r["UpdateReplacePolicy"], "Retain", "{id}");
+    }
+}
+
+#[test]
+fn the_stage_is_throttled_and_every_gateway_response_is_json_with_a_hint() {
+    let t = template();
+    let stage = &resource(&t, "ApiStage")["Properties"];
+    assert_eq!(stage["StageName"], "prod");
+    assert_eq!(stage["MethodSettings"][0]["ThrottlingRateLimit"], 100.0);
+    assert_eq!(stage["MethodSettings"][0]["ThrottlingBurstLimit"], 200);
+    let responses: Vec<&Value> = t["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::ApiGateway::GatewayResponse")
+        .collect();
+    let kinds: Vec<&str> = responses
+        .iter()
+        .map(|r| r["Properties"]["ResponseType"].as_str().unwrap())
+        .collect();
+    for kind in [
+        "UNAUTHORIZED",
+        "ACCESS_DENIED",
+        "THROTTLED",
+        "AUTHORIZER_FAILURE",
+        "AUTHORIZER_CONFIGURATION_ERROR",
+        "DEFAULT_4XX",
+        "DEFAULT_5XX",
+    ] {
+        assert!(kinds.contains(&kind), "{kind}");
+    }
+    for r in responses {
+        let body = r["Properties"]["ResponseTemplates"]["application/json"]
+            .as_str()
+            .unwrap();
+        assert!(body.contains("\"hint\":"), "{body}");
+        assert!(body.contains("$context.requestId"), "{body}");
+    }
 }

@@ -100,8 +100,8 @@ pub struct Resource {
     pub kind: &'static str,
     pub properties: Value,
     pub depends_on: Vec<String>,
-    /// `DeletionPolicy` and `UpdateReplacePolicy` both, when set.
-    pub retain: bool,
+    /// What CloudFormation does with the resource on a stack delete or a replacement.
+    pub retention: Retention,
 }
 
 impl Resource {
@@ -110,7 +110,7 @@ impl Resource {
             kind,
             properties,
             depends_on: Vec::new(),
-            retain: false,
+            retention: Retention::Delete,
         }
     }
 
@@ -119,10 +119,22 @@ impl Resource {
         self
     }
 
+    /// Kept on a stack delete and on a replacement (`DeletionPolicy` and `UpdateReplacePolicy`
+    /// `Retain`), except when the stack's first create fails: then CloudFormation deletes it
+    /// with the rest, so a failed first deploy leaves no orphan (`RetainExceptOnCreate`).
     pub fn retained(mut self) -> Self {
-        self.retain = true;
+        self.retention = Retention::RetainExceptOnCreate;
         self
     }
+}
+
+/// What happens to a resource's data when its stack is deleted or the resource replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retention {
+    /// CloudFormation's default: deleted with the stack, and when replaced.
+    Delete,
+    /// Kept on delete and replacement, but cleaned up when the stack's first create fails.
+    RetainExceptOnCreate,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -246,6 +258,15 @@ impl Stack {
         self.resources.get(id)
     }
 
+    pub fn resource_mut(&mut self, id: &str) -> Option<&mut Resource> {
+        self.resources.get_mut(id)
+    }
+
+    /// Every resource with its logical id, in id order.
+    pub fn resources(&self) -> impl Iterator<Item = (&str, &Resource)> {
+        self.resources.iter().map(|(id, r)| (id.as_str(), r))
+    }
+
     /// The template, after checking ids and that every `Ref`, `GetAtt` and `${...}` names
     /// something in the stack.
     pub fn to_template(&self) -> Result<Value, StackError> {
@@ -278,8 +299,8 @@ impl Stack {
             if !r.depends_on.is_empty() {
                 out.insert("DependsOn".into(), json!(r.depends_on));
             }
-            if r.retain {
-                out.insert("DeletionPolicy".into(), json!("Retain"));
+            if r.retention == Retention::RetainExceptOnCreate {
+                out.insert("DeletionPolicy".into(), json!("RetainExceptOnCreate"));
                 out.insert("UpdateReplacePolicy".into(), json!("Retain"));
             }
             out.insert("Properties".into(), r.properties.clone());

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use local_gateway::{Gateway, GatewayConfig};
 
-use crate::stack::{self, assets::Assets, groups};
+use crate::stack::{self, Settings, assets::Assets, groups};
 
 /// Provisions the emulator at `endpoint` from the stack definition and `policies`, and writes
 /// the stack description (`out`) and the functions' environment (`env_file`).
@@ -25,7 +25,8 @@ pub async fn provision_emulator(
     assume_group_role: bool,
 ) -> anyhow::Result<()> {
     let groups = groups::load(policies)?;
-    let definition = stack::build(&groups, &Assets::placeholder(&stack::FUNCTIONS));
+    let settings = Settings::load(&Settings::default_path())?;
+    let definition = stack::build(&groups, &Assets::placeholder(&stack::FUNCTIONS), &settings);
     definition.to_template()?;
     let aws = aws_config::from_env()
         .endpoint_url(endpoint)

@@ -9,17 +9,23 @@ use std::path::Path;
 
 use anyhow::Context as _;
 
-use crate::stack::{self, assets::Assets, groups};
+use crate::stack::{self, Settings, assets::Assets, groups};
 
 /// Writes `<out>/template.json` and `<out>/assets.json` from the group definitions in
-/// `policies` and the zips in `assets_dir` (or stand-in keys when `assets_dir` is `None`).
-pub fn synth(out: &Path, policies: &Path, assets_dir: Option<&Path>) -> anyhow::Result<()> {
+/// `policies`, the zips in `assets_dir` (or stand-in keys when `assets_dir` is `None`) and the
+/// settings.
+pub fn synth(
+    out: &Path,
+    policies: &Path,
+    assets_dir: Option<&Path>,
+    settings: &Settings,
+) -> anyhow::Result<()> {
     let groups = groups::load(policies)?;
     let assets = match assets_dir {
         Some(dir) => Assets::from_dir(dir, &stack::FUNCTIONS)?,
         None => Assets::placeholder(&stack::FUNCTIONS),
     };
-    let template = stack::build(&groups, &assets).to_template()?;
+    let template = stack::build(&groups, &assets, settings).to_template()?;
     std::fs::create_dir_all(out).with_context(|| format!("creating `{}`", out.display()))?;
     let write = |name: &str, value: &serde_json::Value| -> anyhow::Result<()> {
         let path = out.join(name);

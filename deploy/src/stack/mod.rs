@@ -3,10 +3,14 @@
 //! local gateway reads so it behaves like the deployed API.
 //!
 //! - [`groups`]: the group definitions in `policies/`, the source of groups, roles and policies;
+//! - [`settings`]: the settings that shape the template (`deploy/groupgate.toml`);
 //! - [`assets`]: the Lambda zips and their content-addressed S3 keys.
 
 pub mod assets;
 pub mod groups;
+pub mod settings;
+
+pub use settings::Settings;
 
 use groupgate::env;
 use serde_json::json;
@@ -29,10 +33,6 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/petstore/v2/identity"),
 ];
 
-/// The stage name unless the `StageName` parameter says otherwise.
-pub const DEFAULT_STAGE: &str = "prod";
-/// API Gateway's authorizer cache TTL unless `AuthorizerResultTtl` says otherwise.
-pub const DEFAULT_AUTHORIZER_TTL_SECONDS: u32 = 300;
 /// The request header the authorizer's token comes from (its identity source).
 pub const IDENTITY_HEADER: &str = "Authorization";
 /// The Lambda functions, by the binary names cargo-lambda builds them under.
@@ -50,14 +50,12 @@ fn capitalized(method: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The template's parameters.
-struct Params {
+/// The template's parameters, and the settings it is synthesized with.
+struct Params<'s> {
     bucket: Expr,
-    stage: Expr,
-    ttl: Expr,
-    assume: Expr,
     retention: Expr,
     callback: Expr,
+    settings: &'s Settings,
 }
 
 /// The user pool and its public app client.
@@ -84,44 +82,26 @@ fn group_roles_path() -> Expr {
     Expr::sub("/groupgate/${AWS::StackName}/")
 }
 
-/// Builds the whole stack from the group definitions and the function code locations.
-pub fn build(groups: &[GroupDefinition], assets: &Assets) -> Stack {
+/// Builds the whole stack from the group definitions, the function code locations and the
+/// settings.
+pub fn build(groups: &[GroupDefinition], assets: &Assets, settings: &Settings) -> Stack {
     let mut stack = Stack::new(
         "groupgate: a petstore REST API with Cognito group-based access control through a Lambda authorizer",
     );
-    let params = parameters(&mut stack);
+    let params = parameters(&mut stack, settings);
     let identity = identity(&mut stack, &params);
     let data = data(&mut stack);
     let functions = functions(&mut stack, &params, &identity, &data, assets);
     let role_pairs = group_roles(&mut stack, groups, &identity, &data, &functions);
     rest_api(&mut stack, &params, &functions);
-    outputs(&mut stack, &identity, &data, role_pairs);
+    outputs(&mut stack, &params, &identity, &data, role_pairs);
     stack
 }
 
-fn parameters(stack: &mut Stack) -> Params {
+fn parameters<'s>(stack: &mut Stack, settings: &'s Settings) -> Params<'s> {
     let bucket = stack.parameter(
         "ArtifactBucket",
         Parameter::string("S3 bucket holding the Lambda zips under the keys of the asset manifest"),
-    );
-    let stage = stack.parameter(
-        "StageName",
-        Parameter::string("API stage name").default(DEFAULT_STAGE),
-    );
-    let ttl = stack.parameter(
-        "AuthorizerResultTtl",
-        Parameter::number(
-            "Seconds API Gateway caches an authorizer result per token (0 disables)",
-            0,
-            3600,
-        )
-        .default(DEFAULT_AUTHORIZER_TTL_SECONDS.to_string()),
-    );
-    let assume = stack.parameter(
-        "AssumeGroupRole",
-        Parameter::string("Whether the backend acts with the caller's group IAM role")
-            .default("true")
-            .allowed(&["true", "false"]),
     );
     let retention = stack.parameter(
         "LogRetentionDays",
@@ -132,14 +112,11 @@ fn parameters(stack: &mut Stack) -> Params {
         Parameter::string("Where the hosted UI sends users after sign-in")
             .default("http://localhost/"),
     );
-
     Params {
         bucket,
-        stage,
-        ttl,
-        assume,
         retention,
         callback,
+        settings,
     }
 }
 
@@ -169,7 +146,8 @@ fn identity(stack: &mut Stack, params: &Params) -> Identity {
                     },
                 },
             }),
-        ),
+        )
+        .retained(),
     );
     let client = stack.add(
         "UserPoolClient",
@@ -225,7 +203,7 @@ fn identity(stack: &mut Stack, params: &Params) -> Identity {
 }
 
 fn data(stack: &mut Stack) -> Data {
-    let policy_table = stack.add("PolicyTable", dynamodb_table("group", "S"));
+    let policy_table = stack.add("PolicyTable", dynamodb_table("group", "S").retained());
     let pets_table = stack.add("PetsTable", dynamodb_table("id", "N").retained());
 
     Data {
@@ -343,7 +321,10 @@ fn backend_function(
             timeout_seconds: 15,
             environment: vec![
                 (env::PETS_TABLE, data.pets_table.r#ref()),
-                (env::ASSUME_GROUP_ROLE, params.assume.clone()),
+                (
+                    env::ASSUME_GROUP_ROLE,
+                    params.settings.assume_group_role.to_string().into(),
+                ),
                 (env::ALLOWED_ROLE_ACCOUNTS, Expr::pseudo("AccountId")),
                 (env::GROUP_ROLE_PATH, group_roles_path()),
             ],
@@ -432,7 +413,7 @@ fn rest_api(stack: &mut Stack, params: &Params, functions: &Functions) {
                 "Name": "cognito-groups",
                 "Type": "REQUEST",
                 "IdentitySource": format!("method.request.header.{IDENTITY_HEADER}"),
-                "AuthorizerResultTtlInSeconds": params.ttl,
+                "AuthorizerResultTtlInSeconds": params.settings.authorizer_ttl_seconds,
                 "AuthorizerUri": lambda_invocation_uri(authorizer_fn),
             }),
         ),
@@ -448,13 +429,16 @@ fn rest_api(stack: &mut Stack, params: &Params, functions: &Functions) {
         "BackendInvokePermission",
         invoke_permission(
             backend_fn,
-            Expr::sub("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${RestApi}/${StageName}/*"),
+            Expr::sub(format!(
+                "arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{RestApi}}/{}/*",
+                params.settings.stage
+            )),
         ),
     );
 
     let methods = methods(stack, &api, &authorizer, backend_fn);
-    gateway_responses(stack, &api);
-    deployment_and_stage(stack, params, &api, &methods);
+    let responses = gateway_responses(stack, &api);
+    deployment_and_stage(stack, params, &api, &[methods, responses].concat());
 }
 
 /// A resource per path part and a method per route, each behind the authorizer.
@@ -512,64 +496,152 @@ fn methods(
     methods
 }
 
-/// JSON bodies for the responses API Gateway itself sends.
-fn gateway_responses(stack: &mut Stack, api: &Handle) {
-    for (id, kind, status) in [
-        ("UnauthorizedResponse", "UNAUTHORIZED", "401"),
-        ("AccessDeniedResponse", "ACCESS_DENIED", "403"),
-        ("AuthorizerFailureResponse", "AUTHORIZER_FAILURE", "500"),
-    ] {
+/// The responses API Gateway sends itself: JSON bodies that say what the caller can do, with
+/// the request id to quote when reporting a problem.
+fn gateway_responses(stack: &mut Stack, api: &Handle) -> Vec<Handle> {
+    [
+        (
+            "UnauthorizedResponse",
+            "UNAUTHORIZED",
+            "401",
+            "send a valid Cognito access token as `Authorization: Bearer <token>`; sign in again if it expired",
+        ),
+        (
+            "AccessDeniedResponse",
+            "ACCESS_DENIED",
+            "403",
+            "your groups do not allow this method on this path; ask an administrator for a group that does",
+        ),
+        (
+            "ThrottledResponse",
+            "THROTTLED",
+            "429",
+            "too many requests: retry after a short wait, backing off",
+        ),
+        (
+            "AuthorizerFailureResponse",
+            "AUTHORIZER_FAILURE",
+            "500",
+            "access could not be checked just now: retry shortly, and report the request id if it persists",
+        ),
+        (
+            "AuthorizerConfigurationErrorResponse",
+            "AUTHORIZER_CONFIGURATION_ERROR",
+            "500",
+            "access could not be checked: retry shortly, and report the request id if it persists",
+        ),
+        (
+            "Default4xxResponse",
+            "DEFAULT_4XX",
+            "",
+            "the request was refused before reaching the API: check the method, path and headers",
+        ),
+        (
+            "Default5xxResponse",
+            "DEFAULT_5XX",
+            "",
+            "the API failed: retry shortly, and report the request id if it persists",
+        ),
+    ]
+    .into_iter()
+    .map(|(id, kind, status, hint)| {
+        let template = format!(
+            r#"{{"message":$context.error.messageString,"hint":"{hint}","requestId":"$context.requestId"}}"#
+        );
+        let mut properties = json!({
+            "RestApiId": api.r#ref(),
+            "ResponseType": kind,
+            "ResponseParameters": {
+                "gatewayresponse.header.Content-Type": "'application/json'",
+            },
+            "ResponseTemplates": { "application/json": template },
+        });
+        // The DEFAULT_ types keep the status of the response they stand for.
+        if let (false, Some(map)) = (status.is_empty(), properties.as_object_mut()) {
+            map.insert("StatusCode".into(), json!(status));
+        }
         stack.add(
             id,
-            Resource::new(
-                "AWS::ApiGateway::GatewayResponse",
-                json!({
-                    "RestApiId": api.r#ref(),
-                    "ResponseType": kind,
-                    "StatusCode": status,
-                    "ResponseParameters": {
-                        "gatewayresponse.header.Content-Type": "'application/json'",
-                    },
-                    "ResponseTemplates": {
-                        "application/json": "{\"message\":$context.error.messageString}",
-                    },
-                }),
-            ),
-        );
-    }
+            Resource::new("AWS::ApiGateway::GatewayResponse", properties),
+        )
+    })
+    .collect()
 }
 
-/// The deployment (a new one whenever the methods change) and the stage with access logs.
-fn deployment_and_stage(stack: &mut Stack, params: &Params, api: &Handle, methods: &[Handle]) {
-    let retention = params.retention.clone();
-    let stage = params.stage.clone();
-    // A new deployment whenever the API's methods change: the logical id carries their digest.
-    let method_digest = {
-        use sha2::Digest;
-        let mut hasher = sha2::Sha256::new();
-        for m in methods {
-            if let Some(r) = stack.resource(m.id()) {
-                hasher.update(m.id().as_bytes());
-                hasher.update(canonical(r.properties.clone()).to_string().as_bytes());
-            }
+/// A digest of everything API Gateway only serves once it is deployed: methods, resources, the
+/// authorizer, the gateway responses. It names the deployment, so that a change to any of them
+/// is a new deployment, and the stage moves to it.
+pub fn api_digest(stack: &Stack) -> String {
+    use sha2::Digest;
+    const DEPLOYED: [&str; 4] = [
+        "AWS::ApiGateway::Method",
+        "AWS::ApiGateway::Resource",
+        "AWS::ApiGateway::Authorizer",
+        "AWS::ApiGateway::GatewayResponse",
+    ];
+    let mut hasher = sha2::Sha256::new();
+    for (id, resource) in stack.resources() {
+        if DEPLOYED.contains(&resource.kind) {
+            hasher.update(id.as_bytes());
+            hasher.update(
+                canonical(resource.properties.clone())
+                    .to_string()
+                    .as_bytes(),
+            );
         }
-        hasher
-            .finalize()
-            .iter()
-            .take(5)
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    };
-    let method_refs: Vec<&Handle> = methods.iter().collect();
+    }
+    hasher
+        .finalize()
+        .iter()
+        .take(5)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The deployment and the stage, with access logs and throttling.
+///
+/// The stage's access logs need the account's API Gateway CloudWatch role. That setting is one
+/// per account and region, so the app stack should not own it (issue #11 moves it to a
+/// bootstrap stack); until `groupgate bootstrap` exists to set it, the app stack still does.
+fn deployment_and_stage(stack: &mut Stack, params: &Params, api: &Handle, deployed: &[Handle]) {
+    let refs: Vec<&Handle> = deployed.iter().collect();
     let deployment = stack.add(
-        &format!("RestApiDeployment{method_digest}"),
+        &format!("RestApiDeployment{}", api_digest(stack)),
         Resource::new(
             "AWS::ApiGateway::Deployment",
             json!({ "RestApiId": api.r#ref(), "Description": "groupgate petstore API" }),
         )
-        .depends_on(&method_refs),
+        .depends_on(&refs),
     );
-    let access_logs = stack.add("ApiAccessLogGroup", log_group(retention));
+    let access_logs = stack.add("ApiAccessLogGroup", log_group(params.retention.clone()));
+    let account = account_logging_role(stack);
+    let throttle = &params.settings.throttle;
+    stack.add(
+        "ApiStage",
+        Resource::new(
+            "AWS::ApiGateway::Stage",
+            json!({
+                "RestApiId": api.r#ref(),
+                "DeploymentId": deployment.r#ref(),
+                "StageName": params.settings.stage,
+                "AccessLogSetting": {
+                    "DestinationArn": access_logs.arn(),
+                    "Format": ACCESS_LOG_FORMAT,
+                },
+                "MethodSettings": [{
+                    "ResourcePath": "/*",
+                    "HttpMethod": "*",
+                    "ThrottlingRateLimit": throttle.rate_limit,
+                    "ThrottlingBurstLimit": throttle.burst_limit,
+                }],
+            }),
+        )
+        .depends_on(&[&account]),
+    );
+}
+
+/// The account's API Gateway CloudWatch role and the account setting that names it.
+fn account_logging_role(stack: &mut Stack) -> Handle {
     let cloudwatch_role = stack.add(
         "ApiGatewayCloudWatchRole",
         Resource::new(
@@ -589,37 +661,31 @@ fn deployment_and_stage(stack: &mut Stack, params: &Params, api: &Handle, method
             }),
         ),
     );
-    let account = stack.add(
+    stack.add(
         "ApiGatewayAccount",
         Resource::new(
             "AWS::ApiGateway::Account",
             json!({ "CloudWatchRoleArn": cloudwatch_role.arn() }),
         ),
-    );
-    stack.add(
-        "ApiStage",
-        Resource::new(
-            "AWS::ApiGateway::Stage",
-            json!({
-                "RestApiId": api.r#ref(),
-                "DeploymentId": deployment.r#ref(),
-                "StageName": stage,
-                "AccessLogSetting": {
-                    "DestinationArn": access_logs.arn(),
-                    "Format": ACCESS_LOG_FORMAT,
-                },
-            }),
-        )
-        .depends_on(&[&account]),
-    );
+    )
 }
 
-fn outputs(stack: &mut Stack, identity: &Identity, data: &Data, role_pairs: Vec<Expr>) {
+fn outputs(
+    stack: &mut Stack,
+    params: &Params,
+    identity: &Identity,
+    data: &Data,
+    role_pairs: Vec<Expr>,
+) {
+    let params_stage = &params.settings.stage;
     let (pool, client) = (&identity.pool, &identity.client);
     let (policy_table, pets_table) = (&data.policy_table, &data.pets_table);
     stack.output(
         "ApiUrl",
-        Expr::sub("https://${RestApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${StageName}"),
+        Expr::sub(format!(
+            "https://${{RestApi}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{}",
+            params_stage
+        )),
         "Base URL of the petstore API",
     );
     stack.output("Region", Expr::pseudo("Region"), "Region of the stack");
