@@ -281,3 +281,36 @@ async fn seeding_refuses_a_policy_file_whose_statement_repeats_a_key() {
     assert_eq!(count, 0, "nothing written");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Issue #11: a re-seed by hand without the roles keeps the `role_arn` each group has.
+#[tokio::test]
+async fn a_reseed_without_roles_keeps_the_stored_roles() {
+    let moto = Moto::start().await;
+    let client = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+    let table = policy_table(&client, &[]).await;
+    let groups = groups::load(&groups::default_dir()).unwrap();
+    let roles =
+        seed::parse_group_roles("admin=arn:aws:iam::123456789012:role/groupgate/s/admin").unwrap();
+    seed::seed(&client, &table, &groups, &roles, true)
+        .await
+        .unwrap();
+    seed::seed(&client, &table, &groups, &Default::default(), true)
+        .await
+        .unwrap();
+    let item = client
+        .get_item()
+        .table_name(&table)
+        .key("group", AttributeValue::S("admin".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let admin = GroupPolicy::from_item(&item).unwrap();
+    assert_eq!(
+        admin.role_arn.as_deref(),
+        Some("arn:aws:iam::123456789012:role/groupgate/s/admin")
+    );
+    assert_eq!(admin.precedence, Some(1));
+    assert!(admin.policy.is_ok());
+}

@@ -43,19 +43,25 @@ pub async fn seed(
     }
     let mut report = SeedReport::default();
     for group in groups {
-        let mut put = client
-            .put_item()
+        // An update, not a put: a group whose role is not given keeps the `role_arn` it has, so
+        // a re-seed by hand without the roles can never strip them (access tokens carry no
+        // `cognito:preferred_role`, so a stripped role is a 403 for every call).
+        let mut set = "SET #p = :p, #n = :n".to_owned();
+        let mut update = client
+            .update_item()
             .table_name(table)
-            .item("group", AttributeValue::S(group.group.clone()))
-            .item("policy", AttributeValue::S(group.policy_text()))
-            .item(
-                "precedence",
-                AttributeValue::N(group.precedence.to_string()),
-            );
+            .key("group", AttributeValue::S(group.group.clone()))
+            .expression_attribute_names("#p", "policy")
+            .expression_attribute_names("#n", "precedence")
+            .expression_attribute_values(":p", AttributeValue::S(group.policy_text()))
+            .expression_attribute_values(":n", AttributeValue::N(group.precedence.to_string()));
         if let Some(role) = roles.get(&group.group) {
-            put = put.item("role_arn", AttributeValue::S(role.clone()));
+            set.push_str(", #r = :r");
+            update = update
+                .expression_attribute_names("#r", "role_arn")
+                .expression_attribute_values(":r", AttributeValue::S(role.clone()));
         }
-        put.send().await.map_err(|e| {
+        update.update_expression(set).send().await.map_err(|e| {
             anyhow::anyhow!(
                 "writing group `{}` to `{table}`: {}",
                 group.group,
