@@ -64,9 +64,7 @@ wait_http "$API_URL/petstore/v2/status" 30 "the local gateway" "$LOGS/gateway.lo
 
 mv "$ROOT/.local/stack.pending.json" "$STACK_FILE"
 vet_user=$(json_get "$STACK_FILE" '[u for u in s["users"] if u["groups"] == ["pet-veterinarian"]][0]["username"]')
-vet_password=$(json_get "$STACK_FILE" '[u for u in s["users"] if u["groups"] == ["pet-veterinarian"]][0]["password"]')
-client_id=$(json_get "$STACK_FILE" 's["client_id"]')
-token=$(cognito_token "$MOTO_ENDPOINT" "$client_id" "$vet_user" "$vet_password") ||
+token=$(stack_token "$STACK_FILE" "$vet_user") ||
   fail "could not get a token for $vet_user from Cognito (moto)"
 
 cat <<NEXT
@@ -81,6 +79,7 @@ groupgate: ready. The stack is described in .local/stack.json (users and passwor
 
     curl -H "Authorization: Bearer $token" $API_URL/petstore/v2/pets
 
+  A fresh token for any demo user:  target/debug/deploy token --user admin@groupgate.local
   Run the smoke tests against this stack:  scripts/smoke.sh
   Logs are in .local/logs/. Press Ctrl-C to stop everything.
 

@@ -81,22 +81,19 @@ start_moto() {
   export MOTO_ENDPOINT
 }
 
-# Prints an access token from Cognito's InitiateAuth (USER_PASSWORD_AUTH), with curl only:
-# cognito_token ENDPOINT CLIENT_ID USERNAME PASSWORD
-cognito_token() {
-  local body
-  body=$(python3 -c 'import json, sys
-print(json.dumps({"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": sys.argv[1],
-                  "AuthParameters": {"USERNAME": sys.argv[2], "PASSWORD": sys.argv[3]}}))' "$2" "$3" "$4")
-  curl -sS --max-time 10 -X POST "$1/" \
-    -H 'Content-Type: application/x-amz-json-1.1' \
-    -H 'X-Amz-Target: AWSCognitoIdentityProviderService.InitiateAuth' \
-    -d "$body" |
-    python3 -c 'import json, sys
-reply = json.load(sys.stdin)
-if "AuthenticationResult" not in reply:
-    sys.exit("InitiateAuth failed: %s" % reply)
-print(reply["AuthenticationResult"]["AccessToken"])'
+# Runs the operator tool (the deploy crate's binary), built if it is not yet.
+groupgate() {
+  if [ ! -x "$ROOT/target/debug/deploy" ]; then
+    cargo build --quiet -p deploy >"$LOGS/build-deploy.log" 2>&1 || fail "cargo build -p deploy" "$LOGS/build-deploy.log"
+  fi
+  "$ROOT/target/debug/deploy" "$@"
+}
+
+# Prints an access token for USER, from the stack description FILE: Cognito's admin flow on the
+# stack's operator client (the public client has no password flow). The password comes from the
+# file's users, or from GROUPGATE_PASSWORD: stack_token FILE USER
+stack_token() {
+  groupgate token --stack-file "$1" --user "$2"
 }
 
 # Reads FIELD (a Python expression over `s`, the parsed JSON) from a JSON file: json_get FILE EXPR

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Smoke tests with curl, for the local stack or a deployed one. Gets tokens through Cognito's
-# InitiateAuth (USER_PASSWORD_AUTH), checks who may call what, prints one line per check and a
-# summary, and exits non-zero on any failure.
+# admin flow on the stack's operator client (`groupgate token`), checks who may call what, prints
+# one line per check and a summary, and exits non-zero on any failure.
 #
 #   scripts/smoke.sh                      # the local stack (.local/stack.json, from scripts/dev.sh)
 #   scripts/smoke.sh --stack FILE         # any stack described in the same shape; for a deployed
 #                                         # stack scripts/pipeline/smoke-deployed.sh writes it
 #
-# The stack file: {"api_url", "cognito_endpoint", "client_id", "users": [{"username",
-# "password", "groups"}], "group_roles": {"group": "role ARN"}}; role checks run when
-# "group_roles" is present and the backend assumes group roles.
+# The stack file: {"api_url", "user_pool_id", "operator_client_id", "cognito_endpoint"
+# (optional), "region" (optional), "users": [{"username", "password", "groups"}], "group_roles":
+# {"group": "role ARN"}}; role checks run when "group_roles" is present and the backend assumes
+# group roles.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -18,17 +19,15 @@ STACK_FILE="$ROOT/.local/stack.json"
 while [ $# -gt 0 ]; do
   case "$1" in
     --stack) STACK_FILE=$2; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) fail "unknown argument '$1' (see --help)" ;;
   esac
 done
 [ -f "$STACK_FILE" ] || fail "no stack description at $STACK_FILE: start the local stack with scripts/dev.sh, or pass --stack FILE"
 
 api=$(json_get "$STACK_FILE" 's["api_url"]')
-cognito=$(json_get "$STACK_FILE" 's["cognito_endpoint"]')
-client=$(json_get "$STACK_FILE" 's["client_id"]')
 user_of() { json_get "$STACK_FILE" "[u for u in s['users'] if u['groups'] == $1][0]['$2']"; }
-token_of() { cognito_token "$cognito" "$client" "$(user_of "$1" username)" "$(user_of "$1" password)"; }
+token_of() { stack_token "$STACK_FILE" "$(user_of "$1" username)"; }
 
 passed=0
 failed=0

@@ -53,6 +53,18 @@ enum Command {
         #[arg(long)]
         no_prune: bool,
     },
+    /// Print an access token for a user: Cognito's admin flow on the stack's operator client.
+    /// The password is read from GROUPGATE_PASSWORD (never a flag, which other users of the
+    /// machine could read), else from the stack description's demo users.
+    Token {
+        /// The user's name (for the local stack, e.g. `admin@groupgate.local`).
+        #[arg(long)]
+        user: String,
+        /// The stack description: `.local/stack.json` for the local stack, or one of the same
+        /// shape (`user_pool_id`, `operator_client_id`, optional `cognito_endpoint`, `region`).
+        #[arg(long, default_value = ".local/stack.json")]
+        stack_file: PathBuf,
+    },
     /// The local stack (used by scripts/dev.sh).
     #[command(subcommand)]
     Local(Local),
@@ -148,6 +160,10 @@ async fn main() -> anyhow::Result<()> {
             group_roles,
             no_prune,
         } => operations::seed_policies(&table, &policies, &group_roles, !no_prune).await,
+        Command::Token { user, stack_file } => {
+            let password = std::env::var("GROUPGATE_PASSWORD").ok();
+            operations::print_token(&stack_file, &user, password).await
+        }
         Command::Local(Local::Provision {
             endpoint,
             api_url,

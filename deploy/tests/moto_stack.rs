@@ -26,6 +26,7 @@ const SKIPPED_BY_MOTO: &[&str] = &[
     "Default5xxResponse",
     "GroupAdmin",
     "GroupPetVeterinarian",
+    "OperatorClient",
     "ThrottledResponse",
     "UnauthorizedResponse",
     "UserPool",

@@ -302,3 +302,38 @@ fn the_stage_is_throttled_and_every_gateway_response_is_json_with_a_hint() {
         assert!(body.contains("$context.requestId"), "{body}");
     }
 }
+
+/// Issue #11: password sign-in was on the public client only so that the smoke test could sign
+/// in. People use the hosted UI's code flow (with PKCE) or SRP; operators and the smoke tests use
+/// the admin flow on their own client, which needs IAM credentials.
+#[test]
+fn no_client_allows_user_password_auth() {
+    let t = template();
+    let clients: Vec<(&String, &Value)> = t["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Cognito::UserPoolClient")
+        .collect();
+    assert_eq!(clients.len(), 2);
+    for (id, client) in &clients {
+        let flows = client["Properties"]["ExplicitAuthFlows"]
+            .as_array()
+            .unwrap();
+        assert!(
+            !flows.contains(&json!("ALLOW_USER_PASSWORD_AUTH")),
+            "{id}: {flows:?}"
+        );
+    }
+    let operator = &resource(&t, "OperatorClient")["Properties"];
+    assert_eq!(
+        operator["ExplicitAuthFlows"],
+        json!(["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])
+    );
+    assert!(operator.get("AllowedOAuthFlows").is_none());
+    // Tokens from both clients are accepted by the authorizer.
+    assert_eq!(
+        resource(&t, "AuthorizerFunction")["Properties"]["Environment"]["Variables"]["APP_CLIENT_IDS"],
+        json!({"Fn::Join": [",", [{"Ref": "UserPoolClient"}, {"Ref": "OperatorClient"}]]})
+    );
+}

@@ -55,11 +55,12 @@ PY
   fi
 done
 
-python3 - "$OUTPUTS_FILE" "$USERS_FILE" "$COGNITO_ENDPOINT" >"$STACK_FILE" <<'PY'
+python3 - "$OUTPUTS_FILE" "$USERS_FILE" "$COGNITO_ENDPOINT" "$AWS_REGION" >"$STACK_FILE" <<'PY'
 import json, sys
-outputs, users, endpoint = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), sys.argv[3]
+outputs, users, endpoint, region = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), sys.argv[3], sys.argv[4]
 roles = dict(p.split("=", 1) for p in outputs["GroupRoleArns"].split(",") if p)
-print(json.dumps({"api_url": outputs["ApiUrl"].rstrip("/"), "cognito_endpoint": endpoint,
-                  "client_id": outputs["UserPoolClientId"], "users": users, "group_roles": roles}))
+print(json.dumps({"api_url": outputs["ApiUrl"].rstrip("/"), "cognito_endpoint": endpoint, "region": region,
+                  "user_pool_id": outputs["UserPoolId"], "operator_client_id": outputs["OperatorClientId"],
+                  "users": users, "group_roles": roles}))
 PY
 "$ROOT/scripts/smoke.sh" --stack "$STACK_FILE"

@@ -40,6 +40,8 @@ pub struct LocalStack {
     pub region: String,
     pub user_pool_id: String,
     pub client_id: String,
+    /// The operators' client (admin sign-in only), which `groupgate token` and the smoke tests use.
+    pub operator_client_id: String,
     pub users: Vec<DemoUser>,
     pub policy_table: String,
     pub pets_table: String,
@@ -118,6 +120,7 @@ pub async fn provision(
     let dynamodb = aws_sdk_dynamodb::Client::new(aws);
 
     let (pool, client_id) = create_pool(&cognito, stack).await?;
+    let operator_client_id = create_client(&cognito, stack, &pool, "OperatorClient").await?;
     let policy_table = "groupgate-local-policies".to_owned();
     let pets_table = "groupgate-local-pets".to_owned();
     for (id, name) in [("PolicyTable", &policy_table), ("PetsTable", &pets_table)] {
@@ -136,6 +139,7 @@ pub async fn provision(
         jwks_url: format!("{endpoint}/{pool}/.well-known/jwks.json"),
         user_pool_id: pool,
         client_id,
+        operator_client_id,
         users,
         policy_table,
         pets_table,
@@ -177,25 +181,38 @@ async fn create_pool(cognito: &Cognito, stack: &Stack) -> anyhow::Result<(String
         .user_pool
         .and_then(|p| p.id)
         .context("CreateUserPool returned no pool id")?;
-    let flows = property(stack, "UserPoolClient", &["ExplicitAuthFlows"])
+    let client_id = create_client(cognito, stack, &pool, "UserPoolClient").await?;
+    Ok((pool, client_id))
+}
+
+/// The app client `id` of the stack, with its name and auth flows. Returns its client id.
+async fn create_client(
+    cognito: &Cognito,
+    stack: &Stack,
+    pool: &str,
+    id: &str,
+) -> anyhow::Result<String> {
+    let flows = property(stack, id, &["ExplicitAuthFlows"])
         .and_then(Value::as_array)
-        .context("no auth flows in the stack")?
+        .with_context(|| format!("no auth flows for `{id}` in the stack"))?
         .iter()
         .filter_map(Value::as_str)
         .map(ExplicitAuthFlowsType::from)
         .collect::<Vec<_>>();
-    let client_id = cognito
+    let name = property(stack, id, &["ClientName"])
+        .and_then(Value::as_str)
+        .unwrap_or(id);
+    cognito
         .create_user_pool_client()
-        .user_pool_id(&pool)
-        .client_name("web")
+        .user_pool_id(pool)
+        .client_name(name)
         .set_explicit_auth_flows(Some(flows))
         .send()
         .await
         .map_err(sdk("Cognito CreateUserPoolClient"))?
         .user_pool_client
         .and_then(|c| c.client_id)
-        .context("CreateUserPoolClient returned no client id")?;
-    Ok((pool, client_id))
+        .context("CreateUserPoolClient returned no client id")
 }
 
 /// One Cognito group per definition, each with an IAM role under [`LOCAL_ROLE_PATH`]. Returns
@@ -292,18 +309,19 @@ impl LocalStack {
     /// The environment both functions run with under `cargo lambda watch`, as `KEY=VALUE` lines.
     pub fn functions_env(&self, assume_group_role: bool) -> String {
         let endpoint = &self.cognito_endpoint;
+        let client_ids = format!("{},{}", self.client_id, self.operator_client_id);
         [
             ("AWS_ENDPOINT_URL", endpoint.as_str()),
             ("AWS_REGION", self.region.as_str()),
             ("AWS_ACCESS_KEY_ID", "testing"),
             ("AWS_SECRET_ACCESS_KEY", "testing"),
             (env::USER_POOL_ID, self.user_pool_id.as_str()),
-            (env::APP_CLIENT_IDS, self.client_id.as_str()),
+            (env::APP_CLIENT_IDS, client_ids.as_str()),
             (env::POLICY_TABLE, self.policy_table.as_str()),
             (env::JWKS_URL, self.jwks_url.as_str()),
             (env::PETS_TABLE, self.pets_table.as_str()),
             (
-                "ASSUME_GROUP_ROLE",
+                env::ASSUME_GROUP_ROLE,
                 if assume_group_role { "true" } else { "false" },
             ),
             (env::GROUP_ROLE_PATH, LOCAL_ROLE_PATH),

@@ -1,9 +1,11 @@
-//! What an operator runs against a stack: synthesizing its template and asset manifest, and
-//! seeding its policy table.
+//! What an operator runs against a stack: synthesizing its template and asset manifest,
+//! seeding its policy table, and getting a token.
 //!
-//! - [`seed`]: writes the group policies to the policy table.
+//! - [`seed`]: writes the group policies to the policy table;
+//! - [`token`]: an access token for a user through the operator client's admin flow.
 
 pub mod seed;
+pub mod token;
 
 use std::path::Path;
 
@@ -64,5 +66,36 @@ pub async fn seed_policies(
             policies.display()
         );
     }
+    Ok(())
+}
+
+/// Prints an access token for `user`, from the pool and operator client in the stack
+/// description at `stack_file`. The password comes from `password` (the environment), else
+/// from the description's demo users.
+pub async fn print_token(
+    stack_file: &Path,
+    user: &str,
+    password: Option<String>,
+) -> anyhow::Result<()> {
+    let stack = token::StackFile::load(stack_file)?;
+    let password = match password {
+        Some(p) => p,
+        None => stack.password(user).map(str::to_owned).with_context(|| {
+            format!(
+                "no password for `{user}`: set GROUPGATE_PASSWORD, or name a user of `{}`",
+                stack_file.display()
+            )
+        })?,
+    };
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&token::sdk_config(&stack).await);
+    let token = token::access_token(
+        &cognito,
+        &stack.user_pool_id,
+        &stack.operator_client_id,
+        user,
+        &password,
+    )
+    .await?;
+    println!("{token}");
     Ok(())
 }

@@ -58,10 +58,11 @@ struct Params<'s> {
     settings: &'s Settings,
 }
 
-/// The user pool and its public app client.
+/// The user pool, its public app client, and the operators' client (admin flow only).
 struct Identity {
     pool: Handle,
     client: Handle,
+    operator_client: Handle,
 }
 
 /// The two tables.
@@ -157,11 +158,9 @@ fn identity(stack: &mut Stack, params: &Params) -> Identity {
                 "UserPoolId": pool.r#ref(),
                 "ClientName": "web",
                 "GenerateSecret": false,
-                "ExplicitAuthFlows": [
-                    "ALLOW_USER_PASSWORD_AUTH",
-                    "ALLOW_USER_SRP_AUTH",
-                    "ALLOW_REFRESH_TOKEN_AUTH",
-                ],
+                // People sign in through the hosted UI (code flow with PKCE) or SRP: no
+                // password ever reaches an API on this public client.
+                "ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
                 "PreventUserExistenceErrors": "ENABLED",
                 "AllowedOAuthFlowsUserPoolClient": true,
                 "AllowedOAuthFlows": ["code"],
@@ -172,6 +171,29 @@ fn identity(stack: &mut Stack, params: &Params) -> Identity {
                 "AccessTokenValidity": 60,
                 "IdTokenValidity": 60,
                 "RefreshTokenValidity": 30,
+                "TokenValidityUnits": {
+                    "AccessToken": "minutes",
+                    "IdToken": "minutes",
+                    "RefreshToken": "days",
+                },
+            }),
+        ),
+    );
+    // For operators and the smoke tests: the admin flow only, which needs IAM credentials
+    // allowed `cognito-idp:AdminInitiateAuth` on this pool, so it is no public password login.
+    let operator_client = stack.add(
+        "OperatorClient",
+        Resource::new(
+            "AWS::Cognito::UserPoolClient",
+            json!({
+                "UserPoolId": pool.r#ref(),
+                "ClientName": "operator",
+                "GenerateSecret": false,
+                "ExplicitAuthFlows": ["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+                "PreventUserExistenceErrors": "ENABLED",
+                "AccessTokenValidity": 60,
+                "IdTokenValidity": 60,
+                "RefreshTokenValidity": 1,
                 "TokenValidityUnits": {
                     "AccessToken": "minutes",
                     "IdToken": "minutes",
@@ -199,7 +221,11 @@ fn identity(stack: &mut Stack, params: &Params) -> Identity {
         ),
     );
 
-    Identity { pool, client }
+    Identity {
+        pool,
+        client,
+        operator_client,
+    }
 }
 
 fn data(stack: &mut Stack) -> Data {
@@ -270,7 +296,13 @@ fn authorizer_function(
             timeout_seconds: 10,
             environment: vec![
                 (env::USER_POOL_ID, identity.pool.r#ref()),
-                (env::APP_CLIENT_IDS, identity.client.r#ref()),
+                (
+                    env::APP_CLIENT_IDS,
+                    Expr::join(
+                        ",",
+                        vec![identity.client.r#ref(), identity.operator_client.r#ref()],
+                    ),
+                ),
                 (env::POLICY_TABLE, data.policy_table.r#ref()),
                 (env::TOKEN_USE, "access".into()),
                 (env::POLICY_CACHE_TTL_SECONDS, "60".into()),
@@ -691,6 +723,11 @@ fn outputs(
     stack.output("Region", Expr::pseudo("Region"), "Region of the stack");
     stack.output("UserPoolId", pool.r#ref(), "Cognito user pool id");
     stack.output("UserPoolClientId", client.r#ref(), "Cognito app client id");
+    stack.output(
+        "OperatorClientId",
+        identity.operator_client.r#ref(),
+        "Cognito client for operators and smoke tests (admin sign-in only)",
+    );
     stack.output(
         "PolicyTableName",
         policy_table.r#ref(),
