@@ -51,6 +51,7 @@ say "smoke-testing $api"
 vet=$(token_of '["pet-veterinarian"]') || fail "no token for the pet-veterinarian user"
 admin=$(token_of '["admin"]') || fail "no token for the admin user"
 nobody=$(token_of '[]') || fail "no token for the user in no group"
+viewer=$(token_of '["pet-viewer"]') || fail "no token for the pet-viewer user"
 
 check "no token is 401" 401 'Unauthorized' -- "$api/petstore/v1/pets"
 check "a garbage token is 401" 401 'Unauthorized' -- -H "Authorization: Bearer not.a.token" "$api/petstore/v1/pets"
@@ -63,6 +64,16 @@ check "admin lists v1 pets" 200 '"pets"' -- -H "Authorization: Bearer $admin" "$
 check "admin reads v2 status" 200 '"status":"ok"' -- -H "Authorization: Bearer $admin" "$api/petstore/v2/status"
 check "admin lists v2 pets" 200 '"items"' -- -H "Authorization: Bearer $admin" "$api/petstore/v2/pets"
 check "a user in no group is 403" 403 'not authorized' -- -H "Authorization: Bearer $nobody" "$api/petstore/v1/pets"
+check "pet-viewer lists v1 pets" 200 '"pets"' -- -H "Authorization: Bearer $viewer" "$api/petstore/v1/pets"
+check "pet-viewer is refused v2 pets" 403 'not authorized' -- -H "Authorization: Bearer $viewer" "$api/petstore/v2/pets"
+# A viewer's POST passes the authorizer. On AWS its group role may only read, so DynamoDB refuses
+# the write (403); an emulator without IAM lets it through (201). SMOKE_VIEWER_POST_STATUS says
+# which this stack is.
+viewer_post=${SMOKE_VIEWER_POST_STATUS:-201}
+viewer_body='"name":"Smoke Viewer Pet"'
+[ "$viewer_post" = 403 ] && viewer_body='was denied'
+check "pet-viewer's POST is $viewer_post" "$viewer_post" "$viewer_body" -- -H "Authorization: Bearer $viewer" \
+  -X POST -d '{"name":"Smoke Viewer Pet"}' "$api/petstore/v1/pets"
 
 admin_role=$(json_get "$STACK_FILE" 's.get("group_roles", {}).get("admin", "")')
 if [ -n "$admin_role" ] && [ "${SMOKE_EXPECT_ROLE_SWITCH:-true}" = true ]; then

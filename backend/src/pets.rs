@@ -8,11 +8,11 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Mutex, OnceCell};
+use tokio::sync::Mutex;
 
 use crate::error::ApiError;
 
-/// What a new table is seeded with, as in the sample this generalizes.
+/// What a new table is seeded with ([`seed_defaults`]), as in the sample this generalizes.
 pub const DEFAULT_PETS: [&str; 4] = ["Birds", "Cats", "Dogs", "Fish"];
 /// Longest pet name accepted, in characters.
 pub const MAX_NAME_CHARS: usize = 64;
@@ -82,10 +82,7 @@ impl PetStore {
     }
 
     pub fn table(name: String) -> Self {
-        PetStore::Table(PetTable {
-            name,
-            seeded: OnceCell::new(),
-        })
+        PetStore::Table(PetTable { name })
     }
 
     /// `client` is the one to act with (the function's own, or the caller's group role's).
@@ -119,8 +116,56 @@ impl PetStore {
 
 pub struct PetTable {
     name: String,
-    /// Seeding is checked once per process, with the function's own credentials.
-    seeded: OnceCell<()>,
+}
+
+/// Writes the default pets and the id counter into `table` if it is empty; `true` when it did.
+///
+/// An operation, run by the local stack's provisioning and by the deploy, not by the function:
+/// with group roles assumed, the function's own role has no access to the table at all. Safe to
+/// run twice, or twice at once: every write is conditional.
+pub async fn seed_defaults(client: &Client, table: &str) -> Result<bool, ApiError> {
+    let scan = client
+        .scan()
+        .table_name(table)
+        .limit(1)
+        .send()
+        .await
+        .map_err(|e| ApiError::from_sdk("DynamoDB Scan", e))?;
+    if scan.count > 0 {
+        return Ok(false);
+    }
+    let items = DEFAULT_PETS
+        .iter()
+        .zip(1u64..)
+        .map(|(name, id)| {
+            (
+                id.to_string(),
+                ("name", AttributeValue::S((*name).to_owned())),
+            )
+        })
+        .chain([(
+            COUNTER_ID.to_owned(),
+            ("next_id", AttributeValue::N(DEFAULT_PETS.len().to_string())),
+        )]);
+    for (id, (attribute, value)) in items {
+        let put = client
+            .put_item()
+            .table_name(table)
+            .item("id", AttributeValue::N(id))
+            .item(attribute, value)
+            .condition_expression("attribute_not_exists(id)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => {}
+            // Seeded by another run at the same time: fine.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+            Err(e) => return Err(ApiError::from_sdk("DynamoDB PutItem", e)),
+        }
+    }
+    Ok(true)
 }
 
 impl PetTable {
@@ -128,58 +173,6 @@ impl PetTable {
         let id = item.get("id")?.as_n().ok()?.parse().ok()?;
         let name = item.get("name")?.as_s().ok()?.clone();
         (id != 0).then_some(Pet { id, name })
-    }
-
-    /// Writes the default pets and the counter if the table is empty.
-    pub async fn seed_if_empty(&self, client: &Client) -> Result<(), ApiError> {
-        self.seeded
-            .get_or_try_init(|| async {
-                let scan = client
-                    .scan()
-                    .table_name(&self.name)
-                    .limit(1)
-                    .send()
-                    .await
-                    .map_err(|e| ApiError::from_sdk("DynamoDB Scan", e))?;
-                if scan.count > 0 {
-                    return Ok(());
-                }
-                let items = DEFAULT_PETS
-                    .iter()
-                    .zip(1u64..)
-                    .map(|(name, id)| {
-                        (
-                            id.to_string(),
-                            ("name", AttributeValue::S((*name).to_owned())),
-                        )
-                    })
-                    .chain([(
-                        COUNTER_ID.to_owned(),
-                        ("next_id", AttributeValue::N(DEFAULT_PETS.len().to_string())),
-                    )]);
-                for (id, (attribute, value)) in items {
-                    let put = client
-                        .put_item()
-                        .table_name(&self.name)
-                        .item("id", AttributeValue::N(id))
-                        .item(attribute, value)
-                        .condition_expression("attribute_not_exists(id)")
-                        .send()
-                        .await;
-                    match put {
-                        Ok(_) => {}
-                        // Another instance seeded it first: fine.
-                        Err(e)
-                            if e.as_service_error()
-                                .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
-                        Err(e) => return Err(ApiError::from_sdk("DynamoDB PutItem", e)),
-                    }
-                }
-                tracing::info!(table = %self.name, "seeded the default pets");
-                Ok(())
-            })
-            .await
-            .map(|_| ())
     }
 
     async fn list(&self, client: &Client) -> Result<Vec<Pet>, ApiError> {

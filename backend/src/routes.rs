@@ -167,9 +167,6 @@ impl App {
             .and_then(Caller::from_authorizer_fields)
             .map_err(|e| ApiError::unauthorized(e.to_string()))?;
         let acting = self.acting(&caller).await?;
-        if let PetStore::Table(table) = &self.pets {
-            table.seed_if_empty(&self.dynamodb).await?;
-        }
         let pets = &self.pets;
         match route {
             Route::ListPetsV1 => {

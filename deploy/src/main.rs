@@ -53,6 +53,12 @@ enum Command {
         #[arg(long)]
         no_prune: bool,
     },
+    /// Write the default pets into the pets table if it is empty.
+    SeedPets {
+        /// The pets table's name (the stack's `PetsTableName` output).
+        #[arg(long, env = "PETS_TABLE")]
+        table: String,
+    },
     /// Print an access token for a user: Cognito's admin flow on the stack's operator client.
     /// The password is read from GROUPGATE_PASSWORD (never a flag, which other users of the
     /// machine could read), else from the stack description's demo users.
@@ -160,6 +166,7 @@ async fn main() -> anyhow::Result<()> {
             group_roles,
             no_prune,
         } => operations::seed_policies(&table, &policies, &group_roles, !no_prune).await,
+        Command::SeedPets { table } => operations::seed_pets(&table).await,
         Command::Token { user, stack_file } => {
             let password = std::env::var("GROUPGATE_PASSWORD").ok();
             operations::print_token(&stack_file, &user, password).await

@@ -26,6 +26,7 @@ const SKIPPED_BY_MOTO: &[&str] = &[
     "Default5xxResponse",
     "GroupAdmin",
     "GroupPetVeterinarian",
+    "GroupPetViewer",
     "OperatorClient",
     "ThrottledResponse",
     "UnauthorizedResponse",
@@ -158,7 +159,7 @@ async fn the_template_reaches_create_complete_in_moto() {
     let roles = seed::parse_group_roles(&outputs["GroupRoleArns"]).unwrap();
     assert_eq!(
         roles.keys().collect::<Vec<_>>(),
-        ["admin", "pet-veterinarian"]
+        ["admin", "pet-veterinarian", "pet-viewer"]
     );
     assert!(roles["admin"].contains(&format!(":role/groupgate/{name}/")));
 }
@@ -177,7 +178,7 @@ async fn seeding_writes_every_group_and_removes_undefined_ones() {
     let report = seed::seed(&client, &table, &groups, &roles, true)
         .await
         .unwrap();
-    assert_eq!(report.written, ["admin", "pet-veterinarian"]);
+    assert_eq!(report.written, ["admin", "pet-veterinarian", "pet-viewer"]);
     assert_eq!(report.removed, ["retired-group"]);
 
     let item = |group: &str| {

@@ -337,3 +337,42 @@ fn no_client_allows_user_password_auth() {
         json!({"Fn::Join": [",", [{"Ref": "UserPoolClient"}, {"Ref": "OperatorClient"}]]})
     );
 }
+
+/// Issue #11: with group roles assumed, the backend's own role cannot touch the pets table, so
+/// every read and write is the caller's group role at work; the viewer's role may only read.
+#[test]
+fn with_roles_assumed_only_the_group_roles_reach_the_pets_table() {
+    let t = template();
+    let backend = inline_statements(resource(&t, "BackendRole"));
+    assert!(
+        !backend
+            .iter()
+            .any(|s| s["Action"].to_string().contains("dynamodb:")),
+        "{backend:?}"
+    );
+    let viewer = inline_statements(resource(&t, "GroupRolePetViewer"));
+    assert_eq!(
+        viewer[0]["Action"],
+        json!(["dynamodb:GetItem", "dynamodb:Scan", "dynamodb:Query"])
+    );
+    assert_eq!(viewer.len(), 1);
+    let vet = inline_statements(resource(&t, "GroupRolePetVeterinarian"));
+    assert!(
+        vet[0]["Action"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("dynamodb:PutItem"))
+    );
+
+    // Without role assumption, the backend acts with its own role, which then needs the table.
+    let mut own = settings();
+    own.assume_group_role = false;
+    let t = template_with(&own);
+    let backend = inline_statements(resource(&t, "BackendRole"));
+    assert!(
+        backend
+            .iter()
+            .any(|s| s["Resource"] == json!([{"Fn::GetAtt": ["PetsTable", "Arn"]}])),
+        "{backend:?}"
+    );
+}

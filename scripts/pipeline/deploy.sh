@@ -67,7 +67,8 @@ resources, account, stack, region = json.load(open(sys.argv[1])), sys.argv[2], s
 ids = {r["LogicalResourceId"]: r.get("PhysicalResourceId") for r in resources["StackResourceSummaries"]}
 roles = ",".join(
     "%s=arn:aws:iam::%s:role/groupgate/%s/%s" % (group, account, stack, ids[logical])
-    for logical, group in (("GroupRoleAdmin", "admin"), ("GroupRolePetVeterinarian", "pet-veterinarian")))
+    for logical, group in (("GroupRoleAdmin", "admin"), ("GroupRolePetVeterinarian", "pet-veterinarian"),
+                           ("GroupRolePetViewer", "pet-viewer")))
 outputs = {"ApiUrl": "https://%s.execute-api.%s.amazonaws.com/prod" % (ids["RestApi"], region),
            "PolicyTableName": ids["PolicyTable"], "PetsTableName": ids["PetsTable"], "GroupRoleArns": roles}
 print(json.dumps([{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()]))
@@ -86,3 +87,6 @@ say "seeding the policy table from policies/"
 cargo run --quiet -p deploy -- seed-policies \
   --table "$(json_get "$OUT/outputs.json" 's["PolicyTableName"]')" \
   --group-roles "$(json_get "$OUT/outputs.json" 's["GroupRoleArns"]')" || fail "seeding the policy table"
+say "seeding the pets table (only when it is empty)"
+cargo run --quiet -p deploy -- seed-pets \
+  --table "$(json_get "$OUT/outputs.json" 's["PetsTableName"]')" || fail "seeding the pets table"

@@ -63,4 +63,8 @@ print(json.dumps({"api_url": outputs["ApiUrl"].rstrip("/"), "cognito_endpoint": 
                   "user_pool_id": outputs["UserPoolId"], "operator_client_id": outputs["OperatorClientId"],
                   "users": users, "group_roles": roles}))
 PY
+# On AWS the viewer's role may only read, so its POST is refused; an emulator enforces no IAM.
+case "$COGNITO_ENDPOINT" in
+  https://cognito-idp.*.amazonaws.com) export SMOKE_VIEWER_POST_STATUS=${SMOKE_VIEWER_POST_STATUS:-403} ;;
+esac
 "$ROOT/scripts/smoke.sh" --stack "$STACK_FILE"

@@ -127,6 +127,9 @@ pub async fn provision(
         let (key, kind) = key_schema(stack, id)?;
         groupgate::dynamodb::create_table(&dynamodb, name, &key, kind).await?;
     }
+    backend::pets::seed_defaults(&dynamodb, &pets_table)
+        .await
+        .map_err(|e| anyhow::anyhow!("seeding `{pets_table}`: {}", e.message))?;
     let roles = create_groups(&aws_sdk_iam::Client::new(aws), &cognito, &pool, groups).await?;
     let users = demo_users(groups);
     create_users(&cognito, &pool, &users).await?;

@@ -99,3 +99,19 @@ pub async fn print_token(
     println!("{token}");
     Ok(())
 }
+
+/// Writes the default pets into `table` if it is empty (the function never seeds: with group
+/// roles assumed its own role cannot touch the table).
+pub async fn seed_pets(table: &str) -> anyhow::Result<()> {
+    let aws = aws_config::load_from_env().await;
+    let client = aws_sdk_dynamodb::Client::new(&aws);
+    let seeded = backend::pets::seed_defaults(&client, table)
+        .await
+        .map_err(|e| anyhow::anyhow!("seeding `{table}`: {}", e.message))?;
+    if seeded {
+        println!("seeded the default pets into `{table}`");
+    } else {
+        println!("`{table}` already has pets: left as it is");
+    }
+    Ok(())
+}

@@ -149,7 +149,7 @@ mod tests {
     fn the_shipped_definitions_load() {
         let groups = load(&default_dir()).unwrap();
         let names: Vec<_> = groups.iter().map(|g| g.group.as_str()).collect();
-        assert_eq!(names, ["admin", "pet-veterinarian"]);
+        assert_eq!(names, ["admin", "pet-veterinarian", "pet-viewer"]);
         assert_eq!(groups[1].logical_name(), "PetVeterinarian");
     }
 

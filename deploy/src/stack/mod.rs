@@ -326,19 +326,23 @@ fn backend_function(
             json!({ "Service": "lambda.amazonaws.com" }),
             None,
             "backend",
-            vec![
-                allow(
-                    DataAccess::ReadWrite.actions(),
-                    vec![data.pets_table.arn()],
-                ),
-                allow(
+            [
+                // With group roles assumed, every read and write goes through the caller's
+                // group role: the function's own role has no access to the pets table.
+                (!params.settings.assume_group_role).then(|| {
+                    allow(DataAccess::ReadWrite.actions(), vec![data.pets_table.arn()])
+                }),
+                Some(allow(
                     &["sts:AssumeRole"],
                     vec![Expr::sub(
                         "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/groupgate/${AWS::StackName}/*",
                     )],
-                ),
-                write_logs(&logs),
-            ],
+                )),
+                Some(write_logs(&logs)),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
         ),
     );
     let function = stack.add(
