@@ -31,12 +31,29 @@ token_of() { stack_token "$STACK_FILE" "$(user_of "$1" username)"; }
 
 passed=0
 failed=0
+# Pets the checks created, removed at the end (the API has no DELETE) when the stack file names
+# its pets table.
+CREATED=()
+remove_created() {
+  local table ids=()
+  table=$(json_get "$STACK_FILE" 's.get("pets_table", "")' 2>/dev/null) || table=""
+  [ "${#CREATED[@]}" -gt 0 ] && [ -n "$table" ] || return 0
+  for id in "${CREATED[@]}"; do ids+=(--id "$id"); done
+  groupgate remove-pets --stack-file "$STACK_FILE" "${ids[@]}" >/dev/null ||
+    say "could not remove the smoke pets ${CREATED[*]} from $table"
+}
+trap remove_created EXIT
 # check DESCRIPTION EXPECTED_STATUS BODY_MUST_CONTAIN -- curl arguments...
 check() {
   local description=$1 want=$2 needle=$3 body status
   shift 4
   body=$(mktemp)
   status=$(curl -s --max-time 30 -o "$body" -w '%{http_code}' "$@") || status="curl-failed"
+  if [ "$status" = 201 ]; then
+    local id
+    id=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["id"])' "$body" 2>/dev/null) || id=""
+    [ -n "$id" ] && CREATED+=("$id")
+  fi
   if [ "$status" = "$want" ] && grep -qF -- "$needle" "$body"; then
     printf 'ok   %s\n' "$description"
     passed=$((passed + 1))
@@ -80,6 +97,16 @@ if [ -n "$admin_role" ] && [ "${SMOKE_EXPECT_ROLE_SWITCH:-true}" = true ]; then
   role_name=${admin_role##*/}
   check "admin's identity shows the admin group role" 200 ":assumed-role/$role_name/" -- \
     -H "Authorization: Bearer $admin" "$api/petstore/v2/identity"
+fi
+
+if [ -n "$(json_get "$STACK_FILE" 's.get("pets_table", "")')" ]; then
+  removed=("${CREATED[@]}")
+  remove_created
+  CREATED=()
+  for id in "${removed[@]}"; do
+    check "the smoke pet $id was removed" 404 "no pet with id $id" -- \
+      -H "Authorization: Bearer $admin" "$api/petstore/v1/pets/$id"
+  done
 fi
 
 printf 'smoke: %d passed, %d failed\n' "$passed" "$failed"

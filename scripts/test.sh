@@ -78,7 +78,7 @@ python3 - "$ROOT/.local/stack.json" >"$ROOT/.local/local-outputs.json" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
 print(json.dumps({"ApiUrl": s["api_url"], "UserPoolId": s["user_pool_id"], "UserPoolClientId": s["client_id"],
-                  "OperatorClientId": s["operator_client_id"],
+                  "OperatorClientId": s["operator_client_id"], "PetsTableName": s["pets_table"],
                   "GroupRoleArns": ",".join("%s=%s" % kv for kv in sorted(s["group_roles"].items()))}))
 PY
 (

@@ -59,6 +59,15 @@ enum Command {
         #[arg(long, env = "PETS_TABLE")]
         table: String,
     },
+    /// Delete pets by id from the pets table of a stack description (smoke tests clean up
+    /// with it: the API has no DELETE).
+    RemovePets {
+        #[arg(long, default_value = ".local/stack.json")]
+        stack_file: PathBuf,
+        /// The ids to delete (the id counter, 0, is never deleted).
+        #[arg(long = "id", required = true)]
+        ids: Vec<u64>,
+    },
     /// Print an access token for a user: Cognito's admin flow on the stack's operator client.
     /// The password is read from GROUPGATE_PASSWORD (never a flag, which other users of the
     /// machine could read), else from the stack description's demo users.
@@ -167,6 +176,7 @@ async fn main() -> anyhow::Result<()> {
             no_prune,
         } => operations::seed_policies(&table, &policies, &group_roles, !no_prune).await,
         Command::SeedPets { table } => operations::seed_pets(&table).await,
+        Command::RemovePets { stack_file, ids } => operations::remove_pets(&stack_file, &ids).await,
         Command::Token { user, stack_file } => {
             let password = std::env::var("GROUPGATE_PASSWORD").ok();
             operations::print_token(&stack_file, &user, password).await

@@ -61,6 +61,7 @@ outputs, users, endpoint, region = json.load(open(sys.argv[1])), json.load(open(
 roles = dict(p.split("=", 1) for p in outputs["GroupRoleArns"].split(",") if p)
 print(json.dumps({"api_url": outputs["ApiUrl"].rstrip("/"), "cognito_endpoint": endpoint, "region": region,
                   "user_pool_id": outputs["UserPoolId"], "operator_client_id": outputs["OperatorClientId"],
+                  "pets_table": outputs.get("PetsTableName", ""),
                   "users": users, "group_roles": roles}))
 PY
 # On AWS the viewer's role may only read, so its POST is refused; an emulator enforces no IAM.

@@ -115,3 +115,33 @@ pub async fn seed_pets(table: &str) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Deletes the pets with these ids from the pets table of the stack description at
+/// `stack_file`: the API has no DELETE, so this is how a smoke test removes what it wrote.
+pub async fn remove_pets(stack_file: &Path, ids: &[u64]) -> anyhow::Result<()> {
+    let stack = token::StackFile::load(stack_file)?;
+    let table = stack
+        .pets_table
+        .as_deref()
+        .with_context(|| format!("`{}` names no `pets_table`", stack_file.display()))?;
+    let client = aws_sdk_dynamodb::Client::new(&token::sdk_config(&stack).await);
+    for id in ids.iter().filter(|id| **id != 0) {
+        client
+            .delete_item()
+            .table_name(table)
+            .key(
+                "id",
+                aws_sdk_dynamodb::types::AttributeValue::N(id.to_string()),
+            )
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "deleting pet {id} from `{table}`: {}",
+                    aws_sdk_dynamodb::error::DisplayErrorContext(e)
+                )
+            })?;
+        println!("removed pet {id} from `{table}`");
+    }
+    Ok(())
+}

@@ -23,6 +23,9 @@ pub struct StackFile {
     pub region: Option<String>,
     #[serde(default)]
     pub users: Vec<User>,
+    /// The pets table, for removing what a smoke test wrote.
+    #[serde(default)]
+    pub pets_table: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -82,7 +85,7 @@ pub async fn access_token(
         .context("Cognito returned no access token")
 }
 
-/// The SDK configuration for the pool in `stack`: its own endpoint and test credentials when
+/// The SDK configuration for the stack's services: its own endpoint and test credentials when
 /// it is an emulator on this machine, the environment's otherwise.
 pub async fn sdk_config(stack: &StackFile) -> aws_config::SdkConfig {
     let mut loader = aws_config::from_env();
