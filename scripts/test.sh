@@ -36,10 +36,13 @@ cargo bench --quiet -p authorizer --bench instructions >"$LOGS/bench-instruction
   fail "the instruction-count benchmark (over budget, or it could not run)" "$LOGS/bench-instructions.log"
 grep -E '^decision_instructions' "$LOGS/bench-instructions.log" | sed 's/^/    /'
 
-say "synthesizing the template and checking it with cfn-lint"
+say "synthesizing the app and bootstrap templates and checking them with cfn-lint"
 cargo run --quiet -p deploy -- synth --out "$ROOT/.local/synth" --placeholder-assets >/dev/null \
   || fail "cargo run -p deploy -- synth"
-cfn-lint "$ROOT/.local/synth/template.json" || fail "cfn-lint found problems in the template"
+cargo run --quiet -p deploy -- bootstrap --synth-only --out "$ROOT/.local/synth" >/dev/null \
+  || fail "cargo run -p deploy -- bootstrap --synth-only"
+cfn-lint "$ROOT/.local/synth/template.json" "$ROOT/.local/synth/bootstrap.json" ||
+  fail "cfn-lint found problems in the templates"
 
 say "shellcheck on scripts/"
 shellcheck scripts/*.sh scripts/pipeline/*.sh .ci/run || fail "shellcheck"

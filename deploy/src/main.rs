@@ -37,6 +37,16 @@ enum Command {
         #[command(flatten)]
         settings: SettingsArgs,
     },
+    /// Create or update the bootstrap stack (once per account and region): the artifact bucket,
+    /// GitHub's OIDC provider, the deploy and CloudFormation execution roles, and the account's
+    /// API Gateway logging role. With --synth-only, only write its template.
+    Bootstrap {
+        /// Write `<out>/bootstrap.json` and deploy nothing.
+        #[arg(long)]
+        synth_only: bool,
+        #[arg(long, default_value = "cdk.out")]
+        out: PathBuf,
+    },
     /// Write every group's policy to the policy table (any DynamoDB endpoint: the AWS SDK's
     /// environment decides), after validating them all; remove groups no longer defined.
     #[command(visible_alias = "deploy")]
@@ -175,6 +185,14 @@ async fn main() -> anyhow::Result<()> {
             group_roles,
             no_prune,
         } => operations::seed_policies(&table, &policies, &group_roles, !no_prune).await,
+        Command::Bootstrap { synth_only, out } => {
+            if !synth_only {
+                anyhow::bail!(
+                    "deploying the bootstrap stack is not built yet: write its template with `bootstrap --synth-only --out DIR` and deploy DIR/bootstrap.json with CloudFormation (capability CAPABILITY_NAMED_IAM)"
+                );
+            }
+            operations::synth_bootstrap(&out)
+        }
         Command::SeedPets { table } => operations::seed_pets(&table).await,
         Command::RemovePets { stack_file, ids } => operations::remove_pets(&stack_file, &ids).await,
         Command::Token { user, stack_file } => {

@@ -22,6 +22,10 @@ pub enum Expr {
     Join(String, Vec<Expr>),
     Select(usize, Box<Expr>),
     Split(String, Box<Expr>),
+    /// `Fn::Equals`, for conditions.
+    Equals(Box<Expr>, Box<Expr>),
+    /// `Fn::If`: the first value when the named condition holds, the second otherwise.
+    If(String, Box<Expr>, Box<Expr>),
 }
 
 impl Expr {
@@ -67,6 +71,10 @@ impl Serialize for Expr {
             Expr::Split(separator, value) => {
                 json!({ "Fn::Split": [separator, value] }).serialize(serializer)
             }
+            Expr::Equals(a, b) => json!({ "Fn::Equals": [a, b] }).serialize(serializer),
+            Expr::If(condition, yes, no) => {
+                json!({ "Fn::If": [condition, yes, no] }).serialize(serializer)
+            }
         }
     }
 }
@@ -102,6 +110,8 @@ pub struct Resource {
     pub depends_on: Vec<String>,
     /// What CloudFormation does with the resource on a stack delete or a replacement.
     pub retention: Retention,
+    /// The condition the resource is created under, if any.
+    pub condition: Option<String>,
 }
 
 impl Resource {
@@ -111,11 +121,18 @@ impl Resource {
             properties,
             depends_on: Vec::new(),
             retention: Retention::Delete,
+            condition: None,
         }
     }
 
     pub fn depends_on(mut self, handles: &[&Handle]) -> Self {
         self.depends_on.extend(handles.iter().map(|h| h.id.clone()));
+        self
+    }
+
+    /// Created only when the stack's condition `name` holds.
+    pub fn when(mut self, name: &str) -> Self {
+        self.condition = Some(name.to_owned());
         self
     }
 
@@ -192,6 +209,7 @@ pub enum StackError {
 pub struct Stack {
     description: String,
     parameters: BTreeMap<String, Parameter>,
+    conditions: BTreeMap<String, Expr>,
     resources: BTreeMap<String, Resource>,
     outputs: BTreeMap<String, (Expr, String)>,
     errors: Vec<StackError>,
@@ -244,6 +262,15 @@ impl Stack {
         self.claim(id);
         self.parameters.insert(id.to_owned(), parameter);
         Expr::Ref(id.to_owned())
+    }
+
+    /// Adds a condition (an `Fn::Equals` or the like) and returns its name.
+    pub fn condition(&mut self, id: &str, expression: Expr) -> String {
+        if !valid_id(id) || self.conditions.contains_key(id) {
+            self.errors.push(StackError::DuplicateId(id.to_owned()));
+        }
+        self.conditions.insert(id.to_owned(), expression);
+        id.to_owned()
     }
 
     pub fn output(&mut self, id: &str, value: Expr, description: &str) {
@@ -299,6 +326,15 @@ impl Stack {
             if !r.depends_on.is_empty() {
                 out.insert("DependsOn".into(), json!(r.depends_on));
             }
+            if let Some(condition) = &r.condition {
+                if !self.conditions.contains_key(condition) {
+                    return Err(StackError::DanglingReference {
+                        from: id.clone(),
+                        to: condition.clone(),
+                    });
+                }
+                out.insert("Condition".into(), json!(condition));
+            }
             if r.retention == Retention::RetainExceptOnCreate {
                 out.insert("DeletionPolicy".into(), json!("RetainExceptOnCreate"));
                 out.insert("UpdateReplacePolicy".into(), json!("Retain"));
@@ -316,13 +352,16 @@ impl Stack {
                 )
             })
             .collect();
-        let template = json!({
+        let mut template = json!({
             "AWSTemplateFormatVersion": "2010-09-09",
             "Description": self.description,
             "Parameters": parameters,
             "Resources": resources,
             "Outputs": outputs,
         });
+        if let (false, Some(map)) = (self.conditions.is_empty(), template.as_object_mut()) {
+            map.insert("Conditions".into(), json!(self.conditions));
+        }
         self.check_references(&template)?;
         Ok(canonical(template))
     }
@@ -351,6 +390,12 @@ impl Stack {
                         && !stack.resources.contains_key(id)
                     {
                         return Err(dangling(id));
+                    }
+                    if let Some(Value::Array(args)) = map.get("Fn::If")
+                        && let Some(Value::String(condition)) = args.first()
+                        && !stack.conditions.contains_key(condition)
+                    {
+                        return Err(dangling(condition));
                     }
                     if let Some(Value::String(template)) = map.get("Fn::Sub") {
                         for name in sub_names(template) {
@@ -513,6 +558,37 @@ mod tests {
         assert!(text.find("\"a\"") < text.find("\"b\""));
         assert!(text.find("\"x\"") < text.find("\"y\""));
         assert!(text.find("AWSTemplateFormatVersion") < text.find("Resources"));
+    }
+
+    #[test]
+    fn conditions_are_rendered_and_checked() {
+        let mut stack = Stack::new("t");
+        let p = stack.parameter("Existing", Parameter::string("e").default(""));
+        let create = stack.condition(
+            "CreateIt",
+            Expr::Equals(Box::new(p.clone()), Box::new("".into())),
+        );
+        let made = stack.add("Made", Resource::new("T", json!({})).when(&create));
+        stack.add(
+            "User",
+            Resource::new(
+                "T",
+                json!({"Arn": Expr::If(create.clone(), Box::new(made.r#ref()), Box::new(p))}),
+            ),
+        );
+        let t = stack.to_template().unwrap();
+        assert_eq!(
+            t["Conditions"]["CreateIt"],
+            json!({"Fn::Equals": [{"Ref": "Existing"}, ""]})
+        );
+        assert_eq!(t["Resources"]["Made"]["Condition"], "CreateIt");
+        assert_eq!(
+            t["Resources"]["User"]["Properties"]["Arn"],
+            json!({"Fn::If": ["CreateIt", {"Ref": "Made"}, {"Ref": "Existing"}]})
+        );
+        let mut stack = Stack::new("t");
+        stack.add("Made", Resource::new("T", json!({})).when("Nope"));
+        assert!(stack.to_template().is_err());
     }
 
     #[test]

@@ -13,6 +13,24 @@ use anyhow::Context as _;
 
 use crate::stack::{self, Settings, assets::Assets, groups};
 
+/// Writes `path` as pretty JSON, creating its folder.
+fn write_json(path: &Path, value: &serde_json::Value) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating `{}`", dir.display()))?;
+    }
+    let text = serde_json::to_string_pretty(value)? + "\n";
+    std::fs::write(path, text).with_context(|| format!("writing `{}`", path.display()))
+}
+
+/// Writes the bootstrap stack's template to `<out>/bootstrap.json`.
+pub fn synth_bootstrap(out: &Path) -> anyhow::Result<()> {
+    let template = stack::bootstrap::build().to_template()?;
+    let path = out.join("bootstrap.json");
+    write_json(&path, &template)?;
+    println!("wrote {}", path.display());
+    Ok(())
+}
+
 /// Writes `<out>/template.json` and `<out>/assets.json` from the group definitions in
 /// `policies`, the zips in `assets_dir` (or stand-in keys when `assets_dir` is `None`) and the
 /// settings.
@@ -28,14 +46,8 @@ pub fn synth(
         None => Assets::placeholder(&stack::FUNCTIONS),
     };
     let template = stack::build(&groups, &assets, settings).to_template()?;
-    std::fs::create_dir_all(out).with_context(|| format!("creating `{}`", out.display()))?;
-    let write = |name: &str, value: &serde_json::Value| -> anyhow::Result<()> {
-        let path = out.join(name);
-        let text = serde_json::to_string_pretty(value)? + "\n";
-        std::fs::write(&path, text).with_context(|| format!("writing `{}`", path.display()))
-    };
-    write("template.json", &template)?;
-    write("assets.json", &serde_json::to_value(&assets)?)?;
+    write_json(&out.join("template.json"), &template)?;
+    write_json(&out.join("assets.json"), &serde_json::to_value(&assets)?)?;
     println!(
         "wrote {}/template.json and {}/assets.json",
         out.display(),

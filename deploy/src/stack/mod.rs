@@ -4,9 +4,11 @@
 //!
 //! - [`groups`]: the group definitions in `policies/`, the source of groups, roles and policies;
 //! - [`settings`]: the settings that shape the template (`deploy/groupgate.toml`);
-//! - [`assets`]: the Lambda zips and their content-addressed S3 keys.
+//! - [`assets`]: the Lambda zips and their content-addressed S3 keys;
+//! - [`bootstrap`]: the stack created once per account and region before any product stack.
 
 pub mod assets;
+pub mod bootstrap;
 pub mod groups;
 pub mod settings;
 

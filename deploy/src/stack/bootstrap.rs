@@ -1,0 +1,436 @@
+//! The bootstrap stack: what a product stack needs from its account and region, created once
+//! per account and region by `groupgate bootstrap`, the way `cdk bootstrap` does.
+//!
+//! - the artifact bucket the Lambda zips are uploaded to: versioned, encrypted, public access
+//!   blocked, TLS only, old versions expired;
+//! - GitHub's OIDC provider (or the account's existing one: it is account-wide);
+//! - a deploy role that only the repository's environment can assume, allowed to pass the
+//!   execution role, run CloudFormation on this product's stacks, write the bucket, and do
+//!   what the deploy does after the stack update, on those stacks' resources alone;
+//! - a CloudFormation execution role, which may create roles only under the product's IAM path
+//!   and only with the permissions boundary, so that whoever can deploy cannot mint an
+//!   administrator;
+//! - the API Gateway CloudWatch role and the account setting that names it (one per account and
+//!   region, so it belongs here and not in a product stack).
+//!
+//! Names carry the region wherever IAM's global namespace would otherwise collide.
+
+use serde_json::{Value, json};
+
+use crate::construct::resources::allow;
+use crate::construct::{Expr, Handle, Parameter, Resource, Stack};
+
+/// The bootstrap stack's name in each region.
+pub const STACK_NAME: &str = "groupgate-bootstrap";
+/// The IAM path of the roles the product stacks create; the execution role may create roles
+/// under it only.
+pub const APP_ROLE_PATH: &str = "/groupgate/";
+/// The IAM path of the bootstrap stack's own roles, which the execution role cannot touch.
+pub const BOOTSTRAP_ROLE_PATH: &str = "/groupgate-bootstrap/";
+/// GitHub Actions' OIDC issuer.
+const GITHUB_OIDC: &str = "token.actions.githubusercontent.com";
+
+/// Builds the bootstrap stack.
+pub fn build() -> Stack {
+    let mut stack = Stack::new(
+        "groupgate bootstrap: the artifact bucket, GitHub OIDC, the deploy and CloudFormation execution roles, and the account's API Gateway logging role",
+    );
+    let repository = stack.parameter(
+        "GitHubRepository",
+        Parameter::string("The repository allowed to deploy, as owner/name"),
+    );
+    let environment = stack.parameter(
+        "GitHubEnvironment",
+        Parameter::string("The GitHub environment whose jobs may assume the deploy role")
+            .default("production"),
+    );
+    let existing_provider = stack.parameter(
+        "GitHubOidcProviderArn",
+        Parameter::string(
+            "The account's GitHub OIDC provider, if it has one already (it is account-wide); empty to create it",
+        )
+        .default(""),
+    );
+    // Read through `${StackNamePrefix}` in the deploy role's resources.
+    stack.parameter(
+        "StackNamePrefix",
+        Parameter::string("The product stacks' names start with this").default("groupgate"),
+    );
+    let create_provider = stack.condition(
+        "CreateOidcProvider",
+        Expr::Equals(Box::new(existing_provider.clone()), Box::new("".into())),
+    );
+
+    let bucket = artifact_bucket(&mut stack);
+    let provider = stack.add(
+        "GitHubOidcProvider",
+        Resource::new(
+            "AWS::IAM::OIDCProvider",
+            json!({
+                "Url": format!("https://{GITHUB_OIDC}"),
+                "ClientIdList": ["sts.amazonaws.com"],
+            }),
+        )
+        .when(&create_provider),
+    );
+    let provider_arn = Expr::If(
+        create_provider,
+        Box::new(provider.r#ref()),
+        Box::new(existing_provider),
+    );
+    let boundary = permissions_boundary(&mut stack);
+    let execution = execution_role(&mut stack, &bucket, &boundary);
+    let deploy = deploy_role(
+        &mut stack,
+        &DeployRole {
+            provider_arn,
+            repository,
+            environment,
+        },
+        &bucket,
+        &execution,
+    );
+    api_gateway_logging(&mut stack);
+
+    stack.output(
+        "ArtifactBucketName",
+        bucket.r#ref(),
+        "Where the Lambda zips go",
+    );
+    stack.output(
+        "DeployRoleArn",
+        deploy.arn(),
+        "The role GitHub's deploy job assumes",
+    );
+    stack.output(
+        "ExecutionRoleArn",
+        execution.arn(),
+        "The role CloudFormation deploys product stacks with",
+    );
+    stack.output(
+        "PermissionsBoundaryArn",
+        boundary.r#ref(),
+        "The boundary every role of a product stack carries",
+    );
+    stack
+}
+
+/// A role statement for `principal` to assume the role with `action` under `condition`.
+fn trust(principal: Value, action: &str, condition: Option<Value>) -> Value {
+    let mut statement = json!({ "Effect": "Allow", "Principal": principal, "Action": action });
+    if let (Some(condition), Some(map)) = (condition, statement.as_object_mut()) {
+        map.insert("Condition".into(), condition);
+    }
+    json!({ "Version": "2012-10-17", "Statement": [statement] })
+}
+
+fn artifact_bucket(stack: &mut Stack) -> Handle {
+    let bucket = stack.add(
+        "ArtifactBucket",
+        Resource::new(
+            "AWS::S3::Bucket",
+            json!({
+                "BucketName": Expr::sub("groupgate-assets-${AWS::AccountId}-${AWS::Region}"),
+                "VersioningConfiguration": { "Status": "Enabled" },
+                "BucketEncryption": {
+                    "ServerSideEncryptionConfiguration": [{
+                        "ServerSideEncryptionByDefault": { "SSEAlgorithm": "AES256" },
+                    }],
+                },
+                "PublicAccessBlockConfiguration": {
+                    "BlockPublicAcls": true,
+                    "BlockPublicPolicy": true,
+                    "IgnorePublicAcls": true,
+                    "RestrictPublicBuckets": true,
+                },
+                "OwnershipControls": { "Rules": [{ "ObjectOwnership": "BucketOwnerEnforced" }] },
+                "LifecycleConfiguration": {
+                    "Rules": [{
+                        "Id": "expire-old-versions",
+                        "Status": "Enabled",
+                        "NoncurrentVersionExpiration": { "NoncurrentDays": 30 },
+                        "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": 7 },
+                    }],
+                },
+            }),
+        )
+        .retained(),
+    );
+    stack.add(
+        "ArtifactBucketPolicy",
+        Resource::new(
+            "AWS::S3::BucketPolicy",
+            json!({
+                "Bucket": bucket.r#ref(),
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [{
+                        "Sid": "TlsOnly",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Resource": [bucket.arn(), Expr::join("", vec![bucket.arn(), "/*".into()])],
+                        "Condition": { "Bool": { "aws:SecureTransport": "false" } },
+                    }],
+                },
+            }),
+        ),
+    );
+    bucket
+}
+
+/// The most any role of a product stack may do, whatever its own policies say.
+fn permissions_boundary(stack: &mut Stack) -> Handle {
+    let table =
+        Expr::sub("arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/*");
+    stack.add(
+        "PermissionsBoundary",
+        Resource::new(
+            "AWS::IAM::ManagedPolicy",
+            json!({
+                "ManagedPolicyName": Expr::sub("groupgate-boundary-${AWS::Region}"),
+                "Description": "The most a role of a groupgate product stack may do",
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        allow(&["logs:CreateLogStream", "logs:PutLogEvents"], vec![Expr::sub(
+                            "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*",
+                        )]),
+                        allow(&[
+                            "dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:Query",
+                            "dynamodb:Scan", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                        ], vec![table]),
+                        allow(&["sts:AssumeRole"], vec![Expr::sub(format!(
+                            "arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role{APP_ROLE_PATH}*"
+                        ))]),
+                        allow(&["xray:PutTraceSegments", "xray:PutTelemetryRecords"], vec!["*".into()]),
+                    ],
+                },
+            }),
+        ),
+    )
+}
+
+/// The role CloudFormation deploys product stacks with.
+fn execution_role(stack: &mut Stack, bucket: &Handle, boundary: &Handle) -> Handle {
+    let app_roles = Expr::sub(format!(
+        "arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role{APP_ROLE_PATH}*"
+    ));
+    let with_boundary = json!({ "StringEquals": { "iam:PermissionsBoundary": boundary.r#ref() } });
+    let statements = vec![
+        allow(
+            &[
+                "cognito-idp:*",
+                "dynamodb:*",
+                "lambda:*",
+                "apigateway:*",
+                "logs:*",
+                "cloudwatch:*",
+                "sns:*",
+                "xray:*",
+            ],
+            vec!["*".into()],
+        ),
+        allow(
+            &["s3:GetObject", "s3:GetObjectVersion"],
+            vec![Expr::join("", vec![bucket.arn(), "/*".into()])],
+        ),
+        json!({
+            "Sid": "CreateRolesOnlyWithTheBoundary",
+            "Effect": "Allow",
+            "Action": ["iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy",
+                "iam:DetachRolePolicy", "iam:DeleteRolePolicy", "iam:PutRolePermissionsBoundary"],
+            "Resource": [app_roles.clone()],
+            "Condition": with_boundary,
+        }),
+        allow(
+            &[
+                "iam:GetRole",
+                "iam:GetRolePolicy",
+                "iam:DeleteRole",
+                "iam:UpdateRole",
+                "iam:UpdateAssumeRolePolicy",
+                "iam:TagRole",
+                "iam:UntagRole",
+                "iam:ListRolePolicies",
+                "iam:ListAttachedRolePolicies",
+            ],
+            vec![app_roles.clone()],
+        ),
+        json!({
+            "Sid": "PassOnlyTheProductsRoles",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": [app_roles],
+            "Condition": { "StringEquals": { "iam:PassedToService": [
+                "lambda.amazonaws.com", "apigateway.amazonaws.com", "cognito-idp.amazonaws.com",
+            ] } },
+        }),
+    ];
+    stack.add(
+        "ExecutionRole",
+        Resource::new(
+            "AWS::IAM::Role",
+            json!({
+                "RoleName": Expr::sub("groupgate-cfn-exec-${AWS::Region}"),
+                "Path": BOOTSTRAP_ROLE_PATH,
+                "AssumeRolePolicyDocument": trust(
+                    json!({ "Service": "cloudformation.amazonaws.com" }),
+                    "sts:AssumeRole",
+                    None,
+                ),
+                "Policies": [{
+                    "PolicyName": "deploy-product-stacks",
+                    "PolicyDocument": { "Version": "2012-10-17", "Statement": statements },
+                }],
+            }),
+        ),
+    )
+}
+
+struct DeployRole {
+    provider_arn: Expr,
+    repository: Expr,
+    environment: Expr,
+}
+
+/// The role the pipeline's deploy job assumes through GitHub's OIDC.
+fn deploy_role(stack: &mut Stack, d: &DeployRole, bucket: &Handle, execution: &Handle) -> Handle {
+    let stacks = Expr::sub(
+        "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/${StackNamePrefix}*/*",
+    );
+    let tables = Expr::sub(
+        "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${StackNamePrefix}*",
+    );
+    let statements = vec![
+        json!({
+            "Sid": "PassTheExecutionRoleToCloudFormation",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": [execution.arn()],
+            "Condition": { "StringEquals": { "iam:PassedToService": "cloudformation.amazonaws.com" } },
+        }),
+        allow(
+            &[
+                "cloudformation:CreateChangeSet",
+                "cloudformation:DescribeChangeSet",
+                "cloudformation:ExecuteChangeSet",
+                "cloudformation:DeleteChangeSet",
+                "cloudformation:DescribeStacks",
+                "cloudformation:DescribeStackEvents",
+                "cloudformation:DeleteStack",
+                "cloudformation:GetTemplate",
+                "cloudformation:ListStackResources",
+            ],
+            vec![stacks],
+        ),
+        json!({
+            "Sid": "NotTheBootstrapStack",
+            "Effect": "Deny",
+            "Action": ["cloudformation:CreateChangeSet", "cloudformation:ExecuteChangeSet",
+                "cloudformation:DeleteStack"],
+            "Resource": [Expr::sub(format!(
+                "arn:${{AWS::Partition}}:cloudformation:${{AWS::Region}}:${{AWS::AccountId}}:stack/{STACK_NAME}/*"
+            ))],
+        }),
+        allow(
+            &["cloudformation:DescribeStacks"],
+            vec![Expr::sub(format!(
+                "arn:${{AWS::Partition}}:cloudformation:${{AWS::Region}}:${{AWS::AccountId}}:stack/{STACK_NAME}/*"
+            ))],
+        ),
+        allow(
+            &["s3:PutObject", "s3:GetObject"],
+            vec![Expr::join("", vec![bucket.arn(), "/*".into()])],
+        ),
+        allow(
+            &["s3:ListBucket", "s3:GetBucketLocation"],
+            vec![bucket.arn()],
+        ),
+        allow(
+            &[
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:Scan",
+            ],
+            vec![tables],
+        ),
+        allow(
+            &["apigateway:GET"],
+            vec![Expr::sub(
+                "arn:${AWS::Partition}:apigateway:${AWS::Region}::/account",
+            )],
+        ),
+        allow(
+            &["apigateway:DELETE"],
+            vec![Expr::sub(
+                "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/*/stages/*/cache/authorizers",
+            )],
+        ),
+        json!({
+            "Sid": "SmokeTestUsersOnTheProductsPools",
+            "Effect": "Allow",
+            "Action": ["cognito-idp:AdminCreateUser", "cognito-idp:AdminSetUserPassword",
+                "cognito-idp:AdminAddUserToGroup", "cognito-idp:AdminDeleteUser",
+                "cognito-idp:AdminInitiateAuth"],
+            "Resource": [Expr::sub("arn:${AWS::Partition}:cognito-idp:${AWS::Region}:${AWS::AccountId}:userpool/*")],
+            "Condition": { "StringLike": { "aws:ResourceTag/groupgate:stack": Expr::sub("${StackNamePrefix}*") } },
+        }),
+    ];
+    stack.add(
+        "DeployRole",
+        Resource::new(
+            "AWS::IAM::Role",
+            json!({
+                "RoleName": Expr::sub("groupgate-deploy-${AWS::Region}"),
+                "Path": BOOTSTRAP_ROLE_PATH,
+                "MaxSessionDuration": 3600,
+                "AssumeRolePolicyDocument": trust(
+                    json!({ "Federated": d.provider_arn }),
+                    "sts:AssumeRoleWithWebIdentity",
+                    Some(json!({ "StringEquals": {
+                        format!("{GITHUB_OIDC}:aud"): "sts.amazonaws.com",
+                        format!("{GITHUB_OIDC}:sub"): Expr::join("", vec![
+                            "repo:".into(), d.repository.clone(), ":environment:".into(), d.environment.clone(),
+                        ]),
+                    } })),
+                ),
+                "Policies": [{
+                    "PolicyName": "deploy",
+                    "PolicyDocument": { "Version": "2012-10-17", "Statement": statements },
+                }],
+            }),
+        ),
+    )
+}
+
+/// The account's API Gateway CloudWatch role and the setting that names it.
+fn api_gateway_logging(stack: &mut Stack) {
+    let role = stack.add(
+        "ApiGatewayCloudWatchRole",
+        Resource::new(
+            "AWS::IAM::Role",
+            json!({
+                "RoleName": Expr::sub("groupgate-apigw-logs-${AWS::Region}"),
+                "Path": BOOTSTRAP_ROLE_PATH,
+                "AssumeRolePolicyDocument": trust(
+                    json!({ "Service": "apigateway.amazonaws.com" }),
+                    "sts:AssumeRole",
+                    None,
+                ),
+                "ManagedPolicyArns": [Expr::sub(
+                    "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
+                )],
+            }),
+        ),
+    );
+    stack.add(
+        "ApiGatewayAccount",
+        Resource::new(
+            "AWS::ApiGateway::Account",
+            json!({ "CloudWatchRoleArn": role.arn() }),
+        ),
+    );
+}
