@@ -46,6 +46,18 @@ enum Command {
         synth_only: bool,
         #[arg(long, default_value = "cdk.out")]
         out: PathBuf,
+        /// The GitHub repository allowed to deploy, as `owner/name`.
+        #[arg(long, required_unless_present = "synth_only")]
+        repository: Option<String>,
+        /// The GitHub environment whose jobs may assume the deploy role.
+        #[arg(long, default_value = "production")]
+        environment: String,
+        /// The account's GitHub OIDC provider, when it has one (it is account-wide).
+        #[arg(long)]
+        oidc_provider_arn: Option<String>,
+        /// The product stacks' names start with this.
+        #[arg(long, default_value = "groupgate")]
+        stack_name_prefix: String,
     },
     /// Write every group's policy to the policy table (any DynamoDB endpoint: the AWS SDK's
     /// environment decides), after validating them all; remove groups no longer defined.
@@ -185,13 +197,25 @@ async fn main() -> anyhow::Result<()> {
             group_roles,
             no_prune,
         } => operations::seed_policies(&table, &policies, &group_roles, !no_prune).await,
-        Command::Bootstrap { synth_only, out } => {
-            if !synth_only {
-                anyhow::bail!(
-                    "deploying the bootstrap stack is not built yet: write its template with `bootstrap --synth-only --out DIR` and deploy DIR/bootstrap.json with CloudFormation (capability CAPABILITY_NAMED_IAM)"
-                );
-            }
-            operations::synth_bootstrap(&out)
+        Command::Bootstrap {
+            synth_only: true,
+            out,
+            ..
+        } => operations::synth_bootstrap(&out),
+        Command::Bootstrap {
+            repository,
+            environment,
+            oidc_provider_arn,
+            stack_name_prefix,
+            ..
+        } => {
+            let params = operations::BootstrapParams {
+                repository: repository.unwrap_or_default(),
+                environment,
+                oidc_provider_arn,
+                stack_name_prefix,
+            };
+            operations::bootstrap(params, Default::default()).await
         }
         Command::SeedPets { table } => operations::seed_pets(&table).await,
         Command::RemovePets { stack_file, ids } => operations::remove_pets(&stack_file, &ids).await,

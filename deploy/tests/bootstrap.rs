@@ -166,7 +166,7 @@ const SKIPPED_BY_MOTO: &[&str] = &[
 #[tokio::test]
 async fn the_bootstrap_stack_reaches_create_complete_in_moto() {
     let moto = Moto::start().await;
-    let cfn = aws_sdk_cloudformation::Client::new(&moto.sdk_config().await);
+    let cfn = aws_sdk_cloudformation::Client::new(&moto.sdk_config_in_new_account().await);
     let name = unique("bootstrap").replace('-', "");
     let t = template();
     cfn.create_stack()

@@ -1,9 +1,11 @@
 //! What an operator runs against a stack: synthesizing its template and asset manifest,
 //! seeding its policy table, and getting a token.
 //!
+//! - [`cloudformation`]: a template deployed as a stack through a change set;
 //! - [`seed`]: writes the group policies to the policy table;
 //! - [`token`]: an access token for a user through the operator client's admin flow.
 
+pub mod cloudformation;
 pub mod seed;
 pub mod token;
 
@@ -155,5 +157,52 @@ pub async fn remove_pets(stack_file: &Path, ids: &[u64]) -> anyhow::Result<()> {
             })?;
         println!("removed pet {id} from `{table}`");
     }
+    Ok(())
+}
+
+/// The bootstrap stack's parameters: the repository (`owner/name`) and GitHub environment allowed
+/// to deploy, the account's existing GitHub OIDC provider if any, and the product stacks' prefix.
+pub struct BootstrapParams {
+    pub repository: String,
+    pub environment: String,
+    pub oidc_provider_arn: Option<String>,
+    pub stack_name_prefix: String,
+}
+
+/// Creates or updates the bootstrap stack in the SDK environment's account and region.
+pub async fn bootstrap(
+    params: BootstrapParams,
+    polling: cloudformation::Polling,
+) -> anyhow::Result<()> {
+    let repository_ok = params
+        .repository
+        .split_once('/')
+        .is_some_and(|(owner, name)| !owner.is_empty() && !name.is_empty() && !name.contains('/'));
+    if !repository_ok {
+        anyhow::bail!("`--repository {}` is not `owner/name`", params.repository);
+    }
+    let template = serde_json::to_string(&stack::bootstrap::build().to_template()?)?;
+    let aws = aws_config::load_from_env().await;
+    let region = aws.region().map(ToString::to_string).unwrap_or_default();
+    println!("bootstrapping {} in {region}", stack::bootstrap::STACK_NAME);
+    let mut parameters = vec![
+        ("GitHubRepository".to_owned(), params.repository),
+        ("GitHubEnvironment".to_owned(), params.environment),
+        ("StackNamePrefix".to_owned(), params.stack_name_prefix),
+    ];
+    if let Some(arn) = params.oidc_provider_arn {
+        parameters.push(("GitHubOidcProviderArn".to_owned(), arn));
+    }
+    let request = cloudformation::StackRequest {
+        name: stack::bootstrap::STACK_NAME,
+        template_body: &template,
+        parameters,
+        capabilities: vec![aws_sdk_cloudformation::types::Capability::CapabilityNamedIam],
+        role_arn: None,
+        protected: &["ArtifactBucket"],
+        allow_destructive: false,
+    };
+    let cfn = aws_sdk_cloudformation::Client::new(&aws);
+    cloudformation::deploy_stack(&cfn, &request, polling).await?;
     Ok(())
 }

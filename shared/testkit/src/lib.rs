@@ -223,6 +223,42 @@ impl Moto {
         panic!("moto at {} did not become ready within 60 s", self.endpoint);
     }
 
+    /// SDK configuration for a fresh account of this server, for tests that create
+    /// account-wide names (the bootstrap stack's roles): moto acts in the account of a role
+    /// assumed there, so the configuration carries credentials of a role in a new account.
+    pub async fn sdk_config_in_new_account(&self) -> aws_config::SdkConfig {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+            .wrapping_add(u128::from(std::process::id()) << 20)
+            .wrapping_add(NEXT.fetch_add(1, Ordering::SeqCst) as u128);
+        let account = format!("{:012}", 100_000_000_000 + seed % 800_000_000_000);
+        let base = self.sdk_config().await;
+        let assumed = aws_sdk_sts::Client::new(&base)
+            .assume_role()
+            .role_arn(format!("arn:aws:iam::{account}:role/test"))
+            .role_session_name("test")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("assuming a role in account {account}: {e}"));
+        let Some(credentials) = assumed.credentials else {
+            panic!("moto's AssumeRole returned no credentials");
+        };
+        base.to_builder()
+            .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+                aws_sdk_dynamodb::config::Credentials::new(
+                    credentials.access_key_id,
+                    credentials.secret_access_key,
+                    Some(credentials.session_token),
+                    None,
+                    "moto-account",
+                ),
+            ))
+            .build()
+    }
+
     /// SDK configuration pointing every client at this server.
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
         aws_config::defaults(aws_config::BehaviorVersion::latest())
