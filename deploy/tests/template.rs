@@ -325,6 +325,11 @@ fn no_client_allows_user_password_auth() {
             "{id}: {flows:?}"
         );
     }
+    assert_eq!(
+        resource(&t, "UserPool")["Properties"]["UserPoolTags"],
+        json!({"groupgate:stack": {"Ref": "AWS::StackName"}}),
+        "the bootstrap's deploy role manages users only in pools tagged so"
+    );
     let operator = &resource(&t, "OperatorClient")["Properties"];
     assert_eq!(
         operator["ExplicitAuthFlows"],

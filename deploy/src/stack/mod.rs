@@ -132,6 +132,9 @@ fn identity(stack: &mut Stack, params: &Params) -> Identity {
             "AWS::Cognito::UserPool",
             json!({
                 "UserPoolName": Expr::sub("${AWS::StackName}-users"),
+                // The bootstrap's deploy role may manage smoke-test users only in pools tagged
+                // with a product stack's name.
+                "UserPoolTags": { "groupgate:stack": Expr::pseudo("StackName") },
                 "UsernameAttributes": ["email"],
                 "AutoVerifiedAttributes": ["email"],
                 "AdminCreateUserConfig": { "AllowAdminCreateUserOnly": true },
