@@ -5,7 +5,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
+use aws_sdk_cloudformation::types::Capability;
+use deploy::operations::cloudformation::{Outcome, Polling, StackRequest, deploy_stack};
 use deploy::stack::bootstrap;
 use groupgate_testkit::{Moto, unique};
 use serde_json::{Value, json};
@@ -169,43 +170,24 @@ async fn the_bootstrap_stack_reaches_create_complete_in_moto() {
     let cfn = aws_sdk_cloudformation::Client::new(&moto.sdk_config_in_new_account().await);
     let name = unique("bootstrap").replace('-', "");
     let t = template();
-    cfn.create_stack()
-        .stack_name(&name)
-        .template_body(t.to_string())
-        .parameters(
-            Parameter::builder()
-                .parameter_key("GitHubRepository")
-                .parameter_value("groupgate/groupgate")
-                .build(),
-        )
-        .capabilities(Capability::CapabilityNamedIam)
-        .send()
-        .await
-        .unwrap();
-    let mut status = None;
-    for _ in 0..300 {
-        let stack = cfn
-            .describe_stacks()
-            .stack_name(&name)
-            .send()
-            .await
-            .unwrap()
-            .stacks
-            .unwrap()
-            .remove(0);
-        if !stack
-            .stack_status
-            .as_ref()
-            .unwrap()
-            .as_str()
-            .ends_with("IN_PROGRESS")
-        {
-            status = stack.stack_status;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(status, Some(StackStatus::CreateComplete));
+    let body = t.to_string();
+    let request = StackRequest {
+        name: &name,
+        template_body: &body,
+        parameters: vec![("GitHubRepository".into(), "groupgate/groupgate".into())],
+        capabilities: vec![Capability::CapabilityNamedIam],
+        role_arn: None,
+        protected: &[],
+        allow_destructive: false,
+    };
+    let polling = Polling {
+        interval: Duration::from_millis(50),
+        attempts: 600,
+    };
+    assert_eq!(
+        deploy_stack(&cfn, &request, polling).await.unwrap(),
+        Outcome::Created
+    );
     let listed: BTreeSet<String> = cfn
         .list_stack_resources()
         .stack_name(&name)

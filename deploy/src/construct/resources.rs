@@ -117,3 +117,31 @@ pub fn lambda_invocation_uri(function: &Handle) -> Expr {
         function.id()
     ))
 }
+
+/// The role API Gateway writes CloudWatch logs with, for the account setting below.
+pub fn apigateway_cloudwatch_role() -> Resource {
+    Resource::new(
+        "AWS::IAM::Role",
+        json!({
+            "AssumeRolePolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": { "Service": "apigateway.amazonaws.com" },
+                    "Action": "sts:AssumeRole",
+                }],
+            },
+            "ManagedPolicyArns": [Expr::sub(
+                "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
+            )],
+        }),
+    )
+}
+
+/// API Gateway's account setting (one per account and region) naming `role` for its logs.
+pub fn apigateway_account(role: &Handle) -> Resource {
+    Resource::new(
+        "AWS::ApiGateway::Account",
+        json!({ "CloudWatchRoleArn": role.arn() }),
+    )
+}

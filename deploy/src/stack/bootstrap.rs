@@ -17,7 +17,7 @@
 
 use serde_json::{Value, json};
 
-use crate::construct::resources::allow;
+use crate::construct::resources::{allow, apigateway_account, apigateway_cloudwatch_role};
 use crate::construct::{Expr, Handle, Parameter, Resource, Stack};
 
 /// The bootstrap stack's name in each region.
@@ -408,29 +408,14 @@ fn deploy_role(stack: &mut Stack, d: &DeployRole, bucket: &Handle, execution: &H
 
 /// The account's API Gateway CloudWatch role and the setting that names it.
 fn api_gateway_logging(stack: &mut Stack) {
-    let role = stack.add(
-        "ApiGatewayCloudWatchRole",
-        Resource::new(
-            "AWS::IAM::Role",
-            json!({
-                "RoleName": Expr::sub("groupgate-apigw-logs-${AWS::Region}"),
-                "Path": BOOTSTRAP_ROLE_PATH,
-                "AssumeRolePolicyDocument": trust(
-                    json!({ "Service": "apigateway.amazonaws.com" }),
-                    "sts:AssumeRole",
-                    None,
-                ),
-                "ManagedPolicyArns": [Expr::sub(
-                    "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
-                )],
-            }),
-        ),
-    );
-    stack.add(
-        "ApiGatewayAccount",
-        Resource::new(
-            "AWS::ApiGateway::Account",
-            json!({ "CloudWatchRoleArn": role.arn() }),
-        ),
-    );
+    let mut role = apigateway_cloudwatch_role();
+    if let Some(properties) = role.properties.as_object_mut() {
+        properties.insert(
+            "RoleName".into(),
+            json!(Expr::sub("groupgate-apigw-logs-${AWS::Region}")),
+        );
+        properties.insert("Path".into(), json!(BOOTSTRAP_ROLE_PATH));
+    }
+    let role = stack.add("ApiGatewayCloudWatchRole", role);
+    stack.add("ApiGatewayAccount", apigateway_account(&role));
 }

@@ -18,8 +18,8 @@ use groupgate::env;
 use serde_json::json;
 
 use crate::construct::resources::{
-    Function, allow, dynamodb_table, iam_role, invoke_permission, lambda_function,
-    lambda_invocation_uri, log_group,
+    Function, allow, apigateway_account, apigateway_cloudwatch_role, dynamodb_table, iam_role,
+    invoke_permission, lambda_function, lambda_invocation_uri, log_group,
 };
 use crate::construct::{Expr, Handle, Parameter, Resource, Stack, canonical, id_fragment};
 use crate::stack::assets::Assets;
@@ -683,32 +683,8 @@ fn deployment_and_stage(stack: &mut Stack, params: &Params, api: &Handle, deploy
 
 /// The account's API Gateway CloudWatch role and the account setting that names it.
 fn account_logging_role(stack: &mut Stack) -> Handle {
-    let cloudwatch_role = stack.add(
-        "ApiGatewayCloudWatchRole",
-        Resource::new(
-            "AWS::IAM::Role",
-            json!({
-                "AssumeRolePolicyDocument": {
-                    "Version": "2012-10-17",
-                    "Statement": [{
-                        "Effect": "Allow",
-                        "Principal": { "Service": "apigateway.amazonaws.com" },
-                        "Action": "sts:AssumeRole",
-                    }],
-                },
-                "ManagedPolicyArns": [Expr::sub(
-                    "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
-                )],
-            }),
-        ),
-    );
-    stack.add(
-        "ApiGatewayAccount",
-        Resource::new(
-            "AWS::ApiGateway::Account",
-            json!({ "CloudWatchRoleArn": cloudwatch_role.arn() }),
-        ),
-    )
+    let role = stack.add("ApiGatewayCloudWatchRole", apigateway_cloudwatch_role());
+    stack.add("ApiGatewayAccount", apigateway_account(&role))
 }
 
 fn outputs(
