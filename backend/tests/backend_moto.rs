@@ -135,14 +135,7 @@ async fn pets_are_seeded_created_and_read_in_dynamodb() {
 #[tokio::test]
 async fn the_group_role_is_assumed_with_a_session_named_after_the_user() {
     let moto = Moto::start().await;
-    let aws = sdk(&moto).await;
-    let app = App::new(
-        &config(&[
-            ("ASSUME_GROUP_ROLE", "true"),
-            ("GROUP_ROLE_PATH", ROLE_PATH),
-        ]),
-        &aws,
-    );
+    let app = assuming_app(&moto).await;
     let (status, body) = call(
         &app,
         request(LAMBDA_AUTHORIZER, "GET", "/petstore/v2/identity", None),
@@ -378,14 +371,7 @@ async fn a_missing_table_is_a_502_with_a_message() {
 #[tokio::test]
 async fn only_well_formed_roles_in_this_partition_under_the_role_path_are_assumed() {
     let moto = Moto::start().await;
-    let aws = sdk(&moto).await;
-    let app = App::new(
-        &config(&[
-            ("ASSUME_GROUP_ROLE", "true"),
-            ("GROUP_ROLE_PATH", ROLE_PATH),
-        ]),
-        &aws,
-    );
+    let app = assuming_app(&moto).await;
     for (role, needle) in [
         (
             "arn:aws:iam::123456789012:role/groupgate/demo/../admin-role",
@@ -425,14 +411,7 @@ async fn only_well_formed_roles_in_this_partition_under_the_role_path_are_assume
 #[tokio::test]
 async fn a_preferred_role_outside_the_callers_roles_is_403() {
     let moto = Moto::start().await;
-    let aws = sdk(&moto).await;
-    let app = App::new(
-        &config(&[
-            ("ASSUME_GROUP_ROLE", "true"),
-            ("GROUP_ROLE_PATH", ROLE_PATH),
-        ]),
-        &aws,
-    );
+    let app = assuming_app(&moto).await;
     let event = request_with(
         COGNITO_AUTHORIZER,
         "GET",
@@ -450,4 +429,16 @@ async fn a_preferred_role_outside_the_callers_roles_is_403() {
             json!({"message": "the caller's preferred role is not one of its roles"})
         )
     );
+}
+
+/// The backend with role assumption on, under the fixtures' role path, against moto.
+async fn assuming_app(moto: &Moto) -> App {
+    let aws = sdk(moto).await;
+    App::new(
+        &config(&[
+            ("ASSUME_GROUP_ROLE", "true"),
+            ("GROUP_ROLE_PATH", ROLE_PATH),
+        ]),
+        &aws,
+    )
 }

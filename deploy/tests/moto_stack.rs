@@ -226,20 +226,7 @@ async fn an_invalid_policy_file_is_refused_and_nothing_is_written() {
         "pets_table":"read","policy":{"Version":"2012-10-17","Statement":[{"Action":"*","Resource":"*"}]}}"#).unwrap();
 
     // The CLI loads (and so validates) every definition before it writes anything.
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_deploy"))
-        .args([
-            "seed-policies",
-            "--table",
-            &table,
-            "--policies",
-            dir.to_str().unwrap(),
-        ])
-        .env("AWS_ENDPOINT_URL", &moto.endpoint)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .output()
-        .unwrap();
+    let output = seed_with_the_cli(&moto, &table, &dir);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
     assert!(stderr.contains("broken.json"), "{stderr}");
@@ -266,15 +253,7 @@ async fn seeding_refuses_a_policy_file_whose_statement_repeats_a_key() {
         "Action":"execute-api:Invoke","Resource":"*"}]}}"#,
     )
     .unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_deploy"))
-        .args(["seed-policies", "--table", &table, "--policies"])
-        .arg(&dir)
-        .env("AWS_ENDPOINT_URL", &moto.endpoint)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .output()
-        .unwrap();
+    let output = seed_with_the_cli(&moto, &table, &dir);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
     assert!(stderr.contains("sneaky.json"), "{stderr}");
@@ -315,4 +294,17 @@ async fn a_reseed_without_roles_keeps_the_stored_roles() {
     );
     assert_eq!(admin.precedence, Some(1));
     assert!(admin.policy.is_ok());
+}
+
+/// Runs `seed-policies` as an operator would, against moto.
+fn seed_with_the_cli(moto: &Moto, table: &str, dir: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_deploy"))
+        .args(["seed-policies", "--table", table, "--policies"])
+        .arg(dir)
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .unwrap()
 }
