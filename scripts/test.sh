@@ -29,7 +29,10 @@ set -e
 say "holding the warm decision path to its instruction budget (cargo bench -p authorizer --bench instructions)"
 command -v valgrind >/dev/null 2>&1 || {
   say "valgrind is missing: installing it (apt-get install valgrind)"
-  { apt-get update -qq && apt-get install -y -qq valgrind; } >"$LOGS/valgrind-install.log" 2>&1 ||
+  as_root=()
+  [ "$(id -u)" -eq 0 ] || as_root=(sudo)
+  { "${as_root[@]}" apt-get update -qq && "${as_root[@]}" apt-get install -y -qq valgrind; } \
+    >"$LOGS/valgrind-install.log" 2>&1 ||
     fail "valgrind is needed for the instruction-count benchmark and could not be installed" "$LOGS/valgrind-install.log"
 }
 cargo bench --quiet -p authorizer --bench instructions >"$LOGS/bench-instructions.log" 2>&1 ||
