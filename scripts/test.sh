@@ -35,6 +35,9 @@ command -v valgrind >/dev/null 2>&1 || {
     >"$LOGS/valgrind-install.log" 2>&1 ||
     fail "valgrind is needed for the instruction-count benchmark and could not be installed" "$LOGS/valgrind-install.log"
 }
+# The baseline was counted on this project's machine kind; a hosted runner's CPU takes other code
+# paths in aws-lc, so GitHub Actions reports the counts without holding them to it.
+[ "${GITHUB_ACTIONS:-}" = true ] && export GROUPGATE_BENCH_REPORT_ONLY=1
 cargo bench --quiet -p authorizer --bench instructions >"$LOGS/bench-instructions.log" 2>&1 ||
   fail "the instruction-count benchmark (over budget, or it could not run)" "$LOGS/bench-instructions.log"
 grep -E '^decision_instructions' "$LOGS/bench-instructions.log" | sed 's/^/    /'

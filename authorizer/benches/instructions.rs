@@ -18,7 +18,8 @@
 //! - `decision_instructions_vs_baseline`: today's decision count over the committed one in
 //!   `instructions-baseline.json`, budget [`MAX_VS_BASELINE`].
 //!
-//! It exits non-zero over either budget. `GROUPGATE_UPDATE_BASELINE=1 cargo bench -p authorizer
+//! It exits non-zero over either budget (only reports with `GROUPGATE_BENCH_REPORT_ONLY=1`, for
+//! machines of another kind than the baseline's). `GROUPGATE_UPDATE_BASELINE=1 cargo bench -p authorizer
 //! --bench instructions` rewrites the baseline: commit it with the reason in the message.
 
 mod support;
@@ -143,6 +144,12 @@ fn main() {
     }
     if !over.is_empty() {
         eprintln!("instruction budget exceeded: {}", over.join("; "));
+        // The baseline was counted on this project's machine kind; another CPU (a hosted CI
+        // runner) takes other code paths in aws-lc, so there the counts are only reported.
+        if std::env::var("GROUPGATE_BENCH_REPORT_ONLY").is_ok_and(|v| v == "1") {
+            eprintln!("GROUPGATE_BENCH_REPORT_ONLY=1: reported, not enforced");
+            return;
+        }
         std::process::exit(1);
     }
 }
