@@ -101,42 +101,10 @@ pub async fn deploy_stack(
     } else {
         ChangeSetType::Create
     };
-    let change_set = format!(
-        "groupgate-{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
-    );
-    let created = cfn
-        .create_change_set()
-        .stack_name(name)
-        .change_set_name(&change_set)
-        .change_set_type(kind.clone())
-        .template_body(request.template_body)
-        .set_parameters(Some(
-            request
-                .parameters
-                .iter()
-                .map(|(k, v)| {
-                    Parameter::builder()
-                        .parameter_key(k)
-                        .parameter_value(v)
-                        .build()
-                })
-                .collect(),
-        ))
-        .set_capabilities(Some(request.capabilities.clone()))
-        .set_role_arn(request.role_arn.map(str::to_owned))
-        .send()
-        .await;
-    if let Err(e) = created {
-        if no_changes(&sdk_message(&e)) {
-            println!("{name}: no changes");
-            return Ok(Outcome::NoChanges);
-        }
-        return Err(failed("CreateChangeSet", e));
-    }
+    let Some(change_set) = create_change_set(cfn, request, kind).await? else {
+        println!("{name}: no changes");
+        return Ok(Outcome::NoChanges);
+    };
     if !change_set_ready(cfn, name, &change_set, request, polling).await? {
         println!("{name}: no changes");
         return Ok(Outcome::NoChanges);
@@ -162,6 +130,48 @@ pub async fn deploy_stack(
             "{name}: {}: the deploy failed; the events above say why",
             other.as_str()
         ),
+    }
+}
+
+/// Creates a change set of `kind`, and returns its name; `None` when CloudFormation refuses it
+/// because the template changes nothing (moto's way of saying so).
+async fn create_change_set(
+    cfn: &Client,
+    request: &StackRequest<'_>,
+    kind: ChangeSetType,
+) -> anyhow::Result<Option<String>> {
+    let change_set = format!(
+        "groupgate-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    );
+    let parameters = request
+        .parameters
+        .iter()
+        .map(|(k, v)| {
+            Parameter::builder()
+                .parameter_key(k)
+                .parameter_value(v)
+                .build()
+        })
+        .collect();
+    let created = cfn
+        .create_change_set()
+        .stack_name(request.name)
+        .change_set_name(&change_set)
+        .change_set_type(kind)
+        .template_body(request.template_body)
+        .set_parameters(Some(parameters))
+        .set_capabilities(Some(request.capabilities.clone()))
+        .set_role_arn(request.role_arn.map(str::to_owned))
+        .send()
+        .await;
+    match created {
+        Ok(_) => Ok(Some(change_set)),
+        Err(e) if no_changes(&sdk_message(&e)) => Ok(None),
+        Err(e) => Err(failed("CreateChangeSet", e)),
     }
 }
 

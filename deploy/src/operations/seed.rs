@@ -71,46 +71,55 @@ pub async fn seed(
         report.written.push(group.group.clone());
     }
     if prune {
-        let defined: BTreeSet<&str> = groups.iter().map(|g| g.group.as_str()).collect();
-        let mut pages = client
-            .scan()
+        report.removed = prune_undefined(client, table, groups).await?;
+    }
+    Ok(report)
+}
+
+/// Deletes the items of groups that `groups` does not define; returns their names.
+async fn prune_undefined(
+    client: &Client,
+    table: &str,
+    groups: &[GroupDefinition],
+) -> anyhow::Result<Vec<String>> {
+    let defined: BTreeSet<&str> = groups.iter().map(|g| g.group.as_str()).collect();
+    let mut pages = client
+        .scan()
+        .table_name(table)
+        .projection_expression("#g")
+        .expression_attribute_names("#g", "group")
+        .into_paginator()
+        .items()
+        .send();
+    let mut stale = Vec::new();
+    while let Some(item) = pages.next().await {
+        let item = item.map_err(|e| {
+            anyhow::anyhow!(
+                "scanning `{table}`: {}",
+                aws_sdk_dynamodb::error::DisplayErrorContext(e)
+            )
+        })?;
+        if let Some(AttributeValue::S(group)) = item.get("group")
+            && !defined.contains(group.as_str())
+        {
+            stale.push(group.clone());
+        }
+    }
+    for group in &stale {
+        client
+            .delete_item()
             .table_name(table)
-            .projection_expression("#g")
-            .expression_attribute_names("#g", "group")
-            .into_paginator()
-            .items()
-            .send();
-        let mut stale = Vec::new();
-        while let Some(item) = pages.next().await {
-            let item = item.map_err(|e| {
+            .key("group", AttributeValue::S(group.clone()))
+            .send()
+            .await
+            .map_err(|e| {
                 anyhow::anyhow!(
-                    "scanning `{table}`: {}",
+                    "removing group `{group}`: {}",
                     aws_sdk_dynamodb::error::DisplayErrorContext(e)
                 )
             })?;
-            if let Some(AttributeValue::S(group)) = item.get("group")
-                && !defined.contains(group.as_str())
-            {
-                stale.push(group.clone());
-            }
-        }
-        for group in stale {
-            client
-                .delete_item()
-                .table_name(table)
-                .key("group", AttributeValue::S(group.clone()))
-                .send()
-                .await
-                .map_err(|e| {
-                    anyhow::anyhow!(
-                        "removing group `{group}`: {}",
-                        aws_sdk_dynamodb::error::DisplayErrorContext(e)
-                    )
-                })?;
-            report.removed.push(group);
-        }
     }
-    Ok(report)
+    Ok(stale)
 }
 
 #[cfg(test)]

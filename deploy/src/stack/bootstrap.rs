@@ -35,6 +35,24 @@ pub fn build() -> Stack {
     let mut stack = Stack::new(
         "groupgate bootstrap: the artifact bucket, GitHub OIDC, the deploy and CloudFormation execution roles, and the account's API Gateway logging role",
     );
+    let (repository, environment, existing_provider) = parameters(&mut stack);
+    let create_provider = stack.condition(
+        "CreateOidcProvider",
+        Expr::Equals(Box::new(existing_provider.clone()), Box::new("".into())),
+    );
+    build_resources(
+        &mut stack,
+        repository,
+        environment,
+        existing_provider,
+        create_provider,
+    );
+    stack
+}
+
+/// The parameters: the repository and environment allowed to deploy, the account's existing
+/// OIDC provider if any, and (read through `${StackNamePrefix}`) the product stacks' prefix.
+fn parameters(stack: &mut Stack) -> (Expr, Expr, Expr) {
     let repository = stack.parameter(
         "GitHubRepository",
         Parameter::string("The repository allowed to deploy, as owner/name"),
@@ -56,12 +74,17 @@ pub fn build() -> Stack {
         "StackNamePrefix",
         Parameter::string("The product stacks' names start with this").default("groupgate"),
     );
-    let create_provider = stack.condition(
-        "CreateOidcProvider",
-        Expr::Equals(Box::new(existing_provider.clone()), Box::new("".into())),
-    );
+    (repository, environment, existing_provider)
+}
 
-    let bucket = artifact_bucket(&mut stack);
+fn build_resources(
+    stack: &mut Stack,
+    repository: Expr,
+    environment: Expr,
+    existing_provider: Expr,
+    create_provider: String,
+) {
+    let bucket = artifact_bucket(stack);
     let provider = stack.add(
         "GitHubOidcProvider",
         Resource::new(
@@ -78,10 +101,10 @@ pub fn build() -> Stack {
         Box::new(provider.r#ref()),
         Box::new(existing_provider),
     );
-    let boundary = permissions_boundary(&mut stack);
-    let execution = execution_role(&mut stack, &bucket, &boundary);
+    let boundary = permissions_boundary(stack);
+    let execution = execution_role(stack, &bucket, &boundary);
     let deploy = deploy_role(
-        &mut stack,
+        stack,
         &DeployRole {
             provider_arn,
             repository,
@@ -90,7 +113,7 @@ pub fn build() -> Stack {
         &bucket,
         &execution,
     );
-    api_gateway_logging(&mut stack);
+    api_gateway_logging(stack);
 
     stack.output(
         "ArtifactBucketName",
@@ -112,7 +135,6 @@ pub fn build() -> Stack {
         boundary.r#ref(),
         "The boundary every role of a product stack carries",
     );
-    stack
 }
 
 /// A role statement for `principal` to assume the role with `action` under `condition`.
@@ -296,13 +318,46 @@ struct DeployRole {
 
 /// The role the pipeline's deploy job assumes through GitHub's OIDC.
 fn deploy_role(stack: &mut Stack, d: &DeployRole, bucket: &Handle, execution: &Handle) -> Handle {
+    let statements = deploy_permissions(bucket, execution);
+    stack.add(
+        "DeployRole",
+        Resource::new(
+            "AWS::IAM::Role",
+            json!({
+                "RoleName": Expr::sub("groupgate-deploy-${AWS::Region}"),
+                "Path": BOOTSTRAP_ROLE_PATH,
+                "MaxSessionDuration": 3600,
+                "AssumeRolePolicyDocument": trust(
+                    json!({ "Federated": d.provider_arn }),
+                    "sts:AssumeRoleWithWebIdentity",
+                    Some(json!({ "StringEquals": {
+                        format!("{GITHUB_OIDC}:aud"): "sts.amazonaws.com",
+                        format!("{GITHUB_OIDC}:sub"): Expr::join("", vec![
+                            "repo:".into(), d.repository.clone(), ":environment:".into(), d.environment.clone(),
+                        ]),
+                    } })),
+                ),
+                "Policies": [{
+                    "PolicyName": "deploy",
+                    "PolicyDocument": { "Version": "2012-10-17", "Statement": statements },
+                }],
+            }),
+        ),
+    )
+}
+
+/// What the deploy job may do: pass the execution role, run CloudFormation on the product's
+/// stacks (not the bootstrap stack), write the bucket, and the work after a stack update
+/// (seeding the tables, flushing the authorizer cache, the smoke test's users) on the product's
+/// resources alone.
+fn deploy_permissions(bucket: &Handle, execution: &Handle) -> Vec<Value> {
     let stacks = Expr::sub(
         "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/${StackNamePrefix}*/*",
     );
     let tables = Expr::sub(
         "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${StackNamePrefix}*",
     );
-    let statements = vec![
+    vec![
         json!({
             "Sid": "PassTheExecutionRoleToCloudFormation",
             "Effect": "Allow",
@@ -378,32 +433,7 @@ fn deploy_role(stack: &mut Stack, d: &DeployRole, bucket: &Handle, execution: &H
             "Resource": [Expr::sub("arn:${AWS::Partition}:cognito-idp:${AWS::Region}:${AWS::AccountId}:userpool/*")],
             "Condition": { "StringLike": { "aws:ResourceTag/groupgate:stack": Expr::sub("${StackNamePrefix}*") } },
         }),
-    ];
-    stack.add(
-        "DeployRole",
-        Resource::new(
-            "AWS::IAM::Role",
-            json!({
-                "RoleName": Expr::sub("groupgate-deploy-${AWS::Region}"),
-                "Path": BOOTSTRAP_ROLE_PATH,
-                "MaxSessionDuration": 3600,
-                "AssumeRolePolicyDocument": trust(
-                    json!({ "Federated": d.provider_arn }),
-                    "sts:AssumeRoleWithWebIdentity",
-                    Some(json!({ "StringEquals": {
-                        format!("{GITHUB_OIDC}:aud"): "sts.amazonaws.com",
-                        format!("{GITHUB_OIDC}:sub"): Expr::join("", vec![
-                            "repo:".into(), d.repository.clone(), ":environment:".into(), d.environment.clone(),
-                        ]),
-                    } })),
-                ),
-                "Policies": [{
-                    "PolicyName": "deploy",
-                    "PolicyDocument": { "Version": "2012-10-17", "Statement": statements },
-                }],
-            }),
-        ),
-    )
+    ]
 }
 
 /// The account's API Gateway CloudWatch role and the setting that names it.

@@ -123,10 +123,40 @@ fn parameters<'s>(stack: &mut Stack, settings: &'s Settings) -> Params<'s> {
     }
 }
 
-/// The user pool, its app client and hosted UI domain.
+/// The user pool, its app clients and hosted UI domain.
 fn identity(stack: &mut Stack, params: &Params) -> Identity {
-    let callback = &params.callback;
-    let pool = stack.add(
+    let pool = user_pool(stack);
+    let client = web_client(stack, &pool, &params.callback);
+    let operator_client = operator_client(stack, &pool);
+    // A unique prefix per stack: `groupgate-` and the stack id's UUID.
+    let domain_prefix = Expr::join(
+        "-",
+        vec![
+            "groupgate".into(),
+            Expr::Select(
+                2,
+                Box::new(Expr::Split("/".into(), Box::new(Expr::pseudo("StackId")))),
+            ),
+        ],
+    );
+    stack.add(
+        "UserPoolDomain",
+        Resource::new(
+            "AWS::Cognito::UserPoolDomain",
+            json!({ "UserPoolId": pool.r#ref(), "Domain": domain_prefix }),
+        ),
+    );
+
+    Identity {
+        pool,
+        client,
+        operator_client,
+    }
+}
+
+/// The pool: people sign in by email, created by an administrator only; kept on stack delete.
+fn user_pool(stack: &mut Stack) -> Handle {
+    stack.add(
         "UserPool",
         Resource::new(
             "AWS::Cognito::UserPool",
@@ -154,8 +184,12 @@ fn identity(stack: &mut Stack, params: &Params) -> Identity {
             }),
         )
         .retained(),
-    );
-    let client = stack.add(
+    )
+}
+
+/// The public client: the hosted UI's code flow (with PKCE) and SRP, no password flow.
+fn web_client(stack: &mut Stack, pool: &Handle, callback: &Expr) -> Handle {
+    stack.add(
         "UserPoolClient",
         Resource::new(
             "AWS::Cognito::UserPoolClient",
@@ -183,10 +217,13 @@ fn identity(stack: &mut Stack, params: &Params) -> Identity {
                 },
             }),
         ),
-    );
-    // For operators and the smoke tests: the admin flow only, which needs IAM credentials
-    // allowed `cognito-idp:AdminInitiateAuth` on this pool, so it is no public password login.
-    let operator_client = stack.add(
+    )
+}
+
+/// For operators and the smoke tests: the admin flow only, which needs IAM credentials allowed
+/// `cognito-idp:AdminInitiateAuth` on this pool, so it is no public password login.
+fn operator_client(stack: &mut Stack, pool: &Handle) -> Handle {
+    stack.add(
         "OperatorClient",
         Resource::new(
             "AWS::Cognito::UserPoolClient",
@@ -206,31 +243,7 @@ fn identity(stack: &mut Stack, params: &Params) -> Identity {
                 },
             }),
         ),
-    );
-    // A unique prefix per stack: `groupgate-` and the stack id's UUID.
-    let domain_prefix = Expr::join(
-        "-",
-        vec![
-            "groupgate".into(),
-            Expr::Select(
-                2,
-                Box::new(Expr::Split("/".into(), Box::new(Expr::pseudo("StackId")))),
-            ),
-        ],
-    );
-    stack.add(
-        "UserPoolDomain",
-        Resource::new(
-            "AWS::Cognito::UserPoolDomain",
-            json!({ "UserPoolId": pool.r#ref(), "Domain": domain_prefix }),
-        ),
-    );
-
-    Identity {
-        pool,
-        client,
-        operator_client,
-    }
+    )
 }
 
 fn data(stack: &mut Stack) -> Data {
