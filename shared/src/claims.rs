@@ -327,6 +327,13 @@ mod tests {
 
     #[test]
     fn more_groups_than_cognito_allows_is_rejected() {
+        // Issue #9, row 6: 10,000 groups were deduplicated in quadratic time; such a token is
+        // now refused as it is read.
+        let many: Vec<String> = (0..10_000).map(|i| format!("g{i}")).collect();
+        let json = serde_json::json!({"sub":"a","iss":"i","token_use":"id","exp":2,"iat":1,
+            "cognito:groups": many});
+        let err = CognitoClaims::from_json(&serde_json::to_vec(&json).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("has 10000 groups"), "{err}");
         let groups: Vec<String> = (0..=MAX_GROUPS).map(|i| format!("g{i}")).collect();
         let json = serde_json::json!({"sub":"a","iss":"i","token_use":"id","exp":2,"iat":1,
             "cognito:groups": groups});
