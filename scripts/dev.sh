@@ -33,7 +33,7 @@ API_URL="http://127.0.0.1:$GATEWAY_PORT/prod"
 say "provisioning moto from the stack definition and policies/ (log: .local/logs/provision.log)"
 provision_flags=()
 [ "${GROUPGATE_ASSUME_GROUP_ROLE:-true}" = false ] && provision_flags+=(--no-assume-group-role)
-"$ROOT/target/debug/deploy" local provision --endpoint "$MOTO_ENDPOINT" --api-url "$API_URL" \
+"$ROOT/target/debug/groupgate" local provision --endpoint "$MOTO_ENDPOINT" --api-url "$API_URL" \
   --out "$ROOT/.local/stack.pending.json" --env-file "$ROOT/.local/functions.env" \
   "${provision_flags[@]}" >"$LOGS/provision.log" 2>&1 || fail "provisioning moto" "$LOGS/provision.log"
 
@@ -58,7 +58,7 @@ grep -q '"statusCode":200' "$LOGS/warmup-backend.json" 2>/dev/null ||
 say "starting the local API gateway on $API_URL (log: .local/logs/gateway.log)"
 gateway_flags=()
 [ -n "${GROUPGATE_AUTHORIZER_TTL:-}" ] && gateway_flags+=(--authorizer-ttl "$GROUPGATE_AUTHORIZER_TTL")
-spawn "$LOGS/gateway.log" "$ROOT/target/debug/deploy" local gateway --port "$GATEWAY_PORT" \
+spawn "$LOGS/gateway.log" "$ROOT/target/debug/groupgate" local gateway --port "$GATEWAY_PORT" \
   --invoke-url "http://127.0.0.1:$WATCH_PORT" "${gateway_flags[@]}"
 wait_http "$API_URL/petstore/v2/status" 30 "the local gateway" "$LOGS/gateway.log" "$LAST_PID"
 
@@ -79,7 +79,7 @@ groupgate: ready. The stack is described in .local/stack.json (users and passwor
 
     curl -H "Authorization: Bearer $token" $API_URL/petstore/v2/pets
 
-  A fresh token for any demo user:  target/debug/deploy token --user admin@groupgate.local
+  A fresh token for any demo user:  target/debug/groupgate token --user admin@groupgate.local
   Run the smoke tests against this stack:  scripts/smoke.sh
   Logs are in .local/logs/. Press Ctrl-C to stop everything.
 

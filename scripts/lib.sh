@@ -81,12 +81,12 @@ start_moto() {
   export MOTO_ENDPOINT
 }
 
-# Runs the operator tool (the deploy crate's binary), built if it is not yet.
+# Runs the operator tool (`groupgate`, the deploy crate's binary), built if it is not yet.
 groupgate() {
-  if [ ! -x "$ROOT/target/debug/deploy" ]; then
+  if [ ! -x "$ROOT/target/debug/groupgate" ]; then
     cargo build --quiet -p deploy >"$LOGS/build-deploy.log" 2>&1 || fail "cargo build -p deploy" "$LOGS/build-deploy.log"
   fi
-  "$ROOT/target/debug/deploy" "$@"
+  "$ROOT/target/debug/groupgate" "$@"
 }
 
 # Prints an access token for USER, from the stack description FILE: Cognito's admin flow on the

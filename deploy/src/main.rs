@@ -5,10 +5,10 @@ use deploy::stack::groups;
 use deploy::stack::settings::{Overrides, Settings};
 use deploy::{local, operations};
 
-/// groupgate's stack as code: synthesize the CloudFormation template and asset manifest, and
-/// seed the policy table from `policies/`.
+/// groupgate, the operator's tool: the stack as code (synth), the bootstrap stack, seeding the
+/// tables, tokens for users, and the local stack.
 #[derive(Parser)]
-#[command(version)]
+#[command(name = "groupgate", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -61,7 +61,6 @@ enum Command {
     },
     /// Write every group's policy to the policy table (any DynamoDB endpoint: the AWS SDK's
     /// environment decides), after validating them all; remove groups no longer defined.
-    #[command(visible_alias = "deploy")]
     SeedPolicies {
         /// The policy table's name (the stack's `PolicyTableName` output).
         #[arg(long, env = "POLICY_TABLE")]

@@ -298,7 +298,7 @@ async fn a_reseed_without_roles_keeps_the_stored_roles() {
 
 /// Runs `seed-policies` as an operator would, against moto.
 fn seed_with_the_cli(moto: &Moto, table: &str, dir: &Path) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_deploy"))
+    std::process::Command::new(env!("CARGO_BIN_EXE_groupgate"))
         .args(["seed-policies", "--table", table, "--policies"])
         .arg(dir)
         .env("AWS_ENDPOINT_URL", &moto.endpoint)
