@@ -7,7 +7,7 @@ use aws_sdk_sts::types::error::ExpiredTokenException;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use backend::error::ApiError;
 
-async fn sts_error(error: fn() -> AssumeRoleError) -> ApiError {
+async fn sts_error(error: impl Fn() -> AssumeRoleError + Send + Sync + 'static) -> ApiError {
     let rule = mock!(aws_sdk_sts::Client::assume_role).then_error(error);
     let client = mock_client!(aws_sdk_sts, RuleMode::Sequential, [&rule]);
     let err = client
@@ -21,10 +21,14 @@ async fn sts_error(error: fn() -> AssumeRoleError) -> ApiError {
 }
 
 fn generic(code: &'static str) -> AssumeRoleError {
+    generic_saying(code, "told by the test")
+}
+
+fn generic_saying(code: &'static str, message: &'static str) -> AssumeRoleError {
     AssumeRoleError::generic(
         aws_sdk_sts::error::ErrorMetadata::builder()
             .code(code)
-            .message("told by the test")
+            .message(message)
             .build(),
     )
 }
@@ -80,23 +84,9 @@ async fn dynamodb_access_denied_is_403() {
 async fn error_bodies_never_carry_the_dependencys_text() {
     let leaky = "User: arn:aws:sts::123456789012:assumed-role/backend/fn is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::123456789012:role/secret (endpoint https://sts.us-east-1.amazonaws.com)";
     for code in ["AccessDenied", "Throttling", "InternalError"] {
-        let rule = mock!(aws_sdk_sts::Client::assume_role).then_error(move || {
-            AssumeRoleError::generic(
-                aws_sdk_sts::error::ErrorMetadata::builder()
-                    .code(code)
-                    .message(leaky)
-                    .build(),
-            )
-        });
-        let client = mock_client!(aws_sdk_sts, RuleMode::Sequential, [&rule]);
-        let err = client
-            .assume_role()
-            .role_arn("arn:aws:iam::123456789012:role/r")
-            .role_session_name("vet")
-            .send()
+        let response = sts_error(move || generic_saying(code, leaky))
             .await
-            .unwrap_err();
-        let response = ApiError::from_sdk("STS AssumeRole", err).into_response();
+            .into_response();
         let body = String::from_utf8(response.body().to_vec()).unwrap();
         for secret in ["arn:", "amazonaws.com", "secret", "not authorized"] {
             assert!(!body.contains(secret), "{code}: {body}");
