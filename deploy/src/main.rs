@@ -59,6 +59,37 @@ enum Command {
         #[arg(long, default_value = "groupgate")]
         stack_name_prefix: String,
     },
+    /// Deploy a product stack: check the region is bootstrapped, upload the zips, create and
+    /// execute a change set through the bootstrap's execution role, seed the tables, and flush
+    /// the stage's authorizer cache. Writes the template, asset manifest and outputs to --out.
+    Deploy {
+        /// The stack's name (the bootstrap's deploy role may deploy only its name prefix).
+        #[arg(long, env = "STACK_NAME", default_value = "groupgate")]
+        stack_name: String,
+        /// Where cargo-lambda wrote the zips (`<dir>/<function>/bootstrap.zip`).
+        #[arg(long, default_value = "target/lambda")]
+        assets: PathBuf,
+        #[arg(long, default_value_os_t = groups::default_dir())]
+        policies: PathBuf,
+        #[arg(long, default_value = ".local/deploy")]
+        out: PathBuf,
+        /// A template parameter, as KEY=VALUE (repeatable): LogRetentionDays, HostedUiCallbackUrl.
+        #[arg(long = "parameter", value_name = "KEY=VALUE")]
+        parameters: Vec<String>,
+        /// Allow a change that replaces or deletes the user pool or a table (and their data).
+        #[arg(long)]
+        allow_destructive: bool,
+        /// Seconds between the two authorizer cache flushes (default: the authorizer's own
+        /// policy cache TTL, plus a margin).
+        #[arg(long, value_name = "SECONDS")]
+        flush_wait: Option<u64>,
+        /// For emulators whose change sets compute no outputs (moto): derive them from the
+        /// stack's resources.
+        #[arg(long, hide = true)]
+        outputs_from_resources: bool,
+        #[command(flatten)]
+        settings: SettingsArgs,
+    },
     /// Write every group's policy to the policy table (any DynamoDB endpoint: the AWS SDK's
     /// environment decides), after validating them all; remove groups no longer defined.
     SeedPolicies {
@@ -214,7 +245,36 @@ async fn main() -> anyhow::Result<()> {
                 oidc_provider_arn,
                 stack_name_prefix,
             };
-            operations::bootstrap(params, Default::default()).await
+            let aws = aws_config::load_from_env().await;
+            operations::bootstrap(&aws, params, Default::default()).await
+        }
+        Command::Deploy {
+            stack_name,
+            assets,
+            policies,
+            out,
+            parameters,
+            allow_destructive,
+            flush_wait,
+            outputs_from_resources,
+            settings,
+        } => {
+            let settings = settings.load()?;
+            let flush_wait = flush_wait.unwrap_or(deploy::stack::POLICY_CACHE_TTL_SECONDS + 5);
+            let request = operations::deploy::DeployRequest {
+                stack_name: &stack_name,
+                policies: &policies,
+                assets_dir: &assets,
+                settings: &settings,
+                parameters: &parameters,
+                allow_destructive,
+                out: &out,
+                flush_wait: std::time::Duration::from_secs(flush_wait),
+                outputs_from_resources,
+                polling: Default::default(),
+            };
+            let aws = aws_config::load_from_env().await;
+            operations::deploy::deploy(&aws, &request).await.map(drop)
         }
         Command::SeedPets { table } => operations::seed_pets(&table).await,
         Command::RemovePets { stack_file, ids } => operations::remove_pets(&stack_file, &ids).await,

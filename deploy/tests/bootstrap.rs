@@ -174,6 +174,7 @@ async fn the_bootstrap_stack_reaches_create_complete_in_moto() {
     let request = StackRequest {
         name: &name,
         template_body: &body,
+        template_url: None,
         parameters: vec![("GitHubRepository".into(), "groupgate/groupgate".into())],
         capabilities: vec![Capability::CapabilityNamedIam],
         role_arn: None,

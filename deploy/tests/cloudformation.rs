@@ -36,6 +36,7 @@ fn request<'a>(name: &'a str, template: &'a str) -> StackRequest<'a> {
     StackRequest {
         name,
         template_body: template,
+        template_url: None,
         parameters: vec![("GitHubRepository".into(), "groupgate/groupgate".into())],
         capabilities: vec![Capability::CapabilityNamedIam],
         role_arn: None,

@@ -18,7 +18,6 @@ use groupgate_testkit::{Moto, policy_table, unique};
 const SKIPPED_BY_MOTO: &[&str] = &[
     "AccessDeniedResponse",
     "ApiAuthorizer",
-    "ApiGatewayAccount",
     "ApiStage",
     "AuthorizerConfigurationErrorResponse",
     "AuthorizerFailureResponse",
@@ -75,6 +74,12 @@ async fn the_template_reaches_create_complete_in_moto() {
             Parameter::builder()
                 .parameter_key("ArtifactBucket")
                 .parameter_value(&bucket)
+                .build(),
+        )
+        .parameters(
+            Parameter::builder()
+                .parameter_key("PermissionsBoundaryArn")
+                .parameter_value("arn:aws:iam::123456789012:policy/groupgate-boundary-us-east-1")
                 .build(),
         )
         .capabilities(Capability::CapabilityIam)
@@ -161,7 +166,7 @@ async fn the_template_reaches_create_complete_in_moto() {
         roles.keys().collect::<Vec<_>>(),
         ["admin", "pet-veterinarian", "pet-viewer"]
     );
-    assert!(roles["admin"].contains(&format!(":role/groupgate/{name}/")));
+    assert!(roles["admin"].contains(&format!(":role/groupgate/{name}/groups/")));
 }
 
 #[tokio::test]

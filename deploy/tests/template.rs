@@ -3,7 +3,7 @@
 //! for security checked one by one.
 
 use deploy::stack::assets::Assets;
-use deploy::stack::{self, groups};
+use deploy::stack::{self, bootstrap, groups};
 use serde_json::{Value, json};
 
 fn settings() -> stack::Settings {
@@ -96,18 +96,59 @@ fn the_backend_may_assume_only_this_stacks_group_roles() {
     assert_eq!(
         assume["Resource"],
         json!([{"Fn::Sub":
-        "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/groupgate/${AWS::StackName}/*"}])
+        "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/groupgate/${AWS::StackName}/groups/*"}])
     );
-    for group in ["GroupRoleAdmin", "GroupRolePetVeterinarian"] {
+    for group in [
+        "GroupRoleAdmin",
+        "GroupRolePetVeterinarian",
+        "GroupRolePetViewer",
+    ] {
         let role = resource(&t, group);
         assert_eq!(
             role["Properties"]["Path"],
-            json!({"Fn::Sub": "/groupgate/${AWS::StackName}/"})
+            json!({"Fn::Sub": "/groupgate/${AWS::StackName}/groups/"})
         );
         assert_eq!(
             role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"],
             json!({"AWS": {"Fn::GetAtt": ["BackendRole", "Arn"]}})
         );
+    }
+    // The backend's own role is not on the group path, so it cannot assume itself or the
+    // authorizer's role.
+    for function in ["BackendRole", "AuthorizerRole"] {
+        assert_eq!(
+            resource(&t, function)["Properties"]["Path"],
+            json!({"Fn::Sub": "/groupgate/${AWS::StackName}/functions/"})
+        );
+    }
+}
+
+#[test]
+fn no_account_setting_and_every_role_is_under_the_product_path_with_the_boundary() {
+    let t = template();
+    let resources = t["Resources"].as_object().unwrap();
+    assert!(
+        resources
+            .values()
+            .all(|r| r["Type"] != "AWS::ApiGateway::Account"),
+        "the account's API Gateway setting belongs to the bootstrap stack"
+    );
+    let roles: Vec<(&String, &Value)> = resources
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::IAM::Role")
+        .collect();
+    assert_eq!(roles.len(), 5, "two functions' roles and three group roles");
+    for (id, role) in roles {
+        let p = &role["Properties"];
+        assert_eq!(
+            p["PermissionsBoundary"],
+            json!({"Ref": "PermissionsBoundaryArn"}),
+            "{id}"
+        );
+        // The bootstrap's execution role may create roles only under this path.
+        let path = p["Path"]["Fn::Sub"].as_str().unwrap();
+        assert!(path.starts_with(bootstrap::APP_ROLE_PATH), "{id}: {path}");
+        assert!(p.get("RoleName").is_none(), "{id}: named roles collide");
     }
 }
 

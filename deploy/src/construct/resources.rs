@@ -24,31 +24,38 @@ pub fn allow(actions: &[&str], resources: Vec<Expr>) -> Value {
     json!({ "Effect": "Allow", "Action": actions, "Resource": resources })
 }
 
+/// Where a product stack's roles live and how far they may reach: an IAM path under the one
+/// the bootstrap's execution role may create roles in, and the bootstrap's permissions boundary.
+pub struct RoleScope {
+    pub path: Expr,
+    pub boundary: Expr,
+}
+
 /// An IAM role that `principal` (`{"Service": ...}` or `{"AWS": ...}`) may assume, with one
-/// inline policy of `statements`.
+/// inline policy of `statements`, under `scope`'s path and boundary.
 pub fn iam_role(
     principal: Value,
-    path: Option<Expr>,
+    scope: RoleScope,
     policy_name: &str,
     statements: Vec<Value>,
 ) -> Resource {
-    let mut properties = json!({
-        "AssumeRolePolicyDocument": {
-            "Version": "2012-10-17",
-            "Statement": [{ "Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole" }],
-        },
-        "Policies": [{
-            "PolicyName": policy_name,
-            "PolicyDocument": { "Version": "2012-10-17", "Statement": statements },
-        }],
-    });
-    if let (Some(path), Some(map)) = (path, properties.as_object_mut()) {
-        map.insert("Path".into(), json!(path));
-    }
-    Resource::new("AWS::IAM::Role", properties)
+    Resource::new(
+        "AWS::IAM::Role",
+        json!({
+            "Path": scope.path,
+            "PermissionsBoundary": scope.boundary,
+            "AssumeRolePolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [{ "Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole" }],
+            },
+            "Policies": [{
+                "PolicyName": policy_name,
+                "PolicyDocument": { "Version": "2012-10-17", "Statement": statements },
+            }],
+        }),
+    )
 }
 
-/// A log group with a retention.
 pub fn log_group(retention_days: Expr) -> Resource {
     Resource::new(
         "AWS::Logs::LogGroup",

@@ -20,6 +20,8 @@ use aws_sdk_cloudformation::types::{
 pub struct StackRequest<'a> {
     pub name: &'a str,
     pub template_body: &'a str,
+    /// Where CloudFormation reads the template instead, when it is too large to pass inline.
+    pub template_url: Option<String>,
     pub parameters: Vec<(String, String)>,
     pub capabilities: Vec<Capability>,
     /// The role CloudFormation acts with (the bootstrap's execution role), if not the caller's.
@@ -162,7 +164,13 @@ async fn create_change_set(
         .stack_name(request.name)
         .change_set_name(&change_set)
         .change_set_type(kind)
-        .template_body(request.template_body)
+        .set_template_body(
+            request
+                .template_url
+                .is_none()
+                .then(|| request.template_body.to_owned()),
+        )
+        .set_template_url(request.template_url.clone())
         .set_parameters(Some(parameters))
         .set_capabilities(Some(request.capabilities.clone()))
         .set_role_arn(request.role_arn.map(str::to_owned))

@@ -2,10 +2,12 @@
 //! seeding its policy table, and getting a token.
 //!
 //! - [`cloudformation`]: a template deployed as a stack through a change set;
+//! - [`deploy`]: `groupgate deploy`, from the built zips to a seeded, flushed stack;
 //! - [`seed`]: writes the group policies to the policy table;
 //! - [`token`]: an access token for a user through the operator client's admin flow.
 
 pub mod cloudformation;
+pub mod deploy;
 pub mod seed;
 pub mod token;
 
@@ -171,6 +173,7 @@ pub struct BootstrapParams {
 
 /// Creates or updates the bootstrap stack in the SDK environment's account and region.
 pub async fn bootstrap(
+    aws: &aws_config::SdkConfig,
     params: BootstrapParams,
     polling: cloudformation::Polling,
 ) -> anyhow::Result<()> {
@@ -182,7 +185,6 @@ pub async fn bootstrap(
         anyhow::bail!("`--repository {}` is not `owner/name`", params.repository);
     }
     let template = serde_json::to_string(&stack::bootstrap::build().to_template()?)?;
-    let aws = aws_config::load_from_env().await;
     let region = aws.region().map(ToString::to_string).unwrap_or_default();
     println!("bootstrapping {} in {region}", stack::bootstrap::STACK_NAME);
     let mut parameters = vec![
@@ -196,13 +198,18 @@ pub async fn bootstrap(
     let request = cloudformation::StackRequest {
         name: stack::bootstrap::STACK_NAME,
         template_body: &template,
+        template_url: None,
         parameters,
         capabilities: vec![aws_sdk_cloudformation::types::Capability::CapabilityNamedIam],
         role_arn: None,
         protected: &["ArtifactBucket"],
         allow_destructive: false,
     };
-    let cfn = aws_sdk_cloudformation::Client::new(&aws);
+    let cfn = aws_sdk_cloudformation::Client::new(aws);
     cloudformation::deploy_stack(&cfn, &request, polling).await?;
+    println!(
+        "{} is ready in {region}: deploy a product stack with `groupgate deploy`",
+        stack::bootstrap::STACK_NAME
+    );
     Ok(())
 }

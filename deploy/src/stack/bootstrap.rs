@@ -30,6 +30,43 @@ pub const BOOTSTRAP_ROLE_PATH: &str = "/groupgate-bootstrap/";
 /// GitHub Actions' OIDC issuer.
 const GITHUB_OIDC: &str = "token.actions.githubusercontent.com";
 
+/// The names of what a product stack's deploy needs, as `Fn::Sub` patterns of the account and
+/// region. `groupgate deploy` resolves the same patterns ([`Bootstrapped::resolve`]), so it finds
+/// them without reading the bootstrap stack.
+const BUCKET_NAME: &str = "groupgate-assets-${AWS::AccountId}-${AWS::Region}";
+const EXECUTION_ROLE_NAME: &str = "groupgate-cfn-exec-${AWS::Region}";
+const BOUNDARY_NAME: &str = "groupgate-boundary-${AWS::Region}";
+
+/// Where the bootstrap's bucket, execution role and permissions boundary are in one account and
+/// region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bootstrapped {
+    pub bucket: String,
+    pub execution_role_arn: String,
+    pub boundary_arn: String,
+}
+
+impl Bootstrapped {
+    pub fn resolve(partition: &str, account: &str, region: &str) -> Self {
+        let name = |pattern: &str| {
+            pattern
+                .replace("${AWS::AccountId}", account)
+                .replace("${AWS::Region}", region)
+        };
+        Self {
+            bucket: name(BUCKET_NAME),
+            execution_role_arn: format!(
+                "arn:{partition}:iam::{account}:role{BOOTSTRAP_ROLE_PATH}{}",
+                name(EXECUTION_ROLE_NAME)
+            ),
+            boundary_arn: format!(
+                "arn:{partition}:iam::{account}:policy/{}",
+                name(BOUNDARY_NAME)
+            ),
+        }
+    }
+}
+
 /// Builds the bootstrap stack.
 pub fn build() -> Stack {
     let mut stack = Stack::new(
@@ -152,7 +189,7 @@ fn artifact_bucket(stack: &mut Stack) -> Handle {
         Resource::new(
             "AWS::S3::Bucket",
             json!({
-                "BucketName": Expr::sub("groupgate-assets-${AWS::AccountId}-${AWS::Region}"),
+                "BucketName": Expr::sub(BUCKET_NAME),
                 "VersioningConfiguration": { "Status": "Enabled" },
                 "BucketEncryption": {
                     "ServerSideEncryptionConfiguration": [{
@@ -210,7 +247,7 @@ fn permissions_boundary(stack: &mut Stack) -> Handle {
         Resource::new(
             "AWS::IAM::ManagedPolicy",
             json!({
-                "ManagedPolicyName": Expr::sub("groupgate-boundary-${AWS::Region}"),
+                "ManagedPolicyName": Expr::sub(BOUNDARY_NAME),
                 "Description": "The most a role of a groupgate product stack may do",
                 "PolicyDocument": {
                     "Version": "2012-10-17",
@@ -294,7 +331,7 @@ fn execution_role(stack: &mut Stack, bucket: &Handle, boundary: &Handle) -> Hand
         Resource::new(
             "AWS::IAM::Role",
             json!({
-                "RoleName": Expr::sub("groupgate-cfn-exec-${AWS::Region}"),
+                "RoleName": Expr::sub(EXECUTION_ROLE_NAME),
                 "Path": BOOTSTRAP_ROLE_PATH,
                 "AssumeRolePolicyDocument": trust(
                     json!({ "Service": "cloudformation.amazonaws.com" }),

@@ -18,11 +18,12 @@ use groupgate::env;
 use serde_json::json;
 
 use crate::construct::resources::{
-    Function, allow, apigateway_account, apigateway_cloudwatch_role, dynamodb_table, iam_role,
-    invoke_permission, lambda_function, lambda_invocation_uri, log_group,
+    Function, RoleScope, allow, dynamodb_table, iam_role, invoke_permission, lambda_function,
+    lambda_invocation_uri, log_group,
 };
 use crate::construct::{Expr, Handle, Parameter, Resource, Stack, canonical, id_fragment};
 use crate::stack::assets::Assets;
+use crate::stack::bootstrap::APP_ROLE_PATH;
 use crate::stack::groups::{DataAccess, GroupDefinition};
 
 /// The methods of the API, as (HTTP method, resource path).
@@ -34,6 +35,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/petstore/v2/status"),
     ("GET", "/petstore/v2/identity"),
 ];
+
+/// The resources that hold data: a deploy refuses to replace or delete them unless told to.
+pub const DATA_RESOURCES: &[&str] = &["UserPool", "PolicyTable", "PetsTable"];
+/// Seconds the authorizer keeps a group's policy before reading it again.
+pub const POLICY_CACHE_TTL_SECONDS: u64 = 60;
 
 /// The request header the authorizer's token comes from (its identity source).
 pub const IDENTITY_HEADER: &str = "Authorization";
@@ -55,6 +61,7 @@ fn capitalized(method: &str) -> String {
 /// The template's parameters, and the settings it is synthesized with.
 struct Params<'s> {
     bucket: Expr,
+    boundary: Expr,
     retention: Expr,
     callback: Expr,
     settings: &'s Settings,
@@ -82,7 +89,22 @@ struct Functions {
 
 /// The IAM path of this stack's group roles, which the backend may assume and nothing else.
 fn group_roles_path() -> Expr {
-    Expr::sub("/groupgate/${AWS::StackName}/")
+    Expr::sub(format!("{APP_ROLE_PATH}${{AWS::StackName}}/groups/"))
+}
+
+/// The scope of this stack's roles: the functions' roles and the group roles live under
+/// separate paths below the one the bootstrap's execution role may create roles in, so that the
+/// backend's `sts:AssumeRole` on the group path can never reach a function's role.
+fn role_scope(params: &Params, path: Expr) -> RoleScope {
+    RoleScope {
+        path,
+        boundary: params.boundary.clone(),
+    }
+}
+
+/// The IAM path of this stack's functions' roles.
+fn function_roles_path() -> Expr {
+    Expr::sub(format!("{APP_ROLE_PATH}${{AWS::StackName}}/functions/"))
 }
 
 /// Builds the whole stack from the group definitions, the function code locations and the
@@ -95,7 +117,7 @@ pub fn build(groups: &[GroupDefinition], assets: &Assets, settings: &Settings) -
     let identity = identity(&mut stack, &params);
     let data = data(&mut stack);
     let functions = functions(&mut stack, &params, &identity, &data, assets);
-    let role_pairs = group_roles(&mut stack, groups, &identity, &data, &functions);
+    let role_pairs = group_roles(&mut stack, groups, &params, &identity, &data, &functions);
     rest_api(&mut stack, &params, &functions);
     outputs(&mut stack, &params, &identity, &data, role_pairs);
     stack
@@ -110,6 +132,12 @@ fn parameters<'s>(stack: &mut Stack, settings: &'s Settings) -> Params<'s> {
         "LogRetentionDays",
         Parameter::number("Days to keep function and access logs", 1, 3653).default("30"),
     );
+    let boundary = stack.parameter(
+        "PermissionsBoundaryArn",
+        Parameter::string(
+            "The bootstrap's permissions boundary, which every role of this stack carries (the bootstrap stack's PermissionsBoundaryArn output)",
+        ),
+    );
     let callback = stack.parameter(
         "HostedUiCallbackUrl",
         Parameter::string("Where the hosted UI sends users after sign-in")
@@ -117,6 +145,7 @@ fn parameters<'s>(stack: &mut Stack, settings: &'s Settings) -> Params<'s> {
     );
     Params {
         bucket,
+        boundary,
         retention,
         callback,
         settings,
@@ -294,7 +323,7 @@ fn authorizer_function(
         "AuthorizerRole",
         iam_role(
             json!({ "Service": "lambda.amazonaws.com" }),
-            None,
+            role_scope(params, function_roles_path()),
             "authorizer",
             vec![
                 allow(&["dynamodb:BatchGetItem"], vec![data.policy_table.arn()]),
@@ -323,7 +352,10 @@ fn authorizer_function(
                 ),
                 (env::POLICY_TABLE, data.policy_table.r#ref()),
                 (env::TOKEN_USE, "access".into()),
-                (env::POLICY_CACHE_TTL_SECONDS, "60".into()),
+                (
+                    env::POLICY_CACHE_TTL_SECONDS,
+                    POLICY_CACHE_TTL_SECONDS.to_string().into(),
+                ),
             ],
         }),
     )
@@ -342,7 +374,7 @@ fn backend_function(
         "BackendRole",
         iam_role(
             json!({ "Service": "lambda.amazonaws.com" }),
-            None,
+            role_scope(params, function_roles_path()),
             "backend",
             [
                 // With group roles assumed, every read and write goes through the caller's
@@ -352,9 +384,9 @@ fn backend_function(
                 }),
                 Some(allow(
                     &["sts:AssumeRole"],
-                    vec![Expr::sub(
-                        "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/groupgate/${AWS::StackName}/*",
-                    )],
+                    vec![Expr::sub(format!(
+                        "arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role{APP_ROLE_PATH}${{AWS::StackName}}/groups/*",
+                    ))],
                 )),
                 Some(write_logs(&logs)),
             ]
@@ -392,6 +424,7 @@ fn backend_function(
 fn group_roles(
     stack: &mut Stack,
     groups: &[GroupDefinition],
+    params: &Params,
     identity: &Identity,
     data: &Data,
     functions: &Functions,
@@ -416,7 +449,7 @@ fn group_roles(
             &format!("GroupRole{name}"),
             iam_role(
                 json!({ "AWS": backend_role.arn() }),
-                Some(group_roles_path()),
+                role_scope(params, group_roles_path()),
                 "pets",
                 statements,
             ),
@@ -655,8 +688,8 @@ pub fn api_digest(stack: &Stack) -> String {
 /// The deployment and the stage, with access logs and throttling.
 ///
 /// The stage's access logs need the account's API Gateway CloudWatch role. That setting is one
-/// per account and region, so the app stack should not own it (issue #11 moves it to a
-/// bootstrap stack); until `groupgate bootstrap` exists to set it, the app stack still does.
+/// per account and region, so the bootstrap stack owns it and `groupgate deploy` checks it is
+/// set before deploying.
 fn deployment_and_stage(stack: &mut Stack, params: &Params, api: &Handle, deployed: &[Handle]) {
     let refs: Vec<&Handle> = deployed.iter().collect();
     let deployment = stack.add(
@@ -668,7 +701,6 @@ fn deployment_and_stage(stack: &mut Stack, params: &Params, api: &Handle, deploy
         .depends_on(&refs),
     );
     let access_logs = stack.add("ApiAccessLogGroup", log_group(params.retention.clone()));
-    let account = account_logging_role(stack);
     let throttle = &params.settings.throttle;
     stack.add(
         "ApiStage",
@@ -689,15 +721,8 @@ fn deployment_and_stage(stack: &mut Stack, params: &Params, api: &Handle, deploy
                     "ThrottlingBurstLimit": throttle.burst_limit,
                 }],
             }),
-        )
-        .depends_on(&[&account]),
+        ),
     );
-}
-
-/// The account's API Gateway CloudWatch role and the account setting that names it.
-fn account_logging_role(stack: &mut Stack) -> Handle {
-    let role = stack.add("ApiGatewayCloudWatchRole", apigateway_cloudwatch_role());
-    stack.add("ApiGatewayAccount", apigateway_account(&role))
 }
 
 fn outputs(
@@ -718,6 +743,12 @@ fn outputs(
         )),
         "Base URL of the petstore API",
     );
+    stack.output(
+        "RestApiId",
+        Expr::Ref("RestApi".into()),
+        "The REST API's id",
+    );
+    stack.output("StageName", params_stage.as_str().into(), "The API's stage");
     stack.output("Region", Expr::pseudo("Region"), "Region of the stack");
     stack.output("UserPoolId", pool.r#ref(), "Cognito user pool id");
     stack.output("UserPoolClientId", client.r#ref(), "Cognito app client id");

@@ -1,0 +1,518 @@
+//! `groupgate deploy`: the whole deploy of a product stack, the way `cdk deploy` does it.
+//!
+//! 1. Check that the account and region are bootstrapped: the artifact bucket is there, in this
+//!    region, and API Gateway has a CloudWatch role for the stage's access logs.
+//! 2. Synthesize the template from `policies/`, the built zips and the settings.
+//! 3. Upload the content-addressed zips that are not in the bucket yet.
+//! 4. Create and execute a change set through the bootstrap's execution role
+//!    ([`cloudformation::deploy_stack`]), refusing to replace or delete what holds data.
+//! 5. Read the outputs, seed the policy table with the role ARNs they name, and the pets.
+//! 6. Flush the stage's authorizer cache twice, the function's own policy cache TTL apart, so
+//!    that a changed group policy applies within that TTL.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use aws_config::SdkConfig;
+use aws_sdk_cloudformation::types::Capability;
+use sha2::{Digest, Sha256};
+
+use super::cloudformation::{self, Outcome, Polling, StackRequest};
+use super::{seed, write_json};
+use crate::stack::bootstrap::Bootstrapped;
+use crate::stack::groups::{self, GroupDefinition};
+use crate::stack::{self, Settings, assets::Assets};
+
+/// CloudFormation takes a template inline up to this many bytes; a larger one goes through S3.
+const MAX_INLINE_TEMPLATE: usize = 51_200;
+
+/// What to deploy, and how.
+pub struct DeployRequest<'a> {
+    pub stack_name: &'a str,
+    pub policies: &'a Path,
+    /// Where cargo-lambda wrote the zips (`<dir>/<function>/bootstrap.zip`).
+    pub assets_dir: &'a Path,
+    pub settings: &'a Settings,
+    /// `Key=Value` overrides of the template's other parameters.
+    pub parameters: &'a [String],
+    pub allow_destructive: bool,
+    /// Where the template, asset manifest and outputs are written.
+    pub out: &'a Path,
+    /// How long to wait between the two authorizer cache flushes.
+    pub flush_wait: Duration,
+    /// For emulators only: derive the outputs from the stack's resources when the stack reports
+    /// none (moto's change sets compute no outputs).
+    pub outputs_from_resources: bool,
+    pub polling: Polling,
+}
+
+/// What a deploy did.
+#[derive(Debug)]
+pub struct DeployReport {
+    pub outcome: Outcome,
+    /// The S3 keys uploaded (the others were already there).
+    pub uploaded: Vec<String>,
+    pub outputs: BTreeMap<String, String>,
+    /// The groups written to the policy table.
+    pub seeded: Vec<String>,
+    /// How many authorizer cache flushes succeeded, or why one failed.
+    pub flushes: Result<u32, String>,
+}
+
+/// The account, partition and region the SDK environment deploys to.
+pub struct Target {
+    pub partition: String,
+    pub account: String,
+    pub region: String,
+}
+
+impl Target {
+    /// Asks STS who the caller is: the account and partition come from its ARN.
+    pub async fn of(aws: &SdkConfig) -> anyhow::Result<Self> {
+        let region = aws
+            .region()
+            .map(ToString::to_string)
+            .context("no region: set AWS_REGION (or a profile's region)")?;
+        let identity = aws_sdk_sts::Client::new(aws)
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "STS GetCallerIdentity (are AWS credentials set?): {}",
+                    aws_sdk_sts::error::DisplayErrorContext(e)
+                )
+            })?;
+        let arn = identity.arn.unwrap_or_default();
+        let partition = arn
+            .strip_prefix("arn:")
+            .and_then(|rest| rest.split(':').next())
+            .filter(|p| !p.is_empty())
+            .with_context(|| format!("STS named the caller `{arn}`, which is not an ARN"))?
+            .to_owned();
+        let account = identity
+            .account
+            .context("STS GetCallerIdentity named no account")?;
+        Ok(Self {
+            partition,
+            account,
+            region,
+        })
+    }
+}
+
+/// Checks that `target` is bootstrapped, and returns where the bootstrap's parts are.
+pub async fn check_bootstrapped(aws: &SdkConfig, target: &Target) -> anyhow::Result<Bootstrapped> {
+    let found = Bootstrapped::resolve(&target.partition, &target.account, &target.region);
+    let region = &target.region;
+    let run_bootstrap = format!(
+        "run `groupgate bootstrap --repository OWNER/NAME` once in account {} and region {region}",
+        target.account
+    );
+    let s3 = aws_sdk_s3::Client::new(aws);
+    let location = s3
+        .get_bucket_location()
+        .bucket(&found.bucket)
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{region} is not bootstrapped: the artifact bucket `{}` cannot be read ({}); {run_bootstrap}",
+                found.bucket,
+                aws_sdk_s3::error::DisplayErrorContext(e)
+            )
+        })?;
+    // S3 reports us-east-1 as no constraint, and eu-west-1 as `EU` in old buckets.
+    let bucket_region = match location.location_constraint.as_ref().map(|c| c.as_str()) {
+        None | Some("") => "us-east-1",
+        Some("EU") => "eu-west-1",
+        Some(other) => other,
+    };
+    if bucket_region != region {
+        anyhow::bail!(
+            "the artifact bucket `{}` is in {bucket_region}, not {region}; {run_bootstrap}",
+            found.bucket
+        );
+    }
+    let account = aws_sdk_apigateway::Client::new(aws)
+        .get_account()
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "API Gateway GetAccount in {region}: {}",
+                aws_sdk_apigateway::error::DisplayErrorContext(e)
+            )
+        })?;
+    if account.cloudwatch_role_arn.is_none_or(|arn| arn.is_empty()) {
+        anyhow::bail!(
+            "API Gateway in {region} has no CloudWatch role, so the stage's access logs would fail; {run_bootstrap}"
+        );
+    }
+    Ok(found)
+}
+
+/// Deploys the stack as [`DeployRequest`] says, in the SDK environment's account and region.
+pub async fn deploy(aws: &SdkConfig, request: &DeployRequest<'_>) -> anyhow::Result<DeployReport> {
+    let target = Target::of(aws).await?;
+    let name = request.stack_name;
+    println!(
+        "deploying {name} to account {} in {}",
+        target.account, target.region
+    );
+    let bootstrapped = check_bootstrapped(aws, &target).await?;
+
+    let groups = groups::load(request.policies)?;
+    let assets = Assets::from_dir(request.assets_dir, &stack::FUNCTIONS)?;
+    let template = stack::build(&groups, &assets, request.settings).to_template()?;
+    let parameters = parameters(&template, &bootstrapped, request.parameters)?;
+    write_json(&request.out.join("template.json"), &template)?;
+    write_json(
+        &request.out.join("assets.json"),
+        &serde_json::to_value(&assets)?,
+    )?;
+
+    let s3 = aws_sdk_s3::Client::new(aws);
+    let uploaded = upload_assets(&s3, &bootstrapped.bucket, &assets).await?;
+    let body = serde_json::to_string(&template)?;
+    let template_url = if body.len() > MAX_INLINE_TEMPLATE {
+        Some(upload_template(&s3, &bootstrapped.bucket, &target, name, &body).await?)
+    } else {
+        None
+    };
+
+    let cfn = aws_sdk_cloudformation::Client::new(aws);
+    let stack_request = StackRequest {
+        name,
+        template_body: &body,
+        template_url,
+        parameters,
+        capabilities: vec![Capability::CapabilityIam],
+        role_arn: Some(&bootstrapped.execution_role_arn),
+        protected: stack::DATA_RESOURCES,
+        allow_destructive: request.allow_destructive,
+    };
+    let outcome = cloudformation::deploy_stack(&cfn, &stack_request, request.polling).await?;
+
+    let outputs = read_outputs(&cfn, name).await?;
+    let outputs = if outputs.is_empty() && request.outputs_from_resources {
+        println!("{name}: the stack reports no outputs; deriving them from its resources");
+        outputs_from_resources(&cfn, &target, request.settings, &groups, name).await?
+    } else {
+        outputs
+    };
+    write_json(
+        &request.out.join("outputs.json"),
+        &serde_json::to_value(&outputs)?,
+    )?;
+    let output = |key: &str| {
+        outputs
+            .get(key)
+            .filter(|v| !v.is_empty())
+            .with_context(|| format!("{name}: the stack has no `{key}` output"))
+    };
+
+    let dynamodb = aws_sdk_dynamodb::Client::new(aws);
+    let roles = seed::parse_group_roles(output("GroupRoleArns")?).map_err(anyhow::Error::msg)?;
+    let policy_table = output("PolicyTableName")?;
+    let report = seed::seed(&dynamodb, policy_table, &groups, &roles, true).await?;
+    for group in &report.written {
+        println!("{name}: wrote the policy of group `{group}` to {policy_table}");
+    }
+    for group in &report.removed {
+        println!("{name}: removed group `{group}` from {policy_table}: no longer defined");
+    }
+    let pets_table = output("PetsTableName")?;
+    let seeded = backend::pets::seed_defaults(&dynamodb, pets_table)
+        .await
+        .map_err(|e| anyhow::anyhow!("seeding `{pets_table}`: {}", e.message))?;
+    if seeded {
+        println!("{name}: seeded the default pets into {pets_table}");
+    }
+
+    let flushes = if outcome == Outcome::Created {
+        // A new stage has no cached results to flush.
+        Ok(0)
+    } else {
+        let apigateway = aws_sdk_apigateway::Client::new(aws);
+        flush_authorizer_cache(
+            &apigateway,
+            output("RestApiId")?,
+            output("StageName")?,
+            request.flush_wait,
+        )
+        .await
+    };
+    match &flushes {
+        Ok(_) => {}
+        Err(e) => println!(
+            "{name}: WARNING: the authorizer cache was not flushed ({e}); changed group policies apply once API Gateway's cached results expire, within {} s",
+            request.settings.authorizer_ttl_seconds
+        ),
+    }
+    println!(
+        "{name}: deployed ({}); API at {}",
+        match outcome {
+            Outcome::Created => "created",
+            Outcome::Updated => "updated",
+            Outcome::NoChanges => "no stack changes",
+        },
+        outputs.get("ApiUrl").map_or("?", String::as_str)
+    );
+    Ok(DeployReport {
+        outcome,
+        uploaded,
+        outputs,
+        seeded: report.written,
+        flushes,
+    })
+}
+
+/// The template's parameters: the bucket and boundary from the bootstrap, then the overrides,
+/// each of which must name a parameter of the template.
+fn parameters(
+    template: &serde_json::Value,
+    bootstrapped: &Bootstrapped,
+    overrides: &[String],
+) -> anyhow::Result<Vec<(String, String)>> {
+    let known = template
+        .get("Parameters")
+        .and_then(serde_json::Value::as_object)
+        .context("the template has no parameters")?;
+    let mut parameters = BTreeMap::from([
+        ("ArtifactBucket".to_owned(), bootstrapped.bucket.clone()),
+        (
+            "PermissionsBoundaryArn".to_owned(),
+            bootstrapped.boundary_arn.clone(),
+        ),
+    ]);
+    for pair in overrides {
+        let (key, value) = pair
+            .split_once('=')
+            .with_context(|| format!("`--parameter {pair}` is not KEY=VALUE"))?;
+        if !known.contains_key(key) {
+            let names: Vec<&str> = known.keys().map(String::as_str).collect();
+            anyhow::bail!(
+                "`--parameter {pair}`: the template has no parameter `{key}` (it has {})",
+                names.join(", ")
+            );
+        }
+        if parameters.contains_key(key) {
+            anyhow::bail!("`--parameter {pair}`: `{key}` comes from the bootstrap");
+        }
+        parameters.insert(key.to_owned(), value.to_owned());
+    }
+    Ok(parameters.into_iter().collect())
+}
+
+/// Uploads each zip whose key is not in the bucket yet; returns the keys uploaded.
+async fn upload_assets(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    assets: &Assets,
+) -> anyhow::Result<Vec<String>> {
+    let mut uploaded = Vec::new();
+    for asset in &assets.assets {
+        let key = &asset.s3_key;
+        match s3.head_object().bucket(bucket).key(key).send().await {
+            Ok(_) => {
+                println!("s3://{bucket}/{key} is already there");
+                continue;
+            }
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => {}
+            Err(e) => anyhow::bail!(
+                "S3 HeadObject s3://{bucket}/{key}: {}",
+                aws_sdk_s3::error::DisplayErrorContext(e)
+            ),
+        }
+        let bytes = std::fs::read(&asset.path)
+            .with_context(|| format!("reading `{}`", asset.path.display()))?;
+        println!(
+            "uploading {} ({} bytes) to s3://{bucket}/{key}",
+            asset.path.display(),
+            bytes.len()
+        );
+        put(s3, bucket, key, bytes).await?;
+        uploaded.push(key.clone());
+    }
+    Ok(uploaded)
+}
+
+/// Writes an object with its SHA-256, which S3 checks before it stores it.
+async fn put(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    bytes: Vec<u8>,
+) -> anyhow::Result<()> {
+    use base64::Engine as _;
+    let checksum = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&bytes));
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .checksum_sha256(checksum)
+        .body(bytes.into())
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "S3 PutObject s3://{bucket}/{key}: {}",
+                aws_sdk_s3::error::DisplayErrorContext(e)
+            )
+        })?;
+    Ok(())
+}
+
+/// Uploads a template too large to pass inline; returns the URL CloudFormation reads it from.
+async fn upload_template(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    target: &Target,
+    stack_name: &str,
+    body: &str,
+) -> anyhow::Result<String> {
+    let digest: String = Sha256::digest(body.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let key = format!("groupgate/templates/{stack_name}/{digest}.json");
+    put(s3, bucket, &key, body.as_bytes().to_vec()).await?;
+    let suffix = if target.partition == "aws-cn" {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
+    Ok(format!(
+        "https://{bucket}.s3.{}.{suffix}/{key}",
+        target.region
+    ))
+}
+
+/// The stack's outputs by key.
+async fn read_outputs(
+    cfn: &aws_sdk_cloudformation::Client,
+    name: &str,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let described = cfn
+        .describe_stacks()
+        .stack_name(name)
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "CloudFormation DescribeStacks {name}: {}",
+                aws_sdk_cloudformation::error::DisplayErrorContext(e)
+            )
+        })?;
+    Ok(described
+        .stacks
+        .unwrap_or_default()
+        .into_iter()
+        .next()
+        .and_then(|s| s.outputs)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|o| Some((o.output_key?, o.output_value?)))
+        .collect())
+}
+
+/// The outputs the steps after the stack update need, derived from the stack's resources the
+/// way the template's `Outputs` compute them. Only for emulators, whose change sets compute no
+/// outputs.
+async fn outputs_from_resources(
+    cfn: &aws_sdk_cloudformation::Client,
+    target: &Target,
+    settings: &Settings,
+    groups: &[GroupDefinition],
+    name: &str,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let resources = cfn
+        .list_stack_resources()
+        .stack_name(name)
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "CloudFormation ListStackResources {name}: {}",
+                aws_sdk_cloudformation::error::DisplayErrorContext(e)
+            )
+        })?
+        .stack_resource_summaries
+        .unwrap_or_default();
+    let physical: BTreeMap<String, String> = resources
+        .into_iter()
+        .filter_map(|r| Some((r.logical_resource_id?, r.physical_resource_id?)))
+        .collect();
+    let id = |logical: &str| {
+        physical
+            .get(logical)
+            .cloned()
+            .with_context(|| format!("{name}: no resource `{logical}` to derive outputs from"))
+    };
+    let Target {
+        partition,
+        account,
+        region,
+    } = target;
+    let roles = groups
+        .iter()
+        .map(|g| {
+            let role = id(&format!("GroupRole{}", g.logical_name()))?;
+            Ok(format!(
+                "{}=arn:{partition}:iam::{account}:role{}{name}/groups/{role}",
+                g.group,
+                crate::stack::bootstrap::APP_ROLE_PATH
+            ))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let api = id("RestApi")?;
+    let stage = &settings.stage;
+    Ok(BTreeMap::from([
+        (
+            "ApiUrl".to_owned(),
+            format!("https://{api}.execute-api.{region}.amazonaws.com/{stage}"),
+        ),
+        ("RestApiId".to_owned(), api),
+        ("StageName".to_owned(), stage.clone()),
+        ("Region".to_owned(), region.clone()),
+        ("PolicyTableName".to_owned(), id("PolicyTable")?),
+        ("PetsTableName".to_owned(), id("PetsTable")?),
+        ("GroupRoleArns".to_owned(), roles.join(",")),
+    ]))
+}
+
+/// Flushes the stage's authorizer cache, waits `wait` (the authorizer's own policy cache TTL,
+/// during which a warm authorizer may still answer with the old policy and API Gateway would
+/// cache that answer again), then flushes again. Returns how many flushes were made.
+pub async fn flush_authorizer_cache(
+    apigateway: &aws_sdk_apigateway::Client,
+    rest_api_id: &str,
+    stage: &str,
+    wait: Duration,
+) -> Result<u32, String> {
+    for attempt in 1..=2 {
+        if attempt == 2 {
+            println!(
+                "flushing the authorizer cache again in {} s, once the authorizer's own policy cache has expired",
+                wait.as_secs()
+            );
+            tokio::time::sleep(wait).await;
+        }
+        apigateway
+            .flush_stage_authorizers_cache()
+            .rest_api_id(rest_api_id)
+            .stage_name(stage)
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "FlushStageAuthorizersCache on {rest_api_id}/{stage}: {}",
+                    aws_sdk_apigateway::error::DisplayErrorContext(e)
+                )
+            })?;
+        println!("flushed the authorizer cache of {rest_api_id}/{stage}");
+    }
+    Ok(2)
+}
