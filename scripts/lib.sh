@@ -81,8 +81,13 @@ start_moto() {
   export MOTO_ENDPOINT
 }
 
-# Runs the operator tool (`groupgate`, the deploy crate's binary), built if it is not yet.
+# Runs the operator's tool: $GROUPGATE when set (the deploy job's prebuilt binary), else the
+# debug build, built first when missing.
 groupgate() {
+  if [ -n "${GROUPGATE:-}" ]; then
+    "$GROUPGATE" "$@"
+    return
+  fi
   if [ ! -x "$ROOT/target/debug/groupgate" ]; then
     cargo build --quiet -p deploy >"$LOGS/build-deploy.log" 2>&1 || fail "cargo build -p deploy" "$LOGS/build-deploy.log"
   fi

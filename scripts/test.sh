@@ -64,7 +64,7 @@ else
   say "SKIPPED the arm64 build: the aarch64-unknown-linux-gnu target cannot be installed here (see .local/logs/rustup.log); the rehearsal uses stand-in zips"
 fi
 
-say "rehearsing the deploy scripts against moto (scripts/pipeline/rehearse.sh)"
+say "rehearsing the deploy job against moto: groupgate bootstrap and deploy (scripts/pipeline/rehearse.sh)"
 "$ROOT/scripts/pipeline/rehearse.sh" >"$LOGS/rehearse.log" 2>&1 || fail "the deploy rehearsal" "$LOGS/rehearse.log"
 
 say "starting the local stack (scripts/dev.sh; log: .local/logs/dev.log) for the smoke tests"
@@ -93,6 +93,8 @@ PY
 (
   export OUTPUTS_FILE="$ROOT/.local/local-outputs.json" COGNITO_ENDPOINT="$cognito" AWS_ENDPOINT_URL="$cognito"
   export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
+  # As the deploy job runs it: the prebuilt tool from dist/ when the build made one.
+  if [ -x "$ROOT/dist/groupgate" ]; then export GROUPGATE="$ROOT/dist/groupgate"; fi
   "$ROOT/scripts/pipeline/smoke-deployed.sh"
 ) 2>&1 | tee "$LOGS/smoke-deployed.log" || smoke_status=1
 

@@ -93,12 +93,16 @@ enum Command {
     /// Write every group's policy to the policy table (any DynamoDB endpoint: the AWS SDK's
     /// environment decides), after validating them all; remove groups no longer defined.
     SeedPolicies {
+        /// The deployed stack: its outputs name the policy table and each group's role.
+        #[arg(long, conflicts_with_all = ["table", "group_roles"], required_unless_present = "table")]
+        stack: Option<String>,
         /// The policy table's name (the stack's `PolicyTableName` output).
         #[arg(long, env = "POLICY_TABLE")]
-        table: String,
+        table: Option<String>,
         #[arg(long, default_value_os_t = groups::default_dir())]
         policies: PathBuf,
-        /// `group=roleArn,...` (the stack's `GroupRoleArns` output).
+        /// `group=roleArn,...` (the stack's `GroupRoleArns` output). Roles already stored are
+        /// kept for groups not named here.
         #[arg(long, default_value = "")]
         group_roles: String,
         /// Keep items of groups that are no longer defined.
@@ -222,11 +226,20 @@ async fn main() -> anyhow::Result<()> {
             operations::synth(&out, &policies, assets, &settings.load()?)
         }
         Command::SeedPolicies {
+            stack,
             table,
             policies,
             group_roles,
             no_prune,
-        } => operations::seed_policies(&table, &policies, &group_roles, !no_prune).await,
+        } => {
+            let aws = aws_config::load_from_env().await;
+            let target = match (stack, table) {
+                (Some(stack), _) => operations::SeedTarget::Stack(stack),
+                (None, Some(table)) => operations::SeedTarget::Table { table, group_roles },
+                (None, None) => anyhow::bail!("name the stack (--stack) or the table (--table)"),
+            };
+            operations::seed_policies(&aws, target, &policies, !no_prune).await
+        }
         Command::Bootstrap {
             synth_only: true,
             out,

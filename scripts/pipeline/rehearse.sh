@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
-# Rehearses the deploy workflow's own scripts against moto's server instead of AWS: uploads the
-# zips to S3, deploys the template with CloudFormation (the resources moto implements), reads
-# the outputs back, and seeds the policy table. A broken step fails here, not first on GitHub.
+# Rehearses the deploy job against moto's server instead of AWS, with the same commands:
+# `groupgate bootstrap`, then `groupgate deploy` twice (the second changes nothing), and the
+# checks the job relies on afterwards. A broken step fails here, not first on GitHub.
 #
-# Uses the arm64 zips from scripts/pipeline/build.sh when present, else stand-in zips.
+# moto's gaps, and what stands in for them:
+# - its CloudFormation skips AWS::ApiGateway::Account, so the account's CloudWatch role is set
+#   here with UpdateAccount, as the bootstrap stack's resource would;
+# - its change sets compute no outputs, so deploy derives them from the stack's resources
+#   (--outputs-from-resources, for emulators only);
+# - it has no FlushStageAuthorizersCache: deploy must warn that the flush failed.
+#
+# Uses dist/ from scripts/pipeline/build.sh when present, else the debug build and stand-in zips.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/../lib.sh"
@@ -16,42 +23,50 @@ say "starting moto's server for the rehearsal"
 start_moto
 export AWS_ENDPOINT_URL=$MOTO_ENDPOINT AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
-export ARTIFACT_BUCKET=groupgate-rehearsal-artifacts STACK_NAME=groupgate-rehearsal
-# moto's change sets do not compute stack outputs; deploy.sh derives them from the resources.
-export OUTPUTS_FROM_RESOURCES=1
-aws s3api create-bucket --bucket "$ARTIFACT_BUCKET" >/dev/null || fail "creating the artifact bucket"
+STACK_NAME=groupgate-rehearsal
+OUT="$ROOT/.local/rehearsal"
+rm -rf "$OUT"
 
-if [ -f target/lambda/authorizer/bootstrap.zip ] && [ -f target/lambda/backend/bootstrap.zip ]; then
-  export ASSETS_DIR=target/lambda
-  say "using the built arm64 zips in target/lambda"
+if [ -x dist/groupgate ] && [ -f dist/lambda/authorizer/bootstrap.zip ]; then
+  tool="$ROOT/dist/groupgate" assets=dist/lambda
+  say "using dist/ (the build job's output)"
 else
-  export ASSETS_DIR="$ROOT/.local/rehearsal-assets"
-  say "no arm64 build in target/lambda: using stand-in zips in .local/rehearsal-assets"
-  python3 - "$ASSETS_DIR" <<'PY'
-import os, sys, zipfile
-for function in ("authorizer", "backend"):
-    os.makedirs(os.path.join(sys.argv[1], function), exist_ok=True)
-    with zipfile.ZipFile(os.path.join(sys.argv[1], function, "bootstrap.zip"), "w") as z:
-        z.writestr("bootstrap", "stand-in for " + function)
-PY
+  tool=groupgate assets="$OUT/stand-in-assets"
+  say "no dist/: using the debug groupgate and stand-in zips"
+  for function in authorizer backend; do
+    mkdir -p "$assets/$function"
+    printf 'stand-in for %s\n' "$function" >"$assets/$function/bootstrap.zip"
+  done
 fi
 
-"$ROOT/scripts/pipeline/deploy.sh" || fail "deploy.sh against moto"
+say "groupgate bootstrap"
+"$tool" bootstrap --repository groupgate/groupgate >"$LOGS/rehearse-bootstrap.log" 2>&1 ||
+  fail "groupgate bootstrap" "$LOGS/rehearse-bootstrap.log"
+aws apigateway update-account --patch-operations \
+  "op=replace,path=/cloudwatchRoleArn,value=arn:aws:iam::123456789012:role/groupgate-bootstrap/groupgate-apigw-logs-us-east-1" \
+  >/dev/null || fail "setting the API Gateway account's CloudWatch role (moto skips the resource)"
 
-outputs="$ROOT/.local/deploy/outputs.json"
-for key in ApiUrl PolicyTableName PetsTableName GroupRoleArns; do
-  value=$(json_get "$outputs" "s.get('$key', '')")
-  [ -n "$value" ] || fail "the stack has no $key output" "$outputs"
+deploy() {
+  "$tool" deploy --stack-name "$STACK_NAME" --assets "$assets" --out "$OUT" --flush-wait 0 \
+    --outputs-from-resources >"$1" 2>&1 || fail "groupgate deploy" "$1"
+}
+say "groupgate deploy (first)"
+deploy "$LOGS/rehearse-deploy-1.log"
+grep -q "^$STACK_NAME: CREATE_COMPLETE" "$LOGS/rehearse-deploy-1.log" || fail "no CREATE_COMPLETE" "$LOGS/rehearse-deploy-1.log"
+for key in ApiUrl PolicyTableName PetsTableName GroupRoleArns RestApiId; do
+  value=$(json_get "$OUT/outputs.json" "s.get('$key', '')")
+  [ -n "$value" ] || fail "the stack has no $key output" "$OUT/outputs.json"
   say "output $key = $value"
 done
-while read -r key; do
-  aws s3api head-object --bucket "$ARTIFACT_BUCKET" --key "$key" >/dev/null || fail "s3://$ARTIFACT_BUCKET/$key is missing"
-done < <(json_get "$ROOT/.local/deploy/assets.json" '"\n".join(a["s3_key"] for a in s["assets"])')
-seeded=$(aws dynamodb scan --table-name "$(json_get "$outputs" 's["PolicyTableName"]')" \
+seeded=$(aws dynamodb scan --table-name "$(json_get "$OUT/outputs.json" 's["PolicyTableName"]')" \
   --select COUNT --query Count --output text)
 expected=$(find policies -name '*.json' | wc -l)
 [ "$seeded" -eq "$expected" ] || fail "the policy table holds $seeded groups, expected $expected"
 
-# Not rehearsed: a second deploy of an unchanged stack. AWS reports that as a FAILED change set,
-# which --no-fail-on-empty-changeset accepts; moto rejects CreateChangeSet outright instead.
-say "rehearsal passed: upload, CloudFormation deploy, outputs, seeding"
+say "groupgate deploy (second, unchanged)"
+deploy "$LOGS/rehearse-deploy-2.log"
+grep -q "^$STACK_NAME: no changes" "$LOGS/rehearse-deploy-2.log" || fail "the unchanged deploy changed something" "$LOGS/rehearse-deploy-2.log"
+grep -q "is already there" "$LOGS/rehearse-deploy-2.log" || fail "the unchanged deploy uploaded again" "$LOGS/rehearse-deploy-2.log"
+grep -q "WARNING: the authorizer cache was not flushed (FlushStageAuthorizersCache" "$LOGS/rehearse-deploy-2.log" ||
+  fail "the cache flush was not attempted" "$LOGS/rehearse-deploy-2.log"
+say "rehearsal passed: bootstrap, deploy, unchanged redeploy, outputs, seeding, flush attempted"

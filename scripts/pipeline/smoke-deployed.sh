@@ -3,18 +3,19 @@
 # with random passwords, runs scripts/smoke.sh against the stack's outputs, and deletes the
 # users at the end, also when a check fails.
 #
-# Environment: OUTPUTS_FILE (default .local/deploy/outputs.json, from deploy.sh), AWS_REGION,
-# the AWS CLI's credentials; COGNITO_ENDPOINT overrides Cognito's public endpoint (emulators).
+# Needs only what a GitHub runner has: bash, curl, python3 and the AWS CLI; it installs nothing.
+# Environment: OUTPUTS_FILE (default .local/deploy/outputs.json, from `groupgate deploy`),
+# AWS_REGION, the AWS CLI's credentials; GROUPGATE, the prebuilt tool (else the debug build);
+# COGNITO_ENDPOINT overrides Cognito's public endpoint (emulators).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/../lib.sh"
 cd "$ROOT"
-ensure_venv
-export PATH="$VENV/bin:$PATH"
+command -v aws >/dev/null || fail "the AWS CLI is not installed"
 
 OUTPUTS_FILE=${OUTPUTS_FILE:-$ROOT/.local/deploy/outputs.json}
 : "${AWS_REGION:?set AWS_REGION}"
-[ -f "$OUTPUTS_FILE" ] || fail "no stack outputs at $OUTPUTS_FILE (run scripts/pipeline/deploy.sh)"
+[ -f "$OUTPUTS_FILE" ] || fail "no stack outputs at $OUTPUTS_FILE (run groupgate deploy)"
 pool=$(json_get "$OUTPUTS_FILE" 's["UserPoolId"]')
 COGNITO_ENDPOINT=${COGNITO_ENDPOINT:-https://cognito-idp.$AWS_REGION.amazonaws.com}
 STACK_FILE=$(mktemp)

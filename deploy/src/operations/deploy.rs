@@ -391,7 +391,7 @@ async fn upload_template(
 }
 
 /// The stack's outputs by key.
-async fn read_outputs(
+pub async fn read_outputs(
     cfn: &aws_sdk_cloudformation::Client,
     name: &str,
 ) -> anyhow::Result<BTreeMap<String, String>> {
@@ -507,10 +507,16 @@ pub async fn flush_authorizer_cache(
             .send()
             .await
             .map_err(|e| {
-                format!(
-                    "FlushStageAuthorizersCache on {rest_api_id}/{stage}: {}",
-                    aws_sdk_apigateway::error::DisplayErrorContext(e)
-                )
+                use aws_sdk_apigateway::error::ProvideErrorMetadata as _;
+                let status = e.raw_response().map(|r| r.status().as_u16());
+                let why = match (e.code(), e.message(), status) {
+                    (Some(code), message, _) => {
+                        format!("{code}: {}", message.unwrap_or_default())
+                    }
+                    (None, _, Some(status)) => format!("HTTP {status}"),
+                    _ => aws_sdk_apigateway::error::DisplayErrorContext(&e).to_string(),
+                };
+                format!("FlushStageAuthorizersCache on {rest_api_id}/{stage}: {why}")
             })?;
         println!("flushed the authorizer cache of {rest_api_id}/{stage}");
     }

@@ -60,19 +60,40 @@ pub fn synth(
     Ok(())
 }
 
-/// Validates every definition in `policies`, then writes them to `table` with the given
-/// `group=roleArn` pairs, removing groups no longer defined unless `prune` is off.
+/// Where `seed-policies` writes: a deployed stack (its outputs name the table and the roles), or
+/// a table with roles given by hand.
+pub enum SeedTarget {
+    Stack(String),
+    Table { table: String, group_roles: String },
+}
+
+/// Validates every definition in `policies`, then writes them to the target's table with its
+/// group roles, removing groups no longer defined unless `prune` is off. A group whose role is
+/// not given keeps the role already stored.
 pub async fn seed_policies(
-    table: &str,
+    aws: &aws_config::SdkConfig,
+    target: SeedTarget,
     policies: &Path,
-    group_roles: &str,
     prune: bool,
 ) -> anyhow::Result<()> {
     let groups = groups::load(policies)?;
-    let roles = seed::parse_group_roles(group_roles).map_err(anyhow::Error::msg)?;
-    let aws = aws_config::load_from_env().await;
-    let client = aws_sdk_dynamodb::Client::new(&aws);
-    let report = seed::seed(&client, table, &groups, &roles, prune).await?;
+    let (table, group_roles) = match target {
+        SeedTarget::Table { table, group_roles } => (table, group_roles),
+        SeedTarget::Stack(name) => {
+            let cfn = aws_sdk_cloudformation::Client::new(aws);
+            let outputs = deploy::read_outputs(&cfn, &name).await?;
+            let output = |key: &str| {
+                outputs
+                    .get(key)
+                    .cloned()
+                    .with_context(|| format!("stack `{name}` has no `{key}` output"))
+            };
+            (output("PolicyTableName")?, output("GroupRoleArns")?)
+        }
+    };
+    let roles = seed::parse_group_roles(&group_roles).map_err(anyhow::Error::msg)?;
+    let client = aws_sdk_dynamodb::Client::new(aws);
+    let report = seed::seed(&client, &table, &groups, &roles, prune).await?;
     for group in &report.written {
         println!("wrote policy of group `{group}`");
     }

@@ -138,7 +138,7 @@ pub fn load(dir: &Path) -> Result<Vec<GroupDefinition>, GroupError> {
 
 /// The repository's `policies/` folder.
 pub fn default_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies")
+    super::settings::checkout_root().join("policies")
 }
 
 #[cfg(test)]

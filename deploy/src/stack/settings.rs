@@ -10,6 +10,23 @@ use serde::Deserialize;
 /// Longest authorizer result TTL API Gateway accepts.
 pub const MAX_AUTHORIZER_TTL_SECONDS: u32 = 3600;
 
+/// The settings file, relative to the checkout's root.
+const SETTINGS_FILE: &str = "deploy/groupgate.toml";
+
+/// The checkout the tool runs in: the nearest folder, from the current one up, that holds
+/// `deploy/groupgate.toml`; else the current folder. The defaults of `--settings` and
+/// `--policies` are found from it, so a prebuilt `groupgate` works in any checkout.
+pub fn checkout_root() -> PathBuf {
+    std::env::current_dir()
+        .ok()
+        .and_then(|dir| {
+            dir.ancestors()
+                .find(|d| d.join(SETTINGS_FILE).is_file())
+                .map(Path::to_path_buf)
+        })
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
@@ -54,7 +71,7 @@ pub enum SettingsError {
 impl Settings {
     /// The committed settings file, `deploy/groupgate.toml`.
     pub fn default_path() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("groupgate.toml")
+        checkout_root().join(SETTINGS_FILE)
     }
 
     /// Reads and checks a settings file.
