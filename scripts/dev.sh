@@ -5,9 +5,10 @@
 #   front of them. Writes .local/stack.json, prints a ready-to-paste curl, and runs until Ctrl-C
 #   (or SIGTERM), then stops everything it started.
 #
-# Environment: GROUPGATE_ASSUME_GROUP_ROLE=false runs the backend with its own credentials;
-# GROUPGATE_AUTHORIZER_TTL overrides the gateway's authorizer cache TTL (deploy/groupgate.toml's
-# authorizer_ttl_seconds otherwise).
+# Environment, each overriding deploy/groupgate.toml as the same `synth` flag would:
+#   GROUPGATE_ASSUME_GROUP_ROLE=false   the backend acts with its own credentials;
+#   GROUPGATE_AUTHORIZER_TTL=SECONDS    the gateway's authorizer cache TTL;
+#   GROUPGATE_CORS_ORIGINS=O1,O2        browser origins allowed to call the API (CORS).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -31,11 +32,14 @@ GATEWAY_PORT=$(free_port)
 WATCH_PORT=$(free_port)
 API_URL="http://127.0.0.1:$GATEWAY_PORT/prod"
 say "provisioning moto from the stack definition and policies/ (log: .local/logs/provision.log)"
-provision_flags=()
-[ "${GROUPGATE_ASSUME_GROUP_ROLE:-true}" = false ] && provision_flags+=(--no-assume-group-role)
+settings_flags=()
+[ -n "${GROUPGATE_ASSUME_GROUP_ROLE:-}" ] && settings_flags+=(--assume-group-role "$GROUPGATE_ASSUME_GROUP_ROLE")
+[ -n "${GROUPGATE_AUTHORIZER_TTL:-}" ] && settings_flags+=(--authorizer-ttl "$GROUPGATE_AUTHORIZER_TTL")
+IFS=, read -r -a cors_origins <<<"${GROUPGATE_CORS_ORIGINS:-}"
+for origin in "${cors_origins[@]}"; do settings_flags+=(--cors-origin "$origin"); done
 "$ROOT/target/debug/groupgate" local provision --endpoint "$MOTO_ENDPOINT" --api-url "$API_URL" \
   --out "$ROOT/.local/stack.pending.json" --env-file "$ROOT/.local/functions.env" \
-  "${provision_flags[@]}" >"$LOGS/provision.log" 2>&1 || fail "provisioning moto" "$LOGS/provision.log"
+  "${settings_flags[@]}" >"$LOGS/provision.log" 2>&1 || fail "provisioning moto" "$LOGS/provision.log"
 
 say "starting cargo lambda watch for the authorizer and backend (log: .local/logs/watch.log)"
 spawn "$LOGS/watch.log" cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$WATCH_PORT" \
@@ -56,10 +60,8 @@ grep -q '"statusCode":200' "$LOGS/warmup-backend.json" 2>/dev/null ||
   fail "the backend did not answer a warm-up event as expected (HTTP $status)" "$LOGS/watch.log"
 
 say "starting the local API gateway on $API_URL (log: .local/logs/gateway.log)"
-gateway_flags=()
-[ -n "${GROUPGATE_AUTHORIZER_TTL:-}" ] && gateway_flags+=(--authorizer-ttl "$GROUPGATE_AUTHORIZER_TTL")
 spawn "$LOGS/gateway.log" "$ROOT/target/debug/groupgate" local gateway --port "$GATEWAY_PORT" \
-  --invoke-url "http://127.0.0.1:$WATCH_PORT" "${gateway_flags[@]}"
+  --invoke-url "http://127.0.0.1:$WATCH_PORT" "${settings_flags[@]}"
 wait_http "$API_URL/petstore/v2/status" 30 "the local gateway" "$LOGS/gateway.log" "$LAST_PID"
 
 mv "$ROOT/.local/stack.pending.json" "$STACK_FILE"

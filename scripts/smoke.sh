@@ -71,6 +71,7 @@ nobody=$(token_of '[]') || fail "no token for the user in no group"
 viewer=$(token_of '["pet-viewer"]') || fail "no token for the pet-viewer user"
 
 check "no token is 401" 401 'Unauthorized' -- "$api/petstore/v1/pets"
+check "a 401 says what to do" 401 '"hint":"send a valid Cognito access token' -- "$api/petstore/v1/pets"
 check "a garbage token is 401" 401 'Unauthorized' -- -H "Authorization: Bearer not.a.token" "$api/petstore/v1/pets"
 check "pet-veterinarian lists v1 pets" 200 '"name":"Birds"' -- -H "Authorization: Bearer $vet" "$api/petstore/v1/pets"
 check "pet-veterinarian reads v2 status" 200 '"status":"ok"' -- -H "Authorization: Bearer $vet" "$api/petstore/v2/status"

@@ -69,7 +69,9 @@ say "rehearsing the deploy job against moto: groupgate bootstrap and deploy (scr
 
 say "starting the local stack (scripts/dev.sh; log: .local/logs/dev.log) for the smoke tests"
 rm -f "$ROOT/.local/stack.json"
-spawn "$LOGS/dev.log" "$ROOT/scripts/dev.sh"
+# The browser test's page is served on this origin, which the local stack allows (CORS).
+cors_port=$(free_port)
+GROUPGATE_CORS_ORIGINS="http://127.0.0.1:$cors_port" spawn "$LOGS/dev.log" "$ROOT/scripts/dev.sh"
 DEV_PID=$LAST_PID
 deadline=$((SECONDS + 1200))
 until [ -f "$ROOT/.local/stack.json" ]; do
@@ -98,6 +100,9 @@ PY
   "$ROOT/scripts/pipeline/smoke-deployed.sh"
 ) 2>&1 | tee "$LOGS/smoke-deployed.log" || smoke_status=1
 
+say "CORS in headless Chromium against the local stack (scripts/browser-cors.sh)"
+"$ROOT/scripts/browser-cors.sh" 2>&1 | tee "$LOGS/browser.log" || smoke_status=1
+
 say "stopping the local stack with SIGTERM, as Ctrl-C would"
 kill -TERM "$DEV_PID"
 for _ in $(seq 100); do kill -0 "$DEV_PID" 2>/dev/null || break; sleep 0.2; done
@@ -105,10 +110,10 @@ kill -0 "$DEV_PID" 2>/dev/null && fail "scripts/dev.sh did not stop on SIGTERM" 
 for url in "$api_url/petstore/v2/status" "$cognito/moto-api/"; do
   curl -s -o /dev/null --max-time 2 "$url" && fail "$url still answers after scripts/dev.sh stopped" "$LOGS/dev.log"
 done
-[ "$smoke_status" -eq 0 ] || fail "smoke tests (logs: .local/logs/smoke.log, smoke-deployed.log)"
+[ "$smoke_status" -eq 0 ] || fail "smoke tests (logs: .local/logs/smoke.log, smoke-deployed.log, browser.log)"
 
 # One closing line for the whole run, from cargo's and the smoke tests' own counts.
-python3 - "$LOGS/cargo-test.log" "$LOGS/smoke.log" "$LOGS/smoke-deployed.log" <<'PY'
+python3 - "$LOGS/cargo-test.log" "$LOGS/smoke.log" "$LOGS/smoke-deployed.log" "$LOGS/browser.log" <<'PY'
 import re, sys
 text = "".join(open(path).read() for path in sys.argv[1:])
 passed = sum(int(n) for n in re.findall(r"(\d+) passed", text))

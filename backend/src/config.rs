@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use groupgate::cors::AllowedOrigins;
 pub use groupgate::env::ConfigError;
 use groupgate::env::{self, Vars};
 
@@ -19,6 +20,9 @@ pub struct Config {
     /// `GROUP_ROLE_PATH`: the IAM path the group roles live under (`/groupgate/{stack}/`), set
     /// by the stack; required when `ASSUME_GROUP_ROLE` is on. Only roles under it are assumed.
     pub group_role_path: Option<String>,
+    /// `CORS_ORIGINS`: browser origins whose pages may read the responses (comma-separated);
+    /// unset, none.
+    pub cors_origins: AllowedOrigins,
 }
 
 impl Config {
@@ -70,6 +74,11 @@ impl Config {
             allowed_role_accounts,
             role_session: vars.seconds(env::ROLE_SESSION_SECONDS, 900, 900..=3600)?,
             group_role_path,
+            cors_origins: match vars.get(env::CORS_ORIGINS) {
+                Some(list) => AllowedOrigins::from_list(&list)
+                    .map_err(|e| ConfigError::new(env::CORS_ORIGINS, e))?,
+                None => AllowedOrigins::default(),
+            },
         })
     }
 }

@@ -13,6 +13,7 @@ use crate::error::{ApiError, json_response};
 use crate::pets::{NewPet, PetStore};
 use crate::roles::RoleBroker;
 use groupgate::context::{Caller, IdentityError};
+use groupgate::cors::AllowedOrigins;
 
 /// A resolved route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +85,8 @@ pub struct App {
     dynamodb: aws_sdk_dynamodb::Client,
     /// Set when `ASSUME_GROUP_ROLE` is on.
     roles: Option<RoleBroker>,
+    /// Browser origins whose pages may read the responses (CORS).
+    cors: AllowedOrigins,
 }
 
 /// The DynamoDB client a request acts with, and the role behind it.
@@ -108,6 +111,7 @@ impl App {
                     config.group_role_path.clone().unwrap_or_default(),
                 )
             }),
+            cors: config.cors_origins.clone(),
         }
     }
 
@@ -120,7 +124,27 @@ impl App {
         }
     }
 
+    /// Handles one request, and lets an allowed browser origin read the response.
     pub async fn handle(&self, request: Request) -> Response<Body> {
+        let origin = request
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|o| o.to_str().ok())
+            .map(str::to_owned);
+        let mut response = self.respond(request).await;
+        if !self.cors.is_empty() {
+            let headers = response.headers_mut();
+            headers.append(header::VARY, header::HeaderValue::from_static("Origin"));
+            if let Some(allowed) = self.cors.allow(origin.as_deref())
+                && let Ok(value) = header::HeaderValue::from_str(allowed)
+            {
+                headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+            }
+        }
+        response
+    }
+
+    async fn respond(&self, request: Request) -> Response<Body> {
         let fields = match request.request_context_ref() {
             Some(RequestContext::ApiGatewayV1(c)) => Some(&c.authorizer.fields),
             _ => None,

@@ -322,3 +322,65 @@ async fn a_readable_event_is_served_with_a_proxy_response() {
     assert_eq!(response.headers["content-type"], "application/json");
     assert!(!response.is_base64_encoded);
 }
+
+#[tokio::test]
+async fn an_allowed_origin_may_read_responses_and_errors_and_no_other_origin_may() {
+    let aws = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .build();
+    let config = Config::from_lookup(|k| {
+        (k == "CORS_ORIGINS").then(|| "https://app.example.com,http://localhost:3000".to_owned())
+    })
+    .unwrap();
+    let with_cors = App::new(&config, &aws);
+    let from = |origin: &'static str, path: &'static str| {
+        request_with(LAMBDA_AUTHORIZER, "GET", path, None, move |e| {
+            e["headers"]["Origin"] = json!(origin);
+            e["multiValueHeaders"]["Origin"] = json!([origin]);
+        })
+    };
+    for (origin, path, status) in [
+        ("http://localhost:3000", "/petstore/v1/pets", 200),
+        ("https://app.example.com", "/petstore/v1/pets/99", 404),
+    ] {
+        let response = with_cors.handle(from(origin, path)).await;
+        assert_eq!(response.status(), status);
+        assert_eq!(response.headers()["access-control-allow-origin"], origin);
+        assert_eq!(response.headers()["vary"], "Origin");
+    }
+    let response = with_cors
+        .handle(from("https://evil.example", "/petstore/v1/pets"))
+        .await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    assert_eq!(response.headers()["vary"], "Origin");
+
+    // Without CORS_ORIGINS no CORS header at all, whatever the Origin.
+    let response = app()
+        .await
+        .handle(from("http://localhost:3000", "/petstore/v1/pets"))
+        .await;
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    assert!(response.headers().get("vary").is_none());
+}
+
+#[test]
+fn a_bad_cors_origin_is_a_configuration_error_naming_the_variable() {
+    let err = Config::from_lookup(|k| (k == "CORS_ORIGINS").then(|| "*".to_owned())).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("CORS_ORIGINS") && text.contains("wildcard"),
+        "{text}"
+    );
+}

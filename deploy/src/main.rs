@@ -156,11 +156,10 @@ enum Local {
         out: PathBuf,
         #[arg(long, default_value = ".local/functions.env")]
         env_file: PathBuf,
-        /// Run the backend with ASSUME_GROUP_ROLE=false.
-        #[arg(long)]
-        no_assume_group_role: bool,
         #[arg(long, default_value_os_t = groups::default_dir())]
         policies: PathBuf,
+        #[command(flatten)]
+        settings: SettingsArgs,
     },
     /// Serve the API like API Gateway does, calling the functions through cargo-lambda.
     Gateway {
@@ -197,6 +196,9 @@ struct SettingsArgs {
     /// Stage throttling: burst.
     #[arg(long)]
     throttle_burst: Option<u32>,
+    /// A browser origin allowed to call the API (repeatable); replaces the file's list.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    cors_origins: Vec<String>,
 }
 
 impl SettingsArgs {
@@ -207,6 +209,7 @@ impl SettingsArgs {
             assume_group_role: self.assume_group_role,
             throttle_rate_limit: self.throttle_rate,
             throttle_burst_limit: self.throttle_burst,
+            cors_origins: (!self.cors_origins.is_empty()).then_some(self.cors_origins),
         };
         Ok(Settings::load_with(&self.path, overrides)?)
     }
@@ -300,28 +303,18 @@ async fn main() -> anyhow::Result<()> {
             api_url,
             out,
             env_file,
-            no_assume_group_role,
             policies,
+            settings,
         }) => {
-            local::provision_emulator(
-                &endpoint,
-                &api_url,
-                &policies,
-                &out,
-                &env_file,
-                !no_assume_group_role,
-            )
-            .await
+            let settings = settings.load()?;
+            local::provision_emulator(&endpoint, &api_url, &policies, &out, &env_file, &settings)
+                .await
         }
         Command::Local(Local::Gateway {
             address,
             port,
             invoke_url,
             settings,
-        }) => {
-            let settings = settings.load()?;
-            let ttl = std::time::Duration::from_secs(settings.authorizer_ttl_seconds.into());
-            local::serve_gateway(address, port, invoke_url, ttl, settings.stage).await
-        }
+        }) => local::serve_gateway(address, port, invoke_url, &settings.load()?).await,
     }
 }

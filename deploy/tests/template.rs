@@ -414,3 +414,101 @@ fn with_roles_assumed_only_the_group_roles_reach_the_pets_table() {
         "{backend:?}"
     );
 }
+
+fn of_type<'a>(t: &'a Value, kind: &str) -> Vec<(&'a String, &'a Value)> {
+    t["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == kind)
+        .collect()
+}
+
+#[test]
+fn without_origins_no_cors_is_emitted() {
+    let t = template();
+    let methods = of_type(&t, "AWS::ApiGateway::Method");
+    assert_eq!(methods.len(), stack::ROUTES.len());
+    assert!(
+        methods
+            .iter()
+            .all(|(_, m)| m["Properties"]["HttpMethod"] != "OPTIONS")
+    );
+    assert!(!t.to_string().contains("Access-Control"));
+    let env = &resource(&t, "BackendFunction")["Properties"]["Environment"]["Variables"];
+    assert!(env.get("CORS_ORIGINS").is_none());
+}
+
+#[test]
+fn with_origins_each_resource_gets_an_unauthenticated_preflight_that_checks_the_origin() {
+    let mut with_cors = settings();
+    with_cors.cors_origins = vec![
+        "https://app.example.com".into(),
+        "http://localhost:3000".into(),
+    ];
+    let t = template_with(&with_cors);
+    assert_ne!(deployment_id(&t), deployment_id(&template()));
+
+    let preflights: Vec<_> = of_type(&t, "AWS::ApiGateway::Method")
+        .into_iter()
+        .filter(|(_, m)| m["Properties"]["HttpMethod"] == "OPTIONS")
+        .collect();
+    let paths: std::collections::BTreeSet<&str> = stack::ROUTES.iter().map(|(_, p)| *p).collect();
+    assert_eq!(
+        preflights.len(),
+        paths.len(),
+        "one per resource with methods"
+    );
+    for (id, m) in &preflights {
+        let p = &m["Properties"];
+        assert_eq!(p["AuthorizationType"], "NONE", "{id}");
+        assert!(p.get("AuthorizerId").is_none(), "{id}");
+        assert_eq!(p["Integration"]["Type"], "MOCK", "{id}");
+        let response = &p["Integration"]["IntegrationResponses"][0];
+        let template = response["ResponseTemplates"]["application/json"]
+            .as_str()
+            .unwrap();
+        // The allowed origin is echoed only when the request's Origin is one of the list.
+        assert!(
+            template.contains(
+                "#if($origin == 'https://app.example.com' || $origin == 'http://localhost:3000')#set($context.responseOverride.header.Access-Control-Allow-Origin = $origin)#end"
+            ),
+            "{id}: {template}"
+        );
+        assert_eq!(
+            response["ResponseParameters"]["method.response.header.Access-Control-Allow-Headers"],
+            "'Authorization,Content-Type'"
+        );
+    }
+    let v1 = &resource(&t, "ApiPetstoreV1PetsOptions")["Properties"]["Integration"]["IntegrationResponses"]
+        [0]["ResponseParameters"];
+    assert_eq!(
+        v1["method.response.header.Access-Control-Allow-Methods"],
+        "'GET,POST,OPTIONS'"
+    );
+
+    // Every gateway response (401, 403, 429, 5xx...) is readable by the allowed origins.
+    for (id, response) in of_type(&t, "AWS::ApiGateway::GatewayResponse") {
+        let headers = &response["Properties"]["ResponseParameters"];
+        assert_eq!(
+            headers["gatewayresponse.header.Access-Control-Allow-Origin"],
+            "method.request.header.Origin",
+            "{id}"
+        );
+        assert_eq!(headers["gatewayresponse.header.Vary"], "'Origin'", "{id}");
+    }
+    let env = &resource(&t, "BackendFunction")["Properties"]["Environment"]["Variables"];
+    assert_eq!(
+        env["CORS_ORIGINS"],
+        "https://app.example.com,http://localhost:3000"
+    );
+
+    // With one origin, the gateway responses name it.
+    with_cors.cors_origins.truncate(1);
+    let t = template_with(&with_cors);
+    let headers = &resource(&t, "UnauthorizedResponse")["Properties"]["ResponseParameters"];
+    assert_eq!(
+        headers["gatewayresponse.header.Access-Control-Allow-Origin"],
+        "'https://app.example.com'"
+    );
+}

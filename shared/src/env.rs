@@ -21,6 +21,7 @@ pub const ASSUME_GROUP_ROLE: &str = "ASSUME_GROUP_ROLE";
 pub const ALLOWED_ROLE_ACCOUNTS: &str = "ALLOWED_ROLE_ACCOUNTS";
 pub const ROLE_SESSION_SECONDS: &str = "ROLE_SESSION_SECONDS";
 pub const GROUP_ROLE_PATH: &str = "GROUP_ROLE_PATH";
+pub const CORS_ORIGINS: &str = "CORS_ORIGINS";
 
 /// A missing or malformed setting, named.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

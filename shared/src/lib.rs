@@ -13,7 +13,8 @@
 //! - [`context`]: the [`context::AuthorizerContext`] the authorizer returns, the
 //!   [`context::Caller`] the backend reads back, and the rule for which role the caller acts as.
 //!
-//! Beside the path: [`env`](mod@env) names the functions' variables, [`untrusted`] makes a caller's
+//! Beside the path: [`env`](mod@env) names the functions' variables, [`cors`] holds the
+//! browser origins allowed to call the API, [`untrusted`] makes a caller's
 //! strings safe to log, and `error` holds [`Error`] and [`PolicyError`].
 //!
 //! The decision path is plain functions over plain data; the I/O (the JWKS over HTTP, feature
@@ -23,6 +24,7 @@
 mod arn;
 mod claims;
 pub mod context;
+pub mod cors;
 mod decision;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;

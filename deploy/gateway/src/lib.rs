@@ -6,7 +6,11 @@
 //! - the returned policy is evaluated against the method ARN: explicit deny or no allow is 403;
 //! - results are cached per identity source for the TTL and applied to every method, as API
 //!   Gateway does (so a policy written only for the first method asked shows up locally);
-//! - allowed requests go to the backend as REST v1 proxy events carrying the authorizer context.
+//! - allowed requests go to the backend as REST v1 proxy events carrying the authorizer context;
+//! - its own answers are the stack's gateway responses: JSON with the message, the hint the
+//!   stack gives for that response type, and the request id;
+//! - given CORS origins, it answers OPTIONS preflights itself (no authorizer), echoing only an
+//!   allowed origin, and lets the allowed origins read its own answers as the stack does.
 //!
 //! Its parts: `http` (the HTTP/1.1 server, keeping the client's header casing), `event` (the
 //! typed REST API events), and here, [`Gateway`]: route, authorize, evaluate, call the backend.
@@ -17,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use groupgate::cors::{self, AllowedOrigins};
 use groupgate::{INVOKE_ACTION, MergedPolicy, MethodArn, PolicyDocument, RequestFacts};
 
 mod event;
@@ -44,6 +49,11 @@ pub struct GatewayConfig {
     pub invoke_url: String,
     pub authorizer_function: String,
     pub backend_function: String,
+    /// The hint of each gateway response type (`UNAUTHORIZED`, `ACCESS_DENIED`, ...), as the
+    /// stack's gateway responses give them.
+    pub hints: HashMap<String, String>,
+    /// Browser origins allowed to call the API; empty, no CORS.
+    pub cors_origins: AllowedOrigins,
 }
 
 /// A request as the gateway sees it.
@@ -73,6 +83,29 @@ impl GatewayResponse {
         }
     }
 }
+
+/// One of API Gateway's own answers, before it is written out: its response type, status and
+/// message (API Gateway's `$context.error.messageString`).
+struct GatewayError {
+    kind: &'static str,
+    status: u16,
+    message: Option<&'static str>,
+}
+
+impl GatewayError {
+    const fn new(kind: &'static str, status: u16, message: Option<&'static str>) -> Self {
+        Self {
+            kind,
+            status,
+            message,
+        }
+    }
+}
+
+const UNAUTHORIZED: GatewayError = GatewayError::new("UNAUTHORIZED", 401, Some("Unauthorized"));
+const AUTHORIZER_FAILURE: GatewayError = GatewayError::new("AUTHORIZER_FAILURE", 500, None);
+const BACKEND_FAILURE: GatewayError =
+    GatewayError::new("DEFAULT_5XX", 502, Some("Internal server error"));
 
 const EXPLICIT_DENY: &str = "User is not authorized to access this resource with an explicit deny";
 const NO_ALLOW: &str = "User is not authorized to access this resource";
@@ -180,33 +213,33 @@ impl Gateway {
 
     pub async fn handle(&self, mut request: GatewayRequest) -> GatewayResponse {
         let request_id = format!("{:032x}", rand::random::<u128>());
-        let (path, resource, path_parameters, method_arn) = match self.resolve(&request) {
-            Ok(resolved) => resolved,
-            Err(response) => return response,
-        };
-        let line = |outcome: &dyn std::fmt::Display| {
+        let origin = find_header(&request.headers, "origin").map(str::to_owned);
+        let line = |path: &str, outcome: &dyn std::fmt::Display| {
             log(&format!(
                 "{request_id} {} {path}: {outcome}",
                 request.method
             ));
         };
+        if request.method == "OPTIONS"
+            && let Some(response) = self.preflight(&request.path, origin.as_deref())
+        {
+            line(&request.path, &"204 (CORS preflight)");
+            return response;
+        }
+        let fail = |error: GatewayError| self.error(&error, &request_id, origin.as_deref());
+        let (path, resource, path_parameters, method_arn) = match self.resolve(&request) {
+            Ok(resolved) => resolved,
+            Err(error) => return fail(error),
+        };
         let headers = NameValues(std::mem::take(&mut request.headers));
         let query = NameValues(std::mem::take(&mut request.query));
-        let Some(identity) = headers
-            .0
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(&self.config.identity_header))
-            .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
+        let Some(identity) =
+            find_header(&headers.0, &self.config.identity_header).filter(|v| !v.is_empty())
         else {
-            line(&"401 (no identity source)");
-            return GatewayResponse::json(401, json!({"message": "Unauthorized"}));
+            line(&path, &"401 (no identity source)");
+            return fail(UNAUTHORIZED);
         };
-        let host = headers
-            .0
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("host"))
-            .map_or("localhost", |(_, v)| v.as_str());
+        let host = find_header(&headers.0, "host").unwrap_or("localhost");
         let rest = RestRequest {
             resource: &resource,
             path: &path,
@@ -224,7 +257,7 @@ impl Gateway {
         };
         let authorization = match self.authorize(identity, &method_arn, &rest).await {
             Ok(a) => a,
-            Err(response) => return response,
+            Err(error) => return fail(error),
         };
         let facts = RequestFacts {
             source_ip: request.source_ip,
@@ -233,19 +266,102 @@ impl Gateway {
             MergedPolicy::from_document("authorizer", (*authorization.policy).clone(), &facts);
         let decision = merged.decide(INVOKE_ACTION, method_arn.as_str());
         if !decision.is_allow() {
-            line(&format_args!("403 ({})", decision.reason()));
+            line(&path, &format_args!("403 ({})", decision.reason()));
             let message = match decision.reason() {
                 groupgate::Reason::NoMatchingAllow => NO_ALLOW,
                 _ => EXPLICIT_DENY,
             };
-            return GatewayResponse::json(403, json!({ "Message": message }));
+            return fail(GatewayError::new("ACCESS_DENIED", 403, Some(message)));
         }
         let mut authorizer = authorization.context.clone();
         authorizer.insert("principalId".into(), json!(authorization.principal_id));
         let event = RestEvent::proxy(&rest, &authorizer, &request.body);
-        let response = self.call_backend(&event).await;
-        line(&format_args!("{} (allowed)", response.status));
+        let response = match self.call_backend(&event).await {
+            Ok(response) => response,
+            Err(error) => fail(error),
+        };
+        line(&path, &format_args!("{} (allowed)", response.status));
         response
+    }
+
+    /// One of API Gateway's own answers, as the stack's gateway responses write it.
+    fn error(
+        &self,
+        error: &GatewayError,
+        request_id: &str,
+        origin: Option<&str>,
+    ) -> GatewayResponse {
+        let mut body = Map::new();
+        body.insert("message".into(), json!(error.message));
+        if let Some(hint) = self.config.hints.get(error.kind) {
+            body.insert("hint".into(), json!(hint));
+        }
+        body.insert("requestId".into(), json!(request_id));
+        let mut response = GatewayResponse::json(error.status, Value::Object(body));
+        // As the stack's gateway responses: one origin is named; several copy the request's.
+        match self.config.cors_origins.as_slice() {
+            [] => {}
+            [only] => response
+                .headers
+                .push(("access-control-allow-origin".into(), only.clone())),
+            _ => {
+                if let Some(origin) = origin {
+                    response
+                        .headers
+                        .push(("access-control-allow-origin".into(), origin.to_owned()));
+                }
+                response.headers.push(("vary".into(), "Origin".into()));
+            }
+        }
+        response
+    }
+
+    /// The answer to a CORS preflight for `path`, when CORS is on and `path` is a resource of
+    /// the API: `Access-Control-Allow-Origin` only for an allowed origin, as the stack's MOCK
+    /// integration does.
+    fn preflight(&self, path: &str, origin: Option<&str>) -> Option<GatewayResponse> {
+        if self.config.cors_origins.is_empty() {
+            return None;
+        }
+        let path = path
+            .strip_prefix(&format!("/{}", self.config.stage))
+            .filter(|p| p.starts_with('/'))?;
+        let methods: Vec<&str> = self
+            .config
+            .routes
+            .iter()
+            .filter(|(m, template)| {
+                self.route(m, path)
+                    .is_some_and(|(matched, _)| &matched == template)
+            })
+            .map(|(m, _)| m.as_str())
+            .collect();
+        if methods.is_empty() {
+            return None;
+        }
+        let mut headers = vec![
+            (
+                "access-control-allow-methods".to_owned(),
+                format!("{},OPTIONS", methods.join(",")),
+            ),
+            (
+                "access-control-allow-headers".to_owned(),
+                cors::ALLOW_HEADERS.to_owned(),
+            ),
+            (
+                "access-control-max-age".to_owned(),
+                cors::MAX_AGE_SECONDS.to_string(),
+            ),
+            ("vary".to_owned(), "Origin".to_owned()),
+        ];
+        if let Some(allowed) = self.config.cors_origins.allow(origin) {
+            headers.push(("access-control-allow-origin".to_owned(), allowed.to_owned()));
+        }
+        Some(GatewayResponse {
+            status: 204,
+            headers,
+            body: Vec::new(),
+        })
     }
 
     /// The path without the stage, the route it matches, its path parameters and the method ARN;
@@ -253,16 +369,16 @@ impl Gateway {
     fn resolve(
         &self,
         request: &GatewayRequest,
-    ) -> Result<(String, String, Map<String, Value>, MethodArn), GatewayResponse> {
+    ) -> Result<(String, String, Map<String, Value>, MethodArn), GatewayError> {
         let stage_prefix = format!("/{}", self.config.stage);
         let path = request
             .path
             .strip_prefix(&stage_prefix)
             .filter(|p| p.starts_with('/'))
-            .ok_or_else(|| GatewayResponse::json(403, json!({"message": "Forbidden"})))?;
-        let (resource, path_parameters) = self.route(&request.method, path).ok_or_else(|| {
-            GatewayResponse::json(403, json!({"message": "Missing Authentication Token"}))
-        })?;
+            .ok_or(GatewayError::new("DEFAULT_4XX", 403, Some("Forbidden")))?;
+        let (resource, path_parameters) = self.route(&request.method, path).ok_or(
+            GatewayError::new("DEFAULT_4XX", 403, Some("Missing Authentication Token")),
+        )?;
         let method_arn = MethodArn::for_request(
             LOCAL_REGION,
             LOCAL_ACCOUNT,
@@ -271,23 +387,24 @@ impl Gateway {
             &request.method,
             path,
         )
-        .map_err(|e| GatewayResponse::json(400, json!({"message": e.to_string()})))?;
+        .map_err(|e| {
+            log(&format!("unusable path: {e}"));
+            GatewayError::new("DEFAULT_4XX", 400, Some("Bad Request"))
+        })?;
         Ok((path.to_owned(), resource, path_parameters, method_arn))
     }
 
-    async fn call_backend(&self, event: &RestEvent<'_>) -> GatewayResponse {
+    async fn call_backend(&self, event: &RestEvent<'_>) -> Result<GatewayResponse, GatewayError> {
         let failed = |why: &dyn std::fmt::Display| {
             log(&format!("backend failed: {why}"));
-            GatewayResponse::json(502, json!({"message": "Internal server error"}))
+            BACKEND_FAILURE
         };
-        let event = match serde_json::to_value(event) {
-            Ok(event) => event,
-            Err(e) => return failed(&e),
-        };
+        let event = serde_json::to_value(event).map_err(|e| failed(&e))?;
         match self.invoke(&self.config.backend_function, &event).await {
-            Ok(Invocation::Ok(response)) => proxy_response(&response),
-            Ok(Invocation::FunctionError(message)) => failed(&message),
-            Err(e) => failed(&e),
+            Ok(Invocation::Ok(response)) => proxy_response(&response)
+                .ok_or_else(|| failed(&"the function's response has no statusCode")),
+            Ok(Invocation::FunctionError(message)) => Err(failed(&message)),
+            Err(e) => Err(failed(&e)),
         }
     }
 
@@ -297,7 +414,7 @@ impl Gateway {
         identity: &str,
         method_arn: &MethodArn,
         request: &RestRequest<'_>,
-    ) -> Result<Authorization, GatewayResponse> {
+    ) -> Result<Authorization, GatewayError> {
         let now = (self.clock)();
         let ttl = self.config.authorizer_ttl;
         if let Ok(cache) = self.cache.lock()
@@ -308,7 +425,7 @@ impl Gateway {
         }
         let failure = |why: String| {
             log(&format!("authorizer failure: {why}"));
-            GatewayResponse::json(500, json!({"message": null}))
+            AUTHORIZER_FAILURE
         };
         let event = serde_json::to_value(RestEvent::authorizer(request, method_arn.as_str()))
             .map_err(|e| failure(e.to_string()))?;
@@ -317,10 +434,7 @@ impl Gateway {
         let output = match self.invoke(&self.config.authorizer_function, &event).await {
             Ok(Invocation::Ok(output)) => output,
             Ok(Invocation::FunctionError(message)) if message == "Unauthorized" => {
-                return Err(GatewayResponse::json(
-                    401,
-                    json!({"message": "Unauthorized"}),
-                ));
+                return Err(UNAUTHORIZED);
             }
             Ok(Invocation::FunctionError(message)) => return Err(failure(message)),
             Err(e) => return Err(failure(e.to_string())),
@@ -377,14 +491,11 @@ fn parse_authorizer_output(output: &Value, now: Instant) -> Result<Authorization
 
 /// A Lambda proxy response (`statusCode`, `headers`, `multiValueHeaders`, `body`,
 /// `isBase64Encoded`) as the HTTP response it describes.
-fn proxy_response(response: &Value) -> GatewayResponse {
-    let Some(status) = response
+fn proxy_response(response: &Value) -> Option<GatewayResponse> {
+    let status = response
         .get("statusCode")
         .and_then(Value::as_u64)
-        .and_then(|s| u16::try_from(s).ok())
-    else {
-        return GatewayResponse::json(502, json!({"message": "Internal server error"}));
-    };
+        .and_then(|s| u16::try_from(s).ok())?;
     let mut headers = Vec::new();
     if let Some(map) = response.get("headers").and_then(Value::as_object) {
         headers.extend(
@@ -416,11 +527,19 @@ fn proxy_response(response: &Value) -> GatewayResponse {
     } else {
         text.as_bytes().to_vec()
     };
-    GatewayResponse {
+    Some(GatewayResponse {
         status,
         headers,
         body,
-    }
+    })
+}
+
+/// The first value of header `name`, whatever its case.
+fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 fn base64_decode(text: &str) -> Option<Vec<u8>> {

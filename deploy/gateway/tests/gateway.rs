@@ -92,6 +92,10 @@ struct Setup {
 }
 
 async fn setup(ttl: u64) -> Setup {
+    setup_with_cors(ttl, &[]).await
+}
+
+async fn setup_with_cors(ttl: u64, origins: &[&str]) -> Setup {
     let functions = Arc::new(Functions::default());
     let invoke_url = invoke_endpoint(Arc::clone(&functions)).await;
     let offset = Arc::new(AtomicU64::new(0));
@@ -108,6 +112,11 @@ async fn setup(ttl: u64) -> Setup {
         invoke_url,
         authorizer_function: "authorizer".into(),
         backend_function: "backend".into(),
+        hints: stack::gateway_hints(),
+        cors_origins: groupgate::cors::AllowedOrigins::new(
+            origins.iter().map(|o| o.to_string()).collect(),
+        )
+        .unwrap(),
     };
     let gateway = Gateway::new(
         config,
@@ -149,12 +158,35 @@ fn body(response: &local_gateway::GatewayResponse) -> Value {
     serde_json::from_slice(&response.body).unwrap()
 }
 
+/// The body of one of the gateway's own answers, as the stack's gateway response of `kind`
+/// writes it: the message, the stack's hint, and the request id.
+fn gateway_body(response: &local_gateway::GatewayResponse, kind: &str, message: Value) -> Value {
+    let mut b = body(response);
+    let id = b["requestId"].as_str().unwrap_or_default();
+    assert_eq!(id.len(), 32, "{b}");
+    b.as_object_mut().unwrap().remove("requestId");
+    assert_eq!(
+        b,
+        json!({"message": message, "hint": stack::gateway_hints()[kind]}),
+        "{kind}"
+    );
+    b
+}
+
+fn header<'a>(response: &'a local_gateway::GatewayResponse, name: &str) -> Option<&'a str> {
+    response
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
 #[tokio::test]
 async fn no_identity_source_is_401_without_calling_the_authorizer() {
     let s = setup(300).await;
     let response = s.gateway.handle(get("/petstore/v1/pets", None)).await;
     assert_eq!(response.status, 401);
-    assert_eq!(body(&response), json!({"message": "Unauthorized"}));
+    gateway_body(&response, "UNAUTHORIZED", json!("Unauthorized"));
     assert_eq!(s.gateway.authorizer_calls(), 0);
 }
 
@@ -167,23 +199,17 @@ async fn an_unauthorized_error_is_401_and_other_errors_500() {
         json!({"errorType": "Unauthorized", "errorMessage": "Unauthorized"}),
     );
     let response = s.gateway.handle(get("/petstore/v1/pets", Some("a"))).await;
-    assert_eq!(
-        (response.status, body(&response)),
-        (401, json!({"message": "Unauthorized"}))
-    );
+    assert_eq!(response.status, 401);
+    gateway_body(&response, "UNAUTHORIZED", json!("Unauthorized"));
 
     s.functions.set(
         "authorizer",
         500,
         json!({"errorType": "AuthorizerFailure", "errorMessage": "policy_store_unavailable: x"}),
     );
-    assert_eq!(
-        s.gateway
-            .handle(get("/petstore/v1/pets", Some("b")))
-            .await
-            .status,
-        500
-    );
+    let response = s.gateway.handle(get("/petstore/v1/pets", Some("b"))).await;
+    assert_eq!(response.status, 500);
+    gateway_body(&response, "AUTHORIZER_FAILURE", Value::Null);
     assert!(s.functions.received("backend").is_empty());
 }
 
@@ -216,7 +242,7 @@ async fn malformed_authorizer_output_is_500() {
 }
 
 #[tokio::test]
-async fn explicit_and_implicit_denies_have_api_gateways_bodies() {
+async fn explicit_and_implicit_denies_have_the_stacks_access_denied_body() {
     let s = setup(0).await;
     s.functions.set(
         "authorizer",
@@ -224,12 +250,11 @@ async fn explicit_and_implicit_denies_have_api_gateways_bodies() {
         allow(&["arn:aws:execute-api:*:*:*/*/GET/petstore/v1/*"]),
     );
     let response = s.gateway.handle(get("/petstore/v2/pets", Some("t"))).await;
-    assert_eq!(
-        (response.status, body(&response)),
-        (
-            403,
-            json!({"Message": "User is not authorized to access this resource"})
-        )
+    assert_eq!(response.status, 403);
+    gateway_body(
+        &response,
+        "ACCESS_DENIED",
+        json!("User is not authorized to access this resource"),
     );
 
     let mut deny = allow(&["*"]);
@@ -237,12 +262,11 @@ async fn explicit_and_implicit_denies_have_api_gateways_bodies() {
         {"Effect": "Deny", "Action": "execute-api:Invoke", "Resource": "arn:aws:execute-api:*:*:*/*/GET/petstore/v2/*"}));
     s.functions.set("authorizer", 200, deny);
     let response = s.gateway.handle(get("/petstore/v2/pets", Some("t"))).await;
-    assert_eq!(
-        (response.status, body(&response)),
-        (
-            403,
-            json!({"Message": "User is not authorized to access this resource with an explicit deny"})
-        )
+    assert_eq!(response.status, 403);
+    gateway_body(
+        &response,
+        "ACCESS_DENIED",
+        json!("User is not authorized to access this resource with an explicit deny"),
     );
 }
 
@@ -355,9 +379,11 @@ fn lambda_http_request(event: &Value) -> String {
 async fn unknown_routes_are_403_missing_authentication_token() {
     let s = setup(300).await;
     let response = s.gateway.handle(get("/petstore/v9", Some("t"))).await;
-    assert_eq!(
-        (response.status, body(&response)),
-        (403, json!({"message": "Missing Authentication Token"}))
+    assert_eq!(response.status, 403);
+    gateway_body(
+        &response,
+        "DEFAULT_4XX",
+        json!("Missing Authentication Token"),
     );
     let mut post_status = get("/petstore/v2/status", Some("t"));
     post_status.method = "POST".into();
@@ -478,4 +504,92 @@ async fn events_have_the_shape_api_gateway_sends() {
         assert_eq!(sent_context["identity"]["sourceIp"], "127.0.0.1");
         assert_eq!(sent_context["requestTime"].as_str().unwrap().len(), 26);
     }
+}
+
+fn from_origin(mut request: GatewayRequest, origin: &str) -> GatewayRequest {
+    request.headers.push(("Origin".into(), origin.into()));
+    request
+}
+
+#[tokio::test]
+async fn without_origins_a_preflight_is_an_unknown_method_and_no_cors_header_is_added() {
+    let s = setup(300).await;
+    let mut preflight = from_origin(get("/petstore/v1/pets", None), "http://localhost:3000");
+    preflight.method = "OPTIONS".into();
+    let response = s.gateway.handle(preflight).await;
+    assert_eq!(response.status, 403);
+    gateway_body(
+        &response,
+        "DEFAULT_4XX",
+        json!("Missing Authentication Token"),
+    );
+    assert!(header(&response, "access-control-allow-origin").is_none());
+    let response = s
+        .gateway
+        .handle(from_origin(
+            get("/petstore/v1/pets", None),
+            "http://localhost:3000",
+        ))
+        .await;
+    assert_eq!(response.status, 401);
+    assert!(header(&response, "access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn a_preflight_is_answered_without_the_authorizer_and_echoes_only_an_allowed_origin() {
+    let s = setup_with_cors(300, &["http://localhost:3000", "https://app.example.com"]).await;
+    let preflight = |origin: &str, path: &str| {
+        let mut r = from_origin(get(path, None), origin);
+        r.method = "OPTIONS".into();
+        r
+    };
+    let response = s
+        .gateway
+        .handle(preflight("http://localhost:3000", "/petstore/v1/pets"))
+        .await;
+    assert_eq!(response.status, 204);
+    assert_eq!(
+        header(&response, "access-control-allow-origin"),
+        Some("http://localhost:3000")
+    );
+    assert_eq!(
+        header(&response, "access-control-allow-methods"),
+        Some("GET,POST,OPTIONS")
+    );
+    assert_eq!(
+        header(&response, "access-control-allow-headers"),
+        Some("Authorization,Content-Type")
+    );
+    let response = s
+        .gateway
+        .handle(preflight("https://app.example.com", "/petstore/v1/pets/7"))
+        .await;
+    assert_eq!(
+        header(&response, "access-control-allow-methods"),
+        Some("GET,OPTIONS")
+    );
+    // Another origin gets an answer the browser refuses: no Access-Control-Allow-Origin.
+    let response = s
+        .gateway
+        .handle(preflight("http://localhost:3001", "/petstore/v1/pets"))
+        .await;
+    assert_eq!(response.status, 204);
+    assert!(header(&response, "access-control-allow-origin").is_none());
+    assert_eq!(s.gateway.authorizer_calls(), 0);
+
+    // The gateway's own answers are readable by the origin that asked (several origins: the
+    // request's Origin is copied, as the stack's gateway responses do).
+    let response = s
+        .gateway
+        .handle(from_origin(
+            get("/petstore/v1/pets", None),
+            "https://app.example.com",
+        ))
+        .await;
+    assert_eq!(response.status, 401);
+    assert_eq!(
+        header(&response, "access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    assert_eq!(header(&response, "vary"), Some("Origin"));
 }

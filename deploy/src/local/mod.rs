@@ -22,11 +22,14 @@ pub async fn provision_emulator(
     policies: &Path,
     out: &Path,
     env_file: &Path,
-    assume_group_role: bool,
+    settings: &Settings,
 ) -> anyhow::Result<()> {
     let groups = groups::load(policies)?;
-    let settings = Settings::load(&Settings::default_path())?;
-    let definition = stack::build(&groups, &Assets::placeholder(&stack::FUNCTIONS), &settings);
+    let definition = stack::build(&groups, &Assets::placeholder(&stack::FUNCTIONS), settings);
+    let cors_origins = settings
+        .allowed_origins()
+        .map_err(anyhow::Error::msg)?
+        .to_list();
     definition.to_template()?;
     let aws = aws_config::from_env()
         .endpoint_url(endpoint)
@@ -39,7 +42,10 @@ pub async fn provision_emulator(
     let local = provision::provision(&aws, endpoint, &definition, &groups, api_url).await?;
     for (path, text) in [
         (out, serde_json::to_string_pretty(&local)? + "\n"),
-        (env_file, local.functions_env(assume_group_role)),
+        (
+            env_file,
+            local.functions_env(settings.assume_group_role, &cors_origins),
+        ),
     ] {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
@@ -60,21 +66,28 @@ pub async fn serve_gateway(
     address: IpAddr,
     port: u16,
     invoke_url: String,
-    authorizer_ttl: Duration,
-    stage: String,
+    settings: &Settings,
 ) -> anyhow::Result<()> {
     let config = GatewayConfig {
-        stage,
+        stage: settings.stage.clone(),
         routes: stack::ROUTES
             .iter()
             .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
             .collect(),
-        authorizer_ttl,
+        authorizer_ttl: Duration::from_secs(settings.authorizer_ttl_seconds.into()),
         identity_header: stack::IDENTITY_HEADER.to_owned(),
         invoke_url,
         authorizer_function: "authorizer".to_owned(),
         backend_function: "backend".to_owned(),
+        hints: stack::gateway_hints(),
+        cors_origins: settings.allowed_origins().map_err(anyhow::Error::msg)?,
     };
+    if !config.cors_origins.is_empty() {
+        eprintln!(
+            "gateway: CORS for {}",
+            config.cors_origins.as_slice().join(", ")
+        );
+    }
     let gateway = Gateway::new(config, Arc::new(Instant::now))?;
     let listener = tokio::net::TcpListener::bind((address, port))
         .await

@@ -310,7 +310,7 @@ async fn create_users(cognito: &Cognito, pool: &str, users: &[DemoUser]) -> anyh
 
 impl LocalStack {
     /// The environment both functions run with under `cargo lambda watch`, as `KEY=VALUE` lines.
-    pub fn functions_env(&self, assume_group_role: bool) -> String {
+    pub fn functions_env(&self, assume_group_role: bool, cors_origins: &str) -> String {
         let endpoint = &self.cognito_endpoint;
         let client_ids = format!("{},{}", self.client_id, self.operator_client_id);
         [
@@ -328,9 +328,11 @@ impl LocalStack {
                 if assume_group_role { "true" } else { "false" },
             ),
             (env::GROUP_ROLE_PATH, LOCAL_ROLE_PATH),
+            (env::CORS_ORIGINS, cors_origins),
             ("AWS_LAMBDA_LOG_FORMAT", "json"),
         ]
         .iter()
+        .filter(|(_, v)| !v.is_empty())
         .map(|(k, v)| format!("{k}={v}\n"))
         .collect()
     }

@@ -14,6 +14,7 @@ pub mod settings;
 
 pub use settings::Settings;
 
+use groupgate::cors::{self, AllowedOrigins};
 use groupgate::env;
 use serde_json::json;
 
@@ -35,6 +36,14 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/petstore/v2/status"),
     ("GET", "/petstore/v2/identity"),
 ];
+
+/// The hint of each gateway response type, for the local gateway.
+pub fn gateway_hints() -> std::collections::HashMap<String, String> {
+    GATEWAY_RESPONSES
+        .iter()
+        .map(|(_, kind, _, hint)| ((*kind).to_owned(), (*hint).to_owned()))
+        .collect()
+}
 
 /// The resources that hold data: a deploy refuses to replace or delete them unless told to.
 pub const DATA_RESOURCES: &[&str] = &["UserPool", "PolicyTable", "PetsTable"];
@@ -413,7 +422,17 @@ fn backend_function(
                 ),
                 (env::ALLOWED_ROLE_ACCOUNTS, Expr::pseudo("AccountId")),
                 (env::GROUP_ROLE_PATH, group_roles_path()),
-            ],
+            ]
+            .into_iter()
+            .chain(
+                params
+                    .settings
+                    .allowed_origins()
+                    .ok()
+                    .filter(|o| !o.is_empty())
+                    .map(|o| (env::CORS_ORIGINS, o.to_list().into())),
+            )
+            .collect(),
         }),
     );
     (function, role)
@@ -523,8 +542,9 @@ fn rest_api(stack: &mut Stack, params: &Params, functions: &Functions) {
         ),
     );
 
-    let methods = methods(stack, &api, &authorizer, backend_fn);
-    let responses = gateway_responses(stack, &api);
+    let origins = params.settings.allowed_origins().unwrap_or_default();
+    let methods = methods(stack, &api, &authorizer, backend_fn, &origins);
+    let responses = gateway_responses(stack, &api, &origins);
     deployment_and_stage(stack, params, &api, &[methods, responses].concat());
 }
 
@@ -534,6 +554,7 @@ fn methods(
     api: &Handle,
     authorizer: &Handle,
     backend_fn: &Handle,
+    origins: &AllowedOrigins,
 ) -> Vec<Handle> {
     let mut resource_ids: Vec<(String, Handle)> = Vec::new();
     let mut methods = Vec::new();
@@ -579,58 +600,162 @@ fn methods(
         );
         methods.push(method_handle);
     }
-
+    if !origins.is_empty() {
+        for (path, resource) in &resource_ids {
+            let allowed: Vec<&str> = ROUTES
+                .iter()
+                .filter(|(_, p)| p == path)
+                .map(|(m, _)| *m)
+                .collect();
+            if !allowed.is_empty() {
+                methods.push(preflight(stack, api, path, resource, &allowed, origins));
+            }
+        }
+    }
     methods
+}
+
+/// The CORS preflight of one resource: an OPTIONS method with no authorizer (browsers send
+/// preflights without the token), answered by API Gateway itself (a MOCK integration). Its
+/// mapping template sets `Access-Control-Allow-Origin` only when the request's `Origin` is one
+/// of the allowed origins, so the browser refuses the call from any other.
+fn preflight(
+    stack: &mut Stack,
+    api: &Handle,
+    path: &str,
+    resource: &Handle,
+    methods: &[&str],
+    origins: &AllowedOrigins,
+) -> Handle {
+    let condition = origins
+        .as_slice()
+        .iter()
+        .map(|o| format!("$origin == '{o}'"))
+        .collect::<Vec<_>>()
+        .join(" || ");
+    // `Origin` as HTTP/1.1 browsers send it, `origin` as HTTP/2 ones do.
+    let template = format!(
+        "#set($origin = $input.params('Origin'))\n#if($origin == '')#set($origin = $input.params('origin'))#end\n#if({condition})#set($context.responseOverride.header.Access-Control-Allow-Origin = $origin)#end\n"
+    );
+    let header = |name: &str| format!("method.response.header.{name}");
+    let allow_methods = format!("'{},OPTIONS'", methods.join(","));
+    stack.add(
+        &format!("Api{}Options", id_fragment(path)),
+        Resource::new(
+            "AWS::ApiGateway::Method",
+            json!({
+                "RestApiId": api.r#ref(),
+                "ResourceId": resource.r#ref(),
+                "HttpMethod": "OPTIONS",
+                "AuthorizationType": "NONE",
+                "Integration": {
+                    "Type": "MOCK",
+                    "RequestTemplates": { "application/json": "{\"statusCode\": 204}" },
+                    "IntegrationResponses": [{
+                        "StatusCode": "204",
+                        "ResponseParameters": {
+                            header("Access-Control-Allow-Methods"): allow_methods,
+                            header("Access-Control-Allow-Headers"): format!("'{}'", cors::ALLOW_HEADERS),
+                            header("Access-Control-Max-Age"): format!("'{}'", cors::MAX_AGE_SECONDS),
+                            header("Vary"): "'Origin'",
+                        },
+                        "ResponseTemplates": { "application/json": template },
+                    }],
+                },
+                "MethodResponses": [{
+                    "StatusCode": "204",
+                    "ResponseParameters": {
+                        header("Access-Control-Allow-Origin"): false,
+                        header("Access-Control-Allow-Methods"): false,
+                        header("Access-Control-Allow-Headers"): false,
+                        header("Access-Control-Max-Age"): false,
+                        header("Vary"): false,
+                    },
+                }],
+            }),
+        ),
+    )
 }
 
 /// The responses API Gateway sends itself: JSON bodies that say what the caller can do, with
 /// the request id to quote when reporting a problem.
-fn gateway_responses(stack: &mut Stack, api: &Handle) -> Vec<Handle> {
-    [
-        (
-            "UnauthorizedResponse",
-            "UNAUTHORIZED",
-            "401",
-            "send a valid Cognito access token as `Authorization: Bearer <token>`; sign in again if it expired",
-        ),
-        (
-            "AccessDeniedResponse",
-            "ACCESS_DENIED",
-            "403",
-            "your groups do not allow this method on this path; ask an administrator for a group that does",
-        ),
-        (
-            "ThrottledResponse",
-            "THROTTLED",
-            "429",
-            "too many requests: retry after a short wait, backing off",
-        ),
-        (
-            "AuthorizerFailureResponse",
-            "AUTHORIZER_FAILURE",
-            "500",
-            "access could not be checked just now: retry shortly, and report the request id if it persists",
-        ),
-        (
-            "AuthorizerConfigurationErrorResponse",
-            "AUTHORIZER_CONFIGURATION_ERROR",
-            "500",
-            "access could not be checked: retry shortly, and report the request id if it persists",
-        ),
-        (
-            "Default4xxResponse",
-            "DEFAULT_4XX",
-            "",
-            "the request was refused before reaching the API: check the method, path and headers",
-        ),
-        (
-            "Default5xxResponse",
-            "DEFAULT_5XX",
-            "",
-            "the API failed: retry shortly, and report the request id if it persists",
-        ),
-    ]
-    .into_iter()
+/// API Gateway's own answers the stack customises: (logical id, response type, status, hint).
+/// An empty status keeps the status of the response a DEFAULT_ type stands for. The local
+/// gateway answers with the same hints.
+pub const GATEWAY_RESPONSES: &[(&str, &str, &str, &str)] = &[
+    (
+        "UnauthorizedResponse",
+        "UNAUTHORIZED",
+        "401",
+        "send a valid Cognito access token as `Authorization: Bearer <token>`; sign in again if it expired",
+    ),
+    (
+        "AccessDeniedResponse",
+        "ACCESS_DENIED",
+        "403",
+        "your groups do not allow this method on this path; ask an administrator for a group that does",
+    ),
+    (
+        "ThrottledResponse",
+        "THROTTLED",
+        "429",
+        "too many requests: retry after a short wait, backing off",
+    ),
+    (
+        "AuthorizerFailureResponse",
+        "AUTHORIZER_FAILURE",
+        "500",
+        "access could not be checked just now: retry shortly, and report the request id if it persists",
+    ),
+    (
+        "AuthorizerConfigurationErrorResponse",
+        "AUTHORIZER_CONFIGURATION_ERROR",
+        "500",
+        "access could not be checked: retry shortly, and report the request id if it persists",
+    ),
+    (
+        "Default4xxResponse",
+        "DEFAULT_4XX",
+        "",
+        "the request was refused before reaching the API: check the method, path and headers",
+    ),
+    (
+        "Default5xxResponse",
+        "DEFAULT_5XX",
+        "",
+        "the API failed: retry shortly, and report the request id if it persists",
+    ),
+];
+
+/// API Gateway's own answers (401, 403, 429, authorizer failures, other 4xx and 5xx): JSON with
+/// a hint of what the caller can do, and, with CORS on, readable by the allowed origins.
+///
+/// A gateway response cannot check `Origin`: it can only set a fixed value or copy a request
+/// header. With one origin it names that origin. With several it copies the request's
+/// `Origin`: these bodies hold only the message, hint and request id, and a browser on any
+/// other origin never gets this far, because the preflight every token-bearing call needs
+/// already refused it.
+fn gateway_responses(stack: &mut Stack, api: &Handle, origins: &AllowedOrigins) -> Vec<Handle> {
+    let mut cors_headers = serde_json::Map::new();
+    match origins.as_slice() {
+        [] => {}
+        [only] => {
+            cors_headers.insert(
+                "gatewayresponse.header.Access-Control-Allow-Origin".into(),
+                json!(format!("'{only}'")),
+            );
+        }
+        _ => {
+            cors_headers.insert(
+                "gatewayresponse.header.Access-Control-Allow-Origin".into(),
+                json!("method.request.header.Origin"),
+            );
+            cors_headers.insert("gatewayresponse.header.Vary".into(), json!("'Origin'"));
+        }
+    }
+    GATEWAY_RESPONSES
+        .iter()
+        .copied()
     .map(|(id, kind, status, hint)| {
         let template = format!(
             r#"{{"message":$context.error.messageString,"hint":"{hint}","requestId":"$context.requestId"}}"#
@@ -638,9 +763,9 @@ fn gateway_responses(stack: &mut Stack, api: &Handle) -> Vec<Handle> {
         let mut properties = json!({
             "RestApiId": api.r#ref(),
             "ResponseType": kind,
-            "ResponseParameters": {
-                "gatewayresponse.header.Content-Type": "'application/json'",
-            },
+            "ResponseParameters": cors_headers.clone().into_iter()
+                .chain([("gatewayresponse.header.Content-Type".to_owned(), json!("'application/json'"))])
+                .collect::<serde_json::Map<_, _>>(),
             "ResponseTemplates": { "application/json": template },
         });
         // The DEFAULT_ types keep the status of the response they stand for.

@@ -37,6 +37,9 @@ pub struct Settings {
     /// Whether the backend acts with the caller's group IAM role.
     pub assume_group_role: bool,
     pub throttle: Throttle,
+    /// Browser origins allowed to call the API (CORS); empty, no CORS is emitted.
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
 }
 
 /// Stage throttling: steady requests per second, and the burst above it.
@@ -55,6 +58,8 @@ pub struct Overrides {
     pub assume_group_role: Option<bool>,
     pub throttle_rate_limit: Option<f64>,
     pub throttle_burst_limit: Option<u32>,
+    /// Replaces the file's list when given.
+    pub cors_origins: Option<Vec<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -102,7 +107,9 @@ impl Settings {
             assume_group_role,
             throttle_rate_limit,
             throttle_burst_limit,
+            cors_origins,
         } = overrides;
+        settings.cors_origins = cors_origins.unwrap_or(settings.cors_origins);
         settings.stage = stage.unwrap_or(settings.stage);
         settings.authorizer_ttl_seconds =
             authorizer_ttl_seconds.unwrap_or(settings.authorizer_ttl_seconds);
@@ -115,6 +122,11 @@ impl Settings {
             message: format!("with the command line's values: {message}"),
         })?;
         Ok(settings)
+    }
+
+    /// The CORS origins, checked.
+    pub fn allowed_origins(&self) -> Result<groupgate::cors::AllowedOrigins, String> {
+        groupgate::cors::AllowedOrigins::new(self.cors_origins.clone())
     }
 
     /// Checks the values, as after flags have been laid over the file.
@@ -146,6 +158,8 @@ impl Settings {
         if self.throttle.burst_limit == 0 {
             return Err("`throttle.burst_limit` must be at least 1".to_owned());
         }
+        self.allowed_origins()
+            .map_err(|e| format!("`cors_origins`: {e}"))?;
         Ok(())
     }
 }
@@ -207,6 +221,12 @@ mod tests {
             ("stage = \"prod\"", "stage = \"pro d\"", "`stage`"),
             ("rate_limit = 100.0", "rate_limit = 0.0", "rate_limit"),
             ("burst_limit = 200", "burst_limit = 0", "burst_limit"),
+            (
+                "cors_origins = []",
+                "cors_origins = [\"https://app.example.com/\"]",
+                "cors_origins",
+            ),
+            ("cors_origins = []", "cors_origins = [\"*\"]", "wildcard"),
             (
                 "stage = \"prod\"",
                 "stage = \"prod\"\nstaeg = \"x\"",
