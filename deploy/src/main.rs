@@ -135,6 +135,9 @@ enum Command {
         /// shape (`user_pool_id`, `operator_client_id`, optional `cognito_endpoint`, `region`).
         #[arg(long, default_value = ".local/stack.json")]
         stack_file: PathBuf,
+        /// A deployed stack instead: its outputs name the pool and the operator client.
+        #[arg(long, conflicts_with = "stack_file")]
+        stack: Option<String>,
     },
     /// The local stack (used by scripts/dev.sh).
     #[command(subcommand)]
@@ -294,9 +297,17 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::SeedPets { table } => operations::seed_pets(&table).await,
         Command::RemovePets { stack_file, ids } => operations::remove_pets(&stack_file, &ids).await,
-        Command::Token { user, stack_file } => {
+        Command::Token {
+            user,
+            stack_file,
+            stack,
+        } => {
             let password = std::env::var("GROUPGATE_PASSWORD").ok();
-            operations::print_token(&stack_file, &user, password).await
+            let source = match &stack {
+                Some(name) => operations::TokenSource::Stack(name),
+                None => operations::TokenSource::File(&stack_file),
+            };
+            operations::print_token(source, &user, password).await
         }
         Command::Local(Local::Provision {
             endpoint,

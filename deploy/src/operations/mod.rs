@@ -106,21 +106,35 @@ pub async fn seed_policies(
     Ok(())
 }
 
-/// Prints an access token for `user`, from the pool and operator client in the stack
-/// description at `stack_file`. The password comes from `password` (the environment), else
-/// from the description's demo users.
+/// Where `token` finds the pool and the operator client: a stack description file (the local
+/// stack's `.local/stack.json`), or a deployed stack's outputs.
+pub enum TokenSource<'a> {
+    File(&'a Path),
+    Stack(&'a str),
+}
+
+/// Prints an access token for `user`, from the pool and operator client of `source`. The
+/// password comes from `password` (the environment), else from the description's demo users.
 pub async fn print_token(
-    stack_file: &Path,
+    source: TokenSource<'_>,
     user: &str,
     password: Option<String>,
 ) -> anyhow::Result<()> {
-    let stack = token::StackFile::load(stack_file)?;
+    let (stack, where_) = match source {
+        TokenSource::File(path) => (token::StackFile::load(path)?, path.display().to_string()),
+        TokenSource::Stack(name) => {
+            let aws = aws_config::load_from_env().await;
+            (
+                token::StackFile::from_stack(&aws, name).await?,
+                format!("stack {name}"),
+            )
+        }
+    };
     let password = match password {
         Some(p) => p,
         None => stack.password(user).map(str::to_owned).with_context(|| {
             format!(
-                "no password for `{user}`: set GROUPGATE_PASSWORD, or name a user of `{}`",
-                stack_file.display()
+                "no password for `{user}`: set GROUPGATE_PASSWORD, or name a user of `{where_}`"
             )
         })?,
     };

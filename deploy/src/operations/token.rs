@@ -42,6 +42,26 @@ impl StackFile {
             .with_context(|| format!("`{}` is not a stack description", path.display()))
     }
 
+    /// The description of a deployed stack, from its outputs (`UserPoolId`, `OperatorClientId`,
+    /// `Region`, `PetsTableName`).
+    pub async fn from_stack(aws: &aws_config::SdkConfig, name: &str) -> anyhow::Result<Self> {
+        let cfn = aws_sdk_cloudformation::Client::new(aws);
+        let mut outputs = super::deploy::read_outputs(&cfn, name).await?;
+        let mut take = |key: &str| {
+            outputs
+                .remove(key)
+                .with_context(|| format!("stack `{name}` has no `{key}` output"))
+        };
+        Ok(Self {
+            user_pool_id: take("UserPoolId")?,
+            operator_client_id: take("OperatorClientId")?,
+            cognito_endpoint: None,
+            region: take("Region").ok(),
+            users: Vec::new(),
+            pets_table: take("PetsTableName").ok(),
+        })
+    }
+
     /// The password the file keeps for `user` (the local stack's demo users).
     pub fn password(&self, user: &str) -> Option<&str> {
         self.users
