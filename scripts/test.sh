@@ -50,6 +50,11 @@ cargo run --quiet -p deploy -- bootstrap --synth-only --out "$ROOT/.local/synth"
 cfn-lint "$ROOT/.local/synth/template.json" "$ROOT/.local/synth/bootstrap.json" ||
   fail "cfn-lint found problems in the templates"
 
+say "the policy toolbox offline: groupgate validate, and the access matrix against deploy/access.json"
+cargo run --quiet -p deploy -- validate >"$LOGS/validate.log" 2>&1 || fail "groupgate validate" "$LOGS/validate.log"
+cargo run --quiet -p deploy -- simulate --expect "$ROOT/deploy/access.json" >"$LOGS/simulate.log" 2>&1 ||
+  fail "groupgate simulate --expect deploy/access.json" "$LOGS/simulate.log"
+
 say "shellcheck on scripts/"
 shellcheck scripts/*.sh scripts/pipeline/*.sh .ci/run || fail "shellcheck"
 
@@ -103,6 +108,9 @@ PY
 say "CORS in headless Chromium against the local stack (scripts/browser-cors.sh)"
 "$ROOT/scripts/browser-cors.sh" 2>&1 | tee "$LOGS/browser.log" || smoke_status=1
 
+say "groupgate explain against the local stack's real tokens (scripts/explain-smoke.sh)"
+"$ROOT/scripts/explain-smoke.sh" 2>&1 | tee "$LOGS/explain.log" || smoke_status=1
+
 say "stopping the local stack with SIGTERM, as Ctrl-C would"
 kill -TERM "$DEV_PID"
 for _ in $(seq 100); do kill -0 "$DEV_PID" 2>/dev/null || break; sleep 0.2; done
@@ -110,10 +118,10 @@ kill -0 "$DEV_PID" 2>/dev/null && fail "scripts/dev.sh did not stop on SIGTERM" 
 for url in "$api_url/petstore/v2/status" "$cognito/moto-api/"; do
   curl -s -o /dev/null --max-time 2 "$url" && fail "$url still answers after scripts/dev.sh stopped" "$LOGS/dev.log"
 done
-[ "$smoke_status" -eq 0 ] || fail "smoke tests (logs: .local/logs/smoke.log, smoke-deployed.log, browser.log)"
+[ "$smoke_status" -eq 0 ] || fail "smoke tests (logs: .local/logs/smoke.log, smoke-deployed.log, browser.log, explain.log)"
 
 # One closing line for the whole run, from cargo's and the smoke tests' own counts.
-python3 - "$LOGS/cargo-test.log" "$LOGS/smoke.log" "$LOGS/smoke-deployed.log" "$LOGS/browser.log" <<'PY'
+python3 - "$LOGS/cargo-test.log" "$LOGS/smoke.log" "$LOGS/smoke-deployed.log" "$LOGS/browser.log" "$LOGS/explain.log" <<'PY'
 import re, sys
 text = "".join(open(path).read() for path in sys.argv[1:])
 passed = sum(int(n) for n in re.findall(r"(\d+) passed", text))

@@ -4,7 +4,9 @@
 //!   knows nothing of groupgate;
 //! - [`stack`]: this product's stack, built from the group definitions in `policies/`, and the
 //!   Lambda assets;
-//! - [`operations`]: what an operator runs against a stack: synth and policy seeding;
+//! - [`operations`]: what an operator runs against a stack: synth, bootstrap, deploy, seeding,
+//!   tokens;
+//! - [`toolbox`]: the policy tools (explain, validate, simulate) on the authorizer's own code;
 //! - [`local`]: the local stack: emulator provisioning, and the local API Gateway (its own crate,
 //!   `deploy/gateway`).
 //!
@@ -14,3 +16,4 @@ pub mod construct;
 pub mod local;
 pub mod operations;
 pub mod stack;
+pub mod toolbox;

@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use deploy::stack::groups;
 use deploy::stack::settings::{Overrides, Settings};
-use deploy::{local, operations};
+use deploy::{local, operations, toolbox};
 
 /// groupgate, the operator's tool: the stack as code (synth), the bootstrap stack, seeding the
 /// tables, tokens for users, and the local stack.
@@ -139,6 +139,51 @@ enum Command {
         #[arg(long, conflicts_with = "stack_file")]
         stack: Option<String>,
     },
+    /// Why is this request allowed or denied? Verifies a token as the authorizer does (or takes
+    /// groups), decides with the authorizer's code, and shows the statement that decided, what
+    /// the groups can reach and the policy returned to API Gateway. Exit 0: decided (allow or
+    /// deny); 2: usage error; 3: could not decide (keys or table unreachable).
+    Explain(ExplainArgs),
+    /// Lint the group definitions with the authorizer's own parser, and judge what their
+    /// statements reach over the API's routes. Exit 0: clean or warnings only; 1: errors (or
+    /// warnings with --strict); 2: usage error.
+    Validate {
+        #[arg(long, default_value_os_t = groups::default_dir())]
+        policies: PathBuf,
+        /// Also compare with the groups of this live policy table.
+        #[arg(long)]
+        table: Option<String>,
+        #[arg(long, value_enum, default_value = "plain")]
+        format: ValidateFormat,
+        /// Warnings fail too.
+        #[arg(long)]
+        strict: bool,
+        #[command(flatten)]
+        settings: SettingsArgs,
+    },
+    /// Every group, and no group, against every route, as the authorizer decides. With
+    /// --expect, check the matrix against the access file. Exit 0: printed, or it matches; 1:
+    /// it differs; 2: usage error.
+    Simulate {
+        #[arg(long, default_value_os_t = groups::default_dir())]
+        policies: PathBuf,
+        /// Read the policies from this live table instead.
+        #[arg(long)]
+        table: Option<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: deploy::toolbox::simulate::Format,
+        /// The access file to check against (`deploy/access.json`); its statuses go into the TSV.
+        #[arg(long)]
+        expect: Option<PathBuf>,
+        /// Rewrite the --expect file's decisions from the policies (keeping its statuses).
+        #[arg(long, requires = "expect")]
+        update: bool,
+        /// Whose statuses the TSV gives: `local` (moto, no IAM) or `aws`.
+        #[arg(long, default_value = "local")]
+        environment: String,
+        #[command(flatten)]
+        settings: SettingsArgs,
+    },
     /// The local stack (used by scripts/dev.sh).
     #[command(subcommand)]
     Local(Local),
@@ -178,12 +223,71 @@ enum Local {
     },
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ValidateFormat {
+    /// `file:line: severity: message`
+    Plain,
+    /// GitHub Actions annotations
+    Github,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ExplainFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args)]
+struct ExplainArgs {
+    /// The caller's access token (`-` reads it from stdin). It is verified, never printed.
+    #[arg(long, required_unless_present = "groups", conflicts_with = "groups")]
+    token: Option<String>,
+    /// The caller's groups instead of a token, comma-separated (`--groups ''` for none).
+    #[arg(long, value_delimiter = ',')]
+    groups: Option<Vec<String>>,
+    #[arg(long)]
+    method: String,
+    /// The path after the stage, e.g. `/petstore/v1/pets`.
+    #[arg(long)]
+    path: String,
+    /// The caller's address, for `aws:SourceIp` conditions.
+    #[arg(long)]
+    source_ip: Option<std::net::IpAddr>,
+    /// The time to check the token at, in seconds since the epoch (default: now).
+    #[arg(long, value_name = "TIMESTAMP")]
+    now: Option<u64>,
+    #[arg(long, default_value_os_t = groups::default_dir())]
+    policies: PathBuf,
+    /// Read the policies from this live table instead.
+    #[arg(long)]
+    table: Option<String>,
+    /// The pool the token must come from (default: the stack's or the local stack's).
+    #[arg(long)]
+    user_pool_id: Option<String>,
+    /// A client id the token may be for (repeatable).
+    #[arg(long = "client-id")]
+    client_ids: Vec<String>,
+    /// Where the pool's keys are (default: the pool's address on AWS, or the local stack's).
+    #[arg(long)]
+    jwks_url: Option<String>,
+    /// A deployed stack whose outputs name the pool and clients.
+    #[arg(long)]
+    stack: Option<String>,
+    /// The local stack's description, used when present and nothing else names the pool.
+    #[arg(long, default_value = ".local/stack.json")]
+    stack_file: PathBuf,
+    #[arg(long, value_enum, default_value = "text")]
+    format: ExplainFormat,
+    #[command(flatten)]
+    settings: SettingsArgs,
+}
+
 /// The settings file, and flags that override its values.
 #[derive(Args)]
 struct SettingsArgs {
     /// The settings that shape the stack.
     #[arg(long = "settings", default_value_os_t = Settings::default_path())]
-    path: PathBuf,
+    settings_file: PathBuf,
     /// API stage name.
     #[arg(long)]
     stage: Option<String>,
@@ -214,7 +318,7 @@ impl SettingsArgs {
             throttle_burst_limit: self.throttle_burst,
             cors_origins: (!self.cors_origins.is_empty()).then_some(self.cors_origins),
         };
-        Ok(Settings::load_with(&self.path, overrides)?)
+        Ok(Settings::load_with(&self.settings_file, overrides)?)
     }
 }
 
@@ -309,6 +413,100 @@ async fn main() -> anyhow::Result<()> {
             };
             operations::print_token(source, &user, password).await
         }
+        Command::Explain(args) => exit_with(explain(args).await),
+        Command::Validate {
+            policies,
+            table,
+            format,
+            strict,
+            settings,
+        } => {
+            let settings = settings.load()?;
+            let live = match &table {
+                Some(table) => {
+                    let catalogue = toolbox::load(&policies, Some(table)).await?;
+                    Some((
+                        table.as_str(),
+                        catalogue.names().iter().map(|n| n.to_string()).collect(),
+                    ))
+                }
+                None => None,
+            };
+            let context = toolbox::validate::Context {
+                stage: &settings.stage,
+                cached: settings.authorizer_ttl_seconds > 0,
+                live_groups: live,
+            };
+            let findings = toolbox::validate::validate(&policies, &context)?;
+            for finding in &findings {
+                let line = match format {
+                    ValidateFormat::Plain => finding.plain(),
+                    ValidateFormat::Github => finding.github(),
+                };
+                toolbox::print(&format!("{line}\n"));
+            }
+            let errors = findings
+                .iter()
+                .filter(|f| f.severity == toolbox::validate::Severity::Error)
+                .count();
+            let warnings = findings.len() - errors;
+            eprintln!(
+                "validate: {errors} errors, {warnings} warnings in {}",
+                policies.display()
+            );
+            exit_with(Ok(if errors > 0 || (strict && warnings > 0) {
+                1
+            } else {
+                0
+            }))
+        }
+        Command::Simulate {
+            policies,
+            table,
+            format,
+            expect,
+            update,
+            environment,
+            settings,
+        } => {
+            let settings = settings.load()?;
+            let catalogue = toolbox::load(&policies, table.as_deref()).await?;
+            let cells = toolbox::simulate::matrix(&catalogue, &settings.stage);
+            let cells = exit_on_usage(cells)?;
+            let access = expect
+                .as_deref()
+                .map(toolbox::simulate::AccessFile::load)
+                .transpose()?;
+            if let (true, Some(path), Some(access)) = (update, &expect, &access) {
+                let updated = toolbox::simulate::AccessFile::from_cells(&cells, Some(access));
+                std::fs::write(path, serde_json::to_string_pretty(&updated)? + "\n")?;
+                eprintln!("simulate: wrote the decisions into {}", path.display());
+            }
+            toolbox::print(&toolbox::simulate::render(
+                &cells,
+                format,
+                access.as_ref(),
+                &environment,
+            ));
+            let differences = access.map(|a| a.differences(&cells)).unwrap_or_default();
+            if !differences.is_empty() && !update {
+                eprintln!(
+                    "simulate: the policies' decisions differ from {}:",
+                    expect
+                        .as_deref()
+                        .unwrap_or(std::path::Path::new("?"))
+                        .display()
+                );
+                for line in &differences {
+                    eprintln!("  {line}");
+                }
+                eprintln!(
+                    "  (if the change is meant, run `groupgate simulate --expect FILE --update`)"
+                );
+                return exit_with(Ok(toolbox::EXIT_DIFFERS));
+            }
+            Ok(())
+        }
         Command::Local(Local::Provision {
             endpoint,
             api_url,
@@ -327,5 +525,67 @@ async fn main() -> anyhow::Result<()> {
             invoke_url,
             settings,
         }) => local::serve_gateway(address, port, invoke_url, &settings.load()?).await,
+    }
+}
+
+/// Exits with `code` when it is not 0; an error is printed by `main` (exit 1), except one that
+/// means "could not decide" (exit 3).
+fn exit_with(result: anyhow::Result<i32>) -> anyhow::Result<()> {
+    match result {
+        Ok(0) => Ok(()),
+        Ok(code) => std::process::exit(code),
+        Err(e) if e.downcast_ref::<toolbox::explain::Undecided>().is_some() => {
+            eprintln!("error: {e:#}");
+            std::process::exit(toolbox::EXIT_UNDECIDED)
+        }
+        Err(e) if e.downcast_ref::<toolbox::UsageError>().is_some() => {
+            eprintln!("error: {e:#}");
+            std::process::exit(2)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Passes a result on, exiting 2 on a usage error.
+fn exit_on_usage<T>(result: anyhow::Result<T>) -> anyhow::Result<T> {
+    match result {
+        Err(e) if e.downcast_ref::<toolbox::UsageError>().is_some() => {
+            eprintln!("error: {e:#}");
+            std::process::exit(2)
+        }
+        other => other,
+    }
+}
+
+/// `groupgate explain`, with the settings file's stage.
+async fn explain(args: ExplainArgs) -> anyhow::Result<i32> {
+    let stage = args.settings.load()?.stage;
+    let options = toolbox::explain::Options {
+        token: args.token,
+        groups: args.groups,
+        method: args.method,
+        path: args.path,
+        source_ip: args.source_ip,
+        now: args.now,
+        policies: args.policies,
+        table: args.table,
+        user_pool_id: args.user_pool_id,
+        client_ids: args.client_ids,
+        jwks_url: args.jwks_url,
+        stack: args.stack,
+        stack_file: args.stack_file,
+        json: args.format == ExplainFormat::Json,
+        stage,
+    };
+    toolbox::explain::run(options).await
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
     }
 }

@@ -65,8 +65,9 @@ print(json.dumps({"api_url": outputs["ApiUrl"].rstrip("/"), "cognito_endpoint": 
                   "pets_table": outputs.get("PetsTableName", ""),
                   "users": users, "group_roles": roles}))
 PY
-# On AWS the viewer's role may only read, so its POST is refused; an emulator enforces no IAM.
+# On AWS the statuses are AWS's (deploy/access.json: a read-only role's write is refused);
+# an emulator enforces no IAM.
 case "$COGNITO_ENDPOINT" in
-  https://cognito-idp.*.amazonaws.com) export SMOKE_VIEWER_POST_STATUS=${SMOKE_VIEWER_POST_STATUS:-403} ;;
+  https://cognito-idp.*.amazonaws.com) export SMOKE_ENVIRONMENT=${SMOKE_ENVIRONMENT:-aws} ;;
 esac
 "$ROOT/scripts/smoke.sh" --stack "$STACK_FILE"

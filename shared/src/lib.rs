@@ -14,7 +14,8 @@
 //!   [`context::Caller`] the backend reads back, and the rule for which role the caller acts as.
 //!
 //! Beside the path: [`env`](mod@env) names the functions' variables, [`cors`] holds the
-//! browser origins allowed to call the API, [`untrusted`] makes a caller's
+//! browser origins allowed to call the API, [`reference`] evaluates a returned policy as API
+//! Gateway does (to hold the decision to), [`untrusted`] makes a caller's
 //! strings safe to log, and `error` holds [`Error`] and [`PolicyError`].
 //!
 //! The decision path is plain functions over plain data; the I/O (the JWKS over HTTP, feature
@@ -34,6 +35,7 @@ mod group;
 pub mod json;
 pub mod jwks;
 mod policy;
+pub mod reference;
 mod store;
 mod token;
 pub mod untrusted;
