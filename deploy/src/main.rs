@@ -151,8 +151,11 @@ enum Command {
         #[arg(long, default_value_os_t = groups::default_dir())]
         policies: PathBuf,
         /// Also compare with the groups of this live policy table.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "stack")]
         table: Option<String>,
+        /// Also compare with the policy table of this deployed stack.
+        #[arg(long)]
+        stack: Option<String>,
         #[arg(long, value_enum, default_value = "plain")]
         format: ValidateFormat,
         /// Warnings fail too.
@@ -417,11 +420,24 @@ async fn main() -> anyhow::Result<()> {
         Command::Validate {
             policies,
             table,
+            stack,
             format,
             strict,
             settings,
         } => {
             let settings = settings.load()?;
+            let table = match (table, &stack) {
+                (Some(table), _) => Some(table),
+                (None, Some(stack)) => {
+                    let aws = aws_config::load_from_env().await;
+                    let cfn = aws_sdk_cloudformation::Client::new(&aws);
+                    let outputs = operations::deploy::read_outputs(&cfn, stack).await?;
+                    Some(outputs.get("PolicyTableName").cloned().ok_or_else(|| {
+                        anyhow::anyhow!("stack `{stack}` has no `PolicyTableName` output")
+                    })?)
+                }
+                (None, None) => None,
+            };
             let live = match &table {
                 Some(table) => {
                     let catalogue = toolbox::load(&policies, Some(table)).await?;

@@ -438,3 +438,32 @@ proptest! {
         prop_assert_eq!(direct, Ok(decided));
     }
 }
+
+#[test]
+fn explain_exits_3_when_the_keys_cannot_be_read() {
+    let closed = format!(
+        "http://127.0.0.1:{}/jwks.json",
+        groupgate_testkit::free_port()
+    );
+    let out = groupgate(&[
+        "explain",
+        "--token",
+        "a.b.c",
+        "--method",
+        "GET",
+        "--path",
+        "/petstore/v1/pets",
+        "--user-pool-id",
+        "us-east-1_abc",
+        "--client-id",
+        "client",
+        "--jwks-url",
+        &closed,
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        text(&out).contains("the pool's keys could not be read"),
+        "{}",
+        text(&out)
+    );
+}
