@@ -2,6 +2,7 @@
 //! with the credentials cached until shortly before they expire.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
@@ -139,8 +140,14 @@ pub struct RoleBroker {
     role_path: String,
     /// Learned from STS on first use: roles are assumed only in the function's own partition.
     own: tokio::sync::OnceCell<Own>,
-    cache: Mutex<HashMap<(String, String), Assumed>>,
+    /// One slot per (role, session). The map's lock is held only to find a slot; a slot's own
+    /// lock is held across its `AssumeRole`, so concurrent requests of one caller share one
+    /// call, and a stalled call for one caller never blocks another's.
+    cache: std::sync::Mutex<HashMap<(String, String), Arc<Slot>>>,
 }
+
+/// The credentials of one (role, session), filled by the first request that needs them.
+type Slot = Mutex<Option<Assumed>>;
 
 impl RoleBroker {
     pub fn new(
@@ -156,7 +163,7 @@ impl RoleBroker {
             allowed_accounts,
             role_path,
             own: tokio::sync::OnceCell::new(),
-            cache: Mutex::new(HashMap::new()),
+            cache: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -229,9 +236,9 @@ impl RoleBroker {
         let role = RoleArn::parse(arn).map_err(ApiError::forbidden)?;
         self.check(&role).await?;
         let session = session_name(&caller.username, &caller.sub);
-        let key = (role.arn.clone(), session.clone());
-        let mut cache = self.cache.lock().await;
-        if let Some(hit) = cache.get(&key)
+        let slot = self.slot((role.arn.clone(), session.clone()));
+        let mut held = slot.lock().await;
+        if let Some(hit) = held.as_ref()
             && hit.expires > SystemTime::now() + RENEW_BEFORE_EXPIRY
         {
             return Ok(hit.clone());
@@ -270,15 +277,34 @@ impl RoleBroker {
             config,
             expires,
         };
+        *held = Some(assumed.clone());
+        Ok(assumed)
+    }
+
+    /// The slot of `key`, made if there is none. When the map is full, slots that are neither
+    /// in use nor fresh are dropped first; if that is not enough, every slot not in use.
+    fn slot(&self, key: (String, String)) -> Arc<Slot> {
+        // A poisoned map only means another request panicked while holding it: the map itself
+        // is still a valid cache.
+        let mut cache = self
+            .cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(slot) = cache.get(&key) {
+            return Arc::clone(slot);
+        }
         if cache.len() >= MAX_CACHED {
-            let now = SystemTime::now();
-            cache.retain(|_, a| a.expires > now + RENEW_BEFORE_EXPIRY);
+            let fresh_after = SystemTime::now() + RENEW_BEFORE_EXPIRY;
+            cache.retain(|_, slot| {
+                slot.try_lock().map_or(true, |s| {
+                    s.as_ref().is_some_and(|a| a.expires > fresh_after)
+                })
+            });
             if cache.len() >= MAX_CACHED {
-                cache.clear();
+                cache.retain(|_, slot| slot.try_lock().is_err());
             }
         }
-        cache.insert(key, assumed.clone());
-        Ok(assumed)
+        Arc::clone(cache.entry(key).or_default())
     }
 }
 
