@@ -81,6 +81,23 @@ start_moto() {
   export MOTO_ENDPOINT
 }
 
+# Creates .venv-checkov with checkov and its own pins (they clash with .venv's), again only when
+# scripts/requirements-checkov.txt changes.
+ensure_checkov() {
+  local venv="$ROOT/.venv-checkov" stamp want have=""
+  stamp="$venv/.requirements.sha256"
+  want=$(sha256sum "$ROOT/scripts/requirements-checkov.txt" | cut -d' ' -f1)
+  [ -f "$stamp" ] && have=$(cat "$stamp")
+  if [ -x "$venv/bin/checkov" ] && [ "$want" = "$have" ]; then
+    return 0
+  fi
+  say "installing checkov into .venv-checkov (its own pins clash with .venv's)"
+  python3 -m venv "$venv" >"$LOGS/venv-checkov.log" 2>&1 || fail "python3 -m venv .venv-checkov" "$LOGS/venv-checkov.log"
+  "$venv/bin/pip" install --disable-pip-version-check -q -r "$ROOT/scripts/requirements-checkov.txt" \
+    >>"$LOGS/venv-checkov.log" 2>&1 || fail "pip install -r scripts/requirements-checkov.txt" "$LOGS/venv-checkov.log"
+  echo "$want" >"$stamp"
+}
+
 # Runs the operator's tool: $GROUPGATE when set (the deploy job's prebuilt binary), else the
 # debug build, built first when missing.
 groupgate() {

@@ -112,6 +112,8 @@ pub struct Resource {
     pub retention: Retention,
     /// The condition the resource is created under, if any.
     pub condition: Option<String>,
+    /// Security-scanner (checkov) checks that do not apply to it: (check id, why).
+    pub waivers: Vec<(&'static str, &'static str)>,
 }
 
 impl Resource {
@@ -122,7 +124,15 @@ impl Resource {
             depends_on: Vec::new(),
             retention: Retention::Delete,
             condition: None,
+            waivers: Vec::new(),
         }
+    }
+
+    /// Tells the security scanner that these checks do not apply, each with the reason a
+    /// reviewer reads in the template's `Metadata`.
+    pub fn waive(mut self, waivers: &[(&'static str, &'static str)]) -> Self {
+        self.waivers.extend_from_slice(waivers);
+        self
     }
 
     pub fn depends_on(mut self, handles: &[&Handle]) -> Self {
@@ -338,6 +348,14 @@ impl Stack {
             if r.retention == Retention::RetainExceptOnCreate {
                 out.insert("DeletionPolicy".into(), json!("RetainExceptOnCreate"));
                 out.insert("UpdateReplacePolicy".into(), json!("Retain"));
+            }
+            if !r.waivers.is_empty() {
+                let skip: Vec<Value> = r
+                    .waivers
+                    .iter()
+                    .map(|(id, why)| json!({ "id": id, "comment": why }))
+                    .collect();
+                out.insert("Metadata".into(), json!({ "checkov": { "skip": skip } }));
             }
             out.insert("Properties".into(), r.properties.clone());
             resources.insert(id.clone(), Value::Object(out));

@@ -94,6 +94,7 @@ pub fn lambda_function(f: Function<'_>) -> Resource {
             "MemorySize": f.memory_mb,
             "Timeout": f.timeout_seconds,
             "Environment": { "Variables": variables },
+            "TracingConfig": { "Mode": "Active" },
             "LoggingConfig": {
                 "LogFormat": "JSON",
                 "ApplicationLogLevel": "INFO",
