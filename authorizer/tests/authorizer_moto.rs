@@ -424,6 +424,34 @@ async fn an_unreachable_jwks_is_an_error_not_unauthorized() {
 }
 
 #[tokio::test]
+async fn a_jwks_of_unusable_keys_is_an_error_not_unauthorized() {
+    let stack = Stack::start().await;
+    // The pool's key id, but an EC key: a broken or wrong endpoint, not a bad token.
+    let ec = serde_json::json!({"keys": [{"kty": "EC", "kid": "any", "crv": "P-256",
+        "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+        "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]});
+    let server = groupgate_testkit::StaticHttpServer::start("200 OK", ec.to_string())
+        .await
+        .unwrap();
+    let a = authorizer(
+        &stack.moto,
+        &stack.pool.id,
+        &stack.pool.client_id,
+        server.url("/jwks.json"),
+        stack.table.clone(),
+        ExpectedTokenUse::Access,
+    )
+    .await;
+    let (vet, _) = stack.pool.sign_in("vet").await;
+    match authorize(&a, &vet, "GET", "/").await {
+        Err(AuthorizerError::Failed(message)) => {
+            assert!(message.contains("jwks_unavailable"), "{message}");
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+#[tokio::test]
 async fn a_malformed_method_arn_is_an_error() {
     let stack = Stack::start().await;
     let a = stack.authorizer(ExpectedTokenUse::Access).await;

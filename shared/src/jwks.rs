@@ -30,10 +30,13 @@ impl std::fmt::Debug for KeySet {
 
 impl KeySet {
     /// Reads the RS256 signing keys of a JWKS document. Keys of other types or uses are skipped;
-    /// a document that is not a JWKS at all, or whose RSA key cannot be parsed, is an error.
+    /// a document that is not a JWKS at all, whose RSA key cannot be parsed, or that holds no
+    /// usable key at all is an error: a pool's JWKS always has its RS256 keys, so an empty set
+    /// is a broken or wrong endpoint (a fault), never a reason to answer 401 to every token.
     pub fn from_jwks_json(bytes: &[u8]) -> Result<Self, Error> {
         let set: JwkSet = serde_json::from_slice(bytes)
             .map_err(|e| Error::Jwks(format!("not a JWKS document: {e}")))?;
+        let listed = set.keys.len();
         let mut keys = HashMap::new();
         for jwk in set.keys {
             let AlgorithmParameters::RSA(rsa) = &jwk.algorithm else {
@@ -70,6 +73,11 @@ impl KeySet {
                     Error::Jwks(format!("key `{kid}` is not a usable RSA key: {err}"))
                 })?;
             keys.insert(kid, parsed);
+        }
+        if keys.is_empty() {
+            return Err(Error::Jwks(format!(
+                "the JWKS holds no usable RS256 signing key (of {listed} keys listed)"
+            )));
         }
         Ok(Self { keys })
     }
@@ -291,6 +299,57 @@ mod tests {
         let set = KeySet::from_jwks_json(doc.as_bytes()).unwrap();
         assert_eq!(set.len(), 1);
         assert!(set.get("k1").is_some());
+    }
+
+    #[test]
+    fn a_jwks_without_a_usable_key_is_a_fault_not_an_empty_set() {
+        let ec = serde_json::json!({"kty":"EC","kid":"ec","crv":"P-256",
+            "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"});
+        for doc in [
+            serde_json::json!({"keys": [ec]}),
+            serde_json::json!({"keys": []}),
+        ] {
+            let err = KeySet::from_jwks_json(doc.to_string().as_bytes()).unwrap_err();
+            assert!(
+                err.to_string().contains("no usable RS256 signing key"),
+                "{err}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn keys_of_another_type_are_an_error_for_the_caller_never_unknown() {
+        let ec = serde_json::json!({"keys": [{"kty":"EC","kid":"k1","crv":"P-256",
+            "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]});
+        let source = Scripted::new(Ok(ec.to_string()));
+        let cache = JwksCache::new(&source, Duration::from_secs(60));
+        assert!(cache.lookup("k1").await.is_err());
+        // The endpoint is fixed: the next fetch (after the interval) serves again.
+        source.set(Ok(jwks(&[&K1])));
+        let cache = JwksCache::new(&source, Duration::ZERO);
+        assert!(matches!(cache.lookup("k1").await, Ok(KeyLookup::Found(_))));
+    }
+
+    #[tokio::test]
+    async fn a_jwks_endpoint_that_never_answers_is_given_up_within_its_timeout() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                held.push(stream);
+            }
+        });
+        let source = HttpJwksSource::new(format!("http://{address}/j")).unwrap();
+        let started = std::time::Instant::now();
+        let err = source.fetch().await.unwrap_err();
+        // Generous: the source's own timeout is 3 s; this checks that it works, not speed.
+        assert!(
+            started.elapsed() < Duration::from_secs(6),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(err.to_string().contains(&address.to_string()), "{err}");
     }
 
     #[test]
