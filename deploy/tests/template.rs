@@ -559,3 +559,39 @@ fn functions_and_stage_are_traced_and_every_scanner_waiver_gives_its_reason() {
     }
     assert!(waived > 0);
 }
+
+#[test]
+fn alarms_watch_the_authorizer_and_the_api_and_notify_only_when_an_email_is_given() {
+    let t = template();
+    for (alarm, metric) in [
+        ("AuthorizerErrorsAlarm", "Errors"),
+        ("AuthorizerThrottlesAlarm", "Throttles"),
+        ("Api5xxAlarm", "5XXError"),
+    ] {
+        let p = &resource(&t, alarm)["Properties"];
+        assert_eq!(p["MetricName"], metric, "{alarm}");
+        assert_eq!(
+            p["AlarmActions"],
+            json!({"Fn::If": ["HasAlarmEmail", [{"Ref": "AlarmTopic"}], {"Ref": "AWS::NoValue"}]}),
+            "{alarm}"
+        );
+    }
+    let refusals = &resource(&t, "ApiRefusalsAlarm")["Properties"];
+    assert_eq!(refusals["ThresholdMetricId"], "usual");
+    assert_eq!(
+        refusals["Metrics"][0]["MetricStat"]["Metric"]["MetricName"],
+        "4XXError"
+    );
+    assert_eq!(resource(&t, "AlarmTopic")["Condition"], "HasAlarmEmail");
+    assert_eq!(
+        t["Conditions"]["HasAlarmEmail"],
+        json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]})
+    );
+    // The dashboard's body is valid JSON once its `${...}` are resolved.
+    let body = resource(&t, "Dashboard")["Properties"]["DashboardBody"]["Fn::Sub"]
+        .as_str()
+        .unwrap();
+    let parsed: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(parsed["widgets"].as_array().unwrap().len(), 3);
+    assert!(body.contains("${AuthorizerFunction}") && body.contains("${BackendFunction}"));
+}

@@ -26,6 +26,8 @@ pub enum Expr {
     Equals(Box<Expr>, Box<Expr>),
     /// `Fn::If`: the first value when the named condition holds, the second otherwise.
     If(String, Box<Expr>, Box<Expr>),
+    /// `Fn::Not`, for conditions.
+    Not(Box<Expr>),
 }
 
 impl Expr {
@@ -75,6 +77,7 @@ impl Serialize for Expr {
             Expr::If(condition, yes, no) => {
                 json!({ "Fn::If": [condition, yes, no] }).serialize(serializer)
             }
+            Expr::Not(condition) => json!({ "Fn::Not": [condition] }).serialize(serializer),
         }
     }
 }

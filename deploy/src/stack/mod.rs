@@ -5,11 +5,13 @@
 //! - [`groups`]: the group definitions in `policies/`, the source of groups, roles and policies;
 //! - [`settings`]: the settings that shape the template (`deploy/groupgate.toml`);
 //! - [`assets`]: the Lambda zips and their content-addressed S3 keys;
-//! - [`bootstrap`]: the stack created once per account and region before any product stack.
+//! - [`bootstrap`]: the stack created once per account and region before any product stack;
+//! - [`monitoring`]: the alarms and the dashboard.
 
 pub mod assets;
 pub mod bootstrap;
 pub mod groups;
+pub mod monitoring;
 pub mod settings;
 
 pub use settings::Settings;
@@ -83,6 +85,9 @@ mod waivers {
 pub const DATA_RESOURCES: &[&str] = &["UserPool", "PolicyTable", "PetsTable"];
 /// Seconds the authorizer keeps a group's policy before reading it again.
 pub const POLICY_CACHE_TTL_SECONDS: u64 = 60;
+
+/// The REST API's name, as a `Fn::Sub` template.
+const API_NAME: &str = "${AWS::StackName}-petstore";
 
 /// The request header the authorizer's token comes from (its identity source).
 pub const IDENTITY_HEADER: &str = "Authorization";
@@ -162,6 +167,15 @@ pub fn build(groups: &[GroupDefinition], assets: &Assets, settings: &Settings) -
     let functions = functions(&mut stack, &params, &identity, &data, assets);
     let role_pairs = group_roles(&mut stack, groups, &params, &identity, &data, &functions);
     rest_api(&mut stack, &params, &functions);
+    monitoring::add(
+        &mut stack,
+        &monitoring::Watched {
+            authorizer: &functions.authorizer,
+            backend: &functions.backend,
+            api_name: API_NAME,
+            stage: &settings.stage,
+        },
+    );
     outputs(&mut stack, &params, &identity, &data, role_pairs);
     stack
 }
@@ -564,7 +578,7 @@ fn rest_api(stack: &mut Stack, params: &Params, functions: &Functions) {
         Resource::new(
             "AWS::ApiGateway::RestApi",
             json!({
-                "Name": Expr::sub("${AWS::StackName}-petstore"),
+                "Name": Expr::sub(API_NAME),
                 "Description": "The petstore API, authorized by Cognito groups",
                 "EndpointConfiguration": { "Types": ["REGIONAL"] },
             }),

@@ -1,0 +1,227 @@
+//! What an operator watches: alarms on the authorizer's errors and throttles, the API's 5xx
+//! rate and a sudden rise in refusals (4xx), sent to an optional SNS topic, and a dashboard of
+//! the same metrics. Everything here reads metrics Lambda and API Gateway publish on their own.
+
+use serde_json::json;
+
+use crate::construct::{Expr, Handle, Parameter, Resource, Stack};
+
+/// The resources the alarms and the dashboard watch.
+pub struct Watched<'a> {
+    pub authorizer: &'a Handle,
+    pub backend: &'a Handle,
+    /// The API's name as API Gateway's metrics dimension it (`ApiName`), as a `Fn::Sub`
+    /// template.
+    pub api_name: &'a str,
+    pub stage: &'a str,
+}
+
+/// Adds the alarms, their optional topic and the dashboard.
+pub fn add(stack: &mut Stack, watched: &Watched<'_>) {
+    let email = stack.parameter(
+        "AlarmEmail",
+        Parameter::string(
+            "Where alarm notifications go (an SNS email subscription); empty for none",
+        )
+        .default(""),
+    );
+    let has_email = stack.condition(
+        "HasAlarmEmail",
+        Expr::Not(Box::new(Expr::Equals(
+            Box::new(email.clone()),
+            Box::new("".into()),
+        ))),
+    );
+    let topic = stack.add(
+        "AlarmTopic",
+        Resource::new("AWS::SNS::Topic", json!({ "DisplayName": "groupgate alarms" }))
+            .when(&has_email)
+            .waive(&[(
+                "CKV_AWS_26",
+                "CloudWatch alarms cannot publish to a topic encrypted with the AWS managed SNS key, and the notifications carry only alarm names and metric values",
+            )]),
+    );
+    stack.add(
+        "AlarmEmailSubscription",
+        Resource::new(
+            "AWS::SNS::Subscription",
+            json!({ "TopicArn": topic.r#ref(), "Protocol": "email", "Endpoint": email }),
+        )
+        .when(&has_email),
+    );
+    let actions = Expr::If(
+        has_email,
+        Box::new(Expr::Literal(json!([topic.r#ref()]))),
+        Box::new(Expr::pseudo("NoValue")),
+    );
+
+    let function_alarm = |metric: &str, function: &Handle, what: &str| {
+        json!({
+            "AlarmDescription": what,
+            "Namespace": "AWS/Lambda",
+            "MetricName": metric,
+            "Dimensions": [{ "Name": "FunctionName", "Value": function.r#ref() }],
+            "Statistic": "Sum",
+            "Period": 60,
+            "EvaluationPeriods": 5,
+            "DatapointsToAlarm": 2,
+            "Threshold": 0,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "TreatMissingData": "notBreaching",
+            "AlarmActions": actions,
+            "OKActions": actions,
+        })
+    };
+    stack.add(
+        "AuthorizerErrorsAlarm",
+        Resource::new(
+            "AWS::CloudWatch::Alarm",
+            function_alarm(
+                "Errors",
+                watched.authorizer,
+                "The authorizer failed (not a refused token): its keys or the policy table may be unreachable, and callers get 500",
+            ),
+        ),
+    );
+    stack.add(
+        "AuthorizerThrottlesAlarm",
+        Resource::new(
+            "AWS::CloudWatch::Alarm",
+            function_alarm(
+                "Throttles",
+                watched.authorizer,
+                "The authorizer was throttled: the account's concurrency is exhausted, and callers get 500",
+            ),
+        ),
+    );
+    let api_dimensions = json!([
+        { "Name": "ApiName", "Value": Expr::sub(watched.api_name) },
+        { "Name": "Stage", "Value": watched.stage },
+    ]);
+    stack.add(
+        "Api5xxAlarm",
+        Resource::new(
+            "AWS::CloudWatch::Alarm",
+            json!({
+                "AlarmDescription": "More than 1% of the API's requests end in a 5xx",
+                "Namespace": "AWS/ApiGateway",
+                "MetricName": "5XXError",
+                "Dimensions": api_dimensions,
+                "Statistic": "Average",
+                "Period": 300,
+                "EvaluationPeriods": 3,
+                "DatapointsToAlarm": 2,
+                "Threshold": 0.01,
+                "ComparisonOperator": "GreaterThanThreshold",
+                "TreatMissingData": "notBreaching",
+                "AlarmActions": actions,
+                "OKActions": actions,
+            }),
+        ),
+    );
+    // A sudden rise in refusals (401, 403, 429): above the band CloudWatch learns from the
+    // API's own history, so a steady level of refused calls does not alarm.
+    stack.add(
+        "ApiRefusalsAlarm",
+        Resource::new(
+            "AWS::CloudWatch::Alarm",
+            json!({
+                "AlarmDescription": "The API refuses (4xx) far more requests than it usually does: a broken client, a policy change, or an attack",
+                "Metrics": [
+                    {
+                        "Id": "refused",
+                        "ReturnData": true,
+                        "MetricStat": {
+                            "Metric": {
+                                "Namespace": "AWS/ApiGateway",
+                                "MetricName": "4XXError",
+                                "Dimensions": api_dimensions,
+                            },
+                            "Period": 300,
+                            "Stat": "Sum",
+                        },
+                    },
+                    {
+                        "Id": "usual",
+                        "ReturnData": true,
+                        "Expression": "ANOMALY_DETECTION_BAND(refused, 3)",
+                    },
+                ],
+                "ThresholdMetricId": "usual",
+                "EvaluationPeriods": 3,
+                "DatapointsToAlarm": 2,
+                "ComparisonOperator": "GreaterThanUpperThreshold",
+                "TreatMissingData": "notBreaching",
+                "AlarmActions": actions,
+                "OKActions": actions,
+            }),
+        ),
+    );
+    dashboard(stack, watched);
+}
+
+/// One dashboard of the same metrics, with the functions' durations. Its body is a `Fn::Sub`
+/// template: `${AuthorizerFunction}` and the like resolve to the resources' names.
+fn dashboard(stack: &mut Stack, watched: &Watched<'_>) {
+    let api = watched.api_name;
+    let authorizer = format!("${{{}}}", watched.authorizer.id());
+    let backend = format!("${{{}}}", watched.backend.id());
+    let widget = |title: &str, metrics: serde_json::Value, stat: &str, y: u32| {
+        json!({
+            "type": "metric",
+            "x": 0, "y": y, "width": 24, "height": 6,
+            "properties": {
+                "title": title,
+                "region": "${AWS::Region}",
+                "stat": stat,
+                "period": 60,
+                "metrics": metrics,
+            },
+        })
+    };
+    let body = json!({
+        "widgets": [
+            widget(
+                "Requests and refusals",
+                json!([
+                    ["AWS/ApiGateway", "Count", "ApiName", api, "Stage", watched.stage],
+                    [".", "4XXError", ".", ".", ".", "."],
+                    [".", "5XXError", ".", ".", ".", "."],
+                ]),
+                "Sum",
+                0,
+            ),
+            widget(
+                "Latency (p99)",
+                json!([
+                    ["AWS/ApiGateway", "Latency", "ApiName", api, "Stage", watched.stage],
+                    ["AWS/Lambda", "Duration", "FunctionName", authorizer],
+                    [".", ".", ".", backend],
+                ]),
+                "p99",
+                6,
+            ),
+            widget(
+                "Function errors and throttles",
+                json!([
+                    ["AWS/Lambda", "Errors", "FunctionName", authorizer],
+                    [".", "Throttles", ".", "."],
+                    [".", "Errors", ".", backend],
+                    [".", "Throttles", ".", "."],
+                ]),
+                "Sum",
+                12,
+            ),
+        ],
+    });
+    stack.add(
+        "Dashboard",
+        Resource::new(
+            "AWS::CloudWatch::Dashboard",
+            json!({
+                "DashboardName": Expr::sub("${AWS::StackName}-${AWS::Region}"),
+                "DashboardBody": Expr::Sub(body.to_string()),
+            }),
+        ),
+    );
+}
