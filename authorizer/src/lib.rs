@@ -15,3 +15,18 @@ pub mod logging;
 pub use config::Config;
 pub use event::AuthorizerEvent;
 pub use handler::{Authorizer, AuthorizerError, AuthorizerResponse};
+
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
+
+/// Bounds on the policy table's calls, well inside the function's 10 s timeout: a stalled
+/// DynamoDB is a logged `policy_store_unavailable` error (API Gateway's 500) within about 3 s,
+/// never a hang until Lambda kills the invocation.
+pub fn sdk_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_millis(1000))
+        .operation_attempt_timeout(Duration::from_millis(1000))
+        .operation_timeout(Duration::from_millis(3000))
+        .build()
+}

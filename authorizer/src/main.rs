@@ -26,7 +26,10 @@ async fn main() -> Result<(), Error> {
         .unwrap_or_else(|| rules.default_jwks_url());
     let keys = JwksCache::new(HttpJwksSource::new(jwks_url)?, JWKS_REFRESH_INTERVAL);
 
-    let aws = aws_config::load_from_env().await;
+    let aws = aws_config::from_env()
+        .timeout_config(authorizer::sdk_timeouts())
+        .load()
+        .await;
     let policies = DynamoPolicySource::new(
         aws_sdk_dynamodb::Client::new(&aws),
         config.policy_table.clone(),

@@ -452,6 +452,62 @@ async fn a_jwks_of_unusable_keys_is_an_error_not_unauthorized() {
 }
 
 #[tokio::test]
+async fn a_stalled_policy_table_fails_closed_within_the_timeouts() {
+    let stack = Stack::start().await;
+    // A DynamoDB endpoint that accepts connections and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let stalled = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    let rules = TokenRules::new(
+        &stack.pool.id,
+        vec![stack.pool.client_id.clone()],
+        ExpectedTokenUse::Access,
+        Duration::from_secs(30),
+    )
+    .unwrap();
+    let keys = JwksCache::new(
+        HttpJwksSource::new(stack.jwks_url()).unwrap(),
+        Duration::from_secs(10),
+    );
+    let aws = stack
+        .moto
+        .sdk_config()
+        .await
+        .to_builder()
+        .endpoint_url(&stalled)
+        .timeout_config(authorizer::sdk_timeouts())
+        .build();
+    let a = Authorizer::new(
+        TokenVerifier::new(rules, keys),
+        GroupPolicyStore::new(
+            DynamoPolicySource::new(
+                aws_sdk_dynamodb::Client::new(&aws),
+                stack.table.clone(),
+                Backoff::default(),
+            ),
+            Duration::from_secs(60),
+        ),
+    );
+    let (vet, _) = stack.pool.sign_in("vet").await;
+    let started = std::time::Instant::now();
+    let result = authorize(&a, &vet, "GET", "/").await;
+    let took = started.elapsed();
+    match result {
+        Err(AuthorizerError::Failed(message)) => {
+            assert!(message.contains("policy_store_unavailable"), "{message}");
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+    // Generous: the operation timeout is 3 s and the function's 10 s; this checks the bound.
+    assert!(took < Duration::from_secs(7), "took {took:?}");
+}
+
+#[tokio::test]
 async fn a_malformed_method_arn_is_an_error() {
     let stack = Stack::start().await;
     let a = stack.authorizer(ExpectedTokenUse::Access).await;
