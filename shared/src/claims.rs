@@ -150,7 +150,16 @@ impl<'de> Visitor<'de> for ClaimsVisitor {
             seen.insert(key);
         }
         Ok(CognitoClaims {
-            sub: sub.ok_or_else(|| de::Error::missing_field("sub"))?,
+            // Cognito's `sub` is a UUID: an empty one names nobody.
+            sub: sub
+                .ok_or_else(|| de::Error::missing_field("sub"))
+                .and_then(|sub| {
+                    if sub.is_empty() {
+                        Err(de::Error::custom("`sub` is empty"))
+                    } else {
+                        Ok(sub)
+                    }
+                })?,
             iss: iss.ok_or_else(|| de::Error::missing_field("iss"))?,
             token_use: token_use.ok_or_else(|| de::Error::missing_field("token_use"))?,
             exp: exp.ok_or_else(|| de::Error::missing_field("exp"))?,
@@ -230,6 +239,13 @@ mod tests {
         assert_eq!(claims.token_use, TokenUse::Access);
         assert_eq!(claims.username(), "alice");
         assert_eq!(claims.groups, ["pet-veterinarian", "Admin "]);
+    }
+
+    #[test]
+    fn an_empty_sub_is_refused() {
+        let json = r#"{"sub":"","iss":"i","token_use":"id","exp":2,"iat":1}"#;
+        let err = CognitoClaims::from_json(json.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("`sub` is empty"), "{err}");
     }
 
     #[test]

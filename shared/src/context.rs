@@ -176,6 +176,7 @@ fn from_lambda_context(fields: &HashMap<String, Value>) -> Result<Caller, Identi
     let get = |key: &str| fields.get(key);
     let sub = string(get, key::SUB)?
         .or(string(get, key::PRINCIPAL_ID)?)
+        .filter(|s| !s.is_empty())
         .ok_or_else(|| IdentityError::Malformed("neither `sub` nor `principalId` is set".into()))?;
     let groups = match string(get, key::GROUPS)? {
         None => Vec::new(),
@@ -196,7 +197,8 @@ fn from_lambda_context(fields: &HashMap<String, Value>) -> Result<Caller, Identi
 fn from_cognito_claims(claims: &serde_json::Map<String, Value>) -> Result<Caller, IdentityError> {
     let get = |key: &str| claims.get(key);
     let sub = string(get, "sub")?
-        .ok_or_else(|| IdentityError::Malformed("claim `sub` is missing".into()))?;
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| IdentityError::Malformed("claim `sub` is missing or empty".into()))?;
     let username = string(get, "cognito:username")?
         .or(string(get, "username")?)
         .unwrap_or(sub);
@@ -262,6 +264,22 @@ mod tests {
 
     fn roles(list: &[&str]) -> Vec<String> {
         list.iter().map(|r| (*r).to_owned()).collect()
+    }
+
+    /// Found by the `identity` fuzz target: a Cognito authorizer's claims with an empty `sub`
+    /// named a caller no one is. Neither shape may give a caller without a subject.
+    #[test]
+    fn an_empty_subject_is_no_caller_in_either_shape() {
+        let cognito = fields(json!({"claims": {"sub": "", "cognito:username": "boss"}}));
+        assert!(matches!(
+            Caller::from_authorizer_fields(&cognito),
+            Err(IdentityError::Malformed(_))
+        ));
+        let lambda = fields(json!({"sub": "", "principalId": "", "username": "vet"}));
+        assert!(matches!(
+            Caller::from_authorizer_fields(&lambda),
+            Err(IdentityError::Malformed(_))
+        ));
     }
 
     #[test]
