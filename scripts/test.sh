@@ -56,6 +56,9 @@ ensure_checkov
   --framework cloudformation --skip-download --compact --quiet >"$LOGS/checkov.log" 2>&1 ||
   fail "checkov found failed checks that are not skipped with a reason" "$LOGS/checkov.log"
 
+say "fuzzing each target for a short smoke run (scripts/fuzz.sh all 10; long runs: scripts/fuzz.sh TARGET SECONDS)"
+"$ROOT/scripts/fuzz.sh" all 10 || fail "a fuzz target found a crash"
+
 say "the policy toolbox offline: groupgate validate, and the access matrix against deploy/access.json"
 cargo run --quiet -p deploy -- validate >"$LOGS/validate.log" 2>&1 || fail "groupgate validate" "$LOGS/validate.log"
 cargo run --quiet -p deploy -- simulate --expect "$ROOT/deploy/access.json" >"$LOGS/simulate.log" 2>&1 ||

@@ -1,0 +1,50 @@
+//! The decision: group policies and a request from the input, decided by `MergedPolicy`, and
+//! the policy returned to API Gateway evaluated by the independent reference evaluator. They
+//! must agree. Input: JSON `{"policies": [policy...], "arn": "...", "ip": "..."}`.
+#![no_main]
+
+use std::sync::Arc;
+
+use groupgate::{
+    GroupPolicy, INVOKE_ACTION, MergedPolicy, MethodArn, PolicyDocument, RequestFacts,
+};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(input) = serde_json::from_slice::<serde_json::Value>(data) else {
+        return;
+    };
+    let Some(policies) = input.get("policies").and_then(|p| p.as_array()) else {
+        return;
+    };
+    let Some(arn) = input.get("arn").and_then(|a| a.as_str()) else {
+        return;
+    };
+    let Ok(arn) = MethodArn::parse(arn) else {
+        return;
+    };
+    let facts = RequestFacts::from_source_ip(input.get("ip").and_then(|i| i.as_str()));
+    let groups = policies
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            Arc::new(GroupPolicy {
+                group: format!("g{i}"),
+                policy: PolicyDocument::from_json(&p.to_string()),
+                role_arn: None,
+                precedence: None,
+            })
+        })
+        .collect();
+    let merged = MergedPolicy::for_request(groups, &facts);
+    let decided = merged.decide(INVOKE_ACTION, arn.as_str()).is_allow();
+    let scope = if merged.is_empty() {
+        arn.stage_wildcard()
+    } else {
+        String::new()
+    };
+    let returned = serde_json::to_value(merged.document(&scope)).expect("the policy renders");
+    let reference = groupgate::reference::allows(&returned, INVOKE_ACTION, arn.as_str())
+        .expect("the returned policy reads");
+    assert_eq!(decided, reference, "returned {returned}");
+});
