@@ -17,85 +17,33 @@ fail() {
   exit 1
 }
 
-# Creates .venv and installs the pinned tools, again only when scripts/requirements.txt changes.
-ensure_venv() {
-  local stamp="$VENV/.requirements.sha256" want have=""
-  want=$(sha256sum "$ROOT/scripts/requirements.txt" | cut -d' ' -f1)
-  [ -f "$stamp" ] && have=$(cat "$stamp")
-  if [ -x "$VENV/bin/python" ] && [ "$want" = "$have" ]; then
-    return 0
-  fi
-  say "installing the Python tools (moto, cargo-lambda, cfn-lint, ...) into .venv"
-  python3 -m venv "$VENV" >"$LOGS/venv.log" 2>&1 || fail "python3 -m venv .venv" "$LOGS/venv.log"
-  "$VENV/bin/pip" install --disable-pip-version-check -q -r "$ROOT/scripts/requirements.txt" \
-    >>"$LOGS/venv.log" 2>&1 || fail "pip install -r scripts/requirements.txt" "$LOGS/venv.log"
-  echo "$want" >"$stamp"
-}
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# Waits until URL answers over HTTP (any status), for at most SECONDS; fails otherwise.
-wait_http() {
-  local url=$1 seconds=$2 what=$3 log=${4:-} pid=${5:-}
-  local deadline=$((SECONDS + seconds))
-  until curl -s -o /dev/null --max-time 2 "$url"; do
-    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
-      fail "$what exited before it was ready" "$log"
-    fi
-    [ $SECONDS -lt $deadline ] || fail "$what not ready after ${seconds}s" "$log"
-    sleep 0.2
-  done
-}
-
-# Background processes started with `spawn`, stopped by `stop_all` (also on exit).
-SPAWNED=()
-spawn() {
-  local log=$1
-  shift
-  setsid "$@" >"$log" 2>&1 </dev/null &
-  SPAWNED+=("$!")
-  LAST_PID=$!
-}
-stop_all() {
-  local pid
-  for pid in "${SPAWNED[@]}"; do
-    kill -TERM -- "-$pid" 2>/dev/null || true
-  done
-  for pid in "${SPAWNED[@]}"; do
-    for _ in $(seq 50); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL -- "-$pid" 2>/dev/null || true
-  done
-  SPAWNED=()
-}
-
-start_moto() {
-  MOTO_PORT=$(free_port)
-  spawn "$LOGS/moto.log" "$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT"
-  MOTO_ENDPOINT="http://127.0.0.1:$MOTO_PORT"
-  wait_http "$MOTO_ENDPOINT/moto-api/" 60 "moto server" "$LOGS/moto.log" "$LAST_PID"
-  export MOTO_ENDPOINT
-}
-
-# Creates .venv-checkov with checkov and its own pins (they clash with .venv's), again only when
-# scripts/requirements-checkov.txt changes.
-ensure_checkov() {
-  local venv="$ROOT/.venv-checkov" stamp want have=""
+# Creates the venv DIR from REQUIREMENTS, again only when that file changes:
+# venv_from DIR REQUIREMENTS WHAT LOG
+venv_from() {
+  local venv=$1 requirements=$2 what=$3 log=$4 stamp want have=""
   stamp="$venv/.requirements.sha256"
-  want=$(sha256sum "$ROOT/scripts/requirements-checkov.txt" | cut -d' ' -f1)
+  want=$(sha256sum "$requirements" | cut -d' ' -f1)
   [ -f "$stamp" ] && have=$(cat "$stamp")
-  if [ -x "$venv/bin/checkov" ] && [ "$want" = "$have" ]; then
+  if [ -x "$venv/bin/python" ] && [ "$want" = "$have" ]; then
     return 0
   fi
-  say "installing checkov into .venv-checkov (its own pins clash with .venv's)"
-  python3 -m venv "$venv" >"$LOGS/venv-checkov.log" 2>&1 || fail "python3 -m venv .venv-checkov" "$LOGS/venv-checkov.log"
-  "$venv/bin/pip" install --disable-pip-version-check -q -r "$ROOT/scripts/requirements-checkov.txt" \
-    >>"$LOGS/venv-checkov.log" 2>&1 || fail "pip install -r scripts/requirements-checkov.txt" "$LOGS/venv-checkov.log"
+  say "installing $what into ${venv#"$ROOT"/}"
+  python3 -m venv "$venv" >"$log" 2>&1 || fail "python3 -m venv ${venv#"$ROOT"/}" "$log"
+  "$venv/bin/pip" install --disable-pip-version-check -q -r "$requirements" >>"$log" 2>&1 ||
+    fail "pip install -r ${requirements#"$ROOT"/}" "$log"
   echo "$want" >"$stamp"
+}
+
+# The pinned Python tools of scripts/requirements.txt in .venv.
+ensure_venv() {
+  venv_from "$VENV" "$ROOT/scripts/requirements.txt" "the Python tools (moto, cargo-lambda, cfn-lint, ...)" \
+    "$LOGS/venv.log"
+}
+
+# checkov in .venv-checkov, with its own pins (they clash with .venv's).
+ensure_checkov() {
+  venv_from "$ROOT/.venv-checkov" "$ROOT/scripts/requirements-checkov.txt" "checkov (its own pins clash with .venv's)" \
+    "$LOGS/venv-checkov.log"
 }
 
 # Runs the operator's tool: $GROUPGATE when set (the deploy job's prebuilt binary), else the

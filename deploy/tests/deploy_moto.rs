@@ -72,6 +72,22 @@ fn request<'a>(
     }
 }
 
+/// What the bootstrap's `AWS::ApiGateway::Account` does, which moto's CloudFormation skips.
+async fn set_cloudwatch_role(aws: &aws_config::SdkConfig) {
+    aws_sdk_apigateway::Client::new(aws)
+        .update_account()
+        .patch_operations(
+            PatchOperation::builder()
+                .op(Op::Replace)
+                .path("/cloudwatchRoleArn")
+                .value("arn:aws:iam::123456789012:role/groupgate-bootstrap/apigw-logs")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
 async fn bootstrap(aws: &aws_config::SdkConfig) {
     let params = BootstrapParams {
         repository: "groupgate/groupgate".into(),
@@ -122,18 +138,7 @@ async fn bootstrap_then_deploy_then_an_unchanged_redeploy() {
     assert!(error.contains("has no CloudWatch role"), "{error}");
     assert!(error.contains("groupgate bootstrap"), "{error}");
     // What the skipped resource does.
-    aws_sdk_apigateway::Client::new(&aws)
-        .update_account()
-        .patch_operations(
-            PatchOperation::builder()
-                .op(Op::Replace)
-                .path("/cloudwatchRoleArn")
-                .value("arn:aws:iam::123456789012:role/groupgate-bootstrap/apigw-logs")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    set_cloudwatch_role(&aws).await;
 
     let first = deploy(&aws, &request(&name, &assets, &out, &settings))
         .await
@@ -233,18 +238,7 @@ async fn an_unknown_parameter_is_refused_before_anything_is_deployed() {
     let error = deploy(&aws, &request).await.unwrap_err().to_string();
     // The CloudWatch role check comes first on moto; set it as the skipped resource would.
     assert!(error.contains("CloudWatch role"), "{error}");
-    aws_sdk_apigateway::Client::new(&aws)
-        .update_account()
-        .patch_operations(
-            PatchOperation::builder()
-                .op(Op::Replace)
-                .path("/cloudwatchRoleArn")
-                .value("arn:aws:iam::123456789012:role/x")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    set_cloudwatch_role(&aws).await;
     let error = deploy(&aws, &request).await.unwrap_err().to_string();
     assert!(
         error.contains("the template has no parameter `AuthorizerResultTtl`"),

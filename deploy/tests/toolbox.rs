@@ -127,68 +127,29 @@ fn each_finding_of_validate() {
         ),
     ]);
     let found = findings(&dir, true);
-    assert!(
-        has(
-            &found,
-            Severity::Error,
-            "broken.json",
-            "broken.json:3: error:"
-        ),
-        "{found:#?}"
-    );
-    assert!(
-        has(
-            &found,
-            Severity::Error,
-            "misnamed.json",
-            "defines group `other`"
-        ),
-        "{found:#?}"
-    );
-    assert!(
-        has(&found, Severity::Error, "twin.json", "defined twice"),
-        "{found:#?}"
-    );
-    assert!(
-        has(
-            &found,
+    for (severity, file, needle) in [
+        (Severity::Error, "broken.json", "broken.json:3: error:"),
+        (Severity::Error, "misnamed.json", "defines group `other`"),
+        (Severity::Error, "twin.json", "defined twice"),
+        (
             Severity::Warning,
             "nothing.json",
-            "/policy/Statement/0: matches no route"
+            "/policy/Statement/0: matches no route",
         ),
-        "{found:#?}"
-    );
-    assert!(
-        has(
-            &found,
-            Severity::Warning,
-            "star.json",
-            "actions reach beyond"
-        ),
-        "{found:#?}"
-    );
-    assert!(
-        has(
-            &found,
-            Severity::Warning,
-            "star.json",
-            "resources reach beyond"
-        ),
-        "{found:#?}"
-    );
-    assert!(
-        has(
-            &found,
+        (Severity::Warning, "star.json", "actions reach beyond"),
+        (Severity::Warning, "star.json", "resources reach beyond"),
+        (
             Severity::Warning,
             "shadow.json",
-            "/policy/Statement/0: this Allow is shadowed"
+            "/policy/Statement/0: this Allow is shadowed",
         ),
-        "{found:#?}"
-    );
-    assert!(
-        has(&found, Severity::Warning, "ip.json", "aws:SourceIp"),
-        "{found:#?}"
-    );
+        (Severity::Warning, "ip.json", "aws:SourceIp"),
+    ] {
+        assert!(
+            has(&found, severity, file, needle),
+            "{file}: {needle}: {found:#?}"
+        );
+    }
     // Without the authorizer cache, a SourceIp condition is fine.
     assert!(!has(
         &findings(&dir, false),
