@@ -188,6 +188,31 @@ impl<S: JwksSource> JwksCache<S> {
         }
     }
 
+    /// Fetches the keys ahead of the first request, at start-up. Unlike [`Self::lookup`], a
+    /// failure leaves no trace: the first request then fetches as if nothing had been tried, so
+    /// a start-up fetch that failed or was cut off never turns into "the last fetch failed
+    /// recently". Dropping the future (a start-up deadline) releases the single-flight lock and
+    /// the connection with it. Returns how many keys are held.
+    pub async fn prefetch(&self) -> Result<usize, Error> {
+        let mut last_fetch = self.last_fetch.lock().await;
+        let held = self.current();
+        if !held.is_empty() {
+            return Ok(held.len());
+        }
+        let fresh = self
+            .source
+            .fetch()
+            .await
+            .and_then(|bytes| KeySet::from_jwks_json(&bytes))?;
+        let count = fresh.len();
+        match self.keys.write() {
+            Ok(mut keys) => *keys = Arc::new(fresh),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(fresh),
+        }
+        *last_fetch = Some(Instant::now());
+        Ok(count)
+    }
+
     /// Returns the key set holding `kid`, fetching the JWKS if `kid` is new and no fetch was
     /// attempted within the refresh interval. An error means the keys could not be had at all
     /// (no keys held and the fetch failed): the caller must not treat it as a bad token.
@@ -299,6 +324,47 @@ mod tests {
         let set = KeySet::from_jwks_json(doc.as_bytes()).unwrap();
         assert_eq!(set.len(), 1);
         assert!(set.get("k1").is_some());
+    }
+
+    #[tokio::test]
+    async fn a_prefetch_fills_the_keys_and_a_failed_or_cut_off_one_leaves_no_trace() {
+        let source = Scripted::new(Ok(jwks(&[&K1])));
+        let cache = JwksCache::new(&source, Duration::from_secs(60));
+        assert_eq!(cache.prefetch().await.unwrap(), 1);
+        assert!(matches!(cache.lookup("k1").await, Ok(KeyLookup::Found(_))));
+        assert_eq!(
+            source.fetches(),
+            1,
+            "the first request used the prefetched keys"
+        );
+
+        // A failed prefetch: the first request still fetches, and succeeds once the source does.
+        let source = Scripted::new(Err("down".into()));
+        let cache = JwksCache::new(&source, Duration::from_secs(60));
+        assert!(cache.prefetch().await.is_err());
+        source.set(Ok(jwks(&[&K1])));
+        assert!(matches!(cache.lookup("k1").await, Ok(KeyLookup::Found(_))));
+
+        // A prefetch cut off by a deadline leaves the lock free and no failure behind: the
+        // first request fetches at once.
+        let source = StallsOnce(AtomicUsize::new(0));
+        let cache = JwksCache::new(&source, Duration::from_secs(60));
+        let cut = tokio::time::timeout(Duration::from_millis(20), cache.prefetch()).await;
+        assert!(cut.is_err(), "the prefetch was cut off");
+        let lookup = tokio::time::timeout(Duration::from_secs(5), cache.lookup("k1")).await;
+        assert!(matches!(lookup, Ok(Ok(KeyLookup::Found(_)))));
+    }
+
+    /// A source whose first fetch never answers; later ones serve K1.
+    struct StallsOnce(AtomicUsize);
+
+    impl JwksSource for &StallsOnce {
+        async fn fetch(&self) -> Result<Vec<u8>, Error> {
+            if self.0.fetch_add(1, Ordering::SeqCst) == 0 {
+                std::future::pending::<()>().await;
+            }
+            Ok(jwks(&[&K1]).into_bytes())
+        }
     }
 
     #[test]
