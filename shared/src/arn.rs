@@ -174,14 +174,17 @@ impl Pattern {
         Self::new(source, false)
     }
 
-    /// A case-insensitive pattern, as IAM matches action names.
+    /// A case-insensitive pattern, as IAM matches action names. Action names are ASCII, so
+    /// case is folded for ASCII letters only: Unicode lowercasing would make a look-alike such
+    /// as the Kelvin sign (`K`, U+212A) match `k`, and would not compare a non-ASCII name
+    /// equal to itself once one side was folded and the other not.
     pub fn action(source: &str) -> Self {
         Self::new(source, true)
     }
 
     fn new(source: &str, case_insensitive: bool) -> Self {
         let text = if case_insensitive {
-            source.to_lowercase()
+            source.to_ascii_lowercase()
         } else {
             source.to_owned()
         };
@@ -211,9 +214,10 @@ impl Pattern {
                 self.text.eq_ignore_ascii_case(candidate)
             }
             PatternKind::Exact => self.text == candidate,
-            PatternKind::Glob if self.case_insensitive => {
-                glob_match(self.text.as_bytes(), candidate.to_lowercase().as_bytes())
-            }
+            PatternKind::Glob if self.case_insensitive => glob_match(
+                self.text.as_bytes(),
+                candidate.to_ascii_lowercase().as_bytes(),
+            ),
             PatternKind::Glob => glob_match(self.text.as_bytes(), candidate.as_bytes()),
         }
     }
@@ -325,6 +329,19 @@ mod tests {
         assert!(q.matches("a/é/c"));
         assert!(!q.matches("a/bb/c"));
         assert!(!q.matches("a//c"));
+    }
+
+    /// Found by the `matcher` fuzz target: an action pattern with a non-ASCII capital did not
+    /// match the very same text, because only the pattern was lowercased (by Unicode rules).
+    #[test]
+    fn action_case_is_folded_for_ascii_only() {
+        let odd = "aw\u{19}\u{23e}\u{15} \u{472}";
+        assert!(Pattern::action(odd).matches(odd));
+        assert!(Pattern::action("aw*\u{472}").matches(odd));
+        // The Kelvin sign is not a `k`.
+        assert!(!Pattern::action("execute-api:Invo\u{212a}e").matches("execute-api:Invoke"));
+        assert!(!Pattern::action("execute-api:Invo\u{212a}*").matches("execute-api:Invoke"));
+        assert!(Pattern::action("EXECUTE-API:invoke").matches("execute-api:Invoke"));
     }
 
     #[test]

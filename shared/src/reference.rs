@@ -5,7 +5,7 @@
 //!
 //! The rules: a statement applies when its `Action` (or everything but its `NotAction`) and its
 //! `Resource` (or everything but its `NotResource`) match; `*` matches any run of characters and
-//! `?` any one; actions match without regard to case, resources exactly. Any applying `Deny`
+//! `?` any one; actions match without regard to (ASCII) case, resources exactly. Any applying `Deny`
 //! wins; else any applying `Allow` allows; else it is denied. A returned policy has no
 //! conditions (they were applied before it was returned), so a `Condition` is an error here.
 
@@ -24,7 +24,7 @@ pub fn allows(policy: &Value, action: &str, resource: &str) -> Result<bool, Stri
             return Err("a returned policy has no conditions".to_owned());
         }
         let action_matches = element(statement, "Action", "NotAction", |p| {
-            glob(&p.to_lowercase(), &action.to_lowercase())
+            glob(&p.to_ascii_lowercase(), &action.to_ascii_lowercase())
         })?;
         let resource_matches =
             element(statement, "Resource", "NotResource", |p| glob(p, resource))?;
