@@ -46,6 +46,55 @@ ensure_checkov() {
     "$LOGS/venv-checkov.log"
 }
 
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Waits until URL answers over HTTP (any status), for at most SECONDS; fails otherwise.
+wait_http() {
+  local url=$1 seconds=$2 what=$3 log=${4:-} pid=${5:-}
+  local deadline=$((SECONDS + seconds))
+  until curl -s -o /dev/null --max-time 2 "$url"; do
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+      fail "$what exited before it was ready" "$log"
+    fi
+    [ $SECONDS -lt $deadline ] || fail "$what not ready after ${seconds}s" "$log"
+    sleep 0.2
+  done
+}
+
+# Background processes started with `spawn`, stopped by `stop_all` (also on exit).
+SPAWNED=()
+spawn() {
+  local log=$1
+  shift
+  setsid "$@" >"$log" 2>&1 </dev/null &
+  SPAWNED+=("$!")
+  LAST_PID=$!
+}
+stop_all() {
+  local pid
+  for pid in "${SPAWNED[@]}"; do
+    kill -TERM -- "-$pid" 2>/dev/null || true
+  done
+  for pid in "${SPAWNED[@]}"; do
+    for _ in $(seq 50); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  done
+  SPAWNED=()
+}
+
+start_moto() {
+  MOTO_PORT=$(free_port)
+  spawn "$LOGS/moto.log" "$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT"
+  MOTO_ENDPOINT="http://127.0.0.1:$MOTO_PORT"
+  wait_http "$MOTO_ENDPOINT/moto-api/" 60 "moto server" "$LOGS/moto.log" "$LAST_PID"
+  export MOTO_ENDPOINT
+}
+
 # Runs the operator's tool: $GROUPGATE when set (the deploy job's prebuilt binary), else the
 # debug build, built first when missing.
 groupgate() {
