@@ -431,7 +431,7 @@ async fn main() -> anyhow::Result<()> {
                 (None, Some(stack)) => {
                     let aws = aws_config::load_from_env().await;
                     let cfn = aws_sdk_cloudformation::Client::new(&aws);
-                    let outputs = operations::deploy::read_outputs(&cfn, stack).await?;
+                    let outputs = operations::cloudformation::read_outputs(&cfn, stack).await?;
                     Some(outputs.get("PolicyTableName").cloned().ok_or_else(|| {
                         anyhow::anyhow!("stack `{stack}` has no `PolicyTableName` output")
                     })?)

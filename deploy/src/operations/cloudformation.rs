@@ -69,6 +69,29 @@ pub async fn stack_status(cfn: &Client, name: &str) -> anyhow::Result<Option<Sta
     }
 }
 
+/// The stack's outputs by key.
+pub async fn read_outputs(
+    cfn: &Client,
+    name: &str,
+) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    let described = cfn
+        .describe_stacks()
+        .stack_name(name)
+        .send()
+        .await
+        .map_err(|e| failed(&format!("DescribeStacks {name}"), e))?;
+    Ok(described
+        .stacks
+        .unwrap_or_default()
+        .into_iter()
+        .next()
+        .and_then(|s| s.outputs)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|o| Some((o.output_key?, o.output_value?)))
+        .collect())
+}
+
 /// Creates or updates the stack through a change set and waits for it to settle.
 pub async fn deploy_stack(
     cfn: &Client,
@@ -321,7 +344,8 @@ where
     e.message().unwrap_or_default().to_owned()
 }
 
-fn failed<E: std::error::Error + 'static>(call: &str, e: E) -> anyhow::Error {
+/// A failed CloudFormation call, with the SDK's whole error chain.
+pub(crate) fn failed<E: std::error::Error + 'static>(call: &str, e: E) -> anyhow::Error {
     anyhow::anyhow!(
         "CloudFormation {call}: {}",
         aws_sdk_cloudformation::error::DisplayErrorContext(e)

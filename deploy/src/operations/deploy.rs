@@ -196,7 +196,7 @@ pub async fn deploy(aws: &SdkConfig, request: &DeployRequest<'_>) -> anyhow::Res
     };
     let outcome = cloudformation::deploy_stack(&cfn, &stack_request, request.polling).await?;
 
-    let outputs = read_outputs(&cfn, name).await?;
+    let outputs = cloudformation::read_outputs(&cfn, name).await?;
     let outputs = if outputs.is_empty() && request.outputs_from_resources {
         println!("{name}: the stack reports no outputs; deriving them from its resources");
         outputs_from_resources(&cfn, &target, request.settings, &groups, name).await?
@@ -373,10 +373,7 @@ async fn upload_template(
     stack_name: &str,
     body: &str,
 ) -> anyhow::Result<String> {
-    let digest: String = Sha256::digest(body.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let digest = crate::stack::assets::hex(&Sha256::digest(body.as_bytes()));
     let key = format!("groupgate/templates/{stack_name}/{digest}.json");
     put(s3, bucket, &key, body.as_bytes().to_vec()).await?;
     let suffix = if target.partition == "aws-cn" {
@@ -388,34 +385,6 @@ async fn upload_template(
         "https://{bucket}.s3.{}.{suffix}/{key}",
         target.region
     ))
-}
-
-/// The stack's outputs by key.
-pub async fn read_outputs(
-    cfn: &aws_sdk_cloudformation::Client,
-    name: &str,
-) -> anyhow::Result<BTreeMap<String, String>> {
-    let described = cfn
-        .describe_stacks()
-        .stack_name(name)
-        .send()
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "CloudFormation DescribeStacks {name}: {}",
-                aws_sdk_cloudformation::error::DisplayErrorContext(e)
-            )
-        })?;
-    Ok(described
-        .stacks
-        .unwrap_or_default()
-        .into_iter()
-        .next()
-        .and_then(|s| s.outputs)
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|o| Some((o.output_key?, o.output_value?)))
-        .collect())
 }
 
 /// The outputs the steps after the stack update need, derived from the stack's resources the
@@ -433,12 +402,7 @@ async fn outputs_from_resources(
         .stack_name(name)
         .send()
         .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "CloudFormation ListStackResources {name}: {}",
-                aws_sdk_cloudformation::error::DisplayErrorContext(e)
-            )
-        })?
+        .map_err(|e| cloudformation::failed(&format!("ListStackResources {name}"), e))?
         .stack_resource_summaries
         .unwrap_or_default();
     let physical: BTreeMap<String, String> = resources

@@ -81,7 +81,7 @@ pub async fn seed_policies(
         SeedTarget::Table { table, group_roles } => (table, group_roles),
         SeedTarget::Stack(name) => {
             let cfn = aws_sdk_cloudformation::Client::new(aws);
-            let outputs = deploy::read_outputs(&cfn, &name).await?;
+            let outputs = cloudformation::read_outputs(&cfn, &name).await?;
             let output = |key: &str| {
                 outputs
                     .get(key)

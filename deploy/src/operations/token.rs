@@ -46,7 +46,7 @@ impl StackFile {
     /// `Region`, `PetsTableName`).
     pub async fn from_stack(aws: &aws_config::SdkConfig, name: &str) -> anyhow::Result<Self> {
         let cfn = aws_sdk_cloudformation::Client::new(aws);
-        let mut outputs = super::deploy::read_outputs(&cfn, name).await?;
+        let mut outputs = super::cloudformation::read_outputs(&cfn, name).await?;
         let mut take = |key: &str| {
             outputs
                 .remove(key)

@@ -85,7 +85,8 @@ impl Assets {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex, as content-addressed keys are written.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

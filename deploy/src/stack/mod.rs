@@ -876,12 +876,7 @@ pub fn api_digest(stack: &Stack) -> String {
             );
         }
     }
-    hasher
-        .finalize()
-        .iter()
-        .take(5)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    assets::hex(hasher.finalize().get(..5).unwrap_or_default())
 }
 
 /// The deployment and the stage, with access logs and throttling.

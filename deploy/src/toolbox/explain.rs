@@ -436,7 +436,7 @@ async fn token_settings(args: &Options) -> anyhow::Result<TokenSettings> {
     if let Some(stack) = &args.stack {
         let aws = aws_config::load_from_env().await;
         let cfn = aws_sdk_cloudformation::Client::new(&aws);
-        let outputs = crate::operations::deploy::read_outputs(&cfn, stack).await?;
+        let outputs = crate::operations::cloudformation::read_outputs(&cfn, stack).await?;
         let get = |k: &str| outputs.get(k).cloned().unwrap_or_default();
         if settings.user_pool_id.is_empty() {
             settings.user_pool_id = get("UserPoolId");

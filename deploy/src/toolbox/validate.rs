@@ -107,6 +107,7 @@ pub fn validate(dir: &Path, context: &Context<'_>) -> anyhow::Result<Vec<Finding
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     paths.sort();
+    let arns = route_arns(context.stage);
     let mut findings = Vec::new();
     let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
     for path in &paths {
@@ -147,7 +148,7 @@ pub fn validate(dir: &Path, context: &Context<'_>) -> anyhow::Result<Vec<Finding
             seen.insert(definition.group.clone(), path.clone());
         }
         if let Ok(document) = PolicyDocument::from_value(definition.policy.clone()) {
-            findings.extend(lint_statements(path, &document, context));
+            findings.extend(lint_statements(path, &document, &arns, context.cached));
         }
     }
     if let Some((table, live)) = &context.live_groups {
@@ -233,12 +234,30 @@ fn covered<'r>(statement: &Statement, arns: &'r [(String, String)]) -> Vec<&'r s
         .collect()
 }
 
-fn lint_statements(path: &Path, document: &PolicyDocument, context: &Context<'_>) -> Vec<Finding> {
-    let arns = route_arns(context.stage);
+/// The findings of one policy's statements, judged over the API's routes (`arns`); `cached`:
+/// API Gateway caches authorizer results.
+fn lint_statements(
+    path: &Path,
+    document: &PolicyDocument,
+    arns: &[(String, String)],
+    cached: bool,
+) -> Vec<Finding> {
     let mut findings = Vec::new();
     let pointer = |i: usize| format!("/policy/Statement/{i}");
-    for (i, statement) in document.statements.iter().enumerate() {
-        let routes = covered(statement, &arns);
+    // The routes each statement covers, and those the unconditional Denies cover together.
+    let coverage: Vec<Vec<&str>> = document
+        .statements
+        .iter()
+        .map(|s| covered(s, arns))
+        .collect();
+    let denied: Vec<&str> = document
+        .statements
+        .iter()
+        .zip(&coverage)
+        .filter(|(s, _)| s.effect == Effect::Deny && s.condition.is_none())
+        .flat_map(|(_, routes)| routes.iter().copied())
+        .collect();
+    for ((i, statement), routes) in document.statements.iter().enumerate().zip(&coverage) {
         if routes.is_empty() {
             findings.push(
                 Finding::new(Severity::Warning, path, "matches no route of the API").at(pointer(i)),
@@ -266,7 +285,7 @@ fn lint_statements(path: &Path, document: &PolicyDocument, context: &Context<'_>
                 .at(pointer(i)),
             );
         }
-        if context.cached && mentions_source_ip(statement) {
+        if cached && mentions_source_ip(statement) {
             findings.push(
                 Finding::new(
                     Severity::Warning,
@@ -277,13 +296,7 @@ fn lint_statements(path: &Path, document: &PolicyDocument, context: &Context<'_>
             );
         }
         if statement.effect == Effect::Allow && !routes.is_empty() {
-            let shadowed = routes.iter().all(|route| {
-                document.statements.iter().any(|other| {
-                    other.effect == Effect::Deny
-                        && other.condition.is_none()
-                        && covered(other, &arns).contains(route)
-                })
-            });
+            let shadowed = routes.iter().all(|route| denied.contains(route));
             if shadowed {
                 findings.push(
                     Finding::new(
