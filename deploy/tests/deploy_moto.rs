@@ -48,27 +48,38 @@ fn stand_in_assets(tag: &str) -> PathBuf {
 
 static POLICIES: LazyLock<PathBuf> = LazyLock::new(groups::default_dir);
 
-fn settings() -> stack::Settings {
-    stack::Settings::load(&stack::Settings::default_path()).unwrap()
+/// One stack's deploy inputs: stand-in zips, an output folder, the committed settings and a
+/// fresh stack name.
+struct Inputs {
+    assets: PathBuf,
+    out: PathBuf,
+    settings: stack::Settings,
+    name: String,
 }
 
-fn request<'a>(
-    name: &'a str,
-    assets: &'a std::path::Path,
-    out: &'a std::path::Path,
-    settings: &'a stack::Settings,
-) -> DeployRequest<'a> {
-    DeployRequest {
-        stack_name: name,
-        policies: &POLICIES,
-        assets_dir: assets,
-        settings,
-        parameters: &[],
-        allow_destructive: false,
-        out,
-        flush_wait: Duration::ZERO,
-        outputs_from_resources: true,
-        polling: FAST,
+impl Inputs {
+    fn new(tag: &str) -> Self {
+        Self {
+            assets: stand_in_assets(tag),
+            out: std::env::temp_dir().join(unique("out")),
+            settings: stack::Settings::load(&stack::Settings::default_path()).unwrap(),
+            name: unique("groupgate"),
+        }
+    }
+
+    fn request(&self) -> DeployRequest<'_> {
+        DeployRequest {
+            stack_name: &self.name,
+            policies: &POLICIES,
+            assets_dir: &self.assets,
+            settings: &self.settings,
+            parameters: &[],
+            allow_destructive: false,
+            out: &self.out,
+            flush_wait: Duration::ZERO,
+            outputs_from_resources: true,
+            polling: FAST,
+        }
     }
 }
 
@@ -102,13 +113,8 @@ async fn bootstrap(aws: &aws_config::SdkConfig) {
 async fn a_region_that_is_not_bootstrapped_is_refused_with_the_command_to_run() {
     let moto = Moto::start().await;
     let aws = moto.sdk_config_in_new_account().await;
-    let (assets, out) = (
-        stand_in_assets("a"),
-        std::env::temp_dir().join(unique("out")),
-    );
-    let settings = settings();
-    let name = unique("groupgate");
-    let error = deploy(&aws, &request(&name, &assets, &out, &settings))
+    let inputs = Inputs::new("a");
+    let error = deploy(&aws, &inputs.request())
         .await
         .unwrap_err()
         .to_string();
@@ -122,16 +128,11 @@ async fn bootstrap_then_deploy_then_an_unchanged_redeploy() {
     let moto = Moto::start().await;
     let aws = moto.sdk_config_in_new_account().await;
     bootstrap(&aws).await;
-    let (assets, out) = (
-        stand_in_assets("b"),
-        std::env::temp_dir().join(unique("out")),
-    );
-    let settings = settings();
-    let name = unique("groupgate");
+    let inputs = Inputs::new("b");
 
     // moto's CloudFormation skipped the bootstrap's ApiGatewayAccount: deploy sees no
     // CloudWatch role and says what to run.
-    let error = deploy(&aws, &request(&name, &assets, &out, &settings))
+    let error = deploy(&aws, &inputs.request())
         .await
         .unwrap_err()
         .to_string();
@@ -140,9 +141,7 @@ async fn bootstrap_then_deploy_then_an_unchanged_redeploy() {
     // What the skipped resource does.
     set_cloudwatch_role(&aws).await;
 
-    let first = deploy(&aws, &request(&name, &assets, &out, &settings))
-        .await
-        .unwrap();
+    let first = deploy(&aws, &inputs.request()).await.unwrap();
     assert_eq!(first.outcome, Outcome::Created);
     assert_eq!(first.uploaded.len(), 2, "{:?}", first.uploaded);
     assert_eq!(first.seeded, ["admin", "pet-veterinarian", "pet-viewer"]);
@@ -185,7 +184,7 @@ async fn bootstrap_then_deploy_then_an_unchanged_redeploy() {
     for item in &items {
         let role = item["role_arn"].as_s().unwrap();
         assert!(
-            role.contains(&format!(":role/groupgate/{name}/groups/")),
+            role.contains(&format!(":role/groupgate/{}/groups/", inputs.name)),
             "{role}"
         );
     }
@@ -198,14 +197,12 @@ async fn bootstrap_then_deploy_then_an_unchanged_redeploy() {
         .unwrap();
     assert!(pets.count > 1, "the default pets are seeded");
     let written: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("outputs.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(inputs.out.join("outputs.json")).unwrap()).unwrap();
     assert_eq!(written["PolicyTableName"], first.outputs["PolicyTableName"]);
 
     // The same build again: nothing to upload, no stack change, seeded again, and the flush is
     // attempted (moto has no FlushStageAuthorizersCache).
-    let second = deploy(&aws, &request(&name, &assets, &out, &settings))
-        .await
-        .unwrap();
+    let second = deploy(&aws, &inputs.request()).await.unwrap();
     assert_eq!(second.outcome, Outcome::NoChanges);
     assert!(second.uploaded.is_empty(), "{:?}", second.uploaded);
     assert_eq!(second.seeded.len(), 3);
@@ -214,9 +211,9 @@ async fn bootstrap_then_deploy_then_an_unchanged_redeploy() {
 
     // A new build uploads only its new zips and updates the stack.
     let rebuilt = stand_in_assets("c");
-    let third = deploy(&aws, &request(&name, &rebuilt, &out, &settings))
-        .await
-        .unwrap();
+    let mut request = inputs.request();
+    request.assets_dir = &rebuilt;
+    let third = deploy(&aws, &request).await.unwrap();
     assert_eq!(third.outcome, Outcome::Updated);
     assert_eq!(third.uploaded.len(), 2);
 }
@@ -226,14 +223,9 @@ async fn an_unknown_parameter_is_refused_before_anything_is_deployed() {
     let moto = Moto::start().await;
     let aws = moto.sdk_config_in_new_account().await;
     bootstrap(&aws).await;
-    let (assets, out) = (
-        stand_in_assets("d"),
-        std::env::temp_dir().join(unique("out")),
-    );
-    let settings = settings();
-    let name = unique("groupgate");
+    let inputs = Inputs::new("d");
     let parameters = ["AuthorizerResultTtl=0".to_owned()];
-    let mut request = request(&name, &assets, &out, &settings);
+    let mut request = inputs.request();
     request.parameters = &parameters;
     let error = deploy(&aws, &request).await.unwrap_err().to_string();
     // The CloudWatch role check comes first on moto; set it as the skipped resource would.
@@ -247,7 +239,7 @@ async fn an_unknown_parameter_is_refused_before_anything_is_deployed() {
     let cfn = aws_sdk_cloudformation::Client::new(&aws);
     assert!(
         cfn.describe_stacks()
-            .stack_name(&name)
+            .stack_name(&inputs.name)
             .send()
             .await
             .is_err(),
