@@ -136,6 +136,13 @@ async fn setup_with_cors(ttl: u64, origins: &[&str]) -> Setup {
     }
 }
 
+impl Setup {
+    /// The status of a GET of `path` with `token`.
+    async fn status(&self, path: &str, token: &str) -> u16 {
+        self.gateway.handle(get(path, Some(token))).await.status
+    }
+}
+
 fn allow(resources: &[&str]) -> Value {
     json!({"principalId": "user-1", "policyDocument": {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": resources}]},
@@ -279,50 +286,19 @@ async fn a_cached_policy_is_applied_to_other_methods_until_the_ttl_passes() {
         200,
         allow(&["arn:aws:execute-api:us-east-1:123456789012:localapi01/prod/GET/petstore/v1/pets"]),
     );
-    assert_eq!(
-        s.gateway
-            .handle(get("/petstore/v1/pets", Some("t")))
-            .await
-            .status,
-        200
-    );
+    assert_eq!(s.status("/petstore/v1/pets", "t").await, 200);
     // A broader policy now, but the cached narrow one still answers for the same token...
     s.functions.set("authorizer", 200, allow(&["*"]));
-    assert_eq!(
-        s.gateway
-            .handle(get("/petstore/v2/status", Some("t")))
-            .await
-            .status,
-        403
-    );
+    assert_eq!(s.status("/petstore/v2/status", "t").await, 403);
     assert_eq!(s.gateway.authorizer_calls(), 1);
     // ...while another token is authorized afresh.
-    assert_eq!(
-        s.gateway
-            .handle(get("/petstore/v2/status", Some("other")))
-            .await
-            .status,
-        200
-    );
+    assert_eq!(s.status("/petstore/v2/status", "other").await, 200);
     assert_eq!(s.gateway.authorizer_calls(), 2);
 
     s.offset.store(299, Ordering::SeqCst);
-    assert_eq!(
-        s.gateway
-            .handle(get("/petstore/v2/status", Some("t")))
-            .await
-            .status,
-        403
-    );
+    assert_eq!(s.status("/petstore/v2/status", "t").await, 403);
     s.offset.store(300, Ordering::SeqCst);
-    assert_eq!(
-        s.gateway
-            .handle(get("/petstore/v2/status", Some("t")))
-            .await
-            .status,
-        200,
-        "expired"
-    );
+    assert_eq!(s.status("/petstore/v2/status", "t").await, 200, "expired");
     assert_eq!(s.gateway.authorizer_calls(), 3);
 }
 
