@@ -432,9 +432,10 @@ async fn main() -> anyhow::Result<()> {
                     let aws = aws_config::load_from_env().await;
                     let cfn = aws_sdk_cloudformation::Client::new(&aws);
                     let outputs = operations::cloudformation::read_outputs(&cfn, stack).await?;
-                    Some(outputs.get("PolicyTableName").cloned().ok_or_else(|| {
-                        anyhow::anyhow!("stack `{stack}` has no `PolicyTableName` output")
-                    })?)
+                    Some(
+                        operations::cloudformation::output(&outputs, stack, "PolicyTableName")?
+                            .to_owned(),
+                    )
                 }
                 (None, None) => None,
             };

@@ -92,6 +92,20 @@ pub async fn read_outputs(
         .collect())
 }
 
+/// Output `key` of stack `stack` from its `outputs`, or an error naming both when it is missing
+/// or empty.
+pub fn output<'a>(
+    outputs: &'a std::collections::BTreeMap<String, String>,
+    stack: &str,
+    key: &str,
+) -> anyhow::Result<&'a str> {
+    outputs
+        .get(key)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| anyhow::anyhow!("stack `{stack}` has no `{key}` output"))
+}
+
 /// Creates or updates the stack through a change set and waits for it to settle.
 pub async fn deploy_stack(
     cfn: &Client,

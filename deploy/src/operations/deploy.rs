@@ -207,12 +207,7 @@ pub async fn deploy(aws: &SdkConfig, request: &DeployRequest<'_>) -> anyhow::Res
         &request.out.join("outputs.json"),
         &serde_json::to_value(&outputs)?,
     )?;
-    let output = |key: &str| {
-        outputs
-            .get(key)
-            .filter(|v| !v.is_empty())
-            .with_context(|| format!("{name}: the stack has no `{key}` output"))
-    };
+    let output = |key: &str| cloudformation::output(&outputs, name, key);
 
     let dynamodb = aws_sdk_dynamodb::Client::new(aws);
     let roles = seed::parse_group_roles(output("GroupRoleArns")?).map_err(anyhow::Error::msg)?;

@@ -82,12 +82,8 @@ pub async fn seed_policies(
         SeedTarget::Stack(name) => {
             let cfn = aws_sdk_cloudformation::Client::new(aws);
             let outputs = cloudformation::read_outputs(&cfn, &name).await?;
-            let output = |key: &str| {
-                outputs
-                    .get(key)
-                    .cloned()
-                    .with_context(|| format!("stack `{name}` has no `{key}` output"))
-            };
+            let output =
+                |key: &str| cloudformation::output(&outputs, &name, key).map(str::to_owned);
             (output("PolicyTableName")?, output("GroupRoleArns")?)
         }
     };

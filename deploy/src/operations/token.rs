@@ -46,12 +46,9 @@ impl StackFile {
     /// `Region`, `PetsTableName`).
     pub async fn from_stack(aws: &aws_config::SdkConfig, name: &str) -> anyhow::Result<Self> {
         let cfn = aws_sdk_cloudformation::Client::new(aws);
-        let mut outputs = super::cloudformation::read_outputs(&cfn, name).await?;
-        let mut take = |key: &str| {
-            outputs
-                .remove(key)
-                .with_context(|| format!("stack `{name}` has no `{key}` output"))
-        };
+        let outputs = super::cloudformation::read_outputs(&cfn, name).await?;
+        let take =
+            |key: &str| super::cloudformation::output(&outputs, name, key).map(str::to_owned);
         Ok(Self {
             user_pool_id: take("UserPoolId")?,
             operator_client_id: take("OperatorClientId")?,
