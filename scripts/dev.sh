@@ -9,6 +9,11 @@
 #   GROUPGATE_ASSUME_GROUP_ROLE=false   the backend acts with its own credentials;
 #   GROUPGATE_AUTHORIZER_TTL=SECONDS    the gateway's authorizer cache TTL;
 #   GROUPGATE_CORS_ORIGINS=O1,O2        browser origins allowed to call the API (CORS).
+# And for load tests (scripts/load.sh sets them):
+#   GROUPGATE_RELEASE=1                 optimised builds: the functions as they ship, the gateway
+#                                       and tool with the pipeline's `tool` profile;
+#   GROUPGATE_MAX_CONCURRENCY=N         each function process serves N invocations at once
+#                                       (AWS_LAMBDA_MAX_CONCURRENCY, as on Lambda Managed Instances).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -22,8 +27,17 @@ trap 'say "stopping"; exit 0' INT TERM
 ensure_venv
 export PATH="$VENV/bin:$PATH"
 
-say "building the workspace (the first build takes a few minutes; log: .local/logs/build.log)"
-cargo build --workspace >"$LOGS/build.log" 2>&1 || fail "cargo build --workspace" "$LOGS/build.log"
+if [ "${GROUPGATE_RELEASE:-0}" = 1 ]; then
+  say "building the tool with the tool profile (optimised; log: .local/logs/build.log)"
+  cargo build --profile tool -p deploy >"$LOGS/build.log" 2>&1 || fail "cargo build --profile tool -p deploy" "$LOGS/build.log"
+  TOOL="$ROOT/target/tool/groupgate"
+  watch_flags=(--release)
+else
+  say "building the workspace (the first build takes a few minutes; log: .local/logs/build.log)"
+  cargo build --workspace >"$LOGS/build.log" 2>&1 || fail "cargo build --workspace" "$LOGS/build.log"
+  TOOL="$ROOT/target/debug/groupgate"
+  watch_flags=()
+fi
 
 say "starting moto's server (log: .local/logs/moto.log)"
 start_moto
@@ -37,12 +51,15 @@ settings_flags=()
 [ -n "${GROUPGATE_AUTHORIZER_TTL:-}" ] && settings_flags+=(--authorizer-ttl "$GROUPGATE_AUTHORIZER_TTL")
 IFS=, read -r -a cors_origins <<<"${GROUPGATE_CORS_ORIGINS:-}"
 for origin in "${cors_origins[@]}"; do settings_flags+=(--cors-origin "$origin"); done
-"$ROOT/target/debug/groupgate" local provision --endpoint "$MOTO_ENDPOINT" --api-url "$API_URL" \
+"$TOOL" local provision --endpoint "$MOTO_ENDPOINT" --api-url "$API_URL" \
   --out "$ROOT/.local/stack.pending.json" --env-file "$ROOT/.local/functions.env" \
   "${settings_flags[@]}" >"$LOGS/provision.log" 2>&1 || fail "provisioning moto" "$LOGS/provision.log"
+if [ -n "${GROUPGATE_MAX_CONCURRENCY:-}" ]; then
+  echo "AWS_LAMBDA_MAX_CONCURRENCY=$GROUPGATE_MAX_CONCURRENCY" >>"$ROOT/.local/functions.env"
+fi
 
 say "starting cargo lambda watch for the authorizer and backend (log: .local/logs/watch.log)"
-spawn "$LOGS/watch.log" cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$WATCH_PORT" \
+spawn "$LOGS/watch.log" cargo lambda watch "${watch_flags[@]}" --invoke-address 127.0.0.1 --invoke-port "$WATCH_PORT" \
   --env-file "$ROOT/.local/functions.env"
 WATCH_PID=$LAST_PID
 wait_http "http://127.0.0.1:$WATCH_PORT/" 300 "cargo lambda watch" "$LOGS/watch.log" "$WATCH_PID"
@@ -60,7 +77,7 @@ grep -q '"statusCode":200' "$LOGS/warmup-backend.json" 2>/dev/null ||
   fail "the backend did not answer a warm-up event as expected (HTTP $status)" "$LOGS/watch.log"
 
 say "starting the local API gateway on $API_URL (log: .local/logs/gateway.log)"
-spawn "$LOGS/gateway.log" "$ROOT/target/debug/groupgate" local gateway --port "$GATEWAY_PORT" \
+spawn "$LOGS/gateway.log" "$TOOL" local gateway --port "$GATEWAY_PORT" \
   --invoke-url "http://127.0.0.1:$WATCH_PORT" "${settings_flags[@]}"
 wait_http "$API_URL/petstore/v2/status" 30 "the local gateway" "$LOGS/gateway.log" "$LAST_PID"
 

@@ -1,3 +1,4 @@
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use authorizer::{Authorizer, AuthorizerEvent, Config};
@@ -47,17 +48,20 @@ async fn main() -> Result<(), Error> {
         TokenVerifier::new(rules, keys),
         GroupPolicyStore::new(policies, config.policy_cache_ttl),
     );
-    let authorizer = &authorizer;
+    let authorizer = Arc::new(authorizer);
 
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<AuthorizerEvent>| async move {
+    // Sequential unless AWS_LAMBDA_MAX_CONCURRENCY > 1, when one process serves that many
+    // invocations at once; the key and policy caches are shared by all of them.
+    lambda_runtime::run_concurrent(service_fn(move |event: LambdaEvent<AuthorizerEvent>| {
+        let authorizer = Arc::clone(&authorizer);
+        async move {
             let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0);
             authorizer.handle(&event.payload, now).await
-        },
-    ))
+        }
+    }))
     .await
 }
 
@@ -68,6 +72,7 @@ async fn warm_up(keys: &JwksCache<HttpJwksSource>, policies: &DynamoPolicySource
     let warm = async { tokio::join!(keys.prefetch(), policies.fetch(&key)) };
     match tokio::time::timeout(INIT_DEADLINE, warm).await {
         Ok((keys, table)) => tracing::info!(
+            jwks_fetch = if keys.is_ok() { "ok" } else { "failed" },
             keys = keys.as_ref().map_or(0, |n| *n),
             keys_error = keys.err().map(|e| e.to_string()),
             table_error = table.err().map(|e| e.to_string()),
