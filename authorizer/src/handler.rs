@@ -165,13 +165,13 @@ impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
             }
         };
 
-        let groups = self
+        let loaded = self
             .store
             .load(&claims.groups)
             .await
             .map_err(|e| failed(request_id, "policy_store_unavailable", &e.to_string()))?;
-        warn_invalid(&groups, request_id);
-        let merged = MergedPolicy::for_request(groups, &facts);
+        warn_invalid(&loaded.policies, request_id);
+        let merged = MergedPolicy::for_request(loaded.policies, &facts);
         let decision = merged.decide(INVOKE_ACTION, method_arn.as_str());
 
         tracing::info!(
@@ -183,6 +183,8 @@ impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
             reason = decision.reason().code(),
             detail = %decision.reason(),
             latency_us = started.elapsed().as_micros() as u64,
+            policy_cache_hits = loaded.cache_hits,
+            policy_cache_misses = loaded.cache_misses,
         );
         let context = AuthorizerContext::new(&claims, merged.groups());
         let deny_scope = if merged.is_empty() {

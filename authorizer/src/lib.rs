@@ -3,7 +3,8 @@
 //! - [`config`]: the environment, read once at start-up;
 //! - [`event`]: the TOKEN and REQUEST events, headers read as plain strings;
 //! - [`handler`]: one event in, `Unauthorized`, an error, or a policy with context out;
-//! - [`logging`]: the log subscriber, shared with the benchmarks.
+//! - [`logging`]: the log subscriber, shared with the benchmarks;
+//! - [`metrics`]: CloudWatch metrics as Embedded Metric Format lines beside the logs.
 //!
 //! Verification, policies and the decision itself live in the shared `groupgate` crate.
 
@@ -11,6 +12,7 @@ pub mod config;
 pub mod event;
 pub mod handler;
 pub mod logging;
+pub mod metrics;
 
 pub use config::Config;
 pub use event::AuthorizerEvent;

@@ -189,7 +189,8 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
 
 use lambda_runtime::tracing::subscriber as tracing_subscriber;
 
-fn logged(format: LogFormat, event: &AuthorizerEvent) -> String {
+/// What deciding `event` writes: the log lines, and apart from them the EMF metric lines.
+fn written(format: LogFormat, event: &AuthorizerEvent) -> (String, Vec<Value>) {
     let captured = Captured::default();
     let subscriber = subscriber(format, captured.clone());
     lambda_runtime::tracing::dispatcher::with_default(
@@ -198,7 +199,18 @@ fn logged(format: LogFormat, event: &AuthorizerEvent) -> String {
             let _ = decide(event);
         },
     );
-    String::from_utf8(captured.0.lock().unwrap().clone()).unwrap()
+    let out = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let (metrics, logs): (Vec<&str>, Vec<&str>) =
+        out.lines().partition(|l| l.starts_with("{\"_aws\""));
+    let metrics = metrics
+        .into_iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (logs.iter().map(|l| format!("{l}\n")).collect(), metrics)
+}
+
+fn logged(format: LogFormat, event: &AuthorizerEvent) -> String {
+    written(format, event).0
 }
 
 /// Issue #9, row 5: a header `alg` with a newline and a fake log line, or 700 kB of it.
@@ -236,4 +248,155 @@ fn the_tokens_text_can_neither_forge_nor_flood_a_log_line() {
             "{format:?}: {out}"
         );
     }
+}
+
+/// The one EMF line of a decision (JWKS fetch lines aside).
+fn decision_metrics(event: &AuthorizerEvent) -> Value {
+    let (_, metrics) = written(LogFormat::Json, event);
+    let decisions: Vec<Value> = metrics
+        .into_iter()
+        .filter(|m| m.get("Decisions").is_some())
+        .collect();
+    assert_eq!(decisions.len(), 1, "{decisions:?}");
+    decisions.into_iter().next().unwrap()
+}
+
+/// Issue #13: decisions by outcome and reason, latency and policy cache use, as EMF lines whose
+/// dimensions are bounded: no group, user or path ever becomes one.
+#[test]
+fn each_decision_writes_one_emf_line_with_bounded_dimensions() {
+    let with = |authorization: String| {
+        event(move |e| e["headers"]["Authorization"] = json!(authorization))
+    };
+    let vet = with(format!("Bearer {}", token(&["pet-veterinarian"])));
+    // A fresh authorizer fetches the keys first: one fetch, not failed.
+    let (_, lines) = written(LogFormat::Text, &vet);
+    let fetches: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l.get("JwksFetches").is_some())
+        .collect();
+    assert_eq!(fetches.len(), 1, "{lines:?}");
+    assert_eq!(
+        (&fetches[0]["JwksFetches"], &fetches[0]["JwksFetchFailures"]),
+        (&json!(1), &json!(0))
+    );
+    assert_eq!(
+        fetches[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+        json!([["FunctionName"]])
+    );
+    let allowed = decision_metrics(&vet);
+    let directives = &allowed["_aws"]["CloudWatchMetrics"];
+    assert_eq!(directives[0]["Namespace"], "groupgate");
+    assert_eq!(
+        directives[0]["Dimensions"],
+        json!([["FunctionName", "Outcome", "Reason"]])
+    );
+    assert_eq!(
+        directives[0]["Metrics"],
+        json!([{"Name": "Decisions", "Unit": "Count"}])
+    );
+    assert_eq!(directives[1]["Dimensions"], json!([["FunctionName"]]));
+    let names: Vec<&str> = directives[1]["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["Name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["DecisionLatency", "PolicyCacheHits", "PolicyCacheMisses"]
+    );
+    assert_eq!(allowed["Outcome"], "Allow");
+    assert_eq!(allowed["Decisions"], 1);
+    assert!(allowed["DecisionLatency"].as_u64().unwrap() > 0);
+    // A fresh authorizer: the one group is read from the source.
+    assert_eq!(
+        (
+            allowed["PolicyCacheHits"].as_u64(),
+            allowed["PolicyCacheMisses"].as_u64()
+        ),
+        (Some(0), Some(1))
+    );
+    assert!(allowed["_aws"]["Timestamp"].as_u64().unwrap() > 1_700_000_000_000);
+
+    let denied = decision_metrics(&with(format!("Bearer {}", token(&["pet-viewer", "x"]))));
+    assert_eq!(
+        (&denied["Outcome"], &denied["Reason"]),
+        (&json!("Deny"), &json!("no_allow"))
+    );
+    assert_eq!(denied["PolicyCacheMisses"], 2);
+
+    let unauthorized = decision_metrics(&with("Bearer not.a.jwt".to_owned()));
+    assert_eq!(unauthorized["Outcome"], "Unauthorized");
+    assert!(
+        unauthorized.get("DecisionLatency").is_none(),
+        "{unauthorized}"
+    );
+    assert_eq!(
+        unauthorized["_aws"]["CloudWatchMetrics"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let failed = decision_metrics(&event(|e| {
+        e["headers"]["Authorization"] = json!(format!("Bearer {}", token(&["admin"])));
+        e["methodArn"] = json!("not-an-arn");
+    }));
+    assert_eq!(
+        (&failed["Outcome"], &failed["Reason"]),
+        (&json!("Error"), &json!("malformed_event"))
+    );
+
+    for line in [&allowed, &denied, &unauthorized, &failed] {
+        let keys: Vec<&str> = line
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        for key in &keys {
+            assert!(
+                [
+                    "_aws",
+                    "FunctionName",
+                    "Outcome",
+                    "Reason",
+                    "Decisions",
+                    "DecisionLatency",
+                    "PolicyCacheHits",
+                    "PolicyCacheMisses"
+                ]
+                .contains(key),
+                "unexpected member {key} in {line}"
+            );
+        }
+        let text = line.to_string();
+        for private in ["pet-veterinarian", "pet-viewer", "petstore", "6f1c2e1a"] {
+            assert!(!text.contains(private), "{private} in {text}");
+        }
+    }
+}
+
+/// A token's text cannot choose a metric's dimension value: the forged `alg` of the log test
+/// still counts under the verifier's own reason code.
+#[test]
+fn a_forged_header_cannot_choose_a_dimension_value() {
+    let claims = access_claims(
+        &format!("https://cognito-idp.us-east-1.amazonaws.com/{POOL}"),
+        CLIENT,
+        &["admin"],
+        NOW,
+    );
+    let forged = KEY.sign_with_header(json!({"alg": "x\", \"Reason\": \"allowed"}), &claims);
+    let line = decision_metrics(&event(|e| {
+        e["headers"]["Authorization"] = json!(format!("Bearer {forged}"))
+    }));
+    assert_eq!(line["Outcome"], "Unauthorized");
+    let reason = line["Reason"].as_str().unwrap();
+    assert!(
+        reason.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+        "{reason}"
+    );
 }

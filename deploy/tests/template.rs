@@ -592,6 +592,18 @@ fn alarms_watch_the_authorizer_and_the_api_and_notify_only_when_an_email_is_give
         .as_str()
         .unwrap();
     let parsed: Value = serde_json::from_str(body).unwrap();
-    assert_eq!(parsed["widgets"].as_array().unwrap().len(), 3);
+    assert_eq!(parsed["widgets"].as_array().unwrap().len(), 6);
     assert!(body.contains("${AuthorizerFunction}") && body.contains("${BackendFunction}"));
+    // The authorizer's own EMF metrics, by the names and namespace it writes them under.
+    for metric in [
+        "Decisions",
+        "DecisionLatency",
+        "PolicyCacheHits",
+        "PolicyCacheMisses",
+        "JwksFetches",
+        "JwksFetchFailures",
+    ] {
+        assert!(body.contains(metric), "{metric} not on the dashboard");
+    }
+    assert!(body.contains("{groupgate,FunctionName,Outcome,Reason}"));
 }

@@ -249,16 +249,23 @@ impl<S: JwksSource> JwksCache<S> {
                     Ok(mut keys) => *keys = Arc::clone(&fresh),
                     Err(poisoned) => *poisoned.into_inner() = Arc::clone(&fresh),
                 }
-                tracing::info!(keys = fresh.len(), "jwks refreshed");
+                tracing::info!(jwks_fetch = "ok", keys = fresh.len(), "jwks refreshed");
                 Ok(if fresh.get(kid).is_some() {
                     KeyLookup::Found(fresh)
                 } else {
                     KeyLookup::Unknown
                 })
             }
-            Err(err) if keys.is_empty() => Err(err),
+            Err(err) if keys.is_empty() => {
+                tracing::warn!(jwks_fetch = "failed", error = %err, "jwks fetch failed; no keys held");
+                Err(err)
+            }
             Err(err) => {
-                tracing::warn!(error = %err, "jwks refresh failed; keeping the keys held");
+                tracing::warn!(
+                    jwks_fetch = "failed",
+                    error = %err,
+                    "jwks refresh failed; keeping the keys held"
+                );
                 Ok(KeyLookup::Unknown)
             }
         }

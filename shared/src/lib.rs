@@ -49,7 +49,7 @@ pub use policy::{
     Condition, ConditionBlock, ConditionKey, ConditionOutcome, Effect, IpOperator, POLICY_VERSION,
     PolicyDocument, RequestFacts, Scope, Statement,
 };
-pub use store::{GroupPolicyStore, MAX_KEY_BYTES, PolicySource, is_storable_key};
+pub use store::{GroupPolicyStore, Loaded, MAX_KEY_BYTES, PolicySource, is_storable_key};
 pub use token::{
     ExpectedTokenUse, MAX_TOKEN_LIFETIME, Rejection, TokenRules, TokenVerifier, VerifyError,
     user_pool_region,

@@ -57,6 +57,15 @@ struct Cached {
     entry: Option<Arc<GroupPolicy>>,
 }
 
+/// What [`GroupPolicyStore::load`] found: the entries that exist, and how many of the asked
+/// groups came from the cache and how many were read from the source.
+#[derive(Debug)]
+pub struct Loaded {
+    pub policies: Vec<Arc<GroupPolicy>>,
+    pub cache_hits: usize,
+    pub cache_misses: usize,
+}
+
 /// Group policies by group name, cached for `ttl` (absent groups too, so a group with no policy
 /// does not cost a read on every request).
 pub struct GroupPolicyStore<S> {
@@ -76,7 +85,7 @@ impl<S: PolicySource> GroupPolicyStore<S> {
 
     /// The entries of the given groups that exist, in the order the groups are given. Names
     /// DynamoDB cannot hold as a key are dropped (and logged): they grant nothing.
-    pub async fn load(&self, groups: &[String]) -> Result<Vec<Arc<GroupPolicy>>, Error> {
+    pub async fn load(&self, groups: &[String]) -> Result<Loaded, Error> {
         let mut groups = distinct(groups);
         groups.retain(|g| {
             let storable = is_storable_key(g);
@@ -101,9 +110,14 @@ impl<S: PolicySource> GroupPolicyStore<S> {
             }
             // The warm path: everything was cached.
             if missing.is_empty() {
-                return Ok(found);
+                return Ok(Loaded {
+                    policies: found,
+                    cache_hits: groups.len(),
+                    cache_misses: 0,
+                });
             }
         }
+        let cache_misses = missing.len();
         {
             let fetched_at = Instant::now();
             let mut by_group: HashMap<String, GroupPolicy> = self
@@ -126,10 +140,14 @@ impl<S: PolicySource> GroupPolicyStore<S> {
             }
         }
         let cache = self.cache.read().map_err(|_| poisoned())?;
-        Ok(groups
-            .iter()
-            .filter_map(|g| cache.get(*g).and_then(|c| c.entry.clone()))
-            .collect())
+        Ok(Loaded {
+            policies: groups
+                .iter()
+                .filter_map(|g| cache.get(*g).and_then(|c| c.entry.clone()))
+                .collect(),
+            cache_hits: groups.len() - cache_misses,
+            cache_misses,
+        })
     }
 }
 
@@ -180,7 +198,7 @@ mod tests {
             longest.clone(),
         ];
         let loaded = store.load(&groups).await.unwrap();
-        let names: Vec<&str> = loaded.iter().map(|g| g.group.as_str()).collect();
+        let names: Vec<&str> = loaded.policies.iter().map(|g| g.group.as_str()).collect();
         assert_eq!(names, ["admin", longest.as_str()]);
         let asked = source.asked.lock().unwrap().clone();
         assert_eq!(asked, ["admin".to_owned(), longest]);

@@ -83,12 +83,10 @@ async fn cached_entries_are_reused_within_the_ttl_and_reread_after() {
     let cached = GroupPolicyStore::new(source.clone(), Duration::from_secs(300));
     let uncached = GroupPolicyStore::new(source, Duration::ZERO);
     let groups = ["vet".to_owned(), "vet".to_owned()];
-    assert_eq!(
-        cached.load(&groups).await.unwrap().len(),
-        1,
-        "duplicates are looked up once"
-    );
-    assert_eq!(uncached.load(&groups).await.unwrap().len(), 1);
+    let first = cached.load(&groups).await.unwrap();
+    assert_eq!(first.policies.len(), 1, "duplicates are looked up once");
+    assert_eq!((first.cache_hits, first.cache_misses), (0, 1));
+    assert_eq!(uncached.load(&groups).await.unwrap().policies.len(), 1);
 
     client
         .delete_item()
@@ -97,15 +95,12 @@ async fn cached_entries_are_reused_within_the_ttl_and_reread_after() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        cached.load(&groups).await.unwrap().len(),
-        1,
-        "served from the cache"
-    );
-    assert!(
-        uncached.load(&groups).await.unwrap().is_empty(),
-        "read again"
-    );
+    let again = cached.load(&groups).await.unwrap();
+    assert_eq!(again.policies.len(), 1, "served from the cache");
+    assert_eq!((again.cache_hits, again.cache_misses), (1, 0));
+    let reread = uncached.load(&groups).await.unwrap();
+    assert!(reread.policies.is_empty(), "read again");
+    assert_eq!((reread.cache_hits, reread.cache_misses), (0, 1));
 }
 
 #[tokio::test]

@@ -1,6 +1,8 @@
 //! What an operator watches: alarms on the authorizer's errors and throttles, the API's 5xx
 //! rate and a sudden rise in refusals (4xx), sent to an optional SNS topic, and a dashboard of
-//! the same metrics. Everything here reads metrics Lambda and API Gateway publish on their own.
+//! the same metrics. The alarms read metrics Lambda and API Gateway publish on their own; the
+//! dashboard adds the authorizer's own (decisions by outcome and reason, policy cache, JWKS
+//! fetches, decision time), which it writes as Embedded Metric Format log lines.
 
 use serde_json::json;
 
@@ -166,6 +168,8 @@ fn dashboard(stack: &mut Stack, watched: &Watched<'_>) {
     let api = watched.api_name;
     let authorizer = format!("${{{}}}", watched.authorizer.id());
     let backend = format!("${{{}}}", watched.backend.id());
+    // The authorizer's own metrics, written as EMF log lines (authorizer/src/metrics.rs).
+    let namespace = "groupgate";
     let widget = |title: &str, metrics: serde_json::Value, stat: &str, y: u32| {
         json!({
             "type": "metric",
@@ -211,6 +215,37 @@ fn dashboard(stack: &mut Stack, watched: &Watched<'_>) {
                 ]),
                 "Sum",
                 12,
+            ),
+            widget(
+                "Authorizer decisions by outcome and reason",
+                json!([{
+                    "id": "decisions",
+                    "expression": format!(
+                        "SEARCH('{{{namespace},FunctionName,Outcome,Reason}} MetricName=\"Decisions\" FunctionName=\"{authorizer}\"', 'Sum', 60)"
+                    ),
+                }]),
+                "Sum",
+                18,
+            ),
+            widget(
+                "Authorizer policy cache and keys",
+                json!([
+                    [namespace, "PolicyCacheHits", "FunctionName", authorizer],
+                    [".", "PolicyCacheMisses", ".", "."],
+                    [".", "JwksFetches", ".", "."],
+                    [".", "JwksFetchFailures", ".", "."],
+                ]),
+                "Sum",
+                24,
+            ),
+            widget(
+                "Authorizer decision time (microseconds, p50 and p99)",
+                json!([
+                    [namespace, "DecisionLatency", "FunctionName", authorizer, {"stat": "p50"}],
+                    [".", ".", ".", ".", {"stat": "p99"}],
+                ]),
+                "p99",
+                30,
             ),
         ],
     });
