@@ -3,7 +3,7 @@
 # made from the repository's fixtures, and fails if it finds a crash (saved under
 # shared/fuzz/artifacts/TARGET/; turn it into a regression test).
 #
-#   scripts/fuzz.sh TARGET SECONDS      # TARGET: token, policy, matcher, decision, identity
+#   scripts/fuzz.sh TARGET SECONDS      # TARGET: token, policy, matcher, decision, identity, event
 #   scripts/fuzz.sh all SECONDS         # each target in turn
 #
 # Installs cargo-fuzz when missing. The stable toolchain builds libFuzzer's instrumentation with
@@ -13,7 +13,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-TARGETS=(token policy matcher decision identity)
+TARGETS=(token policy matcher decision identity event)
 target=${1:-}
 seconds=${2:-}
 case "$seconds" in ''|*[!0-9]*) fail "usage: scripts/fuzz.sh TARGET|all SECONDS (TARGET: ${TARGETS[*]})" ;; esac
@@ -69,6 +69,17 @@ elif target == "identity":
         authorizer = json.load(open(path))["requestContext"].get("authorizer")
         if authorizer:
             seed(json.dumps(authorizer))
+elif target == "event":
+    token = open("fixtures/bench/token.jwt").read().strip()
+    request = json.load(open("fixtures/events/authorizer-request.json"))
+    request["headers"]["Authorization"] = "Bearer " + token
+    request["multiValueHeaders"]["Authorization"] = ["Bearer " + token]
+    seed(json.dumps(request))
+    request["multiValueHeaders"]["authorization"] = ["Bearer other." + token]
+    seed(json.dumps(request))
+    for arn in (arn % ("GET", "/petstore/v2/pets"), "arn:aws:execute-api:x"):
+        seed(json.dumps({"type": "TOKEN", "authorizationToken": token, "methodArn": arn}))
+    seed(open("fixtures/events/authorizer-token.json").read())
 PY
 
 say "fuzzing $target for $seconds s (log: .local/logs/fuzz-$target.log)"

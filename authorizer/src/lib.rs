@@ -18,13 +18,16 @@ pub use config::Config;
 pub use event::AuthorizerEvent;
 pub use handler::{Authorizer, AuthorizerError, AuthorizerResponse};
 
+#[cfg(feature = "aws")]
 use std::time::Duration;
 
+#[cfg(feature = "aws")]
 use aws_config::timeout::TimeoutConfig;
 
 /// Bounds on the policy table's calls, well inside the function's 10 s timeout: a stalled
 /// DynamoDB is a logged `policy_store_unavailable` error (API Gateway's 500) within about 3 s,
 /// never a hang until Lambda kills the invocation.
+#[cfg(feature = "aws")]
 pub fn sdk_timeouts() -> TimeoutConfig {
     TimeoutConfig::builder()
         .connect_timeout(Duration::from_millis(1000))
