@@ -6,8 +6,6 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use authorizer::{Authorizer, AuthorizerError, AuthorizerEvent, AuthorizerResponse};
-use aws_sdk_cognitoidentityprovider::Client as Cognito;
-use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ExplicitAuthFlowsType};
 use groupgate::dynamodb::{Backoff, DynamoPolicySource};
 use groupgate::jwks::{HttpJwksSource, JwksCache};
 use groupgate::{
@@ -15,7 +13,7 @@ use groupgate::{
     TokenRules, TokenVerifier,
 };
 use groupgate_testkit::{
-    Moto, StaticHttpServer, TestKey, access_claims, jwks, policy_table, shipped_policy, unique,
+    CognitoPool, Moto, StaticHttpServer, TestKey, access_claims, jwks, policy_table, shipped_policy,
 };
 use serde_json::json;
 
@@ -29,112 +27,6 @@ fn now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs()
-}
-
-/// A user pool with an app client, the two groups, and users `vet`, `boss` (admin and vet) and
-/// `loner` (no group).
-struct Pool {
-    id: String,
-    client_id: String,
-    cognito: Cognito,
-}
-
-impl Pool {
-    async fn create(moto: &Moto) -> Self {
-        let cognito = Cognito::new(&moto.sdk_config().await);
-        let id = cognito
-            .create_user_pool()
-            .pool_name(unique("pool"))
-            .send()
-            .await
-            .unwrap()
-            .user_pool
-            .unwrap()
-            .id
-            .unwrap();
-        let client_id = cognito
-            .create_user_pool_client()
-            .user_pool_id(&id)
-            .client_name("web")
-            .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
-            .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
-            .send()
-            .await
-            .unwrap()
-            .user_pool_client
-            .unwrap()
-            .client_id
-            .unwrap();
-        for (group, precedence) in [("pet-veterinarian", 10), ("admin", 1)] {
-            cognito
-                .create_group()
-                .user_pool_id(&id)
-                .group_name(group)
-                .precedence(precedence)
-                .send()
-                .await
-                .unwrap();
-        }
-        let pool = Self {
-            id,
-            client_id,
-            cognito,
-        };
-        pool.user("vet", &["pet-veterinarian"]).await;
-        pool.user("boss", &["pet-veterinarian", "admin"]).await;
-        pool.user("loner", &[]).await;
-        pool
-    }
-
-    async fn user(&self, name: &str, groups: &[&str]) {
-        self.cognito
-            .admin_create_user()
-            .user_pool_id(&self.id)
-            .username(name)
-            .send()
-            .await
-            .unwrap();
-        self.cognito
-            .admin_set_user_password()
-            .user_pool_id(&self.id)
-            .username(name)
-            .password("Corr3ct-Horse!")
-            .permanent(true)
-            .send()
-            .await
-            .unwrap();
-        for group in groups {
-            self.cognito
-                .admin_add_user_to_group()
-                .user_pool_id(&self.id)
-                .username(name)
-                .group_name(*group)
-                .send()
-                .await
-                .unwrap();
-        }
-    }
-
-    /// Signs in with USER_PASSWORD_AUTH; returns (access token, ID token).
-    async fn sign_in(&self, name: &str) -> (String, String) {
-        let auth = self
-            .cognito
-            .initiate_auth()
-            .client_id(&self.client_id)
-            .auth_flow(AuthFlowType::UserPasswordAuth)
-            .auth_parameters("USERNAME", name)
-            .auth_parameters("PASSWORD", "Corr3ct-Horse!")
-            .send()
-            .await
-            .unwrap()
-            .authentication_result
-            .unwrap();
-        (auth.access_token.unwrap(), auth.id_token.unwrap())
-    }
-
-    fn issuer(&self) -> String {
-        format!("https://cognito-idp.us-east-1.amazonaws.com/{}", self.id)
-    }
 }
 
 async fn authorizer(
@@ -168,14 +60,14 @@ async fn authorizer(
 
 struct Stack {
     moto: Moto,
-    pool: Pool,
+    pool: CognitoPool,
     table: String,
 }
 
 impl Stack {
     async fn start() -> Self {
         let moto = Moto::start().await;
-        let pool = Pool::create(&moto).await;
+        let pool = CognitoPool::create(&moto).await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
         let table = policy_table(
             &dynamodb,

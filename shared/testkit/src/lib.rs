@@ -1,6 +1,7 @@
 //! Test support for the workspace's tests, never linked into a Lambda: an RSA signing key that
 //! mints Cognito-shaped tokens, a tiny HTTP server that serves a JWKS document (so tests can
-//! issue tokens no emulator would), a moto server, and the policy table in it.
+//! issue tokens no emulator would), a moto server with a Cognito user pool and the policy table
+//! in it, and (`lambda`) a local Lambda Runtime API to run a function's real bootstrap under.
 //!
 //! A set-up that fails here cannot be recovered by the test that asked for it, so these helpers
 //! panic with what went wrong, as a test would.
@@ -10,12 +11,16 @@
     reason = "test support: a failed set-up stops the test that asked for it, loudly"
 )]
 
+pub mod lambda;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
+use aws_sdk_cognitoidentityprovider::Client as Cognito;
+use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ExplicitAuthFlowsType};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -352,5 +357,114 @@ pub fn shipped_policy(group: &str) -> String {
     match definition.get("policy") {
         Some(policy) => policy.to_string(),
         None => panic!("`{path}` has no `policy`"),
+    }
+}
+
+/// A user pool with an app client, the two groups, and users `vet`, `boss` (admin and vet) and
+/// `loner` (no group).
+pub struct CognitoPool {
+    pub id: String,
+    pub client_id: String,
+    pub cognito: Cognito,
+}
+
+impl CognitoPool {
+    pub async fn create(moto: &Moto) -> Self {
+        let cognito = Cognito::new(&moto.sdk_config().await);
+        let id = cognito
+            .create_user_pool()
+            .pool_name(unique("pool"))
+            .send()
+            .await
+            .expect("moto's Cognito")
+            .user_pool
+            .expect("moto's Cognito")
+            .id
+            .expect("moto's Cognito");
+        let client_id = cognito
+            .create_user_pool_client()
+            .user_pool_id(&id)
+            .client_name("web")
+            .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
+            .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
+            .send()
+            .await
+            .expect("moto's Cognito")
+            .user_pool_client
+            .expect("moto's Cognito")
+            .client_id
+            .expect("moto's Cognito");
+        for (group, precedence) in [("pet-veterinarian", 10), ("admin", 1)] {
+            cognito
+                .create_group()
+                .user_pool_id(&id)
+                .group_name(group)
+                .precedence(precedence)
+                .send()
+                .await
+                .expect("moto's Cognito");
+        }
+        let pool = Self {
+            id,
+            client_id,
+            cognito,
+        };
+        pool.user("vet", &["pet-veterinarian"]).await;
+        pool.user("boss", &["pet-veterinarian", "admin"]).await;
+        pool.user("loner", &[]).await;
+        pool
+    }
+
+    pub async fn user(&self, name: &str, groups: &[&str]) {
+        self.cognito
+            .admin_create_user()
+            .user_pool_id(&self.id)
+            .username(name)
+            .send()
+            .await
+            .expect("moto's Cognito");
+        self.cognito
+            .admin_set_user_password()
+            .user_pool_id(&self.id)
+            .username(name)
+            .password("Corr3ct-Horse!")
+            .permanent(true)
+            .send()
+            .await
+            .expect("moto's Cognito");
+        for group in groups {
+            self.cognito
+                .admin_add_user_to_group()
+                .user_pool_id(&self.id)
+                .username(name)
+                .group_name(*group)
+                .send()
+                .await
+                .expect("moto's Cognito");
+        }
+    }
+
+    /// Signs in with USER_PASSWORD_AUTH; returns (access token, ID token).
+    pub async fn sign_in(&self, name: &str) -> (String, String) {
+        let auth = self
+            .cognito
+            .initiate_auth()
+            .client_id(&self.client_id)
+            .auth_flow(AuthFlowType::UserPasswordAuth)
+            .auth_parameters("USERNAME", name)
+            .auth_parameters("PASSWORD", "Corr3ct-Horse!")
+            .send()
+            .await
+            .expect("moto's Cognito")
+            .authentication_result
+            .expect("moto's Cognito");
+        (
+            auth.access_token.expect("moto's Cognito"),
+            auth.id_token.expect("moto's Cognito"),
+        )
+    }
+
+    pub fn issuer(&self) -> String {
+        format!("https://cognito-idp.us-east-1.amazonaws.com/{}", self.id)
     }
 }

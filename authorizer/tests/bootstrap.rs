@@ -1,0 +1,165 @@
+#![cfg(test)]
+//! The authorizer's real bootstrap (this crate's binary) under a local Lambda Runtime API, with
+//! moto behind a proxy per dependency: what its start-up does when a dependency is down or slow.
+//! Issue #14: init never fails for a dependency, the first request falls back to fetching, no
+//! answer in between is wrong, and a fetch cut off by the init deadline leaves nothing held.
+//!
+//! Time bounds here are generous upper limits that show a timeout or a cancellation works; how
+//! fast start-up is lives in the `coldstart` benchmark.
+
+use std::time::{Duration, Instant};
+
+use groupgate_testkit::lambda::{AuthorizerStack, Outcome, RuntimeApi, allows, spawn_function};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_authorizer");
+
+struct Running {
+    api: RuntimeApi,
+    child: std::process::Child,
+    started: Instant,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start(stack: &AuthorizerStack) -> Running {
+    let api = RuntimeApi::start().await;
+    let started = Instant::now();
+    let child = spawn_function(BINARY, &api, &stack.env(), None);
+    Running {
+        api,
+        child,
+        started,
+    }
+}
+
+impl Running {
+    /// Waits for the function to finish its init (ask for its first event); how long it took.
+    async fn init(&self) -> Duration {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Some(at) = self.api.first_poll() {
+                return at - self.started;
+            }
+            if let Some(error) = self.api.init_error() {
+                panic!("init failed: {error}");
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the function did not finish its init within 20 s");
+    }
+
+    async fn invoke(&self, stack: &AuthorizerStack) -> Outcome {
+        self.api
+            .invoke(&stack.event(), Duration::from_secs(20))
+            .await
+            .expect("an answer within 20 s")
+    }
+}
+
+/// Until the dependency is back, every answer is an error (API Gateway's 500), never a policy and
+/// never `Unauthorized`; once it is back the function answers Allow within `recovery`.
+async fn serves_after_recovery(
+    running: &Running,
+    stack: &AuthorizerStack,
+    bring_back: impl FnOnce(),
+    recovery: Duration,
+) {
+    let down = running.invoke(stack).await;
+    assert!(down.error, "while down: {down:?}");
+    assert!(
+        down.body.contains("AuthorizerFailure"),
+        "a fault, not a bad token: {}",
+        down.body
+    );
+    bring_back();
+    let deadline = Instant::now() + recovery;
+    loop {
+        let outcome = running.invoke(stack).await;
+        if allows(&outcome, AuthorizerStack::METHOD_ARN) {
+            return;
+        }
+        assert!(
+            outcome.error && outcome.body.contains("AuthorizerFailure"),
+            "only errors before recovery: {outcome:?}"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "not serving {recovery:?} after recovery"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_jwks_endpoint_down_at_init_leaves_the_function_serving_once_it_is_back() {
+    let stack = AuthorizerStack::start(Duration::ZERO).await;
+    stack.jwks.set_down(true);
+    let running = start(&stack).await;
+    running.init().await;
+    // A failed fetch is retried after the 10 s refresh interval, not on every request.
+    serves_after_recovery(
+        &running,
+        &stack,
+        || stack.jwks.set_down(false),
+        Duration::from_secs(15),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_policy_table_unreachable_at_init_leaves_the_function_serving_once_it_is_back() {
+    let stack = AuthorizerStack::start(Duration::ZERO).await;
+    stack.dynamodb.set_down(true);
+    let running = start(&stack).await;
+    running.init().await;
+    serves_after_recovery(
+        &running,
+        &stack,
+        || stack.dynamodb.set_down(false),
+        Duration::from_secs(5),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn start_up_work_past_the_init_deadline_is_cut_off_and_holds_nothing() {
+    // Every new connection takes 3 s: longer than the 1 s init deadline.
+    let stack = AuthorizerStack::start(Duration::from_secs(3)).await;
+    let running = start(&stack).await;
+    let init = running.init().await;
+    assert!(init < Duration::from_millis(2500), "init took {init:?}");
+    // Were the JWKS lock or a half-open connection still held, this request would wait for
+    // them; it opens its own, now without delay.
+    stack.jwks.set_delay(Duration::ZERO);
+    stack.dynamodb.set_delay(Duration::ZERO);
+    let first = running.invoke(&stack).await;
+    assert!(
+        allows(&first, AuthorizerStack::METHOD_ARN),
+        "first answer: {first:?}"
+    );
+    assert!(
+        first.took() < Duration::from_secs(2),
+        "the first request waited {:?}",
+        first.took()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn start_up_fetches_the_keys_so_the_first_request_does_not() {
+    let stack = AuthorizerStack::start(Duration::ZERO).await;
+    let running = start(&stack).await;
+    running.init().await;
+    // The JWKS endpoint goes down after init: the first request is answered with the keys
+    // start-up fetched.
+    stack.jwks.set_down(true);
+    let first = running.invoke(&stack).await;
+    assert!(
+        allows(&first, AuthorizerStack::METHOD_ARN),
+        "first answer: {first:?}"
+    );
+}
