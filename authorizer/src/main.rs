@@ -4,18 +4,18 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use authorizer::{Authorizer, AuthorizerEvent, Config};
 use groupgate::dynamodb::{Backoff, DynamoPolicySource};
 use groupgate::jwks::{HttpJwksSource, JwksCache};
-use groupgate::{GroupPolicyStore, PolicySource as _, TokenRules, TokenVerifier};
+use groupgate::{GroupPolicyStore, TokenRules, TokenVerifier};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 /// How often an unknown `kid` may trigger a JWKS fetch.
 const JWKS_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
-/// How long start-up may spend fetching the pool's keys and opening DynamoDB's connection,
-/// side by side. Lambda freezes the process once it asks for its first event, so what is still
-/// running then is cut off here, and the first request does it as it always did.
+/// How long start-up may spend fetching the pool's keys and reading the policy table, side by
+/// side. Lambda freezes the process once it asks for its first event, so what is still running
+/// then is cut off here, and the first request does it as it always did.
 const INIT_DEADLINE: Duration = Duration::from_millis(1000);
-/// The key the start-up read asks the policy table for: no group has it, so it only opens the
-/// connection (TLS, credentials).
-const WARM_UP_KEY: &str = "groupgate:warm-up";
+/// The most group policies start-up reads ahead (one Scan page of small items). A larger table
+/// is left to be read request by request; the Scan has still opened the connection.
+const PRELOAD_LIMIT: usize = 500;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -43,11 +43,9 @@ async fn main() -> Result<(), Error> {
         config.policy_table.clone(),
         Backoff::default(),
     );
-    warm_up(&keys, &policies).await;
-    let authorizer = Authorizer::new(
-        TokenVerifier::new(rules, keys),
-        GroupPolicyStore::new(policies, config.policy_cache_ttl),
-    );
+    let store = GroupPolicyStore::new(policies, config.policy_cache_ttl);
+    warm_up(&keys, &store).await;
+    let authorizer = Authorizer::new(TokenVerifier::new(rules, keys), store);
     let authorizer = Arc::new(authorizer);
 
     // Sequential unless AWS_LAMBDA_MAX_CONCURRENCY > 1, when one process serves that many
@@ -65,16 +63,16 @@ async fn main() -> Result<(), Error> {
     .await
 }
 
-/// Fetches the keys and opens the policy table's connection concurrently, within
-/// [`INIT_DEADLINE`]. Nothing here can fail start-up: what did not finish is done lazily.
-async fn warm_up(keys: &JwksCache<HttpJwksSource>, policies: &DynamoPolicySource) {
-    let key = [WARM_UP_KEY.to_owned()];
-    let warm = async { tokio::join!(keys.prefetch(), policies.fetch(&key)) };
+/// Fetches the keys and reads the group policies (opening the table's connection) concurrently,
+/// within [`INIT_DEADLINE`]. Nothing here can fail start-up: what did not finish is done lazily.
+async fn warm_up(keys: &JwksCache<HttpJwksSource>, store: &GroupPolicyStore<DynamoPolicySource>) {
+    let warm = async { tokio::join!(keys.prefetch(), store.preload(PRELOAD_LIMIT)) };
     match tokio::time::timeout(INIT_DEADLINE, warm).await {
         Ok((keys, table)) => tracing::info!(
             jwks_fetch = if keys.is_ok() { "ok" } else { "failed" },
             keys = keys.as_ref().map_or(0, |n| *n),
             keys_error = keys.err().map(|e| e.to_string()),
+            policies = table.as_ref().map_or(0, |n| *n),
             table_error = table.err().map(|e| e.to_string()),
             "start-up warm-up done",
         ),

@@ -65,12 +65,12 @@ fn inline_statements(role: &Value) -> &Vec<Value> {
 }
 
 #[test]
-fn the_authorizer_may_only_batch_get_the_policy_table_and_write_its_logs_and_traces() {
+fn the_authorizer_may_only_read_the_policy_table_and_write_its_logs_and_traces() {
     let t = template();
     let statements = inline_statements(resource(&t, "AuthorizerRole"));
     assert_eq!(
         statements[0],
-        json!({"Effect":"Allow","Action":["dynamodb:BatchGetItem"],
+        json!({"Effect":"Allow","Action":["dynamodb:BatchGetItem","dynamodb:Scan"],
         "Resource":[{"Fn::GetAtt":["PolicyTable","Arn"]}]})
     );
     assert_eq!(

@@ -1,5 +1,5 @@
 //! The policy table in DynamoDB (feature `dynamodb`): items read into [`GroupPolicy`]s, with
-//! BatchGetItem.
+//! BatchGetItem per request, and with one bounded Scan at start-up.
 //!
 //! An item is `group` (S, the partition key), `policy` (S, the policy document as JSON text),
 //! and optionally `role_arn` (S) and `precedence` (N).
@@ -155,6 +155,42 @@ impl PolicySource for DynamoPolicySource {
             found.extend(self.fetch_chunk(chunk).await?);
         }
         Ok(found)
+    }
+
+    /// Scans the table, page by page, giving up (`None`) once it holds more than `limit` items.
+    async fn list_all(&self, limit: usize) -> Result<Option<Vec<GroupPolicy>>, Error> {
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .projection_expression("#g, #p, #r, #n")
+                .expression_attribute_names("#g", "group")
+                .expression_attribute_names("#p", "policy")
+                .expression_attribute_names("#r", "role_arn")
+                .expression_attribute_names("#n", "precedence")
+                .set_exclusive_start_key(start)
+                .limit(i32::try_from(limit.saturating_add(1)).unwrap_or(i32::MAX))
+                .send()
+                .await
+                .map_err(|e| {
+                    Error::Store(format!(
+                        "Scan on `{}`: {}",
+                        self.table,
+                        aws_sdk_dynamodb::error::DisplayErrorContext(e)
+                    ))
+                })?;
+            found.extend(page.items().iter().filter_map(GroupPolicy::from_item));
+            if found.len() > limit {
+                return Ok(None);
+            }
+            match page.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(Some(found)),
+            }
+        }
     }
 }
 

@@ -49,6 +49,17 @@ pub trait PolicySource: Send + Sync {
         &self,
         groups: &[String],
     ) -> impl Future<Output = Result<Vec<GroupPolicy>, Error>> + Send;
+
+    /// Every entry, if the source can list them all in one bounded read of at most `limit`
+    /// entries; `None` when it cannot, or when there are more. Start-up uses it to fill the
+    /// cache before the first request.
+    fn list_all(
+        &self,
+        limit: usize,
+    ) -> impl Future<Output = Result<Option<Vec<GroupPolicy>>, Error>> + Send {
+        let _ = limit;
+        async { Ok(None) }
+    }
 }
 
 struct Cached {
@@ -81,6 +92,28 @@ impl<S: PolicySource> GroupPolicyStore<S> {
             ttl,
             cache: RwLock::new(HashMap::new()),
         }
+    }
+
+    /// Fills the cache with every entry of the source, when it can list them all within
+    /// `limit` (a small policy table: one entry per group). Returns how many it holds; 0 when
+    /// the source would not list them, and the cache then fills request by request as always.
+    pub async fn preload(&self, limit: usize) -> Result<usize, Error> {
+        let Some(entries) = self.source.list_all(limit).await? else {
+            return Ok(0);
+        };
+        let fetched = Instant::now();
+        let mut cache = self.cache.write().map_err(|_| poisoned())?;
+        let count = entries.len();
+        for entry in entries {
+            cache.insert(
+                entry.group.clone(),
+                Cached {
+                    fetched,
+                    entry: Some(Arc::new(entry)),
+                },
+            );
+        }
+        Ok(count)
     }
 
     /// The entries of the given groups that exist, in the order the groups are given. Names

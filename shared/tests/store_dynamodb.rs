@@ -192,3 +192,49 @@ async fn throttling_is_a_store_error() {
         .to_string();
     assert!(err.contains("slow down"), "{err}");
 }
+
+/// Issue #14: start-up reads a small table whole (one Scan), so the first request finds every
+/// group's policy cached; a table over the limit is left to be read request by request.
+#[tokio::test]
+async fn preload_fills_the_cache_from_one_scan_of_a_small_table_and_skips_a_large_one() {
+    let moto = Moto::start().await;
+    let client = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+    let table = policy_table(
+        &client,
+        &[
+            (
+                "vet",
+                ALLOW_ALL,
+                Some("arn:aws:iam::123456789012:role/vet"),
+                Some(2),
+            ),
+            ("admin", ALLOW_ALL, None, Some(1)),
+            ("viewer", ALLOW_ALL, None, None),
+        ],
+    )
+    .await;
+    let source = DynamoPolicySource::new(client.clone(), table.clone(), backoff());
+    let store = GroupPolicyStore::new(source.clone(), Duration::from_secs(300));
+    assert_eq!(store.preload(10).await.unwrap(), 3);
+    // Gone from the table, still served from what start-up read.
+    client
+        .delete_item()
+        .table_name(&table)
+        .key("group", AttributeValue::S("vet".into()))
+        .send()
+        .await
+        .unwrap();
+    let groups = ["vet".to_owned(), "admin".to_owned()];
+    let loaded = store.load(&groups).await.unwrap();
+    assert_eq!((loaded.cache_hits, loaded.cache_misses), (2, 0));
+    let vet = &loaded.policies[0];
+    assert_eq!(
+        (vet.group.as_str(), vet.role_arn.as_deref(), vet.precedence),
+        ("vet", Some("arn:aws:iam::123456789012:role/vet"), Some(2))
+    );
+
+    let too_many = GroupPolicyStore::new(source, Duration::from_secs(300));
+    assert_eq!(too_many.preload(1).await.unwrap(), 0);
+    let loaded = too_many.load(&groups).await.unwrap();
+    assert_eq!((loaded.cache_hits, loaded.cache_misses), (0, 2));
+}

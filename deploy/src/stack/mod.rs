@@ -383,7 +383,8 @@ fn functions(
     }
 }
 
-/// The authorizer may read the policy table with BatchGetItem, and write its logs.
+/// The authorizer may read the policy table (BatchGetItem per request, one Scan at start-up to
+/// fill its cache), and write its logs.
 fn authorizer_function(
     stack: &mut Stack,
     params: &Params,
@@ -402,7 +403,10 @@ fn authorizer_function(
             role_scope(params, function_roles_path()),
             "authorizer",
             vec![
-                allow(&["dynamodb:BatchGetItem"], vec![data.policy_table.arn()]),
+                allow(
+                    &["dynamodb:BatchGetItem", "dynamodb:Scan"],
+                    vec![data.policy_table.arn()],
+                ),
                 write_logs(&logs),
                 write_traces(),
             ],
