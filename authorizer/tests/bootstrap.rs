@@ -150,16 +150,57 @@ async fn start_up_work_past_the_init_deadline_is_cut_off_and_holds_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn start_up_fetches_the_keys_so_the_first_request_does_not() {
+async fn start_up_fetches_the_keys_and_policies_so_the_first_request_does_not() {
     let stack = AuthorizerStack::start(Duration::ZERO).await;
     let running = start(&stack).await;
     running.init().await;
-    // The JWKS endpoint goes down after init: the first request is answered with the keys
-    // start-up fetched.
+    // Both dependencies go down after init: the first request is answered with the keys and
+    // the group policies start-up read.
     stack.jwks.set_down(true);
+    stack.dynamodb.set_down(true);
     let first = running.invoke(&stack).await;
     assert!(
         allows(&first, AuthorizerStack::METHOD_ARN),
         "first answer: {first:?}"
     );
+}
+
+/// With `AWS_LAMBDA_MAX_CONCURRENCY` (Lambda Managed Instances), one process takes that many
+/// invocations at once, and answers each as it would alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn with_max_concurrency_one_process_takes_several_invocations_at_once() {
+    let stack = AuthorizerStack::start(Duration::ZERO).await;
+    let api = RuntimeApi::start().await;
+    let mut env = stack.env();
+    env.push(("AWS_LAMBDA_MAX_CONCURRENCY", "4".to_owned()));
+    let running = Running {
+        child: spawn_function(BINARY, &api, &env, None),
+        api,
+        started: Instant::now(),
+    };
+    running.init().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while running.api.polling() < 4 {
+        assert!(
+            Instant::now() < deadline,
+            "{} polls, not 4",
+            running.api.polling()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let ids: Vec<String> = (0..16).map(|_| running.api.push(&stack.event())).collect();
+    for id in ids {
+        let outcome = running
+            .api
+            .outcome(&id, Duration::from_secs(20))
+            .await
+            .expect("an answer");
+        assert!(allows(&outcome, AuthorizerStack::METHOD_ARN), "{outcome:?}");
+    }
+
+    // Without it, one at a time, as classic Lambda runs it.
+    let sequential = start(&stack).await;
+    sequential.init().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(sequential.api.polling(), 1);
 }

@@ -44,6 +44,8 @@ struct State {
     first_poll: Option<Instant>,
     init_error: Option<String>,
     next_id: u64,
+    /// `next` polls waiting for an event now.
+    polling: usize,
 }
 
 /// A local Lambda Runtime API (`AWS_LAMBDA_RUNTIME_API`) on a loopback port.
@@ -105,6 +107,12 @@ impl RuntimeApi {
         self.state.lock().expect("runtime API state").first_poll
     }
 
+    /// How many `next` polls are waiting for an event: how many invocations the function is
+    /// ready to take at once.
+    pub fn polling(&self) -> usize {
+        self.state.lock().expect("runtime API state").polling
+    }
+
     /// What the function reported as an init error, if it did.
     pub fn init_error(&self) -> Option<String> {
         self.state
@@ -153,6 +161,7 @@ async fn handle(
         response
     };
     if path == "/2018-06-01/runtime/invocation/next" {
+        let _poll = Polling::new(&state);
         loop {
             let waiting = changed.notified();
             {
@@ -165,7 +174,11 @@ async fn handle(
                         .map_or(0, |d| d.as_millis() + 10_000);
                     let mut response = reply(StatusCode::OK, body);
                     let headers = response.headers_mut();
+                    // A distinct trace header per event, as Lambda sends one.
+                    let n = state.served.len();
+                    let trace = format!("Root=1-{n:08x}-{n:024x};Parent={n:016x};Sampled=0");
                     for (name, value) in [
+                        ("lambda-runtime-trace-id", trace),
                         ("lambda-runtime-aws-request-id", id),
                         ("lambda-runtime-deadline-ms", deadline.to_string()),
                         (
@@ -209,6 +222,24 @@ async fn handle(
     drop(state);
     changed.notify_waiters();
     Ok(reply(StatusCode::ACCEPTED, b"{}".to_vec()))
+}
+
+/// Counts a `next` poll as waiting while it lives (a dropped connection included).
+struct Polling(Arc<Mutex<State>>);
+
+impl Polling {
+    fn new(state: &Arc<Mutex<State>>) -> Self {
+        state.lock().expect("runtime API state").polling += 1;
+        Polling(Arc::clone(state))
+    }
+}
+
+impl Drop for Polling {
+    fn drop(&mut self) {
+        if let Ok(mut state) = self.0.lock() {
+            state.polling -= 1;
+        }
+    }
 }
 
 /// A TCP proxy to `upstream` that waits `delay` before opening each new upstream connection,
@@ -389,4 +420,35 @@ pub fn allows(outcome: &Outcome, method_arn: &str) -> bool {
                 groupgate::reference::allows(policy, groupgate::INVOKE_ACTION, method_arn).ok()
             })
             .unwrap_or(false)
+}
+
+/// The path of `bin` of `package` as it ships (release profile), built first. Benchmarks
+/// call it; `cargo` is the one running them.
+pub fn release_binary(package: &str, bin: &str) -> String {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = Command::new(cargo)
+        .args(["build", "--release", "-p", package, "--bin", bin])
+        .status()
+        .expect("run cargo build");
+    assert!(
+        status.success(),
+        "cargo build --release -p {package} failed"
+    );
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../target").to_owned());
+    format!("{target}/release/{bin}")
+}
+
+/// A process's resident memory now and at its peak, in KiB (`VmRSS`, `VmHWM`).
+pub fn memory_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
 }
