@@ -69,6 +69,6 @@ where
         *meta.level() <= Level::INFO
             && (meta.target().starts_with("authorizer") || meta.target().starts_with("groupgate"))
     });
-    let metrics = EmfLayer::new(writer, function).with_filter(ours);
+    let metrics = EmfLayer::new(writer, &function).with_filter(ours);
     Box::new(Registry::default().with(logs).with(metrics))
 }

@@ -21,10 +21,6 @@ use lambda_runtime::tracing::subscriber::Layer;
 use lambda_runtime::tracing::subscriber::fmt::MakeWriter;
 use lambda_runtime::tracing::subscriber::layer::Context;
 use lambda_runtime::tracing::{Event, Subscriber};
-use serde::Serialize;
-
-/// The CloudWatch namespace of every metric.
-pub const NAMESPACE: &str = "groupgate";
 
 /// The outcomes a decision line can carry; anything else is not turned into a metric.
 const OUTCOMES: [&str; 4] = ["Allow", "Deny", "Unauthorized", "Error"];
@@ -34,16 +30,18 @@ const MAX_REASON: usize = 48;
 /// A [`Layer`] that writes an EMF line for each decision and JWKS fetch event.
 pub struct EmfLayer<W> {
     writer: W,
+    /// The function's name as a JSON string.
     function: String,
 }
 
 impl<W> EmfLayer<W> {
     /// Metrics of the function `function` (Lambda's `AWS_LAMBDA_FUNCTION_NAME`), written to
     /// `writer`, the same stream as the logs.
-    pub fn new(writer: W, function: impl Into<String>) -> Self {
+    pub fn new(writer: W, function: &str) -> Self {
         Self {
             writer,
-            function: function.into(),
+            // Written into every line as is: escaped once, here.
+            function: serde_json::to_string(function).unwrap_or_else(|_| "\"\"".to_owned()),
         }
     }
 }
@@ -60,10 +58,7 @@ where
             return;
         };
         // One write per line, so that lines from concurrent invocations never interleave.
-        if let Ok(mut bytes) = serde_json::to_vec(&line) {
-            bytes.push(b'\n');
-            let _ = self.writer.make_writer().write_all(&bytes);
-        }
+        let _ = self.writer.make_writer().write_all(line.as_bytes());
     }
 }
 
@@ -76,20 +71,20 @@ fn now_millis() -> u64 {
 /// The fields of one event that metrics are made of.
 #[derive(Default)]
 struct Fields {
-    decision: Option<String>,
+    outcome: Option<&'static str>,
     reason: Option<String>,
     latency_us: Option<u64>,
     cache_hits: Option<u64>,
     cache_misses: Option<u64>,
-    jwks_fetch: Option<String>,
+    jwks_fetch_failed: Option<bool>,
 }
 
 impl Visit for Fields {
     fn record_str(&mut self, field: &Field, value: &str) {
         match field.name() {
-            "decision" => self.decision = Some(value.to_owned()),
+            "decision" => self.outcome = OUTCOMES.into_iter().find(|o| *o == value),
             "reason" => self.reason = Some(value.to_owned()),
-            "jwks_fetch" => self.jwks_fetch = Some(value.to_owned()),
+            "jwks_fetch" => self.jwks_fetch_failed = Some(value != "ok"),
             _ => {}
         }
     }
@@ -106,132 +101,77 @@ impl Visit for Fields {
     fn record_debug(&mut self, _field: &Field, _value: &dyn std::fmt::Debug) {}
 }
 
+/// The metric directives of each line, fixed: only the values change from line to line. Every
+/// metric is in the namespace `groupgate`.
+const JWKS_DIRECTIVES: &str = concat!(
+    r#"[{"Namespace":"groupgate","Dimensions":[["FunctionName"]],"Metrics":["#,
+    r#"{"Name":"JwksFetches","Unit":"Count"},{"Name":"JwksFetchFailures","Unit":"Count"}]}]"#
+);
+const DECISIONS_DIRECTIVE: &str = concat!(
+    r#"{"Namespace":"groupgate","Dimensions":[["FunctionName","Outcome","Reason"]],"#,
+    r#""Metrics":[{"Name":"Decisions","Unit":"Count"}]}"#
+);
+/// For a decision that was made (the allowed and denied ones): its time and cache use.
+const DECIDED_DIRECTIVE: &str = concat!(
+    r#"{"Namespace":"groupgate","Dimensions":[["FunctionName"]],"Metrics":["#,
+    r#"{"Name":"DecisionLatency","Unit":"Microseconds"},"#,
+    r#"{"Name":"PolicyCacheHits","Unit":"Count"},{"Name":"PolicyCacheMisses","Unit":"Count"}]}"#
+);
+
 impl Fields {
-    /// The EMF line for these fields, if they carry a measurement.
-    fn emf<'a>(&'a self, function: &'a str, timestamp: u64) -> Option<Line<'a>> {
-        if let Some(fetch) = self.jwks_fetch.as_deref() {
-            let failed = fetch != "ok";
-            return Some(Line {
-                aws: Aws {
-                    timestamp,
-                    metrics: vec![Directive::by_function(&[
-                        Metric::count("JwksFetches"),
-                        Metric::count("JwksFetchFailures"),
-                    ])],
-                },
-                function,
-                jwks_fetches: Some(1),
-                jwks_fetch_failures: Some(u64::from(failed)),
-                ..Line::default()
-            });
+    /// The EMF line (newline included) for these fields, if they carry a measurement.
+    /// `function` is already a JSON string, quotes included.
+    fn emf(&self, function: &str, timestamp: u64) -> Option<String> {
+        use std::fmt::Write as _;
+        let mut line = String::with_capacity(640);
+        let _ = write!(
+            line,
+            r#"{{"_aws":{{"Timestamp":{timestamp},"CloudWatchMetrics":"#
+        );
+        if let Some(failed) = self.jwks_fetch_failed {
+            let _ = write!(
+                line,
+                r#"{JWKS_DIRECTIVES}}},"FunctionName":{function},"JwksFetches":1,"JwksFetchFailures":{}}}"#,
+                u8::from(failed)
+            );
+            line.push('\n');
+            return Some(line);
         }
-        let outcome = OUTCOMES
-            .into_iter()
-            .find(|o| Some(*o) == self.decision.as_deref())?;
+        let outcome = self.outcome?;
+        // A dimension value from the code's reason codes; anything else (which our code never
+        // logs) counts as `other` rather than minting a new billed metric.
         let reason = self
             .reason
             .as_deref()
-            .filter(|r| r.len() <= MAX_REASON && r.bytes().all(|b| b.is_ascii_graphic()))
+            .filter(|r| {
+                !r.is_empty()
+                    && r.len() <= MAX_REASON
+                    && r.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            })
             .unwrap_or("other");
-        let mut per_function = Vec::new();
-        if self.latency_us.is_some() {
-            per_function.push(Metric {
-                name: "DecisionLatency",
-                unit: "Microseconds",
-            });
+        let decided = match (self.latency_us, self.cache_hits, self.cache_misses) {
+            (Some(latency), Some(hits), Some(misses)) => Some((latency, hits, misses)),
+            _ => None,
+        };
+        line.push('[');
+        line.push_str(DECISIONS_DIRECTIVE);
+        if decided.is_some() {
+            line.push(',');
+            line.push_str(DECIDED_DIRECTIVE);
         }
-        if self.cache_hits.is_some() {
-            per_function.push(Metric::count("PolicyCacheHits"));
+        let _ = write!(
+            line,
+            r#"]}},"FunctionName":{function},"Outcome":"{outcome}","Reason":"{reason}","Decisions":1"#
+        );
+        if let Some((latency, hits, misses)) = decided {
+            let _ = write!(
+                line,
+                r#","DecisionLatency":{latency},"PolicyCacheHits":{hits},"PolicyCacheMisses":{misses}"#
+            );
         }
-        if self.cache_misses.is_some() {
-            per_function.push(Metric::count("PolicyCacheMisses"));
-        }
-        let mut metrics = vec![Directive {
-            namespace: NAMESPACE,
-            dimensions: [&["FunctionName", "Outcome", "Reason"]],
-            metrics: vec![Metric::count("Decisions")],
-        }];
-        if !per_function.is_empty() {
-            metrics.push(Directive::by_function(&per_function));
-        }
-        Some(Line {
-            aws: Aws { timestamp, metrics },
-            function,
-            outcome: Some(outcome),
-            reason: Some(reason),
-            decisions: Some(1),
-            latency_us: self.latency_us,
-            cache_hits: self.cache_hits,
-            cache_misses: self.cache_misses,
-            ..Line::default()
-        })
-    }
-}
-
-/// One EMF log line: the `_aws` metadata, then the dimension and metric values it names.
-#[derive(Serialize, Default)]
-struct Line<'a> {
-    #[serde(rename = "_aws")]
-    aws: Aws<'a>,
-    #[serde(rename = "FunctionName")]
-    function: &'a str,
-    #[serde(rename = "Outcome", skip_serializing_if = "Option::is_none")]
-    outcome: Option<&'a str>,
-    #[serde(rename = "Reason", skip_serializing_if = "Option::is_none")]
-    reason: Option<&'a str>,
-    #[serde(rename = "Decisions", skip_serializing_if = "Option::is_none")]
-    decisions: Option<u64>,
-    #[serde(rename = "DecisionLatency", skip_serializing_if = "Option::is_none")]
-    latency_us: Option<u64>,
-    #[serde(rename = "PolicyCacheHits", skip_serializing_if = "Option::is_none")]
-    cache_hits: Option<u64>,
-    #[serde(rename = "PolicyCacheMisses", skip_serializing_if = "Option::is_none")]
-    cache_misses: Option<u64>,
-    #[serde(rename = "JwksFetches", skip_serializing_if = "Option::is_none")]
-    jwks_fetches: Option<u64>,
-    #[serde(rename = "JwksFetchFailures", skip_serializing_if = "Option::is_none")]
-    jwks_fetch_failures: Option<u64>,
-}
-
-#[derive(Serialize, Default)]
-#[serde(rename_all = "PascalCase")]
-struct Aws<'a> {
-    timestamp: u64,
-    #[serde(rename = "CloudWatchMetrics")]
-    metrics: Vec<Directive<'a>>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct Directive<'a> {
-    namespace: &'static str,
-    dimensions: [&'a [&'static str]; 1],
-    metrics: Vec<Metric>,
-}
-
-impl<'a> Directive<'a> {
-    fn by_function(metrics: &[Metric]) -> Self {
-        Directive {
-            namespace: NAMESPACE,
-            dimensions: [&["FunctionName"]],
-            metrics: metrics.to_vec(),
-        }
-    }
-}
-
-#[derive(Serialize, Clone, Copy)]
-#[serde(rename_all = "PascalCase")]
-struct Metric {
-    name: &'static str,
-    unit: &'static str,
-}
-
-impl Metric {
-    fn count(name: &'static str) -> Self {
-        Metric {
-            name,
-            unit: "Count",
-        }
+        line.push_str("}\n");
+        Some(line)
     }
 }
 
@@ -240,13 +180,13 @@ mod tests {
     use super::*;
 
     fn line(fields: &Fields) -> serde_json::Value {
-        serde_json::to_value(fields.emf("fn", 1).unwrap_or_default()).unwrap_or_default()
+        serde_json::from_str(&fields.emf("\"fn\"", 1).unwrap_or_default()).unwrap_or_default()
     }
 
     #[test]
     fn a_failed_jwks_fetch_counts_as_a_fetch_and_a_failure() {
         let failed = Fields {
-            jwks_fetch: Some("failed".to_owned()),
+            jwks_fetch_failed: Some(true),
             ..Fields::default()
         };
         let line = line(&failed);
@@ -255,15 +195,34 @@ mod tests {
     }
 
     #[test]
-    fn events_without_a_known_outcome_make_no_metric_and_odd_reasons_are_other() {
-        let unknown = Fields {
-            decision: Some("Maybe".to_owned()),
+    fn a_function_name_is_escaped_once_and_lines_are_json() {
+        let layer = EmfLayer::new(std::io::sink, "a\"b");
+        let fields = Fields {
+            outcome: Some("Allow"),
+            reason: Some("allowed".to_owned()),
+            latency_us: Some(7),
+            cache_hits: Some(1),
+            cache_misses: Some(0),
             ..Fields::default()
         };
-        assert!(unknown.emf("fn", 1).is_none());
+        let text = fields.emf(&layer.function, 5).unwrap_or_default();
+        assert!(text.ends_with('\n'));
+        let parsed: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        assert_eq!(parsed["FunctionName"], "a\"b");
+        assert_eq!(parsed["DecisionLatency"], 7);
+        assert_eq!(
+            parsed["_aws"]["CloudWatchMetrics"].as_array().map(Vec::len),
+            Some(2)
+        );
+    }
+
+    #[test]
+    fn events_without_a_known_outcome_make_no_metric_and_odd_reasons_are_other() {
+        let unknown = Fields::default();
+        assert!(unknown.emf("\"fn\"", 1).is_none());
         let odd = Fields {
-            decision: Some("Deny".to_owned()),
-            reason: Some("has space".to_owned()),
+            outcome: Some("Deny"),
+            reason: Some("has \"quote".to_owned()),
             ..Fields::default()
         };
         assert_eq!(line(&odd)["Reason"], "other");
