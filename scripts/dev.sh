@@ -12,8 +12,8 @@
 # And for load tests (scripts/load.sh sets them):
 #   GROUPGATE_RELEASE=1                 optimised builds: the functions as they ship, the gateway
 #                                       and tool with the pipeline's `tool` profile;
-#   GROUPGATE_MAX_CONCURRENCY=N         each function process serves N invocations at once
-#                                       (AWS_LAMBDA_MAX_CONCURRENCY, as on Lambda Managed Instances).
+#   GROUPGATE_INSTANCES=N               up to N instances of each function, as Lambda scales out
+#                                       (cargo lambda watch --concurrency; default 1).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -54,8 +54,8 @@ for origin in "${cors_origins[@]}"; do settings_flags+=(--cors-origin "$origin")
 "$TOOL" local provision --endpoint "$MOTO_ENDPOINT" --api-url "$API_URL" \
   --out "$ROOT/.local/stack.pending.json" --env-file "$ROOT/.local/functions.env" \
   "${settings_flags[@]}" >"$LOGS/provision.log" 2>&1 || fail "provisioning moto" "$LOGS/provision.log"
-if [ -n "${GROUPGATE_MAX_CONCURRENCY:-}" ]; then
-  echo "AWS_LAMBDA_MAX_CONCURRENCY=$GROUPGATE_MAX_CONCURRENCY" >>"$ROOT/.local/functions.env"
+if [ -n "${GROUPGATE_INSTANCES:-}" ]; then
+  watch_flags+=(--concurrency "$GROUPGATE_INSTANCES")
 fi
 
 say "starting cargo lambda watch for the authorizer and backend (log: .local/logs/watch.log)"
