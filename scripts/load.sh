@@ -86,6 +86,22 @@ rss_of() {
   echo "$total"
 }
 
+# CPU time in clock ticks (utime + stime) of the processes whose command lines match $1, summed.
+cpu_of() {
+  local pid total=0
+  for pid in $(pgrep -f "$1"); do
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+  done
+  echo "$total"
+}
+
+# Where the CPU goes: each part of the path, so that a run shows what bounds it.
+cpu_all() {
+  printf 'authorizer=%s backend=%s gateway=%s cargo_lambda=%s moto=%s' \
+    "$(cpu_of 'release/authorizer$')" "$(cpu_of 'release/backend$')" \
+    "$(cpu_of 'groupgate local gateway')" "$(cpu_of 'cargo-lambda lambda watch')" "$(cpu_of 'moto_server')"
+}
+
 rss_all() {
   printf 'authorizer=%s backend=%s gateway=%s' "$(rss_of 'release/authorizer$')" \
     "$(rss_of 'release/backend$')" "$(rss_of 'groupgate local gateway')"
@@ -123,17 +139,20 @@ PY
 
 # One wrk run: run NAME PATH STATUS SECONDS TTL
 run() {
-  local name=$1 path=$2 status=$3 seconds=$4 ttl=$5 tokens api before after result
+  local name=$1 path=$2 status=$3 seconds=$4 ttl=$5 tokens api before after result cpu_before cpu_after
   tokens=$(tokens_for "$path" "$status")
   api=$(json_get "$STACK_FILE" 's["api_url"]')
   # A short warm-up, so that "before" is the memory of a warm process, not of an idle one.
   wrk -t2 -c"$CONNECTIONS" -d3s -s "$ROOT/scripts/load/check.lua" "$api" -- "/prod$path" "$status" "$tokens" >/dev/null
   before=$(rss_all)
+  cpu_before=$(cpu_all)
   say "$name: GET $path, expecting $status, ${seconds}s, $CONNECTIONS connections, $TOKENS tokens"
   result=$(wrk -t2 -c"$CONNECTIONS" -d"${seconds}s" --latency -s "$ROOT/scripts/load/check.lua" \
     "$api" -- "/prod$path" "$status" "$tokens" | grep '^RESULT') || fail "wrk failed on $path"
   after=$(rss_all)
+  cpu_after=$(cpu_all)
   local line="ttl=$ttl run=$name ${result#RESULT } rss_before_kib[$before] rss_after_kib[$after]"
+  line+=" cpu_ticks_before[$cpu_before] cpu_ticks_after[$cpu_after]"
   echo "$line" | tee -a "$RESULTS"
   python3 - "$line" <<'PY' || fail "$name: wrong answers, errors or growing memory (above)"
 import re, sys
@@ -154,6 +173,12 @@ for proc, kib in before.items():
     if (proc == "gateway" and grown > 4096) or per_request > 1024:
         problems.append(f"{proc} grew by {grown} KiB")
 print("groupgate: memory growth: " + ", ".join(growth))
+ticks = lambda k: dict(re.findall(r"(\w+)=(\d+)", re.search(rf"{k}\[(.*?)\]", line).group(1)))
+cpu_before, cpu_after = ticks("cpu_ticks_before"), ticks("cpu_ticks_after")
+hz = int(__import__("os").sysconf("SC_CLK_TCK"))
+print("groupgate: CPU per request: " + ", ".join(
+    f"{p} {(int(cpu_after[p]) - int(v)) * 1e6 / hz / max(field('requests'), 1):.0f} us"
+    for p, v in cpu_before.items()))
 if problems:
     print("groupgate: " + "; ".join(problems))
     sys.exit(1)

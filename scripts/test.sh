@@ -42,6 +42,14 @@ cargo bench --quiet -p authorizer --bench instructions >"$LOGS/bench-instruction
   fail "the instruction-count benchmark (over budget, or it could not run)" "$LOGS/bench-instructions.log"
 grep -E '^decision_instructions' "$LOGS/bench-instructions.log" | sed 's/^/    /'
 
+say "the release bootstrap under a local Runtime API: memory held flat, cold starts measured (cargo bench -p authorizer --bench memory, --bench coldstart)"
+cargo bench --quiet -p authorizer --bench memory >"$LOGS/bench-memory.log" 2>&1 ||
+  fail "the memory benchmark (memory grows per invocation, or it could not run)" "$LOGS/bench-memory.log"
+grep -E '^\| (sequential|concurrent)|^memory_' "$LOGS/bench-memory.log" | sed 's/^/    /'
+cargo bench --quiet -p authorizer --bench coldstart >"$LOGS/bench-coldstart.log" 2>&1 ||
+  fail "the cold-start benchmark could not run" "$LOGS/bench-coldstart.log"
+grep -E '^\| [0-9]|^coldstart_' "$LOGS/bench-coldstart.log" | sed 's/^/    /'
+
 say "synthesizing the app and bootstrap templates and checking them with cfn-lint"
 cargo run --quiet -p deploy -- synth --out "$ROOT/.local/synth" --placeholder-assets >/dev/null \
   || fail "cargo run -p deploy -- synth"
