@@ -93,6 +93,14 @@ impl PetStore {
         }
     }
 
+    /// Reads the table once (the id counter, which always exists once seeded), for start-up.
+    pub async fn warm_up(&self, client: &Client) -> Result<(), ApiError> {
+        match self {
+            PetStore::Memory(_) => Ok(()),
+            PetStore::Table(table) => table.get(client, 0).await.map(|_| ()),
+        }
+    }
+
     pub async fn get(&self, client: &Client, id: u64) -> Result<Option<Pet>, ApiError> {
         match self {
             PetStore::Memory(pets) => Ok(pets.lock().await.iter().find(|p| p.id == id).cloned()),

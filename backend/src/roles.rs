@@ -167,6 +167,12 @@ impl RoleBroker {
         }
     }
 
+    /// Start-up work: learns the function's own account and partition from STS (opening its
+    /// connection), so that a caller's first request waits on its `AssumeRole` alone.
+    pub async fn warm_up(&self) -> Result<(), ApiError> {
+        self.own().await.map(|_| ())
+    }
+
     async fn own(&self) -> Result<&Own, ApiError> {
         self.own
             .get_or_try_init(|| async {

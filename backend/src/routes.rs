@@ -115,6 +115,17 @@ impl App {
         }
     }
 
+    /// Start-up work, to run within a deadline: with group roles, learns the function's own
+    /// identity from STS; without, reads the pets table once (its counter), which opens the
+    /// connection and resolves credentials. With group roles the function's own role may not
+    /// read the table, so it is not touched. An error leaves everything to the first request.
+    pub async fn warm_up(&self) -> Result<(), ApiError> {
+        match &self.roles {
+            Some(roles) => roles.warm_up().await,
+            None => self.pets.warm_up(&self.dynamodb).await,
+        }
+    }
+
     /// Handles one proxy event as it arrives from API Gateway: an event that cannot be read as a
     /// request is a 400 that says why.
     pub async fn handle_event(&self, event: &serde_json::Value) -> ApiGatewayProxyResponse {

@@ -72,6 +72,8 @@ async fn pets_are_seeded_created_and_read_in_dynamodb() {
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let table = pets_table(&dynamodb).await;
     let app = App::new(&config(&[("PETS_TABLE", &table)]), &aws);
+    // Start-up reads the table once with the function's own credentials.
+    app.warm_up().await.unwrap();
 
     let (status, body) = call(
         &app,
@@ -352,6 +354,9 @@ async fn a_missing_table_is_a_502_with_a_message() {
     let moto = Moto::start().await;
     let aws = sdk(&moto).await;
     let app = App::new(&config(&[("PETS_TABLE", "no-such-table")]), &aws);
+    // Start-up fails, and says why; the function still starts and answers each request.
+    let warm = app.warm_up().await.unwrap_err();
+    assert!(warm.message.contains("DynamoDB GetItem"), "{warm:?}");
     let (status, body) = call(
         &app,
         request(LAMBDA_AUTHORIZER, "GET", "/petstore/v1/pets", None),

@@ -171,3 +171,26 @@ async fn concurrent_requests_of_one_caller_share_one_assume_role() {
         "one AssumeRole for carol"
     );
 }
+
+/// Issue #14: start-up learns the function's own identity, so a caller's first request makes
+/// one STS call (its AssumeRole), not two in a row.
+#[tokio::test]
+async fn warm_up_leaves_a_callers_first_request_one_sts_call() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let endpoint = sts(Arc::clone(&calls)).await;
+    let warm = broker(&endpoint).await;
+    warm.warm_up().await.unwrap();
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "GetCallerIdentity at start-up"
+    );
+    warm.assume_for(&caller("dave", "vet")).await.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "then AssumeRole alone");
+
+    // Without it, the first request makes both.
+    let cold_calls = Arc::new(AtomicUsize::new(0));
+    let cold = broker(&sts(Arc::clone(&cold_calls)).await).await;
+    cold.assume_for(&caller("erin", "vet")).await.unwrap();
+    assert_eq!(cold_calls.load(Ordering::SeqCst), 2);
+}
