@@ -77,23 +77,24 @@ stop_stack() {
   DEV_PID=""
 }
 
-# Resident memory in KiB of the processes whose command lines match $1, summed.
-rss_of() {
-  local pid total=0
+# Sums an awk program's number over /proc/PID/FILE of the processes whose command lines match
+# PATTERN: proc_sum PATTERN FILE PROGRAM
+proc_sum() {
+  local pid value total=0
   for pid in $(pgrep -f "$1"); do
-    total=$((total + $(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")))
+    # A process may end between pgrep and the read: it then counts for nothing.
+    value=$(awk "$3" "/proc/$pid/$2" 2>/dev/null) || continue
+    total=$((total + ${value:-0}))
   done
   echo "$total"
 }
 
-# CPU time in clock ticks (utime + stime) of the processes whose command lines match $1, summed.
-cpu_of() {
-  local pid total=0
-  for pid in $(pgrep -f "$1"); do
-    total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
-  done
-  echo "$total"
-}
+# Resident memory in KiB, and CPU time in clock ticks (utime + stime), of the processes whose
+# command lines match $1, summed.
+# shellcheck disable=SC2016 # awk programs, for awk to expand
+rss_of() { proc_sum "$1" status '/^VmRSS:/ {print $2}'; }
+# shellcheck disable=SC2016
+cpu_of() { proc_sum "$1" stat '{print $14 + $15}'; }
 
 # Where the CPU goes: each part of the path, so that a run shows what bounds it.
 cpu_all() {

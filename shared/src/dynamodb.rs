@@ -93,6 +93,15 @@ impl DynamoPolicySource {
         }
     }
 
+    /// A failed call on the table, with the SDK's whole error chain.
+    fn failed(&self, operation: &str, error: impl std::error::Error) -> Error {
+        Error::Store(format!(
+            "{operation} on `{}`: {}",
+            self.table,
+            aws_sdk_dynamodb::error::DisplayErrorContext(error)
+        ))
+    }
+
     async fn fetch_chunk(&self, groups: &[String]) -> Result<Vec<GroupPolicy>, Error> {
         let keys = groups
             .iter()
@@ -122,13 +131,7 @@ impl DynamoPolicySource {
                 .request_items(&self.table, request)
                 .send()
                 .await
-                .map_err(|e| {
-                    Error::Store(format!(
-                        "BatchGetItem on `{}`: {}",
-                        self.table,
-                        aws_sdk_dynamodb::error::DisplayErrorContext(e)
-                    ))
-                })?;
+                .map_err(|e| self.failed("BatchGetItem", e))?;
             if let Some(items) = output.responses.and_then(|mut r| r.remove(&self.table)) {
                 found.extend(items.iter().filter_map(GroupPolicy::from_item));
             }
@@ -175,13 +178,7 @@ impl PolicySource for DynamoPolicySource {
                 .limit(i32::try_from(limit.saturating_add(1)).unwrap_or(i32::MAX))
                 .send()
                 .await
-                .map_err(|e| {
-                    Error::Store(format!(
-                        "Scan on `{}`: {}",
-                        self.table,
-                        aws_sdk_dynamodb::error::DisplayErrorContext(e)
-                    ))
-                })?;
+                .map_err(|e| self.failed("Scan", e))?;
             found.extend(page.items().iter().filter_map(GroupPolicy::from_item));
             if found.len() > limit {
                 return Ok(None);
