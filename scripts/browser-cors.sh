@@ -26,11 +26,7 @@ esac
 # GitHub's runners have Google Chrome; here it is Debian's chromium.
 browser=${CHROMIUM:-$(command -v google-chrome || command -v chromium || true)}
 if [ -z "$browser" ]; then
-  say "no Chromium: installing Debian's chromium (apt-get install chromium)"
-  as_root=()
-  [ "$(id -u)" -eq 0 ] || as_root=(sudo)
-  { "${as_root[@]}" apt-get update -qq && "${as_root[@]}" apt-get install -y -qq chromium; } \
-    >"$LOGS/chromium-install.log" 2>&1 || fail "Chromium is needed and could not be installed" "$LOGS/chromium-install.log"
+  apt_install chromium "to drive the browser checks"
   browser=$(command -v chromium)
 fi
 command -v node >/dev/null || fail "Node.js is needed to drive the browser (apt-get install nodejs)"

@@ -122,3 +122,13 @@ s = json.load(open(sys.argv[1]))
 v = eval(sys.argv[2], {"s": s})
 print(v if isinstance(v, str) else json.dumps(v))' "$1" "$2"
 }
+
+# Installs Debian's PACKAGE (as root, or through sudo), or fails saying what needed it:
+# apt_install PACKAGE WHY
+apt_install() {
+  local as_root=()
+  [ "$(id -u)" -eq 0 ] || as_root=(sudo)
+  say "$1 is missing: installing it (apt-get install $1)"
+  { "${as_root[@]}" apt-get update -qq && "${as_root[@]}" apt-get install -y -qq "$1"; } \
+    >"$LOGS/$1-install.log" 2>&1 || fail "$1 is needed $2 and could not be installed" "$LOGS/$1-install.log"
+}

@@ -42,14 +42,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'say "stopping"; exit 1' INT TERM
 
-if ! command -v wrk >/dev/null; then
-  say "installing wrk from Debian's packages"
-  if [ "$(id -u)" = 0 ]; then
-    apt-get install -y wrk >"$LOGS/apt-wrk.log" 2>&1 || fail "apt-get install wrk" "$LOGS/apt-wrk.log"
-  else
-    fail "wrk is not installed: run 'sudo apt-get install wrk' (Debian/Ubuntu) and try again"
-  fi
-fi
+command -v wrk >/dev/null || apt_install wrk "to generate the load"
 ensure_venv
 # The tool dev.sh builds on release builds, for tokens and the access matrix.
 export GROUPGATE="$ROOT/target/tool/groupgate"

@@ -27,14 +27,7 @@ set -e
 [ "$test_status" -eq 0 ] || fail "cargo test --workspace" "$LOGS/cargo-test.log"
 
 say "holding the warm decision path to its instruction budget (cargo bench -p authorizer --bench instructions)"
-command -v valgrind >/dev/null 2>&1 || {
-  say "valgrind is missing: installing it (apt-get install valgrind)"
-  as_root=()
-  [ "$(id -u)" -eq 0 ] || as_root=(sudo)
-  { "${as_root[@]}" apt-get update -qq && "${as_root[@]}" apt-get install -y -qq valgrind; } \
-    >"$LOGS/valgrind-install.log" 2>&1 ||
-    fail "valgrind is needed for the instruction-count benchmark and could not be installed" "$LOGS/valgrind-install.log"
-}
+command -v valgrind >/dev/null 2>&1 || apt_install valgrind "for the instruction-count benchmark"
 # The baseline was counted on this project's machine kind; a hosted runner's CPU takes other code
 # paths in aws-lc, so GitHub Actions reports the counts without holding them to it.
 [ "${GITHUB_ACTIONS:-}" = true ] && export GROUPGATE_BENCH_REPORT_ONLY=1
