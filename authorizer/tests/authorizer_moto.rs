@@ -86,10 +86,7 @@ impl Stack {
     }
 
     fn jwks_url(&self) -> String {
-        format!(
-            "{}/{}/.well-known/jwks.json",
-            self.moto.endpoint, self.pool.id
-        )
+        self.pool.jwks_url(&self.moto.endpoint)
     }
 
     async fn authorizer(&self, token_use: ExpectedTokenUse) -> MotoAuthorizer {

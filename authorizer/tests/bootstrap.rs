@@ -27,9 +27,14 @@ impl Drop for Running {
 }
 
 async fn start(stack: &AuthorizerStack) -> Running {
+    start_with(&stack.env()).await
+}
+
+/// Starts the binary with environment `env` under a fresh Runtime API.
+async fn start_with(env: &[(&str, String)]) -> Running {
     let api = RuntimeApi::start().await;
     let started = Instant::now();
-    let child = spawn_function(BINARY, &api, &stack.env(), None);
+    let child = spawn_function(BINARY, &api, env, None);
     Running {
         api,
         child,
@@ -170,14 +175,9 @@ async fn start_up_fetches_the_keys_and_policies_so_the_first_request_does_not() 
 #[tokio::test(flavor = "multi_thread")]
 async fn with_max_concurrency_one_process_takes_several_invocations_at_once() {
     let stack = AuthorizerStack::start(Duration::ZERO).await;
-    let api = RuntimeApi::start().await;
     let mut env = stack.env();
     env.push(("AWS_LAMBDA_MAX_CONCURRENCY", "4".to_owned()));
-    let running = Running {
-        child: spawn_function(BINARY, &api, &env, None),
-        api,
-        started: Instant::now(),
-    };
+    let running = start_with(&env).await;
     running.init().await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while running.api.polling() < 4 {

@@ -93,12 +93,10 @@ impl PetStore {
         }
     }
 
-    /// Reads the table once (the id counter, which always exists once seeded), for start-up.
+    /// Reads the store once, for start-up: id 0 is the table's id counter, which always exists
+    /// once seeded (and no pet).
     pub async fn warm_up(&self, client: &Client) -> Result<(), ApiError> {
-        match self {
-            PetStore::Memory(_) => Ok(()),
-            PetStore::Table(table) => table.get(client, 0).await.map(|_| ()),
-        }
+        self.get(client, 0).await.map(|_| ())
     }
 
     pub async fn get(&self, client: &Client, id: u64) -> Result<Option<Pet>, ApiError> {

@@ -188,6 +188,20 @@ impl<S: JwksSource> JwksCache<S> {
         }
     }
 
+    /// Fetches the JWKS and reads its keys.
+    async fn fetch_keys(&self) -> Result<Arc<KeySet>, Error> {
+        let bytes = self.source.fetch().await?;
+        KeySet::from_jwks_json(&bytes).map(Arc::new)
+    }
+
+    /// Makes `fresh` the keys every lookup sees.
+    fn hold(&self, fresh: &Arc<KeySet>) {
+        match self.keys.write() {
+            Ok(mut keys) => *keys = Arc::clone(fresh),
+            Err(poisoned) => *poisoned.into_inner() = Arc::clone(fresh),
+        }
+    }
+
     /// Fetches the keys ahead of the first request, at start-up. Unlike [`Self::lookup`], a
     /// failure leaves no trace: the first request then fetches as if nothing had been tried, so
     /// a start-up fetch that failed or was cut off never turns into "the last fetch failed
@@ -199,18 +213,10 @@ impl<S: JwksSource> JwksCache<S> {
         if !held.is_empty() {
             return Ok(held.len());
         }
-        let fresh = self
-            .source
-            .fetch()
-            .await
-            .and_then(|bytes| KeySet::from_jwks_json(&bytes))?;
-        let count = fresh.len();
-        match self.keys.write() {
-            Ok(mut keys) => *keys = Arc::new(fresh),
-            Err(poisoned) => *poisoned.into_inner() = Arc::new(fresh),
-        }
+        let fresh = self.fetch_keys().await?;
+        self.hold(&fresh);
         *last_fetch = Some(Instant::now());
-        Ok(count)
+        Ok(fresh.len())
     }
 
     /// Returns the key set holding `kid`, fetching the JWKS if `kid` is new and no fetch was
@@ -237,18 +243,9 @@ impl<S: JwksSource> JwksCache<S> {
             };
         }
         *last_fetch = Some(Instant::now());
-        let fetched = self
-            .source
-            .fetch()
-            .await
-            .and_then(|bytes| KeySet::from_jwks_json(&bytes));
-        match fetched {
+        match self.fetch_keys().await {
             Ok(fresh) => {
-                let fresh = Arc::new(fresh);
-                match self.keys.write() {
-                    Ok(mut keys) => *keys = Arc::clone(&fresh),
-                    Err(poisoned) => *poisoned.into_inner() = Arc::clone(&fresh),
-                }
+                self.hold(&fresh);
                 tracing::info!(jwks_fetch = "ok", keys = fresh.len(), "jwks refreshed");
                 Ok(if fresh.get(kid).is_some() {
                     KeyLookup::Found(fresh)

@@ -382,10 +382,7 @@ impl AuthorizerStack {
             ("USER_POOL_ID", self.pool.id.clone()),
             ("APP_CLIENT_IDS", self.pool.client_id.clone()),
             ("POLICY_TABLE", self.table.clone()),
-            (
-                "JWKS_URL",
-                format!("{}/{}/.well-known/jwks.json", self.jwks.url(), self.pool.id),
-            ),
+            ("JWKS_URL", self.pool.jwks_url(&self.jwks.url())),
             ("AWS_ENDPOINT_URL_DYNAMODB", self.dynamodb.url()),
             ("AWS_REGION", "us-east-1".to_owned()),
             ("AWS_ACCESS_KEY_ID", "testing".to_owned()),

@@ -464,6 +464,11 @@ impl CognitoPool {
         )
     }
 
+    /// The pool's JWKS as moto serves it from `base` (moto's endpoint, or a proxy to it).
+    pub fn jwks_url(&self, base: &str) -> String {
+        format!("{base}/{}/.well-known/jwks.json", self.id)
+    }
+
     pub fn issuer(&self) -> String {
         format!("https://cognito-idp.us-east-1.amazonaws.com/{}", self.id)
     }
