@@ -66,19 +66,21 @@ impl Running {
     }
 }
 
-/// Until the dependency is back, every answer is an error (API Gateway's 500), never a policy and
-/// never `Unauthorized`; once it is back the function answers Allow within `recovery`.
+/// Until the dependency is back, every answer is an error (API Gateway's 500) naming `reason`,
+/// the code the log line carries, never a policy and never `Unauthorized`; once it is back the
+/// function answers Allow within `recovery`.
 async fn serves_after_recovery(
     running: &Running,
     stack: &AuthorizerStack,
+    reason: &str,
     bring_back: impl FnOnce(),
     recovery: Duration,
 ) {
     let down = running.invoke(stack).await;
     assert!(down.error, "while down: {down:?}");
     assert!(
-        down.body.contains("AuthorizerFailure"),
-        "a fault, not a bad token: {}",
+        down.body.contains("AuthorizerFailure") && down.body.contains(reason),
+        "a fault ({reason}), not a bad token: {}",
         down.body
     );
     bring_back();
@@ -110,6 +112,7 @@ async fn a_jwks_endpoint_down_at_init_leaves_the_function_serving_once_it_is_bac
     serves_after_recovery(
         &running,
         &stack,
+        "jwks_unavailable",
         || stack.jwks.set_down(false),
         Duration::from_secs(15),
     )
@@ -125,6 +128,7 @@ async fn a_policy_table_unreachable_at_init_leaves_the_function_serving_once_it_
     serves_after_recovery(
         &running,
         &stack,
+        "policy_store_unavailable",
         || stack.dynamodb.set_down(false),
         Duration::from_secs(5),
     )
