@@ -13,8 +13,22 @@ fail() {
   if [ -n "${2:-}" ] && [ -f "$2" ]; then
     printf 'groupgate: last lines of %s:\n' "$2" >&2
     tail -n 25 "$2" | sed 's/^/    /' >&2
+    if grep -q 'No space left on device' "$2"; then
+      printf 'groupgate: the disk filled up during this step (%s free under %s now). Free space (for example cargo clean) and run again.\n' \
+        "$(df -Ph "$ROOT" | awk 'NR == 2 { print $4 }')" "$ROOT" >&2
+    fi
   fi
   exit 1
+}
+
+# Says so up front when the disk under the repository has less than GB gigabytes free:
+# need_disk GB WHAT
+need_disk() {
+  local need_gb=$1 what=$2 free_kb
+  free_kb=$(df -Pk "$ROOT" | awk 'NR == 2 { print $4 }')
+  if [ "$free_kb" -lt $((need_gb * 1024 * 1024)) ]; then
+    say "WARNING: $((free_kb / 1024 / 1024)) GB free under $ROOT; $what needs about $need_gb GB from a clean clone"
+  fi
 }
 
 # Creates the venv DIR from REQUIREMENTS, again only when that file changes:

@@ -7,6 +7,9 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 trap stop_all EXIT
 
+# A clean clone builds about 9 GB under target/, plus the fuzz build and the two venvs.
+need_disk 12 "a clean run of every test"
+
 ensure_venv
 export PATH="$VENV/bin:$PATH"
 
