@@ -17,6 +17,8 @@
 //! invocation. The bench exits non-zero above it. The sequential mode is reported, not held:
 //! there lambda_runtime copies each trace header into `_X_AMZN_TRACE_ID` with `setenv`, and
 //! glibc keeps every value ever set, about 140 bytes per invocation (README, "Memory").
+//!
+//! `MEMORY_BINARY=path` measures another build (an older commit's, say) instead of this one's.
 
 use std::time::Duration;
 
@@ -75,7 +77,8 @@ fn main() {
     {
         return;
     }
-    let binary = release_binary("authorizer", "authorizer");
+    let binary = std::env::var("MEMORY_BINARY")
+        .unwrap_or_else(|_| release_binary("authorizer", "authorizer"));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
