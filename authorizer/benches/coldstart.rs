@@ -25,7 +25,7 @@
 use std::time::{Duration, Instant};
 
 use groupgate_testkit::lambda::{
-    AuthorizerStack, RuntimeApi, allows, release_binary, spawn_function,
+    AuthorizerStack, RuntimeApi, allows, bench_binary, bench_selected, spawn_function,
 };
 
 struct Sample {
@@ -77,10 +77,7 @@ fn ms(d: Duration) -> String {
 
 fn main() {
     // `cargo bench` passes `--bench`; a filter that is not ours means another bench was asked for.
-    if std::env::args()
-        .skip(1)
-        .any(|a| !a.starts_with('-') && a != "coldstart")
-    {
+    if !bench_selected("coldstart") {
         return;
     }
     let runs: usize = std::env::var("COLDSTART_RUNS")
@@ -93,8 +90,7 @@ fn main() {
             .and_then(|d| d.parse().ok())
             .unwrap_or(50),
     );
-    let binary = std::env::var("COLDSTART_BINARY")
-        .unwrap_or_else(|_| release_binary("authorizer", "authorizer"));
+    let binary = bench_binary("COLDSTART_BINARY", "authorizer", "authorizer");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -23,7 +23,7 @@
 use std::time::Duration;
 
 use groupgate_testkit::lambda::{
-    AuthorizerStack, RuntimeApi, allows, memory_kib, release_binary, spawn_function,
+    AuthorizerStack, RuntimeApi, allows, bench_binary, bench_selected, memory_kib, spawn_function,
 };
 
 const WARM_UP: usize = 2_000;
@@ -71,14 +71,10 @@ async fn measure(binary: &str, stack: &AuthorizerStack, concurrency: u32) -> f64
 }
 
 fn main() {
-    if std::env::args()
-        .skip(1)
-        .any(|a| !a.starts_with('-') && a != "memory")
-    {
+    if !bench_selected("memory") {
         return;
     }
-    let binary = std::env::var("MEMORY_BINARY")
-        .unwrap_or_else(|_| release_binary("authorizer", "authorizer"));
+    let binary = bench_binary("MEMORY_BINARY", "authorizer", "authorizer");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -419,9 +419,9 @@ pub fn allows(outcome: &Outcome, method_arn: &str) -> bool {
             .unwrap_or(false)
 }
 
-/// The path of `bin` of `package` as it ships (release profile), built first. Benchmarks
-/// call it; `cargo` is the one running them.
-pub fn release_binary(package: &str, bin: &str) -> String {
+/// The path of `bin` of `package` as it ships (release profile), built first by the `cargo`
+/// running the benchmark.
+fn release_binary(package: &str, bin: &str) -> String {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let status = Command::new(cargo)
         .args(["build", "--release", "-p", package, "--bin", bin])
@@ -434,6 +434,20 @@ pub fn release_binary(package: &str, bin: &str) -> String {
     let target = std::env::var("CARGO_TARGET_DIR")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../target").to_owned());
     format!("{target}/release/{bin}")
+}
+
+/// The bootstrap a benchmark measures: the file the environment variable `var` names when it is
+/// set (another commit's build, say), else this workspace's release build of `package`'s `bin`.
+pub fn bench_binary(var: &str, package: &str, bin: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| release_binary(package, bin))
+}
+
+/// Whether `cargo bench` asked for the harness-less bench `name`: yes unless a filter argument
+/// names something else.
+pub fn bench_selected(name: &str) -> bool {
+    !std::env::args()
+        .skip(1)
+        .any(|a| !a.starts_with('-') && a != name)
 }
 
 /// A process's resident memory now and at its peak, in KiB (`VmRSS`, `VmHWM`).
