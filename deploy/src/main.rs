@@ -73,7 +73,9 @@ enum Command {
         policies: PathBuf,
         #[arg(long, default_value = ".local/deploy")]
         out: PathBuf,
-        /// A template parameter, as KEY=VALUE (repeatable): LogRetentionDays, HostedUiCallbackUrl.
+        /// A template parameter, as KEY=VALUE (repeatable): LogRetentionDays, HostedUiCallbackUrl,
+        /// AlarmEmail. A parameter not given keeps the stack's value (its default on a first
+        /// deploy; one without a default must be given then).
         #[arg(long = "parameter", value_name = "KEY=VALUE")]
         parameters: Vec<String>,
         /// Allow a change that replaces or deletes the user pool or a table (and their data).

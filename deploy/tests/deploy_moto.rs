@@ -55,6 +55,8 @@ struct Inputs {
     out: PathBuf,
     settings: stack::Settings,
     name: String,
+    /// A first deploy must name where the hosted UI sends users: it has no default.
+    parameters: Vec<String>,
 }
 
 impl Inputs {
@@ -64,6 +66,7 @@ impl Inputs {
             out: std::env::temp_dir().join(unique("out")),
             settings: stack::Settings::load(&stack::Settings::default_path()).unwrap(),
             name: unique("groupgate"),
+            parameters: vec!["HostedUiCallbackUrl=https://app.example.com/callback".to_owned()],
         }
     }
 
@@ -73,7 +76,7 @@ impl Inputs {
             policies: &POLICIES,
             assets_dir: &self.assets,
             settings: &self.settings,
-            parameters: &[],
+            parameters: &self.parameters,
             allow_destructive: false,
             out: &self.out,
             flush_wait: Duration::ZERO,
@@ -224,7 +227,10 @@ async fn an_unknown_parameter_is_refused_before_anything_is_deployed() {
     let aws = moto.sdk_config_in_new_account().await;
     bootstrap(&aws).await;
     let inputs = Inputs::new("d");
-    let parameters = ["AuthorizerResultTtl=0".to_owned()];
+    let parameters = [
+        "AuthorizerResultTtl=0".to_owned(),
+        "HostedUiCallbackUrl=https://app.example.com/callback".to_owned(),
+    ];
     let mut request = inputs.request();
     request.parameters = &parameters;
     let error = deploy(&aws, &request).await.unwrap_err().to_string();

@@ -2,10 +2,12 @@
 //!
 //! 1. Check that the account and region are bootstrapped: the artifact bucket is there, in this
 //!    region, and API Gateway has a CloudWatch role for the stage's access logs.
-//! 2. Synthesize the template from `policies/`, the built zips and the settings.
+//! 2. Synthesize the template from `policies/`, the built zips and the settings, and decide the
+//!    change set ([`cloudformation::plan`]): a stack that needs a person, or a parameter without
+//!    a default that nobody gives, is refused here, before anything is uploaded.
 //! 3. Upload the content-addressed zips that are not in the bucket yet.
 //! 4. Create and execute a change set through the bootstrap's execution role
-//!    ([`cloudformation::deploy_stack`]), refusing to replace or delete what holds data.
+//!    ([`cloudformation::execute`]), refusing to replace or delete what holds data.
 //! 5. Read the outputs, seed the policy table with the role ARNs they name, and the pets.
 //! 6. Flush the stage's authorizer cache twice, the function's own policy cache TTL apart, so
 //!    that a changed group policy applies within that TTL.
@@ -168,6 +170,19 @@ pub async fn deploy(aws: &SdkConfig, request: &DeployRequest<'_>) -> anyhow::Res
     let assets = Assets::from_dir(request.assets_dir, &stack::FUNCTIONS)?;
     let template = stack::build(&groups, &assets, request.settings).to_template()?;
     let parameters = parameters(&template, &bootstrapped, request.parameters)?;
+    let body = serde_json::to_string(&template)?;
+    let cfn = aws_sdk_cloudformation::Client::new(aws);
+    let mut stack_request = StackRequest {
+        name,
+        template_body: &body,
+        template_url: None,
+        parameters,
+        capabilities: vec![Capability::CapabilityIam],
+        role_arn: Some(&bootstrapped.execution_role_arn),
+        protected: stack::DATA_RESOURCES,
+        allow_destructive: request.allow_destructive,
+    };
+    let plan = cloudformation::plan(&cfn, &stack_request).await?;
     write_json(&request.out.join("template.json"), &template)?;
     write_json(
         &request.out.join("assets.json"),
@@ -176,25 +191,12 @@ pub async fn deploy(aws: &SdkConfig, request: &DeployRequest<'_>) -> anyhow::Res
 
     let s3 = aws_sdk_s3::Client::new(aws);
     let uploaded = upload_assets(&s3, &bootstrapped.bucket, &assets).await?;
-    let body = serde_json::to_string(&template)?;
-    let template_url = if body.len() > MAX_INLINE_TEMPLATE {
-        Some(upload_template(&s3, &bootstrapped.bucket, &target, name, &body).await?)
-    } else {
-        None
-    };
-
-    let cfn = aws_sdk_cloudformation::Client::new(aws);
-    let stack_request = StackRequest {
-        name,
-        template_body: &body,
-        template_url,
-        parameters,
-        capabilities: vec![Capability::CapabilityIam],
-        role_arn: Some(&bootstrapped.execution_role_arn),
-        protected: stack::DATA_RESOURCES,
-        allow_destructive: request.allow_destructive,
-    };
-    let outcome = cloudformation::deploy_stack(&cfn, &stack_request, request.polling).await?;
+    if body.len() > MAX_INLINE_TEMPLATE {
+        stack_request.template_url =
+            Some(upload_template(&s3, &bootstrapped.bucket, &target, name, &body).await?);
+    }
+    let deployed = cloudformation::execute(&cfn, &stack_request, plan, request.polling).await?;
+    let outcome = deployed.outcome;
 
     let outputs = cloudformation::read_outputs(&cfn, name).await?;
     let outputs = if outputs.is_empty() && request.outputs_from_resources {
