@@ -6,13 +6,21 @@
 //! - its CloudFormation skips `AWS::ApiGateway::Account`, so the test first shows that deploy
 //!   refuses a region whose API Gateway has no CloudWatch role, then sets it as the skipped
 //!   resource would;
+//! - its CloudFormation ignores the artifact bucket's `VersioningConfiguration`, so versioning
+//!   is turned on after the bootstrap as the template asks (a deploy refuses an unversioned
+//!   bucket: it could not pin what it checked);
 //! - its change sets compute no outputs: the deploy derives them from the stack's resources
 //!   (`outputs_from_resources`, for emulators only);
 //! - it refuses an unchanged template at `CreateChangeSet`, where AWS returns a FAILED change
 //!   set (both are handled in `cloudformation`, and tested in `tests/cloudformation.rs`);
 //! - it has no `FlushStageAuthorizersCache` (nor the stage, which its CloudFormation skips): the
-//!   rehearsal shows the call is made and fails there; a mocked API Gateway checks the two
-//!   flushes and their arguments.
+//!   acceptance run shows the call is made and fails there; a mocked API Gateway checks the two
+//!   flushes and their arguments;
+//! - it keeps the checksum a writer sends without checking it against the bytes, where S3
+//!   refuses a mismatch; the planted objects here are written without a SHA-256, or with their
+//!   own;
+//! - its Lambda reads a function's key, not the `S3ObjectVersion` the template pins, so the
+//!   pinned version is checked in the stack's template and read back from S3.
 
 use std::path::PathBuf;
 use std::sync::LazyLock;
@@ -110,6 +118,18 @@ async fn bootstrap(aws: &aws_config::SdkConfig) {
         stack_name_prefix: "groupgate".into(),
     };
     operations::bootstrap(aws, params, FAST).await.unwrap();
+    // What the bucket's VersioningConfiguration does, which moto's CloudFormation ignores.
+    let s3 = aws_sdk_s3::Client::new(aws);
+    s3.put_bucket_versioning()
+        .bucket(artifact_bucket(&s3).await)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -251,6 +271,126 @@ async fn an_unknown_parameter_is_refused_before_anything_is_deployed() {
             .is_err(),
         "no stack was created"
     );
+}
+
+/// The artifact bucket the bootstrap made in `aws`'s account.
+async fn artifact_bucket(s3: &aws_sdk_s3::Client) -> String {
+    s3.list_buckets()
+        .send()
+        .await
+        .unwrap()
+        .buckets
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|b| b.name)
+        .find(|b| b.starts_with("groupgate-assets-"))
+        .unwrap()
+}
+
+/// Each function's code in the deployed template: (key, pinned version).
+async fn deployed_code(cfn: &aws_sdk_cloudformation::Client, name: &str) -> Vec<(String, String)> {
+    let body = cfn
+        .get_template()
+        .stack_name(name)
+        .send()
+        .await
+        .unwrap()
+        .template_body
+        .unwrap();
+    let template: serde_json::Value = serde_json::from_str(&body).unwrap();
+    template["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::Lambda::Function")
+        .map(|r| {
+            let code = &r["Properties"]["Code"];
+            (
+                code["S3Key"].as_str().unwrap().to_owned(),
+                code["S3ObjectVersion"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("no S3ObjectVersion pinned: {code}"))
+                    .to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Issue 20 (3): an object planted at an asset's key (other code, under the key the next build
+/// will have) is not shipped because the key exists: its SHA-256 is not the local zip's, so the
+/// deploy writes the zip again and the template pins that version. A second plant, after the
+/// first deploy, is caught the same way.
+#[tokio::test]
+async fn a_planted_object_at_an_asset_key_is_not_shipped() {
+    let moto = Moto::start().await;
+    let aws = moto.sdk_config_in_new_account().await;
+    bootstrap(&aws).await;
+    set_cloudwatch_role(&aws).await;
+    let inputs = Inputs::new("planted");
+    let s3 = aws_sdk_s3::Client::new(&aws);
+    let bucket = artifact_bucket(&s3).await;
+    let assets = stack::assets::Assets::from_dir(&inputs.assets, &stack::FUNCTIONS).unwrap();
+    let plant = |body: &'static [u8]| {
+        let (s3, bucket, assets) = (s3.clone(), bucket.clone(), assets.clone());
+        async move {
+            for asset in &assets.assets {
+                s3.put_object()
+                    .bucket(&bucket)
+                    .key(&asset.s3_key)
+                    .body(body.to_vec().into())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    };
+    let shipped = |key: String, version: String| {
+        let (s3, bucket) = (s3.clone(), bucket.clone());
+        async move {
+            s3.get_object()
+                .bucket(&bucket)
+                .key(&key)
+                .version_id(&version)
+                .send()
+                .await
+                .unwrap()
+                .body
+                .collect()
+                .await
+                .unwrap()
+                .into_bytes()
+        }
+    };
+    let local = |key: &str| {
+        let asset = assets.assets.iter().find(|a| a.s3_key == key).unwrap();
+        std::fs::read(&asset.path).unwrap()
+    };
+
+    plant(b"planted code").await;
+    let first = deploy(&aws, &inputs.request()).await.unwrap();
+    assert_eq!(first.outcome, Outcome::Created);
+    assert_eq!(first.uploaded.len(), 2, "both planted keys written again");
+    let cfn = aws_sdk_cloudformation::Client::new(&aws);
+    let code = deployed_code(&cfn, &inputs.name).await;
+    assert_eq!(code.len(), 2);
+    for (key, version) in code {
+        assert_eq!(shipped(key.clone(), version).await, local(&key), "{key}");
+    }
+
+    // Planted again over the deployed zips: the next deploy writes them again, pins the new
+    // versions, and so updates the functions.
+    plant(b"planted later").await;
+    let second = deploy(&aws, &inputs.request()).await.unwrap();
+    assert_eq!(second.uploaded.len(), 2);
+    assert_eq!(second.outcome, Outcome::Updated);
+    for (key, version) in deployed_code(&cfn, &inputs.name).await {
+        assert_eq!(shipped(key.clone(), version).await, local(&key), "{key}");
+    }
+
+    // Nothing planted: the same versions, no stack change.
+    let third = deploy(&aws, &inputs.request()).await.unwrap();
+    assert!(third.uploaded.is_empty(), "{:?}", third.uploaded);
+    assert_eq!(third.outcome, Outcome::NoChanges);
 }
 
 #[tokio::test]
