@@ -16,6 +16,8 @@
 //! - it has no `FlushStageAuthorizersCache` (nor the stage, which its CloudFormation skips): the
 //!   acceptance run shows the call is made and fails there; a mocked API Gateway checks the two
 //!   flushes and their arguments;
+//! - its CloudFormation skips the stage, so `CreateDeployment` on the stage name (the redeploy
+//!   after an update removed API parts) creates the stage in moto where AWS moves it;
 //! - it keeps the checksum a writer sends without checking it against the bytes, where S3
 //!   refuses a mismatch; the planted objects here are written without a SHA-256, or with their
 //!   own;
@@ -228,6 +230,7 @@ async fn bootstrap_then_deploy_then_an_unchanged_redeploy() {
     let second = deploy(&aws, &inputs.request()).await.unwrap();
     assert_eq!(second.outcome, Outcome::NoChanges);
     assert!(second.uploaded.is_empty(), "{:?}", second.uploaded);
+    assert!(!second.redeployed);
     assert_eq!(second.seeded.len(), 3);
     let flush = second.flushes.unwrap_err();
     assert!(flush.contains("FlushStageAuthorizersCache"), "{flush}");
@@ -391,6 +394,132 @@ async fn a_planted_object_at_an_asset_key_is_not_shipped() {
     let third = deploy(&aws, &inputs.request()).await.unwrap();
     assert!(third.uploaded.is_empty(), "{:?}", third.uploaded);
     assert_eq!(third.outcome, Outcome::NoChanges);
+}
+
+/// An API with a GET and (when `with_post`) a POST on `/pets`, and a deployment on stage
+/// `prod` that depends on them, named as the stack names its own (a new name for a new API).
+fn api_template(with_post: bool) -> String {
+    let method = |verb: &str| {
+        serde_json::json!({
+            "Type": "AWS::ApiGateway::Method",
+            "Properties": {
+                "RestApiId": {"Ref": "Api"},
+                "ResourceId": {"Ref": "Pets"},
+                "HttpMethod": verb,
+                "AuthorizationType": "NONE",
+                // moto's CloudFormation builds only integrations with a method and a URI.
+                "Integration": {
+                    "Type": "HTTP",
+                    "IntegrationHttpMethod": verb,
+                    "Uri": "https://pets.example.com/pets",
+                },
+            },
+        })
+    };
+    let mut resources = serde_json::json!({
+        "Api": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": "pets"}},
+        "Pets": {"Type": "AWS::ApiGateway::Resource", "Properties": {
+            "RestApiId": {"Ref": "Api"},
+            "ParentId": {"Fn::GetAtt": ["Api", "RootResourceId"]},
+            "PathPart": "pets",
+        }},
+        "PetsGet": method("GET"),
+    });
+    let mut methods = vec!["PetsGet"];
+    if with_post {
+        resources["PetsPost"] = method("POST");
+        methods.push("PetsPost");
+    }
+    let deployment = if with_post {
+        "DeploymentA"
+    } else {
+        "DeploymentB"
+    };
+    resources[deployment] = serde_json::json!({
+        "Type": "AWS::ApiGateway::Deployment",
+        "DependsOn": methods,
+        "Properties": {"RestApiId": {"Ref": "Api"}, "StageName": "prod"},
+    });
+    serde_json::json!({"Resources": resources}).to_string()
+}
+
+/// Issue 19 (6): the update that removes a method moves the stage to the stack's new
+/// deployment before CloudFormation deletes the method (its cleanup phase), so the stage would
+/// go on serving it; the deploy then deploys the stage again. Over the wire: moto's change set
+/// lists the removal, and moto's API Gateway moves the stage. (The product stack's only
+/// removable methods, the CORS preflights, are MOCK integrations moto's CloudFormation cannot
+/// build, so a small API stands in for it.)
+#[tokio::test]
+async fn an_update_that_removes_a_method_deploys_the_stage_again() {
+    use deploy::operations::cloudformation::{StackRequest, deploy_stack};
+    use deploy::operations::deploy::redeploy_after_removals;
+    let moto = Moto::start().await;
+    let aws = moto.sdk_config().await;
+    let cfn = aws_sdk_cloudformation::Client::new(&aws);
+    let apigateway = aws_sdk_apigateway::Client::new(&aws);
+    let name = unique("api").replace('-', "");
+    let request = |template| StackRequest {
+        name: &name,
+        template_body: template,
+        template_url: None,
+        parameters: Vec::new(),
+        capabilities: Vec::new(),
+        role_arn: None,
+        protected: &[],
+        allow_destructive: false,
+    };
+    let (with_post, without_post) = (api_template(true), api_template(false));
+
+    let created = deploy_stack(&cfn, &request(&with_post), FAST)
+        .await
+        .unwrap();
+    assert_eq!(created.outcome, Outcome::Created);
+    let api = cfn
+        .describe_stack_resource()
+        .stack_name(&name)
+        .logical_resource_id("Api")
+        .send()
+        .await
+        .unwrap()
+        .stack_resource_detail
+        .unwrap()
+        .physical_resource_id
+        .unwrap();
+    assert_eq!(
+        redeploy_after_removals(&apigateway, &created, &api, "prod")
+            .await
+            .unwrap(),
+        None,
+        "a new stack has nothing removed"
+    );
+
+    let updated = deploy_stack(&cfn, &request(&without_post), FAST)
+        .await
+        .unwrap();
+    assert_eq!(updated.outcome, Outcome::Updated);
+    let redeployed = redeploy_after_removals(&apigateway, &updated, &api, "prod")
+        .await
+        .unwrap()
+        .expect("a new deployment after removing PetsPost");
+    let stage = apigateway
+        .get_stage()
+        .rest_api_id(&api)
+        .stage_name("prod")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stage.deployment_id.as_deref(), Some(redeployed.as_str()));
+    let deployment = apigateway
+        .get_deployment()
+        .rest_api_id(&api)
+        .deployment_id(&redeployed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        deployment.description.as_deref(),
+        Some("groupgate: after removing PetsPost")
+    );
 }
 
 #[tokio::test]

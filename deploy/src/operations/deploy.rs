@@ -9,8 +9,10 @@
 //!    version the template deploys.
 //! 4. Create and execute a change set through the bootstrap's execution role
 //!    ([`cloudformation::execute`]), refusing to replace or delete what holds data.
-//! 5. Read the outputs, seed the policy table with the role ARNs they name, and the pets.
-//! 6. Flush the stage's authorizer cache twice, the function's own policy cache TTL apart, so
+//! 5. If the update removed methods, resources or gateway responses, deploy the stage again
+//!    ([`redeploy_stage`]).
+//! 6. Read the outputs, seed the policy table with the role ARNs they name, and the pets.
+//! 7. Flush the stage's authorizer cache twice, the function's own policy cache TTL apart, so
 //!    that a changed group policy applies within that TTL.
 
 use std::collections::BTreeMap;
@@ -57,6 +59,8 @@ pub struct DeployReport {
     pub outcome: Outcome,
     /// The S3 keys uploaded (the others held the same bytes already).
     pub uploaded: Vec<String>,
+    /// Whether the stage was deployed again after the update removed API parts.
+    pub redeployed: bool,
     pub outputs: BTreeMap<String, String>,
     /// The groups written to the policy table.
     pub seeded: Vec<String>,
@@ -220,6 +224,16 @@ pub async fn deploy(aws: &SdkConfig, request: &DeployRequest<'_>) -> anyhow::Res
     )?;
     let output = |key: &str| cloudformation::output(&outputs, name, key);
 
+    let apigateway = aws_sdk_apigateway::Client::new(aws);
+    let redeployed = redeploy_after_removals(
+        &apigateway,
+        &deployed,
+        output("RestApiId")?,
+        output("StageName")?,
+    )
+    .await?
+    .is_some();
+
     let dynamodb = aws_sdk_dynamodb::Client::new(aws);
     let roles = seed::parse_group_roles(output("GroupRoleArns")?).map_err(anyhow::Error::msg)?;
     let policy_table = output("PolicyTableName")?;
@@ -242,7 +256,6 @@ pub async fn deploy(aws: &SdkConfig, request: &DeployRequest<'_>) -> anyhow::Res
         // A new stage has no cached results to flush.
         Ok(0)
     } else {
-        let apigateway = aws_sdk_apigateway::Client::new(aws);
         flush_authorizer_cache(
             &apigateway,
             output("RestApiId")?,
@@ -270,6 +283,7 @@ pub async fn deploy(aws: &SdkConfig, request: &DeployRequest<'_>) -> anyhow::Res
     Ok(DeployReport {
         outcome,
         uploaded,
+        redeployed,
         outputs,
         seeded: report.written,
         flushes,
@@ -555,6 +569,73 @@ async fn outputs_from_resources(
     ]))
 }
 
+/// The API parts an update removed or replaced that the stage may still serve: logical ids of
+/// the change set's removed (or replaced) methods, resources, authorizers and gateway responses.
+///
+/// The stage moves to the new deployment (named by [`stack::api_digest`]) while CloudFormation
+/// updates the stack; removed resources are deleted only afterwards, in
+/// `UPDATE_COMPLETE_CLEANUP_IN_PROGRESS` ("removal of old resources ... after a successful stack
+/// update":
+/// <https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/view-stack-events.html#cfn-console-view-stack-data-resources-status-codes>),
+/// so the new deployment's snapshot of the API still holds them and the stage keeps serving a
+/// removed route until the API is deployed again.
+pub fn removed_api_parts(changes: &[aws_sdk_cloudformation::types::ResourceChange]) -> Vec<String> {
+    use aws_sdk_cloudformation::types::{ChangeAction, Replacement};
+    changes
+        .iter()
+        .filter(|c| {
+            c.resource_type
+                .as_deref()
+                .is_some_and(|t| stack::DEPLOYED_API_TYPES.contains(&t))
+                && (c.action == Some(ChangeAction::Remove)
+                    || matches!(
+                        c.replacement,
+                        Some(Replacement::True | Replacement::Conditional)
+                    ))
+        })
+        .filter_map(|c| c.logical_resource_id.clone())
+        .collect()
+}
+
+/// Deploys the API again on `stage` when the update `deployed` removed API parts
+/// ([`removed_api_parts`]), so that the stage stops serving them; returns the new deployment's
+/// id, `None` when there was nothing to do.
+///
+/// API Gateway `CreateDeployment` with the stage's name moves the stage to the new deployment,
+/// keeping its settings (<https://docs.aws.amazon.com/apigateway/latest/api/API_CreateDeployment.html>).
+/// The next update that changes the API moves the stage back to a deployment of the stack's
+/// own. A failure fails the deploy: the stage would go on serving what was removed.
+pub async fn redeploy_after_removals(
+    apigateway: &aws_sdk_apigateway::Client,
+    deployed: &cloudformation::Deployed,
+    rest_api_id: &str,
+    stage: &str,
+) -> anyhow::Result<Option<String>> {
+    let removed = removed_api_parts(&deployed.changes);
+    if deployed.outcome != Outcome::Updated || removed.is_empty() {
+        return Ok(None);
+    }
+    let removed = removed.join(", ");
+    let deployment = apigateway
+        .create_deployment()
+        .rest_api_id(rest_api_id)
+        .stage_name(stage)
+        .description(format!("groupgate: after removing {removed}"))
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "API Gateway CreateDeployment on {rest_api_id}/{stage}: {}; the stage still serves what the update removed ({removed}): run `aws apigateway create-deployment --rest-api-id {rest_api_id} --stage-name {stage}`",
+                aws_sdk_apigateway::error::DisplayErrorContext(e)
+            )
+        })?;
+    let id = deployment.id.unwrap_or_default();
+    println!(
+        "deployed {rest_api_id}/{stage} again ({id}): the update removed {removed}, which the stage no longer serves"
+    );
+    Ok(Some(id))
+}
+
 /// Flushes the stage's authorizer cache, waits `wait` (the authorizer's own policy cache TTL,
 /// during which a warm authorizer may still answer with the old policy and API Gateway would
 /// cache that answer again), then flushes again. Returns how many flushes were made.
@@ -598,6 +679,76 @@ pub async fn flush_authorizer_cache(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_cloudformation::types::{ChangeAction, Replacement, ResourceChange};
+
+    fn change(
+        id: &str,
+        kind: &str,
+        action: ChangeAction,
+        replacement: Option<Replacement>,
+    ) -> ResourceChange {
+        ResourceChange::builder()
+            .logical_resource_id(id)
+            .resource_type(kind)
+            .action(action)
+            .set_replacement(replacement)
+            .build()
+    }
+
+    #[test]
+    fn only_removed_or_replaced_api_parts_call_for_a_new_deployment() {
+        let changes = [
+            change(
+                "ApiPetsOptions",
+                "AWS::ApiGateway::Method",
+                ChangeAction::Remove,
+                None,
+            ),
+            change(
+                "Default4xxResponse",
+                "AWS::ApiGateway::GatewayResponse",
+                ChangeAction::Remove,
+                None,
+            ),
+            change(
+                "ApiPets",
+                "AWS::ApiGateway::Resource",
+                ChangeAction::Modify,
+                Some(Replacement::True),
+            ),
+            // The stack's own deployment moves on every change: not a reason.
+            change(
+                "RestApiDeploymentabc",
+                "AWS::ApiGateway::Deployment",
+                ChangeAction::Remove,
+                None,
+            ),
+            // Changed in place: the new deployment, made after it, serves it.
+            change(
+                "ApiPetsGet",
+                "AWS::ApiGateway::Method",
+                ChangeAction::Modify,
+                Some(Replacement::False),
+            ),
+            change(
+                "PetsTable",
+                "AWS::DynamoDB::Table",
+                ChangeAction::Remove,
+                None,
+            ),
+            change(
+                "ApiPetsPost",
+                "AWS::ApiGateway::Method",
+                ChangeAction::Add,
+                None,
+            ),
+        ];
+        assert_eq!(
+            removed_api_parts(&changes),
+            ["ApiPetsOptions", "Default4xxResponse", "ApiPets"]
+        );
+        assert!(removed_api_parts(&[]).is_empty());
+    }
 
     #[test]
     fn every_function_is_pinned_to_the_version_checked() {
