@@ -11,9 +11,11 @@
 #   7. the app stack deleted (the user pool and tables are kept, and listed)
 # and ends with one line: `acceptance: passed`, or the step that failed.
 #
-#   scripts/acceptance.sh [--stack-name NAME] [--repository OWNER/NAME] [--region REGION]
+#   scripts/acceptance.sh --repository OWNER/NAME [--stack-name NAME] [--region REGION]
 #   scripts/acceptance.sh --moto        # the same steps against moto (scripts/test.sh runs it)
 #
+# --repository is the repository the pipeline deploys from, as `groupgate bootstrap` takes it:
+# the bootstrap (re)writes the deploy role's trust, so another name would lock the pipeline out.
 # Needs bash, curl, python3, the AWS CLI and the Lambda zips: dist/ from
 # scripts/pipeline/build.sh (built first when missing). The bootstrap stack stays (deleting it
 # is a decision for the account); the app stack is deleted at the end, also when a step fails.
@@ -30,7 +32,7 @@ cd "$ROOT"
 
 MOTO=false
 STACK_NAME=groupgate-acceptance
-REPOSITORY=groupgate/groupgate
+REPOSITORY=""
 CALLBACK_URL=https://example.com/callback
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -109,7 +111,9 @@ if [ "$MOTO" = true ]; then
   export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
   unset AWS_SESSION_TOKEN AWS_PROFILE
   deploy_flags=(--outputs-from-resources --flush-wait 0)
+  REPOSITORY=${REPOSITORY:-groupgate/groupgate}
 fi
+[ -n "$REPOSITORY" ] || fail "pass --repository OWNER/NAME: the repository the pipeline deploys from (see --help)"
 : "${AWS_REGION:=$(aws configure get region 2>/dev/null || true)}"
 [ -n "$AWS_REGION" ] || fail "no region: set AWS_REGION or pass --region"
 export AWS_REGION AWS_DEFAULT_REGION=$AWS_REGION
