@@ -82,8 +82,9 @@ else
   say "SKIPPED the arm64 build: the aarch64-unknown-linux-gnu target cannot be installed here (see .local/logs/rustup.log); the rehearsal uses stand-in zips"
 fi
 
-say "rehearsing the deploy job against moto: groupgate bootstrap and deploy (scripts/pipeline/rehearse.sh)"
-"$ROOT/scripts/pipeline/rehearse.sh" >"$LOGS/rehearse.log" 2>&1 || fail "the deploy rehearsal" "$LOGS/rehearse.log"
+say "the acceptance run against moto: bootstrap, deploy, unchanged redeploy, a policy change, a parameter set by hand, delete (scripts/acceptance.sh --moto)"
+"$ROOT/scripts/acceptance.sh" --moto >"$LOGS/acceptance.log" 2>&1 || fail "the acceptance run against moto" "$LOGS/acceptance.log"
+tail -n 1 "$LOGS/acceptance.log" | sed 's/^/    /'
 
 say "starting the local stack (scripts/dev.sh; log: .local/logs/dev.log) for the smoke tests"
 rm -f "$ROOT/.local/stack.json"

@@ -73,7 +73,9 @@ enum Command {
         policies: PathBuf,
         #[arg(long, default_value = ".local/deploy")]
         out: PathBuf,
-        /// A template parameter, as KEY=VALUE (repeatable): LogRetentionDays, HostedUiCallbackUrl.
+        /// A template parameter, as KEY=VALUE (repeatable): LogRetentionDays, HostedUiCallbackUrl,
+        /// AlarmEmail. A parameter not given keeps the stack's value (its default on a first
+        /// deploy; one without a default must be given then).
         #[arg(long = "parameter", value_name = "KEY=VALUE")]
         parameters: Vec<String>,
         /// Allow a change that replaces or deletes the user pool or a table (and their data).
@@ -116,7 +118,8 @@ enum Command {
         table: String,
     },
     /// Delete pets by id from the pets table of a stack description (smoke tests clean up
-    /// with it: the API has no DELETE).
+    /// with it: the API has no DELETE). DynamoDB is the description's `dynamodb_endpoint`, else
+    /// the environment's.
     RemovePets {
         #[arg(long, default_value = ".local/stack.json")]
         stack_file: PathBuf,
@@ -133,6 +136,7 @@ enum Command {
         user: String,
         /// The stack description: `.local/stack.json` for the local stack, or one of the same
         /// shape (`user_pool_id`, `operator_client_id`, optional `cognito_endpoint`, `region`).
+        /// `cognito_endpoint` is Cognito's alone; without it the environment decides.
         #[arg(long, default_value = ".local/stack.json")]
         stack_file: PathBuf,
         /// A deployed stack instead: its outputs name the pool and the operator client.

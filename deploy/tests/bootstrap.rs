@@ -187,7 +187,7 @@ async fn the_bootstrap_stack_reaches_create_complete_in_moto() {
         attempts: 600,
     };
     assert_eq!(
-        deploy_stack(&cfn, &request, polling).await.unwrap(),
+        deploy_stack(&cfn, &request, polling).await.unwrap().outcome,
         Outcome::Created
     );
     let skipped = common::not_created(&cfn, &name, &t).await;

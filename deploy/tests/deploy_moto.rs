@@ -6,13 +6,23 @@
 //! - its CloudFormation skips `AWS::ApiGateway::Account`, so the test first shows that deploy
 //!   refuses a region whose API Gateway has no CloudWatch role, then sets it as the skipped
 //!   resource would;
+//! - its CloudFormation ignores the artifact bucket's `VersioningConfiguration`, so versioning
+//!   is turned on after the bootstrap as the template asks (a deploy refuses an unversioned
+//!   bucket: it could not pin what it checked);
 //! - its change sets compute no outputs: the deploy derives them from the stack's resources
 //!   (`outputs_from_resources`, for emulators only);
 //! - it refuses an unchanged template at `CreateChangeSet`, where AWS returns a FAILED change
 //!   set (both are handled in `cloudformation`, and tested in `tests/cloudformation.rs`);
 //! - it has no `FlushStageAuthorizersCache` (nor the stage, which its CloudFormation skips): the
-//!   rehearsal shows the call is made and fails there; a mocked API Gateway checks the two
-//!   flushes and their arguments.
+//!   acceptance run shows the call is made and fails there; a mocked API Gateway checks the two
+//!   flushes and their arguments;
+//! - its CloudFormation skips the stage, so `CreateDeployment` on the stage name (the redeploy
+//!   after an update removed API parts) creates the stage in moto where AWS moves it;
+//! - it keeps the checksum a writer sends without checking it against the bytes, where S3
+//!   refuses a mismatch; the planted objects here are written without a SHA-256, or with their
+//!   own;
+//! - its Lambda reads a function's key, not the `S3ObjectVersion` the template pins, so the
+//!   pinned version is checked in the stack's template and read back from S3.
 
 use std::path::PathBuf;
 use std::sync::LazyLock;
@@ -55,6 +65,8 @@ struct Inputs {
     out: PathBuf,
     settings: stack::Settings,
     name: String,
+    /// A first deploy must name where the hosted UI sends users: it has no default.
+    parameters: Vec<String>,
 }
 
 impl Inputs {
@@ -64,6 +76,7 @@ impl Inputs {
             out: std::env::temp_dir().join(unique("out")),
             settings: stack::Settings::load(&stack::Settings::default_path()).unwrap(),
             name: unique("groupgate"),
+            parameters: vec!["HostedUiCallbackUrl=https://app.example.com/callback".to_owned()],
         }
     }
 
@@ -73,7 +86,7 @@ impl Inputs {
             policies: &POLICIES,
             assets_dir: &self.assets,
             settings: &self.settings,
-            parameters: &[],
+            parameters: &self.parameters,
             allow_destructive: false,
             out: &self.out,
             flush_wait: Duration::ZERO,
@@ -107,6 +120,18 @@ async fn bootstrap(aws: &aws_config::SdkConfig) {
         stack_name_prefix: "groupgate".into(),
     };
     operations::bootstrap(aws, params, FAST).await.unwrap();
+    // What the bucket's VersioningConfiguration does, which moto's CloudFormation ignores.
+    let s3 = aws_sdk_s3::Client::new(aws);
+    s3.put_bucket_versioning()
+        .bucket(artifact_bucket(&s3).await)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -205,6 +230,7 @@ async fn bootstrap_then_deploy_then_an_unchanged_redeploy() {
     let second = deploy(&aws, &inputs.request()).await.unwrap();
     assert_eq!(second.outcome, Outcome::NoChanges);
     assert!(second.uploaded.is_empty(), "{:?}", second.uploaded);
+    assert!(!second.redeployed);
     assert_eq!(second.seeded.len(), 3);
     let flush = second.flushes.unwrap_err();
     assert!(flush.contains("FlushStageAuthorizersCache"), "{flush}");
@@ -224,7 +250,10 @@ async fn an_unknown_parameter_is_refused_before_anything_is_deployed() {
     let aws = moto.sdk_config_in_new_account().await;
     bootstrap(&aws).await;
     let inputs = Inputs::new("d");
-    let parameters = ["AuthorizerResultTtl=0".to_owned()];
+    let parameters = [
+        "AuthorizerResultTtl=0".to_owned(),
+        "HostedUiCallbackUrl=https://app.example.com/callback".to_owned(),
+    ];
     let mut request = inputs.request();
     request.parameters = &parameters;
     let error = deploy(&aws, &request).await.unwrap_err().to_string();
@@ -244,6 +273,252 @@ async fn an_unknown_parameter_is_refused_before_anything_is_deployed() {
             .await
             .is_err(),
         "no stack was created"
+    );
+}
+
+/// The artifact bucket the bootstrap made in `aws`'s account.
+async fn artifact_bucket(s3: &aws_sdk_s3::Client) -> String {
+    s3.list_buckets()
+        .send()
+        .await
+        .unwrap()
+        .buckets
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|b| b.name)
+        .find(|b| b.starts_with("groupgate-assets-"))
+        .unwrap()
+}
+
+/// Each function's code in the deployed template: (key, pinned version).
+async fn deployed_code(cfn: &aws_sdk_cloudformation::Client, name: &str) -> Vec<(String, String)> {
+    let body = cfn
+        .get_template()
+        .stack_name(name)
+        .send()
+        .await
+        .unwrap()
+        .template_body
+        .unwrap();
+    let template: serde_json::Value = serde_json::from_str(&body).unwrap();
+    template["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::Lambda::Function")
+        .map(|r| {
+            let code = &r["Properties"]["Code"];
+            (
+                code["S3Key"].as_str().unwrap().to_owned(),
+                code["S3ObjectVersion"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("no S3ObjectVersion pinned: {code}"))
+                    .to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Issue 20 (3): an object planted at an asset's key (other code, under the key the next build
+/// will have) is not shipped because the key exists: its SHA-256 is not the local zip's, so the
+/// deploy writes the zip again and the template pins that version. A second plant, after the
+/// first deploy, is caught the same way.
+#[tokio::test]
+async fn a_planted_object_at_an_asset_key_is_not_shipped() {
+    let moto = Moto::start().await;
+    let aws = moto.sdk_config_in_new_account().await;
+    bootstrap(&aws).await;
+    set_cloudwatch_role(&aws).await;
+    let inputs = Inputs::new("planted");
+    let s3 = aws_sdk_s3::Client::new(&aws);
+    let bucket = artifact_bucket(&s3).await;
+    let assets = stack::assets::Assets::from_dir(&inputs.assets, &stack::FUNCTIONS).unwrap();
+    let plant = |body: &'static [u8]| {
+        let (s3, bucket, assets) = (s3.clone(), bucket.clone(), assets.clone());
+        async move {
+            for asset in &assets.assets {
+                s3.put_object()
+                    .bucket(&bucket)
+                    .key(&asset.s3_key)
+                    .body(body.to_vec().into())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    };
+    let shipped = |key: String, version: String| {
+        let (s3, bucket) = (s3.clone(), bucket.clone());
+        async move {
+            s3.get_object()
+                .bucket(&bucket)
+                .key(&key)
+                .version_id(&version)
+                .send()
+                .await
+                .unwrap()
+                .body
+                .collect()
+                .await
+                .unwrap()
+                .into_bytes()
+        }
+    };
+    let local = |key: &str| {
+        let asset = assets.assets.iter().find(|a| a.s3_key == key).unwrap();
+        std::fs::read(&asset.path).unwrap()
+    };
+
+    plant(b"planted code").await;
+    let first = deploy(&aws, &inputs.request()).await.unwrap();
+    assert_eq!(first.outcome, Outcome::Created);
+    assert_eq!(first.uploaded.len(), 2, "both planted keys written again");
+    let cfn = aws_sdk_cloudformation::Client::new(&aws);
+    let code = deployed_code(&cfn, &inputs.name).await;
+    assert_eq!(code.len(), 2);
+    for (key, version) in code {
+        assert_eq!(shipped(key.clone(), version).await, local(&key), "{key}");
+    }
+
+    // Planted again over the deployed zips: the next deploy writes them again, pins the new
+    // versions, and so updates the functions.
+    plant(b"planted later").await;
+    let second = deploy(&aws, &inputs.request()).await.unwrap();
+    assert_eq!(second.uploaded.len(), 2);
+    assert_eq!(second.outcome, Outcome::Updated);
+    for (key, version) in deployed_code(&cfn, &inputs.name).await {
+        assert_eq!(shipped(key.clone(), version).await, local(&key), "{key}");
+    }
+
+    // Nothing planted: the same versions, no stack change.
+    let third = deploy(&aws, &inputs.request()).await.unwrap();
+    assert!(third.uploaded.is_empty(), "{:?}", third.uploaded);
+    assert_eq!(third.outcome, Outcome::NoChanges);
+}
+
+/// An API with a GET and (when `with_post`) a POST on `/pets`, and a deployment on stage
+/// `prod` that depends on them, named as the stack names its own (a new name for a new API).
+fn api_template(with_post: bool) -> String {
+    let method = |verb: &str| {
+        serde_json::json!({
+            "Type": "AWS::ApiGateway::Method",
+            "Properties": {
+                "RestApiId": {"Ref": "Api"},
+                "ResourceId": {"Ref": "Pets"},
+                "HttpMethod": verb,
+                "AuthorizationType": "NONE",
+                // moto's CloudFormation builds only integrations with a method and a URI.
+                "Integration": {
+                    "Type": "HTTP",
+                    "IntegrationHttpMethod": verb,
+                    "Uri": "https://pets.example.com/pets",
+                },
+            },
+        })
+    };
+    let mut resources = serde_json::json!({
+        "Api": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": "pets"}},
+        "Pets": {"Type": "AWS::ApiGateway::Resource", "Properties": {
+            "RestApiId": {"Ref": "Api"},
+            "ParentId": {"Fn::GetAtt": ["Api", "RootResourceId"]},
+            "PathPart": "pets",
+        }},
+        "PetsGet": method("GET"),
+    });
+    let mut methods = vec!["PetsGet"];
+    if with_post {
+        resources["PetsPost"] = method("POST");
+        methods.push("PetsPost");
+    }
+    let deployment = if with_post {
+        "DeploymentA"
+    } else {
+        "DeploymentB"
+    };
+    resources[deployment] = serde_json::json!({
+        "Type": "AWS::ApiGateway::Deployment",
+        "DependsOn": methods,
+        "Properties": {"RestApiId": {"Ref": "Api"}, "StageName": "prod"},
+    });
+    serde_json::json!({"Resources": resources}).to_string()
+}
+
+/// Issue 19 (6): the update that removes a method moves the stage to the stack's new
+/// deployment before CloudFormation deletes the method (its cleanup phase), so the stage would
+/// go on serving it; the deploy then deploys the stage again. Over the wire: moto's change set
+/// lists the removal, and moto's API Gateway moves the stage. (The product stack's only
+/// removable methods, the CORS preflights, are MOCK integrations moto's CloudFormation cannot
+/// build, so a small API stands in for it.)
+#[tokio::test]
+async fn an_update_that_removes_a_method_deploys_the_stage_again() {
+    use deploy::operations::cloudformation::{StackRequest, deploy_stack};
+    use deploy::operations::deploy::redeploy_after_removals;
+    let moto = Moto::start().await;
+    let aws = moto.sdk_config().await;
+    let cfn = aws_sdk_cloudformation::Client::new(&aws);
+    let apigateway = aws_sdk_apigateway::Client::new(&aws);
+    let name = unique("api").replace('-', "");
+    let request = |template| StackRequest {
+        name: &name,
+        template_body: template,
+        template_url: None,
+        parameters: Vec::new(),
+        capabilities: Vec::new(),
+        role_arn: None,
+        protected: &[],
+        allow_destructive: false,
+    };
+    let (with_post, without_post) = (api_template(true), api_template(false));
+
+    let created = deploy_stack(&cfn, &request(&with_post), FAST)
+        .await
+        .unwrap();
+    assert_eq!(created.outcome, Outcome::Created);
+    let api = cfn
+        .describe_stack_resource()
+        .stack_name(&name)
+        .logical_resource_id("Api")
+        .send()
+        .await
+        .unwrap()
+        .stack_resource_detail
+        .unwrap()
+        .physical_resource_id
+        .unwrap();
+    assert_eq!(
+        redeploy_after_removals(&apigateway, &created, &api, "prod")
+            .await
+            .unwrap(),
+        None,
+        "a new stack has nothing removed"
+    );
+
+    let updated = deploy_stack(&cfn, &request(&without_post), FAST)
+        .await
+        .unwrap();
+    assert_eq!(updated.outcome, Outcome::Updated);
+    let redeployed = redeploy_after_removals(&apigateway, &updated, &api, "prod")
+        .await
+        .unwrap()
+        .expect("a new deployment after removing PetsPost");
+    let stage = apigateway
+        .get_stage()
+        .rest_api_id(&api)
+        .stage_name("prod")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stage.deployment_id.as_deref(), Some(redeployed.as_str()));
+    let deployment = apigateway
+        .get_deployment()
+        .rest_api_id(&api)
+        .deployment_id(&redeployed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        deployment.description.as_deref(),
+        Some("groupgate: after removing PetsPost")
     );
 }
 

@@ -37,6 +37,9 @@ pub struct DemoUser {
 pub struct LocalStack {
     pub api_url: String,
     pub cognito_endpoint: String,
+    /// The same emulator: `groupgate remove-pets` reads DynamoDB's endpoint from here, never
+    /// from Cognito's.
+    pub dynamodb_endpoint: String,
     pub region: String,
     pub user_pool_id: String,
     pub client_id: String,
@@ -138,6 +141,7 @@ pub async fn provision(
     Ok(LocalStack {
         api_url: api_url.to_owned(),
         cognito_endpoint: endpoint.to_owned(),
+        dynamodb_endpoint: endpoint.to_owned(),
         region,
         jwks_url: format!("{endpoint}/{pool}/.well-known/jwks.json"),
         user_pool_id: pool,

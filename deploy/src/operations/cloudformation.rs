@@ -1,19 +1,27 @@
 //! Deploying a template as a stack, the way `cdk deploy` does: through a change set, with the
 //! stack's events printed as they arrive and one clear last line.
 //!
-//! - A stack left in `ROLLBACK_COMPLETE` by a failed first create can only be deleted; it is
-//!   deleted first, so the next deploy is not stuck until someone does it by hand.
+//! - What a deploy does with the stack it finds is decided by its status alone ([`action`]),
+//!   for every status of CloudFormation's list: a stack with no resources yet
+//!   (`REVIEW_IN_PROGRESS`, left by a failed first change set) is created with a `CREATE`
+//!   change set; one left in `ROLLBACK_COMPLETE` by a failed first create is deleted first; one
+//!   that needs a person (a failed rollback) is refused with what to do.
+//! - On an update, every parameter the deploy does not set keeps the stack's value
+//!   (`UsePreviousValue`), so a value set by hand survives the next push. A parameter without a
+//!   default that nobody gives is refused before anything is created ([`plan`]).
 //! - "No changes" is success, whether CloudFormation reports it as a FAILED change set (AWS)
 //!   or refuses to create the change set (moto).
 //! - A change set that would replace or delete a protected resource (the user pool, a table) is
 //!   refused unless destructive changes are allowed.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Duration;
 
+use anyhow::Context as _;
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::types::{
-    Capability, ChangeAction, ChangeSetStatus, ChangeSetType, Parameter, Replacement, StackStatus,
+    Capability, ChangeAction, ChangeSetStatus, ChangeSetType, Parameter, Replacement,
+    ResourceChange, StackStatus,
 };
 
 /// What to deploy.
@@ -22,6 +30,8 @@ pub struct StackRequest<'a> {
     pub template_body: &'a str,
     /// Where CloudFormation reads the template instead, when it is too large to pass inline.
     pub template_url: Option<String>,
+    /// The values this deploy sets. Every other parameter keeps the stack's value on an update,
+    /// and its default on a create.
     pub parameters: Vec<(String, String)>,
     pub capabilities: Vec<Capability>,
     /// The role CloudFormation acts with (the bootstrap's execution role), if not the caller's.
@@ -36,6 +46,194 @@ pub enum Outcome {
     Created,
     Updated,
     NoChanges,
+}
+
+/// What a deploy did: its outcome, and the resource changes of the change set it executed
+/// (none when nothing changed).
+#[derive(Debug)]
+pub struct Deployed {
+    pub outcome: Outcome,
+    pub changes: Vec<ResourceChange>,
+}
+
+/// What a deploy does with the stack it finds under its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// A `CREATE` change set: there is no stack, or one with no template and no resources yet.
+    Create,
+    /// Delete the stack, then create it: a failed first create left nothing worth keeping.
+    DeleteThenCreate,
+    /// An `UPDATE` change set on a stack that settled.
+    Update,
+    /// Stop, saying why and what to do.
+    Refuse(String),
+}
+
+/// What a deploy does with a stack named `name` in `status` (`None`: no such stack).
+///
+/// The statuses and what each allows are CloudFormation's:
+/// <https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/view-stack-events.html#cfn-console-view-stack-data-resources-status-codes>
+/// and <https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_Stack.html>.
+/// A `CREATE` change set for a stack in `REVIEW_IN_PROGRESS` is what the CDK does too (a stack
+/// "with an expected StackId but without any templates or resources"): it is not deleted, since
+/// deleting one that never had a template can itself fail and leave `DELETE_FAILED`.
+pub fn action(name: &str, status: Option<&StackStatus>) -> Action {
+    let Some(status) = status else {
+        return Action::Create;
+    };
+    let state = status.as_str();
+    match status {
+        StackStatus::ReviewInProgress | StackStatus::DeleteComplete => Action::Create,
+        StackStatus::RollbackComplete => Action::DeleteThenCreate,
+        StackStatus::CreateComplete
+        | StackStatus::UpdateComplete
+        | StackStatus::UpdateRollbackComplete
+        | StackStatus::ImportComplete
+        | StackStatus::ImportRollbackComplete => Action::Update,
+        StackStatus::RollbackFailed => Action::Refuse(format!(
+            "{name}: ROLLBACK_FAILED: its first create failed and not everything it made could be removed; delete the stack (its events name what is left), then deploy again"
+        )),
+        StackStatus::DeleteFailed => Action::Refuse(format!(
+            "{name}: DELETE_FAILED; delete it by hand (its events say what stayed), then deploy again"
+        )),
+        StackStatus::UpdateRollbackFailed => Action::Refuse(format!(
+            "{name}: UPDATE_ROLLBACK_FAILED; finish the rollback with `aws cloudformation continue-update-rollback --stack-name {name}`, then deploy again"
+        )),
+        // Only a deploy with rollback turned off ends here, and only a rollback or a delete may
+        // follow: https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_RollbackStack.html
+        StackStatus::CreateFailed | StackStatus::UpdateFailed => Action::Refuse(format!(
+            "{name}: {state}: a deploy with rollback turned off failed; roll it back with `aws cloudformation rollback-stack --stack-name {name}`, then deploy again"
+        )),
+        StackStatus::ImportRollbackFailed => Action::Refuse(format!(
+            "{name}: IMPORT_ROLLBACK_FAILED; settle it by hand (its events say why), then deploy again"
+        )),
+        _ if state.ends_with("_IN_PROGRESS") => {
+            Action::Refuse(format!("{name}: busy ({state}); try again when it settles"))
+        }
+        _ => Action::Refuse(format!(
+            "{name}: in a state this tool does not know (`{state}`); settle it by hand, then deploy again"
+        )),
+    }
+}
+
+/// What CloudFormation has under a stack's name.
+#[derive(Debug)]
+pub struct ExistingStack {
+    pub status: StackStatus,
+    /// The keys of the parameters it was deployed with.
+    pub parameters: BTreeSet<String>,
+}
+
+/// The stack named `name`, `None` when there is no such stack.
+pub async fn describe_stack(cfn: &Client, name: &str) -> anyhow::Result<Option<ExistingStack>> {
+    match cfn.describe_stacks().stack_name(name).send().await {
+        Ok(out) => Ok(out
+            .stacks
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+            .and_then(|s| {
+                Some(ExistingStack {
+                    status: s.stack_status?,
+                    parameters: s
+                        .parameters
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter_map(|p| p.parameter_key)
+                        .collect(),
+                })
+            })),
+        Err(e) if sdk_message(&e).contains("does not exist") => Ok(None),
+        Err(e) => Err(failed("DescribeStacks", e)),
+    }
+}
+
+/// The change set a deploy will make: decided, and its parameters checked, before anything is
+/// uploaded or created.
+#[derive(Debug)]
+pub struct Plan {
+    /// [`Action::Create`], [`Action::DeleteThenCreate`] or [`Action::Update`].
+    pub action: Action,
+    pub parameters: Vec<Parameter>,
+}
+
+/// Decides what to do with the stack of `request` and resolves its parameters; refuses a stack
+/// that needs a person, and a parameter without a default that nobody gives.
+pub async fn plan(cfn: &Client, request: &StackRequest<'_>) -> anyhow::Result<Plan> {
+    let existing = describe_stack(cfn, request.name).await?;
+    let action = action(request.name, existing.as_ref().map(|s| &s.status));
+    let previous = match &action {
+        Action::Refuse(why) => anyhow::bail!("{why}"),
+        Action::Update => existing.map(|s| s.parameters),
+        Action::Create | Action::DeleteThenCreate => None,
+    };
+    let parameters = change_set_parameters(
+        request.name,
+        request.template_body,
+        &request.parameters,
+        previous.as_ref(),
+    )?;
+    Ok(Plan { action, parameters })
+}
+
+/// The parameters of a change set, by CloudFormation's rules
+/// (<https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_Parameter.html>,
+/// <https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateChangeSet.html>):
+/// a parameter left out gets its default, even on an update, so one set by hand would be reset.
+/// So each parameter of the template is, in this order: the value `given`; on an update, the
+/// stack's own value (`UsePreviousValue`, allowed only for keys the stack has: `previous`);
+/// its default (left out); or, with no default, refused with every such key named.
+pub fn change_set_parameters(
+    name: &str,
+    template_body: &str,
+    given: &[(String, String)],
+    previous: Option<&BTreeSet<String>>,
+) -> anyhow::Result<Vec<Parameter>> {
+    let template: serde_json::Value =
+        serde_json::from_str(template_body).context("the template is not JSON")?;
+    let declared: BTreeMap<&str, bool> = template
+        .get("Parameters")
+        .and_then(serde_json::Value::as_object)
+        .map(|p| {
+            p.iter()
+                .map(|(key, spec)| (key.as_str(), spec.get("Default").is_some()))
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some((key, _)) = given
+        .iter()
+        .find(|(k, _)| !declared.contains_key(k.as_str()))
+    {
+        anyhow::bail!("{name}: the template has no parameter `{key}`");
+    }
+    let mut parameters = Vec::new();
+    let mut missing = Vec::new();
+    for (key, has_default) in declared {
+        let parameter = Parameter::builder().parameter_key(key);
+        if let Some((_, value)) = given.iter().find(|(k, _)| k == key) {
+            parameters.push(parameter.parameter_value(value).build());
+        } else if previous.is_some_and(|p| p.contains(key)) {
+            parameters.push(parameter.use_previous_value(true).build());
+        } else if !has_default {
+            missing.push(key);
+        }
+    }
+    if !missing.is_empty() {
+        let pass: Vec<String> = missing
+            .iter()
+            .map(|k| format!("--parameter {k}=VALUE"))
+            .collect();
+        anyhow::bail!(
+            "{name}: the template's parameter {} has no default and no value yet: pass `{}` (later deploys keep it)",
+            missing
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            pass.join(" ")
+        );
+    }
+    Ok(parameters)
 }
 
 /// How often stack and change-set states are polled.
@@ -57,16 +255,7 @@ impl Default for Polling {
 
 /// The stack's status, `None` when there is no such stack.
 pub async fn stack_status(cfn: &Client, name: &str) -> anyhow::Result<Option<StackStatus>> {
-    match cfn.describe_stacks().stack_name(name).send().await {
-        Ok(out) => Ok(out
-            .stacks
-            .unwrap_or_default()
-            .into_iter()
-            .next()
-            .and_then(|s| s.stack_status)),
-        Err(e) if sdk_message(&e).contains("does not exist") => Ok(None),
-        Err(e) => Err(failed("DescribeStacks", e)),
-    }
+    Ok(describe_stack(cfn, name).await?.map(|s| s.status))
 }
 
 /// The stack's outputs by key.
@@ -111,43 +300,50 @@ pub async fn deploy_stack(
     cfn: &Client,
     request: &StackRequest<'_>,
     polling: Polling,
-) -> anyhow::Result<Outcome> {
+) -> anyhow::Result<Deployed> {
+    let plan = plan(cfn, request).await?;
+    execute(cfn, request, plan, polling).await
+}
+
+/// Carries out `plan` (from [`plan`]) for `request`.
+pub async fn execute(
+    cfn: &Client,
+    request: &StackRequest<'_>,
+    plan: Plan,
+    polling: Polling,
+) -> anyhow::Result<Deployed> {
     let name = request.name;
-    let mut status = stack_status(cfn, name).await?;
-    if status == Some(StackStatus::RollbackComplete) {
-        println!(
-            "{name}: left in ROLLBACK_COMPLETE by its first create; deleting it to start again"
-        );
-        cfn.delete_stack()
-            .stack_name(name)
-            .send()
-            .await
-            .map_err(|e| failed("DeleteStack", e))?;
-        wait_until_gone(cfn, name, polling).await?;
-        status = None;
-    }
-    if let Some(busy) = status
-        .as_ref()
-        .filter(|s| s.as_str().ends_with("_IN_PROGRESS"))
-    {
-        anyhow::bail!(
-            "{name}: busy ({}); try again when it settles",
-            busy.as_str()
-        );
-    }
-    let kind = if status.is_some() {
-        ChangeSetType::Update
-    } else {
-        ChangeSetType::Create
+    let kind = match plan.action {
+        Action::Update => ChangeSetType::Update,
+        Action::Create => ChangeSetType::Create,
+        Action::DeleteThenCreate => {
+            println!(
+                "{name}: left in ROLLBACK_COMPLETE by its first create; deleting it to start again"
+            );
+            cfn.delete_stack()
+                .stack_name(name)
+                .send()
+                .await
+                .map_err(|e| failed("DeleteStack", e))?;
+            wait_until_gone(cfn, name, polling).await?;
+            ChangeSetType::Create
+        }
+        Action::Refuse(why) => anyhow::bail!("{why}"),
     };
-    let Some(change_set) = create_change_set(cfn, request, kind).await? else {
+    let no_changes = || {
         println!("{name}: no changes");
-        return Ok(Outcome::NoChanges);
+        Ok(Deployed {
+            outcome: Outcome::NoChanges,
+            changes: Vec::new(),
+        })
     };
-    if !change_set_ready(cfn, name, &change_set, request, polling).await? {
-        println!("{name}: no changes");
-        return Ok(Outcome::NoChanges);
-    }
+    let Some(change_set) = create_change_set(cfn, request, kind.clone(), plan.parameters).await?
+    else {
+        return no_changes();
+    };
+    let Some(changes) = change_set_ready(cfn, &change_set, request, &kind, polling).await? else {
+        return no_changes();
+    };
     let started = aws_sdk_cloudformation::primitives::DateTime::from(std::time::SystemTime::now());
     cfn.execute_change_set()
         .stack_name(name)
@@ -156,20 +352,16 @@ pub async fn deploy_stack(
         .await
         .map_err(|e| failed("ExecuteChangeSet", e))?;
     let last = follow_events(cfn, name, started, polling).await?;
-    match last {
-        StackStatus::CreateComplete => {
-            println!("{name}: CREATE_COMPLETE");
-            Ok(Outcome::Created)
-        }
-        StackStatus::UpdateComplete => {
-            println!("{name}: UPDATE_COMPLETE");
-            Ok(Outcome::Updated)
-        }
+    let outcome = match last {
+        StackStatus::CreateComplete => Outcome::Created,
+        StackStatus::UpdateComplete => Outcome::Updated,
         other => anyhow::bail!(
             "{name}: {}: the deploy failed; the events above say why",
             other.as_str()
         ),
-    }
+    };
+    println!("{name}: {}", last.as_str());
+    Ok(Deployed { outcome, changes })
 }
 
 /// Creates a change set of `kind`, and returns its name; `None` when CloudFormation refuses it
@@ -178,6 +370,7 @@ async fn create_change_set(
     cfn: &Client,
     request: &StackRequest<'_>,
     kind: ChangeSetType,
+    parameters: Vec<Parameter>,
 ) -> anyhow::Result<Option<String>> {
     let change_set = format!(
         "groupgate-{}",
@@ -186,16 +379,6 @@ async fn create_change_set(
             .map(|d| d.as_secs())
             .unwrap_or(0)
     );
-    let parameters = request
-        .parameters
-        .iter()
-        .map(|(k, v)| {
-            Parameter::builder()
-                .parameter_key(k)
-                .parameter_value(v)
-                .build()
-        })
-        .collect();
     let created = cfn
         .create_change_set()
         .stack_name(request.name)
@@ -220,15 +403,17 @@ async fn create_change_set(
     }
 }
 
-/// Waits for the change set; `false` when it holds no changes (and has been deleted). Refuses
-/// (and deletes) one that would replace or delete a protected resource.
+/// Waits for the change set and returns its resource changes (every page of them); `None` when
+/// it holds no changes (and has been deleted). Refuses (and deletes) one that would replace or
+/// delete a protected resource.
 async fn change_set_ready(
     cfn: &Client,
-    name: &str,
     change_set: &str,
     request: &StackRequest<'_>,
+    kind: &ChangeSetType,
     polling: Polling,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<Option<Vec<ResourceChange>>> {
+    let name = request.name;
     for _ in 0..polling.attempts {
         let described = cfn
             .describe_change_set()
@@ -239,11 +424,9 @@ async fn change_set_ready(
             .map_err(|e| failed("DescribeChangeSet", e))?;
         match described.status {
             Some(ChangeSetStatus::CreateComplete) => {
-                let destructive: Vec<String> = described
-                    .changes
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|c| c.resource_change)
+                let changes = all_changes(cfn, name, change_set, described).await?;
+                let destructive: Vec<&str> = changes
+                    .iter()
                     .filter(|r| {
                         let id = r.logical_resource_id.as_deref().unwrap_or_default();
                         request.protected.contains(&id)
@@ -253,7 +436,7 @@ async fn change_set_ready(
                                     Some(Replacement::True | Replacement::Conditional)
                                 ))
                     })
-                    .filter_map(|r| r.logical_resource_id)
+                    .filter_map(|r| r.logical_resource_id.as_deref())
                     .collect();
                 if !destructive.is_empty() && !request.allow_destructive {
                     delete_change_set(cfn, name, change_set).await;
@@ -262,13 +445,20 @@ async fn change_set_ready(
                         destructive.join(", ")
                     );
                 }
-                return Ok(true);
+                return Ok(Some(changes));
             }
             Some(ChangeSetStatus::Failed) => {
                 let reason = described.status_reason.unwrap_or_default();
                 delete_change_set(cfn, name, change_set).await;
                 if no_changes(&reason) {
-                    return Ok(false);
+                    return Ok(None);
+                }
+                if *kind == ChangeSetType::Create {
+                    // The stack stays in REVIEW_IN_PROGRESS, with no template and no resources;
+                    // the next deploy creates it with a CREATE change set (see `action`).
+                    anyhow::bail!(
+                        "{name}: the change set failed: {reason}. The stack stays in REVIEW_IN_PROGRESS with no resources; the next deploy creates it"
+                    );
                 }
                 anyhow::bail!("{name}: the change set failed: {reason}");
             }
@@ -276,6 +466,37 @@ async fn change_set_ready(
         }
     }
     anyhow::bail!("{name}: the change set did not settle")
+}
+
+/// The resource changes of a complete change set, `first` and the pages after it: a large change
+/// set is paged (`NextToken`), and a protected resource on a later page must be seen too.
+async fn all_changes(
+    cfn: &Client,
+    name: &str,
+    change_set: &str,
+    first: aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput,
+) -> anyhow::Result<Vec<ResourceChange>> {
+    let mut changes = Vec::new();
+    let mut page = first;
+    loop {
+        changes.extend(
+            page.changes
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|c| c.resource_change),
+        );
+        let Some(token) = page.next_token.filter(|t| !t.is_empty()) else {
+            return Ok(changes);
+        };
+        page = cfn
+            .describe_change_set()
+            .stack_name(name)
+            .change_set_name(change_set)
+            .next_token(token)
+            .send()
+            .await
+            .map_err(|e| failed("DescribeChangeSet", e))?;
+    }
 }
 
 async fn delete_change_set(cfn: &Client, name: &str, change_set: &str) {

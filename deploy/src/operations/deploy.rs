@@ -2,12 +2,17 @@
 //!
 //! 1. Check that the account and region are bootstrapped: the artifact bucket is there, in this
 //!    region, and API Gateway has a CloudWatch role for the stage's access logs.
-//! 2. Synthesize the template from `policies/`, the built zips and the settings.
-//! 3. Upload the content-addressed zips that are not in the bucket yet.
+//! 2. Synthesize the template from `policies/`, the built zips and the settings, and decide the
+//!    change set ([`cloudformation::plan`]): a stack that needs a person, or a parameter without
+//!    a default that nobody gives, is refused here, before anything is uploaded.
+//! 3. Make sure each zip in the bucket is the local one ([`upload_assets`]), and pin the object
+//!    version the template deploys.
 //! 4. Create and execute a change set through the bootstrap's execution role
-//!    ([`cloudformation::deploy_stack`]), refusing to replace or delete what holds data.
-//! 5. Read the outputs, seed the policy table with the role ARNs they name, and the pets.
-//! 6. Flush the stage's authorizer cache twice, the function's own policy cache TTL apart, so
+//!    ([`cloudformation::execute`]), refusing to replace or delete what holds data.
+//! 5. If the update removed methods, resources or gateway responses, deploy the stage again
+//!    ([`redeploy_stage`]).
+//! 6. Read the outputs, seed the policy table with the role ARNs they name, and the pets.
+//! 7. Flush the stage's authorizer cache twice, the function's own policy cache TTL apart, so
 //!    that a changed group policy applies within that TTL.
 
 use std::collections::BTreeMap;
@@ -52,8 +57,10 @@ pub struct DeployRequest<'a> {
 #[derive(Debug)]
 pub struct DeployReport {
     pub outcome: Outcome,
-    /// The S3 keys uploaded (the others were already there).
+    /// The S3 keys uploaded (the others held the same bytes already).
     pub uploaded: Vec<String>,
+    /// Whether the stage was deployed again after the update removed API parts.
+    pub redeployed: bool,
     pub outputs: BTreeMap<String, String>,
     /// The groups written to the policy table.
     pub seeded: Vec<String>,
@@ -166,35 +173,43 @@ pub async fn deploy(aws: &SdkConfig, request: &DeployRequest<'_>) -> anyhow::Res
 
     let groups = groups::load(request.policies)?;
     let assets = Assets::from_dir(request.assets_dir, &stack::FUNCTIONS)?;
-    let template = stack::build(&groups, &assets, request.settings).to_template()?;
+    let mut template = stack::build(&groups, &assets, request.settings).to_template()?;
     let parameters = parameters(&template, &bootstrapped, request.parameters)?;
-    write_json(&request.out.join("template.json"), &template)?;
-    write_json(
-        &request.out.join("assets.json"),
-        &serde_json::to_value(&assets)?,
-    )?;
-
-    let s3 = aws_sdk_s3::Client::new(aws);
-    let uploaded = upload_assets(&s3, &bootstrapped.bucket, &assets).await?;
-    let body = serde_json::to_string(&template)?;
-    let template_url = if body.len() > MAX_INLINE_TEMPLATE {
-        Some(upload_template(&s3, &bootstrapped.bucket, &target, name, &body).await?)
-    } else {
-        None
-    };
-
+    let synthesized = serde_json::to_string(&template)?;
     let cfn = aws_sdk_cloudformation::Client::new(aws);
-    let stack_request = StackRequest {
+    let mut stack_request = StackRequest {
         name,
-        template_body: &body,
-        template_url,
+        template_body: &synthesized,
+        template_url: None,
         parameters,
         capabilities: vec![Capability::CapabilityIam],
         role_arn: Some(&bootstrapped.execution_role_arn),
         protected: stack::DATA_RESOURCES,
         allow_destructive: request.allow_destructive,
     };
-    let outcome = cloudformation::deploy_stack(&cfn, &stack_request, request.polling).await?;
+    let plan = cloudformation::plan(&cfn, &stack_request).await?;
+
+    let s3 = aws_sdk_s3::Client::new(aws);
+    let stored = upload_assets(&s3, &bootstrapped.bucket, &assets).await?;
+    pin_versions(&mut template, &stored)?;
+    write_json(&request.out.join("template.json"), &template)?;
+    write_json(
+        &request.out.join("assets.json"),
+        &serde_json::to_value(&assets)?,
+    )?;
+    let body = serde_json::to_string(&template)?;
+    stack_request.template_body = &body;
+    if body.len() > MAX_INLINE_TEMPLATE {
+        stack_request.template_url =
+            Some(upload_template(&s3, &bootstrapped.bucket, &target, name, &body).await?);
+    }
+    let deployed = cloudformation::execute(&cfn, &stack_request, plan, request.polling).await?;
+    let outcome = deployed.outcome;
+    let uploaded = stored
+        .into_iter()
+        .filter(|s| s.uploaded)
+        .map(|s| s.key)
+        .collect();
 
     let outputs = cloudformation::read_outputs(&cfn, name).await?;
     let outputs = if outputs.is_empty() && request.outputs_from_resources {
@@ -208,6 +223,16 @@ pub async fn deploy(aws: &SdkConfig, request: &DeployRequest<'_>) -> anyhow::Res
         &serde_json::to_value(&outputs)?,
     )?;
     let output = |key: &str| cloudformation::output(&outputs, name, key);
+
+    let apigateway = aws_sdk_apigateway::Client::new(aws);
+    let redeployed = redeploy_after_removals(
+        &apigateway,
+        &deployed,
+        output("RestApiId")?,
+        output("StageName")?,
+    )
+    .await?
+    .is_some();
 
     let dynamodb = aws_sdk_dynamodb::Client::new(aws);
     let roles = seed::parse_group_roles(output("GroupRoleArns")?).map_err(anyhow::Error::msg)?;
@@ -231,7 +256,6 @@ pub async fn deploy(aws: &SdkConfig, request: &DeployRequest<'_>) -> anyhow::Res
         // A new stage has no cached results to flush.
         Ok(0)
     } else {
-        let apigateway = aws_sdk_apigateway::Client::new(aws);
         flush_authorizer_cache(
             &apigateway,
             output("RestApiId")?,
@@ -259,6 +283,7 @@ pub async fn deploy(aws: &SdkConfig, request: &DeployRequest<'_>) -> anyhow::Res
     Ok(DeployReport {
         outcome,
         uploaded,
+        redeployed,
         outputs,
         seeded: report.written,
         flushes,
@@ -302,51 +327,153 @@ fn parameters(
     Ok(parameters.into_iter().collect())
 }
 
-/// Uploads each zip whose key is not in the bucket yet; returns the keys uploaded.
-async fn upload_assets(
+/// One zip in the artifact bucket, as the deploy left it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAsset {
+    pub key: String,
+    /// The object version holding the local zip's bytes, which the template deploys.
+    pub version_id: String,
+    /// Whether this deploy wrote it (else the bucket held the same bytes already).
+    pub uploaded: bool,
+}
+
+/// Makes sure each zip's key in `bucket` holds the local zip, and returns the object version
+/// that does.
+///
+/// An object is never trusted because its key exists: someone who can write to the bucket
+/// could have planted other code there, under the key the next build will have. It is reused
+/// only when S3's SHA-256 of its whole content equals the local zip's; S3 computes or checks
+/// that checksum itself when the object is written, so it cannot be claimed for other bytes
+/// (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html>).
+/// Anything else is overwritten with the local zip. The version is then pinned in the template
+/// (`S3ObjectVersion`, see [`pin_versions`]), so what was checked is what Lambda reads, even if
+/// the key is written again before CloudFormation gets to it. Checking rather than writing
+/// with `If-None-Match` keeps an unchanged deploy unchanged (the same version each time), and a
+/// key planted before the first upload cannot block the deploy.
+pub async fn upload_assets(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     assets: &Assets,
-) -> anyhow::Result<Vec<String>> {
-    let mut uploaded = Vec::new();
+) -> anyhow::Result<Vec<StoredAsset>> {
+    use base64::Engine as _;
+    let mut stored = Vec::new();
     for asset in &assets.assets {
         let key = &asset.s3_key;
-        match s3.head_object().bucket(bucket).key(key).send().await {
-            Ok(_) => {
-                println!("s3://{bucket}/{key} is already there");
-                continue;
-            }
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => {}
+        let bytes = std::fs::read(&asset.path)
+            .with_context(|| format!("reading `{}`", asset.path.display()))?;
+        let sha256 = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&bytes));
+        let head = s3
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+            .send()
+            .await;
+        let existing = match head {
+            Ok(head) => Some(head),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => None,
             Err(e) => anyhow::bail!(
                 "S3 HeadObject s3://{bucket}/{key}: {}",
                 aws_sdk_s3::error::DisplayErrorContext(e)
             ),
+        };
+        if let Some(head) = &existing {
+            if head.checksum_sha256.as_deref() == Some(sha256.as_str()) {
+                let version_id = object_version(bucket, key, head.version_id.as_deref())?;
+                println!("s3://{bucket}/{key} is already there (SHA-256 matches)");
+                stored.push(StoredAsset {
+                    key: key.clone(),
+                    version_id,
+                    uploaded: false,
+                });
+                continue;
+            }
+            println!(
+                "WARNING: s3://{bucket}/{key} holds other bytes than {} (someone wrote it): replacing it",
+                asset.path.display()
+            );
         }
-        let bytes = std::fs::read(&asset.path)
-            .with_context(|| format!("reading `{}`", asset.path.display()))?;
         println!(
             "uploading {} ({} bytes) to s3://{bucket}/{key}",
             asset.path.display(),
             bytes.len()
         );
-        put(s3, bucket, key, bytes).await?;
-        uploaded.push(key.clone());
+        let version_id = put(s3, bucket, key, bytes).await?;
+        stored.push(StoredAsset {
+            key: key.clone(),
+            version_id: object_version(bucket, key, version_id.as_deref())?,
+            uploaded: true,
+        });
     }
-    Ok(uploaded)
+    Ok(stored)
 }
 
-/// Writes an object with its SHA-256, which S3 checks before it stores it.
+/// The version S3 named, refused when there is none: without one, the template could not pin
+/// what was checked.
+fn object_version(bucket: &str, key: &str, version: Option<&str>) -> anyhow::Result<String> {
+    version
+        .filter(|v| !v.is_empty() && *v != "null")
+        .map(str::to_owned)
+        .with_context(|| {
+            format!(
+                "s3://{bucket}/{key} has no object version: the artifact bucket must be versioned (the bootstrap's is); run `groupgate bootstrap`"
+            )
+        })
+}
+
+/// Pins each function's code to the object version in `stored` (`S3ObjectVersion`, which
+/// Lambda reads instead of the key's latest version:
+/// <https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-lambda-function-code.html>).
+/// A function whose key this deploy did not check is refused.
+pub fn pin_versions(
+    template: &mut serde_json::Value,
+    stored: &[StoredAsset],
+) -> anyhow::Result<()> {
+    let resources = template
+        .get_mut("Resources")
+        .and_then(serde_json::Value::as_object_mut)
+        .context("the template has no resources")?;
+    for (id, resource) in resources.iter_mut() {
+        if resource.get("Type").and_then(serde_json::Value::as_str) != Some("AWS::Lambda::Function")
+        {
+            continue;
+        }
+        let Some(code) = resource
+            .get_mut("Properties")
+            .and_then(|p| p.get_mut("Code"))
+            .and_then(serde_json::Value::as_object_mut)
+        else {
+            continue;
+        };
+        let Some(key) = code.get("S3Key").and_then(serde_json::Value::as_str) else {
+            continue;
+        };
+        let asset = stored.iter().find(|s| s.key == key).with_context(|| {
+            format!("function `{id}` deploys `{key}`, which this deploy did not check")
+        })?;
+        code.insert(
+            "S3ObjectVersion".to_owned(),
+            serde_json::Value::String(asset.version_id.clone()),
+        );
+    }
+    Ok(())
+}
+
+/// Writes an object with its SHA-256, which S3 checks before it stores it (and keeps, for
+/// [`upload_assets`] to compare); returns the object version it made.
 async fn put(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
     bytes: Vec<u8>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<String>> {
     use base64::Engine as _;
     let checksum = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&bytes));
-    s3.put_object()
+    let put = s3
+        .put_object()
         .bucket(bucket)
         .key(key)
+        .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
         .checksum_sha256(checksum)
         .body(bytes.into())
         .send()
@@ -357,7 +484,7 @@ async fn put(
                 aws_sdk_s3::error::DisplayErrorContext(e)
             )
         })?;
-    Ok(())
+    Ok(put.version_id)
 }
 
 /// Uploads a template too large to pass inline; returns the URL CloudFormation reads it from.
@@ -442,6 +569,73 @@ async fn outputs_from_resources(
     ]))
 }
 
+/// The API parts an update removed or replaced that the stage may still serve: logical ids of
+/// the change set's removed (or replaced) methods, resources, authorizers and gateway responses.
+///
+/// The stage moves to the new deployment (named by [`stack::api_digest`]) while CloudFormation
+/// updates the stack; removed resources are deleted only afterwards, in
+/// `UPDATE_COMPLETE_CLEANUP_IN_PROGRESS` ("removal of old resources ... after a successful stack
+/// update":
+/// <https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/view-stack-events.html#cfn-console-view-stack-data-resources-status-codes>),
+/// so the new deployment's snapshot of the API still holds them and the stage keeps serving a
+/// removed route until the API is deployed again.
+pub fn removed_api_parts(changes: &[aws_sdk_cloudformation::types::ResourceChange]) -> Vec<String> {
+    use aws_sdk_cloudformation::types::{ChangeAction, Replacement};
+    changes
+        .iter()
+        .filter(|c| {
+            c.resource_type
+                .as_deref()
+                .is_some_and(|t| stack::DEPLOYED_API_TYPES.contains(&t))
+                && (c.action == Some(ChangeAction::Remove)
+                    || matches!(
+                        c.replacement,
+                        Some(Replacement::True | Replacement::Conditional)
+                    ))
+        })
+        .filter_map(|c| c.logical_resource_id.clone())
+        .collect()
+}
+
+/// Deploys the API again on `stage` when the update `deployed` removed API parts
+/// ([`removed_api_parts`]), so that the stage stops serving them; returns the new deployment's
+/// id, `None` when there was nothing to do.
+///
+/// API Gateway `CreateDeployment` with the stage's name moves the stage to the new deployment,
+/// keeping its settings (<https://docs.aws.amazon.com/apigateway/latest/api/API_CreateDeployment.html>).
+/// The next update that changes the API moves the stage back to a deployment of the stack's
+/// own. A failure fails the deploy: the stage would go on serving what was removed.
+pub async fn redeploy_after_removals(
+    apigateway: &aws_sdk_apigateway::Client,
+    deployed: &cloudformation::Deployed,
+    rest_api_id: &str,
+    stage: &str,
+) -> anyhow::Result<Option<String>> {
+    let removed = removed_api_parts(&deployed.changes);
+    if deployed.outcome != Outcome::Updated || removed.is_empty() {
+        return Ok(None);
+    }
+    let removed = removed.join(", ");
+    let deployment = apigateway
+        .create_deployment()
+        .rest_api_id(rest_api_id)
+        .stage_name(stage)
+        .description(format!("groupgate: after removing {removed}"))
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "API Gateway CreateDeployment on {rest_api_id}/{stage}: {}; the stage still serves what the update removed ({removed}): run `aws apigateway create-deployment --rest-api-id {rest_api_id} --stage-name {stage}`",
+                aws_sdk_apigateway::error::DisplayErrorContext(e)
+            )
+        })?;
+    let id = deployment.id.unwrap_or_default();
+    println!(
+        "deployed {rest_api_id}/{stage} again ({id}): the update removed {removed}, which the stage no longer serves"
+    );
+    Ok(Some(id))
+}
+
 /// Flushes the stage's authorizer cache, waits `wait` (the authorizer's own policy cache TTL,
 /// during which a warm authorizer may still answer with the old policy and API Gateway would
 /// cache that answer again), then flushes again. Returns how many flushes were made.
@@ -480,4 +674,119 @@ pub async fn flush_authorizer_cache(
         println!("flushed the authorizer cache of {rest_api_id}/{stage}");
     }
     Ok(2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_cloudformation::types::{ChangeAction, Replacement, ResourceChange};
+
+    fn change(
+        id: &str,
+        kind: &str,
+        action: ChangeAction,
+        replacement: Option<Replacement>,
+    ) -> ResourceChange {
+        ResourceChange::builder()
+            .logical_resource_id(id)
+            .resource_type(kind)
+            .action(action)
+            .set_replacement(replacement)
+            .build()
+    }
+
+    #[test]
+    fn only_removed_or_replaced_api_parts_call_for_a_new_deployment() {
+        let changes = [
+            change(
+                "ApiPetsOptions",
+                "AWS::ApiGateway::Method",
+                ChangeAction::Remove,
+                None,
+            ),
+            change(
+                "Default4xxResponse",
+                "AWS::ApiGateway::GatewayResponse",
+                ChangeAction::Remove,
+                None,
+            ),
+            change(
+                "ApiPets",
+                "AWS::ApiGateway::Resource",
+                ChangeAction::Modify,
+                Some(Replacement::True),
+            ),
+            // The stack's own deployment moves on every change: not a reason.
+            change(
+                "RestApiDeploymentabc",
+                "AWS::ApiGateway::Deployment",
+                ChangeAction::Remove,
+                None,
+            ),
+            // Changed in place: the new deployment, made after it, serves it.
+            change(
+                "ApiPetsGet",
+                "AWS::ApiGateway::Method",
+                ChangeAction::Modify,
+                Some(Replacement::False),
+            ),
+            change(
+                "PetsTable",
+                "AWS::DynamoDB::Table",
+                ChangeAction::Remove,
+                None,
+            ),
+            change(
+                "ApiPetsPost",
+                "AWS::ApiGateway::Method",
+                ChangeAction::Add,
+                None,
+            ),
+        ];
+        assert_eq!(
+            removed_api_parts(&changes),
+            ["ApiPetsOptions", "Default4xxResponse", "ApiPets"]
+        );
+        assert!(removed_api_parts(&[]).is_empty());
+    }
+
+    #[test]
+    fn every_function_is_pinned_to_the_version_checked() {
+        let mut template = serde_json::json!({"Resources": {
+            "Authorizer": {"Type": "AWS::Lambda::Function",
+                "Properties": {"Code": {"S3Bucket": {"Ref": "ArtifactBucket"}, "S3Key": "groupgate/authorizer/a.zip"}}},
+            "Table": {"Type": "AWS::DynamoDB::Table", "Properties": {}},
+        }});
+        let stored = [StoredAsset {
+            key: "groupgate/authorizer/a.zip".into(),
+            version_id: "v1".into(),
+            uploaded: false,
+        }];
+        pin_versions(&mut template, &stored).unwrap();
+        assert_eq!(
+            template["Resources"]["Authorizer"]["Properties"]["Code"]["S3ObjectVersion"],
+            "v1"
+        );
+
+        let mut unchecked = serde_json::json!({"Resources": {
+            "Backend": {"Type": "AWS::Lambda::Function",
+                "Properties": {"Code": {"S3Bucket": "b", "S3Key": "groupgate/backend/b.zip"}}},
+        }});
+        let error = pin_versions(&mut unchecked, &stored)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "function `Backend` deploys `groupgate/backend/b.zip`, which this deploy did not check"
+        );
+    }
+
+    #[test]
+    fn an_object_without_a_version_cannot_be_pinned() {
+        for version in [None, Some(""), Some("null")] {
+            let error = object_version("b", "k", version).unwrap_err().to_string();
+            assert!(error.contains("must be versioned"), "{error}");
+        }
+        assert_eq!(object_version("b", "k", Some("v1")).unwrap(), "v1");
+    }
 }

@@ -134,7 +134,7 @@ pub async fn print_token(
             )
         })?,
     };
-    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&token::sdk_config(&stack).await);
+    let cognito = token::cognito_client(&stack).await?;
     let token = token::access_token(
         &cognito,
         &stack.user_pool_id,
@@ -171,7 +171,7 @@ pub async fn remove_pets(stack_file: &Path, ids: &[u64]) -> anyhow::Result<()> {
         .pets_table
         .as_deref()
         .with_context(|| format!("`{}` names no `pets_table`", stack_file.display()))?;
-    let client = aws_sdk_dynamodb::Client::new(&token::sdk_config(&stack).await);
+    let client = token::dynamodb_client(&stack).await?;
     for id in ids.iter().filter(|id| **id != 0) {
         client
             .delete_item()

@@ -16,9 +16,12 @@ use serde::Deserialize;
 pub struct StackFile {
     pub user_pool_id: String,
     pub operator_client_id: String,
-    /// Cognito's endpoint when it is not AWS's own (an emulator).
+    /// Cognito's endpoint when it is not the environment's (an emulator).
     #[serde(default)]
     pub cognito_endpoint: Option<String>,
+    /// DynamoDB's endpoint when it is not the environment's (an emulator).
+    #[serde(default)]
+    pub dynamodb_endpoint: Option<String>,
     #[serde(default)]
     pub region: Option<String>,
     #[serde(default)]
@@ -53,6 +56,7 @@ impl StackFile {
             user_pool_id: take("UserPoolId")?,
             operator_client_id: take("OperatorClientId")?,
             cognito_endpoint: None,
+            dynamodb_endpoint: None,
             region: take("Region").ok(),
             users: Vec::new(),
             pets_table: take("PetsTableName").ok(),
@@ -102,25 +106,157 @@ pub async fn access_token(
         .context("Cognito returned no access token")
 }
 
-/// The SDK configuration for the stack's services: its own endpoint and test credentials when
-/// it is an emulator on this machine, the environment's otherwise.
-pub async fn sdk_config(stack: &StackFile) -> aws_config::SdkConfig {
+/// A Cognito client for the stack: its `cognito_endpoint` when the description names one, the
+/// environment's (`AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER`, `AWS_ENDPOINT_URL`, or AWS's
+/// own) otherwise.
+pub async fn cognito_client(stack: &StackFile) -> anyhow::Result<Cognito> {
+    let base = base_config(stack).await;
+    let mut config = aws_sdk_cognitoidentityprovider::config::Builder::from(&base);
+    if let Some(endpoint) =
+        ServiceEndpoint::parse("cognito_endpoint", stack.cognito_endpoint.as_deref())?
+    {
+        config.set_endpoint_url(Some(endpoint.url));
+        if endpoint.local {
+            config.set_credentials_provider(Some(local_credentials()));
+        }
+    }
+    Ok(Cognito::from_conf(config.build()))
+}
+
+/// A DynamoDB client for the stack: its `dynamodb_endpoint` when the description names one, the
+/// environment's otherwise. Never Cognito's endpoint: each service has its own.
+pub async fn dynamodb_client(stack: &StackFile) -> anyhow::Result<aws_sdk_dynamodb::Client> {
+    let base = base_config(stack).await;
+    let mut config = aws_sdk_dynamodb::config::Builder::from(&base);
+    if let Some(endpoint) =
+        ServiceEndpoint::parse("dynamodb_endpoint", stack.dynamodb_endpoint.as_deref())?
+    {
+        config.set_endpoint_url(Some(endpoint.url));
+        if endpoint.local {
+            config.set_credentials_provider(Some(local_credentials()));
+        }
+    }
+    Ok(aws_sdk_dynamodb::Client::from_conf(config.build()))
+}
+
+/// The environment's configuration, in the description's region when it names one. Endpoints
+/// are set per service on top of it, never here: an endpoint on the shared configuration would
+/// send every service's calls to it.
+async fn base_config(stack: &StackFile) -> aws_config::SdkConfig {
     let mut loader = aws_config::from_env();
     if let Some(region) = &stack.region {
         loader = loader.region(aws_config::Region::new(region.clone()));
     }
-    if let Some(endpoint) = &stack.cognito_endpoint {
-        loader = loader.endpoint_url(endpoint);
-        let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
-            .iter()
-            .any(|prefix| endpoint.starts_with(prefix));
-        if local {
-            loader = loader.credentials_provider(
-                aws_sdk_cognitoidentityprovider::config::Credentials::new(
-                    "testing", "testing", None, None, "local",
-                ),
+    loader.load().await
+}
+
+/// An emulator on this machine takes any credentials; the environment's are not sent to it.
+fn local_credentials() -> aws_sdk_cognitoidentityprovider::config::SharedCredentialsProvider {
+    aws_sdk_cognitoidentityprovider::config::SharedCredentialsProvider::new(
+        aws_sdk_cognitoidentityprovider::config::Credentials::new(
+            "testing", "testing", None, None, "local",
+        ),
+    )
+}
+
+/// One service's endpoint from a stack description.
+#[derive(Debug, PartialEq, Eq)]
+struct ServiceEndpoint {
+    url: String,
+    /// On this machine (a loopback address or `localhost`): an emulator.
+    local: bool,
+}
+
+impl ServiceEndpoint {
+    /// Parses the value of `field`. The host decides whether it is local, never a prefix of the
+    /// text (`http://127.0.0.1.example.com` is not). Plain HTTP is refused unless local: the
+    /// admin sign-in sends a password.
+    fn parse(field: &str, value: Option<&str>) -> anyhow::Result<Option<Self>> {
+        let Some(text) = value.filter(|v| !v.is_empty()) else {
+            return Ok(None);
+        };
+        let url = url::Url::parse(text)
+            .map_err(|e| anyhow::anyhow!("`{field}` `{text}` is not a URL: {e}"))?;
+        let local = match url.host() {
+            Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => anyhow::bail!("`{field}` `{text}` names no host"),
+        };
+        match url.scheme() {
+            "https" => {}
+            "http" if local => {}
+            "http" => {
+                anyhow::bail!("`{field}` `{text}` is plain HTTP to another machine: use https")
+            }
+            other => anyhow::bail!("`{field}` `{text}` is `{other}`, not an http(s) URL"),
+        }
+        Ok(Some(Self {
+            url: text.to_owned(),
+            local,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> anyhow::Result<Option<ServiceEndpoint>> {
+        ServiceEndpoint::parse("cognito_endpoint", Some(text))
+    }
+
+    #[test]
+    fn only_a_loopback_host_or_localhost_is_local() {
+        for local in [
+            "http://127.0.0.1:5000",
+            "http://127.0.0.2:5000/",
+            "http://localhost:5000",
+            "http://LOCALHOST",
+            "http://[::1]:5000",
+        ] {
+            assert!(parse(local).unwrap().unwrap().local, "{local}");
+        }
+        for remote in [
+            "https://cognito-idp.us-east-1.amazonaws.com",
+            "https://127.0.0.1.attacker.example",
+            "https://localhost.attacker.example",
+            "https://[::1].attacker.example",
+            "https://attacker.example/127.0.0.1",
+            "https://user@attacker.example",
+        ] {
+            // Some of these are not URLs at all; none is local.
+            assert!(
+                !parse(remote).is_ok_and(|e| e.is_some_and(|e| e.local)),
+                "{remote}"
             );
         }
     }
-    loader.load().await
+
+    #[test]
+    fn plain_http_to_another_machine_is_refused() {
+        let error = parse("http://127.0.0.1.attacker.example")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "`cognito_endpoint` `http://127.0.0.1.attacker.example` is plain HTTP to another machine: use https"
+        );
+        let error = parse("ftp://127.0.0.1").unwrap_err().to_string();
+        assert!(error.contains("not an http(s) URL"), "{error}");
+        let error = parse("127.0.0.1:5000").unwrap_err().to_string();
+        assert!(error.contains("`127.0.0.1:5000`"), "{error}");
+    }
+
+    #[test]
+    fn no_endpoint_leaves_the_service_to_the_environment() {
+        assert_eq!(
+            ServiceEndpoint::parse("dynamodb_endpoint", None).unwrap(),
+            None
+        );
+        assert_eq!(
+            ServiceEndpoint::parse("dynamodb_endpoint", Some("")).unwrap(),
+            None
+        );
+    }
 }

@@ -858,20 +858,23 @@ fn gateway_responses(stack: &mut Stack, api: &Handle, origins: &AllowedOrigins) 
     .collect()
 }
 
+/// The resource types API Gateway serves only once the API is deployed: a change to one needs a
+/// new deployment, and so does removing one (`groupgate deploy` deploys the stage again then).
+pub const DEPLOYED_API_TYPES: [&str; 4] = [
+    "AWS::ApiGateway::Method",
+    "AWS::ApiGateway::Resource",
+    "AWS::ApiGateway::Authorizer",
+    "AWS::ApiGateway::GatewayResponse",
+];
+
 /// A digest of everything API Gateway only serves once it is deployed: methods, resources, the
 /// authorizer, the gateway responses. It names the deployment, so that a change to any of them
 /// is a new deployment, and the stage moves to it.
 pub fn api_digest(stack: &Stack) -> String {
     use sha2::Digest;
-    const DEPLOYED: [&str; 4] = [
-        "AWS::ApiGateway::Method",
-        "AWS::ApiGateway::Resource",
-        "AWS::ApiGateway::Authorizer",
-        "AWS::ApiGateway::GatewayResponse",
-    ];
     let mut hasher = sha2::Sha256::new();
     for (id, resource) in stack.resources() {
-        if DEPLOYED.contains(&resource.kind) {
+        if DEPLOYED_API_TYPES.contains(&resource.kind) {
             hasher.update(id.as_bytes());
             hasher.update(
                 canonical(resource.properties.clone())

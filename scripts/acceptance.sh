@@ -1,0 +1,295 @@
+#!/usr/bin/env bash
+# The check to run once on a real account before relying on the pipeline: with credentials of a
+# sandbox account in the shell, it runs what the pipeline and an operator do, and says after each
+# step what it expected and what it got:
+#   1. groupgate bootstrap
+#   2. groupgate deploy (a first deploy: it must be given HostedUiCallbackUrl)
+#   3. the deployed smoke test (scripts/pipeline/smoke-deployed.sh)
+#   4. an unchanged redeploy: no upload, no stack change
+#   5. a policy change deployed, and how long until a caller sees it
+#   6. a parameter set by hand (LogRetentionDays) survives the next deploy
+#   7. the app stack deleted (the user pool and tables are kept, and listed)
+# and ends with one line: `acceptance: passed`, or the step that failed.
+#
+#   scripts/acceptance.sh --repository OWNER/NAME [--stack-name NAME] [--region REGION]
+#   scripts/acceptance.sh --moto        # the same steps against moto (scripts/test.sh runs it)
+#
+# --repository is the repository the pipeline deploys from, as `groupgate bootstrap` takes it:
+# the bootstrap (re)writes the deploy role's trust, so another name would lock the pipeline out.
+# Needs bash, curl, python3, the AWS CLI and the Lambda zips: dist/ from
+# scripts/pipeline/build.sh (built first when missing). The bootstrap stack stays (deleting it
+# is a decision for the account); the app stack is deleted at the end, also when a step fails.
+#
+# With --moto, what moto cannot model is skipped, and says so: its CloudFormation skips the user
+# pool, the authorizer and the stage, and it runs no Lambda without Docker, so there is no API to
+# call (steps 3 and the caller's side of 5); it skips AWS::ApiGateway::Account and the bucket's
+# VersioningConfiguration, so both are set by hand after step 1; its change sets compute no
+# outputs (`--outputs-from-resources`); it has no FlushStageAuthorizersCache, so the deploy warns.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+MOTO=false
+STACK_NAME=groupgate-acceptance
+REPOSITORY=""
+CALLBACK_URL=https://example.com/callback
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --moto) MOTO=true; shift ;;
+    --stack-name) STACK_NAME=$2; shift 2 ;;
+    --repository) REPOSITORY=$2; shift 2 ;;
+    --region) export AWS_REGION=$2 AWS_DEFAULT_REGION=$2; shift 2 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    *) fail "unknown argument '$1' (see --help)" ;;
+  esac
+done
+
+OUT="$ROOT/.local/acceptance"
+rm -rf "$OUT"
+mkdir -p "$OUT"
+STEP=0
+CURRENT="starting"
+SKIPPED=0
+step() {
+  STEP=$((STEP + 1))
+  CURRENT=$1
+  printf '\n[%d] %s\n' "$STEP" "$1"
+}
+expect() { printf '    expect: %s\n' "$*"; }
+got() { printf '    got:    %s\n' "$*"; }
+skipped() {
+  printf '    SKIPPED on moto: %s\n' "$*"
+  SKIPPED=$((SKIPPED + 1))
+}
+# Says what was got instead, then ends the run on the current step (the app stack is deleted
+# on the way out): failed WHAT [LOG]
+failed() {
+  got "$1"
+  if [ -n "${2:-}" ] && [ -f "$2" ]; then tail -n 15 "$2" | sed 's/^/        /'; fi
+  printf 'acceptance: FAILED at step %d (%s)\n' "$STEP" "$CURRENT"
+  exit 1
+}
+# One stack output from the deploy's outputs.json (read as data, never evaluated): output KEY
+output() {
+  python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get(sys.argv[2], ""))' \
+    "$OUT/outputs.json" "$1"
+}
+# One parameter's value on the app stack: stack_parameter KEY
+stack_parameter() {
+  aws cloudformation describe-stacks --stack-name "$STACK_NAME" \
+    --query "Stacks[0].Parameters[?ParameterKey=='$1'].ParameterValue" --output text
+}
+
+CREATED_USER=""
+POOL=""
+# Set once this run starts the app stack: only then is it this run's to delete.
+OURS=false
+cleanup() {
+  local status=$?
+  if [ -n "$CREATED_USER" ] && [ -n "$POOL" ]; then
+    aws cognito-idp admin-delete-user --user-pool-id "$POOL" --username "$CREATED_USER" >/dev/null 2>&1 ||
+      say "could not delete the user $CREATED_USER"
+  fi
+  if [ "$status" -ne 0 ] && [ "$OURS" = true ] && aws cloudformation describe-stacks --stack-name "$STACK_NAME" >/dev/null 2>&1; then
+    say "deleting $STACK_NAME after the failure"
+    aws cloudformation delete-stack --stack-name "$STACK_NAME" >/dev/null 2>&1 || true
+  fi
+  stop_all
+  exit "$status"
+}
+trap cleanup EXIT
+
+command -v aws >/dev/null || fail "the AWS CLI is not installed"
+deploy_flags=()
+if [ "$MOTO" = true ]; then
+  ensure_venv
+  export PATH="$VENV/bin:$PATH"
+  say "starting moto's server for the acceptance run"
+  start_moto
+  export AWS_ENDPOINT_URL=$MOTO_ENDPOINT AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
+  unset AWS_SESSION_TOKEN AWS_PROFILE
+  deploy_flags=(--outputs-from-resources --flush-wait 0)
+  REPOSITORY=${REPOSITORY:-groupgate/groupgate}
+fi
+[ -n "$REPOSITORY" ] || fail "pass --repository OWNER/NAME: the repository the pipeline deploys from (see --help)"
+: "${AWS_REGION:=$(aws configure get region 2>/dev/null || true)}"
+[ -n "$AWS_REGION" ] || fail "no region: set AWS_REGION or pass --region"
+export AWS_REGION AWS_DEFAULT_REGION=$AWS_REGION
+
+if [ -x dist/groupgate ] && [ -f dist/lambda/authorizer/bootstrap.zip ]; then
+  export GROUPGATE="$ROOT/dist/groupgate"
+  ASSETS="$ROOT/dist/lambda"
+elif [ "$MOTO" = true ]; then
+  ASSETS="$OUT/stand-in-assets"
+  for function in authorizer backend; do
+    mkdir -p "$ASSETS/$function"
+    printf 'stand-in for %s\n' "$function" >"$ASSETS/$function/bootstrap.zip"
+  done
+else
+  say "no dist/: building the zips and the tool first (scripts/pipeline/build.sh, a few minutes)"
+  "$ROOT/scripts/pipeline/build.sh"
+  export GROUPGATE="$ROOT/dist/groupgate"
+  ASSETS="$ROOT/dist/lambda"
+fi
+if aws cloudformation describe-stacks --stack-name "$STACK_NAME" >/dev/null 2>&1; then
+  fail "$STACK_NAME already exists in $AWS_REGION: delete it, or pass --stack-name"
+fi
+say "acceptance run of $STACK_NAME in $AWS_REGION$([ "$MOTO" = true ] && echo " (moto at $MOTO_ENDPOINT)")"
+
+# Deploys the app stack with the zips, writing its log: deploy LOG [flags...]
+deploy() {
+  local log=$1
+  shift
+  groupgate deploy --stack-name "$STACK_NAME" --assets "$ASSETS" --out "$OUT" \
+    "${deploy_flags[@]}" "$@" >"$log" 2>&1
+}
+
+step "bootstrap the account and region"
+expect "groupgate-bootstrap is ready"
+groupgate bootstrap --repository "$REPOSITORY" >"$OUT/bootstrap.log" 2>&1 ||
+  failed "groupgate bootstrap exited non-zero" "$OUT/bootstrap.log"
+grep -q "is ready in $AWS_REGION" "$OUT/bootstrap.log" || failed "no 'is ready' line" "$OUT/bootstrap.log"
+got "$(grep "is ready in" "$OUT/bootstrap.log")"
+if [ "$MOTO" = true ]; then
+  aws apigateway update-account --patch-operations \
+    "op=replace,path=/cloudwatchRoleArn,value=arn:aws:iam::123456789012:role/groupgate-bootstrap/groupgate-apigw-logs-us-east-1" \
+    >/dev/null || failed "setting the API Gateway account's CloudWatch role (moto skips the resource)"
+  bucket=$(aws s3api list-buckets --query "Buckets[?starts_with(Name, 'groupgate-assets-')].Name" --output text)
+  aws s3api put-bucket-versioning --bucket "$bucket" --versioning-configuration Status=Enabled ||
+    failed "versioning the artifact bucket (moto ignores the template's VersioningConfiguration)"
+fi
+
+step "first deploy"
+expect "CREATE_COMPLETE, every output, every group of policies/ in the policy table"
+OURS=true
+deploy "$OUT/deploy-1.log" --parameter "HostedUiCallbackUrl=$CALLBACK_URL" ||
+  failed "groupgate deploy exited non-zero" "$OUT/deploy-1.log"
+grep -q "^$STACK_NAME: CREATE_COMPLETE" "$OUT/deploy-1.log" || failed "no CREATE_COMPLETE" "$OUT/deploy-1.log"
+for key in ApiUrl RestApiId StageName PolicyTableName PetsTableName GroupRoleArns; do
+  [ -n "$(output "$key")" ] || failed "the stack has no $key output" "$OUT/outputs.json"
+done
+POLICY_TABLE=$(output PolicyTableName)
+seeded=$(aws dynamodb scan --table-name "$POLICY_TABLE" --select COUNT --query Count --output text)
+groups=$(find policies -name '*.json' | wc -l)
+[ "$seeded" -eq "$groups" ] || failed "the policy table holds $seeded groups, not $groups"
+got "CREATE_COMPLETE; API at $(output ApiUrl); $seeded groups seeded"
+
+step "the deployed smoke test (scripts/pipeline/smoke-deployed.sh)"
+expect "smoke: N passed, 0 failed"
+if [ "$MOTO" = true ]; then
+  skipped "moto's CloudFormation creates no user pool, authorizer or stage, and moto runs no Lambda without Docker: there is no API to call"
+else
+  OUTPUTS_FILE="$OUT/outputs.json" "$ROOT/scripts/pipeline/smoke-deployed.sh" >"$OUT/smoke.log" 2>&1 ||
+    failed "the smoke test failed" "$OUT/smoke.log"
+  got "$(grep '^smoke:' "$OUT/smoke.log")"
+fi
+
+step "unchanged redeploy"
+expect "no stack changes, no zip uploaded, the default pets left as they are"
+deploy "$OUT/deploy-2.log" || failed "groupgate deploy exited non-zero" "$OUT/deploy-2.log"
+grep -q "^$STACK_NAME: no changes" "$OUT/deploy-2.log" || failed "the stack changed" "$OUT/deploy-2.log"
+grep -q "^uploading " "$OUT/deploy-2.log" && failed "a zip was uploaded again" "$OUT/deploy-2.log"
+if [ "$MOTO" = true ]; then
+  grep -q "WARNING: the authorizer cache was not flushed (FlushStageAuthorizersCache" "$OUT/deploy-2.log" ||
+    failed "the cache flush was not attempted" "$OUT/deploy-2.log"
+fi
+got "$(grep "^$STACK_NAME: deployed" "$OUT/deploy-2.log")"
+
+step "a policy change, and the time until callers see it"
+API_URL=$(output ApiUrl)
+POOL=$(output UserPoolId)
+viewer_status() {
+  curl -s -o /dev/null -w '%{http_code}' --max-time 30 -H "Authorization: Bearer $VIEWER_TOKEN" \
+    "$API_URL/petstore/v1/pets" || echo curl-failed
+}
+if [ "$MOTO" != true ]; then
+  CREATED_USER="acceptance-$(date +%s)-$RANDOM@groupgate.invalid"
+  password=$(python3 -c 'import secrets, string
+print("".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(20)) + "aA1!")')
+  aws cognito-idp admin-create-user --user-pool-id "$POOL" --username "$CREATED_USER" \
+    --message-action SUPPRESS >/dev/null || failed "creating a pet-viewer user"
+  aws cognito-idp admin-set-user-password --user-pool-id "$POOL" --username "$CREATED_USER" \
+    --password "$password" --permanent || failed "setting its password"
+  aws cognito-idp admin-add-user-to-group --user-pool-id "$POOL" --username "$CREATED_USER" \
+    --group-name pet-viewer || failed "adding it to pet-viewer"
+  VIEWER_TOKEN=$(GROUPGATE_PASSWORD=$password groupgate token --stack "$STACK_NAME" --user "$CREATED_USER") ||
+    failed "no token for the pet-viewer user"
+  before=$(viewer_status)
+  [ "$before" = 200 ] || failed "a pet-viewer's GET /petstore/v1/pets is $before before the change, not 200"
+fi
+changed="$OUT/policies"
+cp -r policies "$changed"
+python3 - "$changed/pet-viewer.json" <<'PY'
+import json, sys
+path = sys.argv[1]
+definition = json.load(open(path))
+definition["policy"]["Statement"].append({
+    "Sid": "AcceptanceDeny", "Effect": "Deny", "Action": "execute-api:Invoke",
+    "Resource": "arn:aws:execute-api:*:*:*/*/GET/petstore/v1/pets"})
+json.dump(definition, open(path, "w"), indent=2)
+PY
+expect "the new policy in the policy table; a pet-viewer's GET /petstore/v1/pets turns from 200 to 403 within 60 s of the deploy's end (it flushes the authorizer cache, waits out the function's own policy cache, and flushes again)"
+started=$SECONDS
+deploy "$OUT/deploy-3.log" --policies "$changed" || failed "groupgate deploy exited non-zero" "$OUT/deploy-3.log"
+deployed_in=$((SECONDS - started))
+aws dynamodb get-item --table-name "$POLICY_TABLE" --key '{"group": {"S": "pet-viewer"}}' \
+  --query 'Item.policy.S' --output text | grep -q AcceptanceDeny ||
+  failed "the policy table does not hold the changed pet-viewer policy"
+if [ "$MOTO" = true ]; then
+  got "the changed policy is in the policy table (deploy took ${deployed_in}s)"
+  skipped "no API to call, so no caller to see the change"
+else
+  deadline=$((SECONDS + 300))
+  status=$(viewer_status)
+  until [ "$status" = 403 ] || [ $SECONDS -ge $deadline ]; do
+    sleep 2
+    status=$(viewer_status)
+  done
+  [ "$status" = 403 ] || failed "still $status five minutes after the deploy"
+  after=$((SECONDS - started - deployed_in))
+  [ "$after" -le 60 ] || failed "403 only ${after}s after the deploy ended"
+  got "403 ${after}s after the deploy ended (the deploy took ${deployed_in}s)"
+fi
+
+step "a parameter set by hand survives the next deploy"
+expect "LogRetentionDays set to 14 by hand (UpdateStack with the previous template) is still 14 after groupgate deploy"
+# Every other parameter is passed with the value it has (moto's UpdateStack fails on
+# UsePreviousValue for a parameter that was left to its default).
+aws cloudformation describe-stacks --stack-name "$STACK_NAME" --query 'Stacks[0].Parameters' \
+  --output json >"$OUT/parameters.json" || failed "DescribeStacks"
+python3 - "$OUT/parameters.json" <<'PY'
+import json, sys
+path = sys.argv[1]
+parameters = [
+    {"ParameterKey": p["ParameterKey"],
+     "ParameterValue": "14" if p["ParameterKey"] == "LogRetentionDays" else p.get("ParameterValue", "")}
+    for p in json.load(open(path))
+]
+json.dump(parameters, open(path, "w"))
+PY
+aws cloudformation update-stack --stack-name "$STACK_NAME" --use-previous-template \
+  --capabilities CAPABILITY_IAM --parameters "file://$OUT/parameters.json" >/dev/null ||
+  failed "UpdateStack by hand was refused"
+aws cloudformation wait stack-update-complete --stack-name "$STACK_NAME" ||
+  failed "the update by hand did not complete"
+[ "$(stack_parameter LogRetentionDays)" = 14 ] || failed "the update by hand did not set LogRetentionDays"
+deploy "$OUT/deploy-4.log" --policies "$changed" || failed "groupgate deploy exited non-zero" "$OUT/deploy-4.log"
+value=$(stack_parameter LogRetentionDays)
+[ "$value" = 14 ] || failed "LogRetentionDays is $value after the deploy" "$OUT/deploy-4.log"
+got "LogRetentionDays is $value after: $(grep "^$STACK_NAME: deployed" "$OUT/deploy-4.log")"
+
+step "delete the app stack"
+expect "DELETE_COMPLETE; the user pool and both tables kept (they hold data)"
+kept=$(aws cloudformation describe-stack-resources --stack-name "$STACK_NAME" \
+  --query "StackResources[?LogicalResourceId=='UserPool' || LogicalResourceId=='PolicyTable' || LogicalResourceId=='PetsTable'].[ResourceType,PhysicalResourceId]" \
+  --output text | tr '\t' ' ' | paste -sd ';' -)
+aws cloudformation delete-stack --stack-name "$STACK_NAME" || failed "DeleteStack was refused"
+aws cloudformation wait stack-delete-complete --stack-name "$STACK_NAME" ||
+  failed "the stack was not deleted"
+got "DELETE_COMPLETE; kept: ${kept:-none}"
+say "delete what was kept by hand when you no longer need it (aws cognito-idp delete-user-pool, aws dynamodb delete-table)"
+
+printf '\nacceptance: passed (%d steps%s)\n' "$STEP" \
+  "$([ "$SKIPPED" -gt 0 ] && echo ", $SKIPPED skipped on moto" || true)"
