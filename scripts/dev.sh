@@ -29,7 +29,7 @@ export PATH="$VENV/bin:$PATH"
 
 if [ "${GROUPGATE_RELEASE:-0}" = 1 ]; then
   say "building the tool with the tool profile (optimised; log: .local/logs/build.log)"
-  cargo build --profile tool -p deploy >"$LOGS/build.log" 2>&1 || fail "cargo build --profile tool -p deploy" "$LOGS/build.log"
+  cargo build --profile tool -p groupgate-cli >"$LOGS/build.log" 2>&1 || fail "cargo build --profile tool -p groupgate-cli" "$LOGS/build.log"
   TOOL="$ROOT/target/tool/groupgate"
   watch_flags=(--release)
 else

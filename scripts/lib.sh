@@ -117,7 +117,7 @@ groupgate() {
     return
   fi
   if [ ! -x "$ROOT/target/debug/groupgate" ]; then
-    cargo build --quiet -p deploy >"$LOGS/build-deploy.log" 2>&1 || fail "cargo build -p deploy" "$LOGS/build-deploy.log"
+    cargo build --quiet -p groupgate-cli >"$LOGS/build-deploy.log" 2>&1 || fail "cargo build -p groupgate-cli" "$LOGS/build-deploy.log"
   fi
   "$ROOT/target/debug/groupgate" "$@"
 }

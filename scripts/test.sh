@@ -47,10 +47,10 @@ cargo bench --quiet -p authorizer --bench coldstart >"$LOGS/bench-coldstart.log"
 grep -E '^\| [0-9]|^coldstart_' "$LOGS/bench-coldstart.log" | sed 's/^/    /'
 
 say "synthesizing the app and bootstrap templates and checking them with cfn-lint"
-cargo run --quiet -p deploy -- synth --out "$ROOT/.local/synth" --placeholder-assets >/dev/null \
-  || fail "cargo run -p deploy -- synth"
-cargo run --quiet -p deploy -- bootstrap --synth-only --out "$ROOT/.local/synth" >/dev/null \
-  || fail "cargo run -p deploy -- bootstrap --synth-only"
+cargo run --quiet -p groupgate-cli -- synth --out "$ROOT/.local/synth" --placeholder-assets >/dev/null \
+  || fail "cargo run -p groupgate-cli -- synth"
+cargo run --quiet -p groupgate-cli -- bootstrap --synth-only --out "$ROOT/.local/synth" >/dev/null \
+  || fail "cargo run -p groupgate-cli -- bootstrap --synth-only"
 cfn-lint "$ROOT/.local/synth/template.json" "$ROOT/.local/synth/bootstrap.json" ||
   fail "cfn-lint found problems in the templates"
 
@@ -64,8 +64,8 @@ say "fuzzing each target for a short smoke run (scripts/fuzz.sh all 10; long run
 "$ROOT/scripts/fuzz.sh" all 10 || fail "a fuzz target found a crash"
 
 say "the policy toolbox offline: groupgate validate, and the access matrix against deploy/access.json"
-cargo run --quiet -p deploy -- validate >"$LOGS/validate.log" 2>&1 || fail "groupgate validate" "$LOGS/validate.log"
-cargo run --quiet -p deploy -- simulate --expect "$ROOT/deploy/access.json" >"$LOGS/simulate.log" 2>&1 ||
+cargo run --quiet -p groupgate-cli -- validate >"$LOGS/validate.log" 2>&1 || fail "groupgate validate" "$LOGS/validate.log"
+cargo run --quiet -p groupgate-cli -- simulate --expect "$ROOT/deploy/access.json" >"$LOGS/simulate.log" 2>&1 ||
   fail "groupgate simulate --expect deploy/access.json" "$LOGS/simulate.log"
 
 say "shellcheck on scripts/"

@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use groupgate::ExpectedTokenUse;
-pub use groupgate::env::ConfigError;
-use groupgate::env::{self, Vars};
+use groupgate_shared::ExpectedTokenUse;
+pub use groupgate_shared::env::ConfigError;
+use groupgate_shared::env::{self, Vars};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -36,7 +36,7 @@ impl Config {
 
     fn from_vars<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Self, ConfigError> {
         let user_pool_id = vars.required(env::USER_POOL_ID)?;
-        groupgate::user_pool_region(&user_pool_id)
+        groupgate_shared::user_pool_region(&user_pool_id)
             .map_err(|problem| ConfigError::new(env::USER_POOL_ID, problem))?;
         let client_ids: Vec<String> = vars
             .required(env::APP_CLIENT_IDS)?

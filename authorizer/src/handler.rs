@@ -2,11 +2,11 @@
 
 use std::time::Instant;
 
-use groupgate::PolicySource;
-use groupgate::context::AuthorizerContext;
-use groupgate::jwks::JwksSource;
-use groupgate::untrusted::{Untrusted, UntrustedList};
-use groupgate::{
+use groupgate_shared::PolicySource;
+use groupgate_shared::context::AuthorizerContext;
+use groupgate_shared::jwks::JwksSource;
+use groupgate_shared::untrusted::{Untrusted, UntrustedList};
+use groupgate_shared::{
     GroupPolicyStore, INVOKE_ACTION, MergedPolicy, MethodArn, RequestFacts, TokenVerifier,
     VerifyError,
 };
@@ -24,7 +24,7 @@ use crate::event::{Authorization, AuthorizerEvent};
 pub struct AuthorizerResponse {
     pub principal_id: String,
     pub policy_document: ReturnedPolicy,
-    /// What the backend reads the caller from (see [`groupgate::context`]).
+    /// What the backend reads the caller from (see [`groupgate_shared::context`]).
     pub context: AuthorizerContext,
 }
 
@@ -218,7 +218,7 @@ fn token_of<'e>(
 }
 
 /// Logs each group whose policy is invalid (it then denies everything).
-fn warn_invalid(groups: &[std::sync::Arc<groupgate::GroupPolicy>], request_id: &str) {
+fn warn_invalid(groups: &[std::sync::Arc<groupgate_shared::GroupPolicy>], request_id: &str) {
     for invalid in groups {
         if let Err(error) = &invalid.policy {
             tracing::warn!(

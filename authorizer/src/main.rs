@@ -2,9 +2,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use authorizer::{Authorizer, AuthorizerEvent, Config};
-use groupgate::dynamodb::{Backoff, DynamoPolicySource};
-use groupgate::jwks::{HttpJwksSource, JwksCache};
-use groupgate::{GroupPolicyStore, TokenRules, TokenVerifier};
+use groupgate_shared::dynamodb::{Backoff, DynamoPolicySource};
+use groupgate_shared::jwks::{HttpJwksSource, JwksCache};
+use groupgate_shared::{GroupPolicyStore, TokenRules, TokenVerifier};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 /// How often an unknown `kid` may trigger a JWKS fetch.

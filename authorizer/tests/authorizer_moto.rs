@@ -6,9 +6,9 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use authorizer::{Authorizer, AuthorizerError, AuthorizerEvent, AuthorizerResponse};
-use groupgate::dynamodb::{Backoff, DynamoPolicySource};
-use groupgate::jwks::{HttpJwksSource, JwksCache};
-use groupgate::{
+use groupgate_shared::dynamodb::{Backoff, DynamoPolicySource};
+use groupgate_shared::jwks::{HttpJwksSource, JwksCache};
+use groupgate_shared::{
     ExpectedTokenUse, GroupPolicyStore, INVOKE_ACTION, MergedPolicy, PolicyDocument, RequestFacts,
     TokenRules, TokenVerifier,
 };

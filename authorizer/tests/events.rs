@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use authorizer::logging::{LogFormat, subscriber};
 use authorizer::{Authorizer, AuthorizerError, AuthorizerEvent};
-use groupgate::PolicySource;
-use groupgate::jwks::{JwksCache, JwksSource};
-use groupgate::{
+use groupgate_shared::PolicySource;
+use groupgate_shared::jwks::{JwksCache, JwksSource};
+use groupgate_shared::{
     Error, ExpectedTokenUse, GroupPolicy, GroupPolicyStore, INVOKE_ACTION, MergedPolicy,
     PolicyDocument, RequestFacts, TokenRules, TokenVerifier,
 };

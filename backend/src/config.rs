@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use groupgate::cors::AllowedOrigins;
-pub use groupgate::env::ConfigError;
-use groupgate::env::{self, Vars};
+use groupgate_shared::cors::AllowedOrigins;
+pub use groupgate_shared::env::ConfigError;
+use groupgate_shared::env::{self, Vars};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {

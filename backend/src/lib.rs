@@ -7,7 +7,7 @@
 //! - [`pets`]: the pets, in DynamoDB or in memory;
 //! - [`error`]: failures as `{"message": ...}` with the right status.
 //!
-//! The caller comes from the authorizer's context, read by `groupgate::context`, the contract
+//! The caller comes from the authorizer's context, read by `groupgate_shared::context`, the contract
 //! the authorizer writes; which role the caller acts as is decided there too.
 
 pub mod config;

@@ -10,8 +10,8 @@ use aws_sdk_sts::config::Credentials;
 use tokio::sync::Mutex;
 
 use crate::error::ApiError;
-use groupgate::context::{Caller, NoRole};
-use groupgate::untrusted::Untrusted;
+use groupgate_shared::context::{Caller, NoRole};
+use groupgate_shared::untrusted::Untrusted;
 
 /// Credentials are renewed this long before they expire.
 const RENEW_BEFORE_EXPIRY: Duration = Duration::from_secs(120);

@@ -12,8 +12,8 @@ use crate::config::Config;
 use crate::error::{ApiError, json_response};
 use crate::pets::{NewPet, PetStore};
 use crate::roles::RoleBroker;
-use groupgate::context::{Caller, IdentityError};
-use groupgate::cors::AllowedOrigins;
+use groupgate_shared::context::{Caller, IdentityError};
+use groupgate_shared::cors::AllowedOrigins;
 
 /// A resolved route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

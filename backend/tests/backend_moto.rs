@@ -264,7 +264,7 @@ async fn the_assumed_credentials_are_the_ones_used_for_the_table() {
 }
 
 async fn pets_table_named(client: &aws_sdk_dynamodb::Client, table: &str) {
-    groupgate::dynamodb::create_table(client, table, "id", ScalarAttributeType::N)
+    groupgate_shared::dynamodb::create_table(client, table, "id", ScalarAttributeType::N)
         .await
         .unwrap();
 }

@@ -20,8 +20,8 @@ say "building the authorizer and backend for arm64 (log: .local/logs/lambda-buil
 cargo lambda build --release --locked --arm64 --output-format zip -p authorizer -p backend \
   >"$LOGS/lambda-build.log" 2>&1 || fail "cargo lambda build" "$LOGS/lambda-build.log"
 say "building the groupgate tool (log: .local/logs/groupgate-build.log)"
-cargo build --profile tool --locked -p deploy >"$LOGS/groupgate-build.log" 2>&1 ||
-  fail "cargo build --profile tool -p deploy" "$LOGS/groupgate-build.log"
+cargo build --profile tool --locked -p groupgate-cli >"$LOGS/groupgate-build.log" 2>&1 ||
+  fail "cargo build --profile tool -p groupgate-cli" "$LOGS/groupgate-build.log"
 
 rm -rf "$DIST"
 mkdir -p "$DIST/lambda"

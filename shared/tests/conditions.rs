@@ -9,7 +9,7 @@
 
 use std::net::IpAddr;
 
-use groupgate::{PolicyDocument, RequestFacts};
+use groupgate_shared::{PolicyDocument, RequestFacts};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 

@@ -7,9 +7,9 @@ use std::time::Duration;
 use aws_sdk_dynamodb::operation::batch_get_item::{BatchGetItemError, BatchGetItemOutput};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
-use groupgate::PolicySource;
-use groupgate::dynamodb::{Backoff, DynamoPolicySource};
-use groupgate::{GroupPolicyStore, PolicyDocument};
+use groupgate_shared::PolicySource;
+use groupgate_shared::dynamodb::{Backoff, DynamoPolicySource};
+use groupgate_shared::{GroupPolicyStore, PolicyDocument};
 use groupgate_testkit::{Moto, policy_table};
 use std::collections::HashMap;
 

@@ -10,9 +10,9 @@ use authorizer::{Authorizer, AuthorizerEvent};
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use groupgate::PolicySource;
-use groupgate::jwks::{JwksCache, JwksSource};
-use groupgate::{
+use groupgate_shared::PolicySource;
+use groupgate_shared::jwks::{JwksCache, JwksSource};
+use groupgate_shared::{
     Error, ExpectedTokenUse, GroupPolicy, GroupPolicyStore, TokenRules, TokenVerifier,
 };
 

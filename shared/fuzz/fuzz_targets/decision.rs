@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use groupgate::{
+use groupgate_shared::{
     GroupPolicy, INVOKE_ACTION, MergedPolicy, MethodArn, PolicyDocument, RequestFacts,
 };
 use libfuzzer_sys::fuzz_target;
@@ -44,7 +44,7 @@ fuzz_target!(|data: &[u8]| {
         String::new()
     };
     let returned = serde_json::to_value(merged.document(&scope)).expect("the policy renders");
-    let reference = groupgate::reference::allows(&returned, INVOKE_ACTION, arn.as_str())
+    let reference = groupgate_shared::reference::allows(&returned, INVOKE_ACTION, arn.as_str())
         .expect("the returned policy reads");
     assert_eq!(decided, reference, "returned {returned}");
 });

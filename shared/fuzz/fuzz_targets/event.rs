@@ -16,8 +16,8 @@ use std::time::Duration;
 use authorizer::event::{Authorization, AuthorizerEvent};
 use authorizer::handler::bearer_token;
 use authorizer::{Authorizer, AuthorizerError};
-use groupgate::jwks::{JwksCache, JwksSource};
-use groupgate::{
+use groupgate_shared::jwks::{JwksCache, JwksSource};
+use groupgate_shared::{
     Error, ExpectedTokenUse, GroupPolicy, GroupPolicyStore, INVOKE_ACTION, MethodArn,
     PolicyDocument, PolicySource, TokenRules, TokenVerifier,
 };
@@ -104,7 +104,7 @@ fuzz_target!(|data: &[u8]| {
             assert!(arn_ok, "answered with a policy for a malformed method ARN");
             let returned = serde_json::to_value(&response.policy_document).expect("renders");
             let arn = method_arn.unwrap_or_default();
-            groupgate::reference::allows(&returned, INVOKE_ACTION, arn)
+            groupgate_shared::reference::allows(&returned, INVOKE_ACTION, arn)
                 .expect("the returned policy reads");
         }
         Err(AuthorizerError::Failed(reason)) => {

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use groupgate::context::Caller;
+use groupgate_shared::context::Caller;
 use libfuzzer_sys::fuzz_target;
 
 /// Every string anywhere in `value`.

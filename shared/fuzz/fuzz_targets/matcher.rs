@@ -3,8 +3,8 @@
 //! and a text split from the input at its first NUL byte.
 #![no_main]
 
-use groupgate::Pattern;
-use groupgate::reference;
+use groupgate_shared::Pattern;
+use groupgate_shared::reference;
 use libfuzzer_sys::fuzz_target;
 use serde_json::json;
 

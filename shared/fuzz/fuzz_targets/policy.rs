@@ -2,7 +2,7 @@
 //! the full-fidelity serializer, to one that parses to the same thing.
 #![no_main]
 
-use groupgate::PolicyDocument;
+use groupgate_shared::PolicyDocument;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -6,8 +6,8 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use groupgate::jwks::KeySet;
-use groupgate::{ExpectedTokenUse, TokenRules};
+use groupgate_shared::jwks::KeySet;
+use groupgate_shared::{ExpectedTokenUse, TokenRules};
 use groupgate_fuzz::{JWKS, NOW, signature_verifies};
 use libfuzzer_sys::fuzz_target;
 

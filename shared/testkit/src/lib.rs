@@ -315,7 +315,7 @@ pub async fn policy_table(
 ) -> String {
     use aws_sdk_dynamodb::types::AttributeValue;
     let table = unique("policies");
-    if let Err(e) = groupgate::dynamodb::create_table(
+    if let Err(e) = groupgate_shared::dynamodb::create_table(
         client,
         &table,
         "group",

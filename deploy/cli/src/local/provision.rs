@@ -1,0 +1,361 @@
+//! Provisions an emulator (moto) with what the stack would create in AWS, from the same stack
+//! definition and `policies/`: user pool, app client, groups with their roles, one demo user per
+//! group (and one in no group), the two tables, and the seeded policies.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context as _;
+use aws_config::SdkConfig;
+use aws_sdk_cognitoidentityprovider::Client as Cognito;
+use aws_sdk_cognitoidentityprovider::types::{
+    ExplicitAuthFlowsType, PasswordPolicyType, UserPoolPolicyType, UsernameAttributeType,
+};
+use aws_sdk_dynamodb::types::ScalarAttributeType;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use groupgate_shared::env;
+
+use crate::construct::Stack;
+use crate::operations::seed;
+use crate::stack::groups::GroupDefinition;
+
+/// The IAM path of the local stack's group roles (the stack's is `/groupgate/{stack}/`).
+pub const LOCAL_ROLE_PATH: &str = "/groupgate/local/";
+
+/// A demo user the local stack creates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DemoUser {
+    pub username: String,
+    pub password: String,
+    pub groups: Vec<String>,
+}
+
+/// What `scripts/dev.sh` writes to `.local/stack.json`, and the smoke tests read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalStack {
+    pub api_url: String,
+    pub cognito_endpoint: String,
+    /// The same emulator: `groupgate remove-pets` reads DynamoDB's endpoint from here, never
+    /// from Cognito's.
+    pub dynamodb_endpoint: String,
+    pub region: String,
+    pub user_pool_id: String,
+    pub client_id: String,
+    /// The operators' client (admin sign-in only), which `groupgate token` and the smoke tests use.
+    pub operator_client_id: String,
+    pub users: Vec<DemoUser>,
+    pub policy_table: String,
+    pub pets_table: String,
+    pub jwks_url: String,
+    pub group_roles: BTreeMap<String, String>,
+}
+
+/// A password that satisfies the pool's policy: 20 characters from every class.
+pub fn generate_password() -> String {
+    const CLASSES: [&[u8]; 4] = [
+        b"ABCDEFGHJKLMNPQRSTUVWXYZ",
+        b"abcdefghijkmnopqrstuvwxyz",
+        b"23456789",
+        b"!#%+-=@^_",
+    ];
+    let mut rng = rand::rng();
+    (0..20)
+        .map(|i| {
+            let class = CLASSES.get(i % CLASSES.len()).copied().unwrap_or(b"x");
+            let index = rng.random_range(0..class.len());
+            class.get(index).copied().map(char::from).unwrap_or('x')
+        })
+        .collect()
+}
+
+fn property<'a>(stack: &'a Stack, resource: &str, path: &[&str]) -> Option<&'a Value> {
+    let mut value = &stack.resource(resource)?.properties;
+    for key in path {
+        value = value.get(key)?;
+    }
+    Some(value)
+}
+
+fn key_schema(stack: &Stack, table: &str) -> anyhow::Result<(String, ScalarAttributeType)> {
+    let definition = property(stack, table, &["AttributeDefinitions"])
+        .and_then(|d| d.get(0))
+        .with_context(|| format!("the stack has no key for `{table}`"))?;
+    let name = definition
+        .get("AttributeName")
+        .and_then(Value::as_str)
+        .with_context(|| format!("the key of `{table}` has no name"))?
+        .to_owned();
+    let kind = ScalarAttributeType::from(
+        definition
+            .get("AttributeType")
+            .and_then(Value::as_str)
+            .unwrap_or("S"),
+    );
+    Ok((name, kind))
+}
+
+/// An AWS SDK call's failure, naming the call, with all the SDK says about it.
+fn sdk<E: std::error::Error + 'static>(call: &str) -> impl FnOnce(E) -> anyhow::Error + '_ {
+    move |e| {
+        anyhow::anyhow!(
+            "{call}: {}",
+            aws_sdk_dynamodb::error::DisplayErrorContext(e)
+        )
+    }
+}
+
+/// Creates everything in the emulator `aws` points at. `api_url` is where the local gateway
+/// will listen; `endpoint` is the emulator's address (for the JWKS URL and the smoke tests).
+pub async fn provision(
+    aws: &SdkConfig,
+    endpoint: &str,
+    stack: &Stack,
+    groups: &[GroupDefinition],
+    api_url: &str,
+) -> anyhow::Result<LocalStack> {
+    let region = aws
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| "us-east-1".to_owned());
+    let cognito = Cognito::new(aws);
+    let dynamodb = aws_sdk_dynamodb::Client::new(aws);
+
+    let (pool, client_id) = create_pool(&cognito, stack).await?;
+    let operator_client_id = create_client(&cognito, stack, &pool, "OperatorClient").await?;
+    let policy_table = "groupgate-local-policies".to_owned();
+    let pets_table = "groupgate-local-pets".to_owned();
+    for (id, name) in [("PolicyTable", &policy_table), ("PetsTable", &pets_table)] {
+        let (key, kind) = key_schema(stack, id)?;
+        groupgate_shared::dynamodb::create_table(&dynamodb, name, &key, kind).await?;
+    }
+    backend::pets::seed_defaults(&dynamodb, &pets_table)
+        .await
+        .map_err(|e| anyhow::anyhow!("seeding `{pets_table}`: {}", e.message))?;
+    let roles = create_groups(&aws_sdk_iam::Client::new(aws), &cognito, &pool, groups).await?;
+    let users = demo_users(groups);
+    create_users(&cognito, &pool, &users).await?;
+    seed::seed(&dynamodb, &policy_table, groups, &roles, true).await?;
+
+    Ok(LocalStack {
+        api_url: api_url.to_owned(),
+        cognito_endpoint: endpoint.to_owned(),
+        dynamodb_endpoint: endpoint.to_owned(),
+        region,
+        jwks_url: format!("{endpoint}/{pool}/.well-known/jwks.json"),
+        user_pool_id: pool,
+        client_id,
+        operator_client_id,
+        users,
+        policy_table,
+        pets_table,
+        group_roles: roles,
+    })
+}
+
+/// The pool, with the template's password policy, sign-in attribute and auth flows, and its
+/// app client. Returns (pool id, client id).
+async fn create_pool(cognito: &Cognito, stack: &Stack) -> anyhow::Result<(String, String)> {
+    let policy = property(stack, "UserPool", &["Policies", "PasswordPolicy"])
+        .context("no password policy in the stack")?;
+    let flag = |k: &str| policy.get(k).and_then(Value::as_bool).unwrap_or(true);
+    let min_length = policy
+        .get("MinimumLength")
+        .and_then(Value::as_i64)
+        .and_then(|n| i32::try_from(n).ok())
+        .unwrap_or(12);
+    let pool = cognito
+        .create_user_pool()
+        .pool_name("groupgate-local-users")
+        .username_attributes(UsernameAttributeType::Email)
+        .policies(
+            UserPoolPolicyType::builder()
+                .password_policy(
+                    PasswordPolicyType::builder()
+                        .minimum_length(min_length)
+                        .require_lowercase(flag("RequireLowercase"))
+                        .require_uppercase(flag("RequireUppercase"))
+                        .require_numbers(flag("RequireNumbers"))
+                        .require_symbols(flag("RequireSymbols"))
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(sdk("Cognito CreateUserPool"))?
+        .user_pool
+        .and_then(|p| p.id)
+        .context("CreateUserPool returned no pool id")?;
+    let client_id = create_client(cognito, stack, &pool, "UserPoolClient").await?;
+    Ok((pool, client_id))
+}
+
+/// The app client `id` of the stack, with its name and auth flows. Returns its client id.
+async fn create_client(
+    cognito: &Cognito,
+    stack: &Stack,
+    pool: &str,
+    id: &str,
+) -> anyhow::Result<String> {
+    let flows = property(stack, id, &["ExplicitAuthFlows"])
+        .and_then(Value::as_array)
+        .with_context(|| format!("no auth flows for `{id}` in the stack"))?
+        .iter()
+        .filter_map(Value::as_str)
+        .map(ExplicitAuthFlowsType::from)
+        .collect::<Vec<_>>();
+    let name = property(stack, id, &["ClientName"])
+        .and_then(Value::as_str)
+        .unwrap_or(id);
+    cognito
+        .create_user_pool_client()
+        .user_pool_id(pool)
+        .client_name(name)
+        .set_explicit_auth_flows(Some(flows))
+        .send()
+        .await
+        .map_err(sdk("Cognito CreateUserPoolClient"))?
+        .user_pool_client
+        .and_then(|c| c.client_id)
+        .context("CreateUserPoolClient returned no client id")
+}
+
+/// One Cognito group per definition, each with an IAM role under [`LOCAL_ROLE_PATH`]. Returns
+/// the role ARN of each group.
+async fn create_groups(
+    iam: &aws_sdk_iam::Client,
+    cognito: &Cognito,
+    pool: &str,
+    groups: &[GroupDefinition],
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "sts:AssumeRole"}]});
+    let mut roles = BTreeMap::new();
+    for group in groups {
+        let role_name = format!("groupgate-local-{}", group.logical_name());
+        let role_arn = iam
+            .create_role()
+            .role_name(&role_name)
+            .path(LOCAL_ROLE_PATH)
+            .assume_role_policy_document(trust.to_string())
+            .send()
+            .await
+            .map_err(sdk(&format!("IAM CreateRole `{role_name}`")))?
+            .role
+            .map(|r| r.arn)
+            .context("CreateRole returned no role")?;
+        cognito
+            .create_group()
+            .user_pool_id(pool)
+            .group_name(&group.group)
+            .description(&group.description)
+            .precedence(i32::try_from(group.precedence).unwrap_or(i32::MAX))
+            .role_arn(&role_arn)
+            .send()
+            .await
+            .map_err(sdk("Cognito CreateGroup"))?;
+        roles.insert(group.group.clone(), role_arn);
+    }
+    Ok(roles)
+}
+
+/// One demo user per group, and one in no group.
+fn demo_users(groups: &[GroupDefinition]) -> Vec<DemoUser> {
+    let mut users: Vec<DemoUser> = groups
+        .iter()
+        .map(|group| DemoUser {
+            username: format!("{}@groupgate.local", group.group),
+            password: generate_password(),
+            groups: vec![group.group.clone()],
+        })
+        .collect();
+    users.push(DemoUser {
+        username: "nobody@groupgate.local".to_owned(),
+        password: generate_password(),
+        groups: Vec::new(),
+    });
+    users
+}
+
+async fn create_users(cognito: &Cognito, pool: &str, users: &[DemoUser]) -> anyhow::Result<()> {
+    for user in users {
+        cognito
+            .admin_create_user()
+            .user_pool_id(pool)
+            .username(&user.username)
+            .message_action(aws_sdk_cognitoidentityprovider::types::MessageActionType::Suppress)
+            .send()
+            .await
+            .map_err(sdk("Cognito AdminCreateUser"))?;
+        cognito
+            .admin_set_user_password()
+            .user_pool_id(pool)
+            .username(&user.username)
+            .password(&user.password)
+            .permanent(true)
+            .send()
+            .await
+            .map_err(sdk("Cognito AdminSetUserPassword"))?;
+        for group in &user.groups {
+            cognito
+                .admin_add_user_to_group()
+                .user_pool_id(pool)
+                .username(&user.username)
+                .group_name(group)
+                .send()
+                .await
+                .map_err(sdk("Cognito AdminAddUserToGroup"))?;
+        }
+    }
+    Ok(())
+}
+
+impl LocalStack {
+    /// The environment both functions run with under `cargo lambda watch`, as `KEY=VALUE` lines.
+    pub fn functions_env(&self, assume_group_role: bool, cors_origins: &str) -> String {
+        let endpoint = &self.cognito_endpoint;
+        let client_ids = format!("{},{}", self.client_id, self.operator_client_id);
+        [
+            ("AWS_ENDPOINT_URL", endpoint.as_str()),
+            ("AWS_REGION", self.region.as_str()),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            (env::USER_POOL_ID, self.user_pool_id.as_str()),
+            (env::APP_CLIENT_IDS, client_ids.as_str()),
+            (env::POLICY_TABLE, self.policy_table.as_str()),
+            (env::JWKS_URL, self.jwks_url.as_str()),
+            (env::PETS_TABLE, self.pets_table.as_str()),
+            (
+                env::ASSUME_GROUP_ROLE,
+                if assume_group_role { "true" } else { "false" },
+            ),
+            (env::GROUP_ROLE_PATH, LOCAL_ROLE_PATH),
+            (env::CORS_ORIGINS, cors_origins),
+            ("AWS_LAMBDA_LOG_FORMAT", "json"),
+        ]
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={v}\n"))
+        .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_passwords_meet_the_pool_policy() {
+        for _ in 0..50 {
+            let p = generate_password();
+            assert_eq!(p.len(), 20);
+            assert!(p.chars().any(|c| c.is_ascii_uppercase()));
+            assert!(p.chars().any(|c| c.is_ascii_lowercase()));
+            assert!(p.chars().any(|c| c.is_ascii_digit()));
+            assert!(p.chars().any(|c| !c.is_ascii_alphanumeric()));
+        }
+        assert_ne!(generate_password(), generate_password());
+    }
+}

@@ -1,0 +1,472 @@
+//! `groupgate explain`: why is this request allowed or denied? With a token, it first verifies
+//! it with the authorizer's own rules ([`TokenRules::verify`]) and says, check by check, where
+//! it failed. Then the decision and the statement that made it, what these groups can reach,
+//! and the policy the authorizer would return. It never prints the token.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use base64::Engine as _;
+use groupgate_shared::jwks::{JwksSource as _, KeySet};
+use groupgate_shared::{ExpectedTokenUse, INVOKE_ACTION, Reason, Rejection, Scope, TokenRules, TokenUse};
+use serde_json::{Value, json};
+
+use super::simulate::NO_GROUP;
+use super::{Catalogue, Evaluation, Request, routes};
+
+/// What the token must be checked against.
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    pub user_pool_id: String,
+    pub client_ids: Vec<String>,
+    pub token_use: ExpectedTokenUse,
+    /// Where the pool's keys are (the pool's own address on AWS).
+    pub jwks_url: Option<String>,
+}
+
+/// The token's checks, in the order the authorizer makes them.
+const CHECKS: [&str; 8] = [
+    "format (three base64url segments, a JSON header)",
+    "algorithm RS256",
+    "key id in the pool's keys",
+    "signature",
+    "claims (present, of the right types, none repeated)",
+    "issuer is the pool",
+    "token use and client id",
+    "time (expiry, not before, issued at, lifetime)",
+];
+
+/// Which of [`CHECKS`] a rejection failed.
+fn failed_check(rejection: &Rejection) -> usize {
+    match rejection {
+        Rejection::Malformed(_) => 0,
+        Rejection::Algorithm(_) | Rejection::CriticalHeader => 1,
+        Rejection::UnknownKey => 2,
+        Rejection::BadSignature => 3,
+        Rejection::Claims(_) => 4,
+        Rejection::Issuer => 5,
+        Rejection::TokenUse | Rejection::Audience => 6,
+        Rejection::Expired
+        | Rejection::NotYetValid
+        | Rejection::IssuedInFuture
+        | Rejection::LifetimeTooLong => 7,
+    }
+}
+
+/// The token's claims, read without verifying them, only to put a rejection into words.
+fn unverified_claims(token: &str) -> Value {
+    token
+        .split('.')
+        .nth(1)
+        .and_then(|p| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(p)
+                .ok()
+        })
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or(Value::Null)
+}
+
+/// "3 min", "2 h 5 min", "40 s".
+fn span(seconds: u64) -> String {
+    match seconds {
+        0..60 => format!("{seconds} s"),
+        60..3600 => format!("{} min", seconds / 60),
+        _ => format!("{} h {} min", seconds / 3600, seconds % 3600 / 60),
+    }
+}
+
+/// A rejection in plain words, with what the token says where that helps.
+fn in_words(rejection: &Rejection, claims: &Value, settings: &TokenSettings, now: u64) -> String {
+    let claim = |name: &str| claims.get(name).and_then(Value::as_str).unwrap_or("?");
+    let number = |name: &str| claims.get(name).and_then(Value::as_u64);
+    match rejection {
+        Rejection::Expired => match number("exp") {
+            Some(exp) => format!("expired {} ago", span(now.saturating_sub(exp))),
+            None => "expired".to_owned(),
+        },
+        Rejection::NotYetValid => "not valid yet (nbf is in the future)".to_owned(),
+        Rejection::IssuedInFuture => match number("iat") {
+            Some(iat) => format!("issued {} in the future", span(iat.saturating_sub(now))),
+            None => "issued in the future".to_owned(),
+        },
+        Rejection::TokenUse => format!(
+            "token_use is {}, the authorizer accepts {}",
+            claim("token_use"),
+            match settings.token_use {
+                ExpectedTokenUse::Access => "access",
+                ExpectedTokenUse::Id => "id",
+                ExpectedTokenUse::Any => "access or id",
+            }
+        ),
+        Rejection::Audience => {
+            let client = match claims.get("client_id") {
+                Some(Value::String(c)) => c.as_str(),
+                _ => claim("aud"),
+            };
+            format!(
+                "client id {client} is not one of {}",
+                settings.client_ids.join(", ")
+            )
+        }
+        Rejection::Issuer => format!(
+            "issuer {} is not the pool {}",
+            claim("iss"),
+            settings.user_pool_id
+        ),
+        Rejection::UnknownKey => {
+            "its key id is not among the pool's keys (another pool, or rotated keys)".to_owned()
+        }
+        Rejection::BadSignature => {
+            "the signature does not verify: it was altered or signed by another key".to_owned()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// What `explain` found: the text report and the JSON object for scripts.
+pub struct Report {
+    pub text: String,
+    pub json: Value,
+}
+
+impl Report {
+    pub fn print(&self, json: bool) {
+        if json {
+            super::print(&format!("{}\n", self.json));
+        } else {
+            super::print(&self.text);
+        }
+    }
+}
+
+/// The verified groups of `token`, or a report of why it is refused (API Gateway's 401).
+pub async fn verify_token(
+    token: &str,
+    settings: &TokenSettings,
+    now: u64,
+) -> anyhow::Result<Result<(Vec<String>, Vec<String>), Report>> {
+    let rules = TokenRules::new(
+        &settings.user_pool_id,
+        settings.client_ids.clone(),
+        settings.token_use,
+        Duration::from_secs(60),
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let url = settings
+        .jwks_url
+        .clone()
+        .unwrap_or_else(|| rules.default_jwks_url());
+    let keys = groupgate_shared::jwks::HttpJwksSource::new(url.clone())
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .fetch()
+        .await
+        .and_then(|bytes| KeySet::from_jwks_json(&bytes))
+        .map_err(|e| Undecided(format!("the pool's keys could not be read from {url}: {e}")))?;
+    let mut lines = vec![format!(
+        "token, checked as the authorizer does (keys from {url}):"
+    )];
+    match rules.verify(token, &keys, now) {
+        Ok(claims) => {
+            for check in CHECKS {
+                lines.push(format!("  ok      {check}"));
+            }
+            let user = format!(
+                "  user    sub {}, username {}, groups: {}",
+                claims.sub,
+                claims.username.as_deref().unwrap_or("-"),
+                if claims.groups.is_empty() {
+                    "none".to_owned()
+                } else {
+                    claims.groups.join(", ")
+                }
+            );
+            lines.push(user);
+            let use_ = match claims.token_use {
+                TokenUse::Access => "access",
+                TokenUse::Id => "id",
+            };
+            lines.push(format!(
+                "  expires in {} ({use_} token)",
+                span(claims.exp.saturating_sub(now))
+            ));
+            Ok(Ok((claims.groups.clone(), lines)))
+        }
+        Err(rejection) => {
+            let failed = failed_check(&rejection);
+            let words = in_words(&rejection, &unverified_claims(token), settings, now);
+            for (i, check) in CHECKS.iter().enumerate() {
+                let mark = match i.cmp(&failed) {
+                    std::cmp::Ordering::Less => "ok     ".to_owned(),
+                    std::cmp::Ordering::Equal => "FAILED ".to_owned(),
+                    std::cmp::Ordering::Greater => "-      ".to_owned(),
+                };
+                let detail = if i == failed {
+                    format!(": {words}")
+                } else {
+                    String::new()
+                };
+                lines.push(format!("  {mark} {check}{detail}"));
+            }
+            lines.push(format!(
+                "decision: Unauthorized (401): {words}. The authorizer answers `Unauthorized`; no policy is read."
+            ));
+            Ok(Err(Report {
+                text: lines.join("\n") + "\n",
+                json: json!({
+                    "decision": "deny",
+                    "status": 401,
+                    "reason": rejection.code(),
+                    "detail": words,
+                }),
+            }))
+        }
+    }
+}
+
+/// The tool could not decide: a dependency (the JWKS, the table) is unreachable. Exit 3.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Undecided(pub String);
+
+/// Explains `request` for a caller in `groups`, with `preface` (the token's checks) first.
+pub fn explain(
+    catalogue: &Catalogue,
+    groups: &[String],
+    request: &Request,
+    preface: &[String],
+) -> anyhow::Result<Report> {
+    let entries = catalogue.select(groups);
+    let evaluation = Evaluation::new(entries, request)?;
+    let decision = evaluation.decision();
+    let arn = evaluation.method_arn.as_str().to_owned();
+    let mut text = String::new();
+    for line in preface {
+        let _ = writeln!(text, "{line}");
+    }
+    let _ = writeln!(
+        text,
+        "request: {} {} (stage {}) from {}: {arn}",
+        request.method,
+        request.path,
+        request.stage,
+        request
+            .source_ip
+            .map_or("an unknown address".to_owned(), |ip| ip.to_string()),
+    );
+    let missing: Vec<&String> = groups
+        .iter()
+        .filter(|g| !catalogue.names().contains(&g.as_str()))
+        .collect();
+    let _ = writeln!(
+        text,
+        "groups: {}",
+        if groups.is_empty() {
+            NO_GROUP.to_owned()
+        } else {
+            groups.join(", ")
+        }
+    );
+    if !missing.is_empty() {
+        let _ = writeln!(
+            text,
+            "  not defined in {} (they grant nothing): {}",
+            catalogue.source,
+            missing
+                .iter()
+                .map(|g| g.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let (origin, pattern) = match decision.reason() {
+        Reason::AllowedBy(o) | Reason::DeniedBy(o) => {
+            let pattern = catalogue
+                .groups
+                .iter()
+                .find(|g| g.group == o.group)
+                .and_then(|g| g.policy.as_ref().ok())
+                .and_then(|p| p.statements.get(o.index))
+                .and_then(|s| match &s.resource {
+                    Scope::Only(patterns) => patterns
+                        .iter()
+                        .find(|p| p.matches(&arn))
+                        .map(|p| p.as_str().to_owned()),
+                    Scope::AllBut(_) => {
+                        Some("(NotResource: everything but its patterns)".to_owned())
+                    }
+                });
+            (Some(*o), pattern)
+        }
+        _ => (None, None),
+    };
+    let _ = writeln!(
+        text,
+        "decision: {} ({}): {}",
+        decision.as_str(),
+        if decision.is_allow() { 200 } else { 403 },
+        decision.reason()
+    );
+    if let Some(pattern) = &pattern {
+        let _ = writeln!(text, "  matching resource pattern: {pattern}");
+    }
+    let reference = evaluation.reference_allows();
+    if reference != Ok(decision.is_allow()) {
+        anyhow::bail!(
+            "the returned policy evaluates to {reference:?}, not {}: report this",
+            decision.as_str()
+        );
+    }
+
+    let _ = writeln!(text, "what these groups can reach:");
+    let mut reachable = Vec::new();
+    for (method, route, path) in routes() {
+        let other = Request {
+            method: method.clone(),
+            path,
+            ..request.clone()
+        };
+        let e = Evaluation::new(catalogue.select(groups), &other)?;
+        let d = e.decision();
+        let _ = writeln!(text, "  {:5} {method:6} {route}", d.as_str());
+        reachable
+            .push(json!({"method": method, "route": route, "decision": d.as_str().to_lowercase()}));
+    }
+    let _ = writeln!(
+        text,
+        "returned to API Gateway (action {INVOKE_ACTION}):\n{}",
+        serde_json::to_string_pretty(&evaluation.returned)?
+    );
+    let json = json!({
+        "decision": decision.as_str().to_lowercase(),
+        "status": if decision.is_allow() { 200 } else { 403 },
+        "reason": decision.reason().code(),
+        "detail": decision.reason().to_string(),
+        "group": origin.map(|o| o.group),
+        "statement": origin.map(|o| o.index),
+        "sid": origin.and_then(|o| o.sid),
+        "pattern": pattern,
+        "method_arn": arn,
+        "groups": groups,
+        "reachable": reachable,
+        "returned_policy": evaluation.returned,
+    });
+    Ok(Report { text, json })
+}
+
+/// `groupgate explain`'s command line.
+pub struct Options {
+    pub token: Option<String>,
+    pub groups: Option<Vec<String>>,
+    pub method: String,
+    pub path: String,
+    pub source_ip: Option<std::net::IpAddr>,
+    pub now: Option<u64>,
+    pub policies: std::path::PathBuf,
+    pub table: Option<String>,
+    pub user_pool_id: Option<String>,
+    pub client_ids: Vec<String>,
+    pub jwks_url: Option<String>,
+    pub stack: Option<String>,
+    pub stack_file: std::path::PathBuf,
+    pub json: bool,
+    pub stage: String,
+}
+
+/// Runs `explain` and prints its report; the exit code is 0 once it decided. An
+/// [`Undecided`] error means exit 3.
+pub async fn run(args: Options) -> anyhow::Result<i32> {
+    let catalogue = super::load(&args.policies, args.table.as_deref())
+        .await
+        .map_err(|e| match &args.table {
+            Some(_) => anyhow::Error::new(Undecided(format!("{e:#}"))),
+            None => e,
+        })?;
+    let request = Request {
+        method: args.method.clone(),
+        path: args.path.clone(),
+        source_ip: args.source_ip,
+        stage: args.stage.clone(),
+    };
+    request.method_arn()?;
+    let now = args.now.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    });
+    let (groups, preface) = match (&args.token, &args.groups) {
+        (Some(token), _) => {
+            let token = if token == "-" {
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
+                text.trim().to_owned()
+            } else {
+                token.clone()
+            };
+            let token = token.strip_prefix("Bearer ").unwrap_or(&token).to_owned();
+            let token_settings = token_settings(&args).await?;
+            match verify_token(&token, &token_settings, now).await? {
+                Ok((groups, lines)) => (groups, lines),
+                Err(report) => {
+                    report.print(args.json);
+                    return Ok(0);
+                }
+            }
+        }
+        (None, Some(groups)) => (
+            groups.iter().filter(|g| !g.is_empty()).cloned().collect(),
+            Vec::new(),
+        ),
+        (None, None) => anyhow::bail!("give --token or --groups"),
+    };
+    let report = explain(&catalogue, &groups, &request, &preface)?;
+    report.print(args.json);
+    Ok(0)
+}
+
+/// The pool, clients and keys a token is checked against: the flags, else the deployed
+/// stack's outputs, else the local stack's description.
+async fn token_settings(args: &Options) -> anyhow::Result<TokenSettings> {
+    let mut settings = TokenSettings {
+        user_pool_id: args.user_pool_id.clone().unwrap_or_default(),
+        client_ids: args.client_ids.clone(),
+        token_use: groupgate_shared::ExpectedTokenUse::Access,
+        jwks_url: args.jwks_url.clone(),
+    };
+    if let Some(stack) = &args.stack {
+        let aws = aws_config::load_from_env().await;
+        let cfn = aws_sdk_cloudformation::Client::new(&aws);
+        let outputs = crate::operations::cloudformation::read_outputs(&cfn, stack).await?;
+        let get = |k: &str| outputs.get(k).cloned().unwrap_or_default();
+        if settings.user_pool_id.is_empty() {
+            settings.user_pool_id = get("UserPoolId");
+        }
+        if settings.client_ids.is_empty() {
+            settings.client_ids = vec![get("UserPoolClientId"), get("OperatorClientId")];
+        }
+    } else if settings.user_pool_id.is_empty() && args.stack_file.is_file() {
+        let text = std::fs::read_to_string(&args.stack_file)?;
+        let local: serde_json::Value = serde_json::from_str(&text)?;
+        let get = |k: &str| {
+            local
+                .get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        settings.user_pool_id = get("user_pool_id");
+        if settings.client_ids.is_empty() {
+            settings.client_ids = vec![get("client_id"), get("operator_client_id")];
+        }
+        if settings.jwks_url.is_none() {
+            settings.jwks_url = Some(get("jwks_url"));
+        }
+    }
+    settings.client_ids.retain(|c| !c.is_empty());
+    if settings.user_pool_id.is_empty() {
+        anyhow::bail!(
+            "no user pool to check the token against: pass --user-pool-id and --client-id, --stack NAME, or start the local stack"
+        );
+    }
+    Ok(settings)
+}

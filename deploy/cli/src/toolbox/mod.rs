@@ -1,0 +1,230 @@
+//! The policy toolbox: `explain`, `validate` and `simulate`, on the authorizer's own code. A
+//! group's entry is parsed by [`PolicyDocument::from_json`] (what the authorizer does with a
+//! policy-table item), merged by [`MergedPolicy::for_request`], decided by
+//! [`MergedPolicy::decide`], and rendered by [`MergedPolicy::document`]: the same functions, so
+//! the tools cannot disagree with the authorizer. Every decision is also held to
+//! [`groupgate_shared::reference`], an independent evaluator of the returned policy.
+//!
+//! - [`explain`]: why one request is allowed or denied;
+//! - [`simulate`]: every group against every route, and the committed access matrix;
+//! - [`validate`]: lints `policies/`.
+
+pub mod explain;
+pub mod simulate;
+pub mod validate;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use aws_sdk_dynamodb::types::AttributeValue;
+use groupgate_shared::{
+    GroupPolicy, INVOKE_ACTION, MergedPolicy, MethodArn, PolicyDocument, RequestFacts,
+};
+use serde_json::Value;
+
+use crate::stack::{self, groups};
+
+/// The method ARN's fixed parts offline: policies match them with wildcards, and the tools
+/// say so when one does not.
+pub const REGION: &str = "us-east-1";
+pub const ACCOUNT: &str = "123456789012";
+pub const API_ID: &str = "api0000000";
+
+/// The sample value a route's path parameter takes (`/pets/{id}` is asked as `/pets/1`).
+pub const SAMPLE_PARAMETER: &str = "1";
+
+/// Exit codes the tools share: 2 is a usage error (clap's own), 3 "could not decide".
+pub const EXIT_DIFFERS: i32 = 1;
+pub const EXIT_UNDECIDED: i32 = 3;
+
+/// The command line asked for something that cannot be: exit 2, like clap's own usage errors.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Writes `text` to stdout; a closed pipe (`| head`) ends the output quietly.
+pub fn print(text: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+/// Every group's entry, as the authorizer would read it from the policy table.
+#[derive(Debug, Clone)]
+pub struct Catalogue {
+    pub groups: Vec<Arc<GroupPolicy>>,
+    /// Where they came from, for messages.
+    pub source: String,
+}
+
+impl Catalogue {
+    /// From the group definitions in `dir`, each policy parsed as the authorizer parses the
+    /// text the seed writes.
+    pub fn from_dir(dir: &Path) -> anyhow::Result<Self> {
+        let definitions = groups::load(dir)?;
+        let groups = definitions
+            .iter()
+            .map(|d| {
+                Arc::new(GroupPolicy {
+                    group: d.group.clone(),
+                    policy: PolicyDocument::from_json(&d.policy_text()),
+                    role_arn: None,
+                    precedence: Some(d.precedence.into()),
+                })
+            })
+            .collect();
+        Ok(Self {
+            groups,
+            source: dir.display().to_string(),
+        })
+    }
+
+    /// From a live policy table, each item read as the authorizer reads it.
+    pub async fn from_table(aws: &aws_config::SdkConfig, table: &str) -> anyhow::Result<Self> {
+        let client = aws_sdk_dynamodb::Client::new(aws);
+        let mut pages = client.scan().table_name(table).into_paginator().send();
+        let mut groups = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| {
+                anyhow::anyhow!(
+                    "reading the policy table `{table}`: {}",
+                    aws_sdk_dynamodb::error::DisplayErrorContext(e)
+                )
+            })?;
+            for item in page.items() {
+                let item: &HashMap<String, AttributeValue> = item;
+                if let Some(group) = GroupPolicy::from_item(item) {
+                    groups.push(Arc::new(group));
+                }
+            }
+        }
+        groups.sort_by(|a, b| a.group.cmp(&b.group));
+        Ok(Self {
+            groups,
+            source: format!("table {table}"),
+        })
+    }
+
+    /// The names of every group.
+    pub fn names(&self) -> Vec<&str> {
+        self.groups.iter().map(|g| g.group.as_str()).collect()
+    }
+
+    /// The entries of `names`, in the order given, as the authorizer's store returns them: a
+    /// group the table does not hold has no entry (and so grants nothing).
+    pub fn select(&self, names: &[String]) -> Vec<Arc<GroupPolicy>> {
+        names
+            .iter()
+            .filter_map(|n| self.groups.iter().find(|g| &g.group == n).cloned())
+            .collect()
+    }
+}
+
+/// One request: a method on a path of the API, from an address.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub source_ip: Option<IpAddr>,
+    pub stage: String,
+}
+
+impl Request {
+    /// The method ARN API Gateway would send, or what is wrong with the request.
+    pub fn method_arn(&self) -> anyhow::Result<MethodArn> {
+        let usage = |message: String| anyhow::Error::new(UsageError(message));
+        if !self.path.starts_with('/') {
+            return Err(usage(format!("path `{}` must start with `/`", self.path)));
+        }
+        let method = self.method.as_str();
+        let known = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+        if !known.contains(&method) {
+            return Err(usage(format!(
+                "method `{method}` is not one of {} (in capitals)",
+                known.join(", ")
+            )));
+        }
+        MethodArn::for_request(REGION, ACCOUNT, API_ID, &self.stage, method, &self.path)
+            .map_err(|e| usage(e.to_string()))
+    }
+}
+
+/// What the authorizer decides for `groups` on `request`, and the policy it returns.
+pub struct Evaluation {
+    pub merged: MergedPolicy,
+    pub method_arn: MethodArn,
+    /// The policy document returned to API Gateway.
+    pub returned: Value,
+}
+
+impl Evaluation {
+    pub fn new(groups: Vec<Arc<GroupPolicy>>, request: &Request) -> anyhow::Result<Self> {
+        let method_arn = request.method_arn()?;
+        let facts = RequestFacts {
+            source_ip: request.source_ip,
+        };
+        let merged = MergedPolicy::for_request(groups, &facts);
+        // As the authorizer: an empty merge returns a deny of the whole stage.
+        let deny_scope = if merged.is_empty() {
+            method_arn.stage_wildcard()
+        } else {
+            String::new()
+        };
+        let returned = serde_json::to_value(merged.document(&deny_scope))?;
+        Ok(Self {
+            merged,
+            method_arn,
+            returned,
+        })
+    }
+
+    pub fn decision(&self) -> groupgate_shared::Decision<'_> {
+        self.merged.decide(INVOKE_ACTION, self.method_arn.as_str())
+    }
+
+    /// The reference evaluator's reading of the returned policy on this request.
+    pub fn reference_allows(&self) -> Result<bool, String> {
+        groupgate_shared::reference::allows(&self.returned, INVOKE_ACTION, self.method_arn.as_str())
+    }
+}
+
+/// The API's routes as (method, route, path asked): each path parameter takes a sample value.
+/// The unauthenticated CORS preflights are not routes of the access rules.
+pub fn routes() -> Vec<(String, String, String)> {
+    stack::ROUTES
+        .iter()
+        .map(|(method, route)| {
+            let path = route
+                .split('/')
+                .map(|part| {
+                    if part.starts_with('{') && part.ends_with('}') {
+                        SAMPLE_PARAMETER
+                    } else {
+                        part
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("/");
+            ((*method).to_owned(), (*route).to_owned(), path)
+        })
+        .collect()
+}
+
+/// Reads the policies from `table` when given, else from `dir`.
+pub async fn load(dir: &Path, table: Option<&str>) -> anyhow::Result<Catalogue> {
+    match table {
+        Some(table) => {
+            let aws = aws_config::load_from_env().await;
+            Catalogue::from_table(&aws, table).await
+        }
+        None if !dir.is_dir() => Err(anyhow::Error::new(UsageError(format!(
+            "the policies folder `{}` does not exist",
+            dir.display()
+        )))),
+        None => {
+            Catalogue::from_dir(dir).with_context(|| format!("policies in `{}`", dir.display()))
+        }
+    }
+}

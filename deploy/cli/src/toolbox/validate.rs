@@ -1,0 +1,326 @@
+//! `groupgate validate`: lints the group definitions with the authorizer's own parser, and
+//! judges what their statements reach over the API's finite list of routes (path parameters
+//! take a sample value, the stage is the settings').
+//!
+//! How conditions count: a statement with a condition is taken to apply (its condition may
+//! hold), so it counts for "matches no route". A `Deny` with a condition never shadows an
+//! `Allow`, because it may not apply.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use groupgate_shared::{ConditionBlock, Effect, INVOKE_ACTION, PolicyDocument, Statement};
+
+use super::{Request, routes};
+use crate::stack::groups::GroupDefinition;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+/// One finding: where (the file, a line when the parser knows it, else a JSON pointer) and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub severity: Severity,
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub pointer: Option<String>,
+    pub message: String,
+}
+
+impl Finding {
+    fn new(severity: Severity, file: &Path, message: impl Into<String>) -> Self {
+        Self {
+            severity,
+            file: file.to_owned(),
+            line: None,
+            pointer: None,
+            message: message.into(),
+        }
+    }
+
+    fn at(mut self, pointer: impl Into<String>) -> Self {
+        self.pointer = Some(pointer.into());
+        self
+    }
+
+    /// `file:line: error: message`, or `file: error: /pointer: message`.
+    pub fn plain(&self) -> String {
+        let severity = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let file = self.file.display();
+        match (self.line, &self.pointer) {
+            (Some(line), _) => format!("{file}:{line}: {severity}: {}", self.message),
+            (None, Some(pointer)) => format!("{file}: {severity}: {pointer}: {}", self.message),
+            (None, None) => format!("{file}: {severity}: {}", self.message),
+        }
+    }
+
+    /// A GitHub Actions annotation.
+    pub fn github(&self) -> String {
+        let kind = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let mut properties = format!("file={}", escape_property(&self.file.display().to_string()));
+        if let Some(line) = self.line {
+            properties.push_str(&format!(",line={line}"));
+        }
+        let message = match &self.pointer {
+            Some(pointer) => format!("{pointer}: {}", self.message),
+            None => self.message.clone(),
+        };
+        format!("::{kind} {properties}::{}", escape_data(&message))
+    }
+}
+
+/// GitHub's escaping of an annotation's message.
+fn escape_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// GitHub's escaping of an annotation's property.
+fn escape_property(text: &str) -> String {
+    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// What `validate` checks the policies against.
+pub struct Context<'a> {
+    pub stage: &'a str,
+    /// Whether API Gateway caches authorizer results (a TTL above 0).
+    pub cached: bool,
+    /// The groups of the live table, when one was given.
+    pub live_groups: Option<(&'a str, Vec<String>)>,
+}
+
+/// Lints every `*.json` in `dir`.
+pub fn validate(dir: &Path, context: &Context<'_>) -> anyhow::Result<Vec<Finding>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| anyhow::anyhow!("cannot read the policies folder `{}`: {e}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    paths.sort();
+    let arns = route_arns(context.stage);
+    let mut findings = Vec::new();
+    let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for path in &paths {
+        let Some(definition) = parse(path, &mut findings) else {
+            continue;
+        };
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        if stem != definition.group {
+            findings.push(
+                Finding::new(
+                    Severity::Error,
+                    path,
+                    format!(
+                        "the file is named `{stem}.json` but defines group `{}`",
+                        definition.group
+                    ),
+                )
+                .at("/group"),
+            );
+        }
+        if let Some(first) = seen.get(&definition.group) {
+            findings.push(
+                Finding::new(
+                    Severity::Error,
+                    path,
+                    format!(
+                        "group `{}` is defined twice (also in `{}`)",
+                        definition.group,
+                        first.display()
+                    ),
+                )
+                .at("/group"),
+            );
+        } else {
+            seen.insert(definition.group.clone(), path.clone());
+        }
+        if let Ok(document) = PolicyDocument::from_value(definition.policy.clone()) {
+            findings.extend(lint_statements(path, &document, &arns, context.cached));
+        }
+    }
+    if let Some((table, live)) = &context.live_groups {
+        for group in live.iter().filter(|g| !seen.contains_key(*g)) {
+            findings.push(Finding::new(
+                Severity::Warning,
+                dir,
+                format!(
+                    "group `{group}` is in {table} but not defined here: the next seed removes it"
+                ),
+            ));
+        }
+        for (group, path) in seen.iter().filter(|(g, _)| !live.contains(g)) {
+            findings.push(Finding::new(
+                Severity::Warning,
+                path,
+                format!("group `{group}` is not in {table} yet: seed it"),
+            ));
+        }
+    }
+    Ok(findings)
+}
+
+/// Parses one definition as the seed does; a failure becomes an error finding with its line
+/// when the JSON parser knows it.
+fn parse(path: &Path, findings: &mut Vec<Finding>) -> Option<GroupDefinition> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => {
+            findings.push(Finding::new(
+                Severity::Error,
+                path,
+                format!("cannot read it: {e}"),
+            ));
+            return None;
+        }
+    };
+    if let Err(e) = groupgate_shared::json::parse_unique(&text) {
+        let mut finding = Finding::new(Severity::Error, path, e.to_string());
+        finding.line = Some(e.line());
+        findings.push(finding);
+        return None;
+    }
+    match GroupDefinition::parse(path, &text) {
+        Ok(definition) => Some(definition),
+        Err(e) => {
+            let message = e.to_string();
+            let message = message
+                .strip_prefix(&format!("`{}`: ", path.display()))
+                .unwrap_or(&message)
+                .to_owned();
+            findings.push(Finding::new(Severity::Error, path, message).at("/policy"));
+            None
+        }
+    }
+}
+
+/// The method ARNs of the API's routes on `stage`.
+fn route_arns(stage: &str) -> Vec<(String, String)> {
+    routes()
+        .into_iter()
+        .filter_map(|(method, route, path)| {
+            let request = Request {
+                method: method.clone(),
+                path,
+                source_ip: None,
+                stage: stage.to_owned(),
+            };
+            let arn = request.method_arn().ok()?;
+            Some((format!("{method} {route}"), arn.as_str().to_owned()))
+        })
+        .collect()
+}
+
+/// The routes a statement covers (its condition taken to hold).
+fn covered<'r>(statement: &Statement, arns: &'r [(String, String)]) -> Vec<&'r str> {
+    if !statement.action.matches(INVOKE_ACTION) {
+        return Vec::new();
+    }
+    arns.iter()
+        .filter(|(_, arn)| statement.resource.matches(arn))
+        .map(|(route, _)| route.as_str())
+        .collect()
+}
+
+/// The findings of one policy's statements, judged over the API's routes (`arns`); `cached`:
+/// API Gateway caches authorizer results.
+fn lint_statements(
+    path: &Path,
+    document: &PolicyDocument,
+    arns: &[(String, String)],
+    cached: bool,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let pointer = |i: usize| format!("/policy/Statement/{i}");
+    // The routes each statement covers, and those the unconditional Denies cover together.
+    let coverage: Vec<Vec<&str>> = document
+        .statements
+        .iter()
+        .map(|s| covered(s, arns))
+        .collect();
+    let denied: Vec<&str> = document
+        .statements
+        .iter()
+        .zip(&coverage)
+        .filter(|(s, _)| s.effect == Effect::Deny && s.condition.is_none())
+        .flat_map(|(_, routes)| routes.iter().copied())
+        .collect();
+    for ((i, statement), routes) in document.statements.iter().enumerate().zip(&coverage) {
+        if routes.is_empty() {
+            findings.push(
+                Finding::new(Severity::Warning, path, "matches no route of the API").at(pointer(i)),
+            );
+        }
+        // Wider than the API: an action pattern that also matches other services' actions, or
+        // a resource pattern that also matches what is not an API method.
+        if statement.action.matches("iam:PassRole") {
+            findings.push(
+                Finding::new(
+                    Severity::Warning,
+                    path,
+                    "its actions reach beyond `execute-api:Invoke` (`*`): name the action",
+                )
+                .at(pointer(i)),
+            );
+        }
+        if statement.resource.matches("arn:aws:s3:::a-bucket/a-key") {
+            findings.push(
+                Finding::new(
+                    Severity::Warning,
+                    path,
+                    "its resources reach beyond API methods (`*`): start them with `arn:aws:execute-api:`",
+                )
+                .at(pointer(i)),
+            );
+        }
+        if cached && mentions_source_ip(statement) {
+            findings.push(
+                Finding::new(
+                    Severity::Warning,
+                    path,
+                    "an `aws:SourceIp` condition while API Gateway caches authorizer results: the cached result is reused for other addresses; set authorizer_ttl_seconds = 0 or use a resource policy",
+                )
+                .at(format!("{}/Condition", pointer(i))),
+            );
+        }
+        if statement.effect == Effect::Allow && !routes.is_empty() {
+            let shadowed = routes.iter().all(|route| denied.contains(route));
+            if shadowed {
+                findings.push(
+                    Finding::new(
+                        Severity::Warning,
+                        path,
+                        format!(
+                            "this Allow is shadowed: a Deny of the same group covers every route it matches ({})",
+                            routes.join(", ")
+                        ),
+                    )
+                    .at(pointer(i)),
+                );
+            }
+        }
+    }
+    findings
+}
+
+fn mentions_source_ip(statement: &Statement) -> bool {
+    statement.condition.as_ref().is_some_and(|c| {
+        c.blocks.iter().any(|b: &ConditionBlock| {
+            b.keys
+                .iter()
+                .any(|k| k.name.eq_ignore_ascii_case("aws:SourceIp"))
+        })
+    })
+}

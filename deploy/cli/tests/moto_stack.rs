@@ -1,0 +1,305 @@
+#![cfg(test)]
+//! The synthesized template deployed to moto's CloudFormation, and the policy table seeded
+//! through moto's DynamoDB.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
+use aws_sdk_dynamodb::types::AttributeValue;
+use groupgate_cli::operations::seed;
+use groupgate_cli::stack::assets::Assets;
+use groupgate_cli::stack::{self, groups};
+use groupgate_shared::{GroupPolicy, PolicyDocument};
+use groupgate_testkit::{Moto, policy_table, unique};
+
+/// What moto's CloudFormation does not implement, and so skips without failing the stack; and
+/// the alarm topic and its subscription, which no alarm email leaves out by condition.
+const SKIPPED_BY_MOTO: &[&str] = &[
+    "AccessDeniedResponse",
+    "AlarmEmailSubscription",
+    "AlarmTopic",
+    "Api5xxAlarm",
+    "ApiRefusalsAlarm",
+    "AuthorizerErrorsAlarm",
+    "AuthorizerThrottlesAlarm",
+    "ApiAuthorizer",
+    "ApiStage",
+    "AuthorizerConfigurationErrorResponse",
+    "AuthorizerFailureResponse",
+    "Default4xxResponse",
+    "Default5xxResponse",
+    "GroupAdmin",
+    "GroupPetVeterinarian",
+    "GroupPetViewer",
+    "OperatorClient",
+    "ThrottledResponse",
+    "UnauthorizedResponse",
+    "UserPool",
+    "UserPoolClient",
+    "UserPoolDomain",
+];
+
+#[tokio::test]
+async fn the_template_reaches_create_complete_in_moto() {
+    let moto = Moto::start().await;
+    let aws = moto.sdk_config().await;
+    let groups = groups::load(&groups::default_dir()).unwrap();
+    let assets = Assets::placeholder(&stack::FUNCTIONS);
+    let template = stack::build(
+        &groups,
+        &assets,
+        &stack::Settings::load(&stack::Settings::default_path()).unwrap(),
+    )
+    .to_template()
+    .unwrap();
+
+    let s3 = aws_sdk_s3::Client::new(&aws);
+    let bucket = unique("artifacts");
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    for asset in &assets.assets {
+        s3.put_object()
+            .bucket(&bucket)
+            .key(&asset.s3_key)
+            .body(
+                b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"
+                    .to_vec()
+                    .into(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+
+    let cfn = aws_sdk_cloudformation::Client::new(&aws);
+    let name = unique("gg").replace('-', "");
+    cfn.create_stack()
+        .stack_name(&name)
+        .template_body(template.to_string())
+        .parameters(
+            Parameter::builder()
+                .parameter_key("ArtifactBucket")
+                .parameter_value(&bucket)
+                .build(),
+        )
+        .parameters(
+            Parameter::builder()
+                .parameter_key("PermissionsBoundaryArn")
+                .parameter_value("arn:aws:iam::123456789012:policy/groupgate-boundary-us-east-1")
+                .build(),
+        )
+        .capabilities(Capability::CapabilityIam)
+        .send()
+        .await
+        .unwrap();
+    let mut described = None;
+    for _ in 0..300 {
+        let stack = cfn
+            .describe_stacks()
+            .stack_name(&name)
+            .send()
+            .await
+            .unwrap()
+            .stacks
+            .unwrap()
+            .remove(0);
+        if !stack
+            .stack_status
+            .as_ref()
+            .unwrap()
+            .as_str()
+            .ends_with("IN_PROGRESS")
+        {
+            described = Some(stack);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let described = described.expect("the stack settles within 30 s");
+    assert_eq!(
+        described.stack_status,
+        Some(StackStatus::CreateComplete),
+        "{:?}",
+        described.stack_status_reason
+    );
+
+    let skipped = common::not_created(&cfn, &name, &template).await;
+    assert_eq!(
+        skipped,
+        SKIPPED_BY_MOTO.iter().map(|id| id.to_string()).collect(),
+        "moto's skipped set changed"
+    );
+    let created = template["Resources"].as_object().unwrap().len() - skipped.len();
+    assert!(created >= 28, "{created} resources created");
+
+    let outputs: BTreeMap<String, String> = described
+        .outputs
+        .unwrap()
+        .into_iter()
+        .map(|o| (o.output_key.unwrap(), o.output_value.unwrap()))
+        .collect();
+    // The tables exist in moto's DynamoDB under the names the stack reports.
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    for key in ["PolicyTableName", "PetsTableName"] {
+        dynamodb
+            .describe_table()
+            .table_name(&outputs[key])
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{key}: {e:?}"));
+    }
+    let roles = seed::parse_group_roles(&outputs["GroupRoleArns"]).unwrap();
+    assert_eq!(
+        roles.keys().collect::<Vec<_>>(),
+        ["admin", "pet-veterinarian", "pet-viewer"]
+    );
+    assert!(roles["admin"].contains(&format!(":role/groupgate/{name}/groups/")));
+}
+
+#[tokio::test]
+async fn seeding_writes_every_group_and_removes_undefined_ones() {
+    let moto = Moto::start().await;
+    let client = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+    let stale =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+    let table = policy_table(&client, &[("retired-group", stale, None, None)]).await;
+    let groups = groups::load(&groups::default_dir()).unwrap();
+    let roles =
+        seed::parse_group_roles("admin=arn:aws:iam::123456789012:role/groupgate/s/admin").unwrap();
+
+    let report = seed::seed(&client, &table, &groups, &roles, true)
+        .await
+        .unwrap();
+    assert_eq!(report.written, ["admin", "pet-veterinarian", "pet-viewer"]);
+    assert_eq!(report.removed, ["retired-group"]);
+
+    let item = |group: &str| {
+        let client = client.clone();
+        let table = table.clone();
+        let group = group.to_owned();
+        async move {
+            client
+                .get_item()
+                .table_name(&table)
+                .key("group", AttributeValue::S(group))
+                .send()
+                .await
+                .unwrap()
+                .item
+        }
+    };
+    let admin = GroupPolicy::from_item(&item("admin").await.unwrap()).unwrap();
+    assert_eq!(
+        admin.role_arn.as_deref(),
+        Some("arn:aws:iam::123456789012:role/groupgate/s/admin")
+    );
+    assert_eq!(admin.precedence, Some(1));
+    let vet = GroupPolicy::from_item(&item("pet-veterinarian").await.unwrap()).unwrap();
+    assert_eq!(
+        vet.policy,
+        PolicyDocument::from_json(&groups[1].policy_text())
+    );
+    assert!(item("retired-group").await.is_none());
+}
+
+#[tokio::test]
+async fn an_invalid_policy_file_is_refused_and_nothing_is_written() {
+    let moto = Moto::start().await;
+    let client = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+    let table = policy_table(&client, &[]).await;
+    let dir = std::env::temp_dir().join(unique("policies"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        groups::default_dir().join("admin.json"),
+        dir.join("admin.json"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("broken.json"), r#"{"group":"broken","precedence":5,"description":"d",
+        "pets_table":"read","policy":{"Version":"2012-10-17","Statement":[{"Action":"*","Resource":"*"}]}}"#).unwrap();
+
+    // The CLI loads (and so validates) every definition before it writes anything.
+    let output = seed_with_the_cli(&moto, &table, &dir);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("broken.json"), "{stderr}");
+    assert!(stderr.contains("Effect"), "{stderr}");
+    let count = client.scan().table_name(&table).send().await.unwrap().count;
+    assert_eq!(count, 0, "nothing written");
+    assert!(Path::new(&dir).exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Issue #9: the seeding path reads `policies/*.json` as raw text, so a statement that names a
+/// key twice is refused with the file and the key named, and nothing is written.
+#[tokio::test]
+async fn seeding_refuses_a_policy_file_whose_statement_repeats_a_key() {
+    let moto = Moto::start().await;
+    let client = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+    let table = policy_table(&client, &[]).await;
+    let dir = std::env::temp_dir().join(unique("policies"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("sneaky.json"),
+        r#"{"group":"sneaky","precedence":5,"description":"d","pets_table":"read",
+        "policy":{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Effect":"Allow",
+        "Action":"execute-api:Invoke","Resource":"*"}]}}"#,
+    )
+    .unwrap();
+    let output = seed_with_the_cli(&moto, &table, &dir);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("sneaky.json"), "{stderr}");
+    assert!(stderr.contains("duplicate key `Effect`"), "{stderr}");
+    let count = client.scan().table_name(&table).send().await.unwrap().count;
+    assert_eq!(count, 0, "nothing written");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Issue #11: a re-seed by hand without the roles keeps the `role_arn` each group has.
+#[tokio::test]
+async fn a_reseed_without_roles_keeps_the_stored_roles() {
+    let moto = Moto::start().await;
+    let client = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+    let table = policy_table(&client, &[]).await;
+    let groups = groups::load(&groups::default_dir()).unwrap();
+    let roles =
+        seed::parse_group_roles("admin=arn:aws:iam::123456789012:role/groupgate/s/admin").unwrap();
+    seed::seed(&client, &table, &groups, &roles, true)
+        .await
+        .unwrap();
+    seed::seed(&client, &table, &groups, &Default::default(), true)
+        .await
+        .unwrap();
+    let item = client
+        .get_item()
+        .table_name(&table)
+        .key("group", AttributeValue::S("admin".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let admin = GroupPolicy::from_item(&item).unwrap();
+    assert_eq!(
+        admin.role_arn.as_deref(),
+        Some("arn:aws:iam::123456789012:role/groupgate/s/admin")
+    );
+    assert_eq!(admin.precedence, Some(1));
+    assert!(admin.policy.is_ok());
+}
+
+/// Runs `seed-policies` as an operator would, against moto.
+fn seed_with_the_cli(moto: &Moto, table: &str, dir: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_groupgate"))
+        .args(["seed-policies", "--table", table, "--policies"])
+        .arg(dir)
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .unwrap()
+}

@@ -1,0 +1,430 @@
+#![cfg(test)]
+//! The policy toolbox: `validate`'s findings on a fixture of bad policies, `simulate --expect`
+//! against the committed access file and a changed policy, `explain`'s usage errors, and the
+//! property that `explain`'s decision never disagrees with the authorizer's returned policy as
+//! the independent reference evaluator reads it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use groupgate_cli::stack::groups;
+use groupgate_cli::toolbox::validate::{Context, Severity, validate};
+use groupgate_cli::toolbox::{Catalogue, Evaluation, Request};
+use groupgate_shared::{GroupPolicy, PolicyDocument};
+use groupgate_testkit::unique;
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+fn groupgate(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_groupgate"))
+        .args(args)
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap()
+}
+
+fn text(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr)
+}
+
+/// A folder holding `files` (name, content).
+fn folder(files: &[(&str, String)]) -> PathBuf {
+    let dir = std::env::temp_dir().join(unique("policies"));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, content) in files {
+        std::fs::write(dir.join(name), content).unwrap();
+    }
+    dir
+}
+
+fn definition(group: &str, statements: Value) -> String {
+    serde_json::to_string_pretty(&json!({
+        "group": group,
+        "precedence": 1,
+        "description": "a test group",
+        "pets_table": "none",
+        "policy": { "Version": "2012-10-17", "Statement": statements },
+    }))
+    .unwrap()
+}
+
+const V1: &str = "arn:aws:execute-api:*:*:*/*/GET/petstore/v1/*";
+
+fn findings(dir: &Path, cached: bool) -> Vec<(Severity, String, String)> {
+    let context = Context {
+        stage: "prod",
+        cached,
+        live_groups: None,
+    };
+    validate(dir, &context)
+        .unwrap()
+        .into_iter()
+        .map(|f| {
+            let file = f.file.file_name().unwrap().to_string_lossy().into_owned();
+            (f.severity, file, f.plain())
+        })
+        .collect()
+}
+
+fn has(found: &[(Severity, String, String)], severity: Severity, file: &str, needle: &str) -> bool {
+    found
+        .iter()
+        .any(|(s, f, text)| *s == severity && f == file && text.contains(needle))
+}
+
+#[test]
+fn the_shipped_policies_are_clean() {
+    assert_eq!(findings(&groups::default_dir(), true), vec![]);
+}
+
+#[test]
+fn each_finding_of_validate() {
+    let allow_v1 = json!({"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": V1});
+    let dir = folder(&[
+        (
+            "broken.json",
+            "{\n  \"group\": \"broken\",\n  \"policy\": {,\n}".to_owned(),
+        ),
+        ("misnamed.json", definition("other", json!([allow_v1]))),
+        ("twin-a.json", definition("twin", json!([allow_v1]))),
+        ("twin.json", definition("twin", json!([allow_v1]))),
+        (
+            "nothing.json",
+            definition(
+                "nothing",
+                json!([
+                    {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "arn:aws:execute-api:*:*:*/*/DELETE/*"}
+                ]),
+            ),
+        ),
+        (
+            "star.json",
+            definition(
+                "star",
+                json!([{"Effect": "Allow", "Action": "*", "Resource": "*"}]),
+            ),
+        ),
+        (
+            "shadow.json",
+            definition(
+                "shadow",
+                json!([
+                    allow_v1,
+                    {"Effect": "Deny", "Action": "execute-api:*", "Resource": "arn:aws:execute-api:*:*:*/*/*/petstore/*"}
+                ]),
+            ),
+        ),
+        (
+            "ip.json",
+            definition(
+                "ip",
+                json!([
+                    {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": V1,
+                     "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}
+                ]),
+            ),
+        ),
+    ]);
+    let found = findings(&dir, true);
+    for (severity, file, needle) in [
+        (Severity::Error, "broken.json", "broken.json:3: error:"),
+        (Severity::Error, "misnamed.json", "defines group `other`"),
+        (Severity::Error, "twin.json", "defined twice"),
+        (
+            Severity::Warning,
+            "nothing.json",
+            "/policy/Statement/0: matches no route",
+        ),
+        (Severity::Warning, "star.json", "actions reach beyond"),
+        (Severity::Warning, "star.json", "resources reach beyond"),
+        (
+            Severity::Warning,
+            "shadow.json",
+            "/policy/Statement/0: this Allow is shadowed",
+        ),
+        (Severity::Warning, "ip.json", "aws:SourceIp"),
+    ] {
+        assert!(
+            has(&found, severity, file, needle),
+            "{file}: {needle}: {found:#?}"
+        );
+    }
+    // Without the authorizer cache, a SourceIp condition is fine.
+    assert!(!has(
+        &findings(&dir, false),
+        Severity::Warning,
+        "ip.json",
+        "aws:SourceIp"
+    ));
+
+    // The command line: GitHub annotations, and exit 1 for errors.
+    let out = groupgate(&[
+        "validate",
+        "--format",
+        "github",
+        "--policies",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let annotations = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        annotations
+            .lines()
+            .any(|l| l.starts_with("::error file=") && l.contains("broken.json,line=3::")),
+        "{annotations}"
+    );
+    assert!(
+        annotations
+            .lines()
+            .any(|l| l.starts_with("::warning file=")
+                && l.contains("shadow.json::/policy/Statement/0")),
+        "{annotations}"
+    );
+}
+
+#[test]
+fn warnings_pass_unless_strict_and_a_missing_folder_is_a_usage_error() {
+    let dir = folder(&[(
+        "star.json",
+        definition(
+            "star",
+            json!([{"Effect": "Allow", "Action": "*", "Resource": V1}]),
+        ),
+    )]);
+    let path = dir.to_str().unwrap();
+    assert_eq!(
+        groupgate(&["validate", "--policies", path]).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        groupgate(&["validate", "--strict", "--policies", path])
+            .status
+            .code(),
+        Some(1)
+    );
+    let out = groupgate(&[
+        "explain",
+        "--groups",
+        "a",
+        "--method",
+        "GET",
+        "--path",
+        "/x",
+        "--policies",
+        "/no/such/folder",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("the policies folder `/no/such/folder` does not exist"));
+}
+
+#[test]
+fn explain_names_what_is_wrong_with_the_request() {
+    for (args, needle) in [
+        (
+            ["--method", "GET", "--path", "petstore/v1/pets"],
+            "must start with `/`",
+        ),
+        (
+            ["--method", "FETCH", "--path", "/petstore/v1/pets"],
+            "method `FETCH` is not one of",
+        ),
+    ] {
+        let mut all = vec!["explain", "--groups", "admin"];
+        all.extend(args);
+        let out = groupgate(&all);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(text(&out).contains(needle), "{}", text(&out));
+        assert!(!text(&out).contains("panicked"), "{}", text(&out));
+    }
+    let out = groupgate(&[
+        "explain",
+        "--groups",
+        "pet-veterinarian",
+        "--method",
+        "GET",
+        "--path",
+        "/petstore/v2/pets",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["decision"], "deny");
+    assert_eq!(report["reason"], "no_allow");
+}
+
+#[test]
+fn simulate_expect_passes_for_the_committed_file_and_names_a_changed_cell() {
+    let access = groupgate_cli::toolbox::simulate::default_access_file();
+    let out = groupgate(&["simulate", "--expect", access.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // The shipped policies with the viewer given v2's pets.
+    let mut files: Vec<(String, String)> = std::fs::read_dir(groups::default_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
+        .collect();
+    for (name, content) in &mut files {
+        if name == "pet-viewer.json" {
+            *content = content.replace(
+                "\"arn:aws:execute-api:*:*:*/*/GET/petstore/v2/status\"",
+                "\"arn:aws:execute-api:*:*:*/*/GET/petstore/v2/status\", \"arn:aws:execute-api:*:*:*/*/GET/petstore/v2/pets\"",
+            );
+        }
+    }
+    let refs: Vec<(&str, String)> = files.iter().map(|(n, c)| (n.as_str(), c.clone())).collect();
+    let changed = folder(&refs);
+    let out = groupgate(&[
+        "simulate",
+        "--expect",
+        access.to_str().unwrap(),
+        "--policies",
+        changed.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("pet-viewer: GET /petstore/v2/pets: expected Deny, got Allow"),
+        "{}",
+        text(&out)
+    );
+}
+
+/// Statements drawn from patterns that overlap in every way the API's routes can tell apart.
+fn statement() -> impl Strategy<Value = Value> {
+    let effect = prop_oneof![Just("Allow"), Just("Deny")];
+    let action = prop_oneof![
+        Just("execute-api:Invoke"),
+        Just("execute-api:*"),
+        Just("*"),
+        Just("EXECUTE-API:invoke"),
+        Just("s3:GetObject"),
+    ];
+    let resource = prop_oneof![
+        Just("*"),
+        Just("arn:aws:execute-api:*:*:*/*/*/*"),
+        Just("arn:aws:execute-api:*:*:*/*/GET/*"),
+        Just("arn:aws:execute-api:*:*:*/*/GET/petstore/v1/*"),
+        Just("arn:aws:execute-api:*:*:*/*/*/petstore/v1/pets"),
+        Just("arn:aws:execute-api:*:*:*/prod/POST/petstore/v1/pets"),
+        Just("arn:aws:execute-api:*:*:*/test/*"),
+        Just("arn:aws:execute-api:*:*:*/*/GET/petstore/v?/pets"),
+        Just("arn:aws:execute-api:*:*:*/*/GET/petstore/v2/status"),
+    ];
+    let not_resource = any::<bool>();
+    (
+        effect,
+        action,
+        prop::collection::vec(resource, 1..3),
+        not_resource,
+    )
+        .prop_map(|(effect, action, resources, not)| {
+            let key = if not { "NotResource" } else { "Resource" };
+            json!({"Effect": effect, "Action": action, key: resources})
+        })
+}
+
+fn request() -> impl Strategy<Value = (String, String)> {
+    let method = prop_oneof![Just("GET"), Just("POST"), Just("DELETE")];
+    let path = prop_oneof![
+        Just("/petstore/v1/pets"),
+        Just("/petstore/v1/pets/7"),
+        Just("/petstore/v2/pets"),
+        Just("/petstore/v2/status"),
+        Just("/other"),
+    ];
+    (method, path).prop_map(|(m, p)| (m.to_owned(), p.to_owned()))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// `explain`'s decision (the authorizer's merge and decide) agrees with the policy returned
+    /// to API Gateway, and with the groups' own statements, as the reference evaluator reads
+    /// them.
+    #[test]
+    fn explain_never_disagrees_with_the_reference_evaluator(
+        policies in prop::collection::vec(prop::collection::vec(statement(), 0..4), 0..4),
+        member in prop::collection::vec(any::<bool>(), 4),
+        (method, path) in request(),
+    ) {
+        let groups: Vec<Arc<GroupPolicy>> = policies
+            .iter()
+            .enumerate()
+            .map(|(i, statements)| {
+                let text = json!({"Version": "2012-10-17", "Statement": statements}).to_string();
+                Arc::new(GroupPolicy {
+                    group: format!("g{i}"),
+                    policy: PolicyDocument::from_json(&text),
+                    role_arn: None,
+                    precedence: None,
+                })
+            })
+            .collect();
+        let catalogue = Catalogue { groups, source: "generated".into() };
+        let names: Vec<String> = (0..policies.len())
+            .filter(|i| member.get(*i).copied().unwrap_or(false))
+            .map(|i| format!("g{i}"))
+            .collect();
+        let request = Request { method, path, source_ip: None, stage: "prod".into() };
+        let evaluation = Evaluation::new(catalogue.select(&names), &request).unwrap();
+        let decided = evaluation.decision().is_allow();
+        prop_assert_eq!(evaluation.reference_allows(), Ok(decided));
+
+        // A member group whose policy does not parse (an empty `Statement`, say) denies
+        // everything: the authorizer fails closed.
+        let selected = catalogue.select(&names);
+        if selected.iter().any(|g| g.policy.is_err()) {
+            prop_assert!(!decided);
+            return Ok(());
+        }
+        // The same groups' statements, all in one document, read by the reference directly.
+        let all: Vec<Value> = names
+            .iter()
+            .filter_map(|n| n.strip_prefix('g').and_then(|i| i.parse::<usize>().ok()))
+            .flat_map(|i| policies[i].clone())
+            .collect();
+        let direct = groupgate_shared::reference::allows(
+            &json!({"Statement": all}),
+            groupgate_shared::INVOKE_ACTION,
+            evaluation.method_arn.as_str(),
+        );
+        prop_assert_eq!(direct, Ok(decided));
+    }
+}
+
+#[test]
+fn explain_exits_3_when_the_keys_cannot_be_read() {
+    let closed = format!(
+        "http://127.0.0.1:{}/jwks.json",
+        groupgate_testkit::free_port()
+    );
+    let out = groupgate(&[
+        "explain",
+        "--token",
+        "a.b.c",
+        "--method",
+        "GET",
+        "--path",
+        "/petstore/v1/pets",
+        "--user-pool-id",
+        "us-east-1_abc",
+        "--client-id",
+        "client",
+        "--jwks-url",
+        &closed,
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        text(&out).contains("the pool's keys could not be read"),
+        "{}",
+        text(&out)
+    );
+}

@@ -1,0 +1,549 @@
+//! A local stand-in for API Gateway's REST API with a REQUEST Lambda authorizer, calling the
+//! functions through cargo-lambda's invoke endpoint. It follows what AWS documents:
+//!
+//! - no identity source (`Authorization` header): 401 without calling the authorizer;
+//! - authorizer error `Unauthorized`: 401; any other error or malformed output: 500;
+//! - the returned policy is evaluated against the method ARN: explicit deny or no allow is 403;
+//! - results are cached per identity source for the TTL and applied to every method, as API
+//!   Gateway does (so a policy written only for the first method asked shows up locally);
+//! - allowed requests go to the backend as REST v1 proxy events carrying the authorizer context;
+//! - its own answers are the stack's gateway responses: JSON with the message, the hint the
+//!   stack gives for that response type, and the request id;
+//! - given CORS origins, it answers OPTIONS preflights itself (no authorizer), echoing only an
+//!   allowed origin, and lets the allowed origins read its own answers as the stack does.
+//!
+//! Its parts: `http` (the HTTP/1.1 server, keeping the client's header casing), `event` (the
+//! typed REST API events), and here, [`Gateway`]: route, authorize, evaluate, call the backend.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use groupgate_shared::cors::{self, AllowedOrigins};
+use groupgate_shared::{INVOKE_ACTION, MergedPolicy, MethodArn, PolicyDocument, RequestFacts};
+
+mod event;
+mod http;
+
+use event::{NameValues, RestEvent, RestRequest};
+use serde_json::{Map, Value, json};
+
+/// The fixed identity of the local API in method ARNs.
+pub const LOCAL_REGION: &str = "us-east-1";
+pub const LOCAL_ACCOUNT: &str = "123456789012";
+pub const LOCAL_API_ID: &str = "localapi01";
+
+/// Where time comes from; tests move it by hand.
+pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
+
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    pub stage: String,
+    /// (HTTP method, resource path with `{param}`s).
+    pub routes: Vec<(String, String)>,
+    pub authorizer_ttl: Duration,
+    pub identity_header: String,
+    /// cargo-lambda's invoke endpoint, e.g. `http://127.0.0.1:9000`.
+    pub invoke_url: String,
+    pub authorizer_function: String,
+    pub backend_function: String,
+    /// The hint of each gateway response type (`UNAUTHORIZED`, `ACCESS_DENIED`, ...), as the
+    /// stack's gateway responses give them.
+    pub hints: HashMap<String, String>,
+    /// Browser origins allowed to call the API; empty, no CORS.
+    pub cors_origins: AllowedOrigins,
+}
+
+/// A request as the gateway sees it.
+#[derive(Debug, Clone, Default)]
+pub struct GatewayRequest {
+    pub method: String,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub source_ip: Option<IpAddr>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl GatewayResponse {
+    fn json(status: u16, body: Value) -> Self {
+        Self {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: body.to_string().into_bytes(),
+        }
+    }
+}
+
+/// One of API Gateway's own answers, before it is written out: its response type, status and
+/// message (API Gateway's `$context.error.messageString`).
+struct GatewayError {
+    kind: &'static str,
+    status: u16,
+    message: Option<&'static str>,
+}
+
+impl GatewayError {
+    const fn new(kind: &'static str, status: u16, message: Option<&'static str>) -> Self {
+        Self {
+            kind,
+            status,
+            message,
+        }
+    }
+}
+
+const UNAUTHORIZED: GatewayError = GatewayError::new("UNAUTHORIZED", 401, Some("Unauthorized"));
+const AUTHORIZER_FAILURE: GatewayError = GatewayError::new("AUTHORIZER_FAILURE", 500, None);
+const BACKEND_FAILURE: GatewayError =
+    GatewayError::new("DEFAULT_5XX", 502, Some("Internal server error"));
+
+const EXPLICIT_DENY: &str = "User is not authorized to access this resource with an explicit deny";
+const NO_ALLOW: &str = "User is not authorized to access this resource";
+
+/// An authorizer result as API Gateway keeps it.
+#[derive(Clone)]
+struct Authorization {
+    at: Instant,
+    principal_id: String,
+    policy: Arc<PolicyDocument>,
+    context: Map<String, Value>,
+}
+
+/// What calling a function gave.
+enum Invocation {
+    Ok(Value),
+    /// The function returned an error (`errorMessage`).
+    FunctionError(String),
+}
+
+pub struct Gateway {
+    config: GatewayConfig,
+    http: reqwest::Client,
+    cache: Mutex<HashMap<String, Authorization>>,
+    clock: Clock,
+    /// How many times the authorizer was invoked (for tests and the log).
+    authorizer_calls: std::sync::atomic::AtomicUsize,
+}
+
+fn log(line: &str) {
+    eprintln!("gateway: {line}");
+}
+
+impl Gateway {
+    pub fn new(config: GatewayConfig, clock: Clock) -> anyhow::Result<Self> {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        Ok(Self {
+            config,
+            // Generous: the first invocation of a function may wait for cargo-lambda to build it.
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(300))
+                .build()?,
+            cache: Mutex::new(HashMap::new()),
+            clock,
+            authorizer_calls: 0.into(),
+        })
+    }
+
+    pub fn authorizer_calls(&self) -> usize {
+        self.authorizer_calls
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The route template and path parameters for `path` (already without the stage).
+    fn route(&self, method: &str, path: &str) -> Option<(String, Map<String, Value>)> {
+        let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+        'routes: for (m, template) in &self.config.routes {
+            if m != method {
+                continue;
+            }
+            let parts: Vec<&str> = template.split('/').collect();
+            if parts.len() != segments.len() {
+                continue;
+            }
+            let mut params = Map::new();
+            for (part, segment) in parts.iter().zip(&segments) {
+                match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                    Some(name) if !segment.is_empty() => {
+                        params.insert(name.to_owned(), json!(segment));
+                    }
+                    _ if part == segment => {}
+                    _ => continue 'routes,
+                }
+            }
+            return Some((template.clone(), params));
+        }
+        None
+    }
+
+    async fn invoke(&self, function: &str, payload: &Value) -> anyhow::Result<Invocation> {
+        let url = format!(
+            "{}/2015-03-31/functions/{function}/invocations",
+            self.config.invoke_url
+        );
+        let response = self
+            .http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(payload.to_string())
+            .send()
+            .await?;
+        let status = response.status();
+        let body: Value = serde_json::from_slice(&response.bytes().await?)?;
+        if status.is_success() {
+            Ok(Invocation::Ok(body))
+        } else {
+            Ok(Invocation::FunctionError(
+                body.get("errorMessage")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+            ))
+        }
+    }
+
+    pub async fn handle(&self, mut request: GatewayRequest) -> GatewayResponse {
+        let request_id = format!("{:032x}", rand::random::<u128>());
+        let origin = find_header(&request.headers, "origin").map(str::to_owned);
+        let line = |path: &str, outcome: &dyn std::fmt::Display| {
+            log(&format!(
+                "{request_id} {} {path}: {outcome}",
+                request.method
+            ));
+        };
+        if request.method == "OPTIONS"
+            && let Some(response) = self.preflight(&request.path, origin.as_deref())
+        {
+            line(&request.path, &"204 (CORS preflight)");
+            return response;
+        }
+        let fail = |error: GatewayError| self.error(&error, &request_id, origin.as_deref());
+        let (path, resource, path_parameters, method_arn) = match self.resolve(&request) {
+            Ok(resolved) => resolved,
+            Err(error) => return fail(error),
+        };
+        let headers = NameValues(std::mem::take(&mut request.headers));
+        let query = NameValues(std::mem::take(&mut request.query));
+        let Some(identity) =
+            find_header(&headers.0, &self.config.identity_header).filter(|v| !v.is_empty())
+        else {
+            line(&path, &"401 (no identity source)");
+            return fail(UNAUTHORIZED);
+        };
+        let host = find_header(&headers.0, "host").unwrap_or("localhost");
+        let rest = RestRequest {
+            resource: &resource,
+            path: &path,
+            method: &request.method,
+            headers: &headers,
+            query: &query,
+            path_parameters: &path_parameters,
+            stage: &self.config.stage,
+            request_id: &request_id,
+            request_time_epoch_ms: epoch_ms(),
+            account_id: LOCAL_ACCOUNT,
+            api_id: LOCAL_API_ID,
+            host,
+            source_ip: request.source_ip,
+        };
+        let authorization = match self.authorize(identity, &method_arn, &rest).await {
+            Ok(a) => a,
+            Err(error) => return fail(error),
+        };
+        let facts = RequestFacts {
+            source_ip: request.source_ip,
+        };
+        let merged =
+            MergedPolicy::from_document("authorizer", (*authorization.policy).clone(), &facts);
+        let decision = merged.decide(INVOKE_ACTION, method_arn.as_str());
+        if !decision.is_allow() {
+            line(&path, &format_args!("403 ({})", decision.reason()));
+            let message = match decision.reason() {
+                groupgate_shared::Reason::NoMatchingAllow => NO_ALLOW,
+                _ => EXPLICIT_DENY,
+            };
+            return fail(GatewayError::new("ACCESS_DENIED", 403, Some(message)));
+        }
+        let mut authorizer = authorization.context.clone();
+        authorizer.insert("principalId".into(), json!(authorization.principal_id));
+        let event = RestEvent::proxy(&rest, &authorizer, &request.body);
+        let response = match self.call_backend(&event).await {
+            Ok(response) => response,
+            Err(error) => fail(error),
+        };
+        line(&path, &format_args!("{} (allowed)", response.status));
+        response
+    }
+
+    /// One of API Gateway's own answers, as the stack's gateway responses write it.
+    fn error(
+        &self,
+        error: &GatewayError,
+        request_id: &str,
+        origin: Option<&str>,
+    ) -> GatewayResponse {
+        let mut body = Map::new();
+        body.insert("message".into(), json!(error.message));
+        if let Some(hint) = self.config.hints.get(error.kind) {
+            body.insert("hint".into(), json!(hint));
+        }
+        body.insert("requestId".into(), json!(request_id));
+        let mut response = GatewayResponse::json(error.status, Value::Object(body));
+        // As the stack's gateway responses: one origin is named; several copy the request's.
+        match self.config.cors_origins.as_slice() {
+            [] => {}
+            [only] => response
+                .headers
+                .push(("access-control-allow-origin".into(), only.clone())),
+            _ => {
+                if let Some(origin) = origin {
+                    response
+                        .headers
+                        .push(("access-control-allow-origin".into(), origin.to_owned()));
+                }
+                response.headers.push(("vary".into(), "Origin".into()));
+            }
+        }
+        response
+    }
+
+    /// The answer to a CORS preflight for `path`, when CORS is on and `path` is a resource of
+    /// the API: `Access-Control-Allow-Origin` only for an allowed origin, as the stack's MOCK
+    /// integration does.
+    fn preflight(&self, path: &str, origin: Option<&str>) -> Option<GatewayResponse> {
+        if self.config.cors_origins.is_empty() {
+            return None;
+        }
+        let path = path
+            .strip_prefix(&format!("/{}", self.config.stage))
+            .filter(|p| p.starts_with('/'))?;
+        let methods: Vec<&str> = self
+            .config
+            .routes
+            .iter()
+            .filter(|(m, template)| {
+                self.route(m, path)
+                    .is_some_and(|(matched, _)| &matched == template)
+            })
+            .map(|(m, _)| m.as_str())
+            .collect();
+        if methods.is_empty() {
+            return None;
+        }
+        let mut headers = vec![
+            (
+                "access-control-allow-methods".to_owned(),
+                format!("{},OPTIONS", methods.join(",")),
+            ),
+            (
+                "access-control-allow-headers".to_owned(),
+                cors::ALLOW_HEADERS.to_owned(),
+            ),
+            (
+                "access-control-max-age".to_owned(),
+                cors::MAX_AGE_SECONDS.to_string(),
+            ),
+            ("vary".to_owned(), "Origin".to_owned()),
+        ];
+        if let Some(allowed) = self.config.cors_origins.allow(origin) {
+            headers.push(("access-control-allow-origin".to_owned(), allowed.to_owned()));
+        }
+        Some(GatewayResponse {
+            status: 204,
+            headers,
+            body: Vec::new(),
+        })
+    }
+
+    /// The path without the stage, the route it matches, its path parameters and the method ARN;
+    /// or API Gateway's answer when there is no such route.
+    fn resolve(
+        &self,
+        request: &GatewayRequest,
+    ) -> Result<(String, String, Map<String, Value>, MethodArn), GatewayError> {
+        let stage_prefix = format!("/{}", self.config.stage);
+        let path = request
+            .path
+            .strip_prefix(&stage_prefix)
+            .filter(|p| p.starts_with('/'))
+            .ok_or(GatewayError::new("DEFAULT_4XX", 403, Some("Forbidden")))?;
+        let (resource, path_parameters) = self.route(&request.method, path).ok_or(
+            GatewayError::new("DEFAULT_4XX", 403, Some("Missing Authentication Token")),
+        )?;
+        let method_arn = MethodArn::for_request(
+            LOCAL_REGION,
+            LOCAL_ACCOUNT,
+            LOCAL_API_ID,
+            &self.config.stage,
+            &request.method,
+            path,
+        )
+        .map_err(|e| {
+            log(&format!("unusable path: {e}"));
+            GatewayError::new("DEFAULT_4XX", 400, Some("Bad Request"))
+        })?;
+        Ok((path.to_owned(), resource, path_parameters, method_arn))
+    }
+
+    async fn call_backend(&self, event: &RestEvent<'_>) -> Result<GatewayResponse, GatewayError> {
+        let failed = |why: &dyn std::fmt::Display| {
+            log(&format!("backend failed: {why}"));
+            BACKEND_FAILURE
+        };
+        let event = serde_json::to_value(event).map_err(|e| failed(&e))?;
+        match self.invoke(&self.config.backend_function, &event).await {
+            Ok(Invocation::Ok(response)) => proxy_response(&response)
+                .ok_or_else(|| failed(&"the function's response has no statusCode")),
+            Ok(Invocation::FunctionError(message)) => Err(failed(&message)),
+            Err(e) => Err(failed(&e)),
+        }
+    }
+
+    /// The authorizer's result for this identity source: from the cache, or by invoking it.
+    async fn authorize(
+        &self,
+        identity: &str,
+        method_arn: &MethodArn,
+        request: &RestRequest<'_>,
+    ) -> Result<Authorization, GatewayError> {
+        let now = (self.clock)();
+        let ttl = self.config.authorizer_ttl;
+        if let Ok(cache) = self.cache.lock()
+            && let Some(hit) = cache.get(identity)
+            && now.saturating_duration_since(hit.at) < ttl
+        {
+            return Ok(hit.clone());
+        }
+        let failure = |why: String| {
+            log(&format!("authorizer failure: {why}"));
+            AUTHORIZER_FAILURE
+        };
+        let event = serde_json::to_value(RestEvent::authorizer(request, method_arn.as_str()))
+            .map_err(|e| failure(e.to_string()))?;
+        self.authorizer_calls
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let output = match self.invoke(&self.config.authorizer_function, &event).await {
+            Ok(Invocation::Ok(output)) => output,
+            Ok(Invocation::FunctionError(message)) if message == "Unauthorized" => {
+                return Err(UNAUTHORIZED);
+            }
+            Ok(Invocation::FunctionError(message)) => return Err(failure(message)),
+            Err(e) => return Err(failure(e.to_string())),
+        };
+        let authorization = parse_authorizer_output(&output, now).map_err(failure)?;
+        if !ttl.is_zero()
+            && let Ok(mut cache) = self.cache.lock()
+        {
+            cache.insert(identity.to_owned(), authorization.clone());
+        }
+        Ok(authorization)
+    }
+}
+
+fn epoch_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Checks an authorizer's output as API Gateway does: a principal, a policy document, and a
+/// context of plain values only.
+fn parse_authorizer_output(output: &Value, now: Instant) -> Result<Authorization, String> {
+    let principal_id = output
+        .get("principalId")
+        .and_then(Value::as_str)
+        .filter(|p| !p.is_empty())
+        .ok_or("output has no principalId")?
+        .to_owned();
+    let policy = output
+        .get("policyDocument")
+        .ok_or("output has no policyDocument")?;
+    let policy = PolicyDocument::from_json(&policy.to_string())
+        .map_err(|e| format!("policyDocument: {e}"))?;
+    let context = match output.get("context") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(map)) => {
+            if let Some((key, _)) = map.iter().find(|(_, v)| v.is_object() || v.is_array()) {
+                return Err(format!(
+                    "context value `{key}` is not a string, number or boolean"
+                ));
+            }
+            map.clone()
+        }
+        Some(_) => return Err("context is not an object".into()),
+    };
+    Ok(Authorization {
+        at: now,
+        principal_id,
+        policy: Arc::new(policy),
+        context,
+    })
+}
+
+/// A Lambda proxy response (`statusCode`, `headers`, `multiValueHeaders`, `body`,
+/// `isBase64Encoded`) as the HTTP response it describes.
+fn proxy_response(response: &Value) -> Option<GatewayResponse> {
+    let status = response
+        .get("statusCode")
+        .and_then(Value::as_u64)
+        .and_then(|s| u16::try_from(s).ok())?;
+    let mut headers = Vec::new();
+    if let Some(map) = response.get("headers").and_then(Value::as_object) {
+        headers.extend(
+            map.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))),
+        );
+    }
+    if let Some(map) = response.get("multiValueHeaders").and_then(Value::as_object) {
+        for (k, values) in map {
+            if headers.iter().any(|(h, _)| h.eq_ignore_ascii_case(k)) {
+                continue;
+            }
+            for v in values
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                headers.push((k.clone(), v.to_owned()));
+            }
+        }
+    }
+    let text = response
+        .get("body")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let body = if response.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) {
+        base64_decode(text).unwrap_or_default()
+    } else {
+        text.as_bytes().to_vec()
+    };
+    Some(GatewayResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// The first value of header `name`, whatever its case.
+fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    base64::engine::general_purpose::STANDARD.decode(text).ok()
+}
+
+pub use http::serve;

@@ -1,0 +1,571 @@
+#![cfg(test)]
+//! The local gateway's own rules, against a stand-in Lambda invoke endpoint served over HTTP by
+//! the test (so the gateway's real HTTP client is used), with a clock the test moves.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use groupgate_stack as stack;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use local_gateway::{Gateway, GatewayConfig, GatewayRequest, serve};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+/// Scripted function results: (HTTP status, body) by function name; received events recorded.
+#[derive(Default)]
+struct Functions {
+    results: Mutex<HashMap<String, (u16, Value)>>,
+    received: Mutex<Vec<(String, Value)>>,
+}
+
+impl Functions {
+    fn set(&self, function: &str, status: u16, body: Value) {
+        self.results
+            .lock()
+            .unwrap()
+            .insert(function.to_owned(), (status, body));
+    }
+    fn received(&self, function: &str) -> Vec<Value> {
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(f, _)| f == function)
+            .map(|(_, e)| e.clone())
+            .collect()
+    }
+}
+
+async fn invoke_endpoint(functions: Arc<Functions>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let functions = Arc::clone(&functions);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(
+                    move |request: hyper::Request<hyper::body::Incoming>| {
+                        let functions = Arc::clone(&functions);
+                        async move {
+                            let name = request
+                                .uri()
+                                .path()
+                                .split('/')
+                                .nth(3)
+                                .unwrap_or_default()
+                                .to_owned();
+                            let body = request.into_body().collect().await.unwrap().to_bytes();
+                            let event: Value = serde_json::from_slice(&body).unwrap();
+                            functions
+                                .received
+                                .lock()
+                                .unwrap()
+                                .push((name.clone(), event));
+                            let (status, reply) = functions.results.lock().unwrap().get(&name).cloned()
+                            .unwrap_or((500, json!({"errorType": "NotFound", "errorMessage": "no such function"})));
+                            let mut response =
+                                hyper::Response::new(Full::new(Bytes::from(reply.to_string())));
+                            *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+                            Ok::<_, Infallible>(response)
+                        }
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+struct Setup {
+    gateway: Arc<Gateway>,
+    functions: Arc<Functions>,
+    /// Seconds added to the gateway's clock.
+    offset: Arc<AtomicU64>,
+}
+
+async fn setup(ttl: u64) -> Setup {
+    setup_with_cors(ttl, &[]).await
+}
+
+async fn setup_with_cors(ttl: u64, origins: &[&str]) -> Setup {
+    let functions = Arc::new(Functions::default());
+    let invoke_url = invoke_endpoint(Arc::clone(&functions)).await;
+    let offset = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let clock_offset = Arc::clone(&offset);
+    let config = GatewayConfig {
+        stage: "prod".into(),
+        routes: stack::ROUTES
+            .iter()
+            .map(|(m, p)| (m.to_string(), p.to_string()))
+            .collect(),
+        authorizer_ttl: Duration::from_secs(ttl),
+        identity_header: "Authorization".into(),
+        invoke_url,
+        authorizer_function: "authorizer".into(),
+        backend_function: "backend".into(),
+        hints: stack::gateway_hints(),
+        cors_origins: groupgate_shared::cors::AllowedOrigins::new(
+            origins.iter().map(|o| o.to_string()).collect(),
+        )
+        .unwrap(),
+    };
+    let gateway = Gateway::new(
+        config,
+        Arc::new(move || start + Duration::from_secs(clock_offset.load(Ordering::SeqCst))),
+    )
+    .unwrap();
+    functions.set(
+        "backend",
+        200,
+        json!({"statusCode": 200, "headers": {"content-type": "application/json", "x-pets": "yes"},
+        "body": "{\"pets\":[]}", "isBase64Encoded": false}),
+    );
+    Setup {
+        gateway: Arc::new(gateway),
+        functions,
+        offset,
+    }
+}
+
+impl Setup {
+    /// The status of a GET of `path` with `token`.
+    async fn status(&self, path: &str, token: &str) -> u16 {
+        self.gateway.handle(get(path, Some(token))).await.status
+    }
+}
+
+fn allow(resources: &[&str]) -> Value {
+    json!({"principalId": "user-1", "policyDocument": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": resources}]},
+        "context": {"sub": "user-1", "username": "vet", "groups": "[\"pet-veterinarian\"]", "n": 3, "b": true}})
+}
+
+fn get(path: &str, token: Option<&str>) -> GatewayRequest {
+    GatewayRequest {
+        method: "GET".into(),
+        path: format!("/prod{path}"),
+        headers: token
+            .map(|t| vec![("Authorization".to_owned(), format!("Bearer {t}"))])
+            .unwrap_or_default(),
+        source_ip: Some("127.0.0.1".parse().unwrap()),
+        ..GatewayRequest::default()
+    }
+}
+
+fn body(response: &local_gateway::GatewayResponse) -> Value {
+    serde_json::from_slice(&response.body).unwrap()
+}
+
+/// The body of one of the gateway's own answers, as the stack's gateway response of `kind`
+/// writes it: the message, the stack's hint, and the request id.
+fn gateway_body(response: &local_gateway::GatewayResponse, kind: &str, message: Value) -> Value {
+    let mut b = body(response);
+    let id = b["requestId"].as_str().unwrap_or_default();
+    assert_eq!(id.len(), 32, "{b}");
+    b.as_object_mut().unwrap().remove("requestId");
+    assert_eq!(
+        b,
+        json!({"message": message, "hint": stack::gateway_hints()[kind]}),
+        "{kind}"
+    );
+    b
+}
+
+fn header<'a>(response: &'a local_gateway::GatewayResponse, name: &str) -> Option<&'a str> {
+    response
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+#[tokio::test]
+async fn no_identity_source_is_401_without_calling_the_authorizer() {
+    let s = setup(300).await;
+    let response = s.gateway.handle(get("/petstore/v1/pets", None)).await;
+    assert_eq!(response.status, 401);
+    gateway_body(&response, "UNAUTHORIZED", json!("Unauthorized"));
+    assert_eq!(s.gateway.authorizer_calls(), 0);
+}
+
+#[tokio::test]
+async fn an_unauthorized_error_is_401_and_other_errors_500() {
+    let s = setup(300).await;
+    s.functions.set(
+        "authorizer",
+        500,
+        json!({"errorType": "Unauthorized", "errorMessage": "Unauthorized"}),
+    );
+    let response = s.gateway.handle(get("/petstore/v1/pets", Some("a"))).await;
+    assert_eq!(response.status, 401);
+    gateway_body(&response, "UNAUTHORIZED", json!("Unauthorized"));
+
+    s.functions.set(
+        "authorizer",
+        500,
+        json!({"errorType": "AuthorizerFailure", "errorMessage": "policy_store_unavailable: x"}),
+    );
+    let response = s.gateway.handle(get("/petstore/v1/pets", Some("b"))).await;
+    assert_eq!(response.status, 500);
+    gateway_body(&response, "AUTHORIZER_FAILURE", Value::Null);
+    assert!(s.functions.received("backend").is_empty());
+}
+
+#[tokio::test]
+async fn malformed_authorizer_output_is_500() {
+    let mut nested = allow(&["*"]);
+    nested["context"]["groups"] = json!(["pet-veterinarian"]);
+    let mut no_principal = allow(&["*"]);
+    no_principal.as_object_mut().unwrap().remove("principalId");
+    let mut no_policy = allow(&["*"]);
+    no_policy.as_object_mut().unwrap().remove("policyDocument");
+    let mut no_effect = allow(&["*"]);
+    no_effect["policyDocument"]["Statement"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("Effect");
+    for (i, output) in [nested, no_principal, no_policy, no_effect, json!("Allow")]
+        .into_iter()
+        .enumerate()
+    {
+        let s = setup(300).await;
+        s.functions.set("authorizer", 200, output.clone());
+        let response = s
+            .gateway
+            .handle(get("/petstore/v1/pets", Some(&format!("t{i}"))))
+            .await;
+        assert_eq!(response.status, 500, "{output}");
+        assert!(s.functions.received("backend").is_empty(), "{output}");
+    }
+}
+
+#[tokio::test]
+async fn explicit_and_implicit_denies_have_the_stacks_access_denied_body() {
+    let s = setup(0).await;
+    s.functions.set(
+        "authorizer",
+        200,
+        allow(&["arn:aws:execute-api:*:*:*/*/GET/petstore/v1/*"]),
+    );
+    let response = s.gateway.handle(get("/petstore/v2/pets", Some("t"))).await;
+    assert_eq!(response.status, 403);
+    gateway_body(
+        &response,
+        "ACCESS_DENIED",
+        json!("User is not authorized to access this resource"),
+    );
+
+    let mut deny = allow(&["*"]);
+    deny["policyDocument"]["Statement"].as_array_mut().unwrap().push(json!(
+        {"Effect": "Deny", "Action": "execute-api:Invoke", "Resource": "arn:aws:execute-api:*:*:*/*/GET/petstore/v2/*"}));
+    s.functions.set("authorizer", 200, deny);
+    let response = s.gateway.handle(get("/petstore/v2/pets", Some("t"))).await;
+    assert_eq!(response.status, 403);
+    gateway_body(
+        &response,
+        "ACCESS_DENIED",
+        json!("User is not authorized to access this resource with an explicit deny"),
+    );
+}
+
+#[tokio::test]
+async fn a_cached_policy_is_applied_to_other_methods_until_the_ttl_passes() {
+    let s = setup(300).await;
+    // A policy written only for the first method asked: what a naive authorizer returns.
+    s.functions.set(
+        "authorizer",
+        200,
+        allow(&["arn:aws:execute-api:us-east-1:123456789012:localapi01/prod/GET/petstore/v1/pets"]),
+    );
+    assert_eq!(s.status("/petstore/v1/pets", "t").await, 200);
+    // A broader policy now, but the cached narrow one still answers for the same token...
+    s.functions.set("authorizer", 200, allow(&["*"]));
+    assert_eq!(s.status("/petstore/v2/status", "t").await, 403);
+    assert_eq!(s.gateway.authorizer_calls(), 1);
+    // ...while another token is authorized afresh.
+    assert_eq!(s.status("/petstore/v2/status", "other").await, 200);
+    assert_eq!(s.gateway.authorizer_calls(), 2);
+
+    s.offset.store(299, Ordering::SeqCst);
+    assert_eq!(s.status("/petstore/v2/status", "t").await, 403);
+    s.offset.store(300, Ordering::SeqCst);
+    assert_eq!(s.status("/petstore/v2/status", "t").await, 200, "expired");
+    assert_eq!(s.gateway.authorizer_calls(), 3);
+}
+
+#[tokio::test]
+async fn allowed_requests_reach_the_backend_with_the_context_and_its_answer_comes_back() {
+    let s = setup(300).await;
+    s.functions.set("authorizer", 200, allow(&["*"]));
+    let response = s
+        .gateway
+        .handle(get("/petstore/v1/pets/7", Some("t")))
+        .await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body, b"{\"pets\":[]}");
+    assert!(
+        response
+            .headers
+            .contains(&("x-pets".to_owned(), "yes".to_owned()))
+    );
+
+    let authorizer_event = &s.functions.received("authorizer")[0];
+    assert_eq!(authorizer_event["type"], "REQUEST");
+    assert_eq!(
+        authorizer_event["methodArn"],
+        "arn:aws:execute-api:us-east-1:123456789012:localapi01/prod/GET/petstore/v1/pets/7"
+    );
+    assert_eq!(authorizer_event["headers"]["Authorization"], "Bearer t");
+
+    let event = &s.functions.received("backend")[0];
+    assert_eq!(event["resource"], "/petstore/v1/pets/{id}");
+    assert_eq!(event["path"], "/petstore/v1/pets/7");
+    assert_eq!(event["pathParameters"], json!({"id": "7"}));
+    assert_eq!(event["requestContext"]["stage"], "prod");
+    assert_eq!(
+        event["requestContext"]["authorizer"],
+        json!({"principalId": "user-1", "sub": "user-1",
+        "username": "vet", "groups": "[\"pet-veterinarian\"]", "n": 3, "b": true})
+    );
+    // The event is one the backend's own event types accept.
+    let request = lambda_http_request(event);
+    assert_eq!(request, "/prod/petstore/v1/pets/7");
+}
+
+fn lambda_http_request(event: &Value) -> String {
+    let parsed: aws_lambda_events::apigw::ApiGatewayProxyRequest =
+        serde_json::from_value(event.clone()).unwrap();
+    format!(
+        "/{}{}",
+        parsed.request_context.stage.unwrap(),
+        parsed.path.unwrap()
+    )
+}
+
+#[tokio::test]
+async fn unknown_routes_are_403_missing_authentication_token() {
+    let s = setup(300).await;
+    let response = s.gateway.handle(get("/petstore/v9", Some("t"))).await;
+    assert_eq!(response.status, 403);
+    gateway_body(
+        &response,
+        "DEFAULT_4XX",
+        json!("Missing Authentication Token"),
+    );
+    let mut post_status = get("/petstore/v2/status", Some("t"));
+    post_status.method = "POST".into();
+    assert_eq!(s.gateway.handle(post_status).await.status, 403);
+    assert_eq!(s.gateway.authorizer_calls(), 0);
+}
+
+#[tokio::test]
+async fn the_gateway_serves_over_http() {
+    let s = setup(300).await;
+    s.functions.set("authorizer", 200, allow(&["*"]));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}/prod/petstore/v1/pets",
+        listener.local_addr().unwrap()
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(listener, Arc::clone(&s.gateway), async {
+        let _ = stopped.await;
+    }));
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let client = reqwest::Client::new();
+    let response = client
+        .get(&url)
+        .header("Authorization", "Bearer t")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-pets"], "yes");
+    assert_eq!(client.get(&url).send().await.unwrap().status(), 401);
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
+
+/// The keys of a JSON object, sorted.
+fn keys(value: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = value.as_object().unwrap().keys().cloned().collect();
+    keys.sort();
+    keys
+}
+
+/// The events the functions receive have the shape of the recorded ones in `fixtures/events/`:
+/// the same fields at every level, empty maps written as AWS writes them, and the client's
+/// header-name casing kept (the request is sent as raw bytes, so nothing lowercases it).
+#[tokio::test]
+async fn events_have_the_shape_api_gateway_sends() {
+    let s = setup(300).await;
+    s.functions.set("authorizer", 200, allow(&["*"]));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(listener, Arc::clone(&s.gateway), async {
+        let _ = stopped.await;
+    }));
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "GET /prod/petstore/v1/pets HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: curl/8.5.0\r\nAccept: application/json\r\nAuthorization: Bearer t\r\nConnection: close\r\n\r\n"
+    );
+    tokio::io::AsyncWriteExt::write_all(&mut stream, request.as_bytes())
+        .await
+        .unwrap();
+    let mut reply = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut stream, &mut reply)
+        .await
+        .unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+
+    for (function, fixture) in [
+        (
+            "authorizer",
+            include_str!("../../../fixtures/events/authorizer-request.json"),
+        ),
+        (
+            "backend",
+            include_str!("../../../fixtures/events/rest-proxy-lambda-authorizer.json"),
+        ),
+    ] {
+        let sent = &s.functions.received(function)[0];
+        let recorded: Value = serde_json::from_str(fixture).unwrap();
+        assert_eq!(keys(sent), keys(&recorded), "{function}: top level");
+        let (sent_context, recorded_context) =
+            (&sent["requestContext"], &recorded["requestContext"]);
+        assert_eq!(
+            keys(sent_context),
+            keys(recorded_context),
+            "{function}: requestContext"
+        );
+        assert_eq!(
+            keys(&sent_context["identity"]),
+            keys(&recorded_context["identity"]),
+            "{function}: identity"
+        );
+        for field in [
+            "queryStringParameters",
+            "multiValueQueryStringParameters",
+            "stageVariables",
+        ] {
+            assert_eq!(
+                sent[field].is_null(),
+                recorded[field].is_null(),
+                "{function}: an empty {field} is written as AWS writes it"
+            );
+        }
+        for name in ["User-Agent", "Accept", "Authorization", "Host"] {
+            assert!(
+                sent["headers"].get(name).is_some(),
+                "{function}: {name} keeps its casing"
+            );
+            assert!(
+                sent["multiValueHeaders"][name].is_array(),
+                "{function}: {name}"
+            );
+        }
+        assert_eq!(sent_context["identity"]["userAgent"], "curl/8.5.0");
+        assert_eq!(sent_context["identity"]["sourceIp"], "127.0.0.1");
+        assert_eq!(sent_context["requestTime"].as_str().unwrap().len(), 26);
+    }
+}
+
+fn from_origin(mut request: GatewayRequest, origin: &str) -> GatewayRequest {
+    request.headers.push(("Origin".into(), origin.into()));
+    request
+}
+
+#[tokio::test]
+async fn without_origins_a_preflight_is_an_unknown_method_and_no_cors_header_is_added() {
+    let s = setup(300).await;
+    let mut preflight = from_origin(get("/petstore/v1/pets", None), "http://localhost:3000");
+    preflight.method = "OPTIONS".into();
+    let response = s.gateway.handle(preflight).await;
+    assert_eq!(response.status, 403);
+    gateway_body(
+        &response,
+        "DEFAULT_4XX",
+        json!("Missing Authentication Token"),
+    );
+    assert!(header(&response, "access-control-allow-origin").is_none());
+    let response = s
+        .gateway
+        .handle(from_origin(
+            get("/petstore/v1/pets", None),
+            "http://localhost:3000",
+        ))
+        .await;
+    assert_eq!(response.status, 401);
+    assert!(header(&response, "access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn a_preflight_is_answered_without_the_authorizer_and_echoes_only_an_allowed_origin() {
+    let s = setup_with_cors(300, &["http://localhost:3000", "https://app.example.com"]).await;
+    let preflight = |origin: &str, path: &str| {
+        let mut r = from_origin(get(path, None), origin);
+        r.method = "OPTIONS".into();
+        r
+    };
+    let response = s
+        .gateway
+        .handle(preflight("http://localhost:3000", "/petstore/v1/pets"))
+        .await;
+    assert_eq!(response.status, 204);
+    assert_eq!(
+        header(&response, "access-control-allow-origin"),
+        Some("http://localhost:3000")
+    );
+    assert_eq!(
+        header(&response, "access-control-allow-methods"),
+        Some("GET,POST,OPTIONS")
+    );
+    assert_eq!(
+        header(&response, "access-control-allow-headers"),
+        Some("Authorization,Content-Type")
+    );
+    let response = s
+        .gateway
+        .handle(preflight("https://app.example.com", "/petstore/v1/pets/7"))
+        .await;
+    assert_eq!(
+        header(&response, "access-control-allow-methods"),
+        Some("GET,OPTIONS")
+    );
+    // Another origin gets an answer the browser refuses: no Access-Control-Allow-Origin.
+    let response = s
+        .gateway
+        .handle(preflight("http://localhost:3001", "/petstore/v1/pets"))
+        .await;
+    assert_eq!(response.status, 204);
+    assert!(header(&response, "access-control-allow-origin").is_none());
+    assert_eq!(s.gateway.authorizer_calls(), 0);
+
+    // The gateway's own answers are readable by the origin that asked (several origins: the
+    // request's Origin is copied, as the stack's gateway responses do).
+    let response = s
+        .gateway
+        .handle(from_origin(
+            get("/petstore/v1/pets", None),
+            "https://app.example.com",
+        ))
+        .await;
+    assert_eq!(response.status, 401);
+    assert_eq!(
+        header(&response, "access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    assert_eq!(header(&response, "vary"), Some("Origin"));
+}

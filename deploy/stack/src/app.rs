@@ -1,0 +1,986 @@
+//! The app stack: the user pool and its groups, the tables, the two functions and the REST API
+//! with its Lambda authorizer. Also the API's routes and authorizer settings, which the local
+//! gateway reads so it behaves like the deployed API.
+
+use groupgate_shared::cors::{self, AllowedOrigins};
+use groupgate_shared::env;
+use serde_json::json;
+
+use crate::construct::resources::{
+    Function, RoleScope, allow, dynamodb_table, iam_role, invoke_permission, lambda_function,
+    lambda_invocation_uri, log_group,
+};
+use crate::construct::{Expr, Handle, Parameter, Resource, Stack, canonical, id_fragment};
+use crate::Settings;
+use crate::assets::Assets;
+use crate::bootstrap::APP_ROLE_PATH;
+use crate::groups::{DataAccess, GroupDefinition};
+use crate::monitoring;
+
+/// The methods of the API, as (HTTP method, resource path).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/petstore/v1/pets"),
+    ("POST", "/petstore/v1/pets"),
+    ("GET", "/petstore/v1/pets/{id}"),
+    ("GET", "/petstore/v2/pets"),
+    ("GET", "/petstore/v2/status"),
+    ("GET", "/petstore/v2/identity"),
+];
+
+/// The hint of each gateway response type, for the local gateway.
+pub fn gateway_hints() -> std::collections::HashMap<String, String> {
+    GATEWAY_RESPONSES
+        .iter()
+        .map(|(_, kind, _, hint)| ((*kind).to_owned(), (*hint).to_owned()))
+        .collect()
+}
+
+/// Security-scanner (checkov) checks that do not apply to this stack's resources, and why.
+mod waivers {
+    pub const FUNCTION: &[(&str, &str)] = &[
+        (
+            "CKV_AWS_116",
+            "invoked synchronously by API Gateway: a dead-letter queue only receives failed asynchronous invocations",
+        ),
+        (
+            "CKV_AWS_117",
+            "calls only AWS public endpoints (Cognito keys, DynamoDB, STS); a VPC would add NAT cost and cold-start time and protect nothing more",
+        ),
+        (
+            "CKV_AWS_115",
+            "reserved concurrency can make the stack undeployable in accounts with a low concurrency limit; the stage's throttling bounds the load instead",
+        ),
+        (
+            "CKV_AWS_173",
+            "the variables hold resource names and ids, no secrets; Lambda encrypts them at rest with its AWS managed key",
+        ),
+    ];
+    pub const LOG_GROUP: &[(&str, &str)] = &[(
+        "CKV_AWS_158",
+        "the logs hold no tokens or secrets (they are never logged) and are encrypted at rest by CloudWatch; a customer managed key would need a key policy for the logs service",
+    )];
+    pub const TABLE: &[(&str, &str)] = &[(
+        "CKV_AWS_119",
+        "encrypted at rest with DynamoDB's AWS owned key; a customer managed key would need key policies and grants for every role that reads the table (the authorizer, each group role)",
+    )];
+    pub const STAGE: &[(&str, &str)] = &[(
+        "CKV_AWS_120",
+        "response caching would serve one caller's answer to another; the authorizer's results are cached per token instead",
+    )];
+}
+
+/// The resources that hold data: a deploy refuses to replace or delete them unless told to.
+pub const DATA_RESOURCES: &[&str] = &["UserPool", "PolicyTable", "PetsTable"];
+/// Seconds the authorizer keeps a group's policy before reading it again.
+pub const POLICY_CACHE_TTL_SECONDS: u64 = 60;
+
+/// The REST API's name, as a `Fn::Sub` template.
+const API_NAME: &str = "${AWS::StackName}-petstore";
+
+/// The request header the authorizer's token comes from (its identity source).
+pub const IDENTITY_HEADER: &str = "Authorization";
+/// The Lambda functions, by the binary names cargo-lambda builds them under.
+pub const FUNCTIONS: [&str; 2] = ["authorizer", "backend"];
+
+/// The access log line: who (`principalId`), what the authorizer and API Gateway decided.
+const ACCESS_LOG_FORMAT: &str = r#"{"requestId":"$context.requestId","ip":"$context.identity.sourceIp","method":"$context.httpMethod","path":"$context.resourcePath","status":"$context.status","principalId":"$context.authorizer.principalId","authorizeStatus":"$context.authorize.status","authorizeError":"$context.authorize.error","authorizerStatus":"$context.authorizer.status","authorizerError":"$context.authorizer.error","authorizerLatency":"$context.authorizer.latency","responseLatency":"$context.responseLatency"}"#;
+
+fn capitalized(method: &str) -> String {
+    let lower = method.to_ascii_lowercase();
+    let mut chars = lower.chars();
+    chars
+        .next()
+        .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+        .unwrap_or_default()
+}
+
+/// The template's parameters, and the settings it is synthesized with.
+struct Params<'s> {
+    bucket: Expr,
+    boundary: Expr,
+    retention: Expr,
+    callback: Expr,
+    settings: &'s Settings,
+}
+
+/// The user pool, its public app client, and the operators' client (admin flow only).
+struct Identity {
+    pool: Handle,
+    client: Handle,
+    operator_client: Handle,
+}
+
+/// The two tables.
+struct Data {
+    policy_table: Handle,
+    pets_table: Handle,
+}
+
+/// The two functions, and the backend's role (which the group roles trust).
+struct Functions {
+    authorizer: Handle,
+    backend: Handle,
+    backend_role: Handle,
+}
+
+/// The IAM path of this stack's group roles, which the backend may assume and nothing else.
+fn group_roles_path() -> Expr {
+    Expr::sub(format!("{APP_ROLE_PATH}${{AWS::StackName}}/groups/"))
+}
+
+/// The scope of this stack's roles: the functions' roles and the group roles live under
+/// separate paths below the one the bootstrap's execution role may create roles in, so that the
+/// backend's `sts:AssumeRole` on the group path can never reach a function's role.
+fn role_scope(params: &Params, path: Expr) -> RoleScope {
+    RoleScope {
+        path,
+        boundary: params.boundary.clone(),
+    }
+}
+
+/// The IAM path of this stack's functions' roles.
+fn function_roles_path() -> Expr {
+    Expr::sub(format!("{APP_ROLE_PATH}${{AWS::StackName}}/functions/"))
+}
+
+/// Builds the whole stack from the group definitions, the function code locations and the
+/// settings.
+pub fn build(groups: &[GroupDefinition], assets: &Assets, settings: &Settings) -> Stack {
+    let mut stack = Stack::new(
+        "groupgate: a petstore REST API with Cognito group-based access control through a Lambda authorizer",
+    );
+    let params = parameters(&mut stack, settings);
+    let identity = identity(&mut stack, &params);
+    let data = data(&mut stack);
+    let functions = functions(&mut stack, &params, &identity, &data, assets);
+    let role_pairs = group_roles(&mut stack, groups, &params, &identity, &data, &functions);
+    rest_api(&mut stack, &params, &functions);
+    monitoring::add(
+        &mut stack,
+        &monitoring::Watched {
+            authorizer: &functions.authorizer,
+            backend: &functions.backend,
+            api_name: API_NAME,
+            stage: &settings.stage,
+        },
+    );
+    outputs(&mut stack, &params, &identity, &data, role_pairs);
+    stack
+}
+
+fn parameters<'s>(stack: &mut Stack, settings: &'s Settings) -> Params<'s> {
+    let bucket = stack.parameter(
+        "ArtifactBucket",
+        Parameter::string("S3 bucket holding the Lambda zips under the keys of the asset manifest"),
+    );
+    let retention = stack.parameter(
+        "LogRetentionDays",
+        Parameter::number("Days to keep function and access logs", 1, 3653).default("30"),
+    );
+    let boundary = stack.parameter(
+        "PermissionsBoundaryArn",
+        Parameter::string(
+            "The bootstrap's permissions boundary, which every role of this stack carries (the bootstrap stack's PermissionsBoundaryArn output)",
+        ),
+    );
+    let callback = stack.parameter(
+        "HostedUiCallbackUrl",
+        Parameter::string("Where the hosted UI sends users after sign-in")
+            .default("http://localhost/"),
+    );
+    Params {
+        bucket,
+        boundary,
+        retention,
+        callback,
+        settings,
+    }
+}
+
+/// The user pool, its app clients and hosted UI domain.
+fn identity(stack: &mut Stack, params: &Params) -> Identity {
+    let pool = user_pool(stack);
+    let client = web_client(stack, &pool, &params.callback);
+    let operator_client = operator_client(stack, &pool);
+    // A unique prefix per stack: `groupgate-` and the stack id's UUID.
+    let domain_prefix = Expr::join(
+        "-",
+        vec![
+            "groupgate".into(),
+            Expr::Select(
+                2,
+                Box::new(Expr::Split("/".into(), Box::new(Expr::pseudo("StackId")))),
+            ),
+        ],
+    );
+    stack.add(
+        "UserPoolDomain",
+        Resource::new(
+            "AWS::Cognito::UserPoolDomain",
+            json!({ "UserPoolId": pool.r#ref(), "Domain": domain_prefix }),
+        ),
+    );
+
+    Identity {
+        pool,
+        client,
+        operator_client,
+    }
+}
+
+/// The pool: people sign in by email, created by an administrator only; kept on stack delete.
+fn user_pool(stack: &mut Stack) -> Handle {
+    stack.add(
+        "UserPool",
+        Resource::new(
+            "AWS::Cognito::UserPool",
+            json!({
+                "UserPoolName": Expr::sub("${AWS::StackName}-users"),
+                // The bootstrap's deploy role may manage smoke-test users only in pools tagged
+                // with a product stack's name.
+                "UserPoolTags": { "groupgate:stack": Expr::pseudo("StackName") },
+                "UsernameAttributes": ["email"],
+                "AutoVerifiedAttributes": ["email"],
+                "AdminCreateUserConfig": { "AllowAdminCreateUserOnly": true },
+                "AccountRecoverySetting": {
+                    "RecoveryMechanisms": [{ "Name": "verified_email", "Priority": 1 }],
+                },
+                "Policies": {
+                    "PasswordPolicy": {
+                        "MinimumLength": 12,
+                        "RequireLowercase": true,
+                        "RequireUppercase": true,
+                        "RequireNumbers": true,
+                        "RequireSymbols": true,
+                        "TemporaryPasswordValidityDays": 3,
+                    },
+                },
+            }),
+        )
+        .retained(),
+    )
+}
+
+/// The public client: the hosted UI's code flow (with PKCE) and SRP, no password flow.
+fn web_client(stack: &mut Stack, pool: &Handle, callback: &Expr) -> Handle {
+    stack.add(
+        "UserPoolClient",
+        Resource::new(
+            "AWS::Cognito::UserPoolClient",
+            json!({
+                "UserPoolId": pool.r#ref(),
+                "ClientName": "web",
+                "GenerateSecret": false,
+                // People sign in through the hosted UI (code flow with PKCE) or SRP: no
+                // password ever reaches an API on this public client.
+                "ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+                "PreventUserExistenceErrors": "ENABLED",
+                "AllowedOAuthFlowsUserPoolClient": true,
+                "AllowedOAuthFlows": ["code"],
+                "AllowedOAuthScopes": ["openid", "email", "profile"],
+                "CallbackURLs": [callback.clone()],
+                "LogoutURLs": [callback.clone()],
+                "SupportedIdentityProviders": ["COGNITO"],
+                "AccessTokenValidity": 60,
+                "IdTokenValidity": 60,
+                "RefreshTokenValidity": 30,
+                "TokenValidityUnits": {
+                    "AccessToken": "minutes",
+                    "IdToken": "minutes",
+                    "RefreshToken": "days",
+                },
+            }),
+        ),
+    )
+}
+
+/// For operators and the smoke tests: the admin flow only, which needs IAM credentials allowed
+/// `cognito-idp:AdminInitiateAuth` on this pool, so it is no public password login.
+fn operator_client(stack: &mut Stack, pool: &Handle) -> Handle {
+    stack.add(
+        "OperatorClient",
+        Resource::new(
+            "AWS::Cognito::UserPoolClient",
+            json!({
+                "UserPoolId": pool.r#ref(),
+                "ClientName": "operator",
+                "GenerateSecret": false,
+                "ExplicitAuthFlows": ["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+                "PreventUserExistenceErrors": "ENABLED",
+                "AccessTokenValidity": 60,
+                "IdTokenValidity": 60,
+                "RefreshTokenValidity": 1,
+                "TokenValidityUnits": {
+                    "AccessToken": "minutes",
+                    "IdToken": "minutes",
+                    "RefreshToken": "days",
+                },
+            }),
+        ),
+    )
+}
+
+fn data(stack: &mut Stack) -> Data {
+    let policy_table = stack.add(
+        "PolicyTable",
+        dynamodb_table("group", "S")
+            .retained()
+            .waive(waivers::TABLE),
+    );
+    let pets_table = stack.add(
+        "PetsTable",
+        dynamodb_table("id", "N").retained().waive(waivers::TABLE),
+    );
+
+    Data {
+        policy_table,
+        pets_table,
+    }
+}
+
+/// Lets a function write to its own log group, and nothing else of CloudWatch Logs.
+fn write_logs(logs: &Handle) -> serde_json::Value {
+    allow(
+        &["logs:CreateLogStream", "logs:PutLogEvents"],
+        vec![logs.arn()],
+    )
+}
+
+/// X-Ray tracing of a function (its trace segments, which name no resource).
+fn write_traces() -> serde_json::Value {
+    allow(
+        &["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+        vec!["*".into()],
+    )
+}
+
+/// The functions, each with its log group and least-privilege role.
+fn functions(
+    stack: &mut Stack,
+    params: &Params,
+    identity: &Identity,
+    data: &Data,
+    assets: &Assets,
+) -> Functions {
+    let authorizer = authorizer_function(stack, params, identity, data, assets);
+    let (backend, backend_role) = backend_function(stack, params, data, assets);
+    Functions {
+        authorizer,
+        backend,
+        backend_role,
+    }
+}
+
+/// The authorizer may read the policy table (BatchGetItem per request, one Scan at start-up to
+/// fill its cache), and write its logs.
+fn authorizer_function(
+    stack: &mut Stack,
+    params: &Params,
+    identity: &Identity,
+    data: &Data,
+    assets: &Assets,
+) -> Handle {
+    let logs = stack.add(
+        "AuthorizerLogGroup",
+        log_group(params.retention.clone()).waive(waivers::LOG_GROUP),
+    );
+    let role = stack.add(
+        "AuthorizerRole",
+        iam_role(
+            json!({ "Service": "lambda.amazonaws.com" }),
+            role_scope(params, function_roles_path()),
+            "authorizer",
+            vec![
+                allow(
+                    &["dynamodb:BatchGetItem", "dynamodb:Scan"],
+                    vec![data.policy_table.arn()],
+                ),
+                write_logs(&logs),
+                write_traces(),
+            ],
+        ),
+    );
+    stack.add(
+        "AuthorizerFunction",
+        lambda_function(Function {
+            description: "API Gateway Lambda authorizer: Cognito token in, merged group policy out",
+            code_bucket: params.bucket.clone(),
+            code_key: assets.key("authorizer"),
+            role: &role,
+            log_group: &logs,
+            memory_mb: 512,
+            timeout_seconds: 10,
+            environment: vec![
+                (env::USER_POOL_ID, identity.pool.r#ref()),
+                (
+                    env::APP_CLIENT_IDS,
+                    Expr::join(
+                        ",",
+                        vec![identity.client.r#ref(), identity.operator_client.r#ref()],
+                    ),
+                ),
+                (env::POLICY_TABLE, data.policy_table.r#ref()),
+                (env::TOKEN_USE, "access".into()),
+                (
+                    env::POLICY_CACHE_TTL_SECONDS,
+                    POLICY_CACHE_TTL_SECONDS.to_string().into(),
+                ),
+            ],
+        })
+        .waive(waivers::FUNCTION),
+    )
+}
+
+/// The backend may use the pets table, assume this stack's group roles, and write its logs.
+/// Returns the function and its role.
+fn backend_function(
+    stack: &mut Stack,
+    params: &Params,
+    data: &Data,
+    assets: &Assets,
+) -> (Handle, Handle) {
+    let logs = stack.add(
+        "BackendLogGroup",
+        log_group(params.retention.clone()).waive(waivers::LOG_GROUP),
+    );
+    let role = stack.add(
+        "BackendRole",
+        iam_role(
+            json!({ "Service": "lambda.amazonaws.com" }),
+            role_scope(params, function_roles_path()),
+            "backend",
+            [
+                // With group roles assumed, every read and write goes through the caller's
+                // group role: the function's own role has no access to the pets table.
+                (!params.settings.assume_group_role).then(|| {
+                    allow(DataAccess::ReadWrite.actions(), vec![data.pets_table.arn()])
+                }),
+                Some(allow(
+                    &["sts:AssumeRole"],
+                    vec![Expr::sub(format!(
+                        "arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role{APP_ROLE_PATH}${{AWS::StackName}}/groups/*",
+                    ))],
+                )),
+                Some(write_logs(&logs)),
+                Some(write_traces()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+        ),
+    );
+    let function = stack.add(
+        "BackendFunction",
+        lambda_function(Function {
+            description: "The petstore API",
+            code_bucket: params.bucket.clone(),
+            code_key: assets.key("backend"),
+            role: &role,
+            log_group: &logs,
+            memory_mb: 256,
+            timeout_seconds: 15,
+            environment: vec![
+                (env::PETS_TABLE, data.pets_table.r#ref()),
+                (
+                    env::ASSUME_GROUP_ROLE,
+                    params.settings.assume_group_role.to_string().into(),
+                ),
+                (env::ALLOWED_ROLE_ACCOUNTS, Expr::pseudo("AccountId")),
+                (env::GROUP_ROLE_PATH, group_roles_path()),
+            ]
+            .into_iter()
+            .chain(
+                params
+                    .settings
+                    .allowed_origins()
+                    .ok()
+                    .filter(|o| !o.is_empty())
+                    .map(|o| (env::CORS_ORIGINS, o.to_list().into())),
+            )
+            .collect(),
+        })
+        .waive(waivers::FUNCTION),
+    );
+    (function, role)
+}
+
+/// One Cognito group per definition, each with the role its members act as. Returns the
+/// `group=role ARN` pairs for the `GroupRoleArns` output.
+fn group_roles(
+    stack: &mut Stack,
+    groups: &[GroupDefinition],
+    params: &Params,
+    identity: &Identity,
+    data: &Data,
+    functions: &Functions,
+) -> Vec<Expr> {
+    let (pool, pets_table, backend_role) =
+        (&identity.pool, &data.pets_table, &functions.backend_role);
+    let mut role_pairs = Vec::new();
+    for group in groups {
+        let name = group.logical_name();
+        let mut statements = Vec::new();
+        if group.pets_table != DataAccess::None {
+            statements.push(allow(group.pets_table.actions(), vec![pets_table.arn()]));
+        }
+        // IAM wants at least one statement in an inline policy; a group with no data access
+        // gets an explicit deny instead.
+        if statements.is_empty() {
+            statements.push(
+                json!({ "Effect": "Deny", "Action": "dynamodb:*", "Resource": pets_table.arn() }),
+            );
+        }
+        let role = stack.add(
+            &format!("GroupRole{name}"),
+            iam_role(
+                json!({ "AWS": backend_role.arn() }),
+                role_scope(params, group_roles_path()),
+                "pets",
+                statements,
+            ),
+        );
+        stack.add(
+            &format!("Group{name}"),
+            Resource::new(
+                "AWS::Cognito::UserPoolGroup",
+                json!({
+                    "UserPoolId": pool.r#ref(),
+                    "GroupName": group.group,
+                    "Description": group.description,
+                    "Precedence": group.precedence,
+                    "RoleArn": role.arn(),
+                }),
+            ),
+        );
+        role_pairs.push(Expr::join(
+            "=",
+            vec![group.group.clone().into(), role.arn()],
+        ));
+    }
+
+    role_pairs
+}
+
+/// The REST API: the authorizer, a method per route, the gateway responses, the deployment
+/// and the stage.
+fn rest_api(stack: &mut Stack, params: &Params, functions: &Functions) {
+    let (authorizer_fn, backend_fn) = (&functions.authorizer, &functions.backend);
+    let api = stack.add(
+        "RestApi",
+        Resource::new(
+            "AWS::ApiGateway::RestApi",
+            json!({
+                "Name": Expr::sub(API_NAME),
+                "Description": "The petstore API, authorized by Cognito groups",
+                "EndpointConfiguration": { "Types": ["REGIONAL"] },
+            }),
+        ),
+    );
+    let authorizer = stack.add(
+        "ApiAuthorizer",
+        Resource::new(
+            "AWS::ApiGateway::Authorizer",
+            json!({
+                "RestApiId": api.r#ref(),
+                "Name": "cognito-groups",
+                "Type": "REQUEST",
+                "IdentitySource": format!("method.request.header.{IDENTITY_HEADER}"),
+                "AuthorizerResultTtlInSeconds": params.settings.authorizer_ttl_seconds,
+                "AuthorizerUri": lambda_invocation_uri(authorizer_fn),
+            }),
+        ),
+    );
+    stack.add(
+        "AuthorizerInvokePermission",
+        invoke_permission(
+            authorizer_fn,
+            Expr::sub("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${RestApi}/authorizers/${ApiAuthorizer}"),
+        ),
+    );
+    stack.add(
+        "BackendInvokePermission",
+        invoke_permission(
+            backend_fn,
+            Expr::sub(format!(
+                "arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{RestApi}}/{}/*",
+                params.settings.stage
+            )),
+        ),
+    );
+
+    let origins = params.settings.allowed_origins().unwrap_or_default();
+    let methods = methods(stack, &api, &authorizer, backend_fn, &origins);
+    let responses = gateway_responses(stack, &api, &origins);
+    deployment_and_stage(stack, params, &api, &[methods, responses].concat());
+}
+
+/// A resource per path part and a method per route, each behind the authorizer.
+fn methods(
+    stack: &mut Stack,
+    api: &Handle,
+    authorizer: &Handle,
+    backend_fn: &Handle,
+    origins: &AllowedOrigins,
+) -> Vec<Handle> {
+    let mut resource_ids: Vec<(String, Handle)> = Vec::new();
+    let mut methods = Vec::new();
+    for (method, path) in ROUTES {
+        let mut parent = api.get_att("RootResourceId");
+        let mut prefix = String::new();
+        for part in path.split('/').filter(|p| !p.is_empty()) {
+            prefix.push('/');
+            prefix.push_str(part);
+            let handle = match resource_ids.iter().find(|(p, _)| *p == prefix) {
+                Some((_, h)) => h.clone(),
+                None => {
+                    let h = stack.add(
+                        &format!("Api{}", id_fragment(&prefix)),
+                        Resource::new(
+                            "AWS::ApiGateway::Resource",
+                            json!({ "RestApiId": api.r#ref(), "ParentId": parent, "PathPart": part }),
+                        ),
+                    );
+                    resource_ids.push((prefix.clone(), h.clone()));
+                    h
+                }
+            };
+            parent = handle.r#ref();
+        }
+        let method_handle = stack.add(
+            &format!("Api{}{}", id_fragment(path), capitalized(method)),
+            Resource::new(
+                "AWS::ApiGateway::Method",
+                json!({
+                    "RestApiId": api.r#ref(),
+                    "ResourceId": parent,
+                    "HttpMethod": method,
+                    "AuthorizationType": "CUSTOM",
+                    "AuthorizerId": authorizer.r#ref(),
+                    "Integration": {
+                        "Type": "AWS_PROXY",
+                        "IntegrationHttpMethod": "POST",
+                        "Uri": lambda_invocation_uri(backend_fn),
+                    },
+                }),
+            ),
+        );
+        methods.push(method_handle);
+    }
+    if !origins.is_empty() {
+        for (path, resource) in &resource_ids {
+            let allowed: Vec<&str> = ROUTES
+                .iter()
+                .filter(|(_, p)| p == path)
+                .map(|(m, _)| *m)
+                .collect();
+            if !allowed.is_empty() {
+                methods.push(preflight(stack, api, path, resource, &allowed, origins));
+            }
+        }
+    }
+    methods
+}
+
+/// The CORS preflight of one resource: an OPTIONS method with no authorizer (browsers send
+/// preflights without the token), answered by API Gateway itself (a MOCK integration). Its
+/// mapping template sets `Access-Control-Allow-Origin` only when the request's `Origin` is one
+/// of the allowed origins, so the browser refuses the call from any other.
+fn preflight(
+    stack: &mut Stack,
+    api: &Handle,
+    path: &str,
+    resource: &Handle,
+    methods: &[&str],
+    origins: &AllowedOrigins,
+) -> Handle {
+    let condition = origins
+        .as_slice()
+        .iter()
+        .map(|o| format!("$origin == '{o}'"))
+        .collect::<Vec<_>>()
+        .join(" || ");
+    // `Origin` as HTTP/1.1 browsers send it, `origin` as HTTP/2 ones do.
+    let template = format!(
+        "#set($origin = $input.params('Origin'))\n#if($origin == '')#set($origin = $input.params('origin'))#end\n#if({condition})#set($context.responseOverride.header.Access-Control-Allow-Origin = $origin)#end\n"
+    );
+    let header = |name: &str| format!("method.response.header.{name}");
+    let allow_methods = format!("'{},OPTIONS'", methods.join(","));
+    stack.add(
+        &format!("Api{}Options", id_fragment(path)),
+        Resource::new(
+            "AWS::ApiGateway::Method",
+            json!({
+                "RestApiId": api.r#ref(),
+                "ResourceId": resource.r#ref(),
+                "HttpMethod": "OPTIONS",
+                "AuthorizationType": "NONE",
+                "Integration": {
+                    "Type": "MOCK",
+                    "RequestTemplates": { "application/json": "{\"statusCode\": 204}" },
+                    "IntegrationResponses": [{
+                        "StatusCode": "204",
+                        "ResponseParameters": {
+                            header("Access-Control-Allow-Methods"): allow_methods,
+                            header("Access-Control-Allow-Headers"): format!("'{}'", cors::ALLOW_HEADERS),
+                            header("Access-Control-Max-Age"): format!("'{}'", cors::MAX_AGE_SECONDS),
+                            header("Vary"): "'Origin'",
+                        },
+                        "ResponseTemplates": { "application/json": template },
+                    }],
+                },
+                "MethodResponses": [{
+                    "StatusCode": "204",
+                    "ResponseParameters": {
+                        header("Access-Control-Allow-Origin"): false,
+                        header("Access-Control-Allow-Methods"): false,
+                        header("Access-Control-Allow-Headers"): false,
+                        header("Access-Control-Max-Age"): false,
+                        header("Vary"): false,
+                    },
+                }],
+            }),
+        ),
+    )
+}
+
+/// The responses API Gateway sends itself: JSON bodies that say what the caller can do, with
+/// the request id to quote when reporting a problem.
+/// API Gateway's own answers the stack customises: (logical id, response type, status, hint).
+/// An empty status keeps the status of the response a DEFAULT_ type stands for. The local
+/// gateway answers with the same hints.
+pub const GATEWAY_RESPONSES: &[(&str, &str, &str, &str)] = &[
+    (
+        "UnauthorizedResponse",
+        "UNAUTHORIZED",
+        "401",
+        "send a valid Cognito access token as `Authorization: Bearer <token>`; sign in again if it expired",
+    ),
+    (
+        "AccessDeniedResponse",
+        "ACCESS_DENIED",
+        "403",
+        "your groups do not allow this method on this path; ask an administrator for a group that does",
+    ),
+    (
+        "ThrottledResponse",
+        "THROTTLED",
+        "429",
+        "too many requests: retry after a short wait, backing off",
+    ),
+    (
+        "AuthorizerFailureResponse",
+        "AUTHORIZER_FAILURE",
+        "500",
+        "access could not be checked just now: retry shortly, and report the request id if it persists",
+    ),
+    (
+        "AuthorizerConfigurationErrorResponse",
+        "AUTHORIZER_CONFIGURATION_ERROR",
+        "500",
+        "access could not be checked: retry shortly, and report the request id if it persists",
+    ),
+    (
+        "Default4xxResponse",
+        "DEFAULT_4XX",
+        "",
+        "the request was refused before reaching the API: check the method, path and headers",
+    ),
+    (
+        "Default5xxResponse",
+        "DEFAULT_5XX",
+        "",
+        "the API failed: retry shortly, and report the request id if it persists",
+    ),
+];
+
+/// API Gateway's own answers (401, 403, 429, authorizer failures, other 4xx and 5xx): JSON with
+/// a hint of what the caller can do, and, with CORS on, readable by the allowed origins.
+///
+/// A gateway response cannot check `Origin`: it can only set a fixed value or copy a request
+/// header. With one origin it names that origin. With several it copies the request's
+/// `Origin`: these bodies hold only the message, hint and request id, and a browser on any
+/// other origin never gets this far, because the preflight every token-bearing call needs
+/// already refused it.
+fn gateway_responses(stack: &mut Stack, api: &Handle, origins: &AllowedOrigins) -> Vec<Handle> {
+    let mut cors_headers = serde_json::Map::new();
+    match origins.as_slice() {
+        [] => {}
+        [only] => {
+            cors_headers.insert(
+                "gatewayresponse.header.Access-Control-Allow-Origin".into(),
+                json!(format!("'{only}'")),
+            );
+        }
+        _ => {
+            cors_headers.insert(
+                "gatewayresponse.header.Access-Control-Allow-Origin".into(),
+                json!("method.request.header.Origin"),
+            );
+            cors_headers.insert("gatewayresponse.header.Vary".into(), json!("'Origin'"));
+        }
+    }
+    GATEWAY_RESPONSES
+        .iter()
+        .copied()
+    .map(|(id, kind, status, hint)| {
+        let template = format!(
+            r#"{{"message":$context.error.messageString,"hint":"{hint}","requestId":"$context.requestId"}}"#
+        );
+        let mut properties = json!({
+            "RestApiId": api.r#ref(),
+            "ResponseType": kind,
+            "ResponseParameters": cors_headers.clone().into_iter()
+                .chain([("gatewayresponse.header.Content-Type".to_owned(), json!("'application/json'"))])
+                .collect::<serde_json::Map<_, _>>(),
+            "ResponseTemplates": { "application/json": template },
+        });
+        // The DEFAULT_ types keep the status of the response they stand for.
+        if let (false, Some(map)) = (status.is_empty(), properties.as_object_mut()) {
+            map.insert("StatusCode".into(), json!(status));
+        }
+        stack.add(
+            id,
+            Resource::new("AWS::ApiGateway::GatewayResponse", properties),
+        )
+    })
+    .collect()
+}
+
+/// The resource types API Gateway serves only once the API is deployed: a change to one needs a
+/// new deployment, and so does removing one (`groupgate deploy` deploys the stage again then).
+pub const DEPLOYED_API_TYPES: [&str; 4] = [
+    "AWS::ApiGateway::Method",
+    "AWS::ApiGateway::Resource",
+    "AWS::ApiGateway::Authorizer",
+    "AWS::ApiGateway::GatewayResponse",
+];
+
+/// A digest of everything API Gateway only serves once it is deployed: methods, resources, the
+/// authorizer, the gateway responses. It names the deployment, so that a change to any of them
+/// is a new deployment, and the stage moves to it.
+pub fn api_digest(stack: &Stack) -> String {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    for (id, resource) in stack.resources() {
+        if DEPLOYED_API_TYPES.contains(&resource.kind) {
+            hasher.update(id.as_bytes());
+            hasher.update(
+                canonical(resource.properties.clone())
+                    .to_string()
+                    .as_bytes(),
+            );
+        }
+    }
+    crate::assets::hex(hasher.finalize().get(..5).unwrap_or_default())
+}
+
+/// The deployment and the stage, with access logs and throttling.
+///
+/// The stage's access logs need the account's API Gateway CloudWatch role. That setting is one
+/// per account and region, so the bootstrap stack owns it and `groupgate deploy` checks it is
+/// set before deploying.
+fn deployment_and_stage(stack: &mut Stack, params: &Params, api: &Handle, deployed: &[Handle]) {
+    let refs: Vec<&Handle> = deployed.iter().collect();
+    let deployment = stack.add(
+        &format!("RestApiDeployment{}", api_digest(stack)),
+        Resource::new(
+            "AWS::ApiGateway::Deployment",
+            json!({ "RestApiId": api.r#ref(), "Description": "groupgate petstore API" }),
+        )
+        .depends_on(&refs),
+    );
+    let access_logs = stack.add(
+        "ApiAccessLogGroup",
+        log_group(params.retention.clone()).waive(waivers::LOG_GROUP),
+    );
+    let throttle = &params.settings.throttle;
+    stack.add(
+        "ApiStage",
+        Resource::new(
+            "AWS::ApiGateway::Stage",
+            json!({
+                "RestApiId": api.r#ref(),
+                "DeploymentId": deployment.r#ref(),
+                "StageName": params.settings.stage,
+                "AccessLogSetting": {
+                    "DestinationArn": access_logs.arn(),
+                    "Format": ACCESS_LOG_FORMAT,
+                },
+                "TracingEnabled": true,
+                "MethodSettings": [{
+                    "ResourcePath": "/*",
+                    "HttpMethod": "*",
+                    "ThrottlingRateLimit": throttle.rate_limit,
+                    "ThrottlingBurstLimit": throttle.burst_limit,
+                }],
+            }),
+        )
+        .waive(waivers::STAGE),
+    );
+}
+
+fn outputs(
+    stack: &mut Stack,
+    params: &Params,
+    identity: &Identity,
+    data: &Data,
+    role_pairs: Vec<Expr>,
+) {
+    let params_stage = &params.settings.stage;
+    let (pool, client) = (&identity.pool, &identity.client);
+    let (policy_table, pets_table) = (&data.policy_table, &data.pets_table);
+    stack.output(
+        "ApiUrl",
+        Expr::sub(format!(
+            "https://${{RestApi}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{}",
+            params_stage
+        )),
+        "Base URL of the petstore API",
+    );
+    stack.output(
+        "RestApiId",
+        Expr::Ref("RestApi".into()),
+        "The REST API's id",
+    );
+    stack.output("StageName", params_stage.as_str().into(), "The API's stage");
+    stack.output("Region", Expr::pseudo("Region"), "Region of the stack");
+    stack.output("UserPoolId", pool.r#ref(), "Cognito user pool id");
+    stack.output("UserPoolClientId", client.r#ref(), "Cognito app client id");
+    stack.output(
+        "OperatorClientId",
+        identity.operator_client.r#ref(),
+        "Cognito client for operators and smoke tests (admin sign-in only)",
+    );
+    stack.output(
+        "PolicyTableName",
+        policy_table.r#ref(),
+        "DynamoDB table of group policies",
+    );
+    stack.output(
+        "PetsTableName",
+        pets_table.r#ref(),
+        "DynamoDB table of pets",
+    );
+    stack.output(
+        "GroupRoleArns",
+        Expr::join(",", role_pairs),
+        "group=role ARN pairs, for seeding the policy table",
+    );
+    stack.output(
+        "HostedUiUrl",
+        Expr::sub(
+            "https://${UserPoolDomain}.auth.${AWS::Region}.amazoncognito.com/login?client_id=${UserPoolClient}&response_type=code&redirect_uri=${HostedUiCallbackUrl}",
+        ),
+        "Cognito hosted UI sign-in page",
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_are_capitalized_for_ids() {
+        assert_eq!(capitalized("POST"), "Post");
+    }
+}

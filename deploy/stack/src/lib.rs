@@ -1,0 +1,28 @@
+//! This product's CloudFormation, as data: built from `policies/` and `deploy/groupgate.toml`
+//! with the construct library (`groupgate-construct`), and without the AWS SDKs, so that what
+//! the stack is can be read, tested and linted offline.
+//!
+//! - [`app`]: the app stack (user pool, tables, functions, REST API, alarms) and the API's routes
+//!   and gateway responses, which the local gateway serves too;
+//! - [`groups`]: the group definitions in `policies/`, the source of groups, roles and policies;
+//! - [`settings`]: the settings that shape the template (`deploy/groupgate.toml`);
+//! - [`assets`]: the Lambda zips and their content-addressed S3 keys;
+//! - [`monitoring`]: the alarms and the dashboard;
+//! - [`bootstrap`]: the stack created once per account and region before any app stack.
+//!
+//! The operator's tool (`groupgate-cli`) deploys what this crate describes.
+
+use groupgate_construct as construct;
+
+pub mod app;
+pub mod assets;
+pub mod bootstrap;
+pub mod groups;
+pub mod monitoring;
+pub mod settings;
+
+pub use app::{
+    DATA_RESOURCES, DEPLOYED_API_TYPES, FUNCTIONS, GATEWAY_RESPONSES, IDENTITY_HEADER,
+    POLICY_CACHE_TTL_SECONDS, ROUTES, api_digest, build, gateway_hints,
+};
+pub use settings::Settings;

@@ -1,0 +1,242 @@
+//! The settings that shape the template, from the committed `deploy/groupgate.toml`, with the
+//! command line's flags laid over them. Everything here needs a redeployment (a new API
+//! deployment, or new resources) when it changes, so none of it is a stack parameter: a
+//! parameter's new value would reach the resource and never the live stage.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Longest authorizer result TTL API Gateway accepts.
+pub const MAX_AUTHORIZER_TTL_SECONDS: u32 = 3600;
+
+/// The settings file, relative to the checkout's root.
+const SETTINGS_FILE: &str = "deploy/groupgate.toml";
+
+/// The checkout the tool runs in: the nearest folder, from the current one up, that holds
+/// `deploy/groupgate.toml`; else the current folder. The defaults of `--settings` and
+/// `--policies` are found from it, so a prebuilt `groupgate` works in any checkout.
+pub fn checkout_root() -> PathBuf {
+    std::env::current_dir()
+        .ok()
+        .and_then(|dir| {
+            dir.ancestors()
+                .find(|d| d.join(SETTINGS_FILE).is_file())
+                .map(Path::to_path_buf)
+        })
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// The API stage name.
+    pub stage: String,
+    /// API Gateway's authorizer result cache TTL, in seconds (0 turns the cache off).
+    pub authorizer_ttl_seconds: u32,
+    /// Whether the backend acts with the caller's group IAM role.
+    pub assume_group_role: bool,
+    pub throttle: Throttle,
+    /// Browser origins allowed to call the API (CORS); empty, no CORS is emitted.
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
+}
+
+/// Stage throttling: steady requests per second, and the burst above it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Throttle {
+    pub rate_limit: f64,
+    pub burst_limit: u32,
+}
+
+/// Values given on the command line, laid over the file's (`None`: keep the file's).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Overrides {
+    pub stage: Option<String>,
+    pub authorizer_ttl_seconds: Option<u32>,
+    pub assume_group_role: Option<bool>,
+    pub throttle_rate_limit: Option<f64>,
+    pub throttle_burst_limit: Option<u32>,
+    /// Replaces the file's list when given.
+    pub cors_origins: Option<Vec<String>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read the settings file `{path}`: {error}")]
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("settings file `{path}`: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl Settings {
+    /// The committed settings file, `deploy/groupgate.toml`.
+    pub fn default_path() -> PathBuf {
+        checkout_root().join(SETTINGS_FILE)
+    }
+
+    /// Reads and checks a settings file.
+    pub fn load(path: &Path) -> Result<Self, SettingsError> {
+        let text = std::fs::read_to_string(path).map_err(|error| SettingsError::Read {
+            path: path.to_owned(),
+            error,
+        })?;
+        Self::parse(&text).map_err(|message| SettingsError::Invalid {
+            path: path.to_owned(),
+            message,
+        })
+    }
+
+    /// Parses and checks settings; the error says which setting is wrong and why.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let settings: Settings = toml::from_str(text).map_err(|e| e.to_string())?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// The settings of the file at `path` with `overrides` laid over them, checked again.
+    pub fn load_with(path: &Path, overrides: Overrides) -> Result<Self, SettingsError> {
+        let mut settings = Self::load(path)?;
+        let Overrides {
+            stage,
+            authorizer_ttl_seconds,
+            assume_group_role,
+            throttle_rate_limit,
+            throttle_burst_limit,
+            cors_origins,
+        } = overrides;
+        settings.cors_origins = cors_origins.unwrap_or(settings.cors_origins);
+        settings.stage = stage.unwrap_or(settings.stage);
+        settings.authorizer_ttl_seconds =
+            authorizer_ttl_seconds.unwrap_or(settings.authorizer_ttl_seconds);
+        settings.assume_group_role = assume_group_role.unwrap_or(settings.assume_group_role);
+        settings.throttle.rate_limit = throttle_rate_limit.unwrap_or(settings.throttle.rate_limit);
+        settings.throttle.burst_limit =
+            throttle_burst_limit.unwrap_or(settings.throttle.burst_limit);
+        settings.check().map_err(|message| SettingsError::Invalid {
+            path: path.to_owned(),
+            message: format!("with the command line's values: {message}"),
+        })?;
+        Ok(settings)
+    }
+
+    /// The CORS origins, checked.
+    pub fn allowed_origins(&self) -> Result<groupgate_shared::cors::AllowedOrigins, String> {
+        groupgate_shared::cors::AllowedOrigins::new(self.cors_origins.clone())
+    }
+
+    /// Checks the values, as after flags have been laid over the file.
+    pub fn check(&self) -> Result<(), String> {
+        let stage_ok = !self.stage.is_empty()
+            && self.stage.len() <= 128
+            && self
+                .stage
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !stage_ok {
+            return Err(format!(
+                "`stage` `{}` must be 1-128 letters, digits, `-` or `_`",
+                self.stage
+            ));
+        }
+        if self.authorizer_ttl_seconds > MAX_AUTHORIZER_TTL_SECONDS {
+            return Err(format!(
+                "`authorizer_ttl_seconds` {} is over API Gateway's maximum of {MAX_AUTHORIZER_TTL_SECONDS}",
+                self.authorizer_ttl_seconds
+            ));
+        }
+        if !(self.throttle.rate_limit.is_finite() && self.throttle.rate_limit > 0.0) {
+            return Err(format!(
+                "`throttle.rate_limit` {} must be a positive number of requests per second",
+                self.throttle.rate_limit
+            ));
+        }
+        if self.throttle.burst_limit == 0 {
+            return Err("`throttle.burst_limit` must be at least 1".to_owned());
+        }
+        self.allowed_origins()
+            .map_err(|e| format!("`cors_origins`: {e}"))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_committed_settings_load() {
+        let s = Settings::load(&Settings::default_path()).unwrap();
+        assert_eq!(s.stage, "prod");
+        assert_eq!(s.authorizer_ttl_seconds, 300);
+        assert!(s.assume_group_role);
+    }
+
+    #[test]
+    fn flags_override_the_file_and_are_checked_too() {
+        let path = Settings::default_path();
+        let s = Settings::load_with(
+            &path,
+            Overrides {
+                authorizer_ttl_seconds: Some(0),
+                stage: Some("test".into()),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        assert_eq!((s.authorizer_ttl_seconds, s.stage.as_str()), (0, "test"));
+        assert!(
+            s.assume_group_role,
+            "what no flag names stays as in the file"
+        );
+        let err = Settings::load_with(
+            &path,
+            Overrides {
+                authorizer_ttl_seconds: Some(4000),
+                ..Overrides::default()
+            },
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("authorizer_ttl_seconds"), "{err}");
+    }
+
+    #[test]
+    fn bad_settings_are_refused_naming_the_setting() {
+        let good = std::fs::read_to_string(Settings::default_path()).unwrap();
+        for (from, to, needle) in [
+            (
+                "authorizer_ttl_seconds = 300",
+                "authorizer_ttl_seconds = 3601",
+                "authorizer_ttl_seconds",
+            ),
+            (
+                "authorizer_ttl_seconds = 300",
+                "authorizer_ttl_seconds = -1",
+                "authorizer_ttl_seconds",
+            ),
+            ("stage = \"prod\"", "stage = \"pro d\"", "`stage`"),
+            ("rate_limit = 100.0", "rate_limit = 0.0", "rate_limit"),
+            ("burst_limit = 200", "burst_limit = 0", "burst_limit"),
+            (
+                "cors_origins = []",
+                "cors_origins = [\"https://app.example.com/\"]",
+                "cors_origins",
+            ),
+            ("cors_origins = []", "cors_origins = [\"*\"]", "wildcard"),
+            (
+                "stage = \"prod\"",
+                "stage = \"prod\"\nstaeg = \"x\"",
+                "staeg",
+            ),
+        ] {
+            let text = good.replace(from, to);
+            assert_ne!(text, good, "{from}");
+            let err = Settings::parse(&text).unwrap_err();
+            assert!(err.contains(needle), "{to}: {err}");
+        }
+    }
+}
