@@ -7,7 +7,13 @@
 //!   cfn-lint does not look inside `DashboardBody`. Every body is validated against a JSON
 //!   Schema written from CloudWatch's Dashboard Body Structure and Syntax
 //!   (`deploy/schemas/cloudwatch-dashboard-body.schema.json`) after its `Fn::Sub` placeholders
-//!   are resolved to sample values.
+//!   are resolved to sample values;
+//! - a parameter `Ref`'d into a property whose CloudFormation resource schema allows only some
+//!   values (an `enum`) but which accepts others: CloudFormation takes the value and the
+//!   resource's handler refuses it mid-deploy, after other resources changed. The resource
+//!   schemas are the ones cfn-lint ships in its package data (in `.venv`).
+
+use std::path::PathBuf;
 
 use deploy::stack::assets::Assets;
 use deploy::stack::{self, bootstrap, groups};
@@ -468,4 +474,149 @@ fn sub_placeholders_resolve_to_sample_values_and_escapes_stay_literal() {
             "{REGION}/prod/groupgate-Fn-1A2B3C4D5E6F/arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:groupgate-A-1A2B3C4D5E6F/${{Literal}}"
         )
     );
+}
+
+/// Where cfn-lint keeps CloudFormation's resource schemas: `.venv` (scripts/test.sh installs
+/// cfn-lint there).
+fn resource_schemas_dir() -> PathBuf {
+    let lib = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/lib"));
+    std::fs::read_dir(&lib)
+        .ok()
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path().join("site-packages/cfnlint/data/schemas"))
+        .find(|dir| dir.is_dir())
+        .unwrap_or_else(|| {
+            panic!(
+                "cfn-lint's resource schemas are not under {}: run scripts/test.sh (it installs cfn-lint into .venv)",
+                lib.display()
+            )
+        })
+}
+
+/// CloudFormation's resource schema of `kind`, as cfn-lint ships it for us-east-1.
+fn resource_schema(dir: &std::path::Path, kind: &str) -> Value {
+    let index: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("providers/us-east-1.json")).unwrap(),
+    )
+    .unwrap();
+    let file = index[kind]
+        .as_str()
+        .unwrap_or_else(|| panic!("cfn-lint has no schema for `{kind}`"));
+    serde_json::from_str(
+        &std::fs::read_to_string(dir.join(format!("resources/{file}.json"))).unwrap(),
+    )
+    .unwrap()
+}
+
+/// The schema node that `path` (property names and array indexes from `Properties`) leads to.
+/// `Fn::If` branches stand for the value itself; any other intrinsic function makes a value of
+/// its own, so its path leads nowhere.
+fn schema_at<'a>(schema: &'a Value, path: &[String]) -> Option<&'a Value> {
+    let resolve = |mut node: &'a Value| {
+        while let Some(reference) = node["$ref"].as_str() {
+            node = schema.pointer(reference.strip_prefix('#')?)?;
+        }
+        Some(node)
+    };
+    let mut node = resolve(schema)?;
+    let mut segments = path.iter().peekable();
+    while let Some(segment) = segments.next() {
+        if segment == "Fn::If" {
+            segments.next();
+            continue;
+        }
+        if segment.starts_with("Fn::") {
+            return None;
+        }
+        node = if segment.parse::<usize>().is_ok() {
+            resolve(node.get("items")?)?
+        } else {
+            resolve(node.get("properties")?.get(segment)?)?
+        };
+    }
+    Some(node)
+}
+
+/// Each `{"Ref": parameter}` under `value`, with its path.
+fn parameter_refs(value: &Value, path: &mut Vec<String>, found: &mut Vec<(String, Vec<String>)>) {
+    match value {
+        Value::Object(map) => {
+            if let (1, Some(Value::String(name))) = (map.len(), map.get("Ref")) {
+                found.push((name.clone(), path.clone()));
+                return;
+            }
+            for (key, v) in map {
+                path.push(key.clone());
+                parameter_refs(v, path, found);
+                path.pop();
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                path.push(i.to_string());
+                parameter_refs(v, path, found);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A parameter passed to a property that CloudFormation's resource schema limits to an `enum`
+/// must say so itself (`AllowedValues`, within that enum): otherwise a value the resource
+/// refuses is accepted by the change set and fails mid-deploy. Issue 19, item 9:
+/// `LogRetentionDays` took any number from 1 to 3653, while CloudWatch Logs takes 22 of them.
+#[test]
+fn a_parameter_feeding_an_enumerated_property_allows_only_the_enumerated_values() {
+    let dir = resource_schemas_dir();
+    let mut checked = 0;
+    for (name, template) in templates() {
+        let parameters = template["Parameters"].as_object().unwrap();
+        for (id, resource) in template["Resources"].as_object().unwrap() {
+            let kind = resource["Type"].as_str().unwrap();
+            let mut refs = Vec::new();
+            parameter_refs(&resource["Properties"], &mut Vec::new(), &mut refs);
+            let refs: Vec<_> = refs
+                .into_iter()
+                .filter(|(p, _)| parameters.contains_key(p))
+                .collect();
+            if refs.is_empty() {
+                continue;
+            }
+            let schema = resource_schema(&dir, kind);
+            for (parameter, path) in refs {
+                let Some(allowed) = schema_at(&schema, &path).and_then(|n| n["enum"].as_array())
+                else {
+                    continue;
+                };
+                checked += 1;
+                let allowed: Vec<String> = allowed.iter().map(scalar_text).collect();
+                let declared: Vec<String> = parameters[&parameter]["AllowedValues"]
+                    .as_array()
+                    .map(|values| values.iter().map(scalar_text).collect())
+                    .unwrap_or_default();
+                let outside: Vec<&String> =
+                    declared.iter().filter(|v| !allowed.contains(v)).collect();
+                assert!(
+                    !declared.is_empty() && outside.is_empty(),
+                    "{name} template: parameter `{parameter}` feeds {id}.{} ({kind}), which takes only {allowed:?}; \
+                     its AllowedValues are {declared:?}",
+                    path.join(".")
+                );
+            }
+        }
+    }
+    assert!(
+        checked >= 1,
+        "LogRetentionDays feeds RetentionInDays at least"
+    );
+}
+
+fn scalar_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }

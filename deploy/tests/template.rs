@@ -169,6 +169,37 @@ fn every_group_definition_becomes_a_cognito_group_with_its_role() {
     );
 }
 
+/// Issue 19, item 9: CloudWatch Logs takes only some retention periods; the parameter offers
+/// exactly those (the class check in `aws_contracts.rs` holds every such parameter to its
+/// resource schema).
+#[test]
+fn log_retention_takes_only_the_periods_cloudwatch_logs_accepts() {
+    let t = template();
+    let p = &t["Parameters"]["LogRetentionDays"];
+    assert_eq!(p["Type"], "Number");
+    assert_eq!(p["Default"], "30");
+    let allowed: Vec<&str> = p["AllowedValues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(allowed.len(), 22);
+    for days in ["1", "30", "400", "3653"] {
+        assert!(allowed.contains(&days), "{days}");
+    }
+    for days in ["2", "31", "3652"] {
+        assert!(!allowed.contains(&days), "{days}");
+    }
+    for id in ["AuthorizerLogGroup", "BackendLogGroup", "ApiAccessLogGroup"] {
+        assert_eq!(
+            resource(&t, id)["Properties"]["RetentionInDays"],
+            json!({"Ref": "LogRetentionDays"}),
+            "{id}"
+        );
+    }
+}
+
 #[test]
 fn lambda_permissions_are_restricted_by_source_arn() {
     let t = template();

@@ -173,8 +173,6 @@ pub struct Parameter {
     pub description: String,
     pub default: Option<String>,
     pub allowed_values: Vec<String>,
-    pub min_value: Option<u32>,
-    pub max_value: Option<u32>,
 }
 
 impl Parameter {
@@ -184,15 +182,11 @@ impl Parameter {
             description: description.to_owned(),
             default: None,
             allowed_values: Vec::new(),
-            min_value: None,
-            max_value: None,
         }
     }
-    pub fn number(description: &str, min: u32, max: u32) -> Self {
+    pub fn number(description: &str) -> Self {
         Self {
             kind: "Number",
-            min_value: Some(min),
-            max_value: Some(max),
             ..Self::string(description)
         }
     }
@@ -323,12 +317,6 @@ impl Stack {
             }
             if !p.allowed_values.is_empty() {
                 out.insert("AllowedValues".into(), json!(p.allowed_values));
-            }
-            if let Some(min) = p.min_value {
-                out.insert("MinValue".into(), json!(min));
-            }
-            if let Some(max) = p.max_value {
-                out.insert("MaxValue".into(), json!(max));
             }
             parameters.insert(id.clone(), Value::Object(out));
         }
@@ -610,6 +598,19 @@ mod tests {
         let mut stack = Stack::new("t");
         stack.add("Made", Resource::new("T", json!({})).when("Nope"));
         assert!(stack.to_template().is_err());
+    }
+
+    #[test]
+    fn a_number_parameter_renders_its_allowed_values() {
+        let mut stack = Stack::new("t");
+        stack.parameter(
+            "Days",
+            Parameter::number("d").allowed(&["1", "3"]).default("3"),
+        );
+        assert_eq!(
+            stack.to_template().unwrap()["Parameters"]["Days"],
+            json!({"Type": "Number", "Description": "d", "Default": "3", "AllowedValues": ["1", "3"]})
+        );
     }
 
     #[test]

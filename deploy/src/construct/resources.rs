@@ -56,6 +56,14 @@ pub fn iam_role(
     )
 }
 
+/// The retention periods CloudWatch Logs accepts, in days; any other is refused.
+/// <https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html>
+pub const LOG_RETENTION_DAYS: &[&str] = &[
+    "1", "3", "5", "7", "14", "30", "60", "90", "120", "150", "180", "365", "400", "545", "731",
+    "1096", "1827", "2192", "2557", "2922", "3288", "3653",
+];
+
+/// A log group keeping its events `retention_days` (one of [`LOG_RETENTION_DAYS`]).
 pub fn log_group(retention_days: Expr) -> Resource {
     Resource::new(
         "AWS::Logs::LogGroup",

@@ -21,8 +21,8 @@ use groupgate::env;
 use serde_json::json;
 
 use crate::construct::resources::{
-    Function, RoleScope, allow, dynamodb_table, iam_role, invoke_permission, lambda_function,
-    lambda_invocation_uri, log_group,
+    Function, LOG_RETENTION_DAYS, RoleScope, allow, dynamodb_table, iam_role, invoke_permission,
+    lambda_function, lambda_invocation_uri, log_group,
 };
 use crate::construct::{Expr, Handle, Parameter, Resource, Stack, canonical, id_fragment};
 use crate::stack::assets::Assets;
@@ -187,7 +187,11 @@ fn parameters<'s>(stack: &mut Stack, settings: &'s Settings) -> Params<'s> {
     );
     let retention = stack.parameter(
         "LogRetentionDays",
-        Parameter::number("Days to keep function and access logs", 1, 3653).default("30"),
+        Parameter::number(
+            "Days to keep function and access logs (a period CloudWatch Logs accepts)",
+        )
+        .allowed(LOG_RETENTION_DAYS)
+        .default("30"),
     );
     let boundary = stack.parameter(
         "PermissionsBoundaryArn",
