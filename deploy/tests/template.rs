@@ -157,15 +157,30 @@ fn no_account_setting_and_every_role_is_under_the_product_path_with_the_boundary
     }
 }
 
+/// Issue 19, item 11: the role reaches the backend from the policy table (the authorizer's
+/// `role_arn`), seeded from `GroupRoleArns`; a Cognito group's `RoleArn` only shows in ID
+/// tokens, which the authorizer does not accept, and would need `iam:PassRole` to Cognito.
 #[test]
-fn every_group_definition_becomes_a_cognito_group_with_its_role() {
+fn every_group_definition_becomes_a_cognito_group_and_a_role_the_policy_table_names() {
     let t = template();
     let vet = &resource(&t, "GroupPetVeterinarian")["Properties"];
     assert_eq!(vet["GroupName"], "pet-veterinarian");
     assert_eq!(vet["Precedence"], 10);
+    for (id, group) in of_type(&t, "AWS::Cognito::UserPoolGroup") {
+        assert!(
+            group["Properties"].get("RoleArn").is_none(),
+            "{id} passes a role to Cognito"
+        );
+    }
     assert_eq!(
-        vet["RoleArn"],
-        json!({"Fn::GetAtt": ["GroupRolePetVeterinarian", "Arn"]})
+        resource(&t, "AuthorizerFunction")["Properties"]["Environment"]["Variables"]["TOKEN_USE"],
+        "access",
+        "access tokens never carry cognito:roles"
+    );
+    let pairs = t["Outputs"]["GroupRoleArns"]["Value"].to_string();
+    assert!(
+        pairs.contains(r#"["pet-veterinarian",{"Fn::GetAtt":["GroupRolePetVeterinarian","Arn"]}]"#),
+        "{pairs}"
     );
 }
 

@@ -520,8 +520,14 @@ fn backend_function(
     (function, role)
 }
 
-/// One Cognito group per definition, each with the role its members act as. Returns the
+/// One Cognito group per definition, and the IAM role its members act as. Returns the
 /// `group=role ARN` pairs for the `GroupRoleArns` output.
+///
+/// The Cognito group names no role (`RoleArn`): the role reaches the backend from the policy
+/// table, through the authorizer's context (`role_arn`), which `groupgate deploy` seeds from
+/// that output. A group's `RoleArn` only ever shows in ID tokens (`cognito:roles`,
+/// `cognito:preferred_role`), and the authorizer accepts access tokens; setting it would also
+/// need `iam:PassRole` to Cognito for the deploy's execution role.
 fn group_roles(
     stack: &mut Stack,
     groups: &[GroupDefinition],
@@ -564,7 +570,6 @@ fn group_roles(
                     "GroupName": group.group,
                     "Description": group.description,
                     "Precedence": group.precedence,
-                    "RoleArn": role.arn(),
                 }),
             ),
         );
