@@ -184,6 +184,36 @@ fn every_group_definition_becomes_a_cognito_group_and_a_role_the_policy_table_na
     );
 }
 
+/// Issue 19, item 12: `SSEEnabled: true` selects the AWS managed KMS key (KMS charges, `kms:`
+/// calls); `false` is DynamoDB's AWS owned key, which the scanner waiver states.
+#[test]
+fn tables_are_encrypted_with_dynamodbs_aws_owned_key_as_the_waiver_says() {
+    let t = template();
+    let tables = of_type(&t, "AWS::DynamoDB::Table");
+    assert_eq!(tables.len(), 2);
+    for (id, table) in tables {
+        assert_eq!(
+            table["Properties"]["SSESpecification"],
+            json!({"SSEEnabled": false}),
+            "{id}"
+        );
+        assert!(
+            table["Properties"]["SSESpecification"]
+                .get("KMSMasterKeyId")
+                .is_none()
+        );
+        let waiver = &table["Metadata"]["checkov"]["skip"][0];
+        assert_eq!(waiver["id"], "CKV_AWS_119", "{id}");
+        assert!(
+            waiver["comment"]
+                .as_str()
+                .unwrap()
+                .contains("AWS owned key"),
+            "{id}: {waiver}"
+        );
+    }
+}
+
 /// Issue 19, item 9: CloudWatch Logs takes only some retention periods; the parameter offers
 /// exactly those (the class check in `aws_contracts.rs` holds every such parameter to its
 /// resource schema).
