@@ -245,6 +245,66 @@ fn log_retention_takes_only_the_periods_cloudwatch_logs_accepts() {
     }
 }
 
+/// Whether CloudFormation takes `value` for `parameter`, by its `AllowedPattern`.
+fn pattern_allows(parameter: &Value, value: &str) -> bool {
+    let pattern = parameter["AllowedPattern"].as_str().unwrap();
+    jsonschema::draft202012::new(&json!({ "type": "string", "pattern": pattern }))
+        .unwrap()
+        .is_valid(&json!(value))
+}
+
+/// Issue 20, item 5: the public client had `http://localhost/` as its callback by default. Now
+/// the hosted UI's code flow is off until an https:// callback is given, and nothing else is
+/// taken.
+#[test]
+fn the_public_client_has_no_callback_until_an_https_one_is_given() {
+    let t = template();
+    let p = &t["Parameters"]["HostedUiCallbackUrl"];
+    assert_eq!(p["Default"], "");
+    for accepted in [
+        "",
+        "https://app.example.com/callback",
+        "https://app.example.com/cb?x=1",
+    ] {
+        assert!(pattern_allows(p, accepted), "{accepted:?} is refused");
+    }
+    for refused in [
+        "http://localhost/",
+        "http://app.example.com/",
+        "https://app.example.com/#fragment",
+        "https://app example.com/",
+        "javascript:alert(1)",
+        " https://app.example.com/",
+    ] {
+        assert!(!pattern_allows(p, refused), "{refused:?} is taken");
+    }
+    assert_eq!(
+        t["Conditions"]["HasHostedUi"],
+        json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "HostedUiCallbackUrl"}, ""]}]})
+    );
+    let client = &resource(&t, "UserPoolClient")["Properties"];
+    let when_given =
+        |value: Value| json!({"Fn::If": ["HasHostedUi", value, {"Ref": "AWS::NoValue"}]});
+    assert_eq!(
+        client["AllowedOAuthFlowsUserPoolClient"],
+        json!({"Fn::If": ["HasHostedUi", true, false]})
+    );
+    assert_eq!(client["AllowedOAuthFlows"], when_given(json!(["code"])));
+    for urls in ["CallbackURLs", "LogoutURLs"] {
+        assert_eq!(
+            client[urls],
+            when_given(json!([{"Ref": "HostedUiCallbackUrl"}])),
+            "{urls}"
+        );
+    }
+    assert_eq!(
+        client["ExplicitAuthFlows"],
+        json!(["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]),
+        "SRP sign-in works without the hosted UI"
+    );
+    assert_eq!(t["Outputs"]["HostedUiUrl"]["Condition"], "HasHostedUi");
+}
+
 #[test]
 fn lambda_permissions_are_restricted_by_source_arn() {
     let t = template();
