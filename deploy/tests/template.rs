@@ -654,6 +654,84 @@ fn with_origins_each_resource_gets_an_unauthenticated_preflight_that_checks_the_
     );
 }
 
+/// Every VTL mapping template in `t` (methods' integrations and gateway responses), by the
+/// resource it belongs to.
+fn mapping_templates(t: &Value) -> Vec<(String, String)> {
+    fn walk(id: &str, value: &Value, found: &mut Vec<(String, String)>) {
+        match value {
+            Value::Object(map) => {
+                for (key, v) in map {
+                    if key == "RequestTemplates" || key == "ResponseTemplates" {
+                        for text in v
+                            .as_object()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|(_, t)| t.as_str())
+                        {
+                            found.push((id.to_owned(), text.to_owned()));
+                        }
+                    } else {
+                        walk(id, v, found);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(id, v, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    for (id, r) in t["Resources"].as_object().unwrap() {
+        walk(id, &r["Properties"], &mut found);
+    }
+    found
+}
+
+fn with_two_origins() -> Value {
+    let mut with_cors = settings();
+    with_cors.cors_origins = vec![
+        "https://app.example.com".into(),
+        "http://localhost:3000".into(),
+    ];
+    template_with(&with_cors)
+}
+
+/// Issue 20, item 5: `$input.params('Origin')` searches the path, then the query string, then
+/// the headers, so `?Origin=https://app.example.com` chose the origin the preflight echoed.
+/// API Gateway's mapping template reference gives `$input.params().header` for the headers.
+#[test]
+fn the_preflight_reads_the_origin_header_only() {
+    let t = with_two_origins();
+    let template = resource(&t, "ApiPetstoreV1PetsOptions")["Properties"]["Integration"]
+        ["IntegrationResponses"][0]["ResponseTemplates"]["application/json"]
+        .as_str()
+        .unwrap();
+    assert!(
+        template.starts_with(
+            "#set($origin = $input.params().header.get('Origin'))\n#if(\"$!origin\" == '')#set($origin = $input.params().header.get('origin'))#end\n"
+        ),
+        "{template}"
+    );
+}
+
+/// The class of that defect: no mapping template of the stack reads a parameter by name
+/// wherever it is found (`$input.params('x')`), whatever the settings.
+#[test]
+fn no_mapping_template_reads_a_request_parameter_from_wherever_it_is_found() {
+    let mut checked = 0;
+    for t in [template(), with_two_origins()] {
+        for (id, text) in mapping_templates(&t) {
+            checked += 1;
+            for (at, _) in text.match_indices("$input.params(") {
+                assert!(
+                    text[at..].starts_with("$input.params()"),
+                    "{id}: `$input.params(name)` also reads the path and query string: {text}"
+                );
+            }
+        }
+    }
+    assert!(checked > 0);
+}
+
 #[test]
 fn functions_and_stage_are_traced_and_every_scanner_waiver_gives_its_reason() {
     let t = template();

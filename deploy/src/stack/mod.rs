@@ -753,9 +753,13 @@ fn preflight(
         .map(|o| format!("$origin == '{o}'"))
         .collect::<Vec<_>>()
         .join(" || ");
-    // `Origin` as HTTP/1.1 browsers send it, `origin` as HTTP/2 ones do.
+    // The `Origin` header only (as HTTP/1.1 browsers send it, else `origin` as HTTP/2 ones do):
+    // `$input.params('Origin')` would search the path and the query string first, so that
+    // `?Origin=...` chose the origin. A header missing from the map is null, which `$!` renders
+    // empty.
+    // https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-mapping-template-reference.html
     let template = format!(
-        "#set($origin = $input.params('Origin'))\n#if($origin == '')#set($origin = $input.params('origin'))#end\n#if({condition})#set($context.responseOverride.header.Access-Control-Allow-Origin = $origin)#end\n"
+        "#set($origin = $input.params().header.get('Origin'))\n#if(\"$!origin\" == '')#set($origin = $input.params().header.get('origin'))#end\n#if({condition})#set($context.responseOverride.header.Access-Control-Allow-Origin = $origin)#end\n"
     );
     let header = |name: &str| format!("method.response.header.{name}");
     let allow_methods = format!("'{},OPTIONS'", methods.join(","));
