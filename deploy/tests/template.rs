@@ -163,10 +163,9 @@ fn every_group_definition_becomes_a_cognito_group_with_its_role() {
     let vet = &resource(&t, "GroupPetVeterinarian")["Properties"];
     assert_eq!(vet["GroupName"], "pet-veterinarian");
     assert_eq!(vet["Precedence"], 10);
-    assert_eq!(
-        vet["RoleArn"],
-        json!({"Fn::GetAtt": ["GroupRolePetVeterinarian", "Arn"]})
-    );
+    // No `RoleArn`: the authorizer takes a group's role from the policy table, and the
+    // execution role passes roles to Lambda only (issue 19, item 11).
+    assert!(vet.get("RoleArn").is_none());
 }
 
 #[test]
