@@ -40,7 +40,7 @@ else
 fi
 
 say "groupgate bootstrap"
-"$tool" bootstrap --repository groupgate/groupgate >"$LOGS/rehearse-bootstrap.log" 2>&1 ||
+"$tool" bootstrap --repository groupgate/groupgate --repository-id 456789 --owner-id 123456 >"$LOGS/rehearse-bootstrap.log" 2>&1 ||
   fail "groupgate bootstrap" "$LOGS/rehearse-bootstrap.log"
 aws apigateway update-account --patch-operations \
   "op=replace,path=/cloudwatchRoleArn,value=arn:aws:iam::123456789012:role/groupgate-bootstrap/groupgate-apigw-logs-us-east-1" \
