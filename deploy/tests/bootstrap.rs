@@ -274,3 +274,194 @@ async fn the_bootstrap_stack_reaches_create_complete_in_moto() {
         "moto's skipped set changed"
     );
 }
+
+/// `groupgate bootstrap`'s account-wide parts, against moto (IAM, CloudFormation, S3,
+/// API Gateway) and, for API Gateway's refusals while IAM propagates, aws-smithy-mocks: moto
+/// never refuses a role it has just created.
+mod lifecycle {
+    use std::time::Duration;
+
+    use aws_sdk_apigateway::operation::get_account::GetAccountOutput;
+    use aws_sdk_apigateway::operation::update_account::{UpdateAccountError, UpdateAccountOutput};
+    use aws_sdk_apigateway::types::error::BadRequestException;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use deploy::operations::cloudformation::Polling;
+    use deploy::operations::{self, BootstrapParams, LoggingRole, set_api_gateway_logging_role};
+    use deploy::stack::bootstrap;
+    use groupgate_testkit::Moto;
+
+    const FAST: Polling = Polling {
+        interval: Duration::from_millis(1),
+        attempts: 600,
+    };
+
+    fn params() -> BootstrapParams {
+        BootstrapParams {
+            deployer: bootstrap::Deployer {
+                repository: "octo-org/groupgate".into(),
+                repository_id: "456789".into(),
+                owner_id: "123456".into(),
+                environment: "production".into(),
+                branch: "main".into(),
+                workflow: ".github/workflows/deploy.yml".into(),
+            },
+            oidc_provider_arn: None,
+            stack_name_prefix: "groupgate".into(),
+        }
+    }
+
+    async fn parameter(cfn: &aws_sdk_cloudformation::Client, key: &str) -> String {
+        let stacks = cfn
+            .describe_stacks()
+            .stack_name(bootstrap::STACK_NAME)
+            .send()
+            .await
+            .unwrap();
+        stacks.stacks()[0]
+            .parameters()
+            .iter()
+            .find(|p| p.parameter_key() == Some(key))
+            .and_then(|p| p.parameter_value())
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    #[tokio::test]
+    async fn a_second_region_reuses_the_accounts_github_provider_without_a_flag() {
+        let moto = Moto::start().await;
+        let aws = moto.sdk_config_in_new_account().await;
+        // The provider the first region's bootstrap made (and a stack delete keeps).
+        let iam = aws_sdk_iam::Client::new(&aws);
+        let arn = iam
+            .create_open_id_connect_provider()
+            .url("https://token.actions.githubusercontent.com")
+            .client_id_list("sts.amazonaws.com")
+            .send()
+            .await
+            .unwrap()
+            .open_id_connect_provider_arn
+            .unwrap();
+        operations::bootstrap(&aws, params(), FAST).await.unwrap();
+        let cfn = aws_sdk_cloudformation::Client::new(&aws);
+        assert_eq!(parameter(&cfn, "GitHubOidcProviderArn").await, arn);
+        // Bootstrapping again keeps using it.
+        operations::bootstrap(&aws, params(), FAST).await.unwrap();
+        assert_eq!(parameter(&cfn, "GitHubOidcProviderArn").await, arn);
+    }
+
+    #[tokio::test]
+    async fn a_github_provider_without_the_sts_audience_is_refused_by_name() {
+        let moto = Moto::start().await;
+        let aws = moto.sdk_config_in_new_account().await;
+        aws_sdk_iam::Client::new(&aws)
+            .create_open_id_connect_provider()
+            .url("https://token.actions.githubusercontent.com")
+            .client_id_list("https://github.com/octo-org")
+            .send()
+            .await
+            .unwrap();
+        let error = operations::bootstrap(&aws, params(), FAST)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("does not accept the audience `sts.amazonaws.com`"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn bad_ids_are_refused_before_anything_is_deployed() {
+        let moto = Moto::start().await;
+        let aws = moto.sdk_config_in_new_account().await;
+        let mut p = params();
+        p.deployer.repository_id = "octo-org/groupgate".into();
+        let error = operations::bootstrap(&aws, p, FAST)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("`--repository-id octo-org/groupgate` is not a number"), "{error}");
+        let cfn = aws_sdk_cloudformation::Client::new(&aws);
+        assert!(cfn.describe_stacks().stack_name(bootstrap::STACK_NAME).send().await.is_err());
+    }
+
+    fn bad_request() -> UpdateAccountError {
+        UpdateAccountError::BadRequestException(
+            BadRequestException::builder()
+                .message("The role ARN does not have required permissions set to API Gateway")
+                .build(),
+        )
+    }
+
+    #[tokio::test]
+    async fn the_logging_role_is_set_once_api_gateway_stops_refusing_it_while_iam_propagates() {
+        let moto = Moto::start().await;
+        let iam = aws_sdk_iam::Client::new(&moto.sdk_config_in_new_account().await);
+        let get = mock!(aws_sdk_apigateway::Client::get_account)
+            .then_output(|| GetAccountOutput::builder().build());
+        let update = mock!(aws_sdk_apigateway::Client::update_account)
+            .sequence()
+            .error(bad_request)
+            .times(2)
+            .output(|| UpdateAccountOutput::builder().build())
+            .build();
+        let apigateway = mock_client!(aws_sdk_apigateway, RuleMode::MatchAny, [&get, &update]);
+        let role = "arn:aws:iam::123456789012:role/groupgate-bootstrap/logs";
+        let outcome = set_api_gateway_logging_role(&apigateway, &iam, role, FAST)
+            .await
+            .unwrap();
+        assert_eq!(outcome, LoggingRole::Set);
+        assert_eq!(update.num_calls(), 3, "two refusals, then accepted");
+    }
+
+    #[tokio::test]
+    async fn another_applications_working_logging_role_is_left_alone() {
+        let moto = Moto::start().await;
+        let iam = aws_sdk_iam::Client::new(&moto.sdk_config_in_new_account().await);
+        let theirs = iam
+            .create_role()
+            .role_name("billing-apigw-logs")
+            .assume_role_policy_document("{}")
+            .send()
+            .await
+            .unwrap()
+            .role
+            .unwrap()
+            .arn;
+        let current = theirs.clone();
+        let get = mock!(aws_sdk_apigateway::Client::get_account).then_output(move || {
+            GetAccountOutput::builder()
+                .cloudwatch_role_arn(current.clone())
+                .build()
+        });
+        let update = mock!(aws_sdk_apigateway::Client::update_account)
+            .then_output(|| UpdateAccountOutput::builder().build());
+        let apigateway = mock_client!(aws_sdk_apigateway, RuleMode::MatchAny, [&get, &update]);
+        let ours = "arn:aws:iam::123456789012:role/groupgate-bootstrap/logs";
+        let outcome = set_api_gateway_logging_role(&apigateway, &iam, ours, FAST)
+            .await
+            .unwrap();
+        assert_eq!(outcome, LoggingRole::KeptExisting(theirs));
+        assert_eq!(update.num_calls(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_setting_naming_a_deleted_role_is_replaced() {
+        let moto = Moto::start().await;
+        let iam = aws_sdk_iam::Client::new(&moto.sdk_config_in_new_account().await);
+        let get = mock!(aws_sdk_apigateway::Client::get_account).then_output(|| {
+            GetAccountOutput::builder()
+                .cloudwatch_role_arn("arn:aws:iam::123456789012:role/gone")
+                .build()
+        });
+        let update = mock!(aws_sdk_apigateway::Client::update_account)
+            .then_output(|| UpdateAccountOutput::builder().build());
+        let apigateway = mock_client!(aws_sdk_apigateway, RuleMode::MatchAny, [&get, &update]);
+        let ours = "arn:aws:iam::123456789012:role/groupgate-bootstrap/logs";
+        let outcome = set_api_gateway_logging_role(&apigateway, &iam, ours, FAST)
+            .await
+            .unwrap();
+        assert_eq!(outcome, LoggingRole::Set);
+        assert_eq!(update.num_calls(), 1);
+    }
+}
