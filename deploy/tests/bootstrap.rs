@@ -380,9 +380,18 @@ mod lifecycle {
             .await
             .unwrap_err()
             .to_string();
-        assert!(error.contains("`--repository-id octo-org/groupgate` is not a number"), "{error}");
+        assert!(
+            error.contains("`--repository-id octo-org/groupgate` is not a number"),
+            "{error}"
+        );
         let cfn = aws_sdk_cloudformation::Client::new(&aws);
-        assert!(cfn.describe_stacks().stack_name(bootstrap::STACK_NAME).send().await.is_err());
+        assert!(
+            cfn.describe_stacks()
+                .stack_name(bootstrap::STACK_NAME)
+                .send()
+                .await
+                .is_err()
+        );
     }
 
     fn bad_request() -> UpdateAccountError {
