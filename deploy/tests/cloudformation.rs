@@ -62,7 +62,11 @@ fn request<'a>(name: &'a str, template: &'a str) -> StackRequest<'a> {
         name,
         template_body: template,
         template_url: None,
-        parameters: vec![("GitHubRepository".into(), "groupgate/groupgate".into())],
+        parameters: vec![
+            ("GitHubRepository".into(), "groupgate/groupgate".into()),
+            ("GitHubRepositoryId".into(), "456789".into()),
+            ("GitHubOwnerId".into(), "123456".into()),
+        ],
         capabilities: vec![Capability::CapabilityNamedIam],
         role_arn: None,
         protected: &["ArtifactBucket"],

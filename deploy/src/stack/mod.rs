@@ -26,7 +26,7 @@ use crate::construct::resources::{
 };
 use crate::construct::{Expr, Handle, Parameter, Resource, Stack, canonical, id_fragment};
 use crate::stack::assets::Assets;
-use crate::stack::bootstrap::APP_ROLE_PATH;
+use crate::stack::bootstrap::{APP_ROLE_PATH, PRODUCT_TAG};
 use crate::stack::groups::{DataAccess, GroupDefinition};
 
 /// The methods of the API, as (HTTP method, resource path).
@@ -627,6 +627,9 @@ fn rest_api(stack: &mut Stack, params: &Params, functions: &Functions) {
                 "Name": Expr::sub(API_NAME),
                 "Description": "The petstore API, authorized by Cognito groups",
                 "EndpointConfiguration": { "Types": ["REGIONAL"] },
+                // The bootstrap's execution and deploy roles reach the product's REST APIs
+                // (and their children, which inherit it) by this tag only.
+                "Tags": [{ "Key": PRODUCT_TAG, "Value": Expr::pseudo("StackName") }],
             }),
         ),
     );
