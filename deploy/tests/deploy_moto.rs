@@ -320,7 +320,6 @@ async fn a_planted_object_at_an_asset_key_is_not_shipped() {
     let moto = Moto::start().await;
     let aws = moto.sdk_config_in_new_account().await;
     bootstrap(&aws).await;
-    set_cloudwatch_role(&aws).await;
     let inputs = Inputs::new("planted");
     let s3 = aws_sdk_s3::Client::new(&aws);
     let bucket = artifact_bucket(&s3).await;

@@ -59,8 +59,6 @@ pub enum On {
 
 /// One call: where it is made, the SDK operation (snake case, as the SDK's fluent builder
 /// names it, or the AWS CLI's command), the IAM action, what it acts on and with whose role.
-/// `pending` marks a call another change is adding, listed before its code lands, so that its
-/// permission ships with it; the stale-entry check skips those.
 #[derive(Debug, Clone, Copy)]
 pub struct Call {
     pub source: &'static str,
@@ -68,7 +66,6 @@ pub struct Call {
     pub action: &'static str,
     pub on: On,
     pub by: Caller,
-    pub pending: bool,
 }
 
 const fn call(
@@ -84,23 +81,6 @@ const fn call(
         action,
         on,
         by,
-        pending: false,
-    }
-}
-
-const fn pending(
-    source: &'static str,
-    operation: &'static str,
-    action: &'static str,
-    on: On,
-) -> Call {
-    Call {
-        source,
-        operation,
-        action,
-        on,
-        by: Caller::Deploy,
-        pending: true,
     }
 }
 
@@ -224,40 +204,15 @@ pub const CALLS: &[Call] = &[
         On::AuthorizerCache,
         Caller::Deploy,
     ),
-    // The ops engineer's changes (issue 19 items 3 and 6, issue 20 item 3), as expected: a
-    // stack stranded in REVIEW_IN_PROGRESS deleted, an existing asset's checksum or version
-    // read, a fresh deployment after removed routes and the stage moved to it.
-    pending(
-        CFN,
-        "delete_stack",
-        "cloudformation:DeleteStack",
-        On::ProductStack,
-    ),
-    pending(
-        DEPLOY,
-        "get_object_attributes",
-        "s3:GetObjectAttributes",
-        On::ArtifactObject,
-    ),
-    pending(
-        DEPLOY,
-        "get_object_attributes",
-        "s3:GetObjectVersionAttributes",
-        On::ArtifactObject,
-    ),
-    pending(
-        DEPLOY,
-        "head_object",
-        "s3:GetObjectVersion",
-        On::ArtifactObject,
-    ),
-    pending(
+    // A fresh deployment of the stage after an update removed API parts (CreateDeployment with
+    // the stage's name moves the stage to it in the same call).
+    call(
         DEPLOY,
         "create_deployment",
         "apigateway:POST",
         On::ApiDeployments,
+        Caller::Deploy,
     ),
-    pending(DEPLOY, "update_stage", "apigateway:PATCH", On::ApiStage),
     // Seeding the policy table (deploy and seed-policies), reading a stack's outputs.
     call(
         SEED,

@@ -938,13 +938,8 @@ fn deploy_permissions(bucket: &Handle, execution: &Handle) -> Vec<Value> {
         statement(
             "Assets",
             "Allow",
-            &[
-                "s3:PutObject",
-                "s3:GetObject",
-                "s3:GetObjectVersion",
-                "s3:GetObjectAttributes",
-                "s3:GetObjectVersionAttributes",
-            ],
+            // HeadObject (the stored object's SHA-256 and version) is s3:GetObject.
+            &["s3:PutObject", "s3:GetObject"],
             vec![objects],
         ),
         statement(
@@ -971,13 +966,14 @@ fn deploy_permissions(bucket: &Handle, execution: &Handle) -> Vec<Value> {
             &["apigateway:GET"],
             vec![arn("apigateway:${AWS::Region}::/account")],
         ),
-        // A fresh deployment after removed routes, the stage moved to it, the authorizer cache
-        // flushed: on the product's REST APIs only (tag inherited from the API).
+        // A fresh deployment after removed routes (CreateDeployment names the stage, which moves
+        // to it in the same call), the authorizer cache flushed: on the product's REST APIs only
+        // (tag inherited from the API).
         when(
             statement(
                 "ProductApiDeployments",
                 "Allow",
-                &["apigateway:POST", "apigateway:PATCH", "apigateway:DELETE"],
+                &["apigateway:POST", "apigateway:DELETE"],
                 vec![
                     arn("apigateway:${AWS::Region}::/restapis/*/deployments"),
                     arn("apigateway:${AWS::Region}::/restapis/*/stages/*"),
