@@ -11,19 +11,21 @@
 #   7. the app stack deleted (the user pool and tables are kept, and listed)
 # and ends with one line: `acceptance: passed`, or the step that failed.
 #
-#   scripts/acceptance.sh --repository OWNER/NAME [--stack-name NAME] [--region REGION]
+#   scripts/acceptance.sh --repository OWNER/NAME --repository-id ID --owner-id ID \
+#                         [--stack-name NAME] [--region REGION]
 #   scripts/acceptance.sh --moto        # the same steps against moto (scripts/test.sh runs it)
 #
-# --repository is the repository the pipeline deploys from, as `groupgate bootstrap` takes it:
-# the bootstrap (re)writes the deploy role's trust, so another name would lock the pipeline out.
+# --repository, --repository-id and --owner-id name the repository the pipeline deploys from, as
+# `groupgate bootstrap` takes them (`gh api repos/OWNER/NAME --jq '.id, .owner.id'`): the bootstrap
+# (re)writes the deploy role's trust, so another repository would lock the pipeline out.
 # Needs bash, curl, python3, the AWS CLI and the Lambda zips: dist/ from
 # scripts/pipeline/build.sh (built first when missing). The bootstrap stack stays (deleting it
 # is a decision for the account); the app stack is deleted at the end, also when a step fails.
 #
 # With --moto, what moto cannot model is skipped, and says so: its CloudFormation skips the user
 # pool, the authorizer and the stage, and it runs no Lambda without Docker, so there is no API to
-# call (steps 3 and the caller's side of 5); it skips AWS::ApiGateway::Account and the bucket's
-# VersioningConfiguration, so both are set by hand after step 1; its change sets compute no
+# call (steps 3 and the caller's side of 5); it skips the bucket's VersioningConfiguration, so
+# versioning is turned on by hand after step 1; its change sets compute no
 # outputs (`--outputs-from-resources`); it has no FlushStageAuthorizersCache, so the deploy warns.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -33,14 +35,18 @@ cd "$ROOT"
 MOTO=false
 STACK_NAME=groupgate-acceptance
 REPOSITORY=""
+REPOSITORY_ID=""
+OWNER_ID=""
 CALLBACK_URL=https://example.com/callback
 while [ $# -gt 0 ]; do
   case "$1" in
     --moto) MOTO=true; shift ;;
     --stack-name) STACK_NAME=$2; shift 2 ;;
     --repository) REPOSITORY=$2; shift 2 ;;
+    --repository-id) REPOSITORY_ID=$2; shift 2 ;;
+    --owner-id) OWNER_ID=$2; shift 2 ;;
     --region) export AWS_REGION=$2 AWS_DEFAULT_REGION=$2; shift 2 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) fail "unknown argument '$1' (see --help)" ;;
   esac
 done
@@ -111,9 +117,10 @@ if [ "$MOTO" = true ]; then
   export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
   unset AWS_SESSION_TOKEN AWS_PROFILE
   deploy_flags=(--outputs-from-resources --flush-wait 0)
-  REPOSITORY=${REPOSITORY:-groupgate/groupgate}
+  REPOSITORY=${REPOSITORY:-groupgate/groupgate} REPOSITORY_ID=${REPOSITORY_ID:-456789} OWNER_ID=${OWNER_ID:-123456}
 fi
-[ -n "$REPOSITORY" ] || fail "pass --repository OWNER/NAME: the repository the pipeline deploys from (see --help)"
+[ -n "$REPOSITORY" ] && [ -n "$REPOSITORY_ID" ] && [ -n "$OWNER_ID" ] ||
+  fail "pass --repository OWNER/NAME --repository-id ID --owner-id ID: the repository the pipeline deploys from (see --help)"
 : "${AWS_REGION:=$(aws configure get region 2>/dev/null || true)}"
 [ -n "$AWS_REGION" ] || fail "no region: set AWS_REGION or pass --region"
 export AWS_REGION AWS_DEFAULT_REGION=$AWS_REGION
@@ -148,14 +155,12 @@ deploy() {
 
 step "bootstrap the account and region"
 expect "groupgate-bootstrap is ready"
-groupgate bootstrap --repository "$REPOSITORY" >"$OUT/bootstrap.log" 2>&1 ||
+groupgate bootstrap --repository "$REPOSITORY" --repository-id "$REPOSITORY_ID" --owner-id "$OWNER_ID" \
+  >"$OUT/bootstrap.log" 2>&1 ||
   failed "groupgate bootstrap exited non-zero" "$OUT/bootstrap.log"
 grep -q "is ready in $AWS_REGION" "$OUT/bootstrap.log" || failed "no 'is ready' line" "$OUT/bootstrap.log"
 got "$(grep "is ready in" "$OUT/bootstrap.log")"
 if [ "$MOTO" = true ]; then
-  aws apigateway update-account --patch-operations \
-    "op=replace,path=/cloudwatchRoleArn,value=arn:aws:iam::123456789012:role/groupgate-bootstrap/groupgate-apigw-logs-us-east-1" \
-    >/dev/null || failed "setting the API Gateway account's CloudWatch role (moto skips the resource)"
   bucket=$(aws s3api list-buckets --query "Buckets[?starts_with(Name, 'groupgate-assets-')].Name" --output text)
   aws s3api put-bucket-versioning --bucket "$bucket" --versioning-configuration Status=Enabled ||
     failed "versioning the artifact bucket (moto ignores the template's VersioningConfiguration)"

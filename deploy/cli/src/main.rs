@@ -38,8 +38,10 @@ enum Command {
         settings: SettingsArgs,
     },
     /// Create or update the bootstrap stack (once per account and region): the artifact bucket,
-    /// GitHub's OIDC provider, the deploy and CloudFormation execution roles, and the account's
-    /// API Gateway logging role. With --synth-only, only write its template.
+    /// GitHub's OIDC provider (or the account's own), the deploy and CloudFormation execution
+    /// roles, the permissions boundary, and API Gateway's logging role and account setting.
+    /// Prints the one-time GitHub setup the deploy role's trust needs. With --synth-only,
+    /// only write its template.
     Bootstrap {
         /// Write `<out>/bootstrap.json` and deploy nothing.
         #[arg(long)]
@@ -49,10 +51,23 @@ enum Command {
         /// The GitHub repository allowed to deploy, as `owner/name`.
         #[arg(long, required_unless_present = "synth_only")]
         repository: Option<String>,
-        /// The GitHub environment whose jobs may assume the deploy role.
+        /// The repository's numeric id (`gh api repos/OWNER/NAME --jq .id`): a renamed or
+        /// re-created repository does not keep it.
+        #[arg(long, required_unless_present = "synth_only")]
+        repository_id: Option<String>,
+        /// The numeric id of the repository's owner (`gh api repos/OWNER/NAME --jq .owner.id`).
+        #[arg(long, required_unless_present = "synth_only")]
+        owner_id: Option<String>,
+        /// The GitHub environment the deploy job runs in.
         #[arg(long, default_value = "production")]
         environment: String,
-        /// The account's GitHub OIDC provider, when it has one (it is account-wide).
+        /// The only branch whose deploy workflow may deploy.
+        #[arg(long, default_value = "main")]
+        branch: String,
+        /// The deploy workflow's file.
+        #[arg(long, default_value = ".github/workflows/deploy.yml")]
+        workflow: String,
+        /// The account's GitHub OIDC provider; by default an existing one is found, or created.
         #[arg(long)]
         oidc_provider_arn: Option<String>,
         /// The product stacks' names start with this.
@@ -364,14 +379,24 @@ async fn main() -> anyhow::Result<()> {
         } => operations::synth_bootstrap(&out),
         Command::Bootstrap {
             repository,
+            repository_id,
+            owner_id,
             environment,
+            branch,
+            workflow,
             oidc_provider_arn,
             stack_name_prefix,
             ..
         } => {
             let params = operations::BootstrapParams {
-                repository: repository.unwrap_or_default(),
-                environment,
+                deployer: groupgate_stack::bootstrap::Deployer {
+                    repository: repository.unwrap_or_default(),
+                    repository_id: repository_id.unwrap_or_default(),
+                    owner_id: owner_id.unwrap_or_default(),
+                    environment,
+                    branch,
+                    workflow,
+                },
                 oidc_provider_arn,
                 stack_name_prefix,
             };

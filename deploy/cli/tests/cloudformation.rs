@@ -100,6 +100,15 @@ async fn the_bootstrap_stack_is_created_then_an_unchanged_deploy_is_success() {
     let cfn = Client::new(&moto.sdk_config_in_new_account().await);
     let name = unique("bootstrap").replace('-', "");
     let template = bootstrap::build().to_template().unwrap().to_string();
+    // The bootstrap's trust names the repository by its immutable ids too.
+    let request = |name, template| StackRequest {
+        parameters: vec![
+            ("GitHubRepository".into(), "groupgate/groupgate".into()),
+            ("GitHubRepositoryId".into(), "456789".into()),
+            ("GitHubOwnerId".into(), "123456".into()),
+        ],
+        ..request(name, template)
+    };
     let created = deploy_stack(&cfn, &request(&name, &template), FAST)
         .await
         .unwrap();

@@ -29,7 +29,6 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use aws_sdk_apigateway::operation::flush_stage_authorizers_cache::FlushStageAuthorizersCacheOutput;
-use aws_sdk_apigateway::types::{Op, PatchOperation};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use groupgate_cli::operations::cloudformation::{Outcome, Polling};
 use groupgate_cli::operations::deploy::{DeployRequest, deploy, flush_authorizer_cache};
@@ -96,26 +95,20 @@ impl Inputs {
     }
 }
 
-/// What the bootstrap's `AWS::ApiGateway::Account` does, which moto's CloudFormation skips.
-async fn set_cloudwatch_role(aws: &aws_config::SdkConfig) {
-    aws_sdk_apigateway::Client::new(aws)
-        .update_account()
-        .patch_operations(
-            PatchOperation::builder()
-                .op(Op::Replace)
-                .path("/cloudwatchRoleArn")
-                .value("arn:aws:iam::123456789012:role/groupgate-bootstrap/apigw-logs")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+fn deployer() -> groupgate_stack::bootstrap::Deployer {
+    groupgate_stack::bootstrap::Deployer {
+        repository: "groupgate/groupgate".into(),
+        repository_id: "456789".into(),
+        owner_id: "123456".into(),
+        environment: "production".into(),
+        branch: "main".into(),
+        workflow: ".github/workflows/deploy.yml".into(),
+    }
 }
 
 async fn bootstrap(aws: &aws_config::SdkConfig) {
     let params = BootstrapParams {
-        repository: "groupgate/groupgate".into(),
-        environment: "production".into(),
+        deployer: deployer(),
         oidc_provider_arn: None,
         stack_name_prefix: "groupgate".into(),
     };
@@ -155,16 +148,19 @@ async fn bootstrap_then_deploy_then_an_unchanged_redeploy() {
     bootstrap(&aws).await;
     let inputs = Inputs::new("b");
 
-    // moto's CloudFormation skipped the bootstrap's ApiGatewayAccount: deploy sees no
-    // CloudWatch role and says what to run.
-    let error = deploy(&aws, &inputs.request())
+    // The bootstrap named its logging role in API Gateway's account setting.
+    let account = aws_sdk_apigateway::Client::new(&aws)
+        .get_account()
+        .send()
         .await
-        .unwrap_err()
-        .to_string();
-    assert!(error.contains("has no CloudWatch role"), "{error}");
-    assert!(error.contains("groupgate bootstrap"), "{error}");
-    // What the skipped resource does.
-    set_cloudwatch_role(&aws).await;
+        .unwrap();
+    assert!(
+        account
+            .cloudwatch_role_arn
+            .unwrap_or_default()
+            .contains(":role/groupgate-bootstrap/"),
+        "the bootstrap sets API Gateway's CloudWatch role"
+    );
 
     let first = deploy(&aws, &inputs.request()).await.unwrap();
     assert_eq!(first.outcome, Outcome::Created);
@@ -257,10 +253,6 @@ async fn an_unknown_parameter_is_refused_before_anything_is_deployed() {
     let mut request = inputs.request();
     request.parameters = &parameters;
     let error = deploy(&aws, &request).await.unwrap_err().to_string();
-    // The CloudWatch role check comes first on moto; set it as the skipped resource would.
-    assert!(error.contains("CloudWatch role"), "{error}");
-    set_cloudwatch_role(&aws).await;
-    let error = deploy(&aws, &request).await.unwrap_err().to_string();
     assert!(
         error.contains("the template has no parameter `AuthorizerResultTtl`"),
         "{error}"
@@ -328,7 +320,6 @@ async fn a_planted_object_at_an_asset_key_is_not_shipped() {
     let moto = Moto::start().await;
     let aws = moto.sdk_config_in_new_account().await;
     bootstrap(&aws).await;
-    set_cloudwatch_role(&aws).await;
     let inputs = Inputs::new("planted");
     let s3 = aws_sdk_s3::Client::new(&aws);
     let bucket = artifact_bucket(&s3).await;

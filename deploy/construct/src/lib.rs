@@ -173,8 +173,8 @@ pub struct Parameter {
     pub description: String,
     pub default: Option<String>,
     pub allowed_values: Vec<String>,
-    pub min_value: Option<u32>,
-    pub max_value: Option<u32>,
+    /// A regular expression the whole value must match, and what to tell whoever gave another.
+    pub allowed_pattern: Option<(String, String)>,
 }
 
 impl Parameter {
@@ -184,15 +184,12 @@ impl Parameter {
             description: description.to_owned(),
             default: None,
             allowed_values: Vec::new(),
-            min_value: None,
-            max_value: None,
+            allowed_pattern: None,
         }
     }
-    pub fn number(description: &str, min: u32, max: u32) -> Self {
+    pub fn number(description: &str) -> Self {
         Self {
             kind: "Number",
-            min_value: Some(min),
-            max_value: Some(max),
             ..Self::string(description)
         }
     }
@@ -202,6 +199,12 @@ impl Parameter {
     }
     pub fn allowed(mut self, values: &[&str]) -> Self {
         self.allowed_values = values.iter().map(|v| (*v).to_owned()).collect();
+        self
+    }
+    /// CloudFormation refuses a value that does not match `pattern` before it changes anything,
+    /// with `constraint` as the message (`AllowedPattern`, `ConstraintDescription`).
+    pub fn pattern(mut self, pattern: &str, constraint: &str) -> Self {
+        self.allowed_pattern = Some((pattern.to_owned(), constraint.to_owned()));
         self
     }
 }
@@ -217,6 +220,14 @@ pub enum StackError {
     DanglingReference { from: String, to: String },
 }
 
+/// A stack output: its value, what it is, and the condition it exists under, if any.
+#[derive(Debug, Clone, PartialEq)]
+struct Output {
+    value: Expr,
+    description: String,
+    condition: Option<String>,
+}
+
 /// A CloudFormation template under construction.
 #[derive(Debug, Default)]
 pub struct Stack {
@@ -224,7 +235,7 @@ pub struct Stack {
     parameters: BTreeMap<String, Parameter>,
     conditions: BTreeMap<String, Expr>,
     resources: BTreeMap<String, Resource>,
-    outputs: BTreeMap<String, (Expr, String)>,
+    outputs: BTreeMap<String, Output>,
     errors: Vec<StackError>,
 }
 
@@ -290,8 +301,22 @@ impl Stack {
         if !valid_id(id) || self.outputs.contains_key(id) {
             self.errors.push(StackError::DuplicateId(id.to_owned()));
         }
-        self.outputs
-            .insert(id.to_owned(), (value, description.to_owned()));
+        self.outputs.insert(
+            id.to_owned(),
+            Output {
+                value,
+                description: description.to_owned(),
+                condition: None,
+            },
+        );
+    }
+
+    /// An output the stack has only when its condition `name` holds.
+    pub fn output_when(&mut self, name: &str, id: &str, value: Expr, description: &str) {
+        self.output(id, value, description);
+        if let Some(output) = self.outputs.get_mut(id) {
+            output.condition = Some(name.to_owned());
+        }
     }
 
     pub fn resource(&self, id: &str) -> Option<&Resource> {
@@ -324,11 +349,9 @@ impl Stack {
             if !p.allowed_values.is_empty() {
                 out.insert("AllowedValues".into(), json!(p.allowed_values));
             }
-            if let Some(min) = p.min_value {
-                out.insert("MinValue".into(), json!(min));
-            }
-            if let Some(max) = p.max_value {
-                out.insert("MaxValue".into(), json!(max));
+            if let Some((pattern, constraint)) = &p.allowed_pattern {
+                out.insert("AllowedPattern".into(), json!(pattern));
+                out.insert("ConstraintDescription".into(), json!(constraint));
             }
             parameters.insert(id.clone(), Value::Object(out));
         }
@@ -363,16 +386,22 @@ impl Stack {
             out.insert("Properties".into(), r.properties.clone());
             resources.insert(id.clone(), Value::Object(out));
         }
-        let outputs: serde_json::Map<String, Value> = self
-            .outputs
-            .iter()
-            .map(|(id, (value, description))| {
-                (
-                    id.clone(),
-                    json!({ "Description": description, "Value": value }),
-                )
-            })
-            .collect();
+        let mut outputs = serde_json::Map::new();
+        for (id, output) in &self.outputs {
+            let mut out = serde_json::Map::new();
+            out.insert("Description".into(), json!(output.description));
+            out.insert("Value".into(), json!(output.value));
+            if let Some(condition) = &output.condition {
+                if !self.conditions.contains_key(condition) {
+                    return Err(StackError::DanglingReference {
+                        from: id.clone(),
+                        to: condition.clone(),
+                    });
+                }
+                out.insert("Condition".into(), json!(condition));
+            }
+            outputs.insert(id.clone(), Value::Object(out));
+        }
         let mut template = json!({
             "AWSTemplateFormatVersion": "2010-09-09",
             "Description": self.description,
@@ -610,6 +639,61 @@ mod tests {
         let mut stack = Stack::new("t");
         stack.add("Made", Resource::new("T", json!({})).when("Nope"));
         assert!(stack.to_template().is_err());
+    }
+
+    #[test]
+    fn a_number_parameter_renders_its_allowed_values() {
+        let mut stack = Stack::new("t");
+        stack.parameter(
+            "Days",
+            Parameter::number("d").allowed(&["1", "3"]).default("3"),
+        );
+        assert_eq!(
+            stack.to_template().unwrap()["Parameters"]["Days"],
+            json!({"Type": "Number", "Description": "d", "Default": "3", "AllowedValues": ["1", "3"]})
+        );
+    }
+
+    #[test]
+    fn a_string_parameter_renders_its_pattern_and_what_it_means() {
+        let mut stack = Stack::new("t");
+        stack.parameter(
+            "Url",
+            Parameter::string("u").pattern("^https://.+$", "an https address"),
+        );
+        assert_eq!(
+            stack.to_template().unwrap()["Parameters"]["Url"],
+            json!({"Type": "String", "Description": "u", "AllowedPattern": "^https://.+$",
+                "ConstraintDescription": "an https address"})
+        );
+    }
+
+    #[test]
+    fn an_output_can_exist_only_under_a_condition_the_stack_has() {
+        let mut stack = Stack::new("t");
+        let p = stack.parameter("P", Parameter::string("p").default(""));
+        let set = stack.condition(
+            "IsSet",
+            Expr::Not(Box::new(Expr::Equals(
+                Box::new(p.clone()),
+                Box::new("".into()),
+            ))),
+        );
+        stack.output_when(&set, "Echo", p, "the parameter");
+        let t = stack.to_template().unwrap();
+        assert_eq!(
+            t["Outputs"]["Echo"],
+            json!({"Condition": "IsSet", "Description": "the parameter", "Value": {"Ref": "P"}})
+        );
+        let mut stack = Stack::new("t");
+        stack.output_when("Nope", "Echo", "x".into(), "x");
+        assert_eq!(
+            stack.to_template().unwrap_err(),
+            StackError::DanglingReference {
+                from: "Echo".into(),
+                to: "Nope".into()
+            }
+        );
     }
 
     #[test]

@@ -5,7 +5,17 @@ use serde_json::{Value, json};
 
 use super::{Expr, Handle, Resource};
 
-/// A DynamoDB table keyed by one attribute, on-demand, with point-in-time recovery.
+/// A DynamoDB table keyed by one attribute, on-demand, with point-in-time recovery, encrypted
+/// at rest with DynamoDB's AWS owned key.
+///
+/// `SSEEnabled: false` is that key, not "unencrypted": DynamoDB encrypts every table at rest,
+/// and `true` would select the AWS managed KMS key (`aws/dynamodb`) instead, with KMS charges
+/// and `kms:` calls on create and update that neither the roles here nor the readers need.
+/// Stated rather than omitted, so that a stack created with `true` moves to the owned key on
+/// its next update (DynamoDB changes an existing table's key in place).
+/// <https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-dynamodb-table-ssespecification.html>,
+/// <https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/EncryptionAtRest.html>,
+/// <https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.tutorial.html>
 pub fn dynamodb_table(partition_key: &str, key_type: &str) -> Resource {
     Resource::new(
         "AWS::DynamoDB::Table",
@@ -14,7 +24,7 @@ pub fn dynamodb_table(partition_key: &str, key_type: &str) -> Resource {
             "KeySchema": [{ "AttributeName": partition_key, "KeyType": "HASH" }],
             "BillingMode": "PAY_PER_REQUEST",
             "PointInTimeRecoverySpecification": { "PointInTimeRecoveryEnabled": true },
-            "SSESpecification": { "SSEEnabled": true },
+            "SSESpecification": { "SSEEnabled": false },
         }),
     )
 }
@@ -56,6 +66,14 @@ pub fn iam_role(
     )
 }
 
+/// The retention periods CloudWatch Logs accepts, in days; any other is refused.
+/// <https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html>
+pub const LOG_RETENTION_DAYS: &[&str] = &[
+    "1", "3", "5", "7", "14", "30", "60", "90", "120", "150", "180", "365", "400", "545", "731",
+    "1096", "1827", "2192", "2557", "2922", "3288", "3653",
+];
+
+/// A log group keeping its events `retention_days` (one of [`LOG_RETENTION_DAYS`]).
 pub fn log_group(retention_days: Expr) -> Resource {
     Resource::new(
         "AWS::Logs::LogGroup",

@@ -569,3 +569,41 @@ async fn a_preflight_is_answered_without_the_authorizer_and_echoes_only_an_allow
     );
     assert_eq!(header(&response, "vary"), Some("Origin"));
 }
+
+/// Issue 20, item 5: as the stack's preflight (which reads `$input.params().header`), the
+/// local one reads the `Origin` header only: an allowed origin in the query string, with
+/// another origin or none in the headers, is echoed nowhere.
+#[tokio::test]
+async fn a_preflight_reads_the_origin_header_never_the_query_string() {
+    let s = setup_with_cors(300, &["https://app.example.com", "http://localhost:3000"]).await;
+    let preflight = |origin: Option<&str>| {
+        let mut r = get("/petstore/v1/pets", None);
+        r.method = "OPTIONS".into();
+        r.query = vec![
+            ("Origin".into(), "https://app.example.com".into()),
+            ("origin".into(), "https://app.example.com".into()),
+        ];
+        match origin {
+            Some(origin) => from_origin(r, origin),
+            None => r,
+        }
+    };
+    for origin in [Some("https://evil.example"), None] {
+        let response = s.gateway.handle(preflight(origin)).await;
+        assert_eq!(response.status, 204, "{origin:?}");
+        assert!(
+            header(&response, "access-control-allow-origin").is_none(),
+            "{origin:?}: {:?}",
+            response.headers
+        );
+    }
+    let response = s
+        .gateway
+        .handle(preflight(Some("http://localhost:3000")))
+        .await;
+    assert_eq!(
+        header(&response, "access-control-allow-origin"),
+        Some("http://localhost:3000"),
+        "the header alone decides"
+    );
+}

@@ -7,13 +7,13 @@ use groupgate_shared::env;
 use serde_json::json;
 
 use crate::construct::resources::{
-    Function, RoleScope, allow, dynamodb_table, iam_role, invoke_permission, lambda_function,
-    lambda_invocation_uri, log_group,
+    Function, LOG_RETENTION_DAYS, RoleScope, allow, dynamodb_table, iam_role, invoke_permission,
+    lambda_function, lambda_invocation_uri, log_group,
 };
 use crate::construct::{Expr, Handle, Parameter, Resource, Stack, canonical, id_fragment};
 use crate::Settings;
 use crate::assets::Assets;
-use crate::bootstrap::APP_ROLE_PATH;
+use crate::bootstrap::{APP_ROLE_PATH, PRODUCT_TAG};
 use crate::groups::{DataAccess, GroupDefinition};
 use crate::monitoring;
 
@@ -100,6 +100,8 @@ struct Params<'s> {
     boundary: Expr,
     retention: Expr,
     callback: Expr,
+    /// The condition that holds when a hosted UI callback URL is given.
+    hosted_ui: String,
     settings: &'s Settings,
 }
 
@@ -175,7 +177,11 @@ fn parameters<'s>(stack: &mut Stack, settings: &'s Settings) -> Params<'s> {
     );
     let retention = stack.parameter(
         "LogRetentionDays",
-        Parameter::number("Days to keep function and access logs", 1, 3653).default("30"),
+        Parameter::number(
+            "Days to keep function and access logs (a period CloudWatch Logs accepts)",
+        )
+        .allowed(LOG_RETENTION_DAYS)
+        .default("30"),
     );
     let boundary = stack.parameter(
         "PermissionsBoundaryArn",
@@ -183,16 +189,34 @@ fn parameters<'s>(stack: &mut Stack, settings: &'s Settings) -> Params<'s> {
             "The bootstrap's permissions boundary, which every role of this stack carries (the bootstrap stack's PermissionsBoundaryArn output)",
         ),
     );
+    // Empty by default: a deployed public client gets no redirect target it was not given, so
+    // the hosted UI's code flow stays off until an operator names the app's HTTPS address.
+    // Cognito takes plain HTTP only for localhost, which has no place on a deployed client.
+    // https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_CreateUserPoolClient.html
     let callback = stack.parameter(
         "HostedUiCallbackUrl",
-        Parameter::string("Where the hosted UI sends users after sign-in")
-            .default("http://localhost/"),
+        Parameter::string(
+            "Where the hosted UI sends users after sign-in (an https:// address without a fragment); empty: no hosted UI sign-in",
+        )
+        .default("")
+        .pattern(
+            "^(https://[^\\s#]+)?$",
+            "must be empty or an https:// address without spaces or a fragment (#)",
+        ),
+    );
+    let hosted_ui = stack.condition(
+        "HasHostedUi",
+        Expr::Not(Box::new(Expr::Equals(
+            Box::new(callback.clone()),
+            Box::new("".into()),
+        ))),
     );
     Params {
         bucket,
         boundary,
         retention,
         callback,
+        hosted_ui,
         settings,
     }
 }
@@ -200,7 +224,7 @@ fn parameters<'s>(stack: &mut Stack, settings: &'s Settings) -> Params<'s> {
 /// The user pool, its app clients and hosted UI domain.
 fn identity(stack: &mut Stack, params: &Params) -> Identity {
     let pool = user_pool(stack);
-    let client = web_client(stack, &pool, &params.callback);
+    let client = web_client(stack, &pool, params);
     let operator_client = operator_client(stack, &pool);
     // A unique prefix per stack: `groupgate-` and the stack id's UUID.
     let domain_prefix = Expr::join(
@@ -261,8 +285,17 @@ fn user_pool(stack: &mut Stack) -> Handle {
     )
 }
 
-/// The public client: the hosted UI's code flow (with PKCE) and SRP, no password flow.
-fn web_client(stack: &mut Stack, pool: &Handle, callback: &Expr) -> Handle {
+/// The public client: SRP, and the hosted UI's code flow (with PKCE) when a callback URL is
+/// given; no password flow.
+fn web_client(stack: &mut Stack, pool: &Handle, params: &Params) -> Handle {
+    let with_hosted_ui = |value: serde_json::Value| {
+        Expr::If(
+            params.hosted_ui.clone(),
+            Box::new(Expr::Literal(value)),
+            Box::new(Expr::pseudo("NoValue")),
+        )
+    };
+    let callback = json!([params.callback]);
     stack.add(
         "UserPoolClient",
         Resource::new(
@@ -275,11 +308,15 @@ fn web_client(stack: &mut Stack, pool: &Handle, callback: &Expr) -> Handle {
                 // password ever reaches an API on this public client.
                 "ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
                 "PreventUserExistenceErrors": "ENABLED",
-                "AllowedOAuthFlowsUserPoolClient": true,
-                "AllowedOAuthFlows": ["code"],
-                "AllowedOAuthScopes": ["openid", "email", "profile"],
-                "CallbackURLs": [callback.clone()],
-                "LogoutURLs": [callback.clone()],
+                "AllowedOAuthFlowsUserPoolClient": Expr::If(
+                    params.hosted_ui.clone(),
+                    Box::new(Expr::Literal(json!(true))),
+                    Box::new(Expr::Literal(json!(false))),
+                ),
+                "AllowedOAuthFlows": with_hosted_ui(json!(["code"])),
+                "AllowedOAuthScopes": with_hosted_ui(json!(["openid", "email", "profile"])),
+                "CallbackURLs": with_hosted_ui(callback.clone()),
+                "LogoutURLs": with_hosted_ui(callback),
                 "SupportedIdentityProviders": ["COGNITO"],
                 "AccessTokenValidity": 60,
                 "IdTokenValidity": 60,
@@ -504,8 +541,14 @@ fn backend_function(
     (function, role)
 }
 
-/// One Cognito group per definition, each with the role its members act as. Returns the
+/// One Cognito group per definition, and the IAM role its members act as. Returns the
 /// `group=role ARN` pairs for the `GroupRoleArns` output.
+///
+/// The Cognito group names no role (`RoleArn`): the role reaches the backend from the policy
+/// table, through the authorizer's context (`role_arn`), which `groupgate deploy` seeds from
+/// that output. A group's `RoleArn` only ever shows in ID tokens (`cognito:roles`,
+/// `cognito:preferred_role`), and the authorizer accepts access tokens; setting it would also
+/// need `iam:PassRole` to Cognito for the deploy's execution role.
 fn group_roles(
     stack: &mut Stack,
     groups: &[GroupDefinition],
@@ -548,7 +591,6 @@ fn group_roles(
                     "GroupName": group.group,
                     "Description": group.description,
                     "Precedence": group.precedence,
-                    "RoleArn": role.arn(),
                 }),
             ),
         );
@@ -573,6 +615,9 @@ fn rest_api(stack: &mut Stack, params: &Params, functions: &Functions) {
                 "Name": Expr::sub(API_NAME),
                 "Description": "The petstore API, authorized by Cognito groups",
                 "EndpointConfiguration": { "Types": ["REGIONAL"] },
+                // The bootstrap's execution and deploy roles reach the product's REST APIs
+                // (and their children, which inherit it) by this tag only.
+                "Tags": [{ "Key": PRODUCT_TAG, "Value": Expr::pseudo("StackName") }],
             }),
         ),
     );
@@ -699,9 +744,13 @@ fn preflight(
         .map(|o| format!("$origin == '{o}'"))
         .collect::<Vec<_>>()
         .join(" || ");
-    // `Origin` as HTTP/1.1 browsers send it, `origin` as HTTP/2 ones do.
+    // The `Origin` header only (as HTTP/1.1 browsers send it, else `origin` as HTTP/2 ones do):
+    // `$input.params('Origin')` would search the path and the query string first, so that
+    // `?Origin=...` chose the origin. A header missing from the map is null, which `$!` renders
+    // empty.
+    // https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-mapping-template-reference.html
     let template = format!(
-        "#set($origin = $input.params('Origin'))\n#if($origin == '')#set($origin = $input.params('origin'))#end\n#if({condition})#set($context.responseOverride.header.Access-Control-Allow-Origin = $origin)#end\n"
+        "#set($origin = $input.params().header.get('Origin'))\n#if(\"$!origin\" == '')#set($origin = $input.params().header.get('origin'))#end\n#if({condition})#set($context.responseOverride.header.Access-Control-Allow-Origin = $origin)#end\n"
     );
     let header = |name: &str| format!("method.response.header.{name}");
     let allow_methods = format!("'{},OPTIONS'", methods.join(","));
@@ -966,7 +1015,8 @@ fn outputs(
         Expr::join(",", role_pairs),
         "group=role ARN pairs, for seeding the policy table",
     );
-    stack.output(
+    stack.output_when(
+        &params.hosted_ui,
         "HostedUiUrl",
         Expr::sub(
             "https://${UserPoolDomain}.auth.${AWS::Region}.amazoncognito.com/login?client_id=${UserPoolClient}&response_type=code&redirect_uri=${HostedUiCallbackUrl}",

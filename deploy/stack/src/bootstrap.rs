@@ -2,22 +2,30 @@
 //! per account and region by `groupgate bootstrap`, the way `cdk bootstrap` does.
 //!
 //! - the artifact bucket the Lambda zips are uploaded to: versioned, encrypted, public access
-//!   blocked, TLS only, old versions expired;
-//! - GitHub's OIDC provider (or the account's existing one: it is account-wide);
-//! - a deploy role that only the repository's environment can assume, allowed to pass the
-//!   execution role, run CloudFormation on this product's stacks, write the bucket, and do
-//!   what the deploy does after the stack update, on those stacks' resources alone;
-//! - a CloudFormation execution role, which may create roles only under the product's IAM path
-//!   and only with the permissions boundary, so that whoever can deploy cannot mint an
-//!   administrator;
-//! - the API Gateway CloudWatch role and the account setting that names it (one per account and
-//!   region, so it belongs here and not in a product stack).
+//!   blocked, TLS only, old versions expired; kept when the stack is deleted, and adopted again
+//!   by the next bootstrap;
+//! - GitHub's OIDC provider, unless the account has one already (it is account-wide); kept when
+//!   the stack is deleted, because other regions' deploy roles trust it too;
+//! - a deploy role that only the repository's deploy workflow on its main branch can assume,
+//!   named by the repository's and owner's immutable ids; it may pass the execution role, run
+//!   change sets on this product's stacks (never an import), write the bucket, and do what the
+//!   deploy does after the stack update, on those stacks' resources alone;
+//! - a CloudFormation execution role that reaches only the product's resources: by name prefix
+//!   where CloudFormation names them from the stack name, by the `groupgate:stack` tag where
+//!   names are generated (user pools, REST APIs); it creates roles only under the product's
+//!   IAM path and only with the permissions boundary;
+//! - the permissions boundary, which holds every role of a product stack to the product's
+//!   tables, log groups and group roles, whatever its own policy or trust says;
+//! - the role API Gateway writes CloudWatch logs with. `groupgate bootstrap` names it in the
+//!   account's API Gateway setting after the stack is up, retrying while IAM propagates (see
+//!   `operations::bootstrap`), and leaves a role another application set there alone.
 //!
-//! Names carry the region wherever IAM's global namespace would otherwise collide.
+//! Names carry the region wherever IAM's global namespace would otherwise collide. Every `*`
+//! resource left in a statement says beside it which action needs it and why.
 
 use serde_json::{Value, json};
 
-use crate::construct::resources::{allow, apigateway_account, apigateway_cloudwatch_role};
+use crate::construct::resources::apigateway_cloudwatch_role;
 use crate::construct::{Expr, Handle, Parameter, Resource, Stack};
 
 /// The bootstrap stack's name in each region.
@@ -28,7 +36,26 @@ pub const APP_ROLE_PATH: &str = "/groupgate/";
 /// The IAM path of the bootstrap stack's own roles, which the execution role cannot touch.
 pub const BOOTSTRAP_ROLE_PATH: &str = "/groupgate-bootstrap/";
 /// GitHub Actions' OIDC issuer.
-const GITHUB_OIDC: &str = "token.actions.githubusercontent.com";
+pub const GITHUB_OIDC: &str = "token.actions.githubusercontent.com";
+/// The audience GitHub's tokens carry for AWS (`aws-actions/configure-aws-credentials`).
+pub const OIDC_AUDIENCE: &str = "sts.amazonaws.com";
+/// The tag a product stack puts on what has a generated id (the user pool, the REST API), with
+/// the stack's name as its value: the execution and deploy roles reach those by it.
+pub const PRODUCT_TAG: &str = "groupgate:stack";
+/// The claims GitHub's subject (`sub`) is made of, in this order, once the repository's OIDC
+/// subject template is set to them (`groupgate bootstrap` prints how). Ids rather than names:
+/// a renamed or re-registered repository or owner gets new ids, so it does not inherit the
+/// trust. `ref` and `job_workflow_ref` bind the trust to the deploy workflow on the main
+/// branch: a `workflow_dispatch` from another branch, or a pushed branch with an edited
+/// workflow, carries that branch's ref in both.
+/// <https://docs.github.com/en/actions/reference/security/oidc#customizing-the-subject-claims-for-an-organization-or-repository>
+pub const SUBJECT_CLAIMS: [&str; 5] = [
+    "repository_owner_id",
+    "repository_id",
+    "environment",
+    "ref",
+    "job_workflow_ref",
+];
 
 /// The names of what a product stack's deploy needs, as `Fn::Sub` patterns of the account and
 /// region. `groupgate deploy` resolves the same patterns ([`Bootstrapped::resolve`]), so it finds
@@ -48,79 +75,161 @@ pub struct Bootstrapped {
 
 impl Bootstrapped {
     pub fn resolve(partition: &str, account: &str, region: &str) -> Self {
-        let name = |pattern: &str| {
-            pattern
-                .replace("${AWS::AccountId}", account)
-                .replace("${AWS::Region}", region)
-        };
         Self {
-            bucket: name(BUCKET_NAME),
+            bucket: bucket_name(account, region),
             execution_role_arn: format!(
                 "arn:{partition}:iam::{account}:role{BOOTSTRAP_ROLE_PATH}{}",
-                name(EXECUTION_ROLE_NAME)
+                EXECUTION_ROLE_NAME.replace("${AWS::Region}", region)
             ),
             boundary_arn: format!(
                 "arn:{partition}:iam::{account}:policy/{}",
-                name(BOUNDARY_NAME)
+                BOUNDARY_NAME.replace("${AWS::Region}", region)
             ),
         }
     }
 }
 
+/// The artifact bucket's name in `account` and `region`.
+pub fn bucket_name(account: &str, region: &str) -> String {
+    BUCKET_NAME
+        .replace("${AWS::AccountId}", account)
+        .replace("${AWS::Region}", region)
+}
+
+/// Who may assume the deploy role: GitHub's repository (`owner/name`) and the immutable ids of
+/// it and its owner, the environment, branch and workflow file of the deploy job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployer {
+    pub repository: String,
+    pub repository_id: String,
+    pub owner_id: String,
+    pub environment: String,
+    pub branch: String,
+    pub workflow: String,
+}
+
+impl Deployer {
+    /// The `sub` claim GitHub puts in the deploy job's token under [`SUBJECT_CLAIMS`]: the
+    /// value the deploy role's trust policy requires.
+    pub fn subject(&self) -> String {
+        let values = [
+            self.owner_id.clone(),
+            self.repository_id.clone(),
+            self.environment.clone(),
+            format!("refs/heads/{}", self.branch),
+            format!(
+                "{}/{}@refs/heads/{}",
+                self.repository, self.workflow, self.branch
+            ),
+        ];
+        SUBJECT_CLAIMS
+            .iter()
+            .zip(values)
+            .map(|(claim, value)| format!("{claim}:{value}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    }
+
+    /// The request body of GitHub's "set the OIDC subject claim template for a repository".
+    pub fn subject_template(&self) -> Value {
+        json!({ "use_default": false, "include_claim_keys": SUBJECT_CLAIMS })
+    }
+}
+
+/// The stack's parameters, as `Ref`s.
+struct Params {
+    repository: Expr,
+    repository_id: Expr,
+    owner_id: Expr,
+    environment: Expr,
+    branch: Expr,
+    workflow: Expr,
+    existing_provider: Expr,
+}
+
 /// Builds the bootstrap stack.
 pub fn build() -> Stack {
     let mut stack = Stack::new(
-        "groupgate bootstrap: the artifact bucket, GitHub OIDC, the deploy and CloudFormation execution roles, and the account's API Gateway logging role",
+        "groupgate bootstrap: the artifact bucket, GitHub OIDC, the deploy and CloudFormation execution roles, the permissions boundary and API Gateway's logging role",
     );
-    let (repository, environment, existing_provider) = parameters(&mut stack);
+    let params = parameters(&mut stack);
     let create_provider = stack.condition(
         "CreateOidcProvider",
-        Expr::Equals(Box::new(existing_provider.clone()), Box::new("".into())),
+        Expr::Equals(
+            Box::new(params.existing_provider.clone()),
+            Box::new("".into()),
+        ),
     );
-    build_resources(
-        &mut stack,
-        repository,
-        environment,
-        existing_provider,
-        create_provider,
-    );
+    build_resources(&mut stack, &params, create_provider);
     stack
 }
 
-/// The parameters: the repository and environment allowed to deploy, the account's existing
-/// OIDC provider if any, and (read through `${StackNamePrefix}`) the product stacks' prefix.
-fn parameters(stack: &mut Stack) -> (Expr, Expr, Expr) {
-    let repository = stack.parameter(
-        "GitHubRepository",
-        Parameter::string("The repository allowed to deploy, as owner/name"),
-    );
-    let environment = stack.parameter(
-        "GitHubEnvironment",
-        Parameter::string("The GitHub environment whose jobs may assume the deploy role")
-            .default("production"),
-    );
-    let existing_provider = stack.parameter(
-        "GitHubOidcProviderArn",
-        Parameter::string(
-            "The account's GitHub OIDC provider, if it has one already (it is account-wide); empty to create it",
+/// The parameters: who may deploy, the account's existing OIDC provider if any, and (read
+/// through `${StackNamePrefix}`) the product stacks' name prefix.
+fn parameters(stack: &mut Stack) -> Params {
+    let mut string = |id: &str, description: &str, default: Option<&str>| {
+        let parameter = Parameter::string(description);
+        stack.parameter(
+            id,
+            match default {
+                Some(d) => parameter.default(d),
+                None => parameter,
+            },
         )
-        .default(""),
+    };
+    let repository = string(
+        "GitHubRepository",
+        "The repository allowed to deploy, as owner/name",
+        None,
     );
-    // Read through `${StackNamePrefix}` in the deploy role's resources.
-    stack.parameter(
+    let repository_id = string(
+        "GitHubRepositoryId",
+        "The repository's numeric id, which a renamed or re-created repository does not keep",
+        None,
+    );
+    let owner_id = string(
+        "GitHubOwnerId",
+        "The numeric id of the repository's owner (user or organization)",
+        None,
+    );
+    let environment = string(
+        "GitHubEnvironment",
+        "The GitHub environment the deploy job runs in",
+        Some("production"),
+    );
+    let branch = string(
+        "GitHubBranch",
+        "The only branch whose deploy workflow may deploy",
+        Some("main"),
+    );
+    let workflow = string(
+        "DeployWorkflow",
+        "The deploy workflow's file in the repository",
+        Some(".github/workflows/deploy.yml"),
+    );
+    let existing_provider = string(
+        "GitHubOidcProviderArn",
+        "The account's GitHub OIDC provider, if it has one already (it is account-wide); empty to create it",
+        Some(""),
+    );
+    // Read through `${StackNamePrefix}` in the roles' and boundary's resources.
+    string(
         "StackNamePrefix",
-        Parameter::string("The product stacks' names start with this").default("groupgate"),
+        "The product stacks' names start with this; nothing else in the account should use it",
+        Some("groupgate"),
     );
-    (repository, environment, existing_provider)
+    Params {
+        repository,
+        repository_id,
+        owner_id,
+        environment,
+        branch,
+        workflow,
+        existing_provider,
+    }
 }
 
-fn build_resources(
-    stack: &mut Stack,
-    repository: Expr,
-    environment: Expr,
-    existing_provider: Expr,
-    create_provider: String,
-) {
+fn build_resources(stack: &mut Stack, params: &Params, create_provider: String) {
     let bucket = artifact_bucket(stack);
     let provider = stack.add(
         "GitHubOidcProvider",
@@ -128,29 +237,30 @@ fn build_resources(
             "AWS::IAM::OIDCProvider",
             json!({
                 "Url": format!("https://{GITHUB_OIDC}"),
-                "ClientIdList": ["sts.amazonaws.com"],
+                "ClientIdList": [OIDC_AUDIENCE],
             }),
         )
-        .when(&create_provider),
+        .when(&create_provider)
+        // Account-wide: other regions' deploy roles may trust it, so a stack delete keeps it
+        // and the next bootstrap finds it.
+        .retained(),
     );
     let provider_arn = Expr::If(
         create_provider,
         Box::new(provider.r#ref()),
-        Box::new(existing_provider),
+        Box::new(params.existing_provider.clone()),
     );
     let boundary = permissions_boundary(stack);
     let execution = execution_role(stack, &bucket, &boundary);
+    let subject = subject(params);
     let deploy = deploy_role(
         stack,
-        &DeployRole {
-            provider_arn,
-            repository,
-            environment,
-        },
+        provider_arn.clone(),
+        subject.clone(),
         &bucket,
         &execution,
     );
-    api_gateway_logging(stack);
+    let logging = api_gateway_logging(stack);
 
     stack.output(
         "ArtifactBucketName",
@@ -163,6 +273,16 @@ fn build_resources(
         "The role GitHub's deploy job assumes",
     );
     stack.output(
+        "DeployRoleSubject",
+        subject,
+        "The sub claim the deploy role requires of GitHub's token",
+    );
+    stack.output(
+        "GitHubOidcProviderArn",
+        provider_arn,
+        "The GitHub OIDC provider the deploy role trusts",
+    );
+    stack.output(
         "ExecutionRoleArn",
         execution.arn(),
         "The role CloudFormation deploys product stacks with",
@@ -172,6 +292,35 @@ fn build_resources(
         boundary.r#ref(),
         "The boundary every role of a product stack carries",
     );
+    stack.output(
+        "ApiGatewayCloudWatchRoleArn",
+        logging.arn(),
+        "The role groupgate bootstrap names in API Gateway's account setting",
+    );
+}
+
+/// The deploy role's required `sub`, from the parameters, as [`Deployer::subject`] writes it.
+fn subject(p: &Params) -> Expr {
+    let mut parts: Vec<Expr> = Vec::new();
+    let values = [
+        vec![p.owner_id.clone()],
+        vec![p.repository_id.clone()],
+        vec![p.environment.clone()],
+        vec!["refs/heads/".into(), p.branch.clone()],
+        vec![
+            p.repository.clone(),
+            "/".into(),
+            p.workflow.clone(),
+            "@refs/heads/".into(),
+            p.branch.clone(),
+        ],
+    ];
+    for (i, (claim, value)) in SUBJECT_CLAIMS.iter().zip(values).enumerate() {
+        let separator = if i == 0 { "" } else { ":" };
+        parts.push(format!("{separator}{claim}:").into());
+        parts.extend(value);
+    }
+    Expr::join("", parts)
 }
 
 /// A role statement for `principal` to assume the role with `action` under `condition`.
@@ -181,6 +330,34 @@ fn trust(principal: Value, action: &str, condition: Option<Value>) -> Value {
         map.insert("Condition".into(), condition);
     }
     json!({ "Version": "2012-10-17", "Statement": [statement] })
+}
+
+/// An `Fn::Sub` ARN of this partition: `arn:${AWS::Partition}:{rest}`.
+fn arn(rest: &str) -> Expr {
+    Expr::sub(format!("arn:${{AWS::Partition}}:{rest}"))
+}
+
+/// A statement with a Sid.
+fn statement(sid: &str, effect: &str, actions: &[&str], resources: Vec<Expr>) -> Value {
+    json!({ "Sid": sid, "Effect": effect, "Action": actions, "Resource": resources })
+}
+
+/// `statement` with a condition.
+fn when(mut statement: Value, condition: Value) -> Value {
+    if let Some(map) = statement.as_object_mut() {
+        map.insert("Condition".into(), condition);
+    }
+    statement
+}
+
+/// The condition that a resource carries the product tag of a product stack.
+fn product_resource() -> Value {
+    json!({ "StringLike": { format!("aws:ResourceTag/{PRODUCT_TAG}"): Expr::sub("${StackNamePrefix}*") } })
+}
+
+/// The condition that a create request tags the new resource as a product stack's.
+fn product_request() -> Value {
+    json!({ "StringLike": { format!("aws:RequestTag/{PRODUCT_TAG}"): Expr::sub("${StackNamePrefix}*") } })
 }
 
 fn artifact_bucket(stack: &mut Stack) -> Handle {
@@ -242,10 +419,27 @@ fn artifact_bucket(stack: &mut Stack) -> Handle {
     bucket
 }
 
-/// The most any role of a product stack may do, whatever its own policies say.
+/// The product's tables: CloudFormation names them `{stack}-{LogicalId}-{random}`.
+fn product_tables() -> Expr {
+    arn("dynamodb:${AWS::Region}:${AWS::AccountId}:table/${StackNamePrefix}*")
+}
+
+/// The product's log groups, `{stack}-{LogicalId}-{random}`; their streams are below them.
+fn product_log_groups() -> Expr {
+    arn("logs:${AWS::Region}:${AWS::AccountId}:log-group:${StackNamePrefix}*")
+}
+
+/// The product stacks' group roles, which the backend assumes.
+fn product_group_roles() -> Expr {
+    arn(&format!(
+        "iam::${{AWS::AccountId}}:role{APP_ROLE_PATH}${{StackNamePrefix}}*/groups/*"
+    ))
+}
+
+/// The most any role of a product stack may do, whatever its own policies or trust say: write
+/// the product's logs, read and write items of the product's tables, assume the product's
+/// group roles, and send traces.
 fn permissions_boundary(stack: &mut Stack) -> Handle {
-    let table =
-        Expr::sub("arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/*");
     stack.add(
         "PermissionsBoundary",
         Resource::new(
@@ -256,17 +450,18 @@ fn permissions_boundary(stack: &mut Stack) -> Handle {
                 "PolicyDocument": {
                     "Version": "2012-10-17",
                     "Statement": [
-                        allow(&["logs:CreateLogStream", "logs:PutLogEvents"], vec![Expr::sub(
-                            "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*",
-                        )]),
-                        allow(&[
+                        statement("ProductLogs", "Allow",
+                            &["logs:CreateLogStream", "logs:PutLogEvents"], vec![product_log_groups()]),
+                        statement("ProductItems", "Allow", &[
                             "dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:Query",
                             "dynamodb:Scan", "dynamodb:PutItem", "dynamodb:UpdateItem",
-                        ], vec![table]),
-                        allow(&["sts:AssumeRole"], vec![Expr::sub(format!(
-                            "arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role{APP_ROLE_PATH}*"
-                        ))]),
-                        allow(&["xray:PutTraceSegments", "xray:PutTelemetryRecords"], vec!["*".into()]),
+                        ], vec![product_tables()]),
+                        statement("ProductGroupRoles", "Allow",
+                            &["sts:AssumeRole"], vec![product_group_roles()]),
+                        // X-Ray's PutTraceSegments and PutTelemetryRecords support no resource
+                        // type (Service Authorization Reference, AWS X-Ray), so only `*`.
+                        statement("Traces", "Allow",
+                            &["xray:PutTraceSegments", "xray:PutTelemetryRecords"], vec!["*".into()]),
                     ],
                 },
             }),
@@ -275,52 +470,316 @@ fn permissions_boundary(stack: &mut Stack) -> Handle {
 }
 
 /// Why the scanner's broad-permission checks do not apply to the execution role.
-const EXECUTION_ROLE_WAIVER: &str = "CloudFormation's execution role must create the product's resources; the roles it creates are held to the product's IAM path and the permissions boundary, and only the deploy role may pass it to CloudFormation";
+const EXECUTION_ROLE_WAIVER: &str = "CloudFormation's execution role must create the product's resources; every statement is held to the product's name prefix or tag except the read-only lookups that support no resource type (each commented in the source), the roles it creates are held to the product's IAM path and the permissions boundary, and only the deploy role may pass it to CloudFormation";
 const EXECUTION_ROLE_WAIVERS: &[(&str, &str)] = &[
     ("CKV_AWS_107", EXECUTION_ROLE_WAIVER),
+    ("CKV_AWS_108", EXECUTION_ROLE_WAIVER),
     ("CKV_AWS_109", EXECUTION_ROLE_WAIVER),
     ("CKV_AWS_110", EXECUTION_ROLE_WAIVER),
     ("CKV_AWS_111", EXECUTION_ROLE_WAIVER),
 ];
 
-/// The role CloudFormation deploys product stacks with.
+/// The actions CloudFormation's handlers need on the product's tables (the `AWS::DynamoDB::Table`
+/// handler permission lists, less the Kinesis and S3 import ones, which the template does not
+/// use: `deploy/cli/tests/iam.rs` checks both).
+const TABLE_ACTIONS: &[&str] = &[
+    "dynamodb:CreateTable",
+    "dynamodb:DescribeTable",
+    "dynamodb:UpdateTable",
+    "dynamodb:DeleteTable",
+    "dynamodb:DescribeTimeToLive",
+    "dynamodb:UpdateTimeToLive",
+    "dynamodb:DescribeContinuousBackups",
+    "dynamodb:UpdateContinuousBackups",
+    "dynamodb:DescribeContributorInsights",
+    "dynamodb:UpdateContributorInsights",
+    "dynamodb:DescribeKinesisStreamingDestination",
+    "dynamodb:ListTagsOfResource",
+    "dynamodb:TagResource",
+    "dynamodb:UntagResource",
+    "dynamodb:GetResourcePolicy",
+    "dynamodb:PutResourcePolicy",
+    "dynamodb:DeleteResourcePolicy",
+    "dynamodb:CreateTableReplica",
+    "dynamodb:AssociateTableReplica",
+    "dynamodb:Scan",
+    "dynamodb:Query",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+];
+
+/// On the product's functions (`AWS::Lambda::Function` and `AWS::Lambda::Permission`), less
+/// layers, code signing, VPC, file systems, KMS and capacity providers, which it does not use.
+const FUNCTION_ACTIONS: &[&str] = &[
+    "lambda:CreateFunction",
+    "lambda:GetFunction",
+    "lambda:DeleteFunction",
+    "lambda:UpdateFunctionCode",
+    "lambda:UpdateFunctionConfiguration",
+    "lambda:PutFunctionConcurrency",
+    "lambda:DeleteFunctionConcurrency",
+    "lambda:TagResource",
+    "lambda:UntagResource",
+    "lambda:ListTags",
+    "lambda:GetFunctionCodeSigningConfig",
+    "lambda:GetRuntimeManagementConfig",
+    "lambda:PutRuntimeManagementConfig",
+    "lambda:GetFunctionRecursionConfig",
+    "lambda:PutFunctionRecursionConfig",
+    "lambda:PutFunctionScalingConfig",
+    "lambda:PublishVersion",
+    "lambda:GetPolicy",
+    "lambda:RemovePermission",
+];
+
+/// On the product's log groups (`AWS::Logs::LogGroup`), less KMS, deliveries, resource and
+/// index policies (account-wide), which it does not use.
+const LOG_GROUP_ACTIONS: &[&str] = &[
+    "logs:CreateLogGroup",
+    "logs:DeleteLogGroup",
+    "logs:PutRetentionPolicy",
+    "logs:DeleteRetentionPolicy",
+    "logs:TagResource",
+    "logs:UntagResource",
+    "logs:ListTagsForResource",
+    "logs:GetDataProtectionPolicy",
+    "logs:PutDataProtectionPolicy",
+    "logs:DeleteDataProtectionPolicy",
+    "logs:PutLogGroupDeletionProtection",
+    "logs:PutBearerTokenAuthentication",
+];
+
+/// On the product's alarms and dashboard (`AWS::CloudWatch::Alarm`, `AWS::CloudWatch::Dashboard`).
+const CLOUDWATCH_ACTIONS: &[&str] = &[
+    "cloudwatch:PutMetricAlarm",
+    "cloudwatch:DescribeAlarms",
+    "cloudwatch:DeleteAlarms",
+    "cloudwatch:PutDashboard",
+    "cloudwatch:GetDashboard",
+    "cloudwatch:DeleteDashboards",
+    "cloudwatch:TagResource",
+    "cloudwatch:UntagResource",
+    "cloudwatch:ListTagsForResource",
+];
+
+/// On the product's alarm topic (`AWS::SNS::Topic`, `AWS::SNS::Subscription`).
+const TOPIC_ACTIONS: &[&str] = &[
+    "sns:CreateTopic",
+    "sns:DeleteTopic",
+    "sns:GetTopicAttributes",
+    "sns:SetTopicAttributes",
+    "sns:TagResource",
+    "sns:UntagResource",
+    "sns:ListTagsForResource",
+    "sns:Subscribe",
+    "sns:ListSubscriptionsByTopic",
+    "sns:GetDataProtectionPolicy",
+    "sns:PutDataProtectionPolicy",
+];
+
+/// On the product's user pools (`AWS::Cognito::UserPool`, `...Client`, `...Group`,
+/// `...Domain`), less SMS roles, analytics, custom domains and KMS, which it does not use.
+const USER_POOL_ACTIONS: &[&str] = &[
+    "cognito-idp:DescribeUserPool",
+    "cognito-idp:UpdateUserPool",
+    "cognito-idp:DeleteUserPool",
+    "cognito-idp:SetUserPoolMfaConfig",
+    "cognito-idp:GetUserPoolMfaConfig",
+    "cognito-idp:AddCustomAttributes",
+    "cognito-idp:TagResource",
+    "cognito-idp:UntagResource",
+    "cognito-idp:ListTagsForResource",
+    "cognito-idp:CreateUserPoolClient",
+    "cognito-idp:DescribeUserPoolClient",
+    "cognito-idp:UpdateUserPoolClient",
+    "cognito-idp:DeleteUserPoolClient",
+    "cognito-idp:CreateGroup",
+    "cognito-idp:GetGroup",
+    "cognito-idp:UpdateGroup",
+    "cognito-idp:DeleteGroup",
+    "cognito-idp:CreateUserPoolDomain",
+    "cognito-idp:UpdateUserPoolDomain",
+    "cognito-idp:DeleteUserPoolDomain",
+];
+
+/// The role CloudFormation deploys product stacks with: every statement names the product's
+/// resources, by name prefix or by the product tag.
 fn execution_role(stack: &mut Stack, bucket: &Handle, boundary: &Handle) -> Handle {
-    let app_roles = Expr::sub(format!(
-        "arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role{APP_ROLE_PATH}*"
+    let app_roles = arn(&format!(
+        "iam::${{AWS::AccountId}}:role{APP_ROLE_PATH}${{StackNamePrefix}}*"
     ));
     let with_boundary = json!({ "StringEquals": { "iam:PermissionsBoundary": boundary.r#ref() } });
+    let rest_apis = arn("apigateway:${AWS::Region}::/restapis/*");
     let statements = vec![
-        allow(
+        statement(
+            "ProductTables",
+            "Allow",
+            TABLE_ACTIONS,
+            vec![product_tables()],
+        ),
+        statement(
+            "ProductFunctions",
+            "Allow",
+            FUNCTION_ACTIONS,
+            vec![arn(
+                "lambda:${AWS::Region}:${AWS::AccountId}:function:${StackNamePrefix}*",
+            )],
+        ),
+        // Only API Gateway may be granted the invocation of a product function: no public or
+        // cross-account invoke permission.
+        when(
+            statement(
+                "InvokeOnlyByApiGateway",
+                "Allow",
+                &["lambda:AddPermission"],
+                vec![arn(
+                    "lambda:${AWS::Region}:${AWS::AccountId}:function:${StackNamePrefix}*",
+                )],
+            ),
+            json!({ "StringEquals": { "lambda:Principal": "apigateway.amazonaws.com" } }),
+        ),
+        statement(
+            "ProductLogGroups",
+            "Allow",
+            LOG_GROUP_ACTIONS,
+            vec![product_log_groups()],
+        ),
+        // DescribeLogGroups, DescribeResourcePolicies and DescribeIndexPolicies support no
+        // resource type (Service Authorization Reference, CloudWatch Logs): the LogGroup
+        // handler looks its group up with them. Read-only, names and settings only.
+        statement(
+            "LogGroupLookups",
+            "Allow",
             &[
-                "cognito-idp:*",
-                "dynamodb:*",
-                "lambda:*",
-                "apigateway:*",
-                "logs:*",
-                "cloudwatch:*",
-                "sns:*",
-                "xray:*",
+                "logs:DescribeLogGroups",
+                "logs:DescribeResourcePolicies",
+                "logs:DescribeIndexPolicies",
             ],
             vec!["*".into()],
         ),
-        allow(
+        statement(
+            "ProductAlarmsAndDashboards",
+            "Allow",
+            CLOUDWATCH_ACTIONS,
+            vec![
+                arn("cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${StackNamePrefix}*"),
+                arn("cloudwatch::${AWS::AccountId}:dashboard/${StackNamePrefix}*"),
+            ],
+        ),
+        statement(
+            "ProductTopics",
+            "Allow",
+            TOPIC_ACTIONS,
+            vec![arn(
+                "sns:${AWS::Region}:${AWS::AccountId}:${StackNamePrefix}*",
+            )],
+        ),
+        // Unsubscribe and GetSubscriptionAttributes support no resource type (Service
+        // Authorization Reference, Amazon SNS): the Subscription handler deletes the alarm
+        // e-mail subscription with them. The residue: this role could unsubscribe a
+        // subscription it knows the ARN of; it cannot read or publish to a foreign topic.
+        statement(
+            "SubscriptionsHaveNoResourceType",
+            "Allow",
+            &["sns:Unsubscribe", "sns:GetSubscriptionAttributes"],
+            vec!["*".into()],
+        ),
+        when(
+            statement(
+                "CreateOnlyTaggedUserPools",
+                "Allow",
+                &["cognito-idp:CreateUserPool"],
+                // CreateUserPool supports no resource type; the request tag holds it to a
+                // product pool.
+                vec!["*".into()],
+            ),
+            product_request(),
+        ),
+        // A foreign pool lacks the tag, so it can be neither used nor tagged into scope
+        // (TagResource is held to pools that already carry it).
+        when(
+            statement(
+                "ProductUserPools",
+                "Allow",
+                USER_POOL_ACTIONS,
+                vec![arn(
+                    "cognito-idp:${AWS::Region}:${AWS::AccountId}:userpool/*",
+                )],
+            ),
+            product_resource(),
+        ),
+        // DescribeUserPoolDomain supports no resource type (Service Authorization Reference,
+        // Amazon Cognito User Pools): the UserPoolDomain handler checks a domain with it.
+        // Read-only.
+        statement(
+            "UserPoolDomainLookups",
+            "Allow",
+            &["cognito-idp:DescribeUserPoolDomain"],
+            vec!["*".into()],
+        ),
+        when(
+            statement(
+                "CreateOnlyTaggedRestApis",
+                "Allow",
+                &["apigateway:POST"],
+                vec![arn("apigateway:${AWS::Region}::/restapis")],
+            ),
+            product_request(),
+        ),
+        // A REST API's children (resources, methods, authorizers, deployments, stages, gateway
+        // responses) inherit its tags for access control:
+        // https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-tagging-supported-resources.html
+        // No `/tags/*` statement: tagging another API into scope stays impossible.
+        when(
+            statement(
+                "ProductRestApis",
+                "Allow",
+                &[
+                    "apigateway:GET",
+                    "apigateway:POST",
+                    "apigateway:PUT",
+                    "apigateway:PATCH",
+                    "apigateway:DELETE",
+                    "apigateway:UpdateRestApiPolicy",
+                ],
+                vec![rest_apis],
+            ),
+            product_resource(),
+        ),
+        statement(
+            "FunctionCode",
+            "Allow",
             &["s3:GetObject", "s3:GetObjectVersion"],
             vec![Expr::join("", vec![bucket.arn(), "/*".into()])],
         ),
-        json!({
-            "Sid": "CreateRolesOnlyWithTheBoundary",
-            "Effect": "Allow",
-            "Action": ["iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy",
-                "iam:DetachRolePolicy", "iam:DeleteRolePolicy", "iam:PutRolePermissionsBoundary"],
-            "Resource": [app_roles.clone()],
-            "Condition": with_boundary,
-        }),
-        allow(
+        when(
+            statement(
+                "CreateRolesOnlyWithTheBoundary",
+                "Allow",
+                &[
+                    "iam:CreateRole",
+                    "iam:PutRolePolicy",
+                    "iam:AttachRolePolicy",
+                    "iam:DetachRolePolicy",
+                    "iam:DeleteRolePolicy",
+                    "iam:PutRolePermissionsBoundary",
+                ],
+                vec![app_roles.clone()],
+            ),
+            with_boundary,
+        ),
+        statement(
+            "ProductRoles",
+            "Allow",
             &[
                 "iam:GetRole",
                 "iam:GetRolePolicy",
                 "iam:DeleteRole",
                 "iam:UpdateRole",
+                "iam:UpdateRoleDescription",
                 "iam:UpdateAssumeRolePolicy",
                 "iam:TagRole",
                 "iam:UntagRole",
@@ -329,15 +788,33 @@ fn execution_role(stack: &mut Stack, bucket: &Handle, boundary: &Handle) -> Hand
             ],
             vec![app_roles.clone()],
         ),
-        json!({
-            "Sid": "PassOnlyTheProductsRoles",
-            "Effect": "Allow",
-            "Action": "iam:PassRole",
-            "Resource": [app_roles],
-            "Condition": { "StringEquals": { "iam:PassedToService": [
-                "lambda.amazonaws.com", "apigateway.amazonaws.com", "cognito-idp.amazonaws.com",
-            ] } },
-        }),
+        // The functions are the only service a product role is passed to.
+        when(
+            statement(
+                "PassProductRolesToLambda",
+                "Allow",
+                &["iam:PassRole"],
+                vec![app_roles],
+            ),
+            json!({ "StringEquals": { "iam:PassedToService": "lambda.amazonaws.com" } }),
+        ),
+        statement(
+            "KeepTheBoundaryAndTheBootstrap",
+            "Deny",
+            &["iam:*"],
+            vec![
+                boundary.r#ref(),
+                arn(&format!(
+                    "iam::${{AWS::AccountId}}:role{BOOTSTRAP_ROLE_PATH}*"
+                )),
+            ],
+        ),
+        statement(
+            "NeverDropTheBoundary",
+            "Deny",
+            &["iam:DeleteRolePermissionsBoundary"],
+            vec!["*".into()],
+        ),
     ];
     stack.add(
         "ExecutionRole",
@@ -361,14 +838,16 @@ fn execution_role(stack: &mut Stack, bucket: &Handle, boundary: &Handle) -> Hand
     )
 }
 
-struct DeployRole {
+/// The role the pipeline's deploy job assumes through GitHub's OIDC: only a token whose `sub`
+/// is `subject` (the repository's and owner's ids, the environment, the main branch and the
+/// deploy workflow) and whose audience is STS.
+fn deploy_role(
+    stack: &mut Stack,
     provider_arn: Expr,
-    repository: Expr,
-    environment: Expr,
-}
-
-/// The role the pipeline's deploy job assumes through GitHub's OIDC.
-fn deploy_role(stack: &mut Stack, d: &DeployRole, bucket: &Handle, execution: &Handle) -> Handle {
+    subject: Expr,
+    bucket: &Handle,
+    execution: &Handle,
+) -> Handle {
     let statements = deploy_permissions(bucket, execution);
     stack.add(
         "DeployRole",
@@ -379,13 +858,11 @@ fn deploy_role(stack: &mut Stack, d: &DeployRole, bucket: &Handle, execution: &H
                 "Path": BOOTSTRAP_ROLE_PATH,
                 "MaxSessionDuration": 3600,
                 "AssumeRolePolicyDocument": trust(
-                    json!({ "Federated": d.provider_arn }),
+                    json!({ "Federated": provider_arn }),
                     "sts:AssumeRoleWithWebIdentity",
                     Some(json!({ "StringEquals": {
-                        format!("{GITHUB_OIDC}:aud"): "sts.amazonaws.com",
-                        format!("{GITHUB_OIDC}:sub"): Expr::join("", vec![
-                            "repo:".into(), d.repository.clone(), ":environment:".into(), d.environment.clone(),
-                        ]),
+                        format!("{GITHUB_OIDC}:aud"): OIDC_AUDIENCE,
+                        format!("{GITHUB_OIDC}:sub"): subject,
                     } })),
                 ),
                 "Policies": [{
@@ -397,28 +874,38 @@ fn deploy_role(stack: &mut Stack, d: &DeployRole, bucket: &Handle, execution: &H
     )
 }
 
-/// What the deploy job may do: pass the execution role, run CloudFormation on the product's
-/// stacks (not the bootstrap stack), write the bucket, and the work after a stack update
-/// (seeding the tables, flushing the authorizer cache, the smoke test's users) on the product's
-/// resources alone.
+/// What the deploy job may do: pass the execution role, run change sets on the product's
+/// stacks through it (never an import, never the bootstrap stack), write the bucket, and the
+/// work after a stack update (seeding the tables, a fresh API deployment, flushing the
+/// authorizer cache, the smoke test's users) on the product's resources alone. Every call is
+/// listed in `operations::permissions::CALLS`, which `deploy/cli/tests/iam.rs` evaluates.
 fn deploy_permissions(bucket: &Handle, execution: &Handle) -> Vec<Value> {
-    let stacks = Expr::sub(
-        "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/${StackNamePrefix}*/*",
-    );
-    let tables = Expr::sub(
-        "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${StackNamePrefix}*",
-    );
+    let stacks = arn("cloudformation:${AWS::Region}:${AWS::AccountId}:stack/${StackNamePrefix}*/*");
+    let objects = Expr::join("", vec![bucket.arn(), "/*".into()]);
     vec![
-        json!({
-            "Sid": "PassTheExecutionRoleToCloudFormation",
-            "Effect": "Allow",
-            "Action": "iam:PassRole",
-            "Resource": [execution.arn()],
-            "Condition": { "StringEquals": { "iam:PassedToService": "cloudformation.amazonaws.com" } },
-        }),
-        allow(
+        when(
+            statement(
+                "PassTheExecutionRoleToCloudFormation",
+                "Allow",
+                &["iam:PassRole"],
+                vec![execution.arn()],
+            ),
+            json!({ "StringEquals": { "iam:PassedToService": "cloudformation.amazonaws.com" } }),
+        ),
+        // Every change set runs as the execution role, never with the deploy role's own rights.
+        when(
+            statement(
+                "ChangeSetsThroughTheExecutionRole",
+                "Allow",
+                &["cloudformation:CreateChangeSet"],
+                vec![stacks.clone()],
+            ),
+            json!({ "StringEquals": { "cloudformation:RoleArn": execution.arn() } }),
+        ),
+        statement(
+            "ProductStacks",
+            "Allow",
             &[
-                "cloudformation:CreateChangeSet",
                 "cloudformation:DescribeChangeSet",
                 "cloudformation:ExecuteChangeSet",
                 "cloudformation:DeleteChangeSet",
@@ -430,30 +917,40 @@ fn deploy_permissions(bucket: &Handle, execution: &Handle) -> Vec<Value> {
             ],
             vec![stacks],
         ),
-        json!({
-            "Sid": "NotTheBootstrapStack",
-            "Effect": "Deny",
-            "Action": ["cloudformation:CreateChangeSet", "cloudformation:ExecuteChangeSet",
-                "cloudformation:DeleteStack"],
-            "Resource": [Expr::sub(format!(
-                "arn:${{AWS::Partition}}:cloudformation:${{AWS::Region}}:${{AWS::AccountId}}:stack/{STACK_NAME}/*"
-            ))],
-        }),
-        allow(
-            &["cloudformation:DescribeStacks"],
-            vec![Expr::sub(format!(
-                "arn:${{AWS::Partition}}:cloudformation:${{AWS::Region}}:${{AWS::AccountId}}:stack/{STACK_NAME}/*"
+        // No import brings an existing resource (another application's) into a product stack:
+        // an IMPORT change set carries `cloudformation:ImportResourceTypes`. (There is no IAM
+        // action `ImportResourcesToStack`; `cloudformation:*` covers whatever an import is
+        // authorized as.)
+        // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/security_iam_id-based-policy-examples.html
+        when(
+            statement("NoImports", "Deny", &["cloudformation:*"], vec!["*".into()]),
+            json!({ "ForAnyValue:StringLike": { "cloudformation:ImportResourceTypes": ["*"] } }),
+        ),
+        // The bootstrap stack's name starts with the default prefix.
+        statement(
+            "NotTheBootstrapStack",
+            "Deny",
+            &["cloudformation:*"],
+            vec![arn(&format!(
+                "cloudformation:${{AWS::Region}}:${{AWS::AccountId}}:stack/{STACK_NAME}/*"
             ))],
         ),
-        allow(
+        statement(
+            "Assets",
+            "Allow",
+            // HeadObject (the stored object's SHA-256 and version) is s3:GetObject.
             &["s3:PutObject", "s3:GetObject"],
-            vec![Expr::join("", vec![bucket.arn(), "/*".into()])],
+            vec![objects],
         ),
-        allow(
+        statement(
+            "AssetBucket",
+            "Allow",
             &["s3:ListBucket", "s3:GetBucketLocation"],
             vec![bucket.arn()],
         ),
-        allow(
+        statement(
+            "ProductItems",
+            "Allow",
             &[
                 "dynamodb:GetItem",
                 "dynamodb:PutItem",
@@ -461,42 +958,57 @@ fn deploy_permissions(bucket: &Handle, execution: &Handle) -> Vec<Value> {
                 "dynamodb:DeleteItem",
                 "dynamodb:Scan",
             ],
-            vec![tables],
+            vec![product_tables()],
         ),
-        allow(
+        statement(
+            "ApiGatewayAccountSetting",
+            "Allow",
             &["apigateway:GET"],
-            vec![Expr::sub(
-                "arn:${AWS::Partition}:apigateway:${AWS::Region}::/account",
-            )],
+            vec![arn("apigateway:${AWS::Region}::/account")],
         ),
-        allow(
-            &["apigateway:DELETE"],
-            vec![Expr::sub(
-                "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/*/stages/*/cache/authorizers",
-            )],
+        // A fresh deployment after removed routes (CreateDeployment names the stage, which moves
+        // to it in the same call), the authorizer cache flushed: on the product's REST APIs only
+        // (tag inherited from the API).
+        when(
+            statement(
+                "ProductApiDeployments",
+                "Allow",
+                &["apigateway:POST", "apigateway:DELETE"],
+                vec![
+                    arn("apigateway:${AWS::Region}::/restapis/*/deployments"),
+                    arn("apigateway:${AWS::Region}::/restapis/*/stages/*"),
+                ],
+            ),
+            product_resource(),
         ),
-        json!({
-            "Sid": "SmokeTestUsersOnTheProductsPools",
-            "Effect": "Allow",
-            "Action": ["cognito-idp:AdminCreateUser", "cognito-idp:AdminSetUserPassword",
-                "cognito-idp:AdminAddUserToGroup", "cognito-idp:AdminDeleteUser",
-                "cognito-idp:AdminInitiateAuth"],
-            "Resource": [Expr::sub("arn:${AWS::Partition}:cognito-idp:${AWS::Region}:${AWS::AccountId}:userpool/*")],
-            "Condition": { "StringLike": { "aws:ResourceTag/groupgate:stack": Expr::sub("${StackNamePrefix}*") } },
-        }),
+        when(
+            statement(
+                "SmokeTestUsersOnTheProductsPools",
+                "Allow",
+                &[
+                    "cognito-idp:AdminCreateUser",
+                    "cognito-idp:AdminSetUserPassword",
+                    "cognito-idp:AdminAddUserToGroup",
+                    "cognito-idp:AdminDeleteUser",
+                    "cognito-idp:AdminInitiateAuth",
+                ],
+                vec![arn(
+                    "cognito-idp:${AWS::Region}:${AWS::AccountId}:userpool/*",
+                )],
+            ),
+            product_resource(),
+        ),
     ]
 }
 
-/// The account's API Gateway CloudWatch role and the setting that names it.
-fn api_gateway_logging(stack: &mut Stack) {
+/// The role API Gateway writes CloudWatch logs with. Kept when the stack is deleted: the
+/// account's API Gateway setting (one per region, which other applications' stages share)
+/// keeps naming it. CloudFormation generates its name, so a re-bootstrap makes a new one
+/// instead of colliding with the kept one.
+fn api_gateway_logging(stack: &mut Stack) -> Handle {
     let mut role = apigateway_cloudwatch_role();
     if let Some(properties) = role.properties.as_object_mut() {
-        properties.insert(
-            "RoleName".into(),
-            json!(Expr::sub("groupgate-apigw-logs-${AWS::Region}")),
-        );
         properties.insert("Path".into(), json!(BOOTSTRAP_ROLE_PATH));
     }
-    let role = stack.add("ApiGatewayCloudWatchRole", role);
-    stack.add("ApiGatewayAccount", apigateway_account(&role));
+    stack.add("ApiGatewayCloudWatchRole", role.retained())
 }

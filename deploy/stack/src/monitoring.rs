@@ -163,7 +163,10 @@ pub fn add(stack: &mut Stack, watched: &Watched<'_>) {
 }
 
 /// One dashboard of the same metrics, with the functions' durations. Its body is a `Fn::Sub`
-/// template: `${AuthorizerFunction}` and the like resolve to the resources' names.
+/// template: `${AuthorizerFunction}` and the like resolve to the resources' names. CloudWatch
+/// refuses a body that breaks its documented structure, and the stack rolls back;
+/// `deploy/stack/tests/aws_contracts.rs` checks every body against a schema of it.
+/// <https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/CloudWatch-Dashboard-Body-Structure.html>
 fn dashboard(stack: &mut Stack, watched: &Watched<'_>) {
     let api = watched.api_name;
     let authorizer = format!("${{{}}}", watched.authorizer.id());
@@ -218,12 +221,13 @@ fn dashboard(stack: &mut Stack, watched: &Watched<'_>) {
             ),
             widget(
                 "Authorizer decisions by outcome and reason",
-                json!([{
+                // An expression is a row of its own, like a metric: `[[{...}]]`, not `[{...}]`.
+                json!([[{
                     "id": "decisions",
                     "expression": format!(
                         "SEARCH('{{{namespace},FunctionName,Outcome,Reason}} MetricName=\"Decisions\" FunctionName=\"{authorizer}\"', 'Sum', 60)"
                     ),
-                }]),
+                }]]),
                 "Sum",
                 18,
             ),

@@ -2,8 +2,8 @@
 //! The synthesized template: a reviewed snapshot, determinism, and the properties that matter
 //! for security checked one by one.
 
-use deploy::stack::assets::Assets;
-use deploy::stack::{self, bootstrap, groups};
+use groupgate_stack::assets::Assets;
+use groupgate_stack::{self as stack, bootstrap, groups};
 use serde_json::{Value, json};
 
 fn settings() -> stack::Settings {
@@ -157,16 +157,152 @@ fn no_account_setting_and_every_role_is_under_the_product_path_with_the_boundary
     }
 }
 
+/// Issue 19, item 11: the role reaches the backend from the policy table (the authorizer's
+/// `role_arn`), seeded from `GroupRoleArns`; a Cognito group's `RoleArn` only shows in ID
+/// tokens, which the authorizer does not accept, and would need `iam:PassRole` to Cognito.
 #[test]
-fn every_group_definition_becomes_a_cognito_group_with_its_role() {
+fn every_group_definition_becomes_a_cognito_group_and_a_role_the_policy_table_names() {
     let t = template();
     let vet = &resource(&t, "GroupPetVeterinarian")["Properties"];
     assert_eq!(vet["GroupName"], "pet-veterinarian");
     assert_eq!(vet["Precedence"], 10);
+    for (id, group) in of_type(&t, "AWS::Cognito::UserPoolGroup") {
+        assert!(
+            group["Properties"].get("RoleArn").is_none(),
+            "{id} passes a role to Cognito"
+        );
+    }
     assert_eq!(
-        vet["RoleArn"],
-        json!({"Fn::GetAtt": ["GroupRolePetVeterinarian", "Arn"]})
+        resource(&t, "AuthorizerFunction")["Properties"]["Environment"]["Variables"]["TOKEN_USE"],
+        "access",
+        "access tokens never carry cognito:roles"
     );
+    let pairs = t["Outputs"]["GroupRoleArns"]["Value"].to_string();
+    assert!(
+        pairs.contains(r#"["pet-veterinarian",{"Fn::GetAtt":["GroupRolePetVeterinarian","Arn"]}]"#),
+        "{pairs}"
+    );
+}
+
+/// Issue 19, item 12: `SSEEnabled: true` selects the AWS managed KMS key (KMS charges, `kms:`
+/// calls); `false` is DynamoDB's AWS owned key, which the scanner waiver states.
+#[test]
+fn tables_are_encrypted_with_dynamodbs_aws_owned_key_as_the_waiver_says() {
+    let t = template();
+    let tables = of_type(&t, "AWS::DynamoDB::Table");
+    assert_eq!(tables.len(), 2);
+    for (id, table) in tables {
+        assert_eq!(
+            table["Properties"]["SSESpecification"],
+            json!({"SSEEnabled": false}),
+            "{id}"
+        );
+        assert!(
+            table["Properties"]["SSESpecification"]
+                .get("KMSMasterKeyId")
+                .is_none()
+        );
+        let waiver = &table["Metadata"]["checkov"]["skip"][0];
+        assert_eq!(waiver["id"], "CKV_AWS_119", "{id}");
+        assert!(
+            waiver["comment"]
+                .as_str()
+                .unwrap()
+                .contains("AWS owned key"),
+            "{id}: {waiver}"
+        );
+    }
+}
+
+/// Issue 19, item 9: CloudWatch Logs takes only some retention periods; the parameter offers
+/// exactly those (the class check in `aws_contracts.rs` holds every such parameter to its
+/// resource schema).
+#[test]
+fn log_retention_takes_only_the_periods_cloudwatch_logs_accepts() {
+    let t = template();
+    let p = &t["Parameters"]["LogRetentionDays"];
+    assert_eq!(p["Type"], "Number");
+    assert_eq!(p["Default"], "30");
+    let allowed: Vec<&str> = p["AllowedValues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(allowed.len(), 22);
+    for days in ["1", "30", "400", "3653"] {
+        assert!(allowed.contains(&days), "{days}");
+    }
+    for days in ["2", "31", "3652"] {
+        assert!(!allowed.contains(&days), "{days}");
+    }
+    for id in ["AuthorizerLogGroup", "BackendLogGroup", "ApiAccessLogGroup"] {
+        assert_eq!(
+            resource(&t, id)["Properties"]["RetentionInDays"],
+            json!({"Ref": "LogRetentionDays"}),
+            "{id}"
+        );
+    }
+}
+
+/// Whether CloudFormation takes `value` for `parameter`, by its `AllowedPattern`.
+fn pattern_allows(parameter: &Value, value: &str) -> bool {
+    let pattern = parameter["AllowedPattern"].as_str().unwrap();
+    jsonschema::draft202012::new(&json!({ "type": "string", "pattern": pattern }))
+        .unwrap()
+        .is_valid(&json!(value))
+}
+
+/// Issue 20, item 5: the public client had `http://localhost/` as its callback by default. Now
+/// the hosted UI's code flow is off until an https:// callback is given, and nothing else is
+/// taken.
+#[test]
+fn the_public_client_has_no_callback_until_an_https_one_is_given() {
+    let t = template();
+    let p = &t["Parameters"]["HostedUiCallbackUrl"];
+    assert_eq!(p["Default"], "");
+    for accepted in [
+        "",
+        "https://app.example.com/callback",
+        "https://app.example.com/cb?x=1",
+    ] {
+        assert!(pattern_allows(p, accepted), "{accepted:?} is refused");
+    }
+    for refused in [
+        "http://localhost/",
+        "http://app.example.com/",
+        "https://app.example.com/#fragment",
+        "https://app example.com/",
+        "javascript:alert(1)",
+        " https://app.example.com/",
+    ] {
+        assert!(!pattern_allows(p, refused), "{refused:?} is taken");
+    }
+    assert_eq!(
+        t["Conditions"]["HasHostedUi"],
+        json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "HostedUiCallbackUrl"}, ""]}]})
+    );
+    let client = &resource(&t, "UserPoolClient")["Properties"];
+    let when_given =
+        |value: Value| json!({"Fn::If": ["HasHostedUi", value, {"Ref": "AWS::NoValue"}]});
+    assert_eq!(
+        client["AllowedOAuthFlowsUserPoolClient"],
+        json!({"Fn::If": ["HasHostedUi", true, false]})
+    );
+    assert_eq!(client["AllowedOAuthFlows"], when_given(json!(["code"])));
+    for urls in ["CallbackURLs", "LogoutURLs"] {
+        assert_eq!(
+            client[urls],
+            when_given(json!([{"Ref": "HostedUiCallbackUrl"}])),
+            "{urls}"
+        );
+    }
+    assert_eq!(
+        client["ExplicitAuthFlows"],
+        json!(["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]),
+        "SRP sign-in works without the hosted UI"
+    );
+    assert_eq!(t["Outputs"]["HostedUiUrl"]["Condition"], "HasHostedUi");
 }
 
 #[test]
@@ -516,6 +652,84 @@ fn with_origins_each_resource_gets_an_unauthenticated_preflight_that_checks_the_
         headers["gatewayresponse.header.Access-Control-Allow-Origin"],
         "'https://app.example.com'"
     );
+}
+
+/// Every VTL mapping template in `t` (methods' integrations and gateway responses), by the
+/// resource it belongs to.
+fn mapping_templates(t: &Value) -> Vec<(String, String)> {
+    fn walk(id: &str, value: &Value, found: &mut Vec<(String, String)>) {
+        match value {
+            Value::Object(map) => {
+                for (key, v) in map {
+                    if key == "RequestTemplates" || key == "ResponseTemplates" {
+                        for text in v
+                            .as_object()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|(_, t)| t.as_str())
+                        {
+                            found.push((id.to_owned(), text.to_owned()));
+                        }
+                    } else {
+                        walk(id, v, found);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(id, v, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    for (id, r) in t["Resources"].as_object().unwrap() {
+        walk(id, &r["Properties"], &mut found);
+    }
+    found
+}
+
+fn with_two_origins() -> Value {
+    let mut with_cors = settings();
+    with_cors.cors_origins = vec![
+        "https://app.example.com".into(),
+        "http://localhost:3000".into(),
+    ];
+    template_with(&with_cors)
+}
+
+/// Issue 20, item 5: `$input.params('Origin')` searches the path, then the query string, then
+/// the headers, so `?Origin=https://app.example.com` chose the origin the preflight echoed.
+/// API Gateway's mapping template reference gives `$input.params().header` for the headers.
+#[test]
+fn the_preflight_reads_the_origin_header_only() {
+    let t = with_two_origins();
+    let template = resource(&t, "ApiPetstoreV1PetsOptions")["Properties"]["Integration"]
+        ["IntegrationResponses"][0]["ResponseTemplates"]["application/json"]
+        .as_str()
+        .unwrap();
+    assert!(
+        template.starts_with(
+            "#set($origin = $input.params().header.get('Origin'))\n#if(\"$!origin\" == '')#set($origin = $input.params().header.get('origin'))#end\n"
+        ),
+        "{template}"
+    );
+}
+
+/// The class of that defect: no mapping template of the stack reads a parameter by name
+/// wherever it is found (`$input.params('x')`), whatever the settings.
+#[test]
+fn no_mapping_template_reads_a_request_parameter_from_wherever_it_is_found() {
+    let mut checked = 0;
+    for t in [template(), with_two_origins()] {
+        for (id, text) in mapping_templates(&t) {
+            checked += 1;
+            for (at, _) in text.match_indices("$input.params(") {
+                assert!(
+                    text[at..].starts_with("$input.params()"),
+                    "{id}: `$input.params(name)` also reads the path and query string: {text}"
+                );
+            }
+        }
+    }
+    assert!(checked > 0);
 }
 
 #[test]

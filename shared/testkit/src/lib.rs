@@ -11,6 +11,7 @@
     reason = "test support: a failed set-up stops the test that asked for it, loudly"
 )]
 
+pub mod iam;
 pub mod lambda;
 
 use std::net::SocketAddr;
