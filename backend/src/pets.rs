@@ -12,7 +12,8 @@ use tokio::sync::Mutex;
 
 use crate::error::ApiError;
 
-/// What a new table is seeded with ([`seed_defaults`]), as in the sample this generalizes.
+/// The pets the in-memory store starts with, and what the operator's tool seeds an empty table
+/// with (`groupgate seed-pets`), as in the sample this generalizes.
 pub const DEFAULT_PETS: [&str; 4] = ["Birds", "Cats", "Dogs", "Fish"];
 /// Longest pet name accepted, in characters.
 pub const MAX_NAME_CHARS: usize = 64;
@@ -122,56 +123,6 @@ impl PetStore {
 
 pub struct PetTable {
     name: String,
-}
-
-/// Writes the default pets and the id counter into `table` if it is empty; `true` when it did.
-///
-/// An operation, run by the local stack's provisioning and by the deploy, not by the function:
-/// with group roles assumed, the function's own role has no access to the table at all. Safe to
-/// run twice, or twice at once: every write is conditional.
-pub async fn seed_defaults(client: &Client, table: &str) -> Result<bool, ApiError> {
-    let scan = client
-        .scan()
-        .table_name(table)
-        .limit(1)
-        .send()
-        .await
-        .map_err(|e| ApiError::from_sdk("DynamoDB Scan", e))?;
-    if scan.count > 0 {
-        return Ok(false);
-    }
-    let items = DEFAULT_PETS
-        .iter()
-        .zip(1u64..)
-        .map(|(name, id)| {
-            (
-                id.to_string(),
-                ("name", AttributeValue::S((*name).to_owned())),
-            )
-        })
-        .chain([(
-            COUNTER_ID.to_owned(),
-            ("next_id", AttributeValue::N(DEFAULT_PETS.len().to_string())),
-        )]);
-    for (id, (attribute, value)) in items {
-        let put = client
-            .put_item()
-            .table_name(table)
-            .item("id", AttributeValue::N(id))
-            .item(attribute, value)
-            .condition_expression("attribute_not_exists(id)")
-            .send()
-            .await;
-        match put {
-            Ok(_) => {}
-            // Seeded by another run at the same time: fine.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
-            Err(e) => return Err(ApiError::from_sdk("DynamoDB PutItem", e)),
-        }
-    }
-    Ok(true)
 }
 
 impl PetTable {

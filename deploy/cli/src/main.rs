@@ -415,7 +415,8 @@ async fn main() -> anyhow::Result<()> {
             settings,
         } => {
             let settings = settings.load()?;
-            let flush_wait = flush_wait.unwrap_or(groupgate_cli::stack::POLICY_CACHE_TTL_SECONDS + 5);
+            let flush_wait =
+                flush_wait.unwrap_or(groupgate_cli::stack::POLICY_CACHE_TTL_SECONDS + 5);
             let request = operations::deploy::DeployRequest {
                 stack_name: &stack_name,
                 policies: &policies,

@@ -6,14 +6,14 @@ use groupgate_shared::cors::{self, AllowedOrigins};
 use groupgate_shared::env;
 use serde_json::json;
 
+use crate::Settings;
+use crate::assets::Assets;
+use crate::bootstrap::{APP_ROLE_PATH, PRODUCT_TAG};
 use crate::construct::resources::{
     Function, LOG_RETENTION_DAYS, RoleScope, allow, dynamodb_table, iam_role, invoke_permission,
     lambda_function, lambda_invocation_uri, log_group,
 };
 use crate::construct::{Expr, Handle, Parameter, Resource, Stack, canonical, id_fragment};
-use crate::Settings;
-use crate::assets::Assets;
-use crate::bootstrap::{APP_ROLE_PATH, PRODUCT_TAG};
 use crate::groups::{DataAccess, GroupDefinition};
 use crate::monitoring;
 

@@ -64,7 +64,8 @@ impl GroupDefinition {
         };
         // Read strictly: a key named twice (in the policy above all) is an error, never the
         // last of the two silently winning.
-        let value = groupgate_shared::json::parse_unique(text).map_err(|e| invalid(e.to_string()))?;
+        let value =
+            groupgate_shared::json::parse_unique(text).map_err(|e| invalid(e.to_string()))?;
         let definition: GroupDefinition =
             serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
         // Cognito's own rule for group names.

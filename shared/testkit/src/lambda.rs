@@ -414,7 +414,12 @@ pub fn allows(outcome: &Outcome, method_arn: &str) -> bool {
             .ok()
             .and_then(|v| {
                 let policy = v.get("policyDocument")?;
-                groupgate_shared::reference::allows(policy, groupgate_shared::INVOKE_ACTION, method_arn).ok()
+                groupgate_shared::reference::allows(
+                    policy,
+                    groupgate_shared::INVOKE_ACTION,
+                    method_arn,
+                )
+                .ok()
             })
             .unwrap_or(false)
 }

@@ -130,9 +130,7 @@ pub async fn provision(
         let (key, kind) = key_schema(stack, id)?;
         groupgate_shared::dynamodb::create_table(&dynamodb, name, &key, kind).await?;
     }
-    backend::pets::seed_defaults(&dynamodb, &pets_table)
-        .await
-        .map_err(|e| anyhow::anyhow!("seeding `{pets_table}`: {}", e.message))?;
+    crate::operations::pets::seed_defaults(&dynamodb, &pets_table).await?;
     let roles = create_groups(&aws_sdk_iam::Client::new(aws), &cognito, &pool, groups).await?;
     let users = demo_users(groups);
     create_users(&cognito, &pool, &users).await?;

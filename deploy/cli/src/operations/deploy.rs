@@ -245,9 +245,7 @@ pub async fn deploy(aws: &SdkConfig, request: &DeployRequest<'_>) -> anyhow::Res
         println!("{name}: removed group `{group}` from {policy_table}: no longer defined");
     }
     let pets_table = output("PetsTableName")?;
-    let seeded = backend::pets::seed_defaults(&dynamodb, pets_table)
-        .await
-        .map_err(|e| anyhow::anyhow!("seeding `{pets_table}`: {}", e.message))?;
+    let seeded = super::pets::seed_defaults(&dynamodb, pets_table).await?;
     if seeded {
         println!("{name}: seeded the default pets into {pets_table}");
     }

@@ -4,11 +4,14 @@
 //! - [`cloudformation`]: a template deployed as a stack through a change set;
 //! - [`deploy`]: `groupgate deploy`, from the built zips to a seeded, flushed stack;
 //! - [`seed`]: writes the group policies to the policy table;
-//! - [`token`]: an access token for a user through the operator client's admin flow.
+//! - [`pets`]: the default pets, into an empty pets table;
+//! - [`token`]: an access token for a user through the operator client's admin flow;
+//! - [`permissions`]: every AWS call these make, with the IAM action it needs.
 
 pub mod cloudformation;
 pub mod deploy;
 pub mod permissions;
+pub mod pets;
 pub mod seed;
 pub mod token;
 
@@ -153,9 +156,7 @@ pub async fn print_token(
 pub async fn seed_pets(table: &str) -> anyhow::Result<()> {
     let aws = aws_config::load_from_env().await;
     let client = aws_sdk_dynamodb::Client::new(&aws);
-    let seeded = backend::pets::seed_defaults(&client, table)
-        .await
-        .map_err(|e| anyhow::anyhow!("seeding `{table}`: {}", e.message))?;
+    let seeded = pets::seed_defaults(&client, table).await?;
     if seeded {
         println!("seeded the default pets into `{table}`");
     } else {

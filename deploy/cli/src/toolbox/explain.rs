@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use groupgate_shared::jwks::{JwksSource as _, KeySet};
-use groupgate_shared::{ExpectedTokenUse, INVOKE_ACTION, Reason, Rejection, Scope, TokenRules, TokenUse};
+use groupgate_shared::{
+    ExpectedTokenUse, INVOKE_ACTION, Reason, Rejection, Scope, TokenRules, TokenUse,
+};
 use serde_json::{Value, json};
 
 use super::simulate::NO_GROUP;
