@@ -8,18 +8,34 @@ use std::time::Duration;
 use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, JwkSet, KeyAlgorithm, PublicKeyUse, RSAKeyParameters,
+};
 use tokio::time::Instant;
 
 use crate::Error;
+use crate::untrusted::Untrusted;
 
 /// Largest JWKS document accepted; Cognito's is well under 2 KiB.
 pub const MAX_JWKS_BYTES: usize = 64 * 1024;
+
+/// The RSA modulus sizes RS256 is verified with: [`RSA_PKCS1_2048_8192_SHA256`]'s range, which
+/// verification enforces; 2048 bits or more is what
+/// <https://www.rfc-editor.org/rfc/rfc7518#section-3.3> requires.
+const MODULUS_BITS: std::ops::RangeInclusive<usize> = 2048..=8192;
+/// The smallest public exponent accepted: FIPS 186-5 (appendix A.1.1) requires an odd e above
+/// 2^16, <https://nvlpubs.nist.gov/nistpubs/FIPS/NIST.FIPS.186-5.pdf>.
+const MIN_EXPONENT: u64 = 65537;
+/// The widest public exponent AWS-LC verifies with (its `is_public_component_of_rsa_key_good`, a
+/// guard against slow verification): larger ones fail every signature.
+const MAX_EXPONENT_BITS: usize = 33;
 
 /// RS256 verification keys by `kid`, parsed once so a verification does no key parsing.
 #[derive(Default)]
 pub struct KeySet {
     keys: HashMap<String, ParsedPublicKey>,
+    /// The RS256 signing keys the document listed that cannot verify anything, and why.
+    unusable: Vec<String>,
 }
 
 impl std::fmt::Debug for KeySet {
@@ -29,15 +45,18 @@ impl std::fmt::Debug for KeySet {
 }
 
 impl KeySet {
-    /// Reads the RS256 signing keys of a JWKS document. Keys of other types or uses are skipped;
-    /// a document that is not a JWKS at all, whose RSA key cannot be parsed, or that holds no
-    /// usable key at all is an error: a pool's JWKS always has its RS256 keys, so an empty set
-    /// is a broken or wrong endpoint (a fault), never a reason to answer 401 to every token.
+    /// Reads the RS256 signing keys of a JWKS document. Keys of other types or uses are skipped,
+    /// and so are RSA keys that could not verify a token (see [`usable_rsa_key`]): they are
+    /// checked here, not found out at the first signature, where a key that fails every
+    /// verification would turn into a 401 for every token. A document that is not a JWKS at all,
+    /// or that holds no usable key, is an error: a pool's JWKS always has its RS256 keys, so an
+    /// empty set is a broken or wrong endpoint (a fault), never a reason to answer 401.
     pub fn from_jwks_json(bytes: &[u8]) -> Result<Self, Error> {
         let set: JwkSet = serde_json::from_slice(bytes)
             .map_err(|e| Error::Jwks(format!("not a JWKS document: {e}")))?;
         let listed = set.keys.len();
         let mut keys = HashMap::new();
+        let mut unusable = Vec::new();
         for jwk in set.keys {
             let AlgorithmParameters::RSA(rsa) = &jwk.algorithm else {
                 continue;
@@ -57,29 +76,25 @@ impl KeySet {
             {
                 continue;
             }
-            let Some(kid) = jwk.common.key_id.clone() else {
+            let Some(kid) = jwk.common.key_id else {
                 continue;
             };
-            let decode = |what: &str, value: &str| {
-                URL_SAFE_NO_PAD.decode(value).map_err(|e| {
-                    Error::Jwks(format!("key `{kid}`: `{what}` is not base64url: {e}"))
-                })
-            };
-            let n = decode("n", &rsa.n)?;
-            let e = decode("e", &rsa.e)?;
-            let parsed = RsaPublicKeyComponents { n: &n, e: &e }
-                .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
-                .map_err(|err| {
-                    Error::Jwks(format!("key `{kid}` is not a usable RSA key: {err}"))
-                })?;
-            keys.insert(kid, parsed);
+            match usable_rsa_key(rsa) {
+                Ok(parsed) => {
+                    keys.insert(kid, parsed);
+                }
+                Err(why) => unusable.push(format!("key `{}`: {why}", Untrusted(&kid))),
+            }
         }
         if keys.is_empty() {
-            return Err(Error::Jwks(format!(
-                "the JWKS holds no usable RS256 signing key (of {listed} keys listed)"
-            )));
+            let mut message =
+                format!("the JWKS holds no usable RS256 signing key (of {listed} keys listed)");
+            if !unusable.is_empty() {
+                message = format!("{message}: {}", unusable.join("; "));
+            }
+            return Err(Error::Jwks(message));
         }
-        Ok(Self { keys })
+        Ok(Self { keys, unusable })
     }
 
     pub fn get(&self, kid: &str) -> Option<&ParsedPublicKey> {
@@ -93,6 +108,64 @@ impl KeySet {
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
+
+    /// The RSA signing keys skipped as unusable, each with why.
+    pub fn unusable(&self) -> &[String] {
+        &self.unusable
+    }
+}
+
+/// The RSA key `rsa` parsed for RS256, or why it cannot verify a token. aws-lc-rs checks none of
+/// this when it parses the components: a modulus outside 2048 to 8192 bits, an even one, or an
+/// even, too small or too large exponent all parse, and then fail every signature (an exponent
+/// of 3 or 17 even verifies). The components must be minimal big-endian, as
+/// <https://www.rfc-editor.org/rfc/rfc7518#section-6.3.1> asks (aws-lc-rs refuses a leading zero).
+fn usable_rsa_key(rsa: &RSAKeyParameters) -> Result<ParsedPublicKey, String> {
+    let decode = |what: &str, value: &str| {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(value)
+            .map_err(|e| format!("`{what}` is not base64url: {e}"))?;
+        match bytes.first() {
+            Some(0) => Err(format!("`{what}` has a leading zero octet")),
+            Some(_) => Ok(bytes),
+            None => Err(format!("`{what}` is empty")),
+        }
+    };
+    let n = decode("n", &rsa.n)?;
+    let e = decode("e", &rsa.e)?;
+    let n_bits = bit_length(&n);
+    if !MODULUS_BITS.contains(&n_bits) {
+        return Err(format!(
+            "its modulus has {n_bits} bits, outside {} to {}",
+            MODULUS_BITS.start(),
+            MODULUS_BITS.end()
+        ));
+    }
+    if n.last().is_some_and(|b| b & 1 == 0) {
+        return Err("its modulus is even".to_owned());
+    }
+    if bit_length(&e) > MAX_EXPONENT_BITS {
+        return Err(format!(
+            "its public exponent has {} bits, over {MAX_EXPONENT_BITS}",
+            bit_length(&e)
+        ));
+    }
+    let exponent = e.iter().fold(0u64, |value, b| value << 8 | u64::from(*b));
+    if exponent < MIN_EXPONENT || exponent % 2 == 0 {
+        return Err(format!(
+            "its public exponent is {exponent}: it must be odd and at least {MIN_EXPONENT}"
+        ));
+    }
+    RsaPublicKeyComponents { n: &n, e: &e }
+        .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
+        .map_err(|err| format!("aws-lc-rs refuses it: {err}"))
+}
+
+/// The number of significant bits of a big-endian number with no leading zero octet.
+fn bit_length(bytes: &[u8]) -> usize {
+    bytes
+        .first()
+        .map_or(0, |first| bytes.len() * 8 - first.leading_zeros() as usize)
 }
 
 /// Where the JWKS document comes from. The HTTP source is the real one; tests may serve their own.
@@ -501,6 +574,100 @@ mod tests {
         source.set(Ok(jwks(&[&K1])));
         tokio::time::advance(Duration::from_secs(11)).await;
         assert!(matches!(cache.lookup("k1").await, Ok(KeyLookup::Found(_))));
+    }
+
+    /// An RSA JWK with these components, base64url-encoded as they are (leading zeros kept).
+    fn rsa_jwk(kid: &str, n: &[u8], e: &[u8]) -> serde_json::Value {
+        serde_json::json!({"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256",
+            "n": URL_SAFE_NO_PAD.encode(n), "e": URL_SAFE_NO_PAD.encode(e)})
+    }
+
+    /// An odd number of exactly `bits` bits (parsing does not check that it is a product of
+    /// primes, and nothing here needs it to be).
+    fn odd_modulus(bits: usize) -> Vec<u8> {
+        let mut n = vec![0x5a; bits.div_ceil(8)];
+        n[0] = 1 << ((bits - 1) % 8);
+        *n.last_mut().unwrap() |= 1;
+        n
+    }
+
+    fn k1_modulus() -> Vec<u8> {
+        URL_SAFE_NO_PAD
+            .decode(K1.jwk()["n"].as_str().unwrap())
+            .unwrap()
+    }
+
+    /// Issue #20: each of these parsed, and then failed every signature (a 401 for every token)
+    /// or, for exponents 3 and 17, verified; a modulus with a leading zero octet failed the whole
+    /// document, good keys and all. Each is now skipped when the JWKS is read, with why.
+    #[test]
+    fn unusable_rsa_keys_are_skipped_and_a_jwks_of_only_them_is_a_fault() {
+        let good_n = k1_modulus();
+        let mut even_n = good_n.clone();
+        *even_n.last_mut().unwrap() &= 0xfe;
+        let mut leading_zero = vec![0];
+        leading_zero.extend(&good_n);
+        let f4 = [1, 0, 1];
+        let cases: [(&str, Vec<u8>, &[u8], &str); 11] = [
+            ("e3", good_n.clone(), &[3], "public exponent is 3:"),
+            ("e17", good_n.clone(), &[17], "public exponent is 17:"),
+            ("e1", good_n.clone(), &[1], "public exponent is 1:"),
+            (
+                "even-e",
+                good_n.clone(),
+                &[1, 0, 2],
+                "public exponent is 65538:",
+            ),
+            (
+                "wide-e",
+                good_n.clone(),
+                &[2, 0, 0, 0, 1],
+                "public exponent has 34 bits",
+            ),
+            ("n1024", odd_modulus(1024), &f4, "modulus has 1024 bits"),
+            ("n2047", odd_modulus(2047), &f4, "modulus has 2047 bits"),
+            ("n8193", odd_modulus(8193), &f4, "modulus has 8193 bits"),
+            ("even-n", even_n, &f4, "modulus is even"),
+            ("zero-n", leading_zero, &f4, "`n` has a leading zero octet"),
+            ("empty-e", good_n.clone(), &[], "`e` is empty"),
+        ];
+        for (kid, n, e, why) in cases {
+            let bad = rsa_jwk(kid, &n, e);
+            let alone = serde_json::json!({"keys": [bad]}).to_string();
+            let err = KeySet::from_jwks_json(alone.as_bytes())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("no usable RS256 signing key") && err.contains(why),
+                "{kid}: {err}"
+            );
+            assert!(err.contains(&format!("`{kid}`")), "{kid}: {err}");
+
+            let beside = serde_json::json!({"keys": [bad, K1.jwk()]}).to_string();
+            let set = KeySet::from_jwks_json(beside.as_bytes()).unwrap();
+            assert!(set.get(kid).is_none(), "{kid} was kept");
+            assert!(set.get("k1").is_some(), "{kid} cost the good key");
+            assert_eq!(set.unusable().len(), 1, "{kid}");
+            assert!(
+                set.unusable()[0].contains(why),
+                "{kid}: {:?}",
+                set.unusable()
+            );
+        }
+    }
+
+    #[test]
+    fn rsa_keys_at_the_edges_of_the_accepted_sizes_are_kept() {
+        for (kid, n, e) in [
+            ("n2048", odd_modulus(2048), vec![1, 0, 1]),
+            ("n8192", odd_modulus(8192), vec![1, 0, 1]),
+            ("e33bits", k1_modulus(), vec![1, 0xff, 0xff, 0xff, 0xff]),
+        ] {
+            let doc = serde_json::json!({"keys": [rsa_jwk(kid, &n, &e)]}).to_string();
+            let set =
+                KeySet::from_jwks_json(doc.as_bytes()).unwrap_or_else(|err| panic!("{kid}: {err}"));
+            assert!(set.get(kid).is_some(), "{kid}");
+        }
     }
 
     #[tokio::test]
