@@ -1,4 +1,5 @@
-//! The user pool's signing keys: fetched lazily, parsed once, refreshed at most every so often.
+//! The user pool's signing keys: fetched lazily, parsed once, re-read when they are old or a
+//! token names a key not held, and trusted only for a bounded time after the JWKS last listed them.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -18,6 +19,12 @@ use crate::untrusted::Untrusted;
 
 /// Largest JWKS document accepted; Cognito's is well under 2 KiB.
 pub const MAX_JWKS_BYTES: usize = 64 * 1024;
+
+/// How long keys read from the JWKS are used before the JWKS is read again, by default: a key
+/// removed from the pool's JWKS stops being trusted within this time (see [`JwksCache`]).
+/// Cognito may rotate a pool's keys and asks that cached keys be refreshed periodically:
+/// <https://docs.aws.amazon.com/cognito/latest/developerguide/amazon-cognito-user-pools-using-tokens-verifying-a-jwt.html>
+pub const DEFAULT_KEYS_MAX_AGE: Duration = Duration::from_secs(15 * 60);
 
 /// The RSA modulus sizes RS256 is verified with: [`RSA_PKCS1_2048_8192_SHA256`]'s range, which
 /// verification enforces; 2048 bits or more is what
@@ -233,45 +240,91 @@ pub enum KeyLookup {
     Unknown,
 }
 
-/// Keeps the parsed key set. A `kid` it does not know triggers at most one fetch per
-/// `refresh_interval`, shared by every request waiting on it; when a fetch fails the keys already
-/// held stay in use.
+/// The keys held, and when the fetch that read them was made (`None`: never).
+#[derive(Clone, Default)]
+struct Held {
+    keys: Arc<KeySet>,
+    read_at: Option<Instant>,
+}
+
+impl Held {
+    /// Read less than `age` ago.
+    fn younger_than(&self, age: Duration) -> bool {
+        self.read_at.is_some_and(|at| at.elapsed() < age)
+    }
+}
+
+/// Keeps the parsed key set, and reads the JWKS again (one fetch, shared by every request
+/// waiting on it, at most one per `refresh_interval`) when:
+/// - a token names a `kid` that is not held (key rotation);
+/// - the keys are `max_age` old: the new document replaces them, so a key removed from the JWKS
+///   stops being trusted then. One request makes the fetch; the others go on with the held
+///   keys meanwhile rather than queue behind it.
+///
+/// When that fetch fails, the keys held stay in use, but only until they are twice `max_age`
+/// old: past that nothing is trusted and every lookup is an error (a 500, not a 401) until the
+/// JWKS can be read again. A JWKS blip then costs nothing, while a long outage cannot keep a
+/// withdrawn key trusted for longer than that bound.
 pub struct JwksCache<S> {
     source: S,
-    keys: RwLock<Arc<KeySet>>,
+    held: RwLock<Held>,
     /// When the last fetch was attempted; guards the single flight.
     last_fetch: tokio::sync::Mutex<Option<Instant>>,
     refresh_interval: Duration,
+    max_age: Duration,
 }
 
 impl<S: JwksSource> JwksCache<S> {
+    /// A cache whose keys are read again after [`DEFAULT_KEYS_MAX_AGE`].
     pub fn new(source: S, refresh_interval: Duration) -> Self {
         Self {
             source,
-            keys: RwLock::new(Arc::new(KeySet::default())),
+            held: RwLock::new(Held::default()),
             last_fetch: tokio::sync::Mutex::new(None),
             refresh_interval,
+            max_age: DEFAULT_KEYS_MAX_AGE,
         }
     }
 
-    fn current(&self) -> Arc<KeySet> {
-        match self.keys.read() {
-            Ok(keys) => Arc::clone(&keys),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+    /// Reads the keys again once they are `max_age` old (see [`JwksCache`]).
+    pub fn with_max_age(self, max_age: Duration) -> Self {
+        Self { max_age, ..self }
+    }
+
+    fn current(&self) -> Held {
+        match self.held.read() {
+            Ok(held) => held.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
         }
+    }
+
+    /// Whether `held` may still be used: younger than twice the maximum age.
+    fn trusted(&self, held: &Held) -> bool {
+        held.younger_than(self.max_age.saturating_mul(2))
     }
 
     /// Fetches the JWKS and reads its keys.
     async fn fetch_keys(&self) -> Result<Arc<KeySet>, Error> {
         let bytes = self.source.fetch().await?;
-        KeySet::from_jwks_json(&bytes).map(Arc::new)
+        let keys = KeySet::from_jwks_json(&bytes).map(Arc::new)?;
+        if !keys.unusable().is_empty() {
+            tracing::warn!(
+                unusable = keys.unusable().join("; "),
+                "the JWKS lists signing keys that cannot be used; they are skipped"
+            );
+        }
+        Ok(keys)
     }
 
-    /// Makes `fresh` the keys every lookup sees.
-    fn hold(&self, fresh: &Arc<KeySet>) {
-        match self.keys.write() {
-            Ok(mut keys) => *keys = Arc::clone(fresh),
-            Err(poisoned) => *poisoned.into_inner() = Arc::clone(fresh),
+    /// Makes `fresh`, read at `read_at`, the keys every lookup sees.
+    fn hold(&self, fresh: &Arc<KeySet>, read_at: Instant) {
+        let held = Held {
+            keys: Arc::clone(fresh),
+            read_at: Some(read_at),
+        };
+        match self.held.write() {
+            Ok(mut slot) => *slot = held,
+            Err(poisoned) => *poisoned.into_inner() = held,
         }
     }
 
@@ -283,42 +336,54 @@ impl<S: JwksSource> JwksCache<S> {
     pub async fn prefetch(&self) -> Result<usize, Error> {
         let mut last_fetch = self.last_fetch.lock().await;
         let held = self.current();
-        if !held.is_empty() {
-            return Ok(held.len());
+        if held.younger_than(self.max_age) {
+            return Ok(held.keys.len());
         }
+        let started = Instant::now();
         let fresh = self.fetch_keys().await?;
-        self.hold(&fresh);
-        *last_fetch = Some(Instant::now());
+        self.hold(&fresh, started);
+        *last_fetch = Some(started);
         Ok(fresh.len())
     }
 
-    /// Returns the key set holding `kid`, fetching the JWKS if `kid` is new and no fetch was
-    /// attempted within the refresh interval. An error means the keys could not be had at all
-    /// (no keys held and the fetch failed): the caller must not treat it as a bad token.
+    /// Returns the key set holding `kid`, reading the JWKS first if `kid` is new or the keys
+    /// are old (see [`JwksCache`]). An error means no keys can be trusted (none held, or only
+    /// ones past twice their maximum age, and the fetch failed): the caller must not treat it
+    /// as a bad token.
     pub async fn lookup(&self, kid: &str) -> Result<KeyLookup, Error> {
-        let keys = self.current();
-        if keys.get(kid).is_some() {
-            return Ok(KeyLookup::Found(keys));
+        let held = self.current();
+        let listed = held.keys.get(kid).is_some();
+        if listed && held.younger_than(self.max_age) {
+            return Ok(KeyLookup::Found(held.keys));
         }
-        let mut last_fetch = self.last_fetch.lock().await;
+        let mut last_fetch = match self.last_fetch.try_lock() {
+            Ok(guard) => guard,
+            // Another request is reading the JWKS: go on with the old key meanwhile.
+            Err(_) if listed && self.trusted(&held) => return Ok(KeyLookup::Found(held.keys)),
+            Err(_) => self.last_fetch.lock().await,
+        };
         // Another request may have fetched while this one waited for the lock.
-        let keys = self.current();
-        if keys.get(kid).is_some() {
-            return Ok(KeyLookup::Found(keys));
+        let held = self.current();
+        let listed = held.keys.get(kid).is_some();
+        if listed && held.younger_than(self.max_age) {
+            return Ok(KeyLookup::Found(held.keys));
         }
+        let trusted = self.trusted(&held) && !held.keys.is_empty();
         if last_fetch.is_some_and(|at| at.elapsed() < self.refresh_interval) {
-            return if keys.is_empty() {
-                Err(Error::Jwks(
-                    "no signing keys held and the last fetch failed recently".to_owned(),
-                ))
-            } else {
-                Ok(KeyLookup::Unknown)
+            return match (trusted, listed) {
+                (true, true) => Ok(KeyLookup::Found(held.keys)),
+                (true, false) => Ok(KeyLookup::Unknown),
+                (false, _) => Err(Error::Jwks(
+                    "no signing keys held that can be trusted, and the last fetch failed recently"
+                        .to_owned(),
+                )),
             };
         }
-        *last_fetch = Some(Instant::now());
+        let started = Instant::now();
+        *last_fetch = Some(started);
         match self.fetch_keys().await {
             Ok(fresh) => {
-                self.hold(&fresh);
+                self.hold(&fresh, started);
                 tracing::info!(jwks_fetch = "ok", keys = fresh.len(), "jwks refreshed");
                 Ok(if fresh.get(kid).is_some() {
                     KeyLookup::Found(fresh)
@@ -326,17 +391,25 @@ impl<S: JwksSource> JwksCache<S> {
                     KeyLookup::Unknown
                 })
             }
-            Err(err) if keys.is_empty() => {
-                tracing::warn!(jwks_fetch = "failed", error = %err, "jwks fetch failed; no keys held");
-                Err(err)
+            Err(err) if trusted => {
+                tracing::warn!(
+                    jwks_fetch = "failed",
+                    error = %err,
+                    "jwks refresh failed; keeping the keys held until twice their maximum age"
+                );
+                Ok(if listed {
+                    KeyLookup::Found(held.keys)
+                } else {
+                    KeyLookup::Unknown
+                })
             }
             Err(err) => {
                 tracing::warn!(
                     jwks_fetch = "failed",
                     error = %err,
-                    "jwks refresh failed; keeping the keys held"
+                    "jwks fetch failed; no keys held that can be trusted"
                 );
-                Ok(KeyLookup::Unknown)
+                Err(err)
             }
         }
     }
@@ -668,6 +741,105 @@ mod tests {
                 KeySet::from_jwks_json(doc.as_bytes()).unwrap_or_else(|err| panic!("{kid}: {err}"));
             assert!(set.get(kid).is_some(), "{kid}");
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_key_removed_from_the_jwks_stops_being_trusted_once_the_keys_are_max_age_old() {
+        let max_age = Duration::from_secs(600);
+        let source = Scripted::new(Ok(jwks(&[&K1, &K2])));
+        let cache = JwksCache::new(&source, Duration::from_secs(10)).with_max_age(max_age);
+        assert!(matches!(cache.lookup("k2").await, Ok(KeyLookup::Found(_))));
+        source.set(Ok(jwks(&[&K1])));
+        // Until then the held keys are used with no fetch, however many requests come.
+        tokio::time::advance(max_age - Duration::from_secs(1)).await;
+        for _ in 0..100 {
+            assert!(matches!(cache.lookup("k2").await, Ok(KeyLookup::Found(_))));
+        }
+        assert_eq!(source.fetches(), 1, "no fetch per request");
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(matches!(cache.lookup("k2").await, Ok(KeyLookup::Unknown)));
+        assert_eq!(source.fetches(), 2);
+        assert!(matches!(cache.lookup("k1").await, Ok(KeyLookup::Found(_))));
+        assert_eq!(source.fetches(), 2, "the re-read keys are young again");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn while_the_jwks_is_down_old_keys_serve_until_twice_their_max_age_then_nothing_does() {
+        let max_age = Duration::from_secs(600);
+        let source = Scripted::new(Ok(jwks(&[&K1])));
+        let cache = JwksCache::new(&source, Duration::from_secs(10)).with_max_age(max_age);
+        assert!(matches!(cache.lookup("k1").await, Ok(KeyLookup::Found(_))));
+        source.set(Err("connection refused".into()));
+        tokio::time::advance(max_age).await;
+        // Old, and the re-read fails: still trusted, re-read at most once per interval.
+        for _ in 0..5 {
+            assert!(matches!(cache.lookup("k1").await, Ok(KeyLookup::Found(_))));
+        }
+        assert_eq!(source.fetches(), 2);
+        tokio::time::advance(max_age - Duration::from_secs(1)).await;
+        assert!(matches!(cache.lookup("k1").await, Ok(KeyLookup::Found(_))));
+        assert_eq!(source.fetches(), 3);
+        // Twice the maximum age: nothing is trusted, which is a fault (500), not a bad token.
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(cache.lookup("k1").await.is_err());
+        assert!(cache.lookup("k1").await.is_err());
+        assert_eq!(
+            source.fetches(),
+            3,
+            "a failed fetch is not retried inside the interval"
+        );
+        // The JWKS is back: served again at the next fetch.
+        source.set(Ok(jwks(&[&K1])));
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert!(matches!(cache.lookup("k1").await, Ok(KeyLookup::Found(_))));
+    }
+
+    /// A source that serves K1 once `open` is notified, counting fetches.
+    struct Gated {
+        open: tokio::sync::Notify,
+        fetches: AtomicUsize,
+    }
+
+    impl JwksSource for &Gated {
+        async fn fetch(&self) -> Result<Vec<u8>, Error> {
+            if self.fetches.fetch_add(1, Ordering::SeqCst) > 0 {
+                self.open.notified().await;
+            }
+            Ok(jwks(&[&K1]).into_bytes())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn while_one_request_reads_old_keys_again_the_others_go_on_with_them() {
+        let max_age = Duration::from_secs(600);
+        let source: &'static Gated = Box::leak(Box::new(Gated {
+            open: tokio::sync::Notify::new(),
+            fetches: AtomicUsize::new(0),
+        }));
+        let cache = Arc::new(JwksCache::new(source, Duration::from_secs(10)).with_max_age(max_age));
+        assert!(matches!(cache.lookup("k1").await, Ok(KeyLookup::Found(_))));
+        tokio::time::advance(max_age).await;
+        let reading = tokio::spawn({
+            let cache = Arc::clone(&cache);
+            async move { matches!(cache.lookup("k1").await, Ok(KeyLookup::Found(_))) }
+        });
+        for _ in 0..1000 {
+            if source.fetches.load(Ordering::SeqCst) == 2 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(
+            source.fetches.load(Ordering::SeqCst),
+            2,
+            "old keys are read again"
+        );
+        // The re-read hangs; another request is answered with the old key, without waiting.
+        let other = tokio::time::timeout(Duration::from_millis(1), cache.lookup("k1")).await;
+        assert!(matches!(other, Ok(Ok(KeyLookup::Found(_)))));
+        source.open.notify_one();
+        assert!(reading.await.unwrap());
+        assert_eq!(source.fetches.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]
