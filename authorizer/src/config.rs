@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use groupgate::ExpectedTokenUse;
 pub use groupgate::env::ConfigError;
 use groupgate::env::{self, Vars};
 use groupgate::jwks::DEFAULT_KEYS_MAX_AGE;
+use groupgate::{DEFAULT_CLOCK_LEEWAY, ExpectedTokenUse};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -73,7 +73,11 @@ impl Config {
             token_use,
             jwks_url,
             policy_cache_ttl: vars.seconds(env::POLICY_CACHE_TTL_SECONDS, 60, 0..=3600)?,
-            leeway: vars.seconds(env::CLOCK_LEEWAY_SECONDS, 30, 0..=300)?,
+            leeway: vars.seconds(
+                env::CLOCK_LEEWAY_SECONDS,
+                DEFAULT_CLOCK_LEEWAY.as_secs(),
+                0..=300,
+            )?,
             jwks_max_age: vars.seconds(
                 env::JWKS_MAX_AGE_SECONDS,
                 DEFAULT_KEYS_MAX_AGE.as_secs(),
