@@ -2,9 +2,10 @@
 
 use std::time::Duration;
 
-use groupgate_shared::ExpectedTokenUse;
 pub use groupgate_shared::env::ConfigError;
 use groupgate_shared::env::{self, Vars};
+use groupgate_shared::jwks::DEFAULT_KEYS_MAX_AGE;
+use groupgate_shared::{DEFAULT_CLOCK_LEEWAY, ExpectedTokenUse};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -22,6 +23,10 @@ pub struct Config {
     pub policy_cache_ttl: Duration,
     /// `CLOCK_LEEWAY_SECONDS`: clock skew tolerated on `exp`, `nbf`, `iat` (default 30, at most 300).
     pub leeway: Duration,
+    /// `JWKS_MAX_AGE_SECONDS`: how old the pool's keys may get before the JWKS is read again, so
+    /// how soon a key removed from it stops being trusted (default 900, 60 to 3600; see
+    /// [`groupgate_shared::jwks::JwksCache`] for an outage).
+    pub jwks_max_age: Duration,
 }
 
 impl Config {
@@ -68,7 +73,16 @@ impl Config {
             token_use,
             jwks_url,
             policy_cache_ttl: vars.seconds(env::POLICY_CACHE_TTL_SECONDS, 60, 0..=3600)?,
-            leeway: vars.seconds(env::CLOCK_LEEWAY_SECONDS, 30, 0..=300)?,
+            leeway: vars.seconds(
+                env::CLOCK_LEEWAY_SECONDS,
+                DEFAULT_CLOCK_LEEWAY.as_secs(),
+                0..=300,
+            )?,
+            jwks_max_age: vars.seconds(
+                env::JWKS_MAX_AGE_SECONDS,
+                DEFAULT_KEYS_MAX_AGE.as_secs(),
+                60..=3600,
+            )?,
         })
     }
 }
@@ -100,6 +114,7 @@ mod tests {
         assert_eq!(c.policy_cache_ttl, Duration::from_secs(60));
         assert_eq!(c.leeway, Duration::from_secs(30));
         assert_eq!(c.jwks_url, None);
+        assert_eq!(c.jwks_max_age, Duration::from_secs(900));
     }
 
     #[test]
@@ -125,6 +140,8 @@ mod tests {
             ("JWKS_URL", "file:///etc/passwd"),
             ("POLICY_CACHE_TTL_SECONDS", "-1"),
             ("CLOCK_LEEWAY_SECONDS", "3600"),
+            ("JWKS_MAX_AGE_SECONDS", "59"),
+            ("JWKS_MAX_AGE_SECONDS", "3601"),
         ];
         for (variable, value) in cases {
             let mut vars: Vec<_> = MINIMAL

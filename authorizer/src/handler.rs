@@ -8,7 +8,7 @@ use groupgate_shared::jwks::JwksSource;
 use groupgate_shared::untrusted::{Untrusted, UntrustedList};
 use groupgate_shared::{
     GroupPolicyStore, INVOKE_ACTION, MergedPolicy, MethodArn, RequestFacts, TokenVerifier,
-    VerifyError,
+    VerifyError, bearer_token,
 };
 use lambda_runtime::Diagnostic;
 use serde::Serialize;
@@ -109,19 +109,6 @@ impl<'e> Call<'e> {
             },
         }
     }
-}
-
-/// The JWT in an `Authorization` value: `Bearer <jwt>` (scheme in any case), or the bare JWT as
-/// API Gateway's Cognito authorizer accepts it.
-pub fn bearer_token(value: &str) -> Option<&str> {
-    let token = match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token,
-        Some(_) => return None,
-        None => value,
-    };
-    // Anything but base64url and dots (stray spaces included) fails decoding later; only an
-    // empty token needs catching here.
-    (!token.is_empty()).then_some(token)
 }
 
 impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
@@ -237,23 +224,4 @@ fn failed(request_id: &str, reason: &'static str, detail: &str) -> AuthorizerErr
     let detail = Untrusted(detail);
     tracing::error!(request_id, decision = "Error", reason, detail = %detail);
     AuthorizerError::Failed(format!("{reason}: {detail}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bearer_scheme_is_case_insensitive_and_a_bare_token_is_accepted() {
-        assert_eq!(bearer_token("Bearer a.b.c"), Some("a.b.c"));
-        assert_eq!(bearer_token("bearer a.b.c"), Some("a.b.c"));
-        assert_eq!(bearer_token("a.b.c"), Some("a.b.c"));
-    }
-
-    #[test]
-    fn other_schemes_and_empty_tokens_are_refused() {
-        for value in ["Basic abc", "Bearer ", ""] {
-            assert_eq!(bearer_token(value), None, "{value:?}");
-        }
-    }
 }

@@ -32,7 +32,8 @@ async fn main() -> Result<(), Error> {
         .jwks_url
         .clone()
         .unwrap_or_else(|| rules.default_jwks_url());
-    let keys = JwksCache::new(HttpJwksSource::new(jwks_url)?, JWKS_REFRESH_INTERVAL);
+    let keys = JwksCache::new(HttpJwksSource::new(jwks_url)?, JWKS_REFRESH_INTERVAL)
+        .with_max_age(config.jwks_max_age);
 
     let aws = aws_config::from_env()
         .timeout_config(authorizer::sdk_timeouts())

@@ -5,9 +5,12 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
 use authorizer::{Authorizer, AuthorizerError, AuthorizerEvent, AuthorizerResponse};
 use groupgate_shared::dynamodb::{Backoff, DynamoPolicySource};
-use groupgate_shared::jwks::{HttpJwksSource, JwksCache};
+use groupgate_shared::jwks::{HttpJwksSource, JwksCache, JwksSource as _};
 use groupgate_shared::{
     ExpectedTokenUse, GroupPolicyStore, INVOKE_ACTION, MergedPolicy, PolicyDocument, RequestFacts,
     TokenRules, TokenVerifier,
@@ -312,31 +315,61 @@ async fn an_unreachable_jwks_is_an_error_not_unauthorized() {
     ));
 }
 
+/// A JWKS with no key that can verify a token is a broken or wrong endpoint: a fault (500,
+/// `jwks_unavailable`), never a 401 for every token. Keys of another type, and (issue #20) the
+/// pool's own RSA key made unusable, which used to be held and then failed every signature.
 #[tokio::test]
 async fn a_jwks_of_unusable_keys_is_an_error_not_unauthorized() {
     let stack = Stack::start().await;
-    // The pool's key id, but an EC key: a broken or wrong endpoint, not a bad token.
-    let ec = serde_json::json!({"keys": [{"kty": "EC", "kid": "any", "crv": "P-256",
-        "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
-        "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]});
-    let server = groupgate_testkit::StaticHttpServer::start("200 OK", ec.to_string())
+    let pool_jwks = HttpJwksSource::new(stack.jwks_url())
+        .unwrap()
+        .fetch()
         .await
         .unwrap();
-    let a = authorizer(
-        &stack.moto,
-        &stack.pool.id,
-        &stack.pool.client_id,
-        server.url("/jwks.json"),
-        stack.table.clone(),
-        ExpectedTokenUse::Access,
-    )
-    .await;
+    let pool_key =
+        serde_json::from_slice::<serde_json::Value>(&pool_jwks).unwrap()["keys"][0].clone();
+    let n = URL_SAFE_NO_PAD
+        .decode(pool_key["n"].as_str().unwrap())
+        .unwrap();
+    let changed = |field: &str, value: &[u8]| {
+        let mut key = pool_key.clone();
+        key[field] = json!(URL_SAFE_NO_PAD.encode(value));
+        json!({"keys": [key]})
+    };
+    let mut even_n = n.clone();
+    *even_n.last_mut().unwrap() &= 0xfe;
+    let mut short_n = n[..128].to_vec();
+    *short_n.last_mut().unwrap() |= 1;
+    // The pool's key id (`kid` of its tokens), but an EC key.
+    let ec = json!({"keys": [{"kty": "EC", "kid": pool_key["kid"], "crv": "P-256",
+        "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+        "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]});
     let (vet, _) = stack.pool.sign_in("vet").await;
-    match authorize(&a, &vet, "GET", "/").await {
-        Err(AuthorizerError::Failed(message)) => {
-            assert!(message.contains("jwks_unavailable"), "{message}");
+    for (what, document) in [
+        ("an EC key", ec),
+        ("exponent 3", changed("e", &[3])),
+        ("an even exponent", changed("e", &[1, 0, 2])),
+        ("an even modulus", changed("n", &even_n)),
+        ("a 1024-bit modulus", changed("n", &short_n)),
+    ] {
+        let server = StaticHttpServer::start("200 OK", document.to_string())
+            .await
+            .unwrap();
+        let a = authorizer(
+            &stack.moto,
+            &stack.pool.id,
+            &stack.pool.client_id,
+            server.url("/jwks.json"),
+            stack.table.clone(),
+            ExpectedTokenUse::Access,
+        )
+        .await;
+        match authorize(&a, &vet, "GET", "/").await {
+            Err(AuthorizerError::Failed(message)) => {
+                assert!(message.contains("jwks_unavailable"), "{what}: {message}");
+            }
+            other => panic!("{what}: expected a failure, got {other:?}"),
         }
-        other => panic!("expected a failure, got {other:?}"),
     }
 }
 

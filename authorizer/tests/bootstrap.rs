@@ -9,6 +9,8 @@
 
 use std::time::{Duration, Instant};
 
+use groupgate_shared::jwks::{HttpJwksSource, JwksSource as _};
+use groupgate_testkit::StaticHttpServer;
 use groupgate_testkit::lambda::{AuthorizerStack, Outcome, RuntimeApi, allows, spawn_function};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_authorizer");
@@ -117,6 +119,41 @@ async fn a_jwks_endpoint_down_at_init_leaves_the_function_serving_once_it_is_bac
         Duration::from_secs(15),
     )
     .await;
+}
+
+/// Issue #20: a JWKS whose only key cannot verify a token (here the pool's own key with an
+/// exponent of 3, which used to be held and then answered 401 to every token) is a fault: each
+/// answer is the error API Gateway turns into a 500, naming `jwks_unavailable`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_jwks_of_only_unusable_keys_is_answered_as_a_fault_not_unauthorized() {
+    let stack = AuthorizerStack::start(Duration::ZERO).await;
+    let pool_jwks = HttpJwksSource::new(stack.pool.jwks_url(&stack.moto.endpoint))
+        .unwrap()
+        .fetch()
+        .await
+        .unwrap();
+    let mut document: serde_json::Value = serde_json::from_slice(&pool_jwks).unwrap();
+    document["keys"][0]["e"] = "Aw".into();
+    let server = StaticHttpServer::start("200 OK", document.to_string())
+        .await
+        .unwrap();
+    let mut env = stack.env();
+    for (name, value) in &mut env {
+        if *name == "JWKS_URL" {
+            *value = server.url("/jwks.json");
+        }
+    }
+    let running = start_with(&env).await;
+    running.init().await;
+    for _ in 0..2 {
+        let outcome = running.invoke(&stack).await;
+        assert!(
+            outcome.error
+                && outcome.body.contains("AuthorizerFailure")
+                && outcome.body.contains("jwks_unavailable"),
+            "a fault, not a bad token: {outcome:?}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

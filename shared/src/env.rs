@@ -14,6 +14,7 @@ pub const TOKEN_USE: &str = "TOKEN_USE";
 pub const JWKS_URL: &str = "JWKS_URL";
 pub const POLICY_CACHE_TTL_SECONDS: &str = "POLICY_CACHE_TTL_SECONDS";
 pub const CLOCK_LEEWAY_SECONDS: &str = "CLOCK_LEEWAY_SECONDS";
+pub const JWKS_MAX_AGE_SECONDS: &str = "JWKS_MAX_AGE_SECONDS";
 
 /// The backend's.
 pub const PETS_TABLE: &str = "PETS_TABLE";

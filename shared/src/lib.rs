@@ -51,6 +51,6 @@ pub use policy::{
 };
 pub use store::{GroupPolicyStore, Loaded, MAX_KEY_BYTES, PolicySource, is_storable_key};
 pub use token::{
-    ExpectedTokenUse, MAX_TOKEN_LIFETIME, Rejection, TokenRules, TokenVerifier, VerifyError,
-    user_pool_region,
+    DEFAULT_CLOCK_LEEWAY, ExpectedTokenUse, MAX_TOKEN_LIFETIME, Rejection, TokenRules,
+    TokenVerifier, VerifyError, bearer_token, user_pool_region,
 };

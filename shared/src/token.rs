@@ -22,6 +22,23 @@ use crate::untrusted::Untrusted;
 /// Longest lifetime (`exp - iat`) accepted; Cognito's own maximum for access and ID tokens.
 pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// Clock skew tolerated on `exp`, `nbf` and `iat` unless `CLOCK_LEEWAY_SECONDS` says otherwise:
+/// the authorizer's default, and what `groupgate explain` checks tokens with.
+pub const DEFAULT_CLOCK_LEEWAY: Duration = Duration::from_secs(30);
+
+/// The JWT in an `Authorization` value: `Bearer <jwt>` (scheme in any case), or the bare JWT as
+/// API Gateway's Cognito authorizer accepts it. `None`: another scheme, or no token.
+pub fn bearer_token(value: &str) -> Option<&str> {
+    let token = match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token,
+        Some(_) => return None,
+        None => value,
+    };
+    // Anything but base64url and dots (stray spaces included) fails decoding later; only an
+    // empty token needs catching here.
+    (!token.is_empty()).then_some(token)
+}
+
 /// Which token kinds the verifier accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExpectedTokenUse {
@@ -570,6 +587,21 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive_and_a_bare_token_is_accepted() {
+        assert_eq!(bearer_token("Bearer a.b.c"), Some("a.b.c"));
+        assert_eq!(bearer_token("bearer a.b.c"), Some("a.b.c"));
+        assert_eq!(bearer_token("BEARER a.b.c"), Some("a.b.c"));
+        assert_eq!(bearer_token("a.b.c"), Some("a.b.c"));
+    }
+
+    #[test]
+    fn other_schemes_and_empty_tokens_are_refused() {
+        for value in ["Basic abc", "Bearer ", ""] {
+            assert_eq!(bearer_token(value), None, "{value:?}");
+        }
     }
 
     #[test]

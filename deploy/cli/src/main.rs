@@ -261,8 +261,10 @@ enum ExplainFormat {
 
 #[derive(Args)]
 struct ExplainArgs {
-    /// The caller's access token (`-` reads it from stdin). It is verified, never printed.
-    #[arg(long, required_unless_present = "groups", conflicts_with = "groups")]
+    /// `-`: read the caller's access token from stdin. Without it (and without --groups), the
+    /// token is read from GROUPGATE_TOKEN. Never the token itself: other users of the machine
+    /// can read a command line. It is verified, never printed.
+    #[arg(long, value_name = "-", conflicts_with = "groups")]
     token: Option<String>,
     /// The caller's groups instead of a token, comma-separated (`--groups ''` for none).
     #[arg(long, value_delimiter = ',')]

@@ -2,26 +2,47 @@
 //! The policy toolbox: `validate`'s findings on a fixture of bad policies, `simulate --expect`
 //! against the committed access file and a changed policy, `explain`'s usage errors, and the
 //! property that `explain`'s decision never disagrees with the authorizer's returned policy as
-//! the independent reference evaluator reads it.
+//! the independent reference evaluator reads it. And `explain` on a token as the authorizer
+//! reads it (its clock leeway, its `Bearer` rule), from the environment or stdin only, against
+//! a JWKS the test serves.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::Arc;
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, LazyLock};
 
 use groupgate_cli::stack::groups;
+use groupgate_cli::toolbox::explain::TOKEN_VARIABLE;
 use groupgate_cli::toolbox::validate::{Context, Severity, validate};
 use groupgate_cli::toolbox::{Catalogue, Evaluation, Request};
 use groupgate_shared::{GroupPolicy, PolicyDocument};
-use groupgate_testkit::unique;
+use groupgate_testkit::{StaticHttpServer, TestKey, access_claims, jwks, unique};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
 fn groupgate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_groupgate"))
+    groupgate_with(args, None, None)
+}
+
+/// Runs the tool with `GROUPGATE_TOKEN` set to `token` (unset when `None`) and `stdin` piped in.
+fn groupgate_with(args: &[&str], token: Option<&str>, stdin: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_groupgate"));
+    command
         .args(args)
         .env_remove("RUST_BACKTRACE")
-        .output()
-        .unwrap()
+        .env_remove(TOKEN_VARIABLE)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(token) = token {
+        command.env(TOKEN_VARIABLE, token);
+    }
+    let mut child = command.spawn().unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    pipe.write_all(stdin.unwrap_or_default().as_bytes())
+        .unwrap();
+    drop(pipe);
+    child.wait_with_output().unwrap()
 }
 
 fn text(output: &Output) -> String {
@@ -406,25 +427,177 @@ fn explain_exits_3_when_the_keys_cannot_be_read() {
         "http://127.0.0.1:{}/jwks.json",
         groupgate_testkit::free_port()
     );
-    let out = groupgate(&[
-        "explain",
-        "--token",
-        "a.b.c",
-        "--method",
-        "GET",
-        "--path",
-        "/petstore/v1/pets",
-        "--user-pool-id",
-        "us-east-1_abc",
-        "--client-id",
-        "client",
-        "--jwks-url",
-        &closed,
-    ]);
+    let out = groupgate_with(
+        &[
+            "explain",
+            "--method",
+            "GET",
+            "--path",
+            "/petstore/v1/pets",
+            "--user-pool-id",
+            "us-east-1_abc",
+            "--client-id",
+            "client",
+            "--jwks-url",
+            &closed,
+        ],
+        Some("a.b.c"),
+        None,
+    );
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(
         text(&out).contains("the pool's keys could not be read"),
         "{}",
         text(&out)
     );
+}
+
+const POOL: &str = "us-east-1_TestPool1";
+const CLIENT: &str = "client-1";
+const NOW: u64 = 1_800_000_000;
+static KEY: LazyLock<TestKey> = LazyLock::new(|| TestKey::generate("explain-key"));
+
+/// A `pet-veterinarian` access token of the test pool, issued `age` seconds before [`NOW`] and
+/// valid for an hour.
+fn token_issued(age: u64) -> String {
+    let issuer = format!("https://cognito-idp.us-east-1.amazonaws.com/{POOL}");
+    KEY.sign(&access_claims(
+        &issuer,
+        CLIENT,
+        &["pet-veterinarian"],
+        NOW - age,
+    ))
+}
+
+/// `explain --format json` for `GET /petstore/v1/pets` at [`NOW`] with the test pool's keys
+/// served at `jwks_url`, `GROUPGATE_TOKEN` set to `token`, `stdin` piped in and `extra` arguments.
+/// Run on a blocking thread: the test's runtime serves the keys meanwhile.
+async fn explain_json(
+    jwks_url: &str,
+    token: Option<&str>,
+    stdin: Option<&str>,
+    extra: &[&str],
+) -> Output {
+    let now = NOW.to_string();
+    let mut args: Vec<String> = [
+        "explain",
+        "--method",
+        "GET",
+        "--path",
+        "/petstore/v1/pets",
+        "--now",
+        &now,
+        "--user-pool-id",
+        POOL,
+        "--client-id",
+        CLIENT,
+        "--jwks-url",
+        jwks_url,
+        "--format",
+        "json",
+    ]
+    .iter()
+    .chain(extra)
+    .map(|a| (*a).to_owned())
+    .collect();
+    let (token, stdin) = (token.map(str::to_owned), stdin.map(str::to_owned));
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter_mut().map(|a| a.as_str()).collect();
+        groupgate_with(&args, token.as_deref(), stdin.as_deref())
+    })
+    .await
+    .unwrap()
+}
+
+/// The JSON report of a run that decided.
+fn report(out: &Output) -> Value {
+    assert_eq!(out.status.code(), Some(0), "{}", text(out));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(out)))
+}
+
+/// The JWKS of [`KEY`], served on a loopback port for as long as the server lives.
+async fn keys_served() -> (StaticHttpServer, String) {
+    let server = StaticHttpServer::start("200 OK", jwks(&[&KEY]))
+        .await
+        .unwrap();
+    let url = server.url("/jwks.json");
+    (server, url)
+}
+
+/// Issue #20: `explain` accepted a token up to 60 s past its expiry, where the authorizer (30 s
+/// by default, `CLOCK_LEEWAY_SECONDS`) answers 401. Both now use the core's one default.
+#[tokio::test(flavor = "multi_thread")]
+async fn explain_checks_expiry_with_the_authorizers_clock_leeway() {
+    let (_server, url) = keys_served().await;
+    assert_eq!(groupgate_shared::DEFAULT_CLOCK_LEEWAY.as_secs(), 30);
+    for (past_expiry, status) in [(29, 200), (31, 401), (59, 401)] {
+        let token = token_issued(3600 + past_expiry);
+        let report = report(&explain_json(&url, Some(&token), None, &[]).await);
+        assert_eq!(
+            report["status"], status,
+            "{past_expiry} s past expiry: {report}"
+        );
+        if status == 401 {
+            assert_eq!(report["reason"], "expired", "{report}");
+        }
+    }
+}
+
+/// Issue #20: `explain` stripped only `Bearer ` (that case) and refused `bearer <jwt>` as a
+/// malformed token, which the authorizer accepts; a value of another scheme is the authorizer's
+/// `no_token`, not a malformed token.
+#[tokio::test(flavor = "multi_thread")]
+async fn explain_reads_the_bearer_scheme_in_any_case_as_the_authorizer_does() {
+    let (_server, url) = keys_served().await;
+    let token = token_issued(0);
+    for (value, status, reason) in [
+        (format!("bearer {token}\n"), 200, "allowed"),
+        (format!("BEARER {token}"), 200, "allowed"),
+        (format!("Bearer {token}"), 200, "allowed"),
+        (token.clone(), 200, "allowed"),
+        ("Basic dXNlcjpwYXNz".to_owned(), 401, "no_token"),
+    ] {
+        let out = explain_json(&url, None, Some(&value), &["--token", "-"]).await;
+        let report = report(&out);
+        assert_eq!(report["status"], status, "{report}");
+        assert_eq!(report["reason"], reason, "{report}");
+    }
+}
+
+/// Issue #20: a token on the command line can be read by every user of the machine. `explain`
+/// takes it from `GROUPGATE_TOKEN` or stdin, and refuses `--token VALUE` without repeating it.
+#[tokio::test(flavor = "multi_thread")]
+async fn explain_takes_the_token_from_the_environment_or_stdin_never_from_a_flag() {
+    let (_server, url) = keys_served().await;
+    let token = token_issued(0);
+    let from_env = explain_json(&url, Some(&token), None, &[]).await;
+    assert_eq!(report(&from_env)["status"], 200);
+    let from_stdin = explain_json(&url, None, Some(&token), &["--token", "-"]).await;
+    assert_eq!(report(&from_stdin)["status"], 200);
+    for out in [&from_env, &from_stdin] {
+        assert!(!text(out).contains(&token), "the token was printed");
+    }
+
+    let on_the_line = explain_json(&url, None, None, &["--token", &token]).await;
+    assert_eq!(on_the_line.status.code(), Some(2), "{}", text(&on_the_line));
+    assert!(
+        text(&on_the_line).contains("GROUPGATE_TOKEN"),
+        "{}",
+        text(&on_the_line)
+    );
+    assert!(
+        !text(&on_the_line).contains(&token),
+        "the refusal repeats the token"
+    );
+
+    for (out, needle) in [
+        (explain_json(&url, None, None, &[]).await, "GROUPGATE_TOKEN"),
+        (
+            explain_json(&url, None, Some(" \n"), &["--token", "-"]).await,
+            "read no token from stdin",
+        ),
+    ] {
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(text(&out).contains(needle), "{}", text(&out));
+    }
 }

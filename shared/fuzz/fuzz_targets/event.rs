@@ -14,12 +14,11 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use authorizer::event::{Authorization, AuthorizerEvent};
-use authorizer::handler::bearer_token;
 use authorizer::{Authorizer, AuthorizerError};
 use groupgate_shared::jwks::{JwksCache, JwksSource};
 use groupgate_shared::{
     Error, ExpectedTokenUse, GroupPolicy, GroupPolicyStore, INVOKE_ACTION, MethodArn,
-    PolicyDocument, PolicySource, TokenRules, TokenVerifier,
+    PolicyDocument, PolicySource, TokenRules, TokenVerifier, bearer_token,
 };
 use groupgate_fuzz::{JWKS, NOW, signature_verifies};
 use libfuzzer_sys::fuzz_target;

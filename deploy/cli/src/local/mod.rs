@@ -40,6 +40,7 @@ pub async fn provision_emulator(
         .load()
         .await;
     let local = provision::provision(&aws, endpoint, &definition, &groups, api_url).await?;
+    // The description holds the demo users' passwords: both files are the owner's only.
     for (path, text) in [
         (out, serde_json::to_string_pretty(&local)? + "\n"),
         (
@@ -47,10 +48,7 @@ pub async fn provision_emulator(
             local.functions_env(settings.assume_group_role, &cors_origins),
         ),
     ] {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        std::fs::write(path, text).with_context(|| format!("writing `{}`", path.display()))?;
+        provision::write_private(path, &text)?;
     }
     println!(
         "provisioned pool {} with {} demo users",

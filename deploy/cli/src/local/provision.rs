@@ -52,6 +52,29 @@ pub struct LocalStack {
     pub group_roles: BTreeMap<String, String>,
 }
 
+/// Writes `text` to `path`, readable and writable by its owner only (mode 0600 on Unix), as the
+/// local stack's description must be: it holds the demo users' passwords. The text goes into a
+/// new file beside `path`, created 0600 by `tempfile`, which then replaces `path` by a rename:
+/// a file already there with wider permissions (an earlier run's) does not keep them, and no
+/// reader ever sees a half-written file.
+pub fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => std::path::Path::new("."),
+    };
+    let written = std::fs::create_dir_all(dir)
+        .and_then(|()| tempfile::NamedTempFile::new_in(dir))
+        .and_then(|mut file| {
+            file.write_all(text.as_bytes())?;
+            file.as_file().sync_all()?;
+            file.persist(path).map_err(|e| e.error)
+        });
+    written
+        .map(drop)
+        .with_context(|| format!("writing `{}`", path.display()))
+}
+
 /// A password that satisfies the pool's policy: 20 characters from every class.
 pub fn generate_password() -> String {
     const CLASSES: [&[u8]; 4] = [
@@ -343,6 +366,65 @@ impl LocalStack {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(unix)]
+    use std::os::unix::fs::PermissionsExt as _;
+
+    #[cfg(unix)]
+    fn mode(path: &std::path::Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    /// Issue #20: `.local/stack.json` holds the demo users' passwords and was written with the
+    /// umask's mode (0644: readable by every user of the machine), and kept an earlier file's.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_stack_description_with_the_passwords_is_readable_by_its_owner_only() {
+        let moto = groupgate_testkit::Moto::start().await;
+        let dir = std::env::temp_dir().join(groupgate_testkit::unique("local-stack"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (out, env_file) = (dir.join("stack.json"), dir.join("functions.env"));
+        // An earlier run's file, readable by all.
+        std::fs::write(&out, "{}").unwrap();
+        std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let settings =
+            crate::stack::Settings::load(&crate::stack::Settings::default_path()).unwrap();
+        crate::local::provision_emulator(
+            &moto.endpoint,
+            "http://127.0.0.1:1/prod",
+            &crate::stack::groups::default_dir(),
+            &out,
+            &env_file,
+            &settings,
+        )
+        .await
+        .unwrap();
+        let local: LocalStack =
+            serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        assert!(local.users.iter().all(|u| !u.password.is_empty()));
+        assert_eq!(format!("{:o}", mode(&out)), "600", "{}", out.display());
+        assert_eq!(format!("{:o}", mode(&env_file)), "600");
+        let leftovers: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            leftovers.len(),
+            2,
+            "no temporary file is left: {leftovers:?}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_private_file_in_a_missing_folder_is_created_with_it() {
+        let dir = std::env::temp_dir().join(groupgate_testkit::unique("private"));
+        let path = dir.join("a/b.json");
+        write_private(&path, "secret\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "secret\n");
+        assert_eq!(format!("{:o}", mode(&path)), "600");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn generated_passwords_meet_the_pool_policy() {

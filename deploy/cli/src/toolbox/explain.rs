@@ -1,20 +1,25 @@
 //! `groupgate explain`: why is this request allowed or denied? With a token, it first verifies
 //! it with the authorizer's own rules ([`TokenRules::verify`]) and says, check by check, where
 //! it failed. Then the decision and the statement that made it, what these groups can reach,
-//! and the policy the authorizer would return. It never prints the token.
+//! and the policy the authorizer would return. It never prints the token, and never takes it
+//! from the command line (see [`TOKEN_VARIABLE`]).
 
 use std::fmt::Write as _;
-use std::time::Duration;
 
 use base64::Engine as _;
 use groupgate_shared::jwks::{JwksSource as _, KeySet};
 use groupgate_shared::{
-    ExpectedTokenUse, INVOKE_ACTION, Reason, Rejection, Scope, TokenRules, TokenUse,
+    DEFAULT_CLOCK_LEEWAY, ExpectedTokenUse, INVOKE_ACTION, Reason, Rejection, Scope, TokenRules,
+    TokenUse,
 };
 use serde_json::{Value, json};
 
 use super::simulate::NO_GROUP;
-use super::{Catalogue, Evaluation, Request, routes};
+use super::{Catalogue, Evaluation, Request, UsageError, routes};
+
+/// Where `explain` reads the caller's token, unless `--token -` says stdin. Never a flag's value:
+/// other users of the machine can read a process's command line (`ps`, `/proc/PID/cmdline`).
+pub const TOKEN_VARIABLE: &str = "GROUPGATE_TOKEN";
 
 /// What the token must be checked against.
 #[derive(Debug, Clone)]
@@ -142,7 +147,25 @@ impl Report {
     }
 }
 
-/// The verified groups of `token`, or a report of why it is refused (API Gateway's 401).
+/// The report for an `Authorization` value that holds no token the authorizer would read (see
+/// [`groupgate_shared::bearer_token`]): API Gateway's 401, as the authorizer logs it (`no_token`).
+fn no_token() -> Report {
+    let words = "the value is neither `Bearer <token>` (the scheme in any case) nor a bare token";
+    Report {
+        text: format!(
+            "token: {words}\ndecision: Unauthorized (401): no token. The authorizer answers `Unauthorized`; no policy is read.\n"
+        ),
+        json: json!({
+            "decision": "deny",
+            "status": 401,
+            "reason": "no_token",
+            "detail": words,
+        }),
+    }
+}
+
+/// The verified groups of `token`, or a report of why it is refused (API Gateway's 401). The
+/// rules are the authorizer's, with its default clock leeway.
 pub async fn verify_token(
     token: &str,
     settings: &TokenSettings,
@@ -152,7 +175,7 @@ pub async fn verify_token(
         &settings.user_pool_id,
         settings.client_ids.clone(),
         settings.token_use,
-        Duration::from_secs(60),
+        DEFAULT_CLOCK_LEEWAY,
     )
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     let url = settings
@@ -358,6 +381,7 @@ pub fn explain(
 
 /// `groupgate explain`'s command line.
 pub struct Options {
+    /// `--token`: only `-` (read the token from stdin) is accepted.
     pub token: Option<String>,
     pub groups: Option<Vec<String>>,
     pub method: String,
@@ -396,18 +420,14 @@ pub async fn run(args: Options) -> anyhow::Result<i32> {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs())
     });
-    let (groups, preface) = match (&args.token, &args.groups) {
-        (Some(token), _) => {
-            let token = if token == "-" {
-                let mut text = String::new();
-                std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
-                text.trim().to_owned()
-            } else {
-                token.clone()
+    let (groups, preface) = match caller(&args)? {
+        Caller::Token(value) => {
+            let Some(token) = groupgate_shared::bearer_token(&value) else {
+                no_token().print(args.json);
+                return Ok(0);
             };
-            let token = token.strip_prefix("Bearer ").unwrap_or(&token).to_owned();
             let token_settings = token_settings(&args).await?;
-            match verify_token(&token, &token_settings, now).await? {
+            match verify_token(token, &token_settings, now).await? {
                 Ok((groups, lines)) => (groups, lines),
                 Err(report) => {
                     report.print(args.json);
@@ -415,15 +435,53 @@ pub async fn run(args: Options) -> anyhow::Result<i32> {
                 }
             }
         }
-        (None, Some(groups)) => (
-            groups.iter().filter(|g| !g.is_empty()).cloned().collect(),
-            Vec::new(),
-        ),
-        (None, None) => anyhow::bail!("give --token or --groups"),
+        Caller::Groups(groups) => (groups, Vec::new()),
     };
     let report = explain(&catalogue, &groups, &request, &preface)?;
     report.print(args.json);
     Ok(0)
+}
+
+/// Who the request is explained for.
+enum Caller {
+    /// An `Authorization` value, as the caller would send it (`Bearer <token>` or the token).
+    Token(String),
+    Groups(Vec<String>),
+}
+
+/// The caller: `--groups`, else the token on stdin (`--token -`), else the token in
+/// [`TOKEN_VARIABLE`]. A token given as `--token VALUE` is refused, without repeating it.
+fn caller(args: &Options) -> anyhow::Result<Caller> {
+    let usage = |message: &str| anyhow::Error::new(UsageError(message.to_owned()));
+    let value = match (&args.token, &args.groups) {
+        (Some(flag), _) if flag != "-" => {
+            return Err(usage(&format!(
+                "`--token` takes only `-` (read the token from stdin): a token on the command line can be read by other users of the machine; put it in {TOKEN_VARIABLE} or pipe it to `--token -`"
+            )));
+        }
+        (Some(_), _) => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
+            if text.trim().is_empty() {
+                return Err(usage("`--token -` read no token from stdin"));
+            }
+            text
+        }
+        (None, Some(groups)) => {
+            return Ok(Caller::Groups(
+                groups.iter().filter(|g| !g.is_empty()).cloned().collect(),
+            ));
+        }
+        (None, None) => match std::env::var(TOKEN_VARIABLE) {
+            Ok(text) if !text.trim().is_empty() => text,
+            _ => {
+                return Err(usage(&format!(
+                    "give --groups, or the caller's token in {TOKEN_VARIABLE} or on stdin with `--token -`"
+                )));
+            }
+        },
+    };
+    Ok(Caller::Token(value.trim().to_owned()))
 }
 
 /// The pool, clients and keys a token is checked against: the flags, else the deployed
