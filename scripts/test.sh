@@ -71,6 +71,10 @@ cargo run --quiet -p deploy -- simulate --expect "$ROOT/deploy/access.json" >"$L
 say "shellcheck on scripts/"
 shellcheck scripts/*.sh scripts/pipeline/*.sh .ci/run || fail "shellcheck"
 
+say "a group name is data, never code: lib.sh's JSON readers with a hostile name (scripts/hostile-names.sh)"
+"$ROOT/scripts/hostile-names.sh" >"$LOGS/hostile-names.log" 2>&1 ||
+  fail "a script's JSON reader ran a group name as code, or read it wrong" "$LOGS/hostile-names.log"
+
 say "actionlint on .github/workflows"
 actionlint || fail "actionlint"
 
@@ -99,8 +103,8 @@ until [ -f "$ROOT/.local/stack.json" ]; do
 done
 smoke_status=0
 "$ROOT/scripts/smoke.sh" | tee "$LOGS/smoke.log" || smoke_status=$?
-api_url=$(json_get "$ROOT/.local/stack.json" 's["api_url"]')
-cognito=$(json_get "$ROOT/.local/stack.json" 's["cognito_endpoint"]')
+api_url=$(json_get "$ROOT/.local/stack.json" api_url)
+cognito=$(json_get "$ROOT/.local/stack.json" cognito_endpoint)
 
 say "running the pipeline's smoke step (scripts/pipeline/smoke-deployed.sh) against the local stack"
 python3 - "$ROOT/.local/stack.json" >"$ROOT/.local/local-outputs.json" <<'PY'

@@ -54,11 +54,11 @@ say "groupgate deploy (first)"
 deploy "$LOGS/rehearse-deploy-1.log"
 grep -q "^$STACK_NAME: CREATE_COMPLETE" "$LOGS/rehearse-deploy-1.log" || fail "no CREATE_COMPLETE" "$LOGS/rehearse-deploy-1.log"
 for key in ApiUrl PolicyTableName PetsTableName GroupRoleArns RestApiId; do
-  value=$(json_get "$OUT/outputs.json" "s.get('$key', '')")
+  value=$(json_get_optional "$OUT/outputs.json" "$key")
   [ -n "$value" ] || fail "the stack has no $key output" "$OUT/outputs.json"
   say "output $key = $value"
 done
-seeded=$(aws dynamodb scan --table-name "$(json_get "$OUT/outputs.json" 's["PolicyTableName"]')" \
+seeded=$(aws dynamodb scan --table-name "$(json_get "$OUT/outputs.json" PolicyTableName)" \
   --select COUNT --query Count --output text)
 expected=$(find policies -name '*.json' | wc -l)
 [ "$seeded" -eq "$expected" ] || fail "the policy table holds $seeded groups, expected $expected"
