@@ -78,6 +78,9 @@ say "a group name is data, never code: lib.sh's JSON readers with a hostile name
 say "actionlint on .github/workflows"
 actionlint || fail "actionlint"
 
+say "the workflows: only main's deploy job can ask for the deploy role, and actions are pinned by SHA (scripts/pipeline/check-workflows.py)"
+"$VENV/bin/python" "$ROOT/scripts/pipeline/check-workflows.py" || fail "scripts/pipeline/check-workflows.py"
+
 say "building the arm64 Lambda zips (scripts/pipeline/build.sh)"
 if rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu ||
   rustup target add aarch64-unknown-linux-gnu >"$LOGS/rustup.log" 2>&1; then
