@@ -54,6 +54,18 @@ cargo run --quiet -p deploy -- bootstrap --synth-only --out "$ROOT/.local/synth"
 cfn-lint "$ROOT/.local/synth/template.json" "$ROOT/.local/synth/bootstrap.json" ||
   fail "cfn-lint found problems in the templates"
 
+say "synthesizing both templates again, later and into another folder: the same bytes"
+again="$ROOT/.local/synth-again"
+rm -rf "$again"
+# At least the next second on the clock, so that a timestamp in a template would show.
+first=$(date +%s)
+until [ "$(date +%s)" -gt "$first" ]; do sleep 0.1; done
+cargo run --quiet -p deploy -- synth --out "$again" --placeholder-assets >/dev/null || fail "cargo run -p deploy -- synth (again)"
+cargo run --quiet -p deploy -- bootstrap --synth-only --out "$again" >/dev/null || fail "cargo run -p deploy -- bootstrap --synth-only (again)"
+for file in "$again"/*; do
+  cmp "$file" "$ROOT/.local/synth/${file##*/}" || fail "two synth runs of one commit wrote different ${file##*/}"
+done
+
 say "scanning both templates with checkov (offline; every skipped check carries its reason in the template)"
 ensure_checkov
 "$ROOT/.venv-checkov/bin/checkov" -f "$ROOT/.local/synth/template.json" -f "$ROOT/.local/synth/bootstrap.json" \
@@ -85,6 +97,24 @@ say "building the arm64 Lambda zips (scripts/pipeline/build.sh)"
 if rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu ||
   rustup target add aarch64-unknown-linux-gnu >"$LOGS/rustup.log" 2>&1; then
   "$ROOT/scripts/pipeline/build.sh" || fail "scripts/pipeline/build.sh"
+
+  say "zipping the same binaries again, stamped a day later with another mode, as a rebuild would: the same zip bytes"
+  for function in authorizer backend; do
+    sha256sum <"target/lambda/$function/bootstrap.zip" >"$ROOT/.local/$function-zip-before"
+    binary="target/aarch64-unknown-linux-gnu/release/$function"
+    touch -d "@$(($(date +%s) + 86400))" "$binary"
+    chmod 0775 "$binary"
+  done
+  "$ROOT/scripts/pipeline/build.sh" --zips-only "$ROOT/.local/zips-again" >"$LOGS/zips-again.log" 2>&1 ||
+    fail "scripts/pipeline/build.sh --zips-only" "$LOGS/zips-again.log"
+  for function in authorizer backend; do
+    chmod 0755 "target/aarch64-unknown-linux-gnu/release/$function"
+    # cargo-lambda's own zip must have changed, or this check proves nothing.
+    sha256sum <"target/lambda/$function/bootstrap.zip" | cmp -s - "$ROOT/.local/$function-zip-before" &&
+      fail "cargo-lambda wrote the same $function zip for a binary with another mtime and mode: the check cannot tell"
+    cmp "$ROOT/.local/zips-again/$function/bootstrap.zip" "$ROOT/dist/lambda/$function/bootstrap.zip" ||
+      fail "the $function zip differs when its binary is zipped again (dist/ is not reproducible)"
+  done
 else
   say "SKIPPED the arm64 build: the aarch64-unknown-linux-gnu target cannot be installed here (see .local/logs/rustup.log); the rehearsal uses stand-in zips"
 fi
