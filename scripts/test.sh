@@ -93,6 +93,20 @@ actionlint || fail "actionlint"
 say "the workflows: only main's deploy job can ask for the deploy role, and actions are pinned by SHA (scripts/pipeline/check-workflows.py)"
 "$VENV/bin/python" "$ROOT/scripts/pipeline/check-workflows.py" || fail "scripts/pipeline/check-workflows.py"
 
+say "the CI cache keeps the dependencies' artifacts only (scripts/pipeline/cache-trim.sh on a made-up profile)"
+profile=$(mktemp -d)
+mkdir -p "$profile/release/deps" "$profile/release/.fingerprint/deploy-0123456789abcdef" \
+  "$profile/release/.fingerprint/serde-0123456789abcdef" "$profile/release/build/aws-lc-sys-0123456789abcdef/out" \
+  "$profile/release/incremental/backend-x"
+touch "$profile/release/authorizer" "$profile/release/authorizer.d" \
+  "$profile/release/deps/"{libgroupgate-0123456789abcdef.rlib,authorizer-0123456789abcdef,decision_table-0123456789abcdef.d} \
+  "$profile/release/deps/"{libserde-0123456789abcdef.rlib,libserde-0123456789abcdef.rmeta,liblibc-0123456789abcdef.rlib}
+"$ROOT/scripts/pipeline/cache-trim.sh" "$profile/release" >"$LOGS/cache-trim.log" 2>&1 || fail "cache-trim.sh" "$LOGS/cache-trim.log"
+kept=$(cd "$profile/release" && find . -mindepth 2 -maxdepth 2 | sort | tr '\n' ' ')
+rm -rf "$profile"
+[ "$kept" = "./.fingerprint/serde-0123456789abcdef ./build/aws-lc-sys-0123456789abcdef ./deps/liblibc-0123456789abcdef.rlib ./deps/libserde-0123456789abcdef.rlib ./deps/libserde-0123456789abcdef.rmeta " ] ||
+  fail "cache-trim.sh kept \`$kept\`: it must keep the dependencies' artifacts and nothing of the workspace's"
+
 say "building the arm64 Lambda zips (scripts/pipeline/build.sh)"
 if rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu ||
   rustup target add aarch64-unknown-linux-gnu >"$LOGS/rustup.log" 2>&1; then
