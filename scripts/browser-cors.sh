@@ -50,8 +50,8 @@ for port in "$allowed_port" "$other_port"; do
   wait_http "http://127.0.0.1:$port/index.html" 30 "the page server on $port" "$LOGS/pages-$port.log" "$LAST_PID"
 done
 
-api=$(json_get "$STACK_FILE" 's["api_url"]')
-vet=$(json_get "$STACK_FILE" '[u for u in s["users"] if u["groups"] == ["pet-veterinarian"]][0]["username"]')
+api=$(json_get "$STACK_FILE" api_url)
+vet=$(stack_user "$STACK_FILE" pet-veterinarian username)
 token=$(stack_token "$STACK_FILE" "$vet") || fail "no token for $vet"
 say "headless $("$browser" --version 2>/dev/null | head -n1): pages on $allowed (allowed) and http://127.0.0.1:$other_port (not)"
 node "$NODE_DIR/cors.mjs" "$browser" "$api" "$token" \

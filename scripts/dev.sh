@@ -82,7 +82,7 @@ spawn "$LOGS/gateway.log" "$TOOL" local gateway --port "$GATEWAY_PORT" \
 wait_http "$API_URL/petstore/v2/status" 30 "the local gateway" "$LOGS/gateway.log" "$LAST_PID"
 
 mv "$ROOT/.local/stack.pending.json" "$STACK_FILE"
-vet_user=$(json_get "$STACK_FILE" '[u for u in s["users"] if u["groups"] == ["pet-veterinarian"]][0]["username"]')
+vet_user=$(stack_user "$STACK_FILE" pet-veterinarian username)
 token=$(stack_token "$STACK_FILE" "$vet_user") ||
   fail "could not get a token for $vet_user from Cognito (moto)"
 

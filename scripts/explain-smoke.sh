@@ -30,11 +30,11 @@ expect() {
   fi
 }
 
-vet=$(json_get "$STACK_FILE" '[u for u in s["users"] if u["groups"] == ["pet-veterinarian"]][0]["username"]')
+vet=$(stack_user "$STACK_FILE" pet-veterinarian username)
 token=$(stack_token "$STACK_FILE" "$vet") || fail "no token for $vet"
 # explain reads the token from the environment: never on a command line, where `ps` shows it.
 export GROUPGATE_TOKEN="$token"
-web_client=$(json_get "$STACK_FILE" 's["client_id"]')
+web_client=$(json_get "$STACK_FILE" client_id)
 later=$(($(date +%s) + 2 * 3600))
 
 # shellcheck disable=SC2016 # the backquotes are the output's own, not an expansion

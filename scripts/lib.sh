@@ -129,12 +129,70 @@ stack_token() {
   groupgate token --stack-file "$1" --user "$2"
 }
 
-# Reads FIELD (a Python expression over `s`, the parsed JSON) from a JSON file: json_get FILE EXPR
-json_get() {
+# Reading JSON that holds data from outside the scripts (stack outputs, stack descriptions, group
+# names from policies/): each reader below is a fixed Python program, and the file, the path and
+# any group name reach it as arguments, never as code.
+
+# Prints the value at a fixed path in a JSON file: json_get FILE STEP...
+# Each STEP is one object key, or a list index in decimal digits. A string prints as it is,
+# anything else as JSON. Fails, naming the path, when a step is not there.
+json_get() { python3 -c "$JSON_AT_PATH" required "$@"; }
+
+# The same, but prints nothing (and succeeds) when a step is not there: json_get_optional FILE STEP...
+json_get_optional() { python3 -c "$JSON_AT_PATH" optional "$@"; }
+
+# shellcheck disable=SC2016 # the backquotes are the messages' own
+JSON_AT_PATH='import json, re, sys
+mode, path, steps = sys.argv[1], sys.argv[2], sys.argv[3:]
+with open(path) as f:
+    value = json.load(f)
+for step in steps:
+    if isinstance(value, dict) and step in value:
+        value = value[step]
+    elif isinstance(value, list) and re.fullmatch("[0-9]+", step) and int(step) < len(value):
+        value = value[int(step)]
+    elif mode == "optional":
+        sys.exit(0)
+    else:
+        sys.exit("groupgate: %s has no `%s`" % (path, "/".join(steps)))
+print(value if isinstance(value, str) else json.dumps(value))'
+
+# Prints FIELD of the first user in a stack description whose groups are exactly GROUP, or
+# none when GROUP is empty: stack_user FILE GROUP FIELD
+stack_user() {
+  # shellcheck disable=SC2016 # the backquotes are the message's own
   python3 -c 'import json, sys
-s = json.load(open(sys.argv[1]))
-v = eval(sys.argv[2], {"s": s})
-print(v if isinstance(v, str) else json.dumps(v))' "$1" "$2"
+path, group, field = sys.argv[1:]
+with open(path) as f:
+    users = json.load(f).get("users", [])
+want = [group] if group else []
+user = next((u for u in users if isinstance(u, dict) and u.get("groups") == want), None)
+if user is None or not isinstance(user.get(field), str):
+    sys.exit("groupgate: %s has no user %s with a `%s`" % (path, "in exactly the group `%s`" % group if group else "in no group", field))
+print(user[field])' "$@"
+}
+
+# Prints the group names of the `GroupRoleArns` stack output (`group=arn,...`), one a line:
+# output_groups OUTPUTS_FILE
+output_groups() {
+  # shellcheck disable=SC2016 # the backquotes are the message's own
+  python3 -c 'import json, sys
+with open(sys.argv[1]) as f:
+    pairs = json.load(f).get("GroupRoleArns")
+if not isinstance(pairs, str):
+    sys.exit("groupgate: %s has no `GroupRoleArns` output" % sys.argv[1])
+for pair in pairs.split(","):
+    if pair:
+        print(pair.split("=", 1)[0])' "$1"
+}
+
+# Prints FIELD of each object in the list a JSON file holds, one a line: json_each FILE FIELD
+json_each() {
+  python3 -c 'import json, sys
+with open(sys.argv[1]) as f:
+    items = json.load(f)
+for item in items:
+    print(item[sys.argv[2]])' "$1" "$2"
 }
 
 # Installs Debian's PACKAGE (as root, or through sudo), or fails saying what needed it:

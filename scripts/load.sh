@@ -135,7 +135,7 @@ PY
 run() {
   local name=$1 path=$2 status=$3 seconds=$4 ttl=$5 tokens api before after result cpu_before cpu_after
   tokens=$(tokens_for "$path" "$status")
-  api=$(json_get "$STACK_FILE" 's["api_url"]')
+  api=$(json_get "$STACK_FILE" api_url)
   # A short warm-up, so that "before" is the memory of a warm process, not of an idle one.
   wrk -t2 -c"$CONNECTIONS" -d3s -s "$ROOT/scripts/load/check.lua" "$api" -- "/prod$path" "$status" "$tokens" >/dev/null
   before=$(rss_all)

@@ -25,9 +25,7 @@ while [ $# -gt 0 ]; do
 done
 [ -f "$STACK_FILE" ] || fail "no stack description at $STACK_FILE: start the local stack with scripts/dev.sh, or pass --stack FILE"
 
-api=$(json_get "$STACK_FILE" 's["api_url"]')
-user_of() { json_get "$STACK_FILE" "[u for u in s['users'] if u['groups'] == $1][0]['$2']"; }
-token_of() { stack_token "$STACK_FILE" "$(user_of "$1" username)"; }
+api=$(json_get "$STACK_FILE" api_url)
 
 passed=0
 failed=0
@@ -36,7 +34,7 @@ failed=0
 CREATED=()
 remove_created() {
   local table ids=()
-  table=$(json_get "$STACK_FILE" 's.get("pets_table", "")' 2>/dev/null) || table=""
+  table=$(json_get_optional "$STACK_FILE" pets_table 2>/dev/null) || table=""
   [ "${#CREATED[@]}" -gt 0 ] && [ -n "$table" ] || return 0
   for id in "${CREATED[@]}"; do ids+=(--id "$id"); done
   groupgate remove-pets --stack-file "$STACK_FILE" "${ids[@]}" >/dev/null ||
@@ -73,10 +71,13 @@ groupgate simulate --format tsv --expect "$ROOT/deploy/access.json" --policies "
   --settings "$ROOT/deploy/groupgate.toml" --environment "${SMOKE_ENVIRONMENT:-local}" >"$CASES" ||
   fail "groupgate simulate: the policies no longer match deploy/access.json"
 declare -A TOKENS
+# A token for a user in exactly the group GROUP (`(no group)`: in none): token_for GROUP
 token_for() {
-  local who='[]'
-  [ "$1" = "(no group)" ] || who="[\"$1\"]"
-  [ -n "${TOKENS[$1]:-}" ] || TOKENS[$1]=$(token_of "$who") || fail "no token for a user in $1"
+  local group=$1 user
+  [ "$group" != "(no group)" ] || group=""
+  [ -z "${TOKENS[$1]:-}" ] || return 0
+  user=$(stack_user "$STACK_FILE" "$group" username) || fail "no user in $1 in $STACK_FILE"
+  TOKENS[$1]=$(stack_token "$STACK_FILE" "$user") || fail "no token for $user"
 }
 
 check "no token is 401" 401 'Unauthorized' -- "$api/petstore/v1/pets"
@@ -93,14 +94,14 @@ rm -f "$CASES"
 admin=${TOKENS[admin]:-}
 [ -n "$admin" ] || fail "deploy/access.json has no admin group"
 
-admin_role=$(json_get "$STACK_FILE" 's.get("group_roles", {}).get("admin", "")')
+admin_role=$(json_get_optional "$STACK_FILE" group_roles admin)
 if [ -n "$admin_role" ] && [ "${SMOKE_EXPECT_ROLE_SWITCH:-true}" = true ]; then
   role_name=${admin_role##*/}
   check "admin's identity shows the admin group role" 200 ":assumed-role/$role_name/" -- \
     -H "Authorization: Bearer $admin" "$api/petstore/v2/identity"
 fi
 
-if [ -n "$(json_get "$STACK_FILE" 's.get("pets_table", "")')" ]; then
+if [ -n "$(json_get_optional "$STACK_FILE" pets_table)" ]; then
   removed=("${CREATED[@]}")
   remove_created
   CREATED=()

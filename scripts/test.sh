@@ -54,6 +54,18 @@ cargo run --quiet -p groupgate-cli -- bootstrap --synth-only --out "$ROOT/.local
 cfn-lint "$ROOT/.local/synth/template.json" "$ROOT/.local/synth/bootstrap.json" ||
   fail "cfn-lint found problems in the templates"
 
+say "synthesizing both templates again, later and into another folder: the same bytes"
+again="$ROOT/.local/synth-again"
+rm -rf "$again"
+# At least the next second on the clock, so that a timestamp in a template would show.
+first=$(date +%s)
+until [ "$(date +%s)" -gt "$first" ]; do sleep 0.1; done
+cargo run --quiet -p groupgate-cli -- synth --out "$again" --placeholder-assets >/dev/null || fail "cargo run -p groupgate-cli -- synth (again)"
+cargo run --quiet -p groupgate-cli -- bootstrap --synth-only --out "$again" >/dev/null || fail "cargo run -p groupgate-cli -- bootstrap --synth-only (again)"
+for file in "$again"/*; do
+  cmp "$file" "$ROOT/.local/synth/${file##*/}" || fail "two synth runs of one commit wrote different ${file##*/}"
+done
+
 say "scanning both templates with checkov (offline; every skipped check carries its reason in the template)"
 ensure_checkov
 "$ROOT/.venv-checkov/bin/checkov" -f "$ROOT/.local/synth/template.json" -f "$ROOT/.local/synth/bootstrap.json" \
@@ -71,13 +83,52 @@ cargo run --quiet -p groupgate-cli -- simulate --expect "$ROOT/deploy/access.jso
 say "shellcheck on scripts/"
 shellcheck scripts/*.sh scripts/pipeline/*.sh .ci/run || fail "shellcheck"
 
+say "a group name is data, never code: lib.sh's JSON readers with a hostile name (scripts/hostile-names.sh)"
+"$ROOT/scripts/hostile-names.sh" >"$LOGS/hostile-names.log" 2>&1 ||
+  fail "a script's JSON reader ran a group name as code, or read it wrong" "$LOGS/hostile-names.log"
+
 say "actionlint on .github/workflows"
 actionlint || fail "actionlint"
+
+say "the workflows: only main's deploy job can ask for the deploy role, and actions are pinned by SHA (scripts/pipeline/check-workflows.py)"
+"$VENV/bin/python" "$ROOT/scripts/pipeline/check-workflows.py" || fail "scripts/pipeline/check-workflows.py"
+
+say "the CI cache keeps the dependencies' artifacts only (scripts/pipeline/cache-trim.sh on a made-up profile)"
+profile=$(mktemp -d)
+mkdir -p "$profile/release/deps" "$profile/release/.fingerprint/groupgate-cli-0123456789abcdef" \
+  "$profile/release/.fingerprint/serde-0123456789abcdef" "$profile/release/build/aws-lc-sys-0123456789abcdef/out" \
+  "$profile/release/incremental/backend-x"
+touch "$profile/release/authorizer" "$profile/release/authorizer.d" \
+  "$profile/release/deps/"{libgroupgate_shared-0123456789abcdef.rlib,authorizer-0123456789abcdef,decision_table-0123456789abcdef.d} \
+  "$profile/release/deps/"{libserde-0123456789abcdef.rlib,libserde-0123456789abcdef.rmeta,liblibc-0123456789abcdef.rlib}
+"$ROOT/scripts/pipeline/cache-trim.sh" "$profile/release" >"$LOGS/cache-trim.log" 2>&1 || fail "cache-trim.sh" "$LOGS/cache-trim.log"
+kept=$(cd "$profile/release" && find . -mindepth 2 -maxdepth 2 | sort | tr '\n' ' ')
+rm -rf "$profile"
+[ "$kept" = "./.fingerprint/serde-0123456789abcdef ./build/aws-lc-sys-0123456789abcdef ./deps/liblibc-0123456789abcdef.rlib ./deps/libserde-0123456789abcdef.rlib ./deps/libserde-0123456789abcdef.rmeta " ] ||
+  fail "cache-trim.sh kept \`$kept\`: it must keep the dependencies' artifacts and nothing of the workspace's"
 
 say "building the arm64 Lambda zips (scripts/pipeline/build.sh)"
 if rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu ||
   rustup target add aarch64-unknown-linux-gnu >"$LOGS/rustup.log" 2>&1; then
   "$ROOT/scripts/pipeline/build.sh" || fail "scripts/pipeline/build.sh"
+
+  say "zipping the same binaries again, stamped a day later with another mode, as a rebuild would: the same zip bytes"
+  for function in authorizer backend; do
+    sha256sum <"target/lambda/$function/bootstrap.zip" >"$ROOT/.local/$function-zip-before"
+    binary="target/aarch64-unknown-linux-gnu/release/$function"
+    touch -d "@$(($(date +%s) + 86400))" "$binary"
+    chmod 0775 "$binary"
+  done
+  "$ROOT/scripts/pipeline/build.sh" --zips-only "$ROOT/.local/zips-again" >"$LOGS/zips-again.log" 2>&1 ||
+    fail "scripts/pipeline/build.sh --zips-only" "$LOGS/zips-again.log"
+  for function in authorizer backend; do
+    chmod 0755 "target/aarch64-unknown-linux-gnu/release/$function"
+    # cargo-lambda's own zip must have changed, or this check proves nothing.
+    sha256sum <"target/lambda/$function/bootstrap.zip" | cmp -s - "$ROOT/.local/$function-zip-before" &&
+      fail "cargo-lambda wrote the same $function zip for a binary with another mtime and mode: the check cannot tell"
+    cmp "$ROOT/.local/zips-again/$function/bootstrap.zip" "$ROOT/dist/lambda/$function/bootstrap.zip" ||
+      fail "the $function zip differs when its binary is zipped again (dist/ is not reproducible)"
+  done
 else
   say "SKIPPED the arm64 build: the aarch64-unknown-linux-gnu target cannot be installed here (see .local/logs/rustup.log); the rehearsal uses stand-in zips"
 fi
@@ -100,8 +151,8 @@ until [ -f "$ROOT/.local/stack.json" ]; do
 done
 smoke_status=0
 "$ROOT/scripts/smoke.sh" | tee "$LOGS/smoke.log" || smoke_status=$?
-api_url=$(json_get "$ROOT/.local/stack.json" 's["api_url"]')
-cognito=$(json_get "$ROOT/.local/stack.json" 's["cognito_endpoint"]')
+api_url=$(json_get "$ROOT/.local/stack.json" api_url)
+cognito=$(json_get "$ROOT/.local/stack.json" cognito_endpoint)
 
 say "running the pipeline's smoke step (scripts/pipeline/smoke-deployed.sh) against the local stack"
 python3 - "$ROOT/.local/stack.json" >"$ROOT/.local/local-outputs.json" <<'PY'

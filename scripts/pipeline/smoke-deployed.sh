@@ -16,7 +16,7 @@ command -v aws >/dev/null || fail "the AWS CLI is not installed"
 OUTPUTS_FILE=${OUTPUTS_FILE:-$ROOT/.local/deploy/outputs.json}
 : "${AWS_REGION:?set AWS_REGION}"
 [ -f "$OUTPUTS_FILE" ] || fail "no stack outputs at $OUTPUTS_FILE (run groupgate deploy)"
-pool=$(json_get "$OUTPUTS_FILE" 's["UserPoolId"]')
+pool=$(json_get "$OUTPUTS_FILE" UserPoolId)
 COGNITO_ENDPOINT=${COGNITO_ENDPOINT:-https://cognito-idp.$AWS_REGION.amazonaws.com}
 STACK_FILE=$(mktemp)
 USERS_FILE=$(mktemp)
@@ -26,14 +26,15 @@ delete_users() {
   while read -r username; do
     aws cognito-idp admin-delete-user --user-pool-id "$pool" --username "$username" >/dev/null 2>&1 ||
       say "could not delete smoke user $username"
-  done < <(json_get "$USERS_FILE" '"\n".join(u["username"] for u in s)' 2>/dev/null || true)
+  done < <(json_each "$USERS_FILE" username 2>/dev/null || true)
   rm -f "$STACK_FILE" "$USERS_FILE"
 }
 echo '[]' >"$USERS_FILE"
 trap delete_users EXIT
 
-groups=$(json_get "$OUTPUTS_FILE" '" ".join(p.split("=", 1)[0] for p in s["GroupRoleArns"].split(",") if p)')
-for group in $groups ""; do
+mapfile -t groups < <(output_groups "$OUTPUTS_FILE")
+[ "${#groups[@]}" -gt 0 ] || fail "the stack outputs in $OUTPUTS_FILE name no group"
+for group in "${groups[@]}" ""; do
   username="${group:-nogroup}-$run_id@groupgate.invalid"
   password=$(python3 -c 'import secrets, string
 alphabet = string.ascii_letters + string.digits
