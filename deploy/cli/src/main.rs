@@ -107,6 +107,30 @@ enum Command {
         #[command(flatten)]
         settings: SettingsArgs,
     },
+    /// Deploy a change to the group policies alone, without a build or a stack update: check
+    /// that the stack runs the template these policies make (apart from the functions' code),
+    /// seed the policy table, and flush the stage's authorizer cache twice. A group added or
+    /// removed, or a change to its precedence, description or pets_table, needs `deploy`.
+    DeployPolicies {
+        /// The stack's name.
+        #[arg(long, env = "STACK_NAME", default_value = "groupgate")]
+        stack_name: String,
+        #[arg(long, default_value_os_t = groups::default_dir())]
+        policies: PathBuf,
+        /// Where the stack's outputs are written (`outputs.json`, for the smoke test).
+        #[arg(long, default_value = ".local/deploy")]
+        out: PathBuf,
+        /// Seconds between the two authorizer cache flushes (default: the authorizer's own
+        /// policy cache TTL, plus a margin).
+        #[arg(long, value_name = "SECONDS")]
+        flush_wait: Option<u64>,
+        /// For emulators whose change sets compute no outputs (moto): derive them from the
+        /// stack's resources.
+        #[arg(long, hide = true)]
+        outputs_from_resources: bool,
+        #[command(flatten)]
+        settings: SettingsArgs,
+    },
     /// Write every group's policy to the policy table (any DynamoDB endpoint: the AWS SDK's
     /// environment decides), after validating them all; remove groups no longer defined.
     SeedPolicies {
@@ -433,6 +457,30 @@ async fn main() -> anyhow::Result<()> {
             };
             let aws = aws_config::load_from_env().await;
             operations::deploy::deploy(&aws, &request).await.map(drop)
+        }
+        Command::DeployPolicies {
+            stack_name,
+            policies,
+            out,
+            flush_wait,
+            outputs_from_resources,
+            settings,
+        } => {
+            let settings = settings.load()?;
+            let flush_wait =
+                flush_wait.unwrap_or(groupgate_cli::stack::POLICY_CACHE_TTL_SECONDS + 5);
+            let request = operations::policies::PolicyDeployRequest {
+                stack_name: &stack_name,
+                policies: &policies,
+                settings: &settings,
+                out: &out,
+                flush_wait: std::time::Duration::from_secs(flush_wait),
+                outputs_from_resources,
+            };
+            let aws = aws_config::load_from_env().await;
+            operations::policies::deploy_policies(&aws, &request)
+                .await
+                .map(drop)
         }
         Command::SeedPets { table } => operations::seed_pets(&table).await,
         Command::RemovePets { stack_file, ids } => operations::remove_pets(&stack_file, &ids).await,
