@@ -25,7 +25,7 @@ describe() {
     templates) echo "both templates synthesized twice to the same bytes, cfn-lint, checkov" ;;
     fuzz) echo "each fuzz target for 10 s (scripts/fuzz.sh all 10)" ;;
     toolbox) echo "groupgate validate, and simulate --expect deploy/access.json" ;;
-    docs) echo "the CLI reference is current, the book builds (mdBook), no broken link" ;;
+    docs) echo "the CLI reference is current, the README is a front page, the book builds (mdBook), no broken link" ;;
     pipeline) echo "shellcheck, actionlint, the workflow rules, the scripts' JSON readers, cache-trim, the deploy route" ;;
     build) echo "the arm64 Lambda zips and the tool (scripts/pipeline/build.sh), zipped twice to the same bytes" ;;
     acceptance) echo "the deploy rehearsal and the policy-only deploy rehearsal against moto" ;;
@@ -135,6 +135,10 @@ stage_docs() {
   cargo test --quiet -p groupgate-cli --test cli_reference >"$LOGS/cli-reference.log" 2>&1 ||
     fail "docs/src/reference/cli.md is stale or the test could not run" "$LOGS/cli-reference.log"
   COUNTED+=("$LOGS/cli-reference.log")
+
+  local lines
+  lines=$(wc -l <"$ROOT/README.md")
+  [ "$lines" -le 200 ] || fail "README.md has $lines lines: it is the front page (at most 200); move the rest into the book (docs/)"
 
   ensure_mdbook
   say "building the book (mdbook build docs; open .local/book/index.html)"
