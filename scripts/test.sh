@@ -317,7 +317,9 @@ for stage in "${chosen[@]}"; do
   say "stage $stage: $(describe "$stage")"
   started=$SECONDS
   "stage_$stage"
+  # What a stage started is stopped, and forgotten: a later stage starts its own moto.
   stop_all
+  unset MOTO_ENDPOINT MOTO_PORT
   times+=("$stage $((SECONDS - started))s")
   say "stage $stage passed in $((SECONDS - started)) s"
 done
