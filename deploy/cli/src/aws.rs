@@ -71,7 +71,7 @@ where
 
 /// Why an AWS call failed: the service's error code and message (`NotAuthorizedException:
 /// Incorrect username or password.`), or, when no service answered, each cause in turn (`dispatch
-/// failure: io error: ... Connection refused (os error 111)`).
+/// failure: io error: ... Connection refused (os error 111)`) and what to check.
 pub fn cause<E>(error: &SdkError<E>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -84,7 +84,13 @@ where
             (None, _) => format!("HTTP {status} with no error code"),
         };
     }
-    causes(error)
+    let causes = causes(error);
+    match error {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => format!(
+            "{causes}; the service could not be reached: check the network, and AWS_ENDPOINT_URL (or the service's own) if one is set"
+        ),
+        _ => causes,
+    }
 }
 
 /// An error and its sources, each once, joined by `: `: their `Display`, never their `Debug`,
