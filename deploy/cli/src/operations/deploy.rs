@@ -266,8 +266,9 @@ async fn update_stack(
     Ok((deployed, uploaded))
 }
 
-/// The deployed stack's outputs, checked; derived from its resources when it reports none and
-/// the request says so (emulators).
+/// The deployed stack's outputs, checked; derived from its resources when they are missing and
+/// the request says so (emulators: moto's change sets compute no outputs, and its updates only
+/// those of the resources it creates).
 async fn stack_outputs(
     cfn: &aws_sdk_cloudformation::Client,
     request: &DeployRequest<'_>,
@@ -276,11 +277,14 @@ async fn stack_outputs(
 ) -> anyhow::Result<StackOutputs> {
     let name = request.stack_name;
     let outputs = cloudformation::read_outputs(cfn, name).await?;
-    if outputs.is_empty() && request.outputs_from_resources {
-        println!("{name}: the stack reports no outputs; deriving them from its resources");
-        return outputs_from_resources(cfn, target, request.settings, groups, name).await;
+    match StackOutputs::from_outputs(name, &outputs) {
+        Ok(outputs) => Ok(outputs),
+        Err(e) if request.outputs_from_resources => {
+            println!("{name}: {e}; deriving the outputs from its resources");
+            outputs_from_resources(cfn, target, request.settings, groups, name).await
+        }
+        Err(e) => Err(e.into()),
     }
-    Ok(StackOutputs::from_outputs(name, &outputs)?)
 }
 
 /// Seeds the policy table with every group and the role the outputs name for it, and the pets
