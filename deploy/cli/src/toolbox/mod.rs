@@ -25,6 +25,7 @@ use groupgate_shared::{
 };
 use serde_json::Value;
 
+use crate::exit::{Undecided, UsageError};
 use crate::stack::{self, groups};
 
 /// The method ARN's fixed parts offline: policies match them with wildcards, and the tools
@@ -35,15 +36,6 @@ pub const API_ID: &str = "api0000000";
 
 /// The sample value a route's path parameter takes (`/pets/{id}` is asked as `/pets/1`).
 pub const SAMPLE_PARAMETER: &str = "1";
-
-/// Exit codes the tools share: 2 is a usage error (clap's own), 3 "could not decide".
-pub const EXIT_DIFFERS: i32 = 1;
-pub const EXIT_UNDECIDED: i32 = 3;
-
-/// The command line asked for something that cannot be: exit 2, like clap's own usage errors.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
 
 /// Writes `text` to stdout; a closed pipe (`| head`) ends the output quietly.
 pub fn print(text: &str) {
@@ -82,17 +74,14 @@ impl Catalogue {
     }
 
     /// From a live policy table, each item read as the authorizer reads it.
-    pub async fn from_table(aws: &aws_config::SdkConfig, table: &str) -> anyhow::Result<Self> {
-        let client = aws_sdk_dynamodb::Client::new(aws);
+    pub async fn from_table(
+        client: &aws_sdk_dynamodb::Client,
+        table: &str,
+    ) -> anyhow::Result<Self> {
         let mut pages = client.scan().table_name(table).into_paginator().send();
         let mut groups = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| {
-                anyhow::anyhow!(
-                    "reading the policy table `{table}`: {}",
-                    aws_sdk_dynamodb::error::DisplayErrorContext(e)
-                )
-            })?;
+            let page = page.map_err(|e| crate::aws::failed("DynamoDB Scan", e))?;
             for item in page.items() {
                 let item: &HashMap<String, AttributeValue> = item;
                 if let Some(group) = GroupPolicy::from_item(item) {
@@ -212,12 +201,18 @@ pub fn routes() -> Vec<(String, String, String)> {
         .collect()
 }
 
-/// Reads the policies from `table` when given, else from `dir`.
+/// Reads the policies from `table` when given (the local stack's emulator when it names one
+/// of its tables), else from `dir`. A table that cannot be read means the tool cannot decide.
 pub async fn load(dir: &Path, table: Option<&str>) -> anyhow::Result<Catalogue> {
     match table {
         Some(table) => {
-            let aws = aws_config::load_from_env().await;
-            Catalogue::from_table(&aws, table).await
+            let read = async {
+                let client = crate::description::table_client(table).await?;
+                Catalogue::from_table(&client, table).await
+            };
+            read.await.context(Undecided(format!(
+                "could not read the policy table `{table}`"
+            )))
         }
         None if !dir.is_dir() => Err(anyhow::Error::new(UsageError(format!(
             "the policies folder `{}` does not exist",
