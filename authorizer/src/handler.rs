@@ -7,8 +7,8 @@ use groupgate_shared::context::AuthorizerContext;
 use groupgate_shared::jwks::JwksSource;
 use groupgate_shared::untrusted::{Untrusted, UntrustedList};
 use groupgate_shared::{
-    GroupPolicyStore, INVOKE_ACTION, MergedPolicy, MethodArn, RequestFacts, TokenVerifier,
-    VerifyError, bearer_token,
+    GroupPolicyStore, INVOKE_ACTION, MergedPolicy, MethodArn, RequestFacts, ReturnedPolicy,
+    TokenVerifier, VerifyError, bearer_token,
 };
 use lambda_runtime::Diagnostic;
 use serde::Serialize;
@@ -23,31 +23,11 @@ use crate::event::{Authorization, AuthorizerEvent};
 #[serde(rename_all = "camelCase")]
 pub struct AuthorizerResponse {
     pub principal_id: String,
+    /// The merged policy of the user's groups (the one the decision was made from), rendered
+    /// when the response is serialized.
     pub policy_document: ReturnedPolicy,
     /// What the backend reads the caller from (see [`groupgate_shared::context`]).
     pub context: AuthorizerContext,
-}
-
-/// The merged policy of the user's groups (the one the decision was made from), rendered when
-/// the response is serialized.
-#[derive(Debug)]
-pub struct ReturnedPolicy {
-    merged: MergedPolicy,
-    /// What an empty policy denies: the stage's wildcard ARN (empty when there are statements).
-    deny_scope: String,
-}
-
-impl ReturnedPolicy {
-    /// The policy document as API Gateway receives it.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
-    }
-}
-
-impl Serialize for ReturnedPolicy {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.merged.document(&self.deny_scope).serialize(serializer)
-    }
 }
 
 /// Why no policy was returned.
@@ -174,14 +154,9 @@ impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
             policy_cache_misses = loaded.cache_misses,
         );
         let context = AuthorizerContext::new(&claims, merged.groups());
-        let deny_scope = if merged.is_empty() {
-            method_arn.stage_wildcard()
-        } else {
-            String::new()
-        };
         Ok(AuthorizerResponse {
             principal_id: claims.sub,
-            policy_document: ReturnedPolicy { merged, deny_scope },
+            policy_document: ReturnedPolicy::new(merged, &method_arn),
             context,
         })
     }

@@ -9,7 +9,8 @@
 //! - `policy`: [`PolicyDocument`], the strict IAM policy model the entries are parsed into
 //!   (read with [`json::parse_unique`], which refuses repeated keys);
 //! - `decision`: [`MergedPolicy`] merges the groups' statements once and decides on a
-//!   [`MethodArn`] (`arn`), as a [`Decision`] with its [`Reason`];
+//!   [`MethodArn`] (`arn`), as a [`Decision`] with its [`Reason`]; [`ReturnedPolicy`] is the
+//!   policy returned to API Gateway, the one rule every renderer uses;
 //! - [`context`]: the [`context::AuthorizerContext`] the authorizer returns, the
 //!   [`context::Caller`] the backend reads back, and the rule for which role the caller acts as.
 //!
@@ -42,7 +43,7 @@ pub mod untrusted;
 
 pub use arn::{MethodArn, Pattern};
 pub use claims::{CognitoClaims, MAX_GROUPS, TokenUse};
-pub use decision::{Decision, INVOKE_ACTION, MergedPolicy, Origin, Reason};
+pub use decision::{Decision, INVOKE_ACTION, MergedPolicy, Origin, Reason, ReturnedPolicy};
 pub use error::{Error, PolicyError};
 pub use group::GroupPolicy;
 pub use policy::{
