@@ -17,7 +17,8 @@
 //! Beside the path: [`env`](mod@env) names the functions' variables, [`cors`] holds the
 //! browser origins allowed to call the API, [`reference`] evaluates a returned policy as API
 //! Gateway does (to hold the decision to), [`untrusted`] makes a caller's
-//! strings safe to log, and `error` holds [`Error`] and [`PolicyError`].
+//! strings safe to log, and `error` holds [`Error`] (a store failure keeps its
+//! [`StoreFailure`] kind) and [`PolicyError`].
 //!
 //! The decision path is plain functions over plain data; the I/O (the JWKS over HTTP, feature
 //! `http-jwks`, and DynamoDB) sits behind the small [`jwks::JwksSource`] and [`PolicySource`]
@@ -44,7 +45,7 @@ pub mod untrusted;
 pub use arn::{MethodArn, Pattern};
 pub use claims::{CognitoClaims, MAX_GROUPS, TokenUse};
 pub use decision::{Decision, INVOKE_ACTION, MergedPolicy, Origin, Reason, ReturnedPolicy};
-pub use error::{Error, PolicyError};
+pub use error::{Error, PolicyError, StoreFailure};
 pub use group::GroupPolicy;
 pub use policy::{
     Condition, ConditionBlock, ConditionKey, ConditionOutcome, Effect, IpOperator, POLICY_VERSION,
