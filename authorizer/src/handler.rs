@@ -107,19 +107,7 @@ impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
         let call = Call::from_event(event);
         let request_id = call.request_id.unwrap_or("-");
 
-        let method_arn = call
-            .method_arn
-            .ok_or_else(|| {
-                failed(
-                    request_id,
-                    ReasonCode::MalformedEvent,
-                    "event has no `methodArn`",
-                )
-            })
-            .and_then(|arn| {
-                MethodArn::parse(arn)
-                    .map_err(|e| failed(request_id, ReasonCode::MalformedEvent, &e.to_string()))
-            })?;
+        let method_arn = method_arn_of(call.method_arn, request_id)?;
         let facts = RequestFacts::from_source_ip(call.source_ip);
 
         let token = token_of(call.authorization, request_id)?;
@@ -174,6 +162,19 @@ impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
             context,
         })
     }
+}
+
+/// The event's method ARN, or the failure of a malformed event.
+fn method_arn_of(arn: Option<&str>, request_id: &str) -> Result<MethodArn, AuthorizerError> {
+    let arn = arn.ok_or_else(|| {
+        failed(
+            request_id,
+            ReasonCode::MalformedEvent,
+            "event has no `methodArn`",
+        )
+    })?;
+    MethodArn::parse(arn)
+        .map_err(|e| failed(request_id, ReasonCode::MalformedEvent, &e.to_string()))
 }
 
 /// The JWT of an event's `Authorization` value, or `Unauthorized` (logged with why).
