@@ -8,7 +8,7 @@
 //! - a decision: `Decisions` by `Outcome` and `Reason`, and for a decision that was made
 //!   `DecisionLatency`, `PolicyCacheHits`, `PolicyCacheMisses` by function. The line is made from
 //!   the decision's [`DecisionRecord`] itself, handed to the layer while the record's log event
-//!   is dispatched ([`counting`]): never read back from the log line's fields, so a log field
+//!   is dispatched (`counting`): never read back from the log line's fields, so a log field
 //!   renamed cannot drop a metric;
 //! - a JWKS fetch line (`jwks_fetch`, written by the shared crate's key cache): `JwksFetches` and
 //!   `JwksFetchFailures` by function.
