@@ -151,9 +151,11 @@ impl DynamoPolicySource {
                 Some(rest) => request = rest,
             }
         }
-        // Keys come back unprocessed when the table's throughput is exceeded (a batch of small
-        // policy items is far below the 16 MB response limit), so it is throttling:
+        // Keys come back unprocessed when the table's throughput is exceeded, a partition is
+        // asked for over 1 MB, the response passes 16 MB, or on an internal failure:
         // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html
+        // A batch of small policy items, one per partition key, meets neither size limit, so
+        // what is left after the retries is throttling (rarely, an internal failure).
         Err(Error::Store {
             kind: StoreFailure::Throttled,
             detail: format!(
