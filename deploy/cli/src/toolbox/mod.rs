@@ -1,7 +1,7 @@
 //! The policy toolbox: `explain`, `validate` and `simulate`, on the authorizer's own code. A
 //! group's entry is parsed by [`PolicyDocument::from_json`] (what the authorizer does with a
 //! policy-table item), merged by [`MergedPolicy::for_request`], decided by
-//! [`MergedPolicy::decide`], and rendered by [`MergedPolicy::document`]: the same functions, so
+//! [`MergedPolicy::decide`], and rendered by [`ReturnedPolicy`]: the same functions, so
 //! the tools cannot disagree with the authorizer. Every decision is also held to
 //! [`groupgate_shared::reference`], an independent evaluator of the returned policy.
 //!
@@ -22,6 +22,7 @@ use anyhow::Context as _;
 use aws_sdk_dynamodb::types::AttributeValue;
 use groupgate_shared::{
     GroupPolicy, INVOKE_ACTION, MergedPolicy, MethodArn, PolicyDocument, RequestFacts,
+    ReturnedPolicy,
 };
 use serde_json::Value;
 
@@ -142,7 +143,7 @@ impl Request {
 
 /// What the authorizer decides for `groups` on `request`, and the policy it returns.
 pub struct Evaluation {
-    pub merged: MergedPolicy,
+    pub policy: ReturnedPolicy,
     pub method_arn: MethodArn,
     /// The policy document returned to API Gateway.
     pub returned: Value,
@@ -155,22 +156,19 @@ impl Evaluation {
             source_ip: request.source_ip,
         };
         let merged = MergedPolicy::for_request(groups, &facts);
-        // As the authorizer: an empty merge returns a deny of the whole stage.
-        let deny_scope = if merged.is_empty() {
-            method_arn.stage_wildcard()
-        } else {
-            String::new()
-        };
-        let returned = serde_json::to_value(merged.document(&deny_scope))?;
+        let policy = ReturnedPolicy::new(merged, &method_arn);
+        let returned = serde_json::to_value(&policy)?;
         Ok(Self {
-            merged,
+            policy,
             method_arn,
             returned,
         })
     }
 
     pub fn decision(&self) -> groupgate_shared::Decision<'_> {
-        self.merged.decide(INVOKE_ACTION, self.method_arn.as_str())
+        self.policy
+            .merged()
+            .decide(INVOKE_ACTION, self.method_arn.as_str())
     }
 
     /// The reference evaluator's reading of the returned policy on this request.
