@@ -104,7 +104,7 @@ impl DynamoPolicySource {
             detail: format!(
                 "{operation} on `{}`: {}",
                 self.table,
-                aws_sdk_dynamodb::error::DisplayErrorContext(error)
+                crate::sdk_error::cause(&error)
             ),
         }
     }
@@ -260,6 +260,6 @@ pub async fn create_table(
         .key_schema(schema)
         .send()
         .await
-        .map_err(|e| failed(&aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+        .map_err(|e| failed(&crate::sdk_error::cause(&e)))?;
     Ok(())
 }

@@ -40,6 +40,8 @@ pub mod json;
 pub mod jwks;
 mod policy;
 pub mod reference;
+#[cfg(feature = "dynamodb")]
+pub mod sdk_error;
 mod store;
 mod token;
 pub mod untrusted;

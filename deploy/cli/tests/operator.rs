@@ -116,7 +116,7 @@ fn one_error(out: &Output) -> String {
 
 #[tokio::test]
 async fn the_running_local_stack_is_found_from_anywhere_in_the_checkout_and_serves_its_tables() {
-    let moto = Moto::start().await;
+    let moto = Moto::start_own().await;
     let checkout = Checkout::new();
     let gateway = TcpListener::bind("127.0.0.1:0").unwrap();
     checkout.provision(&moto, &gateway);
@@ -182,7 +182,7 @@ async fn the_running_local_stack_is_found_from_anywhere_in_the_checkout_and_serv
 
 #[tokio::test]
 async fn a_wrong_password_is_cognitos_reason_in_one_line() {
-    let moto = Moto::start().await;
+    let moto = Moto::start_own().await;
     let checkout = Checkout::new();
     let gateway = TcpListener::bind("127.0.0.1:0").unwrap();
     checkout.provision(&moto, &gateway);
