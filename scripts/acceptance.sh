@@ -26,7 +26,9 @@
 # pool, the authorizer and the stage, and it runs no Lambda without Docker, so there is no API to
 # call (steps 3 and the caller's side of 5); it skips the bucket's VersioningConfiguration, so
 # versioning is turned on by hand after step 1; its change sets compute no
-# outputs (`--outputs-from-resources`); it has no FlushStageAuthorizersCache, so the deploy warns.
+# outputs (`--outputs-from-resources`), so the stack is read from the description the deploy
+# wrote rather than from `groupgate describe --stack`; it has no FlushStageAuthorizersCache, so
+# the deploy warns.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -76,10 +78,10 @@ failed() {
   printf 'acceptance: FAILED at step %d (%s)\n' "$STEP" "$CURRENT"
   exit 1
 }
-# One stack output from the deploy's outputs.json (read as data, never evaluated): output KEY
+# One field of the stack's description the deploy wrote (as `groupgate describe --stack` prints
+# it; read as data, never evaluated): output FIELD...
 output() {
-  python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get(sys.argv[2], ""))' \
-    "$OUT/outputs.json" "$1"
+  json_get "$OUT/stack.json" "$@"
 }
 # One parameter's value on the app stack: stack_parameter KEY
 stack_parameter() {
@@ -167,26 +169,32 @@ if [ "$MOTO" = true ]; then
 fi
 
 step "first deploy"
-expect "CREATE_COMPLETE, every output, every group of policies/ in the policy table"
+expect "CREATE_COMPLETE, the stack's description with every output, every group of policies/ in the policy table"
 OURS=true
 deploy "$OUT/deploy-1.log" --parameter "HostedUiCallbackUrl=$CALLBACK_URL" ||
   failed "groupgate deploy exited non-zero" "$OUT/deploy-1.log"
 grep -q "^$STACK_NAME: CREATE_COMPLETE" "$OUT/deploy-1.log" || failed "no CREATE_COMPLETE" "$OUT/deploy-1.log"
-for key in ApiUrl RestApiId StageName PolicyTableName PetsTableName GroupRoleArns; do
-  [ -n "$(output "$key")" ] || failed "the stack has no $key output" "$OUT/outputs.json"
+for field in api_url rest_api_id stage_name policy_table_name pets_table_name group_role_arns; do
+  [ -n "$(output "$field" 2>/dev/null)" ] || failed "the stack's description has no $field" "$OUT/stack.json"
 done
-POLICY_TABLE=$(output PolicyTableName)
+if [ "$MOTO" != true ]; then
+  groupgate describe --stack "$STACK_NAME" >"$OUT/described.json" 2>&1 ||
+    failed "groupgate describe --stack $STACK_NAME exited non-zero" "$OUT/described.json"
+  cmp -s "$OUT/described.json" "$OUT/stack.json" ||
+    failed "groupgate describe --stack $STACK_NAME differs from the deploy's description" "$OUT/described.json"
+fi
+POLICY_TABLE=$(output policy_table_name)
 seeded=$(aws dynamodb scan --table-name "$POLICY_TABLE" --select COUNT --query Count --output text)
 groups=$(find policies -name '*.json' | wc -l)
 [ "$seeded" -eq "$groups" ] || failed "the policy table holds $seeded groups, not $groups"
-got "CREATE_COMPLETE; API at $(output ApiUrl); $seeded groups seeded"
+got "CREATE_COMPLETE; API at $(output api_url); $seeded groups seeded"
 
 step "the deployed smoke test (scripts/pipeline/smoke-deployed.sh)"
 expect "smoke: N passed, 0 failed"
 if [ "$MOTO" = true ]; then
   skipped "moto's CloudFormation creates no user pool, authorizer or stage, and moto runs no Lambda without Docker: there is no API to call"
 else
-  OUTPUTS_FILE="$OUT/outputs.json" "$ROOT/scripts/pipeline/smoke-deployed.sh" >"$OUT/smoke.log" 2>&1 ||
+  STACK_NAME="$STACK_NAME" "$ROOT/scripts/pipeline/smoke-deployed.sh" >"$OUT/smoke.log" 2>&1 ||
     failed "the smoke test failed" "$OUT/smoke.log"
   got "$(grep '^smoke:' "$OUT/smoke.log")"
 fi
@@ -203,8 +211,8 @@ fi
 got "$(grep "^$STACK_NAME: deployed" "$OUT/deploy-2.log")"
 
 step "a policy change, and the time until callers see it"
-API_URL=$(output ApiUrl)
-POOL=$(output UserPoolId)
+API_URL=$(output api_url)
+POOL=$(output user_pool_id)
 viewer_status() {
   curl -s -o /dev/null -w '%{http_code}' --max-time 30 -H "Authorization: Bearer $VIEWER_TOKEN" \
     "$API_URL/petstore/v1/pets" || echo curl-failed

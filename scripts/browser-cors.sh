@@ -15,8 +15,10 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 trap stop_all EXIT
 
-STACK_FILE="$ROOT/.local/stack.json"
-[ -f "$STACK_FILE" ] || fail "no local stack: start it with GROUPGATE_CORS_ORIGINS=http://127.0.0.1:PORT scripts/dev.sh"
+STACK_FILE="$ROOT/.local/browser/stack.json"
+mkdir -p "$ROOT/.local/browser"
+groupgate describe >"$STACK_FILE" 2>/dev/null ||
+  fail "the local stack is not running: start it with GROUPGATE_CORS_ORIGINS=http://127.0.0.1:PORT scripts/dev.sh"
 allowed=$(sed -n 's/^CORS_ORIGINS=//p' "$ROOT/.local/functions.env" | cut -d, -f1)
 case "$allowed" in
   http://127.0.0.1:*) allowed_port=${allowed##*:} ;;

@@ -2,8 +2,10 @@
 # Starts the whole product on this machine, no AWS account and no Docker needed:
 #   moto's server (Cognito, DynamoDB, STS, IAM) provisioned from the stack definition and policies/,
 #   both functions under `cargo lambda watch` (rebuilt as you edit), and a local API Gateway in
-#   front of them. Writes .local/stack.json, prints a ready-to-paste curl, and runs until Ctrl-C
-#   (or SIGTERM), then stops everything it started.
+#   front of them. Writes the stack's description to .local/stack.json once it answers (what
+#   `groupgate describe` prints, from any folder of the checkout), prints a ready-to-paste curl and
+#   how to run the tool, and runs until Ctrl-C (or SIGTERM), then stops everything it started
+#   and removes the description.
 #
 # Environment, each overriding deploy/groupgate.toml as the same `synth` flag would:
 #   GROUPGATE_ASSUME_GROUP_ROLE=false   the backend acts with its own credentials;
@@ -21,7 +23,8 @@ cd "$ROOT"
 
 STACK_FILE="$ROOT/.local/stack.json"
 rm -f "$STACK_FILE"
-trap stop_all EXIT
+# The description says the stack is running: it goes with the stack.
+trap 'stop_all; rm -f "$STACK_FILE" "$ROOT/.local/stack.pending.json"' EXIT
 trap 'say "stopping"; exit 0' INT TERM
 
 ensure_venv
@@ -86,9 +89,11 @@ vet_user=$(stack_user "$STACK_FILE" pet-veterinarian username)
 token=$(stack_token "$STACK_FILE" "$vet_user") ||
   fail "could not get a token for $vet_user from Cognito (moto)"
 
+tool=${TOOL#"$ROOT"/}
 cat <<NEXT
 
-groupgate: ready. The stack is described in .local/stack.json (users and passwords included).
+groupgate: ready. \`$tool describe\` prints the stack's description (users and passwords
+included), from any folder of this checkout.
 
   Try it as $vet_user (group pet-veterinarian), with a fresh access token:
 
@@ -98,7 +103,14 @@ groupgate: ready. The stack is described in .local/stack.json (users and passwor
 
     curl -H "Authorization: Bearer $token" $API_URL/petstore/v2/pets
 
-  A fresh token for any demo user:  target/debug/groupgate token --user admin@groupgate.local
+  The tool, without cargo: $tool (or \`cargo install --path deploy/cli\` puts
+  \`groupgate\` on your PATH). For example:
+
+    $tool token --user admin@groupgate.local          # a fresh token for any demo user
+    $tool explain --groups pet-viewer --method GET --path /petstore/v2/pets
+    $tool validate --table groupgate-local-policies   # policies/ against the running table
+    $tool seed-policies --table groupgate-local-policies   # edited policies into the running table
+
   Run the smoke tests against this stack:  scripts/smoke.sh
   Logs are in .local/logs/. Press Ctrl-C to stop everything.
 

@@ -2,13 +2,14 @@
 # `groupgate explain` against the running local stack's real tokens: each case must come out
 # with its decision and its reason in words. Run by scripts/test.sh after the smoke tests.
 #
-#   scripts/explain-smoke.sh            # the local stack of scripts/dev.sh (.local/stack.json)
+#   scripts/explain-smoke.sh            # the running local stack of scripts/dev.sh
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-STACK_FILE="$ROOT/.local/stack.json"
-[ -f "$STACK_FILE" ] || fail "no local stack: start it with scripts/dev.sh"
+STACK_FILE=$(mktemp)
+trap 'rm -f "$STACK_FILE"' EXIT
+describe_stack "$STACK_FILE"
 
 passed=0
 failed=0
@@ -34,7 +35,7 @@ vet=$(stack_user "$STACK_FILE" pet-veterinarian username)
 token=$(stack_token "$STACK_FILE" "$vet") || fail "no token for $vet"
 # explain reads the token from the environment: never on a command line, where `ps` shows it.
 export GROUPGATE_TOKEN="$token"
-web_client=$(json_get "$STACK_FILE" client_id)
+web_client=$(json_get "$STACK_FILE" user_pool_client_id)
 later=$(($(date +%s) + 2 * 3600))
 
 # shellcheck disable=SC2016 # the backquotes are the output's own, not an expansion

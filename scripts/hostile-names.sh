@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Regression test: a group name is data, never code. Feeds lib.sh's JSON readers (the ones
-# smoke.sh, smoke-deployed.sh and the other scripts read stack descriptions and stack outputs
-# with) a group named like Python that would create a marker file if anything evaluated it, and
+# smoke.sh, smoke-deployed.sh and the other scripts read stack descriptions with) a group named like Python that would create a marker file if anything evaluated it, and
 # checks each reader returns the name as it is and the marker never appears. Needs only python3.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -19,12 +18,10 @@ work, hostile = sys.argv[1:]
 role = "arn:aws:iam::123456789012:role/groupgate/app/groups/"
 with open(work + "/stack.json", "w") as f:
     json.dump({"api_url": "http://127.0.0.1:1",
-               "users": [{"username": "vet@example.com", "password": "p", "groups": ["pet-veterinarian"]},
-                         {"username": "hostile@example.com", "password": "p", "groups": [hostile]},
-                         {"username": "nobody@example.com", "password": "p", "groups": []}],
-               "group_roles": {"admin": role + "admin", hostile: role + "hostile"}}, f)
-with open(work + "/outputs.json", "w") as f:
-    json.dump({"UserPoolId": "us-east-1_x", "GroupRoleArns": "admin=%sadmin,%s=%shostile" % (role, hostile, role)}, f)
+               "group_role_arns": {"admin": role + "admin", hostile: role + "hostile"},
+               "local": {"users": [{"username": "vet@example.com", "password": "p", "groups": ["pet-veterinarian"]},
+                                   {"username": "hostile@example.com", "password": "p", "groups": [hostile]},
+                                   {"username": "nobody@example.com", "password": "p", "groups": []}]}}, f)
 PY
 
 passed=0
@@ -56,16 +53,16 @@ expect "a user lookup for a group nobody is in fails, naming it" fails \
 expect "the user in no group is found by an empty group" 0 nobody@example.com -- \
   stack_user "$WORK/stack.json" "" username
 expect "a hostile group's role is read as a key" 0 "arn:aws:iam::123456789012:role/groupgate/app/groups/hostile" -- \
-  json_get "$WORK/stack.json" group_roles "$hostile"
+  json_get "$WORK/stack.json" group_role_arns "$hostile"
 expect "a hostile key that is not there is an error that names it" fails \
   "groupgate: $WORK/stack.json has no \`$hostile\`" -- \
   json_get "$WORK/stack.json" "$hostile"
 expect "an optional hostile key that is not there is empty" 0 "" -- \
-  json_get_optional "$WORK/stack.json" users 0 "$hostile"
+  json_get_optional "$WORK/stack.json" local users 0 "$hostile"
 expect "a list index is a step of its own" 0 vet@example.com -- \
-  json_get "$WORK/stack.json" users 0 username
-expect "the deploy job's smoke test reads group names from the outputs as they are" 0 "admin
-$hostile" -- output_groups "$WORK/outputs.json"
+  json_get "$WORK/stack.json" local users 0 username
+expect "the deploy job's smoke test reads group names from the description as they are" 0 "admin
+$hostile" -- json_keys "$WORK/stack.json" group_role_arns
 
 # The class of the defect: no script hands Python an expression to evaluate, and none uses the
 # shell's eval.

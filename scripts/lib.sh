@@ -122,15 +122,31 @@ groupgate() {
   "$ROOT/target/debug/groupgate" "$@"
 }
 
+# Writes a stack's description (`groupgate describe`: its outputs, and for the local stack its
+# endpoints and demo users) to FILE: the deployed stack NAME, else the running local stack. Fails
+# with the tool's own words (for example "the local stack is not running ...").
+# describe_stack FILE [NAME]
+describe_stack() {
+  local out=$1 name=${2:-} args=()
+  [ -n "$name" ] && args=(--stack "$name")
+  groupgate describe "${args[@]}" >"$out" 2>"$out.err" || {
+    local why
+    why=$(cat "$out.err")
+    rm -f "$out.err"
+    fail "${why#error: }"
+  }
+  rm -f "$out.err"
+}
+
 # Prints an access token for USER, from the stack description FILE: Cognito's admin flow on the
-# stack's operator client (the public client has no password flow). The password comes from the
-# file's users, or from GROUPGATE_PASSWORD: stack_token FILE USER
+# stack's operator client (the public client has no password flow). The password comes from
+# GROUPGATE_PASSWORD, else from the local stack's demo users: stack_token FILE USER
 stack_token() {
   groupgate token --stack-file "$1" --user "$2"
 }
 
-# Reading JSON that holds data from outside the scripts (stack outputs, stack descriptions, group
-# names from policies/): each reader below is a fixed Python program, and the file, the path and
+# Reading JSON that holds data from outside the scripts (stack descriptions, group names from
+# policies/): each reader below is a fixed Python program, and the file, the path and
 # any group name reach it as arguments, never as code.
 
 # Prints the value at a fixed path in a JSON file: json_get FILE STEP...
@@ -157,14 +173,14 @@ for step in steps:
         sys.exit("groupgate: %s has no `%s`" % (path, "/".join(steps)))
 print(value if isinstance(value, str) else json.dumps(value))'
 
-# Prints FIELD of the first user in a stack description whose groups are exactly GROUP, or
-# none when GROUP is empty: stack_user FILE GROUP FIELD
+# Prints FIELD of the first demo user in the local stack's description whose groups are exactly
+# GROUP, or none when GROUP is empty: stack_user FILE GROUP FIELD
 stack_user() {
   # shellcheck disable=SC2016 # the backquotes are the message's own
   python3 -c 'import json, sys
 path, group, field = sys.argv[1:]
 with open(path) as f:
-    users = json.load(f).get("users", [])
+    users = (json.load(f).get("local") or {}).get("users", [])
 want = [group] if group else []
 user = next((u for u in users if isinstance(u, dict) and u.get("groups") == want), None)
 if user is None or not isinstance(user.get(field), str):
@@ -172,27 +188,21 @@ if user is None or not isinstance(user.get(field), str):
 print(user[field])' "$@"
 }
 
-# Prints the group names of the `GroupRoleArns` stack output (`group=arn,...`), one a line:
-# output_groups OUTPUTS_FILE
-output_groups() {
+# Prints the keys of the object at a fixed path in a JSON file, one a line (for example the
+# groups of a description's `group_role_arns`); fails, naming the path, when it is not an
+# object: json_keys FILE STEP...
+json_keys() {
   # shellcheck disable=SC2016 # the backquotes are the message's own
   python3 -c 'import json, sys
-with open(sys.argv[1]) as f:
-    pairs = json.load(f).get("GroupRoleArns")
-if not isinstance(pairs, str):
-    sys.exit("groupgate: %s has no `GroupRoleArns` output" % sys.argv[1])
-for pair in pairs.split(","):
-    if pair:
-        print(pair.split("=", 1)[0])' "$1"
-}
-
-# Prints FIELD of each object in the list a JSON file holds, one a line: json_each FILE FIELD
-json_each() {
-  python3 -c 'import json, sys
-with open(sys.argv[1]) as f:
-    items = json.load(f)
-for item in items:
-    print(item[sys.argv[2]])' "$1" "$2"
+path, steps = sys.argv[1], sys.argv[2:]
+with open(path) as f:
+    value = json.load(f)
+for step in steps:
+    value = value.get(step) if isinstance(value, dict) else None
+if not isinstance(value, dict):
+    sys.exit("groupgate: %s has no object at `%s`" % (path, "/".join(steps)))
+for key in value:
+    print(key)' "$@"
 }
 
 # Installs Debian's PACKAGE (as root, or through sudo), or fails saying what needed it:

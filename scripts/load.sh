@@ -33,6 +33,8 @@ INSTANCES=${LOAD_INSTANCES:-4}
 STACK_FILE="$ROOT/.local/stack.json"
 RESULTS="$ROOT/.local/load-results.txt"
 WORK=$(mktemp -d)
+# The running stack's description (`groupgate describe`), once it is up.
+DESCRIPTION="$WORK/stack.json"
 DEV_PID=""
 
 cleanup() {
@@ -62,6 +64,7 @@ start_stack() {
     sleep 2
     waited=$((waited + 2))
   done
+  describe_stack "$DESCRIPTION"
 }
 
 stop_stack() {
@@ -106,12 +109,12 @@ rss_all() {
 tokens_for() {
   local path=$1 status=$2 out=$WORK/tokens-${1//\//_}-$2 users
   groupgate simulate --format tsv --environment local >"$WORK/matrix.tsv"
-  users=$(python3 - "$WORK/matrix.tsv" "$STACK_FILE" "$path" "$status" <<'PY'
+  users=$(python3 - "$WORK/matrix.tsv" "$DESCRIPTION" "$path" "$status" <<'PY'
 import csv, json, sys
 matrix, stack, path, status = sys.argv[1:]
 groups = {r["group"] for r in csv.DictReader(open(matrix), delimiter="\t")
           if r["method"] == "GET" and r["path"] == path and r["status"] == status}
-for user in json.load(open(stack))["users"]:
+for user in json.load(open(stack))["local"]["users"]:
     group = user["groups"][0] if user["groups"] else "(no group)"
     if len(user["groups"]) <= 1 and group in groups:
         print(user["username"])
@@ -123,7 +126,7 @@ PY
   while [ "$i" -lt "$TOKENS" ]; do
     for user in $users; do
       [ "$i" -lt "$TOKENS" ] || break
-      stack_token "$STACK_FILE" "$user" >>"$out" || fail "could not get a token for $user"
+      stack_token "$DESCRIPTION" "$user" >>"$out" || fail "could not get a token for $user"
       i=$((i + 1))
     done
   done
@@ -135,7 +138,7 @@ PY
 run() {
   local name=$1 path=$2 status=$3 seconds=$4 ttl=$5 tokens api before after result cpu_before cpu_after
   tokens=$(tokens_for "$path" "$status")
-  api=$(json_get "$STACK_FILE" api_url)
+  api=$(json_get "$DESCRIPTION" api_url)
   # A short warm-up, so that "before" is the memory of a warm process, not of an idle one.
   wrk -t2 -c"$CONNECTIONS" -d3s -s "$ROOT/scripts/load/check.lua" "$api" -- "/prod$path" "$status" "$tokens" >/dev/null
   before=$(rss_all)

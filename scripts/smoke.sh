@@ -3,44 +3,51 @@
 # admin flow on the stack's operator client (`groupgate token`), checks who may call what, prints
 # one line per check and a summary, and exits non-zero on any failure.
 #
-#   scripts/smoke.sh                      # the local stack (.local/stack.json, from scripts/dev.sh)
-#   scripts/smoke.sh --stack FILE         # any stack described in the same shape; for a deployed
-#                                         # stack scripts/pipeline/smoke-deployed.sh writes it
+#   scripts/smoke.sh                      # the running local stack (scripts/dev.sh)
+#   scripts/smoke.sh --stack FILE --users USERS
+#                                         # a stack's description (`groupgate describe --stack
+#                                         # NAME`), with users made for the run: a line per user,
+#                                         # `username<TAB>password<TAB>group` (group empty: none);
+#                                         # scripts/pipeline/smoke-deployed.sh runs it so
 #
-# The stack file: {"api_url", "user_pool_id", "operator_client_id", "cognito_endpoint"
-# (optional), "region" (optional), "users": [{"username", "password", "groups"}], "group_roles":
-# {"group": "role ARN"}}; role checks run when "group_roles" is present and the backend assumes
-# group roles.
+# Without --users, the users are the local stack's demo users. The role check runs when the
+# backend assumes group roles (SMOKE_EXPECT_ROLE_SWITCH, default true).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-STACK_FILE="$ROOT/.local/stack.json"
+STACK_FILE=""
+USERS_FILE=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --stack) STACK_FILE=$2; shift 2 ;;
+    --users) USERS_FILE=$2; shift 2 ;;
     -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) fail "unknown argument '$1' (see --help)" ;;
   esac
 done
-[ -f "$STACK_FILE" ] || fail "no stack description at $STACK_FILE: start the local stack with scripts/dev.sh, or pass --stack FILE"
+if [ -z "$STACK_FILE" ]; then
+  STACK_FILE=$(mktemp)
+  DESCRIBED=$STACK_FILE
+  trap 'rm -f "$DESCRIBED"' EXIT
+  describe_stack "$STACK_FILE"
+fi
+[ -f "$STACK_FILE" ] || fail "no stack description at $STACK_FILE (groupgate describe --stack NAME prints one)"
 
 api=$(json_get "$STACK_FILE" api_url)
 
 passed=0
 failed=0
-# Pets the checks created, removed at the end (the API has no DELETE) when the stack file names
-# its pets table.
+# Pets the checks created, removed at the end (the API has no DELETE).
 CREATED=()
 remove_created() {
-  local table ids=()
-  table=$(json_get_optional "$STACK_FILE" pets_table 2>/dev/null) || table=""
-  [ "${#CREATED[@]}" -gt 0 ] && [ -n "$table" ] || return 0
+  local ids=()
+  [ "${#CREATED[@]}" -gt 0 ] || return 0
   for id in "${CREATED[@]}"; do ids+=(--id "$id"); done
   groupgate remove-pets --stack-file "$STACK_FILE" "${ids[@]}" >/dev/null ||
-    say "could not remove the smoke pets ${CREATED[*]} from $table"
+    say "could not remove the smoke pets ${CREATED[*]} from $(json_get "$STACK_FILE" pets_table_name)"
 }
-trap remove_created EXIT
+trap 'remove_created; rm -f "${DESCRIBED:-}"' EXIT
 # check DESCRIPTION EXPECTED_STATUS BODY_MUST_CONTAIN -- curl arguments...
 check() {
   local description=$1 want=$2 needle=$3 body status
@@ -71,13 +78,21 @@ groupgate simulate --format tsv --expect "$ROOT/deploy/access.json" --policies "
   --settings "$ROOT/deploy/groupgate.toml" --environment "${SMOKE_ENVIRONMENT:-local}" >"$CASES" ||
   fail "groupgate simulate: the policies no longer match deploy/access.json"
 declare -A TOKENS
-# A token for a user in exactly the group GROUP (`(no group)`: in none): token_for GROUP
+# A token for a user in exactly the group GROUP (`(no group)`: in none), from --users, else from
+# the local stack's demo users: token_for GROUP
 token_for() {
-  local group=$1 user
+  local group=$1 user="" password="" name secret in
   [ "$group" != "(no group)" ] || group=""
   [ -z "${TOKENS[$1]:-}" ] || return 0
-  user=$(stack_user "$STACK_FILE" "$group" username) || fail "no user in $1 in $STACK_FILE"
-  TOKENS[$1]=$(stack_token "$STACK_FILE" "$user") || fail "no token for $user"
+  if [ -n "$USERS_FILE" ]; then
+    while IFS=$'\t' read -r name secret in; do
+      if [ "$in" = "$group" ]; then user=$name password=$secret; break; fi
+    done <"$USERS_FILE"
+    [ -n "$user" ] || fail "no user in $1 in $USERS_FILE"
+  else
+    user=$(stack_user "$STACK_FILE" "$group" username) || fail "no user in $1 in $STACK_FILE"
+  fi
+  TOKENS[$1]=$(GROUPGATE_PASSWORD=$password stack_token "$STACK_FILE" "$user") || fail "no token for $user"
 }
 
 check "no token is 401" 401 'Unauthorized' -- "$api/petstore/v1/pets"
@@ -94,22 +109,20 @@ rm -f "$CASES"
 admin=${TOKENS[admin]:-}
 [ -n "$admin" ] || fail "deploy/access.json has no admin group"
 
-admin_role=$(json_get_optional "$STACK_FILE" group_roles admin)
+admin_role=$(json_get_optional "$STACK_FILE" group_role_arns admin)
 if [ -n "$admin_role" ] && [ "${SMOKE_EXPECT_ROLE_SWITCH:-true}" = true ]; then
   role_name=${admin_role##*/}
   check "admin's identity shows the admin group role" 200 ":assumed-role/$role_name/" -- \
     -H "Authorization: Bearer $admin" "$api/petstore/v2/identity"
 fi
 
-if [ -n "$(json_get_optional "$STACK_FILE" pets_table)" ]; then
-  removed=("${CREATED[@]}")
-  remove_created
-  CREATED=()
-  for id in "${removed[@]}"; do
-    check "the smoke pet $id was removed" 404 "no pet with id $id" -- \
-      -H "Authorization: Bearer $admin" "$api/petstore/v1/pets/$id"
-  done
-fi
+removed=("${CREATED[@]}")
+remove_created
+CREATED=()
+for id in "${removed[@]}"; do
+  check "the smoke pet $id was removed" 404 "no pet with id $id" -- \
+    -H "Authorization: Bearer $admin" "$api/petstore/v1/pets/$id"
+done
 
 printf 'smoke: %d passed, %d failed\n' "$passed" "$failed"
 [ "$failed" -eq 0 ]

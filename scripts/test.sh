@@ -245,19 +245,16 @@ stage_local() {
     sleep 1
   done
   "$ROOT/scripts/smoke.sh" | tee "$LOGS/smoke.log" || smoke_status=$?
-  api_url=$(json_get "$ROOT/.local/stack.json" api_url)
-  cognito=$(json_get "$ROOT/.local/stack.json" cognito_endpoint)
+  describe_stack "$ROOT/.local/described.json"
+  api_url=$(json_get "$ROOT/.local/described.json" api_url)
+  cognito=$(json_get "$ROOT/.local/described.json" local cognito_endpoint)
 
   say "running the pipeline's smoke step (scripts/pipeline/smoke-deployed.sh) against the local stack"
-  python3 - "$ROOT/.local/stack.json" >"$ROOT/.local/local-outputs.json" <<'PY'
-import json, sys
-s = json.load(open(sys.argv[1]))
-print(json.dumps({"ApiUrl": s["api_url"], "UserPoolId": s["user_pool_id"], "UserPoolClientId": s["client_id"],
-                  "OperatorClientId": s["operator_client_id"], "PetsTableName": s["pets_table"],
-                  "GroupRoleArns": ",".join("%s=%s" % kv for kv in sorted(s["group_roles"].items()))}))
-PY
   (
-    export OUTPUTS_FILE="$ROOT/.local/local-outputs.json" COGNITO_ENDPOINT="$cognito" AWS_ENDPOINT_URL="$cognito"
+    # No STACK_NAME: the smoke step describes the running local stack; the AWS CLI's calls go
+    # to its emulator.
+    unset STACK_NAME
+    export AWS_ENDPOINT_URL="$cognito"
     export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
     # As the deploy job runs it: the prebuilt tool from dist/ when the build made one.
     if [ -x "$ROOT/dist/groupgate" ]; then export GROUPGATE="$ROOT/dist/groupgate"; fi

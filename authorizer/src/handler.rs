@@ -7,13 +7,14 @@ use groupgate_shared::context::AuthorizerContext;
 use groupgate_shared::jwks::JwksSource;
 use groupgate_shared::untrusted::{Untrusted, UntrustedList};
 use groupgate_shared::{
-    GroupPolicyStore, INVOKE_ACTION, MergedPolicy, MethodArn, RequestFacts, TokenVerifier,
-    VerifyError, bearer_token,
+    GroupPolicyStore, INVOKE_ACTION, MergedPolicy, MethodArn, RequestFacts, ReturnedPolicy,
+    TokenVerifier, VerifyError, bearer_token,
 };
 use lambda_runtime::Diagnostic;
 use serde::Serialize;
 
 use crate::event::{Authorization, AuthorizerEvent};
+use crate::record::{Decided, DecisionRecord, ReasonCode};
 
 /// What the authorizer returns to API Gateway.
 ///
@@ -23,31 +24,11 @@ use crate::event::{Authorization, AuthorizerEvent};
 #[serde(rename_all = "camelCase")]
 pub struct AuthorizerResponse {
     pub principal_id: String,
+    /// The merged policy of the user's groups (the one the decision was made from), rendered
+    /// when the response is serialized.
     pub policy_document: ReturnedPolicy,
     /// What the backend reads the caller from (see [`groupgate_shared::context`]).
     pub context: AuthorizerContext,
-}
-
-/// The merged policy of the user's groups (the one the decision was made from), rendered when
-/// the response is serialized.
-#[derive(Debug)]
-pub struct ReturnedPolicy {
-    merged: MergedPolicy,
-    /// What an empty policy denies: the stage's wildcard ARN (empty when there are statements).
-    deny_scope: String,
-}
-
-impl ReturnedPolicy {
-    /// The policy document as API Gateway receives it.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
-    }
-}
-
-impl Serialize for ReturnedPolicy {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.merged.document(&self.deny_scope).serialize(serializer)
-    }
 }
 
 /// Why no policy was returned.
@@ -126,29 +107,28 @@ impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
         let call = Call::from_event(event);
         let request_id = call.request_id.unwrap_or("-");
 
-        let method_arn = call
-            .method_arn
-            .ok_or_else(|| failed(request_id, "malformed_event", "event has no `methodArn`"))
-            .and_then(|arn| {
-                MethodArn::parse(arn)
-                    .map_err(|e| failed(request_id, "malformed_event", &e.to_string()))
-            })?;
+        let method_arn = method_arn_of(call.method_arn, request_id)?;
         let facts = RequestFacts::from_source_ip(call.source_ip);
 
         let token = token_of(call.authorization, request_id)?;
         let claims = match self.verifier.verify(token, now).await {
             Ok(claims) => claims,
             Err(VerifyError::Rejected(rejection)) => {
-                tracing::info!(
+                DecisionRecord {
                     request_id,
-                    decision = "Unauthorized",
-                    reason = rejection.code(),
-                    detail = %rejection,
-                );
+                    reason: ReasonCode::TokenRejected(rejection.code()),
+                    detail: Some(&rejection),
+                    decided: None,
+                }
+                .emit();
                 return Err(AuthorizerError::Unauthorized);
             }
             Err(VerifyError::KeysUnavailable(e)) => {
-                return Err(failed(request_id, "jwks_unavailable", &e.to_string()));
+                return Err(failed(
+                    request_id,
+                    ReasonCode::JwksUnavailable,
+                    &e.to_string(),
+                ));
             }
         };
 
@@ -156,35 +136,45 @@ impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
             .store
             .load(&claims.groups)
             .await
-            .map_err(|e| failed(request_id, "policy_store_unavailable", &e.to_string()))?;
+            .map_err(|e| failed(request_id, ReasonCode::of_store_error(&e), &e.to_string()))?;
         warn_invalid(&loaded.policies, request_id);
         let merged = MergedPolicy::for_request(loaded.policies, &facts);
         let decision = merged.decide(INVOKE_ACTION, method_arn.as_str());
 
-        tracing::info!(
+        DecisionRecord {
             request_id,
-            sub = %Untrusted(&claims.sub),
-            groups = %UntrustedList(&claims.groups),
-            method_arn = %Untrusted(method_arn.as_str()),
-            decision = decision.as_str(),
-            reason = decision.reason().code(),
-            detail = %decision.reason(),
-            latency_us = started.elapsed().as_micros() as u64,
-            policy_cache_hits = loaded.cache_hits,
-            policy_cache_misses = loaded.cache_misses,
-        );
+            reason: ReasonCode::of_decision(&decision),
+            detail: Some(decision.reason()),
+            decided: Some(Decided {
+                sub: &Untrusted(&claims.sub),
+                groups: &UntrustedList(&claims.groups),
+                method_arn: &Untrusted(method_arn.as_str()),
+                latency_us: started.elapsed().as_micros() as u64,
+                cache_hits: loaded.cache_hits,
+                cache_misses: loaded.cache_misses,
+            }),
+        }
+        .emit();
         let context = AuthorizerContext::new(&claims, merged.groups());
-        let deny_scope = if merged.is_empty() {
-            method_arn.stage_wildcard()
-        } else {
-            String::new()
-        };
         Ok(AuthorizerResponse {
             principal_id: claims.sub,
-            policy_document: ReturnedPolicy { merged, deny_scope },
+            policy_document: ReturnedPolicy::new(merged, &method_arn),
             context,
         })
     }
+}
+
+/// The event's method ARN, or the failure of a malformed event.
+fn method_arn_of(arn: Option<&str>, request_id: &str) -> Result<MethodArn, AuthorizerError> {
+    let arn = arn.ok_or_else(|| {
+        failed(
+            request_id,
+            ReasonCode::MalformedEvent,
+            "event has no `methodArn`",
+        )
+    })?;
+    MethodArn::parse(arn)
+        .map_err(|e| failed(request_id, ReasonCode::MalformedEvent, &e.to_string()))
 }
 
 /// The JWT of an event's `Authorization` value, or `Unauthorized` (logged with why).
@@ -195,12 +185,18 @@ fn token_of<'e>(
     let reason = match authorization {
         Authorization::One(value) => match bearer_token(value) {
             Some(token) => return Ok(token),
-            None => "no_token",
+            None => ReasonCode::NoToken,
         },
-        Authorization::Missing => "no_token",
-        Authorization::Conflicting => "conflicting_authorization",
+        Authorization::Missing => ReasonCode::NoToken,
+        Authorization::Conflicting => ReasonCode::ConflictingAuthorization,
     };
-    tracing::info!(request_id, decision = "Unauthorized", reason);
+    DecisionRecord {
+        request_id,
+        reason,
+        detail: None,
+        decided: None,
+    }
+    .emit();
     Err(AuthorizerError::Unauthorized)
 }
 
@@ -220,8 +216,14 @@ fn warn_invalid(groups: &[std::sync::Arc<groupgate_shared::GroupPolicy>], reques
 
 /// A failure to decide: logged with its reason code, and returned as the error API Gateway turns
 /// into a 500. The detail can quote the event (a malformed method ARN, say), so it is escaped.
-fn failed(request_id: &str, reason: &'static str, detail: &str) -> AuthorizerError {
+fn failed(request_id: &str, reason: ReasonCode, detail: &str) -> AuthorizerError {
     let detail = Untrusted(detail);
-    tracing::error!(request_id, decision = "Error", reason, detail = %detail);
-    AuthorizerError::Failed(format!("{reason}: {detail}"))
+    DecisionRecord {
+        request_id,
+        reason,
+        detail: Some(&detail),
+        decided: None,
+    }
+    .emit();
+    AuthorizerError::Failed(format!("{}: {detail}", reason.code()))
 }

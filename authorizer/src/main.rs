@@ -1,3 +1,6 @@
+// The request path keeps its functions short enough to read at once (threshold in clippy.toml).
+#![warn(clippy::too_many_lines)]
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -1,18 +1,23 @@
 //! CloudWatch metrics in the Embedded Metric Format (EMF): log lines that CloudWatch Logs turns
 //! into metrics, so the authorizer reports them without a single extra call.
 //!
-//! [`EmfLayer`] watches the log events the authorizer already writes and, for the ones that
-//! carry a measurement, writes one more line: a JSON object with `_aws` at its top level, which
-//! the runtime's JSON log layer cannot produce (it nests every field under `fields`).
+//! [`EmfLayer`] writes one more line beside some of the log events: a JSON object with `_aws` at
+//! its top level, which the runtime's JSON log layer cannot produce (it nests every field under
+//! `fields`).
 //!
-//! - a decision line (`decision`, `reason`): `Decisions` by `Outcome` and `Reason`, and
-//!   `DecisionLatency`, `PolicyCacheHits`, `PolicyCacheMisses` by function;
-//! - a JWKS fetch line (`jwks_fetch`): `JwksFetches` and `JwksFetchFailures` by function.
+//! - a decision: `Decisions` by `Outcome` and `Reason`, and for a decision that was made
+//!   `DecisionLatency`, `PolicyCacheHits`, `PolicyCacheMisses` by function. The line is made from
+//!   the decision's [`DecisionRecord`] itself, handed to the layer while the record's log event
+//!   is dispatched (`counting`): never read back from the log line's fields, so a log field
+//!   renamed cannot drop a metric;
+//! - a JWKS fetch line (`jwks_fetch`, written by the shared crate's key cache): `JwksFetches` and
+//!   `JwksFetchFailures` by function.
 //!
 //! Every dimension is bounded: the outcome (four values) and the reason come from the code's
-//! own constants, the function name from Lambda. Group names, user ids and paths never become
-//! dimensions: each distinct combination is a custom metric, and each is billed.
+//! own [`ReasonCode`]s, the function name from Lambda. Group names, user ids and paths never
+//! become dimensions: each distinct combination is a custom metric, and each is billed.
 
+use std::cell::Cell;
 use std::io::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -22,10 +27,40 @@ use lambda_runtime::tracing::subscriber::fmt::MakeWriter;
 use lambda_runtime::tracing::subscriber::layer::Context;
 use lambda_runtime::tracing::{Event, Subscriber};
 
-/// The outcomes a decision line can carry; anything else is not turned into a metric.
-const OUTCOMES: [&str; 4] = ["Allow", "Deny", "Unauthorized", "Error"];
-/// Longest reason code taken as a dimension value (the codes are short identifiers).
-const MAX_REASON: usize = 48;
+use crate::record::{DecisionRecord, Outcome, ReasonCode};
+
+thread_local! {
+    /// The decision whose log event is being dispatched on this thread, if one is.
+    static COUNTING: Cell<Option<Counted>> = const { Cell::new(None) };
+}
+
+/// What the metric line of a decision is made of, taken from its record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Counted {
+    reason: ReasonCode,
+    /// Latency in microseconds, policy cache hits and misses: for a decision that was made.
+    decided: Option<(u64, usize, usize)>,
+}
+
+impl Counted {
+    pub(crate) fn of(record: &DecisionRecord<'_>) -> Self {
+        Self {
+            reason: record.reason,
+            decided: record
+                .decided
+                .map(|d| (d.latency_us, d.cache_hits, d.cache_misses)),
+        }
+    }
+}
+
+/// Runs `log`, which dispatches the log event of the decision `counted` was taken from, with
+/// `counted` handed to the [`EmfLayer`]: layers see an event on the thread that dispatches it,
+/// within the dispatch.
+pub(crate) fn counting(counted: Counted, log: impl FnOnce()) {
+    COUNTING.with(|c| c.set(Some(counted)));
+    log();
+    COUNTING.with(|c| c.set(None));
+}
 
 /// A [`Layer`] that writes an EMF line for each decision and JWKS fetch event.
 pub struct EmfLayer<W> {
@@ -52,10 +87,16 @@ where
     W: for<'w> MakeWriter<'w> + 'static,
 {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
-        let mut fields = Fields::default();
-        event.record(&mut fields);
-        let Some(line) = fields.emf(&self.function, now_millis()) else {
-            return;
+        let line = match COUNTING.with(Cell::take) {
+            Some(counted) => counted.emf(&self.function, now_millis()),
+            None => {
+                let mut fetch = JwksFetch::default();
+                event.record(&mut fetch);
+                let Some(failed) = fetch.failed else {
+                    return;
+                };
+                jwks_emf(failed, &self.function, now_millis())
+            }
         };
         // One write per line, so that lines from concurrent invocations never interleave.
         let _ = self.writer.make_writer().write_all(line.as_bytes());
@@ -68,33 +109,16 @@ fn now_millis() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// The fields of one event that metrics are made of.
+/// The one field of a JWKS fetch line that metrics are made of.
 #[derive(Default)]
-struct Fields {
-    outcome: Option<&'static str>,
-    reason: Option<String>,
-    latency_us: Option<u64>,
-    cache_hits: Option<u64>,
-    cache_misses: Option<u64>,
-    jwks_fetch_failed: Option<bool>,
+struct JwksFetch {
+    failed: Option<bool>,
 }
 
-impl Visit for Fields {
+impl Visit for JwksFetch {
     fn record_str(&mut self, field: &Field, value: &str) {
-        match field.name() {
-            "decision" => self.outcome = OUTCOMES.into_iter().find(|o| *o == value),
-            "reason" => self.reason = Some(value.to_owned()),
-            "jwks_fetch" => self.jwks_fetch_failed = Some(value != "ok"),
-            _ => {}
-        }
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        match field.name() {
-            "latency_us" => self.latency_us = Some(value),
-            "policy_cache_hits" => self.cache_hits = Some(value),
-            "policy_cache_misses" => self.cache_misses = Some(value),
-            _ => {}
+        if field.name() == "jwks_fetch" {
+            self.failed = Some(value != "ok");
         }
     }
 
@@ -118,60 +142,52 @@ const DECIDED_DIRECTIVE: &str = concat!(
     r#"{"Name":"PolicyCacheHits","Unit":"Count"},{"Name":"PolicyCacheMisses","Unit":"Count"}]}"#
 );
 
-impl Fields {
-    /// The EMF line (newline included) for these fields, if they carry a measurement.
-    /// `function` is already a JSON string, quotes included.
-    fn emf(&self, function: &str, timestamp: u64) -> Option<String> {
+/// The EMF line (newline included) of a JWKS fetch. `function` is already a JSON string, quotes
+/// included.
+fn jwks_emf(failed: bool, function: &str, timestamp: u64) -> String {
+    format!(
+        concat!(
+            r#"{{"_aws":{{"Timestamp":{},"CloudWatchMetrics":{}}},"FunctionName":{},"#,
+            r#""JwksFetches":1,"JwksFetchFailures":{}}}"#,
+            "\n"
+        ),
+        timestamp,
+        JWKS_DIRECTIVES,
+        function,
+        u8::from(failed)
+    )
+}
+
+impl Counted {
+    /// The EMF line (newline included) of this decision. `function` is already a JSON string,
+    /// quotes included.
+    fn emf(&self, function: &str, timestamp: u64) -> String {
         use std::fmt::Write as _;
+        let outcome: Outcome = self.reason.outcome();
         let mut line = String::with_capacity(640);
         let _ = write!(
             line,
-            r#"{{"_aws":{{"Timestamp":{timestamp},"CloudWatchMetrics":"#
+            r#"{{"_aws":{{"Timestamp":{timestamp},"CloudWatchMetrics":["#
         );
-        if let Some(failed) = self.jwks_fetch_failed {
-            let _ = write!(
-                line,
-                r#"{JWKS_DIRECTIVES}}},"FunctionName":{function},"JwksFetches":1,"JwksFetchFailures":{}}}"#,
-                u8::from(failed)
-            );
-            line.push('\n');
-            return Some(line);
-        }
-        let outcome = self.outcome?;
-        // A dimension value from the code's reason codes; anything else (which our code never
-        // logs) counts as `other` rather than minting a new billed metric.
-        let reason = self
-            .reason
-            .as_deref()
-            .filter(|r| {
-                !r.is_empty()
-                    && r.len() <= MAX_REASON
-                    && r.bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-            })
-            .unwrap_or("other");
-        let decided = match (self.latency_us, self.cache_hits, self.cache_misses) {
-            (Some(latency), Some(hits), Some(misses)) => Some((latency, hits, misses)),
-            _ => None,
-        };
-        line.push('[');
         line.push_str(DECISIONS_DIRECTIVE);
-        if decided.is_some() {
+        if self.decided.is_some() {
             line.push(',');
             line.push_str(DECIDED_DIRECTIVE);
         }
         let _ = write!(
             line,
-            r#"]}},"FunctionName":{function},"Outcome":"{outcome}","Reason":"{reason}","Decisions":1"#
+            r#"]}},"FunctionName":{function},"Outcome":"{}","Reason":"{}","Decisions":1"#,
+            outcome.as_str(),
+            self.reason.code()
         );
-        if let Some((latency, hits, misses)) = decided {
+        if let Some((latency, hits, misses)) = self.decided {
             let _ = write!(
                 line,
                 r#","DecisionLatency":{latency},"PolicyCacheHits":{hits},"PolicyCacheMisses":{misses}"#
             );
         }
         line.push_str("}\n");
-        Some(line)
+        line
     }
 }
 
@@ -179,35 +195,31 @@ impl Fields {
 mod tests {
     use super::*;
 
-    fn line(fields: &Fields) -> serde_json::Value {
-        serde_json::from_str(&fields.emf("\"fn\"", 1).unwrap_or_default()).unwrap_or_default()
+    fn parsed(line: &str) -> serde_json::Value {
+        assert!(line.ends_with('\n'));
+        serde_json::from_str(line).unwrap_or_default()
     }
 
     #[test]
     fn a_failed_jwks_fetch_counts_as_a_fetch_and_a_failure() {
-        let failed = Fields {
-            jwks_fetch_failed: Some(true),
-            ..Fields::default()
-        };
-        let line = line(&failed);
+        let line = parsed(&jwks_emf(true, "\"fn\"", 1));
         assert_eq!(line["JwksFetches"], 1);
         assert_eq!(line["JwksFetchFailures"], 1);
+        assert_eq!(line["_aws"]["Timestamp"], 1);
+        assert_eq!(
+            parsed(&jwks_emf(false, "\"fn\"", 1))["JwksFetchFailures"],
+            0
+        );
     }
 
     #[test]
     fn a_function_name_is_escaped_once_and_lines_are_json() {
         let layer = EmfLayer::new(std::io::sink, "a\"b");
-        let fields = Fields {
-            outcome: Some("Allow"),
-            reason: Some("allowed".to_owned()),
-            latency_us: Some(7),
-            cache_hits: Some(1),
-            cache_misses: Some(0),
-            ..Fields::default()
+        let counted = Counted {
+            reason: ReasonCode::Allowed,
+            decided: Some((7, 1, 0)),
         };
-        let text = fields.emf(&layer.function, 5).unwrap_or_default();
-        assert!(text.ends_with('\n'));
-        let parsed: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        let parsed = parsed(&counted.emf(&layer.function, 5));
         assert_eq!(parsed["FunctionName"], "a\"b");
         assert_eq!(parsed["DecisionLatency"], 7);
         assert_eq!(
@@ -217,14 +229,23 @@ mod tests {
     }
 
     #[test]
-    fn events_without_a_known_outcome_make_no_metric_and_odd_reasons_are_other() {
-        let unknown = Fields::default();
-        assert!(unknown.emf("\"fn\"", 1).is_none());
-        let odd = Fields {
-            outcome: Some("Deny"),
-            reason: Some("has \"quote".to_owned()),
-            ..Fields::default()
+    fn a_decision_not_made_counts_without_latency_or_cache_use() {
+        let counted = Counted {
+            reason: ReasonCode::PolicyStore(groupgate_shared::StoreFailure::Throttled),
+            decided: None,
         };
-        assert_eq!(line(&odd)["Reason"], "other");
+        let line = parsed(&counted.emf("\"fn\"", 1));
+        assert_eq!(
+            (&line["Outcome"], &line["Reason"]),
+            (
+                &serde_json::json!("Error"),
+                &serde_json::json!("policy_store_throttled")
+            )
+        );
+        assert!(line.get("DecisionLatency").is_none(), "{line}");
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"].as_array().map(Vec::len),
+            Some(1)
+        );
     }
 }

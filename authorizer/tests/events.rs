@@ -14,7 +14,7 @@ use groupgate_shared::PolicySource;
 use groupgate_shared::jwks::{JwksCache, JwksSource};
 use groupgate_shared::{
     Error, ExpectedTokenUse, GroupPolicy, GroupPolicyStore, INVOKE_ACTION, MergedPolicy,
-    PolicyDocument, RequestFacts, TokenRules, TokenVerifier,
+    PolicyDocument, RequestFacts, StoreFailure, TokenRules, TokenVerifier,
 };
 use groupgate_testkit::{TestKey, access_claims, jwks, shipped_policy};
 use serde_json::{Value, json};
@@ -51,6 +51,21 @@ impl PolicySource for Policies {
 }
 
 fn authorizer() -> Authorizer<Keys, Policies> {
+    authorizer_with(Policies)
+}
+
+/// Refuses every read with a store error of one kind.
+struct Failing(StoreFailure);
+impl PolicySource for Failing {
+    async fn fetch(&self, _groups: &[String]) -> Result<Vec<GroupPolicy>, Error> {
+        Err(Error::Store {
+            kind: self.0,
+            detail: "BatchGetItem on `policies`: refused".to_owned(),
+        })
+    }
+}
+
+fn authorizer_with<P: PolicySource>(policies: P) -> Authorizer<Keys, P> {
     let rules = TokenRules::new(
         POOL,
         vec![CLIENT.into()],
@@ -60,7 +75,7 @@ fn authorizer() -> Authorizer<Keys, Policies> {
     .unwrap();
     Authorizer::new(
         TokenVerifier::new(rules, JwksCache::new(Keys, Duration::from_secs(10))),
-        GroupPolicyStore::new(Policies, Duration::from_secs(60)),
+        GroupPolicyStore::new(policies, Duration::from_secs(60)),
     )
 }
 
@@ -191,13 +206,18 @@ use lambda_runtime::tracing::subscriber as tracing_subscriber;
 
 /// What deciding `event` writes: the log lines, and apart from them the EMF metric lines.
 fn written(format: LogFormat, event: &AuthorizerEvent) -> (String, Vec<Value>) {
+    captured(format, || {
+        let _ = decide(event);
+    })
+}
+
+/// What `run` writes: the log lines, and apart from them the EMF metric lines.
+fn captured(format: LogFormat, run: impl FnOnce()) -> (String, Vec<Value>) {
     let captured = Captured::default();
     let subscriber = subscriber(format, captured.clone());
     lambda_runtime::tracing::dispatcher::with_default(
         &lambda_runtime::tracing::Dispatch::new(subscriber),
-        || {
-            let _ = decide(event);
-        },
+        run,
     );
     let out = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let (metrics, logs): (Vec<&str>, Vec<&str>) =
@@ -398,5 +418,112 @@ fn a_forged_header_cannot_choose_a_dimension_value() {
     assert!(
         reason.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
         "{reason}"
+    );
+}
+
+/// Handles `event` with the authorizer `a` on a fresh runtime.
+fn handle<P: PolicySource>(
+    a: &Authorizer<Keys, P>,
+    event: &AuthorizerEvent,
+) -> Result<authorizer::AuthorizerResponse, AuthorizerError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(a.handle(event, NOW))
+}
+
+/// Issue 21: a policy store failure keeps its kind up to the decision: its own reason code in
+/// the error API Gateway turns into a 500, in the log line and as the metric's `Reason`.
+#[test]
+fn each_kind_of_store_failure_is_an_error_with_its_own_reason() {
+    let vet = event(|e| {
+        e["headers"]["Authorization"] = json!(format!("Bearer {}", token(&["pet-veterinarian"])))
+    });
+    for (kind, code) in [
+        (StoreFailure::Throttled, "policy_store_throttled"),
+        (StoreFailure::TimedOut, "policy_store_timeout"),
+        (StoreFailure::AccessDenied, "policy_store_denied"),
+        (StoreFailure::Unavailable, "policy_store_unavailable"),
+    ] {
+        let a = authorizer_with(Failing(kind));
+        let mut result = None;
+        let (logs, metrics) = captured(LogFormat::Json, || result = Some(handle(&a, &vet)));
+        match result {
+            Some(Err(AuthorizerError::Failed(message))) => {
+                assert!(message.starts_with(&format!("{code}: ")), "{message}")
+            }
+            other => panic!("{kind:?}: expected a failure, got {other:?}"),
+        }
+        let line = metrics
+            .iter()
+            .find(|m| m.get("Decisions").is_some())
+            .unwrap();
+        assert_eq!(
+            (&line["Outcome"], &line["Reason"]),
+            (&json!("Error"), &json!(code))
+        );
+        assert!(logs.contains(&format!("\"reason\":\"{code}\"")), "{logs}");
+    }
+}
+
+/// The JSON log line of the one decision in `logs`.
+fn decision_log_line(logs: &str) -> Value {
+    let lines: Vec<Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|l| l["fields"].get("decision").is_some())
+        .collect();
+    assert_eq!(lines.len(), 1, "{logs}");
+    lines.into_iter().next().unwrap()
+}
+
+/// Issue 21: the log line and the metric line of a decision are written from one record, so
+/// they agree on every decision; a field renamed on one side only (the log's `reason`, the
+/// metric's `Reason`, `latency_us` or a cache count) fails here.
+#[test]
+fn a_decisions_log_line_and_metric_line_say_the_same() {
+    let bearer = |groups: &[&str]| json!(format!("Bearer {}", token(groups)));
+    let with = |authorization: Value| event(move |e| e["headers"]["Authorization"] = authorization);
+    let cases = [
+        with(bearer(&["pet-veterinarian"])),
+        with(bearer(&["pet-viewer"])),
+        with(bearer(&[])),
+        with(json!("Bearer not.a.jwt")),
+        with(json!("Basic dmV0OnB3")),
+        event(|e| {
+            e["headers"]["Authorization"] = bearer(&["admin"]);
+            e["methodArn"] = json!("not-an-arn");
+        }),
+    ];
+    let mut outcomes = Vec::new();
+    for case in &cases {
+        let (logs, metrics) = written(LogFormat::Json, case);
+        let log = &decision_log_line(&logs)["fields"];
+        let metric = metrics
+            .iter()
+            .find(|m| m.get("Decisions").is_some())
+            .unwrap();
+        assert_eq!(log["decision"], metric["Outcome"], "{log} {metric}");
+        assert_eq!(log["reason"], metric["Reason"], "{log} {metric}");
+        for (field, member) in [
+            ("latency_us", "DecisionLatency"),
+            ("policy_cache_hits", "PolicyCacheHits"),
+            ("policy_cache_misses", "PolicyCacheMisses"),
+        ] {
+            assert_eq!(log.get(field), metric.get(member), "{log} {metric}");
+        }
+        outcomes.push(metric["Outcome"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        outcomes,
+        [
+            "Allow",
+            "Deny",
+            "Deny",
+            "Unauthorized",
+            "Unauthorized",
+            "Error"
+        ]
     );
 }

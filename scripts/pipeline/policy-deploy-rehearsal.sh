@@ -63,7 +63,7 @@ done
 # The policy stored for GROUP in the stack's policy table: stored_policy GROUP
 stored_policy() {
   local table
-  table=$(json_get "$OUT/deploy/outputs.json" PolicyTableName)
+  table=$(json_get "$OUT/deploy/stack.json" policy_table_name)
   aws dynamodb get-item --table-name "$table" --key "{\"group\": {\"S\": $(python3 -c 'import json, sys; print(json.dumps(sys.argv[1]))' "$1")}}" \
     --query 'Item.policy.S' --output text
 }

@@ -128,16 +128,7 @@ impl<'de> Visitor<'de> for ClaimsVisitor {
                 "aud" => aud = map.next_value::<Option<String>>()?,
                 "username" => username = map.next_value::<Option<String>>()?,
                 "cognito:username" => cognito_username = map.next_value::<Option<String>>()?,
-                "cognito:groups" => {
-                    let list = map.next_value::<Vec<String>>()?;
-                    if list.len() > MAX_GROUPS {
-                        return Err(de::Error::custom(format_args!(
-                            "`cognito:groups` has {} groups; at most {MAX_GROUPS} are accepted",
-                            list.len()
-                        )));
-                    }
-                    groups = Some(list);
-                }
+                "cognito:groups" => groups = Some(bounded_groups(map.next_value()?)?),
                 "cognito:preferred_role" => {
                     preferred_role = map.next_value::<Option<String>>()?;
                 }
@@ -151,15 +142,11 @@ impl<'de> Visitor<'de> for ClaimsVisitor {
         }
         Ok(CognitoClaims {
             // Cognito's `sub` is a UUID: an empty one names nobody.
-            sub: sub
-                .ok_or_else(|| de::Error::missing_field("sub"))
-                .and_then(|sub| {
-                    if sub.is_empty() {
-                        Err(de::Error::custom("`sub` is empty"))
-                    } else {
-                        Ok(sub)
-                    }
-                })?,
+            sub: match sub {
+                None => return Err(de::Error::missing_field("sub")),
+                Some(sub) if sub.is_empty() => return Err(de::Error::custom("`sub` is empty")),
+                Some(sub) => sub,
+            },
             iss: iss.ok_or_else(|| de::Error::missing_field("iss"))?,
             token_use: token_use.ok_or_else(|| de::Error::missing_field("token_use"))?,
             exp: exp.ok_or_else(|| de::Error::missing_field("exp"))?,
@@ -175,6 +162,17 @@ impl<'de> Visitor<'de> for ClaimsVisitor {
             scope,
         })
     }
+}
+
+/// `cognito:groups` as read, unless it holds more than [`MAX_GROUPS`] names.
+fn bounded_groups<E: de::Error>(list: Vec<String>) -> Result<Vec<String>, E> {
+    if list.len() > MAX_GROUPS {
+        return Err(E::custom(format_args!(
+            "`cognito:groups` has {} groups; at most {MAX_GROUPS} are accepted",
+            list.len()
+        )));
+    }
+    Ok(list)
 }
 
 /// The claim names read so far. A real token has a few dozen claims, which a linear scan checks

@@ -9,7 +9,7 @@ use std::sync::{Arc, LazyLock};
 
 use serde::{Serialize, Serializer};
 
-use crate::arn::Pattern;
+use crate::arn::{MethodArn, Pattern};
 use crate::group::GroupPolicy;
 use crate::policy::{Effect, PolicyDocument, RequestFacts, Scope, Statement, StatementJson};
 use crate::untrusted::Untrusted;
@@ -236,47 +236,113 @@ impl MergedPolicy {
             None => Decision::Deny(Reason::NoMatchingAllow),
         }
     }
+}
 
-    /// The policy document to hand to API Gateway. `deny_scope` is what an empty policy denies
-    /// (the API stage's wildcard ARN), since API Gateway wants at least one statement.
-    pub fn document<'s>(&'s self, deny_scope: &'s str) -> impl Serialize + 's {
-        RenderedPolicy {
-            merged: self,
-            deny_scope,
-        }
+/// The policy returned to API Gateway for one request: the whole merged policy (API Gateway
+/// caches it and applies it to every method of the API), or, when no statement of it applies, a
+/// Deny of every method of the request's stage, since a policy holds at least one statement.
+/// The authorizer, the policy tools and the fuzz targets all render it through this one type.
+#[derive(Debug)]
+pub struct ReturnedPolicy {
+    merged: MergedPolicy,
+    /// What an empty merge denies (the stage's wildcard ARN); `None` when it has statements.
+    deny_scope: Option<String>,
+}
+
+impl ReturnedPolicy {
+    /// The policy returned for a request on `method_arn`, from the merge it was decided on.
+    pub fn new(merged: MergedPolicy, method_arn: &MethodArn) -> Self {
+        let deny_scope = merged.is_empty().then(|| method_arn.stage_wildcard());
+        Self { merged, deny_scope }
+    }
+
+    /// The merged policy it renders.
+    pub fn merged(&self) -> &MergedPolicy {
+        &self.merged
+    }
+
+    /// The policy document as API Gateway receives it.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
     }
 }
 
-struct RenderedPolicy<'s> {
-    merged: &'s MergedPolicy,
-    deny_scope: &'s str,
-}
-
-impl Serialize for RenderedPolicy<'_> {
+impl Serialize for ReturnedPolicy {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let mut doc = serializer.serialize_struct("PolicyDocument", 2)?;
         doc.serialize_field("Version", crate::policy::POLICY_VERSION)?;
-        if self.merged.is_empty() {
-            doc.serialize_field(
+        match &self.deny_scope {
+            Some(scope) => doc.serialize_field(
                 "Statement",
                 &[serde_json::json!({
                     "Effect": "Deny",
                     "Action": [INVOKE_ACTION],
-                    "Resource": [self.deny_scope],
+                    "Resource": [scope],
                 })],
-            )?;
-        } else {
-            let statements: Vec<_> = self
-                .merged
-                .entries()
-                .map(|entry| StatementJson {
-                    statement: entry.statement,
-                    with_condition: false,
-                })
-                .collect();
-            doc.serialize_field("Statement", &statements)?;
+            )?,
+            None => {
+                let statements: Vec<_> = self
+                    .merged
+                    .entries()
+                    .map(|entry| StatementJson {
+                        statement: entry.statement,
+                        with_condition: false,
+                    })
+                    .collect();
+                doc.serialize_field("Statement", &statements)?;
+            }
         }
         doc.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(name: &str, policy: &str) -> Arc<GroupPolicy> {
+        Arc::new(GroupPolicy {
+            group: name.to_owned(),
+            policy: PolicyDocument::from_json(policy),
+            role_arn: None,
+            precedence: None,
+        })
+    }
+
+    fn returned(groups: Vec<Arc<GroupPolicy>>, arn: &MethodArn) -> serde_json::Value {
+        let merged = MergedPolicy::for_request(groups, &RequestFacts::default());
+        serde_json::to_value(ReturnedPolicy::new(merged, arn)).unwrap()
+    }
+
+    #[test]
+    fn an_empty_merge_returns_a_deny_of_the_whole_stage_and_anything_else_the_merge() {
+        let arn = MethodArn::parse(
+            "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3/prod/GET/petstore/v1/pets",
+        )
+        .unwrap();
+        assert_eq!(
+            returned(Vec::new(), &arn),
+            serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny",
+                "Action": [INVOKE_ACTION],
+                "Resource": ["arn:aws:execute-api:eu-west-1:123456789012:a1b2c3/prod/*"]}]})
+        );
+        // Statements whose conditions fail are not merged: that too is an empty merge.
+        let elsewhere = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*",
+            "Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"192.0.2.0/24"}}}]}"#;
+        let facts = RequestFacts {
+            source_ip: Some("203.0.113.9".parse().unwrap()),
+        };
+        let merged = MergedPolicy::for_request(vec![group("office", elsewhere)], &facts);
+        let document = serde_json::to_value(ReturnedPolicy::new(merged, &arn)).unwrap();
+        assert_eq!(document["Statement"][0]["Effect"], "Deny");
+
+        let viewer = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Read","Effect":"Allow",
+            "Action":"execute-api:Invoke","Resource":"arn:aws:execute-api:*:*:*/*/GET/*"}]}"#;
+        assert_eq!(
+            returned(vec![group("viewer", viewer)], &arn)["Statement"],
+            serde_json::json!([{"Sid": "Read", "Effect": "Allow", "Action": [INVOKE_ACTION],
+                "Resource": ["arn:aws:execute-api:*:*:*/*/GET/*"]}])
+        );
     }
 }

@@ -7,9 +7,10 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
-use crate::error::{Error, PolicyError};
+use crate::error::{Error, PolicyError, StoreFailure};
 use crate::group::GroupPolicy;
 use crate::policy::PolicyDocument;
 use crate::store::PolicySource;
@@ -93,13 +94,19 @@ impl DynamoPolicySource {
         }
     }
 
-    /// A failed call on the table, with the SDK's whole error chain.
-    fn failed(&self, operation: &str, error: impl std::error::Error) -> Error {
-        Error::Store(format!(
-            "{operation} on `{}`: {}",
-            self.table,
-            aws_sdk_dynamodb::error::DisplayErrorContext(error)
-        ))
+    /// A failed call on the table, of the kind its SDK error says, with the whole error chain.
+    fn failed<E>(&self, operation: &str, error: SdkError<E>) -> Error
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        Error::Store {
+            kind: failure_kind(&error),
+            detail: format!(
+                "{operation} on `{}`: {}",
+                self.table,
+                crate::sdk_error::cause(&error)
+            ),
+        }
     }
 
     async fn fetch_chunk(&self, groups: &[String]) -> Result<Vec<GroupPolicy>, Error> {
@@ -117,7 +124,7 @@ impl DynamoPolicySource {
             .expression_attribute_names("#r", "role_arn")
             .expression_attribute_names("#n", "precedence")
             .build()
-            .map_err(|e| Error::Store(e.to_string()))?;
+            .map_err(|e| Error::store(e.to_string()))?;
         let mut found = Vec::new();
         let mut delay = self.backoff.first_delay;
         for attempt in 0..=self.backoff.retries {
@@ -144,10 +151,18 @@ impl DynamoPolicySource {
                 Some(rest) => request = rest,
             }
         }
-        Err(Error::Store(format!(
-            "BatchGetItem on `{}` left keys unprocessed after {} retries",
-            self.table, self.backoff.retries
-        )))
+        // Keys come back unprocessed when the table's throughput is exceeded, a partition is
+        // asked for over 1 MB, the response passes 16 MB, or on an internal failure:
+        // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html
+        // A batch of small policy items, one per partition key, meets neither size limit, so
+        // what is left after the retries is throttling (rarely, an internal failure).
+        Err(Error::Store {
+            kind: StoreFailure::Throttled,
+            detail: format!(
+                "BatchGetItem on `{}` left keys unprocessed after {} retries",
+                self.table, self.backoff.retries
+            ),
+        })
     }
 }
 
@@ -191,6 +206,31 @@ impl PolicySource for DynamoPolicySource {
     }
 }
 
+/// DynamoDB's error codes for a request refused for want of capacity (the SDK has retried them
+/// already), and for one IAM refused; see "Error messages and codes" in
+/// https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html
+const THROTTLING_CODES: [&str; 3] = [
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "ThrottlingException",
+];
+const ACCESS_DENIED_CODE: &str = "AccessDeniedException";
+
+/// The kind of a failed call: a timeout from the SDK's own error (its operation or attempt
+/// timeout, or a connect timeout), throttling and access denied from the service's error code.
+fn failure_kind<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> StoreFailure {
+    match error {
+        SdkError::TimeoutError(_) => StoreFailure::TimedOut,
+        SdkError::DispatchFailure(failure) if failure.is_timeout() => StoreFailure::TimedOut,
+        SdkError::ServiceError(service) => match service.err().code() {
+            Some(code) if THROTTLING_CODES.contains(&code) => StoreFailure::Throttled,
+            Some(ACCESS_DENIED_CODE) => StoreFailure::AccessDenied,
+            _ => StoreFailure::Unavailable,
+        },
+        _ => StoreFailure::Unavailable,
+    }
+}
+
 /// Creates an on-demand table keyed by one attribute (`key` of type `key_type`: `S` or `N`).
 /// The local stack's provisioning and the emulator tests make their tables with it; the
 /// deployed stack's tables come from the template.
@@ -201,7 +241,7 @@ pub async fn create_table(
     key_type: aws_sdk_dynamodb::types::ScalarAttributeType,
 ) -> Result<(), Error> {
     use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType};
-    let failed = |e: &dyn std::fmt::Display| Error::Store(format!("creating table `{name}`: {e}"));
+    let failed = |e: &dyn std::fmt::Display| Error::store(format!("creating table `{name}`: {e}"));
     let definition = AttributeDefinition::builder()
         .attribute_name(key)
         .attribute_type(key_type)
@@ -220,6 +260,6 @@ pub async fn create_table(
         .key_schema(schema)
         .send()
         .await
-        .map_err(|e| failed(&aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+        .map_err(|e| failed(&crate::sdk_error::cause(&e)))?;
     Ok(())
 }

@@ -9,18 +9,22 @@
 //! - `policy`: [`PolicyDocument`], the strict IAM policy model the entries are parsed into
 //!   (read with [`json::parse_unique`], which refuses repeated keys);
 //! - `decision`: [`MergedPolicy`] merges the groups' statements once and decides on a
-//!   [`MethodArn`] (`arn`), as a [`Decision`] with its [`Reason`];
+//!   [`MethodArn`] (`arn`), as a [`Decision`] with its [`Reason`]; [`ReturnedPolicy`] is the
+//!   policy returned to API Gateway, the one rule every renderer uses;
 //! - [`context`]: the [`context::AuthorizerContext`] the authorizer returns, the
 //!   [`context::Caller`] the backend reads back, and the rule for which role the caller acts as.
 //!
 //! Beside the path: [`env`](mod@env) names the functions' variables, [`cors`] holds the
 //! browser origins allowed to call the API, [`reference`] evaluates a returned policy as API
 //! Gateway does (to hold the decision to), [`untrusted`] makes a caller's
-//! strings safe to log, and `error` holds [`Error`] and [`PolicyError`].
+//! strings safe to log, and `error` holds [`Error`] (a store failure keeps its
+//! [`StoreFailure`] kind) and [`PolicyError`].
 //!
 //! The decision path is plain functions over plain data; the I/O (the JWKS over HTTP, feature
 //! `http-jwks`, and DynamoDB) sits behind the small [`jwks::JwksSource`] and [`PolicySource`]
 //! traits, so the backend links the core without either.
+// The request path keeps its functions short enough to read at once (threshold in clippy.toml).
+#![cfg_attr(not(test), warn(clippy::too_many_lines))]
 
 mod arn;
 mod claims;
@@ -36,14 +40,16 @@ pub mod json;
 pub mod jwks;
 mod policy;
 pub mod reference;
+#[cfg(feature = "dynamodb")]
+pub mod sdk_error;
 mod store;
 mod token;
 pub mod untrusted;
 
 pub use arn::{MethodArn, Pattern};
 pub use claims::{CognitoClaims, MAX_GROUPS, TokenUse};
-pub use decision::{Decision, INVOKE_ACTION, MergedPolicy, Origin, Reason};
-pub use error::{Error, PolicyError};
+pub use decision::{Decision, INVOKE_ACTION, MergedPolicy, Origin, Reason, ReturnedPolicy};
+pub use error::{Error, PolicyError, StoreFailure};
 pub use group::GroupPolicy;
 pub use policy::{
     Condition, ConditionBlock, ConditionKey, ConditionOutcome, Effect, IpOperator, POLICY_VERSION,

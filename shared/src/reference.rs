@@ -8,17 +8,35 @@
 //! `?` any one; actions match without regard to (ASCII) case, resources exactly. Any applying `Deny`
 //! wins; else any applying `Allow` allows; else it is denied. A returned policy has no
 //! conditions (they were applied before it was returned), so a `Condition` is an error here.
+//! [`evaluate`] also tells an explicit deny from no allow, as API Gateway's two 403 messages do
+//! (the local gateway answers with them).
 
 use serde_json::Value;
 
+/// What API Gateway makes of a request under a returned policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Allow,
+    /// A `Deny` applies (API Gateway's "with an explicit deny" 403).
+    ExplicitDeny,
+    /// No statement allows it (API Gateway's plain 403).
+    ImplicitDeny,
+}
+
 /// Whether the policy allows `action` on `resource`, or why the policy cannot be read.
 pub fn allows(policy: &Value, action: &str, resource: &str) -> Result<bool, String> {
+    evaluate(policy, action, resource).map(|verdict| verdict == Verdict::Allow)
+}
+
+/// The verdict on `action` on `resource`, or why the policy cannot be read. Every statement is
+/// read, whether or not it applies: one it cannot read makes the whole policy unreadable.
+pub fn evaluate(policy: &Value, action: &str, resource: &str) -> Result<Verdict, String> {
     let statements = match policy.get("Statement") {
         Some(Value::Array(list)) => list.iter().collect(),
         Some(one @ Value::Object(_)) => vec![one],
         _ => return Err("no `Statement`".to_owned()),
     };
-    let mut allowed = false;
+    let (mut allowed, mut denied) = (false, false);
     for statement in statements {
         if statement.get("Condition").is_some() {
             return Err("a returned policy has no conditions".to_owned());
@@ -28,15 +46,18 @@ pub fn allows(policy: &Value, action: &str, resource: &str) -> Result<bool, Stri
         })?;
         let resource_matches =
             element(statement, "Resource", "NotResource", |p| glob(p, resource))?;
-        if action_matches && resource_matches {
-            match statement.get("Effect").and_then(Value::as_str) {
-                Some("Deny") => return Ok(false),
-                Some("Allow") => allowed = true,
-                other => return Err(format!("`Effect` is {other:?}")),
-            }
+        let applies = action_matches && resource_matches;
+        match statement.get("Effect").and_then(Value::as_str) {
+            Some("Deny") => denied |= applies,
+            Some("Allow") => allowed |= applies,
+            other => return Err(format!("`Effect` is {other:?}")),
         }
     }
-    Ok(allowed)
+    Ok(match (denied, allowed) {
+        (true, _) => Verdict::ExplicitDeny,
+        (false, true) => Verdict::Allow,
+        (false, false) => Verdict::ImplicitDeny,
+    })
 }
 
 /// Whether `positive` (or everything but `negative`) matches, by `matches` on each pattern.
@@ -162,6 +183,39 @@ mod tests {
         assert!(!glob("a?c", "ac"));
         assert!(!glob("a*d", "abc"));
         assert!(glob("*/GET/petstore/v1/*", "api/prod/GET/petstore/v1/pets"));
+    }
+
+    #[test]
+    fn an_explicit_deny_is_told_from_no_allow() {
+        let policy = json!({"Statement": [
+            {"Effect": "Allow", "Action": "*", "Resource": "*/GET/*"},
+            {"Effect": "Deny", "Action": "*", "Resource": "*/prod/GET/petstore/v1/*"},
+        ]});
+        let verdict = |method: &str| {
+            evaluate(
+                &policy,
+                "execute-api:Invoke",
+                &ARN.replace("/GET/", &format!("/{method}/")),
+            )
+        };
+        assert_eq!(verdict("GET"), Ok(Verdict::ExplicitDeny));
+        assert_eq!(verdict("POST"), Ok(Verdict::ImplicitDeny));
+        let read = json!({"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}});
+        assert_eq!(
+            evaluate(&read, "execute-api:Invoke", ARN),
+            Ok(Verdict::Allow)
+        );
+    }
+
+    /// A statement it cannot read spoils the policy even behind a Deny that already applies:
+    /// API Gateway reads the whole document, not up to the first answer.
+    #[test]
+    fn a_statement_it_cannot_read_is_an_error_even_after_an_applying_deny() {
+        let policy = json!({"Statement": [
+            {"Effect": "Deny", "Action": "*", "Resource": "*"},
+            {"Effect": "Perhaps", "Action": "*", "Resource": "*"},
+        ]});
+        assert!(evaluate(&policy, "execute-api:Invoke", ARN).is_err());
     }
 
     #[test]

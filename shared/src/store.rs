@@ -185,7 +185,7 @@ impl<S: PolicySource> GroupPolicyStore<S> {
 }
 
 fn poisoned() -> Error {
-    Error::Store("policy cache lock poisoned".to_owned())
+    Error::store("policy cache lock poisoned")
 }
 
 #[cfg(test)]
@@ -203,7 +203,7 @@ mod tests {
         async fn fetch(&self, groups: &[String]) -> Result<Vec<GroupPolicy>, Error> {
             self.asked
                 .lock()
-                .map_err(|_| Error::Store("poisoned".into()))?
+                .map_err(|_| Error::store("poisoned"))?
                 .extend(groups.iter().cloned());
             Ok(groups
                 .iter()

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::types::AttributeValue;
 use groupgate_shared::{
     GroupPolicy, INVOKE_ACTION, MergedPolicy, MethodArn, PolicyDocument, RequestFacts,
+    ReturnedPolicy,
 };
 use serde::Deserialize;
 
@@ -68,8 +69,8 @@ fn decision_table() {
             &case.path,
         )
         .unwrap();
-        let merged = MergedPolicy::for_request(groups, &facts);
-        let decision = merged.decide(INVOKE_ACTION, arn.as_str());
+        let policy = ReturnedPolicy::new(MergedPolicy::for_request(groups, &facts), &arn);
+        let decision = policy.merged().decide(INVOKE_ACTION, arn.as_str());
         if decision.as_str() != case.expect || decision.reason().to_string() != case.reason {
             failures.push(format!(
                 "{}: got {} ({}), wanted {} ({})",
@@ -81,7 +82,7 @@ fn decision_table() {
             ));
         }
 
-        let rendered = serde_json::to_string(&merged.document(&arn.stage_wildcard())).unwrap();
+        let rendered = policy.to_json();
         let returned = PolicyDocument::from_json(&rendered).unwrap();
         let cached = MergedPolicy::from_document("returned", returned, &RequestFacts::default());
         let again = cached.decide(INVOKE_ACTION, arn.as_str());

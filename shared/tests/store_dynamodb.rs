@@ -1,16 +1,18 @@
 #![cfg(test)]
-//! The group policy store against DynamoDB: moto's server over the wire, and smithy mocks for the
-//! faults moto cannot produce (unprocessed keys, throttling).
+//! The group policy store against DynamoDB: moto's server over the wire; for the refusals moto
+//! never makes (it enforces no IAM and never throttles), a server answering with DynamoDB's own
+//! error bodies, and one that never answers, read by the real SDK client; and smithy mocks for
+//! unprocessed keys, which need a successful answer that changes from call to call.
 
 use std::time::Duration;
 
-use aws_sdk_dynamodb::operation::batch_get_item::{BatchGetItemError, BatchGetItemOutput};
+use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
-use groupgate_shared::PolicySource;
 use groupgate_shared::dynamodb::{Backoff, DynamoPolicySource};
-use groupgate_shared::{GroupPolicyStore, PolicyDocument};
-use groupgate_testkit::{Moto, policy_table};
+use groupgate_shared::{Error, GroupPolicyStore, PolicyDocument, PolicySource, StoreFailure};
+use groupgate_testkit::{Moto, StaticHttpServer, policy_table};
+use serde_json::json;
 use std::collections::HashMap;
 
 const ALLOW_ALL: &str =
@@ -103,17 +105,67 @@ async fn cached_entries_are_reused_within_the_ttl_and_reread_after() {
     assert_eq!((reread.cache_hits, reread.cache_misses), (0, 1));
 }
 
+/// The kind of a store error, and its message.
+fn kind(error: Error) -> (StoreFailure, String) {
+    let message = error.to_string();
+    match error {
+        Error::Store { kind, .. } => (kind, message),
+        other => panic!("not a store error: {other}"),
+    }
+}
+
 #[tokio::test]
-async fn a_missing_table_is_a_store_error() {
+async fn a_missing_table_is_a_store_error_of_no_particular_kind() {
     let moto = Moto::start().await;
     let client = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
     let source = DynamoPolicySource::new(client, "no-such-table".into(), backoff());
-    let err = source
-        .fetch(&["vet".to_owned()])
-        .await
-        .unwrap_err()
-        .to_string();
+    let (kind, err) = kind(source.fetch(&["vet".to_owned()]).await.unwrap_err());
+    assert_eq!(kind, StoreFailure::Unavailable, "{err}");
     assert!(err.contains("no-such-table"), "{err}");
+}
+
+/// A client of the policy table at `endpoint`, with short timeouts and one attempt per call
+/// (the SDK's retries end in the same error, later).
+async fn client_at(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_millis(200))
+        .operation_attempt_timeout(Duration::from_millis(200))
+        .operation_timeout(Duration::from_millis(600))
+        .build();
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .endpoint_url(endpoint)
+        .timeout_config(timeouts)
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .load()
+        .await;
+    aws_sdk_dynamodb::Client::new(&config)
+}
+
+/// A table that takes the connection and never answers is a timeout; one whose port refuses
+/// the connection is not (another fix: the endpoint, not the network's patience).
+#[tokio::test]
+async fn a_stalled_table_is_a_timeout_and_a_refused_connection_is_not() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let stalled = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    let source = DynamoPolicySource::new(client_at(&stalled).await, "t".into(), backoff());
+    let (kind_of_stall, err) = kind(source.fetch(&["vet".to_owned()]).await.unwrap_err());
+    assert_eq!(kind_of_stall, StoreFailure::TimedOut, "{err}");
+    assert!(err.starts_with("policy store timed out: "), "{err}");
+
+    let closed = format!("http://127.0.0.1:{}", groupgate_testkit::free_port());
+    let source = DynamoPolicySource::new(client_at(&closed).await, "t".into(), backoff());
+    let (kind_of_refusal, err) = kind(source.fetch(&["vet".to_owned()]).await.unwrap_err());
+    assert_eq!(kind_of_refusal, StoreFailure::Unavailable, "{err}");
 }
 
 fn unprocessed(table: &str, group: &str) -> BatchGetItemOutput {
@@ -162,35 +214,65 @@ async fn keys_left_unprocessed_after_the_retries_fail_closed() {
         .build();
     let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&rule]);
     let source = DynamoPolicySource::new(client, "t".into(), backoff());
-    let err = source
-        .fetch(&["vet".to_owned()])
-        .await
-        .unwrap_err()
-        .to_string();
+    let (kind, err) = kind(source.fetch(&["vet".to_owned()]).await.unwrap_err());
     assert!(err.contains("unprocessed after 2 retries"), "{err}");
+    assert_eq!(
+        kind,
+        StoreFailure::Throttled,
+        "what the table could not serve"
+    );
     assert_eq!(rule.num_calls(), 3);
 }
 
+/// Issue 21: each of DynamoDB's refusals keeps its kind through the store, for the reason code
+/// an operator acts on. The bodies are DynamoDB's (awsJson1_0 errors, `__type` naming the
+/// exception), read by the SDK's own deserializer; the codes are those of "Error messages and
+/// codes" in https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html
 #[tokio::test]
-async fn throttling_is_a_store_error() {
-    let rule = mock!(aws_sdk_dynamodb::Client::batch_get_item).then_error(|| {
-        BatchGetItemError::ProvisionedThroughputExceededException(
-            aws_sdk_dynamodb::types::error::ProvisionedThroughputExceededException::builder()
-                .message("slow down")
-                .build(),
-        )
-    });
-    let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&rule]);
-    let store = GroupPolicyStore::new(
-        DynamoPolicySource::new(client, "t".into(), backoff()),
-        Duration::from_secs(60),
-    );
-    let err = store
-        .load(&["vet".to_owned()])
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("slow down"), "{err}");
+async fn throttling_and_access_denied_are_store_errors_of_their_own_kinds() {
+    let dynamodb = "com.amazonaws.dynamodb.v20120810";
+    let cases = [
+        (
+            "400 Bad Request",
+            format!("{dynamodb}#ProvisionedThroughputExceededException"),
+            StoreFailure::Throttled,
+        ),
+        (
+            "400 Bad Request",
+            format!("{dynamodb}#RequestLimitExceeded"),
+            StoreFailure::Throttled,
+        ),
+        (
+            "400 Bad Request",
+            format!("{dynamodb}#ThrottlingException"),
+            StoreFailure::Throttled,
+        ),
+        (
+            "400 Bad Request",
+            "com.amazon.coral.service#AccessDeniedException".to_owned(),
+            StoreFailure::AccessDenied,
+        ),
+        (
+            "500 Internal Server Error",
+            format!("{dynamodb}#InternalServerError"),
+            StoreFailure::Unavailable,
+        ),
+    ];
+    for (status, error_type, want) in cases {
+        let body = json!({"__type": error_type, "message": "refused by the test"});
+        let server = StaticHttpServer::start(status, body.to_string())
+            .await
+            .unwrap();
+        let client = client_at(&server.url("")).await;
+        let store = GroupPolicyStore::new(
+            DynamoPolicySource::new(client, "t".into(), backoff()),
+            Duration::from_secs(60),
+        );
+        let (got, err) = kind(store.load(&["vet".to_owned()]).await.unwrap_err());
+        assert_eq!(got, want, "{err}");
+        assert!(err.contains("refused by the test"), "{err}");
+        assert_eq!(server.hits(), 1);
+    }
 }
 
 /// Issue #14: start-up reads a small table whole (one Scan), so the first request finds every

@@ -285,10 +285,10 @@ mod lifecycle {
     use aws_sdk_apigateway::operation::update_account::{UpdateAccountError, UpdateAccountOutput};
     use aws_sdk_apigateway::types::error::BadRequestException;
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
-    use groupgate_cli::operations::cloudformation::Polling;
-    use groupgate_cli::operations::{
-        self, BootstrapParams, LoggingRole, set_api_gateway_logging_role,
+    use groupgate_cli::operations::bootstrap::{
+        self as operations, BootstrapParams, LoggingRole, set_api_gateway_logging_role,
     };
+    use groupgate_cli::operations::cloudformation::Polling;
     use groupgate_cli::stack::bootstrap;
     use groupgate_testkit::Moto;
 

@@ -30,9 +30,9 @@ use std::time::Duration;
 
 use aws_sdk_apigateway::operation::flush_stage_authorizers_cache::FlushStageAuthorizersCacheOutput;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use groupgate_cli::operations::bootstrap::{self as bootstrapping, BootstrapParams};
 use groupgate_cli::operations::cloudformation::{Outcome, Polling};
 use groupgate_cli::operations::deploy::{DeployRequest, deploy, flush_authorizer_cache};
-use groupgate_cli::operations::{self, BootstrapParams};
 use groupgate_cli::stack::{self, groups};
 use groupgate_testkit::{Moto, unique};
 
@@ -112,7 +112,7 @@ async fn bootstrap(aws: &aws_config::SdkConfig) {
         oidc_provider_arn: None,
         stack_name_prefix: "groupgate".into(),
     };
-    operations::bootstrap(aws, params, FAST).await.unwrap();
+    bootstrapping::bootstrap(aws, params, FAST).await.unwrap();
     // What the bucket's VersioningConfiguration does, which moto's CloudFormation ignores.
     let s3 = aws_sdk_s3::Client::new(aws);
     s3.put_bucket_versioning()
@@ -192,7 +192,7 @@ async fn bootstrap_then_deploy_then_an_unchanged_redeploy() {
 
     // The policy table holds every group with the role ARN the stack created for it.
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
-    let table = &first.outputs["PolicyTableName"];
+    let table = &first.outputs.policy_table_name;
     let items = dynamodb
         .scan()
         .table_name(table)
@@ -211,15 +211,21 @@ async fn bootstrap_then_deploy_then_an_unchanged_redeploy() {
     }
     let pets = dynamodb
         .scan()
-        .table_name(&first.outputs["PetsTableName"])
+        .table_name(&first.outputs.pets_table_name)
         .select(aws_sdk_dynamodb::types::Select::Count)
         .send()
         .await
         .unwrap();
     assert!(pets.count > 1, "the default pets are seeded");
+    // The stack's description, as `groupgate describe --stack` prints it.
     let written: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(inputs.out.join("outputs.json")).unwrap()).unwrap();
-    assert_eq!(written["PolicyTableName"], first.outputs["PolicyTableName"]);
+        serde_json::from_slice(&std::fs::read(inputs.out.join("stack.json")).unwrap()).unwrap();
+    assert_eq!(
+        written["policy_table_name"].as_str(),
+        Some(first.outputs.policy_table_name.as_str())
+    );
+    assert!(written["group_role_arns"]["admin"].is_string(), "{written}");
+    assert!(written.get("local").is_none(), "{written}");
 
     // The same build again: nothing to upload, no stack change, seeded again, and the flush is
     // attempted (moto has no FlushStageAuthorizersCache).

@@ -11,7 +11,9 @@ use std::time::Duration;
 use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
 use aws_sdk_dynamodb::types::AttributeValue;
 use groupgate_cli::operations::seed;
+use groupgate_cli::stack::Output;
 use groupgate_cli::stack::assets::Assets;
+use groupgate_cli::stack::outputs::parse_group_roles;
 use groupgate_cli::stack::{self, groups};
 use groupgate_shared::{GroupPolicy, PolicyDocument};
 use groupgate_testkit::{Moto, policy_table, unique};
@@ -143,7 +145,7 @@ async fn the_template_reaches_create_complete_in_moto() {
         .collect();
     // The tables exist in moto's DynamoDB under the names the stack reports.
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
-    for key in ["PolicyTableName", "PetsTableName"] {
+    for key in [Output::PolicyTableName.key(), Output::PetsTableName.key()] {
         dynamodb
             .describe_table()
             .table_name(&outputs[key])
@@ -151,7 +153,7 @@ async fn the_template_reaches_create_complete_in_moto() {
             .await
             .unwrap_or_else(|e| panic!("{key}: {e:?}"));
     }
-    let roles = seed::parse_group_roles(&outputs["GroupRoleArns"]).unwrap();
+    let roles = parse_group_roles(&outputs[Output::GroupRoleArns.key()]).unwrap();
     assert_eq!(
         roles.keys().collect::<Vec<_>>(),
         ["admin", "pet-veterinarian", "pet-viewer"]
@@ -168,7 +170,7 @@ async fn seeding_writes_every_group_and_removes_undefined_ones() {
     let table = policy_table(&client, &[("retired-group", stale, None, None)]).await;
     let groups = groups::load(&groups::default_dir()).unwrap();
     let roles =
-        seed::parse_group_roles("admin=arn:aws:iam::123456789012:role/groupgate/s/admin").unwrap();
+        parse_group_roles("admin=arn:aws:iam::123456789012:role/groupgate/s/admin").unwrap();
 
     let report = seed::seed(&client, &table, &groups, &roles, true)
         .await
@@ -266,7 +268,7 @@ async fn a_reseed_without_roles_keeps_the_stored_roles() {
     let table = policy_table(&client, &[]).await;
     let groups = groups::load(&groups::default_dir()).unwrap();
     let roles =
-        seed::parse_group_roles("admin=arn:aws:iam::123456789012:role/groupgate/s/admin").unwrap();
+        parse_group_roles("admin=arn:aws:iam::123456789012:role/groupgate/s/admin").unwrap();
     seed::seed(&client, &table, &groups, &roles, true)
         .await
         .unwrap();

@@ -15,7 +15,9 @@ use std::process::Output;
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::types::{AttributeValue, ScalarAttributeType};
-use groupgate_cli::stack::{self, groups};
+use std::collections::BTreeMap;
+
+use groupgate_cli::stack::{self, Output as StackOutput, StackOutputs, groups};
 use groupgate_testkit::{CognitoPool, Moto, policy_table, unique};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
@@ -302,12 +304,46 @@ fn write_json(value: &serde_json::Value) -> PathBuf {
     path
 }
 
-/// A stack in moto whose outputs are `outputs`, as a deployed stack's are.
-async fn stack_with_outputs(aws: &aws_config::SdkConfig, outputs: &[(&str, &str)]) -> String {
-    let name = unique("described").replace('-', "");
-    let outputs: serde_json::Map<String, serde_json::Value> = outputs
+/// Every output of an app stack, each a plausible value, with `overrides` laid over them.
+fn all_outputs(overrides: &[(&str, &str)]) -> Vec<(String, String)> {
+    let roles = groups::load(&groups::default_dir())
+        .unwrap()
         .iter()
-        .map(|(k, v)| ((*k).to_owned(), serde_json::json!({ "Value": v })))
+        .map(|g| {
+            format!(
+                "{}=arn:aws:iam::123456789012:role/groupgate/s/groups/{}",
+                g.group, g.group
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    StackOutput::ALL
+        .iter()
+        .map(|o| {
+            let value = match o {
+                StackOutput::ApiUrl => {
+                    "https://api0000000.execute-api.us-east-1.amazonaws.com/prod"
+                }
+                StackOutput::Region => "us-east-1",
+                StackOutput::GroupRoleArns => &roles,
+                _ => "unused",
+            };
+            let value = overrides
+                .iter()
+                .find(|(k, _)| *k == o.key())
+                .map_or(value, |(_, v)| *v);
+            (o.key().to_owned(), value.to_owned())
+        })
+        .collect()
+}
+
+/// A stack in moto with every output of an app stack, `overrides` among them, as a deployed
+/// stack's are.
+async fn stack_with_outputs(aws: &aws_config::SdkConfig, overrides: &[(&str, &str)]) -> String {
+    let name = unique("described").replace('-', "");
+    let outputs: serde_json::Map<String, serde_json::Value> = all_outputs(overrides)
+        .into_iter()
+        .map(|(k, v)| (k, serde_json::json!({ "Value": v })))
         .collect();
     let template = serde_json::json!({
         "Resources": { "Topic": { "Type": "AWS::SNS::Topic" } },
@@ -324,9 +360,9 @@ async fn stack_with_outputs(aws: &aws_config::SdkConfig, outputs: &[(&str, &str)
 }
 
 /// The smoke tests' two calls on a stack description: a token (Cognito) and removing the pets
-/// they wrote (DynamoDB). Once with DynamoDB's endpoint in the description, as the local stack
-/// writes it; once without, as the deployed smoke test writes it, where the environment's
-/// DynamoDB endpoint must be used and never Cognito's.
+/// they wrote (DynamoDB). Once for the local stack's description, whose own parts name each
+/// service's endpoint; once for a deployed stack's (`groupgate describe --stack`), where the
+/// environment's endpoints are used, each service's own.
 #[tokio::test]
 async fn token_and_remove_pets_reach_cognito_and_dynamodb_each_on_its_own_endpoint() {
     let moto = Moto::start().await;
@@ -337,36 +373,47 @@ async fn token_and_remove_pets_reach_cognito_and_dynamodb_each_on_its_own_endpoi
     let mut env = endpoints.env();
     env.extend(credentials(&aws).await);
 
-    for (how, dynamodb_endpoint) in [
-        ("in the description", Some(endpoints.url("dynamodb"))),
-        ("from the environment", None),
-    ] {
+    for local in [true, false] {
         let table = pets_table(&dynamodb).await;
-        let mut description = serde_json::json!({
-            "user_pool_id": pool.id,
-            "operator_client_id": pool.client_id,
-            "cognito_endpoint": endpoints.url("cognito-idp"),
-            "region": "us-east-1",
-            "users": [{"username": "vet", "password": "Corr3ct-Horse!"}],
-            "pets_table": table,
-        });
-        if let Some(endpoint) = &dynamodb_endpoint {
-            description["dynamodb_endpoint"] = endpoint.clone().into();
+        let outputs: BTreeMap<String, String> = all_outputs(&[
+            ("UserPoolId", &pool.id),
+            ("OperatorClientId", &pool.client_id),
+            ("PetsTableName", &table),
+        ])
+        .into_iter()
+        .collect();
+        let outputs = StackOutputs::from_outputs("s", &outputs).unwrap();
+        let mut description = serde_json::to_value(&outputs).unwrap();
+        let mut run_env = env.clone();
+        if local {
+            description["local"] = serde_json::json!({
+                "cognito_endpoint": endpoints.url("cognito-idp"),
+                "dynamodb_endpoint": endpoints.url("dynamodb"),
+                "jwks_url": "http://127.0.0.1:1/jwks.json",
+                "users": [{"username": "vet", "password": "Corr3ct-Horse!", "groups": []}],
+            });
+        } else {
+            run_env.push(("GROUPGATE_PASSWORD".into(), "Corr3ct-Horse!".into()));
         }
+        let how = if local {
+            "local stack"
+        } else {
+            "deployed stack"
+        };
         let file = write_json(&description);
         let file = file.to_str().unwrap();
 
-        let token = groupgate(&["token", "--stack-file", file, "--user", "vet"], &env).await;
-        assert_ran(&format!("token, DynamoDB {how}"), &token, &endpoints);
+        let token = groupgate(&["token", "--stack-file", file, "--user", "vet"], &run_env).await;
+        assert_ran(&format!("token, {how}"), &token, &endpoints);
         let token = String::from_utf8(token.stdout).unwrap();
         assert_eq!(token.trim().split('.').count(), 3, "a JWT");
 
-        let removed = groupgate(&["remove-pets", "--stack-file", file, "--id", "7"], &env).await;
-        assert_ran(
-            &format!("remove-pets, DynamoDB {how}"),
-            &removed,
-            &endpoints,
-        );
+        let removed = groupgate(
+            &["remove-pets", "--stack-file", file, "--id", "7"],
+            &run_env,
+        )
+        .await;
+        assert_ran(&format!("remove-pets, {how}"), &removed, &endpoints);
         assert!(!has_pet(&dynamodb, &table, "7").await, "pet 7 was removed");
         std::fs::remove_file(file).unwrap();
     }
@@ -412,27 +459,13 @@ async fn seeding_and_the_toolbox_reach_cloudformation_and_dynamodb_each_on_its_o
     groupgate_shared::dynamodb::create_table(&dynamodb, &pets, "id", ScalarAttributeType::N)
         .await
         .unwrap();
-    let roles = groups::load(&groups::default_dir())
-        .unwrap()
-        .iter()
-        .map(|g| {
-            format!(
-                "{}=arn:aws:iam::123456789012:role/groupgate/s/groups/{}",
-                g.group, g.group
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(",");
-    let name = stack_with_outputs(
-        &aws,
-        &[("PolicyTableName", &policies), ("GroupRoleArns", &roles)],
-    )
-    .await;
+    let name = stack_with_outputs(&aws, &[("PolicyTableName", &policies)]).await;
     let endpoints = Endpoints::start(&moto).await;
     let mut env = endpoints.env();
     env.extend(credentials(&aws).await);
 
     for args in [
+        vec!["describe", "--stack", &name],
         vec!["seed-policies", "--stack", &name],
         vec!["seed-policies", "--table", &policies],
         vec!["seed-pets", "--table", &pets],
@@ -450,7 +483,7 @@ async fn seeding_and_the_toolbox_reach_cloudformation_and_dynamodb_each_on_its_o
         .unwrap()
         .count;
     assert!(seeded > 0, "the default pets");
-    assert!(endpoints.passed("cloudformation") >= 2);
+    assert!(endpoints.passed("cloudformation") >= 3);
     assert!(endpoints.passed("dynamodb") >= 4);
 }
 

@@ -5,6 +5,9 @@
 //! - [`Expr`]: values and intrinsic functions (`Ref`, `Fn::GetAtt`, `Fn::Sub`, `Fn::Join`, ...);
 //! - [`resources`]: constructors for the resource types this product uses.
 
+// No function over `too-many-lines-threshold` (clippy.toml) lines outside the tests.
+#![cfg_attr(not(test), deny(clippy::too_many_lines))]
+
 pub mod resources;
 
 use std::collections::BTreeMap;
@@ -338,6 +341,21 @@ impl Stack {
         if let Some(error) = self.errors.first() {
             return Err(error.clone());
         }
+        let mut template = json!({
+            "AWSTemplateFormatVersion": "2010-09-09",
+            "Description": self.description,
+            "Parameters": self.parameters_section(),
+            "Resources": self.resources_section()?,
+            "Outputs": self.outputs_section()?,
+        });
+        if let (false, Some(map)) = (self.conditions.is_empty(), template.as_object_mut()) {
+            map.insert("Conditions".into(), json!(self.conditions));
+        }
+        self.check_references(&template)?;
+        Ok(canonical(template))
+    }
+
+    fn parameters_section(&self) -> serde_json::Map<String, Value> {
         let mut parameters = serde_json::Map::new();
         for (id, p) in &self.parameters {
             let mut out = serde_json::Map::new();
@@ -355,6 +373,10 @@ impl Stack {
             }
             parameters.insert(id.clone(), Value::Object(out));
         }
+        parameters
+    }
+
+    fn resources_section(&self) -> Result<serde_json::Map<String, Value>, StackError> {
         let mut resources = serde_json::Map::new();
         for (id, r) in &self.resources {
             let mut out = serde_json::Map::new();
@@ -363,12 +385,7 @@ impl Stack {
                 out.insert("DependsOn".into(), json!(r.depends_on));
             }
             if let Some(condition) = &r.condition {
-                if !self.conditions.contains_key(condition) {
-                    return Err(StackError::DanglingReference {
-                        from: id.clone(),
-                        to: condition.clone(),
-                    });
-                }
+                self.check_condition(id, condition)?;
                 out.insert("Condition".into(), json!(condition));
             }
             if r.retention == Retention::RetainExceptOnCreate {
@@ -386,34 +403,34 @@ impl Stack {
             out.insert("Properties".into(), r.properties.clone());
             resources.insert(id.clone(), Value::Object(out));
         }
+        Ok(resources)
+    }
+
+    fn outputs_section(&self) -> Result<serde_json::Map<String, Value>, StackError> {
         let mut outputs = serde_json::Map::new();
         for (id, output) in &self.outputs {
             let mut out = serde_json::Map::new();
             out.insert("Description".into(), json!(output.description));
             out.insert("Value".into(), json!(output.value));
             if let Some(condition) = &output.condition {
-                if !self.conditions.contains_key(condition) {
-                    return Err(StackError::DanglingReference {
-                        from: id.clone(),
-                        to: condition.clone(),
-                    });
-                }
+                self.check_condition(id, condition)?;
                 out.insert("Condition".into(), json!(condition));
             }
             outputs.insert(id.clone(), Value::Object(out));
         }
-        let mut template = json!({
-            "AWSTemplateFormatVersion": "2010-09-09",
-            "Description": self.description,
-            "Parameters": parameters,
-            "Resources": resources,
-            "Outputs": outputs,
-        });
-        if let (false, Some(map)) = (self.conditions.is_empty(), template.as_object_mut()) {
-            map.insert("Conditions".into(), json!(self.conditions));
+        Ok(outputs)
+    }
+
+    /// `from` (a resource or an output) is created only when `condition` holds: it must be one
+    /// of the stack's conditions.
+    fn check_condition(&self, from: &str, condition: &str) -> Result<(), StackError> {
+        if self.conditions.contains_key(condition) {
+            return Ok(());
         }
-        self.check_references(&template)?;
-        Ok(canonical(template))
+        Err(StackError::DanglingReference {
+            from: from.to_owned(),
+            to: condition.to_owned(),
+        })
     }
 
     fn known(&self, id: &str) -> bool {

@@ -3,7 +3,11 @@
 //!
 //! - no identity source (`Authorization` header): 401 without calling the authorizer;
 //! - authorizer error `Unauthorized`: 401; any other error or malformed output: 500;
-//! - the returned policy is evaluated against the method ARN: explicit deny or no allow is 403;
+//! - the returned policy is evaluated against the method ARN by the independent reference
+//!   evaluator ([`groupgate_shared::reference`]), never by the authorizer's own `MergedPolicy`,
+//!   so a rule the authorizer renders wrongly shows here as it would on AWS: explicit deny or no
+//!   allow is 403, and a policy it cannot read (no statement, a `Condition`, a bad `Effect`) is
+//!   500, as an authorizer output API Gateway cannot use is;
 //! - results are cached per identity source for the TTL and applied to every method, as API
 //!   Gateway does (so a policy written only for the first method asked shows up locally);
 //! - allowed requests go to the backend as REST v1 proxy events carrying the authorizer context;
@@ -22,7 +26,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use groupgate_shared::cors::{self, AllowedOrigins};
-use groupgate_shared::{INVOKE_ACTION, MergedPolicy, MethodArn, PolicyDocument, RequestFacts};
+use groupgate_shared::reference::{self, Verdict};
+use groupgate_shared::{INVOKE_ACTION, MethodArn};
 
 mod event;
 mod http;
@@ -115,7 +120,8 @@ const NO_ALLOW: &str = "User is not authorized to access this resource";
 struct Authorization {
     at: Instant,
     principal_id: String,
-    policy: Arc<PolicyDocument>,
+    /// The returned policy document, as returned.
+    policy: Arc<Value>,
     context: Map<String, Value>,
 }
 
@@ -259,18 +265,19 @@ impl Gateway {
             Ok(a) => a,
             Err(error) => return fail(error),
         };
-        let facts = RequestFacts {
-            source_ip: request.source_ip,
-        };
-        let merged =
-            MergedPolicy::from_document("authorizer", (*authorization.policy).clone(), &facts);
-        let decision = merged.decide(INVOKE_ACTION, method_arn.as_str());
-        if !decision.is_allow() {
-            line(&path, &format_args!("403 ({})", decision.reason()));
-            let message = match decision.reason() {
-                groupgate_shared::Reason::NoMatchingAllow => NO_ALLOW,
-                _ => EXPLICIT_DENY,
+        let message =
+            match reference::evaluate(&authorization.policy, INVOKE_ACTION, method_arn.as_str()) {
+                Ok(Verdict::Allow) => None,
+                Ok(Verdict::ExplicitDeny) => Some(EXPLICIT_DENY),
+                Ok(Verdict::ImplicitDeny) => Some(NO_ALLOW),
+                // Checked when the authorizer answered; fails closed all the same.
+                Err(why) => {
+                    log(&format!("authorizer failure: returned policy: {why}"));
+                    return fail(AUTHORIZER_FAILURE);
+                }
             };
+        if let Some(message) = message {
+            line(&path, &format_args!("403 ({message})"));
             return fail(GatewayError::new("ACCESS_DENIED", 403, Some(message)));
         }
         let mut authorizer = authorization.context.clone();
@@ -439,7 +446,11 @@ impl Gateway {
             Ok(Invocation::FunctionError(message)) => return Err(failure(message)),
             Err(e) => return Err(failure(e.to_string())),
         };
-        let authorization = parse_authorizer_output(&output, now).map_err(failure)?;
+        let authorization = parse_authorizer_output(&output, now).map_err(&failure)?;
+        // API Gateway reads the whole policy when the authorizer answers; one it cannot use is
+        // a 500, and is not cached.
+        reference::evaluate(&authorization.policy, INVOKE_ACTION, method_arn.as_str())
+            .map_err(|why| failure(format!("policyDocument: {why}")))?;
         if !ttl.is_zero()
             && let Ok(mut cache) = self.cache.lock()
         {
@@ -455,8 +466,8 @@ fn epoch_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// Checks an authorizer's output as API Gateway does: a principal, a policy document, and a
-/// context of plain values only.
+/// Checks an authorizer's output as API Gateway does: a principal, a policy document with
+/// statements, and a context of plain values only.
 fn parse_authorizer_output(output: &Value, now: Instant) -> Result<Authorization, String> {
     let principal_id = output
         .get("principalId")
@@ -467,8 +478,16 @@ fn parse_authorizer_output(output: &Value, now: Instant) -> Result<Authorization
     let policy = output
         .get("policyDocument")
         .ok_or("output has no policyDocument")?;
-    let policy = PolicyDocument::from_json(&policy.to_string())
-        .map_err(|e| format!("policyDocument: {e}"))?;
+    // A policy document holds a list of one or more statements:
+    // https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-lambda-authorizer-output.html
+    // and "Arrays can take one or more values" in
+    // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html
+    match policy.get("Statement") {
+        Some(Value::Object(_)) => {}
+        Some(Value::Array(list)) if !list.is_empty() => {}
+        Some(Value::Array(_)) => return Err("policyDocument has no statement".into()),
+        _ => return Err("policyDocument has no `Statement` list".into()),
+    }
     let context = match output.get("context") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(map)) => {
@@ -484,7 +503,7 @@ fn parse_authorizer_output(output: &Value, now: Instant) -> Result<Authorization
     Ok(Authorization {
         at: now,
         principal_id,
-        policy: Arc::new(policy),
+        policy: Arc::new(policy.clone()),
         context,
     })
 }

@@ -1,6 +1,8 @@
 #![cfg(test)]
 //! The local gateway's own rules, against a stand-in Lambda invoke endpoint served over HTTP by
-//! the test (so the gateway's real HTTP client is used), with a clock the test moves.
+//! the test (so the gateway's real HTTP client is used), with a clock the test moves; and the
+//! access matrix the smoke tests check (`deploy/access.json`), answered through the gateway for
+//! a stand-in authorizer that renders its policies by the authorizer's rule, or by broken ones.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -8,6 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use groupgate_shared::{
+    GroupPolicy, MergedPolicy, MethodArn, PolicyDocument, RequestFacts, ReturnedPolicy,
+};
 use groupgate_stack as stack;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -16,14 +21,32 @@ use local_gateway::{Gateway, GatewayConfig, GatewayRequest, serve};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
-/// Scripted function results: (HTTP status, body) by function name; received events recorded.
+/// A function answered by code: its event in, (HTTP status, body) out.
+type Handler = Arc<dyn Fn(&Value) -> (u16, Value) + Send + Sync>;
+
+/// Scripted function results: (HTTP status, body) by function name, or a handler; received
+/// events recorded.
 #[derive(Default)]
 struct Functions {
     results: Mutex<HashMap<String, (u16, Value)>>,
+    handlers: Mutex<HashMap<String, Handler>>,
     received: Mutex<Vec<(String, Value)>>,
 }
 
 impl Functions {
+    fn answer_with(&self, function: &str, handler: Handler) {
+        self.handlers
+            .lock()
+            .unwrap()
+            .insert(function.to_owned(), handler);
+    }
+    fn reply(&self, function: &str, event: &Value) -> Option<(u16, Value)> {
+        let handler = self.handlers.lock().unwrap().get(function).cloned();
+        match handler {
+            Some(handler) => Some(handler(event)),
+            None => self.results.lock().unwrap().get(function).cloned(),
+        }
+    }
     fn set(&self, function: &str, status: u16, body: Value) {
         self.results
             .lock()
@@ -61,13 +84,15 @@ async fn invoke_endpoint(functions: Arc<Functions>) -> String {
                                 .to_owned();
                             let body = request.into_body().collect().await.unwrap().to_bytes();
                             let event: Value = serde_json::from_slice(&body).unwrap();
+                            let (status, reply) = functions.reply(&name, &event).unwrap_or((
+                                500,
+                                json!({"errorType": "NotFound", "errorMessage": "no such function"}),
+                            ));
                             functions
                                 .received
                                 .lock()
                                 .unwrap()
                                 .push((name.clone(), event));
-                            let (status, reply) = functions.results.lock().unwrap().get(&name).cloned()
-                            .unwrap_or((500, json!({"errorType": "NotFound", "errorMessage": "no such function"})));
                             let mut response =
                                 hyper::Response::new(Full::new(Bytes::from(reply.to_string())));
                             *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
@@ -233,10 +258,29 @@ async fn malformed_authorizer_output_is_500() {
         .as_object_mut()
         .unwrap()
         .remove("Effect");
-    for (i, output) in [nested, no_principal, no_policy, no_effect, json!("Allow")]
-        .into_iter()
-        .enumerate()
-    {
+    let mut no_statement = allow(&["*"]);
+    no_statement["policyDocument"]["Statement"] = json!([]);
+    // The authorizer applies conditions before it answers; a returned one is a broken render,
+    // which the authorizer's own parser would read, and the reference evaluator does not.
+    let mut condition = allow(&["*"]);
+    condition["policyDocument"]["Statement"][0]["Condition"] =
+        json!({"IpAddress": {"aws:SourceIp": "127.0.0.1/32"}});
+    let mut bad_effect_elsewhere = allow(&["*"]);
+    bad_effect_elsewhere["policyDocument"]["Statement"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"Effect": "Perhaps", "Action": "x:Y", "Resource": "arn:aws:s3:::b"}));
+    let outputs = [
+        nested,
+        no_principal,
+        no_policy,
+        no_effect,
+        no_statement,
+        condition,
+        bad_effect_elsewhere,
+        json!("Allow"),
+    ];
+    for (i, output) in outputs.into_iter().enumerate() {
         let s = setup(300).await;
         s.functions.set("authorizer", 200, output.clone());
         let response = s
@@ -244,6 +288,7 @@ async fn malformed_authorizer_output_is_500() {
             .handle(get("/petstore/v1/pets", Some(&format!("t{i}"))))
             .await;
         assert_eq!(response.status, 500, "{output}");
+        gateway_body(&response, "AUTHORIZER_FAILURE", Value::Null);
         assert!(s.functions.received("backend").is_empty(), "{output}");
     }
 }
@@ -606,4 +651,152 @@ async fn a_preflight_reads_the_origin_header_never_the_query_string() {
         Some("http://localhost:3000"),
         "the header alone decides"
     );
+}
+
+/// How a returned policy is rendered from the merged policy of a caller's groups, for the method
+/// the authorizer was asked about.
+type Rule = fn(MergedPolicy, &MethodArn) -> Value;
+
+/// The authorizer's rule, the one the core holds.
+fn the_rule(merged: MergedPolicy, method_arn: &MethodArn) -> Value {
+    serde_json::to_value(ReturnedPolicy::new(merged, method_arn)).unwrap()
+}
+
+/// A stand-in for the authorizer, deciding as it does from the shipped group definitions (read
+/// as the seed writes them into the policy table) and answering with a policy rendered by `rule`.
+/// The token is the name of the caller's one group; `none` is in no group.
+fn stand_in_authorizer(rule: Rule) -> Handler {
+    let policies = concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies");
+    let catalogue: Vec<Arc<GroupPolicy>> = stack::groups::load(std::path::Path::new(policies))
+        .unwrap()
+        .into_iter()
+        .map(|d| {
+            Arc::new(GroupPolicy {
+                policy: PolicyDocument::from_json(&d.policy_text()),
+                group: d.group,
+                role_arn: None,
+                precedence: None,
+            })
+        })
+        .collect();
+    Arc::new(move |event: &Value| {
+        let token = event["headers"]["Authorization"].as_str().unwrap();
+        let group = token.strip_prefix("Bearer ").unwrap();
+        let groups = catalogue
+            .iter()
+            .filter(|g| g.group == group)
+            .cloned()
+            .collect();
+        let facts =
+            RequestFacts::from_source_ip(event["requestContext"]["identity"]["sourceIp"].as_str());
+        let method_arn = MethodArn::parse(event["methodArn"].as_str().unwrap()).unwrap();
+        let merged = MergedPolicy::for_request(groups, &facts);
+        let output = json!({"principalId": group, "policyDocument": rule(merged, &method_arn),
+            "context": {"sub": group, "groups": group}});
+        (200, output)
+    })
+}
+
+/// The cells of `deploy/access.json` (group by route, for the local environment) the gateway
+/// answers otherwise, with the authorizer's policies rendered by `rule`; each as
+/// `group: METHOD route wanted W got G`. Asked as `scripts/smoke.sh` asks them: one token per
+/// group, every route in turn, with the authorizer's result cached for the TTL.
+async fn matrix_mismatches(rule: Rule) -> (usize, Vec<String>) {
+    let matrix: Value = serde_json::from_str(include_str!("../../access.json")).unwrap();
+    let s = setup(300).await;
+    s.functions
+        .answer_with("authorizer", stand_in_authorizer(rule));
+    let (mut cells, mut mismatches) = (0, Vec::new());
+    for (group, routes) in matrix["decisions"].as_object().unwrap() {
+        let token = if group == "(no group)" { "none" } else { group };
+        for (route, decision) in routes.as_object().unwrap() {
+            let (method, template) = route.split_once(' ').unwrap();
+            let wanted = matrix["status"]["local"][group][route]["status"]
+                .as_u64()
+                .unwrap_or(if decision == "Allow" { 200 } else { 403 });
+            let mut request = get(&template.replace("{id}", "1"), Some(token));
+            request.method = method.to_owned();
+            let got = s.gateway.handle(request).await.status;
+            cells += 1;
+            if u64::from(got) != wanted {
+                mismatches.push(format!("{group}: {route} wanted {wanted} got {got}"));
+            }
+        }
+    }
+    (cells, mismatches)
+}
+
+/// The local smoke tests' cases (`deploy/access.json`), answered through the gateway for an
+/// authorizer rendering its policies with the core's rule: every cell as the matrix says.
+#[tokio::test]
+async fn the_gateway_answers_the_access_matrix_for_the_authorizers_rule() {
+    let (cells, mismatches) = matrix_mismatches(the_rule).await;
+    assert_eq!(cells, 24, "four rows of six routes");
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
+}
+
+/// An empty merge rendered without its stage-wide Deny: a policy with no statement.
+fn empty_merge_without_statement(merged: MergedPolicy, method_arn: &MethodArn) -> Value {
+    if merged.is_empty() {
+        json!({"Version": "2012-10-17", "Statement": []})
+    } else {
+        the_rule(merged, method_arn)
+    }
+}
+
+/// The answer for the one method asked, not the merged policy (which API Gateway caches and
+/// applies to every method).
+fn only_the_method_asked(merged: MergedPolicy, method_arn: &MethodArn) -> Value {
+    let effect = merged
+        .decide(groupgate_shared::INVOKE_ACTION, method_arn.as_str())
+        .as_str();
+    json!({"Version": "2012-10-17", "Statement": [{"Effect": effect,
+        "Action": "execute-api:Invoke", "Resource": method_arn.as_str()}]})
+}
+
+/// Each statement rendered with its first resource only.
+fn first_resource_only(merged: MergedPolicy, method_arn: &MethodArn) -> Value {
+    let mut policy = the_rule(merged, method_arn);
+    for statement in policy["Statement"].as_array_mut().unwrap() {
+        if let Some(resources) = statement["Resource"].as_array_mut() {
+            resources.truncate(1);
+        }
+    }
+    policy
+}
+
+/// Statements rendered with a condition, here the caller's address (a rule that pins the cached
+/// policy to where it was asked from). The authorizer's own `MergedPolicy` reads and applies it,
+/// and the caller's address meets it, so an evaluator built on that code answers every cell as
+/// the matrix says; API Gateway evaluates no condition in a returned policy.
+fn with_a_condition(merged: MergedPolicy, method_arn: &MethodArn) -> Value {
+    let mut policy = the_rule(merged, method_arn);
+    for statement in policy["Statement"].as_array_mut().unwrap() {
+        statement["Condition"] = json!({"IpAddress": {"aws:SourceIp": "127.0.0.1/32"}});
+    }
+    policy
+}
+
+/// Issue 21: the gateway decides with the reference evaluator, so a returned-policy rule broken
+/// in the authorizer's rendering or merging shows up as a cell of the access matrix that the
+/// local smoke tests check answered otherwise. `with_a_condition` is the case the gateway missed
+/// while it evaluated returned policies with the authorizer's `MergedPolicy`.
+#[tokio::test]
+async fn a_broken_returned_policy_rule_changes_an_access_matrix_cell() {
+    let broken: [(&str, Rule); 4] = [
+        (
+            "empty_merge_without_statement",
+            empty_merge_without_statement,
+        ),
+        ("only_the_method_asked", only_the_method_asked),
+        ("first_resource_only", first_resource_only),
+        ("with_a_condition", with_a_condition),
+    ];
+    for (name, rule) in broken {
+        let (_, mismatches) = matrix_mismatches(rule).await;
+        assert!(
+            !mismatches.is_empty(),
+            "{name}: every cell of the access matrix still as it says"
+        );
+    }
 }

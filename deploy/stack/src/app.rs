@@ -16,6 +16,7 @@ use crate::construct::resources::{
 use crate::construct::{Expr, Handle, Parameter, Resource, Stack, canonical, id_fragment};
 use crate::groups::{DataAccess, GroupDefinition};
 use crate::monitoring;
+use crate::outputs::Output;
 
 /// The methods of the API, as (HTTP method, resource path).
 pub const ROUTES: &[(&str, &str)] = &[
@@ -968,6 +969,7 @@ fn deployment_and_stage(stack: &mut Stack, params: &Params, api: &Handle, deploy
     );
 }
 
+/// Every [`Output`], with its value in this stack; the hosted UI's only when there is one.
 fn outputs(
     stack: &mut Stack,
     params: &Params,
@@ -975,54 +977,32 @@ fn outputs(
     data: &Data,
     role_pairs: Vec<Expr>,
 ) {
-    let params_stage = &params.settings.stage;
-    let (pool, client) = (&identity.pool, &identity.client);
-    let (policy_table, pets_table) = (&data.policy_table, &data.pets_table);
-    stack.output(
-        "ApiUrl",
-        Expr::sub(format!(
-            "https://${{RestApi}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{}",
-            params_stage
-        )),
-        "Base URL of the petstore API",
-    );
-    stack.output(
-        "RestApiId",
-        Expr::Ref("RestApi".into()),
-        "The REST API's id",
-    );
-    stack.output("StageName", params_stage.as_str().into(), "The API's stage");
-    stack.output("Region", Expr::pseudo("Region"), "Region of the stack");
-    stack.output("UserPoolId", pool.r#ref(), "Cognito user pool id");
-    stack.output("UserPoolClientId", client.r#ref(), "Cognito app client id");
-    stack.output(
-        "OperatorClientId",
-        identity.operator_client.r#ref(),
-        "Cognito client for operators and smoke tests (admin sign-in only)",
-    );
-    stack.output(
-        "PolicyTableName",
-        policy_table.r#ref(),
-        "DynamoDB table of group policies",
-    );
-    stack.output(
-        "PetsTableName",
-        pets_table.r#ref(),
-        "DynamoDB table of pets",
-    );
-    stack.output(
-        "GroupRoleArns",
-        Expr::join(",", role_pairs),
-        "group=role ARN pairs, for seeding the policy table",
-    );
-    stack.output_when(
-        &params.hosted_ui,
-        "HostedUiUrl",
-        Expr::sub(
-            "https://${UserPoolDomain}.auth.${AWS::Region}.amazoncognito.com/login?client_id=${UserPoolClient}&response_type=code&redirect_uri=${HostedUiCallbackUrl}",
-        ),
-        "Cognito hosted UI sign-in page",
-    );
+    let stage = &params.settings.stage;
+    let group_roles = Expr::join(",", role_pairs);
+    for output in Output::ALL {
+        let value = match output {
+            Output::ApiUrl => Expr::sub(format!(
+                "https://${{RestApi}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{stage}"
+            )),
+            Output::RestApiId => Expr::Ref("RestApi".into()),
+            Output::StageName => stage.as_str().into(),
+            Output::Region => Expr::pseudo("Region"),
+            Output::UserPoolId => identity.pool.r#ref(),
+            Output::UserPoolClientId => identity.client.r#ref(),
+            Output::OperatorClientId => identity.operator_client.r#ref(),
+            Output::PolicyTableName => data.policy_table.r#ref(),
+            Output::PetsTableName => data.pets_table.r#ref(),
+            Output::GroupRoleArns => group_roles.clone(),
+            Output::HostedUiUrl => Expr::sub(
+                "https://${UserPoolDomain}.auth.${AWS::Region}.amazoncognito.com/login?client_id=${UserPoolClient}&response_type=code&redirect_uri=${HostedUiCallbackUrl}",
+            ),
+        };
+        if output == Output::HostedUiUrl {
+            stack.output_when(&params.hosted_ui, output.key(), value, output.description());
+        } else {
+            stack.output(output.key(), value, output.description());
+        }
+    }
 }
 
 #[cfg(test)]

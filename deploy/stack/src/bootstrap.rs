@@ -608,12 +608,46 @@ const USER_POOL_ACTIONS: &[&str] = &[
 /// The role CloudFormation deploys product stacks with: every statement names the product's
 /// resources, by name prefix or by the product tag.
 fn execution_role(stack: &mut Stack, bucket: &Handle, boundary: &Handle) -> Handle {
-    let app_roles = arn(&format!(
-        "iam::${{AWS::AccountId}}:role{APP_ROLE_PATH}${{StackNamePrefix}}*"
-    ));
-    let with_boundary = json!({ "StringEquals": { "iam:PermissionsBoundary": boundary.r#ref() } });
-    let rest_apis = arn("apigateway:${AWS::Region}::/restapis/*");
-    let statements = vec![
+    let function_code = statement(
+        "FunctionCode",
+        "Allow",
+        &["s3:GetObject", "s3:GetObjectVersion"],
+        vec![Expr::join("", vec![bucket.arn(), "/*".into()])],
+    );
+    let statements: Vec<Value> = [
+        compute_statements(),
+        monitoring_statements(),
+        user_pool_statements(),
+        rest_api_statements(),
+        vec![function_code],
+        role_statements(boundary),
+    ]
+    .concat();
+    stack.add(
+        "ExecutionRole",
+        Resource::new(
+            "AWS::IAM::Role",
+            json!({
+                "RoleName": Expr::sub(EXECUTION_ROLE_NAME),
+                "Path": BOOTSTRAP_ROLE_PATH,
+                "AssumeRolePolicyDocument": trust(
+                    json!({ "Service": "cloudformation.amazonaws.com" }),
+                    "sts:AssumeRole",
+                    None,
+                ),
+                "Policies": [{
+                    "PolicyName": "deploy-product-stacks",
+                    "PolicyDocument": { "Version": "2012-10-17", "Statement": statements },
+                }],
+            }),
+        )
+        .waive(EXECUTION_ROLE_WAIVERS),
+    )
+}
+
+/// The product's tables and functions; only API Gateway may be granted a function's invocation.
+fn compute_statements() -> Vec<Value> {
+    vec![
         statement(
             "ProductTables",
             "Allow",
@@ -641,6 +675,12 @@ fn execution_role(stack: &mut Stack, bucket: &Handle, boundary: &Handle) -> Hand
             ),
             json!({ "StringEquals": { "lambda:Principal": "apigateway.amazonaws.com" } }),
         ),
+    ]
+}
+
+/// The product's log groups, alarms, dashboards and alarm topic.
+fn monitoring_statements() -> Vec<Value> {
+    vec![
         statement(
             "ProductLogGroups",
             "Allow",
@@ -687,6 +727,12 @@ fn execution_role(stack: &mut Stack, bucket: &Handle, boundary: &Handle) -> Hand
             &["sns:Unsubscribe", "sns:GetSubscriptionAttributes"],
             vec!["*".into()],
         ),
+    ]
+}
+
+/// The product's user pools, held to them by the product tag.
+fn user_pool_statements() -> Vec<Value> {
+    vec![
         when(
             statement(
                 "CreateOnlyTaggedUserPools",
@@ -720,6 +766,13 @@ fn execution_role(stack: &mut Stack, bucket: &Handle, boundary: &Handle) -> Hand
             &["cognito-idp:DescribeUserPoolDomain"],
             vec!["*".into()],
         ),
+    ]
+}
+
+/// The product's REST APIs, held to them by the product tag.
+fn rest_api_statements() -> Vec<Value> {
+    let rest_apis = arn("apigateway:${AWS::Region}::/restapis/*");
+    vec![
         when(
             statement(
                 "CreateOnlyTaggedRestApis",
@@ -749,12 +802,17 @@ fn execution_role(stack: &mut Stack, bucket: &Handle, boundary: &Handle) -> Hand
             ),
             product_resource(),
         ),
-        statement(
-            "FunctionCode",
-            "Allow",
-            &["s3:GetObject", "s3:GetObjectVersion"],
-            vec![Expr::join("", vec![bucket.arn(), "/*".into()])],
-        ),
+    ]
+}
+
+/// The product's roles: created only under its IAM path with the boundary, passed only to
+/// Lambda; the boundary and the bootstrap's own roles out of reach.
+fn role_statements(boundary: &Handle) -> Vec<Value> {
+    let app_roles = arn(&format!(
+        "iam::${{AWS::AccountId}}:role{APP_ROLE_PATH}${{StackNamePrefix}}*"
+    ));
+    let with_boundary = json!({ "StringEquals": { "iam:PermissionsBoundary": boundary.r#ref() } });
+    vec![
         when(
             statement(
                 "CreateRolesOnlyWithTheBoundary",
@@ -815,27 +873,7 @@ fn execution_role(stack: &mut Stack, bucket: &Handle, boundary: &Handle) -> Hand
             &["iam:DeleteRolePermissionsBoundary"],
             vec!["*".into()],
         ),
-    ];
-    stack.add(
-        "ExecutionRole",
-        Resource::new(
-            "AWS::IAM::Role",
-            json!({
-                "RoleName": Expr::sub(EXECUTION_ROLE_NAME),
-                "Path": BOOTSTRAP_ROLE_PATH,
-                "AssumeRolePolicyDocument": trust(
-                    json!({ "Service": "cloudformation.amazonaws.com" }),
-                    "sts:AssumeRole",
-                    None,
-                ),
-                "Policies": [{
-                    "PolicyName": "deploy-product-stacks",
-                    "PolicyDocument": { "Version": "2012-10-17", "Statement": statements },
-                }],
-            }),
-        )
-        .waive(EXECUTION_ROLE_WAIVERS),
-    )
+    ]
 }
 
 /// The role the pipeline's deploy job assumes through GitHub's OIDC: only a token whose `sub`
@@ -880,8 +918,17 @@ fn deploy_role(
 /// authorizer cache, the smoke test's users) on the product's resources alone. Every call is
 /// listed in `operations::permissions::CALLS`, which `deploy/cli/tests/iam.rs` evaluates.
 fn deploy_permissions(bucket: &Handle, execution: &Handle) -> Vec<Value> {
+    [
+        change_set_permissions(execution),
+        after_update_permissions(bucket),
+    ]
+    .concat()
+}
+
+/// Change sets on the product's stacks, through the execution role only; never an import, never
+/// the bootstrap stack.
+fn change_set_permissions(execution: &Handle) -> Vec<Value> {
     let stacks = arn("cloudformation:${AWS::Region}:${AWS::AccountId}:stack/${StackNamePrefix}*/*");
-    let objects = Expr::join("", vec![bucket.arn(), "/*".into()]);
     vec![
         when(
             statement(
@@ -935,6 +982,14 @@ fn deploy_permissions(bucket: &Handle, execution: &Handle) -> Vec<Value> {
                 "cloudformation:${{AWS::Region}}:${{AWS::AccountId}}:stack/{STACK_NAME}/*"
             ))],
         ),
+    ]
+}
+
+/// The zips, and the work after a stack update on the product's resources: seeding the tables,
+/// a fresh API deployment, flushing the authorizer cache, the smoke test's users.
+fn after_update_permissions(bucket: &Handle) -> Vec<Value> {
+    let objects = Expr::join("", vec![bucket.arn(), "/*".into()]);
+    vec![
         statement(
             "Assets",
             "Allow",

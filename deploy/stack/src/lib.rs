@@ -8,9 +8,14 @@
 //! - [`settings`]: the settings that shape the template (`deploy/groupgate.toml`);
 //! - [`assets`]: the Lambda zips and their content-addressed S3 keys;
 //! - [`monitoring`]: the alarms and the dashboard;
+//! - [`outputs`]: the app stack's outputs, named once: written into the template, read back
+//!   from a deployed stack;
 //! - [`bootstrap`]: the stack created once per account and region before any app stack.
 //!
 //! The operator's tool (`groupgate-cli`) deploys what this crate describes.
+
+// No function over `too-many-lines-threshold` (clippy.toml) lines outside the tests.
+#![cfg_attr(not(test), deny(clippy::too_many_lines))]
 
 use groupgate_construct as construct;
 
@@ -19,10 +24,12 @@ pub mod assets;
 pub mod bootstrap;
 pub mod groups;
 pub mod monitoring;
+pub mod outputs;
 pub mod settings;
 
 pub use app::{
     DATA_RESOURCES, DEPLOYED_API_TYPES, FUNCTIONS, GATEWAY_RESPONSES, IDENTITY_HEADER,
     POLICY_CACHE_TTL_SECONDS, ROUTES, api_digest, build, gateway_hints,
 };
+pub use outputs::{Output, StackOutputs};
 pub use settings::Settings;

@@ -20,6 +20,15 @@ pub struct Watched<'a> {
 
 /// Adds the alarms, their optional topic and the dashboard.
 pub fn add(stack: &mut Stack, watched: &Watched<'_>) {
+    let actions = alarm_topic(stack);
+    function_alarms(stack, watched, &actions);
+    api_alarms(stack, watched, &actions);
+    dashboard(stack, watched);
+}
+
+/// The `AlarmEmail` parameter, and the topic and e-mail subscription made when it is set.
+/// Returns the alarms' actions: the topic, or none.
+fn alarm_topic(stack: &mut Stack) -> Expr {
     let email = stack.parameter(
         "AlarmEmail",
         Parameter::string(
@@ -51,12 +60,15 @@ pub fn add(stack: &mut Stack, watched: &Watched<'_>) {
         )
         .when(&has_email),
     );
-    let actions = Expr::If(
+    Expr::If(
         has_email,
         Box::new(Expr::Literal(json!([topic.r#ref()]))),
         Box::new(Expr::pseudo("NoValue")),
-    );
+    )
+}
 
+/// The authorizer's errors and throttles (Lambda's own metrics).
+fn function_alarms(stack: &mut Stack, watched: &Watched<'_>, actions: &Expr) {
     let function_alarm = |metric: &str, function: &Handle, what: &str| {
         json!({
             "AlarmDescription": what,
@@ -96,6 +108,10 @@ pub fn add(stack: &mut Stack, watched: &Watched<'_>) {
             ),
         ),
     );
+}
+
+/// The API's 5xx rate, and a sudden rise in its refusals (API Gateway's own metrics).
+fn api_alarms(stack: &mut Stack, watched: &Watched<'_>, actions: &Expr) {
     let api_dimensions = json!([
         { "Name": "ApiName", "Value": Expr::sub(watched.api_name) },
         { "Name": "Stage", "Value": watched.stage },
@@ -159,7 +175,6 @@ pub fn add(stack: &mut Stack, watched: &Watched<'_>) {
             }),
         ),
     );
-    dashboard(stack, watched);
 }
 
 /// One dashboard of the same metrics, with the functions' durations. Its body is a `Fn::Sub`
@@ -168,91 +183,8 @@ pub fn add(stack: &mut Stack, watched: &Watched<'_>) {
 /// `deploy/stack/tests/aws_contracts.rs` checks every body against a schema of it.
 /// <https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/CloudWatch-Dashboard-Body-Structure.html>
 fn dashboard(stack: &mut Stack, watched: &Watched<'_>) {
-    let api = watched.api_name;
-    let authorizer = format!("${{{}}}", watched.authorizer.id());
-    let backend = format!("${{{}}}", watched.backend.id());
-    // The authorizer's own metrics, written as EMF log lines (authorizer/src/metrics.rs).
-    let namespace = "groupgate";
-    let widget = |title: &str, metrics: serde_json::Value, stat: &str, y: u32| {
-        json!({
-            "type": "metric",
-            "x": 0, "y": y, "width": 24, "height": 6,
-            "properties": {
-                "title": title,
-                "region": "${AWS::Region}",
-                "stat": stat,
-                "period": 60,
-                "metrics": metrics,
-            },
-        })
-    };
-    let body = json!({
-        "widgets": [
-            widget(
-                "Requests and refusals",
-                json!([
-                    ["AWS/ApiGateway", "Count", "ApiName", api, "Stage", watched.stage],
-                    [".", "4XXError", ".", ".", ".", "."],
-                    [".", "5XXError", ".", ".", ".", "."],
-                ]),
-                "Sum",
-                0,
-            ),
-            widget(
-                "Latency (p99)",
-                json!([
-                    ["AWS/ApiGateway", "Latency", "ApiName", api, "Stage", watched.stage],
-                    ["AWS/Lambda", "Duration", "FunctionName", authorizer],
-                    [".", ".", ".", backend],
-                ]),
-                "p99",
-                6,
-            ),
-            widget(
-                "Function errors and throttles",
-                json!([
-                    ["AWS/Lambda", "Errors", "FunctionName", authorizer],
-                    [".", "Throttles", ".", "."],
-                    [".", "Errors", ".", backend],
-                    [".", "Throttles", ".", "."],
-                ]),
-                "Sum",
-                12,
-            ),
-            widget(
-                "Authorizer decisions by outcome and reason",
-                // An expression is a row of its own, like a metric: `[[{...}]]`, not `[{...}]`.
-                json!([[{
-                    "id": "decisions",
-                    "expression": format!(
-                        "SEARCH('{{{namespace},FunctionName,Outcome,Reason}} MetricName=\"Decisions\" FunctionName=\"{authorizer}\"', 'Sum', 60)"
-                    ),
-                }]]),
-                "Sum",
-                18,
-            ),
-            widget(
-                "Authorizer policy cache and keys",
-                json!([
-                    [namespace, "PolicyCacheHits", "FunctionName", authorizer],
-                    [".", "PolicyCacheMisses", ".", "."],
-                    [".", "JwksFetches", ".", "."],
-                    [".", "JwksFetchFailures", ".", "."],
-                ]),
-                "Sum",
-                24,
-            ),
-            widget(
-                "Authorizer decision time (microseconds, p50 and p99)",
-                json!([
-                    [namespace, "DecisionLatency", "FunctionName", authorizer, {"stat": "p50"}],
-                    [".", ".", ".", ".", {"stat": "p99"}],
-                ]),
-                "p99",
-                30,
-            ),
-        ],
-    });
+    let widgets = [api_widgets(watched), authorizer_widgets(watched)].concat();
+    let body = json!({ "widgets": widgets });
     stack.add(
         "Dashboard",
         Resource::new(
@@ -263,4 +195,123 @@ fn dashboard(stack: &mut Stack, watched: &Watched<'_>) {
             }),
         ),
     );
+}
+
+/// The authorizer's own metrics' namespace: it writes them as EMF log lines
+/// (authorizer/src/metrics.rs).
+const NAMESPACE: &str = "groupgate";
+
+/// `${Function}`: the function's name in the dashboard's `Fn::Sub` body.
+fn function_name(function: &Handle) -> String {
+    format!("${{{}}}", function.id())
+}
+
+/// A full-width metric widget at row `y`.
+fn widget(title: &str, metrics: serde_json::Value, stat: &str, y: u32) -> serde_json::Value {
+    json!({
+        "type": "metric",
+        "x": 0, "y": y, "width": 24, "height": 6,
+        "properties": {
+            "title": title,
+            "region": "${AWS::Region}",
+            "stat": stat,
+            "period": 60,
+            "metrics": metrics,
+        },
+    })
+}
+
+/// Requests, refusals, latency, and both functions' errors and throttles.
+fn api_widgets(watched: &Watched<'_>) -> Vec<serde_json::Value> {
+    let api = watched.api_name;
+    let authorizer = function_name(watched.authorizer);
+    let backend = function_name(watched.backend);
+    vec![
+        widget(
+            "Requests and refusals",
+            json!([
+                [
+                    "AWS/ApiGateway",
+                    "Count",
+                    "ApiName",
+                    api,
+                    "Stage",
+                    watched.stage
+                ],
+                [".", "4XXError", ".", ".", ".", "."],
+                [".", "5XXError", ".", ".", ".", "."],
+            ]),
+            "Sum",
+            0,
+        ),
+        widget(
+            "Latency (p99)",
+            json!([
+                [
+                    "AWS/ApiGateway",
+                    "Latency",
+                    "ApiName",
+                    api,
+                    "Stage",
+                    watched.stage
+                ],
+                ["AWS/Lambda", "Duration", "FunctionName", authorizer],
+                [".", ".", ".", backend],
+            ]),
+            "p99",
+            6,
+        ),
+        widget(
+            "Function errors and throttles",
+            json!([
+                ["AWS/Lambda", "Errors", "FunctionName", authorizer],
+                [".", "Throttles", ".", "."],
+                [".", "Errors", ".", backend],
+                [".", "Throttles", ".", "."],
+            ]),
+            "Sum",
+            12,
+        ),
+    ]
+}
+
+/// The authorizer's decisions by outcome and reason, its policy cache and key fetches, and its
+/// decision time.
+fn authorizer_widgets(watched: &Watched<'_>) -> Vec<serde_json::Value> {
+    let namespace = NAMESPACE;
+    let authorizer = function_name(watched.authorizer);
+    vec![
+        widget(
+            "Authorizer decisions by outcome and reason",
+            // An expression is a row of its own, like a metric: `[[{...}]]`, not `[{...}]`.
+            json!([[{
+                "id": "decisions",
+                "expression": format!(
+                    "SEARCH('{{{namespace},FunctionName,Outcome,Reason}} MetricName=\"Decisions\" FunctionName=\"{authorizer}\"', 'Sum', 60)"
+                ),
+            }]]),
+            "Sum",
+            18,
+        ),
+        widget(
+            "Authorizer policy cache and keys",
+            json!([
+                [namespace, "PolicyCacheHits", "FunctionName", authorizer],
+                [".", "PolicyCacheMisses", ".", "."],
+                [".", "JwksFetches", ".", "."],
+                [".", "JwksFetchFailures", ".", "."],
+            ]),
+            "Sum",
+            24,
+        ),
+        widget(
+            "Authorizer decision time (microseconds, p50 and p99)",
+            json!([
+                [namespace, "DecisionLatency", "FunctionName", authorizer, {"stat": "p50"}],
+                [".", ".", ".", ".", {"stat": "p99"}],
+            ]),
+            "p99",
+            30,
+        ),
+    ]
 }

@@ -1,12 +1,14 @@
 //! The decision: group policies and a request from the input, decided by `MergedPolicy`, and
-//! the policy returned to API Gateway evaluated by the independent reference evaluator. They
-//! must agree. Input: JSON `{"policies": [policy...], "arn": "...", "ip": "..."}`.
+//! the policy returned to API Gateway (`ReturnedPolicy`, as the authorizer renders it) evaluated
+//! by the independent reference evaluator. They must agree. Input: JSON
+//! `{"policies": [policy...], "arn": "...", "ip": "..."}`.
 #![no_main]
 
 use std::sync::Arc;
 
 use groupgate_shared::{
     GroupPolicy, INVOKE_ACTION, MergedPolicy, MethodArn, PolicyDocument, RequestFacts,
+    ReturnedPolicy,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -36,14 +38,12 @@ fuzz_target!(|data: &[u8]| {
             })
         })
         .collect();
-    let merged = MergedPolicy::for_request(groups, &facts);
-    let decided = merged.decide(INVOKE_ACTION, arn.as_str()).is_allow();
-    let scope = if merged.is_empty() {
-        arn.stage_wildcard()
-    } else {
-        String::new()
-    };
-    let returned = serde_json::to_value(merged.document(&scope)).expect("the policy renders");
+    let policy = ReturnedPolicy::new(MergedPolicy::for_request(groups, &facts), &arn);
+    let decided = policy
+        .merged()
+        .decide(INVOKE_ACTION, arn.as_str())
+        .is_allow();
+    let returned = serde_json::to_value(&policy).expect("the policy renders");
     let reference = groupgate_shared::reference::allows(&returned, INVOKE_ACTION, arn.as_str())
         .expect("the returned policy reads");
     assert_eq!(decided, reference, "returned {returned}");

@@ -188,6 +188,13 @@ impl Moto {
                 child: None,
             };
         }
+        Self::start_own().await
+    }
+
+    /// A moto server of this caller's own, even when `MOTO_ENDPOINT` names a shared one: for
+    /// tests that create fixed names (the local stack's `groupgate-local-*` tables and pool),
+    /// which two such tests in one shared emulator would both claim.
+    pub async fn start_own() -> Self {
         let program = std::env::var("MOTO_SERVER").unwrap_or_else(|_| {
             concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/moto_server").to_owned()
         });

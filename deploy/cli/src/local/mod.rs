@@ -12,10 +12,16 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use local_gateway::{Gateway, GatewayConfig};
 
+use crate::description::StackDescription;
 use crate::stack::{self, Settings, assets::Assets, groups};
 
+pub use provision::{PETS_TABLE, POLICY_TABLE};
+
+/// The local stack's tables: a `--table` naming one of them is the local stack's.
+pub const TABLES: [&str; 2] = [POLICY_TABLE, PETS_TABLE];
+
 /// Provisions the emulator at `endpoint` from the stack definition and `policies`, and writes
-/// the stack description (`out`) and the functions' environment (`env_file`).
+/// the local stack's description (`out`) and the functions' environment (`env_file`).
 pub async fn provision_emulator(
     endpoint: &str,
     api_url: &str,
@@ -31,29 +37,32 @@ pub async fn provision_emulator(
         .map_err(anyhow::Error::msg)?
         .to_list();
     definition.to_template()?;
-    let aws = aws_config::from_env()
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new(local_gateway::LOCAL_REGION))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "testing", "testing", None, None, "local",
-        ))
-        .load()
-        .await;
-    let local = provision::provision(&aws, endpoint, &definition, &groups, api_url).await?;
+    let aws = crate::aws::config(crate::aws::Target::Emulator(endpoint)).await?;
+    let plan = provision::Plan {
+        stack: &definition,
+        groups: &groups,
+        stage: &settings.stage,
+        endpoint,
+        api_url,
+    };
+    let (outputs, local) = provision::provision(&aws, &plan).await?;
+    let functions_env =
+        provision::functions_env(&outputs, &local, settings.assume_group_role, &cors_origins);
+    let users = local.users.len();
+    let described = StackDescription {
+        outputs,
+        local: Some(local),
+    };
     // The description holds the demo users' passwords: both files are the owner's only.
     for (path, text) in [
-        (out, serde_json::to_string_pretty(&local)? + "\n"),
-        (
-            env_file,
-            local.functions_env(settings.assume_group_role, &cors_origins),
-        ),
+        (out, serde_json::to_string_pretty(&described)? + "\n"),
+        (env_file, functions_env),
     ] {
         provision::write_private(path, &text)?;
     }
     println!(
         "provisioned pool {} with {} demo users",
-        local.user_pool_id,
-        local.users.len()
+        described.outputs.user_pool_id, users
     );
     Ok(())
 }

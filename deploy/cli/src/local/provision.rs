@@ -12,45 +12,22 @@ use aws_sdk_cognitoidentityprovider::types::{
 };
 use aws_sdk_dynamodb::types::ScalarAttributeType;
 use rand::Rng;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use groupgate_shared::env;
 
 use crate::construct::Stack;
+use crate::description::{DemoUser, LocalParts};
 use crate::operations::seed;
+use crate::stack::StackOutputs;
 use crate::stack::groups::GroupDefinition;
 
 /// The IAM path of the local stack's group roles (the stack's is `/groupgate/{stack}/`).
 pub const LOCAL_ROLE_PATH: &str = "/groupgate/local/";
 
-/// A demo user the local stack creates.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DemoUser {
-    pub username: String,
-    pub password: String,
-    pub groups: Vec<String>,
-}
-
-/// What `scripts/dev.sh` writes to `.local/stack.json`, and the smoke tests read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LocalStack {
-    pub api_url: String,
-    pub cognito_endpoint: String,
-    /// The same emulator: `groupgate remove-pets` reads DynamoDB's endpoint from here, never
-    /// from Cognito's.
-    pub dynamodb_endpoint: String,
-    pub region: String,
-    pub user_pool_id: String,
-    pub client_id: String,
-    /// The operators' client (admin sign-in only), which `groupgate token` and the smoke tests use.
-    pub operator_client_id: String,
-    pub users: Vec<DemoUser>,
-    pub policy_table: String,
-    pub pets_table: String,
-    pub jwks_url: String,
-    pub group_roles: BTreeMap<String, String>,
-}
+/// The local stack's tables.
+pub const POLICY_TABLE: &str = "groupgate-local-policies";
+pub const PETS_TABLE: &str = "groupgate-local-pets";
 
 /// Writes `text` to `path`, readable and writable by its owner only (mode 0600 on Unix), as the
 /// local stack's description must be: it holds the demo users' passwords. The text goes into a
@@ -119,60 +96,72 @@ fn key_schema(stack: &Stack, table: &str) -> anyhow::Result<(String, ScalarAttri
     Ok((name, kind))
 }
 
-/// An AWS SDK call's failure, naming the call, with all the SDK says about it.
-fn sdk<E: std::error::Error + 'static>(call: &str) -> impl FnOnce(E) -> anyhow::Error + '_ {
-    move |e| {
-        anyhow::anyhow!(
-            "{call}: {}",
-            aws_sdk_dynamodb::error::DisplayErrorContext(e)
-        )
-    }
+/// An AWS SDK call's failure, naming the call, with the service's error code and message.
+fn sdk<E>(call: &str) -> impl FnOnce(aws_sdk_dynamodb::error::SdkError<E>) -> anyhow::Error + '_
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    move |e| crate::aws::failed(call, e)
 }
 
-/// Creates everything in the emulator `aws` points at. `api_url` is where the local gateway
-/// will listen; `endpoint` is the emulator's address (for the JWKS URL and the smoke tests).
+/// What [`provision`] creates the local stack from: the stack definition and its groups, the
+/// API's stage, and the emulator's and the local gateway's addresses.
+pub struct Plan<'a> {
+    pub stack: &'a Stack,
+    pub groups: &'a [GroupDefinition],
+    pub stage: &'a str,
+    /// The emulator's address (for the JWKS URL and the description's endpoints).
+    pub endpoint: &'a str,
+    /// Where the local gateway will serve the API.
+    pub api_url: &'a str,
+}
+
+/// Creates everything in the emulator `aws` points at, and returns the local stack's outputs
+/// and its own parts (see [`crate::description::StackDescription`]).
 pub async fn provision(
     aws: &SdkConfig,
-    endpoint: &str,
-    stack: &Stack,
-    groups: &[GroupDefinition],
-    api_url: &str,
-) -> anyhow::Result<LocalStack> {
+    plan: &Plan<'_>,
+) -> anyhow::Result<(StackOutputs, LocalParts)> {
+    let (stack, groups, endpoint) = (plan.stack, plan.groups, plan.endpoint);
     let region = aws
         .region()
         .map(|r| r.to_string())
-        .unwrap_or_else(|| "us-east-1".to_owned());
+        .unwrap_or_else(|| crate::aws::LOCAL_REGION.to_owned());
     let cognito = Cognito::new(aws);
     let dynamodb = aws_sdk_dynamodb::Client::new(aws);
 
     let (pool, client_id) = create_pool(&cognito, stack).await?;
     let operator_client_id = create_client(&cognito, stack, &pool, "OperatorClient").await?;
-    let policy_table = "groupgate-local-policies".to_owned();
-    let pets_table = "groupgate-local-pets".to_owned();
-    for (id, name) in [("PolicyTable", &policy_table), ("PetsTable", &pets_table)] {
+    for (id, name) in [("PolicyTable", POLICY_TABLE), ("PetsTable", PETS_TABLE)] {
         let (key, kind) = key_schema(stack, id)?;
         groupgate_shared::dynamodb::create_table(&dynamodb, name, &key, kind).await?;
     }
-    crate::operations::pets::seed_defaults(&dynamodb, &pets_table).await?;
+    crate::operations::pets::seed_defaults(&dynamodb, PETS_TABLE).await?;
     let roles = create_groups(&aws_sdk_iam::Client::new(aws), &cognito, &pool, groups).await?;
     let users = demo_users(groups);
     create_users(&cognito, &pool, &users).await?;
-    seed::seed(&dynamodb, &policy_table, groups, &roles, true).await?;
+    seed::seed(&dynamodb, POLICY_TABLE, groups, &roles, true).await?;
 
-    Ok(LocalStack {
-        api_url: api_url.to_owned(),
+    let outputs = StackOutputs {
+        api_url: plan.api_url.to_owned(),
+        rest_api_id: local_gateway::LOCAL_API_ID.to_owned(),
+        stage_name: plan.stage.to_owned(),
+        region,
+        user_pool_client_id: client_id,
+        operator_client_id,
+        policy_table_name: POLICY_TABLE.to_owned(),
+        pets_table_name: PETS_TABLE.to_owned(),
+        group_role_arns: roles,
+        hosted_ui_url: None,
+        user_pool_id: pool.clone(),
+    };
+    let local = LocalParts {
         cognito_endpoint: endpoint.to_owned(),
         dynamodb_endpoint: endpoint.to_owned(),
-        region,
         jwks_url: format!("{endpoint}/{pool}/.well-known/jwks.json"),
-        user_pool_id: pool,
-        client_id,
-        operator_client_id,
         users,
-        policy_table,
-        pets_table,
-        group_roles: roles,
-    })
+    };
+    Ok((outputs, local))
 }
 
 /// The pool, with the template's password policy, sign-in attribute and auth flows, and its
@@ -333,34 +322,36 @@ async fn create_users(cognito: &Cognito, pool: &str, users: &[DemoUser]) -> anyh
     Ok(())
 }
 
-impl LocalStack {
-    /// The environment both functions run with under `cargo lambda watch`, as `KEY=VALUE` lines.
-    pub fn functions_env(&self, assume_group_role: bool, cors_origins: &str) -> String {
-        let endpoint = &self.cognito_endpoint;
-        let client_ids = format!("{},{}", self.client_id, self.operator_client_id);
-        [
-            ("AWS_ENDPOINT_URL", endpoint.as_str()),
-            ("AWS_REGION", self.region.as_str()),
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            (env::USER_POOL_ID, self.user_pool_id.as_str()),
-            (env::APP_CLIENT_IDS, client_ids.as_str()),
-            (env::POLICY_TABLE, self.policy_table.as_str()),
-            (env::JWKS_URL, self.jwks_url.as_str()),
-            (env::PETS_TABLE, self.pets_table.as_str()),
-            (
-                env::ASSUME_GROUP_ROLE,
-                if assume_group_role { "true" } else { "false" },
-            ),
-            (env::GROUP_ROLE_PATH, LOCAL_ROLE_PATH),
-            (env::CORS_ORIGINS, cors_origins),
-            ("AWS_LAMBDA_LOG_FORMAT", "json"),
-        ]
-        .iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| format!("{k}={v}\n"))
-        .collect()
-    }
+/// The environment both functions run with under `cargo lambda watch`, as `KEY=VALUE` lines.
+pub fn functions_env(
+    stack: &StackOutputs,
+    local: &LocalParts,
+    assume_group_role: bool,
+    cors_origins: &str,
+) -> String {
+    let client_ids = format!("{},{}", stack.user_pool_client_id, stack.operator_client_id);
+    [
+        ("AWS_ENDPOINT_URL", local.cognito_endpoint.as_str()),
+        ("AWS_REGION", stack.region.as_str()),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        (env::USER_POOL_ID, stack.user_pool_id.as_str()),
+        (env::APP_CLIENT_IDS, client_ids.as_str()),
+        (env::POLICY_TABLE, stack.policy_table_name.as_str()),
+        (env::JWKS_URL, local.jwks_url.as_str()),
+        (env::PETS_TABLE, stack.pets_table_name.as_str()),
+        (
+            env::ASSUME_GROUP_ROLE,
+            if assume_group_role { "true" } else { "false" },
+        ),
+        (env::GROUP_ROLE_PATH, LOCAL_ROLE_PATH),
+        (env::CORS_ORIGINS, cors_origins),
+        ("AWS_LAMBDA_LOG_FORMAT", "json"),
+    ]
+    .iter()
+    .filter(|(_, v)| !v.is_empty())
+    .map(|(k, v)| format!("{k}={v}\n"))
+    .collect()
 }
 
 #[cfg(test)]
@@ -398,8 +389,8 @@ mod tests {
         )
         .await
         .unwrap();
-        let local: LocalStack =
-            serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        let described = crate::description::StackDescription::load(&out).unwrap();
+        let local = described.local.unwrap();
         assert!(local.users.iter().all(|u| !u.password.is_empty()));
         assert_eq!(format!("{:o}", mode(&out)), "600", "{}", out.display());
         assert_eq!(format!("{:o}", mode(&env_file)), "600");

@@ -268,7 +268,7 @@ pub async fn read_outputs(
         .stack_name(name)
         .send()
         .await
-        .map_err(|e| failed(&format!("DescribeStacks {name}"), e))?;
+        .map_err(|e| failed(&format!("DescribeStacks `{name}`"), e))?;
     Ok(described
         .stacks
         .unwrap_or_default()
@@ -579,10 +579,14 @@ where
     e.message().unwrap_or_default().to_owned()
 }
 
-/// A failed CloudFormation call, with the SDK's whole error chain.
-pub(crate) fn failed<E: std::error::Error + 'static>(call: &str, e: E) -> anyhow::Error {
-    anyhow::anyhow!(
-        "CloudFormation {call}: {}",
-        aws_sdk_cloudformation::error::DisplayErrorContext(e)
-    )
+/// A failed CloudFormation call, with CloudFormation's error code and message.
+pub(crate) fn failed<E>(call: &str, e: aws_sdk_cloudformation::error::SdkError<E>) -> anyhow::Error
+where
+    E: aws_sdk_cloudformation::error::ProvideErrorMetadata
+        + std::error::Error
+        + Send
+        + Sync
+        + 'static,
+{
+    crate::aws::failed(format!("CloudFormation {call}"), e)
 }

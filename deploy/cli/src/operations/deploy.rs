@@ -11,7 +11,9 @@
 //!    ([`cloudformation::execute`]), refusing to replace or delete what holds data.
 //! 5. If the update removed methods, resources or gateway responses, deploy the stage again
 //!    ([`redeploy_stage`]).
-//! 6. Read the outputs, seed the policy table with the role ARNs they name, and the pets.
+//! 6. Read the outputs ([`StackOutputs`]: a missing or malformed one stops the deploy), write
+//!    the stack's description (`stack.json`, as `groupgate describe` prints it), seed the
+//!    policy table with the role ARNs they name, and the pets.
 //! 7. Flush the stage's authorizer cache twice, the function's own policy cache TTL apart, so
 //!    that a changed group policy applies within that TTL.
 
@@ -26,9 +28,10 @@ use sha2::{Digest, Sha256};
 
 use super::cloudformation::{self, Outcome, Polling, StackRequest};
 use super::{seed, write_json};
+use crate::description::StackDescription;
 use crate::stack::bootstrap::Bootstrapped;
 use crate::stack::groups::{self, GroupDefinition};
-use crate::stack::{self, Settings, assets::Assets};
+use crate::stack::{self, Settings, StackOutputs, assets::Assets};
 
 /// CloudFormation takes a template inline up to this many bytes; a larger one goes through S3.
 const MAX_INLINE_TEMPLATE: usize = 51_200;
@@ -43,7 +46,7 @@ pub struct DeployRequest<'a> {
     /// `Key=Value` overrides of the template's other parameters.
     pub parameters: &'a [String],
     pub allow_destructive: bool,
-    /// Where the template, asset manifest and outputs are written.
+    /// Where the template, asset manifest and the stack's description are written.
     pub out: &'a Path,
     /// How long to wait between the two authorizer cache flushes.
     pub flush_wait: Duration,
@@ -61,7 +64,7 @@ pub struct DeployReport {
     pub uploaded: Vec<String>,
     /// Whether the stage was deployed again after the update removed API parts.
     pub redeployed: bool,
-    pub outputs: BTreeMap<String, String>,
+    pub outputs: StackOutputs,
     /// The groups written to the policy table.
     pub seeded: Vec<String>,
     /// How many authorizer cache flushes succeeded, or why one failed.
@@ -86,12 +89,7 @@ impl Target {
             .get_caller_identity()
             .send()
             .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "STS GetCallerIdentity (are AWS credentials set?): {}",
-                    aws_sdk_sts::error::DisplayErrorContext(e)
-                )
-            })?;
+            .map_err(|e| crate::aws::failed("STS GetCallerIdentity", e))?;
         let arn = identity.arn.unwrap_or_default();
         let partition = arn
             .strip_prefix("arn:")
@@ -128,7 +126,7 @@ pub async fn check_bootstrapped(aws: &SdkConfig, target: &Target) -> anyhow::Res
             anyhow::anyhow!(
                 "{region} is not bootstrapped: the artifact bucket `{}` cannot be read ({}); {run_bootstrap}",
                 found.bucket,
-                aws_sdk_s3::error::DisplayErrorContext(e)
+                crate::aws::cause(&e)
             )
         })?;
     // S3 reports us-east-1 as no constraint, and eu-west-1 as `EU` in old buckets.
@@ -147,12 +145,7 @@ pub async fn check_bootstrapped(aws: &SdkConfig, target: &Target) -> anyhow::Res
         .get_account()
         .send()
         .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "API Gateway GetAccount in {region}: {}",
-                aws_sdk_apigateway::error::DisplayErrorContext(e)
-            )
-        })?;
+        .map_err(|e| crate::aws::failed(format!("API Gateway GetAccount in {region}"), e))?;
     if account.cloudwatch_role_arn.is_none_or(|arn| arn.is_empty()) {
         anyhow::bail!(
             "API Gateway in {region} has no CloudWatch role, so the stage's access logs would fail; {run_bootstrap}"
@@ -170,15 +163,76 @@ pub async fn deploy(aws: &SdkConfig, request: &DeployRequest<'_>) -> anyhow::Res
         target.account, target.region
     );
     let bootstrapped = check_bootstrapped(aws, &target).await?;
-
     let groups = groups::load(request.policies)?;
+    let (deployed, uploaded) = update_stack(aws, request, &target, &bootstrapped, &groups).await?;
+    let outcome = deployed.outcome;
+
+    let cfn = aws_sdk_cloudformation::Client::new(aws);
+    let outputs = stack_outputs(&cfn, request, &target, &groups).await?;
+    let description = StackDescription {
+        outputs,
+        local: None,
+    };
+    write_json(
+        &request.out.join("stack.json"),
+        &serde_json::to_value(&description)?,
+    )?;
+    let outputs = description.outputs;
+
+    let apigateway = aws_sdk_apigateway::Client::new(aws);
+    let (api, stage) = (&outputs.rest_api_id, &outputs.stage_name);
+    let redeployed = redeploy_after_removals(&apigateway, &deployed, api, stage)
+        .await?
+        .is_some();
+    let seeded = seed_tables(aws, name, &groups, &outputs).await?;
+    let flushes = if outcome == Outcome::Created {
+        // A new stage has no cached results to flush.
+        Ok(0)
+    } else {
+        flush_authorizer_cache(&apigateway, api, stage, request.flush_wait).await
+    };
+    if let Err(e) = &flushes {
+        println!(
+            "{name}: WARNING: the authorizer cache was not flushed ({e}); changed group policies apply once API Gateway's cached results expire, within {} s",
+            request.settings.authorizer_ttl_seconds
+        );
+    }
+    println!(
+        "{name}: deployed ({}); API at {}",
+        match outcome {
+            Outcome::Created => "created",
+            Outcome::Updated => "updated",
+            Outcome::NoChanges => "no stack changes",
+        },
+        outputs.api_url
+    );
+    Ok(DeployReport {
+        outcome,
+        uploaded,
+        redeployed,
+        outputs,
+        seeded,
+        flushes,
+    })
+}
+
+/// Synthesizes the template, decides the change set, uploads the zips (pinning the versions
+/// checked), writes the template and asset manifest to `--out`, and executes the change set.
+/// Returns what the change set did and the keys uploaded.
+async fn update_stack(
+    aws: &SdkConfig,
+    request: &DeployRequest<'_>,
+    target: &Target,
+    bootstrapped: &Bootstrapped,
+    groups: &[GroupDefinition],
+) -> anyhow::Result<(cloudformation::Deployed, Vec<String>)> {
     let assets = Assets::from_dir(request.assets_dir, &stack::FUNCTIONS)?;
-    let mut template = stack::build(&groups, &assets, request.settings).to_template()?;
-    let parameters = parameters(&template, &bootstrapped, request.parameters)?;
+    let mut template = stack::build(groups, &assets, request.settings).to_template()?;
+    let parameters = parameters(&template, bootstrapped, request.parameters)?;
     let synthesized = serde_json::to_string(&template)?;
     let cfn = aws_sdk_cloudformation::Client::new(aws);
     let mut stack_request = StackRequest {
-        name,
+        name: request.stack_name,
         template_body: &synthesized,
         template_url: None,
         parameters,
@@ -200,92 +254,62 @@ pub async fn deploy(aws: &SdkConfig, request: &DeployRequest<'_>) -> anyhow::Res
     let body = serde_json::to_string(&template)?;
     stack_request.template_body = &body;
     if body.len() > MAX_INLINE_TEMPLATE {
-        stack_request.template_url =
-            Some(upload_template(&s3, &bootstrapped.bucket, &target, name, &body).await?);
+        let url = upload_template(&s3, &bootstrapped.bucket, target, request.stack_name, &body);
+        stack_request.template_url = Some(url.await?);
     }
     let deployed = cloudformation::execute(&cfn, &stack_request, plan, request.polling).await?;
-    let outcome = deployed.outcome;
     let uploaded = stored
         .into_iter()
         .filter(|s| s.uploaded)
         .map(|s| s.key)
         .collect();
+    Ok((deployed, uploaded))
+}
 
-    let outputs = cloudformation::read_outputs(&cfn, name).await?;
-    let outputs = if outputs.is_empty() && request.outputs_from_resources {
-        println!("{name}: the stack reports no outputs; deriving them from its resources");
-        outputs_from_resources(&cfn, &target, request.settings, &groups, name).await?
-    } else {
-        outputs
-    };
-    write_json(
-        &request.out.join("outputs.json"),
-        &serde_json::to_value(&outputs)?,
-    )?;
-    let output = |key: &str| cloudformation::output(&outputs, name, key);
+/// The deployed stack's outputs, checked; derived from its resources when they are missing and
+/// the request says so (emulators: moto's change sets compute no outputs, and its updates only
+/// those of the resources it creates).
+async fn stack_outputs(
+    cfn: &aws_sdk_cloudformation::Client,
+    request: &DeployRequest<'_>,
+    target: &Target,
+    groups: &[GroupDefinition],
+) -> anyhow::Result<StackOutputs> {
+    let name = request.stack_name;
+    let outputs = cloudformation::read_outputs(cfn, name).await?;
+    match StackOutputs::from_outputs(name, &outputs) {
+        Ok(outputs) => Ok(outputs),
+        Err(e) if request.outputs_from_resources => {
+            println!("{name}: {e}; deriving the outputs from its resources");
+            outputs_from_resources(cfn, target, request.settings, groups, name).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
 
-    let apigateway = aws_sdk_apigateway::Client::new(aws);
-    let redeployed = redeploy_after_removals(
-        &apigateway,
-        &deployed,
-        output("RestApiId")?,
-        output("StageName")?,
-    )
-    .await?
-    .is_some();
-
+/// Seeds the policy table with every group and the role the outputs name for it, and the pets
+/// table with the default pets if it is empty. Returns the groups written.
+async fn seed_tables(
+    aws: &SdkConfig,
+    name: &str,
+    groups: &[GroupDefinition],
+    outputs: &StackOutputs,
+) -> anyhow::Result<Vec<String>> {
     let dynamodb = aws_sdk_dynamodb::Client::new(aws);
-    let roles = seed::parse_group_roles(output("GroupRoleArns")?).map_err(anyhow::Error::msg)?;
-    let policy_table = output("PolicyTableName")?;
-    let report = seed::seed(&dynamodb, policy_table, &groups, &roles, true).await?;
+    let policy_table = &outputs.policy_table_name;
+    let roles = &outputs.group_role_arns;
+    let report = seed::seed(&dynamodb, policy_table, groups, roles, true).await?;
     for group in &report.written {
         println!("{name}: wrote the policy of group `{group}` to {policy_table}");
     }
     for group in &report.removed {
         println!("{name}: removed group `{group}` from {policy_table}: no longer defined");
     }
-    let pets_table = output("PetsTableName")?;
-    let seeded = super::pets::seed_defaults(&dynamodb, pets_table).await?;
-    if seeded {
+    let pets_table = &outputs.pets_table_name;
+    if super::pets::seed_defaults(&dynamodb, pets_table).await? {
         println!("{name}: seeded the default pets into {pets_table}");
     }
-
-    let flushes = if outcome == Outcome::Created {
-        // A new stage has no cached results to flush.
-        Ok(0)
-    } else {
-        flush_authorizer_cache(
-            &apigateway,
-            output("RestApiId")?,
-            output("StageName")?,
-            request.flush_wait,
-        )
-        .await
-    };
-    match &flushes {
-        Ok(_) => {}
-        Err(e) => println!(
-            "{name}: WARNING: the authorizer cache was not flushed ({e}); changed group policies apply once API Gateway's cached results expire, within {} s",
-            request.settings.authorizer_ttl_seconds
-        ),
-    }
-    println!(
-        "{name}: deployed ({}); API at {}",
-        match outcome {
-            Outcome::Created => "created",
-            Outcome::Updated => "updated",
-            Outcome::NoChanges => "no stack changes",
-        },
-        outputs.get("ApiUrl").map_or("?", String::as_str)
-    );
-    Ok(DeployReport {
-        outcome,
-        uploaded,
-        redeployed,
-        outputs,
-        seeded: report.written,
-        flushes,
-    })
+    Ok(report.written)
 }
 
 /// The template's parameters: the bucket and boundary from the bootstrap, then the overrides,
@@ -370,10 +394,12 @@ pub async fn upload_assets(
         let existing = match head {
             Ok(head) => Some(head),
             Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => None,
-            Err(e) => anyhow::bail!(
-                "S3 HeadObject s3://{bucket}/{key}: {}",
-                aws_sdk_s3::error::DisplayErrorContext(e)
-            ),
+            Err(e) => {
+                return Err(crate::aws::failed(
+                    format!("S3 HeadObject s3://{bucket}/{key}"),
+                    e,
+                ));
+            }
         };
         if let Some(head) = &existing {
             if head.checksum_sha256.as_deref() == Some(sha256.as_str()) {
@@ -476,12 +502,7 @@ async fn put(
         .body(bytes.into())
         .send()
         .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "S3 PutObject s3://{bucket}/{key}: {}",
-                aws_sdk_s3::error::DisplayErrorContext(e)
-            )
-        })?;
+        .map_err(|e| crate::aws::failed(format!("S3 PutObject s3://{bucket}/{key}"), e))?;
     Ok(put.version_id)
 }
 
@@ -516,7 +537,7 @@ pub async fn outputs_from_resources(
     settings: &Settings,
     groups: &[GroupDefinition],
     name: &str,
-) -> anyhow::Result<BTreeMap<String, String>> {
+) -> anyhow::Result<StackOutputs> {
     let resources = cfn
         .list_stack_resources()
         .stack_name(name)
@@ -540,31 +561,37 @@ pub async fn outputs_from_resources(
         account,
         region,
     } = target;
-    let roles = groups
+    let group_role_arns = groups
         .iter()
         .map(|g| {
             let role = id(&format!("GroupRole{}", g.logical_name()))?;
-            Ok(format!(
-                "{}=arn:{partition}:iam::{account}:role{}{name}/groups/{role}",
-                g.group,
+            let arn = format!(
+                "arn:{partition}:iam::{account}:role{}{name}/groups/{role}",
                 crate::stack::bootstrap::APP_ROLE_PATH
-            ))
+            );
+            Ok((g.group.clone(), arn))
         })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .collect::<anyhow::Result<_>>()?;
+    // moto's CloudFormation skips the Cognito resources: their ids say so, and nothing after
+    // the deploy uses them.
+    let skipped = |logical: &str| {
+        id(logical).unwrap_or_else(|_| format!("({logical} not created by the emulator)"))
+    };
     let api = id("RestApi")?;
     let stage = &settings.stage;
-    Ok(BTreeMap::from([
-        (
-            "ApiUrl".to_owned(),
-            format!("https://{api}.execute-api.{region}.amazonaws.com/{stage}"),
-        ),
-        ("RestApiId".to_owned(), api),
-        ("StageName".to_owned(), stage.clone()),
-        ("Region".to_owned(), region.clone()),
-        ("PolicyTableName".to_owned(), id("PolicyTable")?),
-        ("PetsTableName".to_owned(), id("PetsTable")?),
-        ("GroupRoleArns".to_owned(), roles.join(",")),
-    ]))
+    Ok(StackOutputs {
+        api_url: format!("https://{api}.execute-api.{region}.amazonaws.com/{stage}"),
+        rest_api_id: api,
+        stage_name: stage.clone(),
+        region: region.clone(),
+        user_pool_id: skipped("UserPool"),
+        user_pool_client_id: skipped("UserPoolClient"),
+        operator_client_id: skipped("OperatorClient"),
+        policy_table_name: id("PolicyTable")?,
+        pets_table_name: id("PetsTable")?,
+        group_role_arns,
+        hosted_ui_url: None,
+    })
 }
 
 /// The API parts an update removed or replaced that the stage may still serve: logical ids of
@@ -624,7 +651,7 @@ pub async fn redeploy_after_removals(
         .map_err(|e| {
             anyhow::anyhow!(
                 "API Gateway CreateDeployment on {rest_api_id}/{stage}: {}; the stage still serves what the update removed ({removed}): run `aws apigateway create-deployment --rest-api-id {rest_api_id} --stage-name {stage}`",
-                aws_sdk_apigateway::error::DisplayErrorContext(e)
+                crate::aws::cause(&e)
             )
         })?;
     let id = deployment.id.unwrap_or_default();
@@ -658,16 +685,10 @@ pub async fn flush_authorizer_cache(
             .send()
             .await
             .map_err(|e| {
-                use aws_sdk_apigateway::error::ProvideErrorMetadata as _;
-                let status = e.raw_response().map(|r| r.status().as_u16());
-                let why = match (e.code(), e.message(), status) {
-                    (Some(code), message, _) => {
-                        format!("{code}: {}", message.unwrap_or_default())
-                    }
-                    (None, _, Some(status)) => format!("HTTP {status}"),
-                    _ => aws_sdk_apigateway::error::DisplayErrorContext(&e).to_string(),
-                };
-                format!("FlushStageAuthorizersCache on {rest_api_id}/{stage}: {why}")
+                format!(
+                    "FlushStageAuthorizersCache on {rest_api_id}/{stage}: {}",
+                    crate::aws::cause(&e)
+                )
             })?;
         println!("flushed the authorizer cache of {rest_api_id}/{stage}");
     }

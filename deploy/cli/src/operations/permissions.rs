@@ -90,7 +90,7 @@ const DEPLOY: &str = "deploy/cli/src/operations/deploy.rs";
 const POLICIES: &str = "deploy/cli/src/operations/policies.rs";
 const SEED: &str = "deploy/cli/src/operations/seed.rs";
 const TOKEN: &str = "deploy/cli/src/operations/token.rs";
-const OPERATIONS: &str = "deploy/cli/src/operations/mod.rs";
+const BOOTSTRAP: &str = "deploy/cli/src/operations/bootstrap.rs";
 const PETS: &str = "backend/src/pets.rs";
 const SEED_PETS: &str = "deploy/cli/src/operations/pets.rs";
 const ROLES: &str = "backend/src/roles.rs";
@@ -253,14 +253,8 @@ pub const CALLS: &[Call] = &[
         On::UserPool,
         Caller::Deploy,
     ),
-    call(
-        OPERATIONS,
-        "delete_item",
-        "dynamodb:DeleteItem",
-        On::PetsTable,
-        Caller::Deploy,
-    ),
-    // The default pets, written by deploy (the function never seeds).
+    // The default pets, written by deploy (the function never seeds), and the pets a smoke test
+    // wrote, removed by `remove-pets`.
     call(
         SEED_PETS,
         "scan",
@@ -272,6 +266,13 @@ pub const CALLS: &[Call] = &[
         SEED_PETS,
         "put_item",
         "dynamodb:PutItem",
+        On::PetsTable,
+        Caller::Deploy,
+    ),
+    call(
+        SEED_PETS,
+        "delete_item",
+        "dynamodb:DeleteItem",
         On::PetsTable,
         Caller::Deploy,
     ),
@@ -306,77 +307,77 @@ pub const CALLS: &[Call] = &[
     ),
     // groupgate bootstrap: the operator's credentials.
     call(
-        OPERATIONS,
+        BOOTSTRAP,
         "list_open_id_connect_providers",
         "iam:ListOpenIDConnectProviders",
         On::AnyResource,
         Caller::Operator,
     ),
     call(
-        OPERATIONS,
+        BOOTSTRAP,
         "get_open_id_connect_provider",
         "iam:GetOpenIDConnectProvider",
         On::AnyResource,
         Caller::Operator,
     ),
     call(
-        OPERATIONS,
+        BOOTSTRAP,
         "head_bucket",
         "s3:ListBucket",
         On::ArtifactBucket,
         Caller::Operator,
     ),
     call(
-        OPERATIONS,
+        BOOTSTRAP,
         "create_change_set",
         "cloudformation:CreateChangeSet",
         On::AnyResource,
         Caller::Operator,
     ),
     call(
-        OPERATIONS,
+        BOOTSTRAP,
         "describe_change_set",
         "cloudformation:DescribeChangeSet",
         On::AnyResource,
         Caller::Operator,
     ),
     call(
-        OPERATIONS,
+        BOOTSTRAP,
         "execute_change_set",
         "cloudformation:ExecuteChangeSet",
         On::AnyResource,
         Caller::Operator,
     ),
     call(
-        OPERATIONS,
+        BOOTSTRAP,
         "describe_stacks",
         "cloudformation:DescribeStacks",
         On::AnyResource,
         Caller::Operator,
     ),
     call(
-        OPERATIONS,
+        BOOTSTRAP,
         "get_account",
         "apigateway:GET",
         On::ApiGatewayAccount,
         Caller::Operator,
     ),
     call(
-        OPERATIONS,
+        BOOTSTRAP,
         "update_account",
         "apigateway:PATCH",
         On::ApiGatewayAccount,
         Caller::Operator,
     ),
     call(
-        OPERATIONS,
+        BOOTSTRAP,
         "get_role",
         "iam:GetRole",
         On::AnyResource,
         Caller::Operator,
     ),
     call(
-        OPERATIONS,
+        BOOTSTRAP,
         "list_stack_resources",
         "cloudformation:ListStackResources",
         On::AnyResource,
@@ -515,5 +516,5 @@ pub const CALLS: &[Call] = &[
 
 /// The files whose SDK calls must all be in [`CALLS`].
 pub const SOURCES: &[&str] = &[
-    CFN, DEPLOY, POLICIES, SEED, SEED_PETS, TOKEN, OPERATIONS, PETS, ROLES, ROUTES, STORE, SMOKE,
+    CFN, DEPLOY, POLICIES, SEED, SEED_PETS, TOKEN, BOOTSTRAP, PETS, ROLES, ROUTES, STORE, SMOKE,
 ];

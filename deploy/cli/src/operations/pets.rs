@@ -1,6 +1,7 @@
 //! The petstore's table, seeded by the operator's tool: the deploy, `groupgate seed-pets` and the
 //! local stack write the default pets into an empty pets table. The function never does: with
-//! group roles assumed its own role has no access to the table at all.
+//! group roles assumed its own role has no access to the table at all. `groupgate remove-pets`
+//! deletes what a smoke test wrote.
 //!
 //! The table's layout is the backend's (`backend/src/pets.rs`): key `id` (N), a pet's `name`
 //! (S), and item `id = 0` holding the id counter `next_id`. `deploy/cli/tests/pets.rs` holds
@@ -58,9 +59,21 @@ pub async fn seed_defaults(client: &Client, table: &str) -> anyhow::Result<bool>
     Ok(true)
 }
 
-fn failed<E: std::error::Error + 'static>(call: &str, table: &str, e: E) -> anyhow::Error {
-    anyhow::anyhow!(
-        "seeding `{table}`: DynamoDB {call}: {}",
-        aws_sdk_dynamodb::error::DisplayErrorContext(e)
-    )
+/// Deletes pet `id` from `table` (a smoke test removing what it wrote: the API has no DELETE).
+pub async fn remove(client: &Client, table: &str, id: u64) -> anyhow::Result<()> {
+    client
+        .delete_item()
+        .table_name(table)
+        .key("id", AttributeValue::N(id.to_string()))
+        .send()
+        .await
+        .map_err(|e| crate::aws::failed(format!("deleting pet {id} from `{table}`"), e))?;
+    Ok(())
+}
+
+fn failed<E>(call: &str, table: &str, e: aws_sdk_dynamodb::error::SdkError<E>) -> anyhow::Error
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    crate::aws::failed(format!("seeding `{table}`: DynamoDB {call}"), e)
 }

@@ -20,14 +20,16 @@ use serde_json::Value;
 use super::cloudformation::{self, Action};
 use super::deploy::{Target, flush_authorizer_cache, outputs_from_resources};
 use super::{seed, write_json};
-use crate::stack::{self, Settings, assets::Assets, groups};
+use crate::description::StackDescription;
+use crate::stack::{self, Settings, StackOutputs, assets::Assets, groups};
 
 /// What to deploy, and how.
 pub struct PolicyDeployRequest<'a> {
     pub stack_name: &'a str,
     pub policies: &'a Path,
     pub settings: &'a Settings,
-    /// Where the stack's outputs are written (`outputs.json`), for the smoke test.
+    /// Where the stack's description is written (`stack.json`, as `groupgate describe` prints
+    /// it), for the smoke test.
     pub out: &'a Path,
     /// How long to wait between the two authorizer cache flushes.
     pub flush_wait: Duration,
@@ -66,6 +68,79 @@ pub async fn deploy_policies(
         ),
     }
 
+    check_template(&cfn, request, &groups).await?;
+
+    let outputs = cloudformation::read_outputs(&cfn, name).await?;
+    let outputs = match StackOutputs::from_outputs(name, &outputs) {
+        Ok(outputs) => outputs,
+        Err(e) if request.outputs_from_resources => {
+            println!("{name}: {e}; deriving the outputs from its resources");
+            let target = Target::of(aws).await?;
+            outputs_from_resources(&cfn, &target, request.settings, &groups, name).await?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let description = StackDescription {
+        outputs,
+        local: None,
+    };
+    write_json(
+        &request.out.join("stack.json"),
+        &serde_json::to_value(&description)?,
+    )?;
+    let outputs = description.outputs;
+
+    let policy_table = &outputs.policy_table_name;
+    let dynamodb = aws_sdk_dynamodb::Client::new(aws);
+    let seeded = seed::seed(
+        &dynamodb,
+        policy_table,
+        &groups,
+        &outputs.group_role_arns,
+        true,
+    )
+    .await?;
+    for group in &seeded.written {
+        println!("{name}: wrote the policy of group `{group}` to {policy_table}");
+    }
+    for group in &seeded.removed {
+        println!("{name}: removed group `{group}` from {policy_table}: no longer defined");
+    }
+
+    let apigateway = aws_sdk_apigateway::Client::new(aws);
+    let flushes = flush_authorizer_cache(
+        &apigateway,
+        &outputs.rest_api_id,
+        &outputs.stage_name,
+        request.flush_wait,
+    )
+    .await;
+    if let Err(e) = &flushes {
+        println!(
+            "{name}: WARNING: the authorizer cache was not flushed ({e}); changed group policies apply once API Gateway's cached results expire, within {} s",
+            request.settings.authorizer_ttl_seconds
+        );
+    }
+    println!(
+        "{name}: policies deployed ({} groups); API at {}",
+        seeded.written.len(),
+        outputs.api_url
+    );
+    Ok(PolicyDeployReport {
+        written: seeded.written,
+        removed: seeded.removed,
+        flushes,
+    })
+}
+
+/// Refuses, naming the first difference, unless the stack runs the template `request.policies`
+/// makes, apart from the functions' code.
+async fn check_template(
+    cfn: &aws_sdk_cloudformation::Client,
+    request: &PolicyDeployRequest<'_>,
+    groups: &[groups::GroupDefinition],
+) -> anyhow::Result<()> {
+    let name = request.stack_name;
     // Original is the template as submitted; this stack has no transforms, so it is also the
     // one that runs: https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_GetTemplate.html
     let deployed = cfn
@@ -80,7 +155,7 @@ pub async fn deploy_policies(
     let deployed: Value = serde_json::from_str(&deployed)
         .with_context(|| format!("{name}: the deployed template is not JSON"))?;
     let wanted = stack::build(
-        &groups,
+        groups,
         &Assets::placeholder(&stack::FUNCTIONS),
         request.settings,
     )
@@ -94,56 +169,7 @@ pub async fn deploy_policies(
     println!(
         "{name}: the stack runs the template these policies make: only the policy table changes"
     );
-
-    let outputs = cloudformation::read_outputs(&cfn, name).await?;
-    let outputs = if outputs.is_empty() && request.outputs_from_resources {
-        println!("{name}: the stack reports no outputs; deriving them from its resources");
-        let target = Target::of(aws).await?;
-        outputs_from_resources(&cfn, &target, request.settings, &groups, name).await?
-    } else {
-        outputs
-    };
-    write_json(
-        &request.out.join("outputs.json"),
-        &serde_json::to_value(&outputs)?,
-    )?;
-    let output = |key: &str| cloudformation::output(&outputs, name, key);
-
-    let roles = seed::parse_group_roles(output("GroupRoleArns")?).map_err(anyhow::Error::msg)?;
-    let policy_table = output("PolicyTableName")?;
-    let dynamodb = aws_sdk_dynamodb::Client::new(aws);
-    let seeded = seed::seed(&dynamodb, policy_table, &groups, &roles, true).await?;
-    for group in &seeded.written {
-        println!("{name}: wrote the policy of group `{group}` to {policy_table}");
-    }
-    for group in &seeded.removed {
-        println!("{name}: removed group `{group}` from {policy_table}: no longer defined");
-    }
-
-    let apigateway = aws_sdk_apigateway::Client::new(aws);
-    let flushes = flush_authorizer_cache(
-        &apigateway,
-        output("RestApiId")?,
-        output("StageName")?,
-        request.flush_wait,
-    )
-    .await;
-    if let Err(e) = &flushes {
-        println!(
-            "{name}: WARNING: the authorizer cache was not flushed ({e}); changed group policies apply once API Gateway's cached results expire, within {} s",
-            request.settings.authorizer_ttl_seconds
-        );
-    }
-    println!(
-        "{name}: policies deployed ({} groups); API at {}",
-        seeded.written.len(),
-        output("ApiUrl").unwrap_or("?")
-    );
-    Ok(PolicyDeployReport {
-        written: seeded.written,
-        removed: seeded.removed,
-        flushes,
-    })
+    Ok(())
 }
 
 /// Where the deployed template differs from the wanted one, ignoring the functions' code (the

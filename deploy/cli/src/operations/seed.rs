@@ -14,20 +14,8 @@ pub struct SeedReport {
     pub removed: Vec<String>,
 }
 
-/// Parses `group=arn,group=arn` (the stack's `GroupRoleArns` output).
-pub fn parse_group_roles(text: &str) -> Result<BTreeMap<String, String>, String> {
-    text.split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(|pair| match pair.split_once('=') {
-            Some((group, arn)) if !group.is_empty() && arn.starts_with("arn:") => {
-                Ok((group.to_owned(), arn.to_owned()))
-            }
-            _ => Err(format!("`{pair}` is not `group=arn:...`")),
-        })
-        .collect()
-}
-
+/// Writes every definition of `groups` to `table`, with the role `roles` names for it; with
+/// `prune`, removes the items of groups no longer defined.
 pub async fn seed(
     client: &Client,
     table: &str,
@@ -62,11 +50,7 @@ pub async fn seed(
                 .expression_attribute_values(":r", AttributeValue::S(role.clone()));
         }
         update.update_expression(set).send().await.map_err(|e| {
-            anyhow::anyhow!(
-                "writing group `{}` to `{table}`: {}",
-                group.group,
-                aws_sdk_dynamodb::error::DisplayErrorContext(e)
-            )
+            crate::aws::failed(format!("writing group `{}` to `{table}`", group.group), e)
         })?;
         report.written.push(group.group.clone());
     }
@@ -93,12 +77,7 @@ async fn prune_undefined(
         .send();
     let mut stale = Vec::new();
     while let Some(item) = pages.next().await {
-        let item = item.map_err(|e| {
-            anyhow::anyhow!(
-                "scanning `{table}`: {}",
-                aws_sdk_dynamodb::error::DisplayErrorContext(e)
-            )
-        })?;
+        let item = item.map_err(|e| crate::aws::failed(format!("scanning `{table}`"), e))?;
         if let Some(AttributeValue::S(group)) = item.get("group")
             && !defined.contains(group.as_str())
         {
@@ -113,28 +92,8 @@ async fn prune_undefined(
             .send()
             .await
             .map_err(|e| {
-                anyhow::anyhow!(
-                    "removing group `{group}`: {}",
-                    aws_sdk_dynamodb::error::DisplayErrorContext(e)
-                )
+                crate::aws::failed(format!("removing group `{group}` from `{table}`"), e)
             })?;
     }
     Ok(stale)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn group_roles_are_parsed_and_bad_pairs_named() {
-        let roles =
-            parse_group_roles("admin=arn:aws:iam::1:role/a, vet=arn:aws:iam::1:role/v").unwrap();
-        assert_eq!(roles["vet"], "arn:aws:iam::1:role/v");
-        assert!(parse_group_roles("").unwrap().is_empty());
-        assert_eq!(
-            parse_group_roles("admin").unwrap_err(),
-            "`admin` is not `group=arn:...`"
-        );
-    }
 }

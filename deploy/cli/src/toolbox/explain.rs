@@ -9,13 +9,15 @@ use std::fmt::Write as _;
 use base64::Engine as _;
 use groupgate_shared::jwks::{JwksSource as _, KeySet};
 use groupgate_shared::{
-    DEFAULT_CLOCK_LEEWAY, ExpectedTokenUse, INVOKE_ACTION, Reason, Rejection, Scope, TokenRules,
-    TokenUse,
+    DEFAULT_CLOCK_LEEWAY, ExpectedTokenUse, INVOKE_ACTION, Origin, Reason, Rejection, Scope,
+    TokenRules, TokenUse,
 };
 use serde_json::{Value, json};
 
 use super::simulate::NO_GROUP;
-use super::{Catalogue, Evaluation, Request, UsageError, routes};
+use super::{Catalogue, Evaluation, Request, routes};
+use crate::description::StackDescription;
+use crate::exit::{Undecided, UsageError};
 
 /// Where `explain` reads the caller's token, unless `--token -` says stdin. Never a flag's value:
 /// other users of the machine can read a process's command line (`ps`, `/proc/PID/cmdline`).
@@ -164,8 +166,8 @@ fn no_token() -> Report {
     }
 }
 
-/// The verified groups of `token`, or a report of why it is refused (API Gateway's 401). The
-/// rules are the authorizer's, with its default clock leeway.
+/// The verified groups of `token` with the lines that say so, or a report of why it is refused
+/// (API Gateway's 401). The rules are the authorizer's, with its default clock leeway.
 pub async fn verify_token(
     token: &str,
     settings: &TokenSettings,
@@ -188,71 +190,75 @@ pub async fn verify_token(
         .await
         .and_then(|bytes| KeySet::from_jwks_json(&bytes))
         .map_err(|e| Undecided(format!("the pool's keys could not be read from {url}: {e}")))?;
-    let mut lines = vec![format!(
-        "token, checked as the authorizer does (keys from {url}):"
-    )];
+    let heading = format!("token, checked as the authorizer does (keys from {url}):");
     match rules.verify(token, &keys, now) {
         Ok(claims) => {
-            for check in CHECKS {
-                lines.push(format!("  ok      {check}"));
-            }
-            let user = format!(
-                "  user    sub {}, username {}, groups: {}",
-                claims.sub,
-                claims.username.as_deref().unwrap_or("-"),
-                if claims.groups.is_empty() {
-                    "none".to_owned()
-                } else {
-                    claims.groups.join(", ")
-                }
-            );
-            lines.push(user);
-            let use_ = match claims.token_use {
-                TokenUse::Access => "access",
-                TokenUse::Id => "id",
-            };
-            lines.push(format!(
-                "  expires in {} ({use_} token)",
-                span(claims.exp.saturating_sub(now))
-            ));
-            Ok(Ok((claims.groups.clone(), lines)))
+            let lines = [vec![heading], accepted(&claims, now)].concat();
+            Ok(Ok((claims.groups, lines)))
         }
         Err(rejection) => {
-            let failed = failed_check(&rejection);
-            let words = in_words(&rejection, &unverified_claims(token), settings, now);
-            for (i, check) in CHECKS.iter().enumerate() {
-                let mark = match i.cmp(&failed) {
-                    std::cmp::Ordering::Less => "ok     ".to_owned(),
-                    std::cmp::Ordering::Equal => "FAILED ".to_owned(),
-                    std::cmp::Ordering::Greater => "-      ".to_owned(),
-                };
-                let detail = if i == failed {
-                    format!(": {words}")
-                } else {
-                    String::new()
-                };
-                lines.push(format!("  {mark} {check}{detail}"));
-            }
-            lines.push(format!(
-                "decision: Unauthorized (401): {words}. The authorizer answers `Unauthorized`; no policy is read."
-            ));
-            Ok(Err(Report {
-                text: lines.join("\n") + "\n",
-                json: json!({
-                    "decision": "deny",
-                    "status": 401,
-                    "reason": rejection.code(),
-                    "detail": words,
-                }),
-            }))
+            let claims = unverified_claims(token);
+            Ok(Err(refused(heading, &rejection, &claims, settings, now)))
         }
     }
 }
 
-/// The tool could not decide: a dependency (the JWKS, the table) is unreachable. Exit 3.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Undecided(pub String);
+/// Every check passed, and who the token is for.
+fn accepted(claims: &groupgate_shared::CognitoClaims, now: u64) -> Vec<String> {
+    let mut lines: Vec<String> = CHECKS.iter().map(|c| format!("  ok      {c}")).collect();
+    lines.push(format!(
+        "  user    sub {}, username {}, groups: {}",
+        claims.sub,
+        claims.username.as_deref().unwrap_or("-"),
+        if claims.groups.is_empty() {
+            "none".to_owned()
+        } else {
+            claims.groups.join(", ")
+        }
+    ));
+    let use_ = match claims.token_use {
+        TokenUse::Access => "access",
+        TokenUse::Id => "id",
+    };
+    lines.push(format!(
+        "  expires in {} ({use_} token)",
+        span(claims.exp.saturating_sub(now))
+    ));
+    lines
+}
+
+/// The report of a refused token: each check up to the one that failed, and why in words.
+fn refused(
+    heading: String,
+    rejection: &Rejection,
+    claims: &Value,
+    settings: &TokenSettings,
+    now: u64,
+) -> Report {
+    let failed = failed_check(rejection);
+    let words = in_words(rejection, claims, settings, now);
+    let mut lines = vec![heading];
+    for (i, check) in CHECKS.iter().enumerate() {
+        let (mark, detail) = match i.cmp(&failed) {
+            std::cmp::Ordering::Less => ("ok     ", String::new()),
+            std::cmp::Ordering::Equal => ("FAILED ", format!(": {words}")),
+            std::cmp::Ordering::Greater => ("-      ", String::new()),
+        };
+        lines.push(format!("  {mark} {check}{detail}"));
+    }
+    lines.push(format!(
+        "decision: Unauthorized (401): {words}. The authorizer answers `Unauthorized`; no policy is read."
+    ));
+    Report {
+        text: lines.join("\n") + "\n",
+        json: json!({
+            "decision": "deny",
+            "status": 401,
+            "reason": rejection.code(),
+            "detail": words,
+        }),
+    }
+}
 
 /// Explains `request` for a caller in `groups`, with `preface` (the token's checks) first.
 pub fn explain(
@@ -261,14 +267,68 @@ pub fn explain(
     request: &Request,
     preface: &[String],
 ) -> anyhow::Result<Report> {
-    let entries = catalogue.select(groups);
-    let evaluation = Evaluation::new(entries, request)?;
+    let evaluation = Evaluation::new(catalogue.select(groups), request)?;
     let decision = evaluation.decision();
     let arn = evaluation.method_arn.as_str().to_owned();
     let mut text = String::new();
     for line in preface {
         let _ = writeln!(text, "{line}");
     }
+    write_request(&mut text, catalogue, groups, request, &arn);
+    let (origin, pattern) = match decision.reason() {
+        Reason::AllowedBy(o) | Reason::DeniedBy(o) => {
+            (Some(*o), matching_pattern(catalogue, o, &arn))
+        }
+        _ => (None, None),
+    };
+    let status = if decision.is_allow() { 200 } else { 403 };
+    let _ = writeln!(
+        text,
+        "decision: {} ({status}): {}",
+        decision.as_str(),
+        decision.reason()
+    );
+    if let Some(pattern) = &pattern {
+        let _ = writeln!(text, "  matching resource pattern: {pattern}");
+    }
+    let reference = evaluation.reference_allows();
+    if reference != Ok(decision.is_allow()) {
+        anyhow::bail!(
+            "the returned policy evaluates to {reference:?}, not {}: report this",
+            decision.as_str()
+        );
+    }
+    let reachable = write_reachable(&mut text, catalogue, groups, request)?;
+    let _ = writeln!(
+        text,
+        "returned to API Gateway (action {INVOKE_ACTION}):\n{}",
+        serde_json::to_string_pretty(&evaluation.returned)?
+    );
+    let json = json!({
+        "decision": decision.as_str().to_lowercase(),
+        "status": status,
+        "reason": decision.reason().code(),
+        "detail": decision.reason().to_string(),
+        "group": origin.map(|o| o.group),
+        "statement": origin.map(|o| o.index),
+        "sid": origin.and_then(|o| o.sid),
+        "pattern": pattern,
+        "method_arn": arn,
+        "groups": groups,
+        "reachable": reachable,
+        "returned_policy": evaluation.returned,
+    });
+    Ok(Report { text, json })
+}
+
+/// The request, its method ARN, and the caller's groups (naming those the catalogue lacks).
+fn write_request(
+    text: &mut String,
+    catalogue: &Catalogue,
+    groups: &[String],
+    request: &Request,
+    arn: &str,
+) {
     let _ = writeln!(
         text,
         "request: {} {} (stage {}) from {}: {arn}",
@@ -279,9 +339,11 @@ pub fn explain(
             .source_ip
             .map_or("an unknown address".to_owned(), |ip| ip.to_string()),
     );
-    let missing: Vec<&String> = groups
+    let names = catalogue.names();
+    let missing: Vec<&str> = groups
         .iter()
-        .filter(|g| !catalogue.names().contains(&g.as_str()))
+        .map(String::as_str)
+        .filter(|g| !names.contains(g))
         .collect();
     let _ = writeln!(
         text,
@@ -297,52 +359,35 @@ pub fn explain(
             text,
             "  not defined in {} (they grant nothing): {}",
             catalogue.source,
-            missing
-                .iter()
-                .map(|g| g.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            missing.join(", ")
         );
     }
-    let (origin, pattern) = match decision.reason() {
-        Reason::AllowedBy(o) | Reason::DeniedBy(o) => {
-            let pattern = catalogue
-                .groups
-                .iter()
-                .find(|g| g.group == o.group)
-                .and_then(|g| g.policy.as_ref().ok())
-                .and_then(|p| p.statements.get(o.index))
-                .and_then(|s| match &s.resource {
-                    Scope::Only(patterns) => patterns
-                        .iter()
-                        .find(|p| p.matches(&arn))
-                        .map(|p| p.as_str().to_owned()),
-                    Scope::AllBut(_) => {
-                        Some("(NotResource: everything but its patterns)".to_owned())
-                    }
-                });
-            (Some(*o), pattern)
-        }
-        _ => (None, None),
-    };
-    let _ = writeln!(
-        text,
-        "decision: {} ({}): {}",
-        decision.as_str(),
-        if decision.is_allow() { 200 } else { 403 },
-        decision.reason()
-    );
-    if let Some(pattern) = &pattern {
-        let _ = writeln!(text, "  matching resource pattern: {pattern}");
-    }
-    let reference = evaluation.reference_allows();
-    if reference != Ok(decision.is_allow()) {
-        anyhow::bail!(
-            "the returned policy evaluates to {reference:?}, not {}: report this",
-            decision.as_str()
-        );
-    }
+}
 
+/// The resource pattern of the deciding statement that matched `arn`.
+fn matching_pattern(catalogue: &Catalogue, origin: &Origin<'_>, arn: &str) -> Option<String> {
+    let statement = catalogue
+        .groups
+        .iter()
+        .find(|g| g.group == origin.group)
+        .and_then(|g| g.policy.as_ref().ok())
+        .and_then(|p| p.statements.get(origin.index))?;
+    match &statement.resource {
+        Scope::Only(patterns) => patterns
+            .iter()
+            .find(|p| p.matches(arn))
+            .map(|p| p.as_str().to_owned()),
+        Scope::AllBut(_) => Some("(NotResource: everything but its patterns)".to_owned()),
+    }
+}
+
+/// What `groups` can reach: every route of the API, decided; also returned for the JSON report.
+fn write_reachable(
+    text: &mut String,
+    catalogue: &Catalogue,
+    groups: &[String],
+    request: &Request,
+) -> anyhow::Result<Vec<Value>> {
     let _ = writeln!(text, "what these groups can reach:");
     let mut reachable = Vec::new();
     for (method, route, path) in routes() {
@@ -357,26 +402,7 @@ pub fn explain(
         reachable
             .push(json!({"method": method, "route": route, "decision": d.as_str().to_lowercase()}));
     }
-    let _ = writeln!(
-        text,
-        "returned to API Gateway (action {INVOKE_ACTION}):\n{}",
-        serde_json::to_string_pretty(&evaluation.returned)?
-    );
-    let json = json!({
-        "decision": decision.as_str().to_lowercase(),
-        "status": if decision.is_allow() { 200 } else { 403 },
-        "reason": decision.reason().code(),
-        "detail": decision.reason().to_string(),
-        "group": origin.map(|o| o.group),
-        "statement": origin.map(|o| o.index),
-        "sid": origin.and_then(|o| o.sid),
-        "pattern": pattern,
-        "method_arn": arn,
-        "groups": groups,
-        "reachable": reachable,
-        "returned_policy": evaluation.returned,
-    });
-    Ok(Report { text, json })
+    Ok(reachable)
 }
 
 /// `groupgate explain`'s command line.
@@ -394,20 +420,16 @@ pub struct Options {
     pub client_ids: Vec<String>,
     pub jwks_url: Option<String>,
     pub stack: Option<String>,
-    pub stack_file: std::path::PathBuf,
+    /// A stack description; else the running local stack's, when nothing else names the pool.
+    pub stack_file: Option<std::path::PathBuf>,
     pub json: bool,
     pub stage: String,
 }
 
-/// Runs `explain` and prints its report; the exit code is 0 once it decided. An
-/// [`Undecided`] error means exit 3.
-pub async fn run(args: Options) -> anyhow::Result<i32> {
-    let catalogue = super::load(&args.policies, args.table.as_deref())
-        .await
-        .map_err(|e| match &args.table {
-            Some(_) => anyhow::Error::new(Undecided(format!("{e:#}"))),
-            None => e,
-        })?;
+/// Runs `explain` and prints its report once it decided (allow, deny or unauthorized); an
+/// [`Undecided`] error when the keys or the table cannot be read.
+pub async fn run(args: Options) -> anyhow::Result<()> {
+    let catalogue = super::load(&args.policies, args.table.as_deref()).await?;
     let request = Request {
         method: args.method.clone(),
         path: args.path.clone(),
@@ -424,14 +446,14 @@ pub async fn run(args: Options) -> anyhow::Result<i32> {
         Caller::Token(value) => {
             let Some(token) = groupgate_shared::bearer_token(&value) else {
                 no_token().print(args.json);
-                return Ok(0);
+                return Ok(());
             };
             let token_settings = token_settings(&args).await?;
             match verify_token(token, &token_settings, now).await? {
                 Ok((groups, lines)) => (groups, lines),
                 Err(report) => {
                     report.print(args.json);
-                    return Ok(0);
+                    return Ok(());
                 }
             }
         }
@@ -439,7 +461,7 @@ pub async fn run(args: Options) -> anyhow::Result<i32> {
     };
     let report = explain(&catalogue, &groups, &request, &preface)?;
     report.print(args.json);
-    Ok(0)
+    Ok(())
 }
 
 /// Who the request is explained for.
@@ -485,7 +507,7 @@ fn caller(args: &Options) -> anyhow::Result<Caller> {
 }
 
 /// The pool, clients and keys a token is checked against: the flags, else the deployed
-/// stack's outputs, else the local stack's description.
+/// stack's outputs or the description file, else the running local stack's.
 async fn token_settings(args: &Options) -> anyhow::Result<TokenSettings> {
     let mut settings = TokenSettings {
         user_pool_id: args.user_pool_id.clone().unwrap_or_default(),
@@ -493,39 +515,31 @@ async fn token_settings(args: &Options) -> anyhow::Result<TokenSettings> {
         token_use: groupgate_shared::ExpectedTokenUse::Access,
         jwks_url: args.jwks_url.clone(),
     };
-    if let Some(stack) = &args.stack {
-        let aws = aws_config::load_from_env().await;
-        let cfn = aws_sdk_cloudformation::Client::new(&aws);
-        let outputs = crate::operations::cloudformation::read_outputs(&cfn, stack).await?;
-        let get = |k: &str| outputs.get(k).cloned().unwrap_or_default();
+    let described = match (&args.stack, &args.stack_file) {
+        (Some(name), _) => {
+            let aws = crate::aws::config(crate::aws::Target::Environment).await?;
+            Some(StackDescription::of_stack(&aws, name).await?)
+        }
+        (None, Some(path)) => Some(StackDescription::load(path)?),
+        (None, None) if settings.user_pool_id.is_empty() => StackDescription::running_local().ok(),
+        (None, None) => None,
+    };
+    if let Some(described) = described {
+        let outputs = described.outputs;
         if settings.user_pool_id.is_empty() {
-            settings.user_pool_id = get("UserPoolId");
+            settings.user_pool_id = outputs.user_pool_id;
         }
         if settings.client_ids.is_empty() {
-            settings.client_ids = vec![get("UserPoolClientId"), get("OperatorClientId")];
-        }
-    } else if settings.user_pool_id.is_empty() && args.stack_file.is_file() {
-        let text = std::fs::read_to_string(&args.stack_file)?;
-        let local: serde_json::Value = serde_json::from_str(&text)?;
-        let get = |k: &str| {
-            local
-                .get(k)
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_owned()
-        };
-        settings.user_pool_id = get("user_pool_id");
-        if settings.client_ids.is_empty() {
-            settings.client_ids = vec![get("client_id"), get("operator_client_id")];
+            settings.client_ids = vec![outputs.user_pool_client_id, outputs.operator_client_id];
         }
         if settings.jwks_url.is_none() {
-            settings.jwks_url = Some(get("jwks_url"));
+            settings.jwks_url = described.local.map(|l| l.jwks_url);
         }
     }
     settings.client_ids.retain(|c| !c.is_empty());
     if settings.user_pool_id.is_empty() {
         anyhow::bail!(
-            "no user pool to check the token against: pass --user-pool-id and --client-id, --stack NAME, or start the local stack"
+            "no user pool to check the token against: pass --user-pool-id and --client-id, or --stack NAME, or start the local stack (scripts/dev.sh)"
         );
     }
     Ok(settings)

@@ -1,7 +1,7 @@
 //! The policy toolbox: `explain`, `validate` and `simulate`, on the authorizer's own code. A
 //! group's entry is parsed by [`PolicyDocument::from_json`] (what the authorizer does with a
 //! policy-table item), merged by [`MergedPolicy::for_request`], decided by
-//! [`MergedPolicy::decide`], and rendered by [`MergedPolicy::document`]: the same functions, so
+//! [`MergedPolicy::decide`], and rendered by [`ReturnedPolicy`]: the same functions, so
 //! the tools cannot disagree with the authorizer. Every decision is also held to
 //! [`groupgate_shared::reference`], an independent evaluator of the returned policy.
 //!
@@ -22,9 +22,11 @@ use anyhow::Context as _;
 use aws_sdk_dynamodb::types::AttributeValue;
 use groupgate_shared::{
     GroupPolicy, INVOKE_ACTION, MergedPolicy, MethodArn, PolicyDocument, RequestFacts,
+    ReturnedPolicy,
 };
 use serde_json::Value;
 
+use crate::exit::{Undecided, UsageError};
 use crate::stack::{self, groups};
 
 /// The method ARN's fixed parts offline: policies match them with wildcards, and the tools
@@ -35,15 +37,6 @@ pub const API_ID: &str = "api0000000";
 
 /// The sample value a route's path parameter takes (`/pets/{id}` is asked as `/pets/1`).
 pub const SAMPLE_PARAMETER: &str = "1";
-
-/// Exit codes the tools share: 2 is a usage error (clap's own), 3 "could not decide".
-pub const EXIT_DIFFERS: i32 = 1;
-pub const EXIT_UNDECIDED: i32 = 3;
-
-/// The command line asked for something that cannot be: exit 2, like clap's own usage errors.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
 
 /// Writes `text` to stdout; a closed pipe (`| head`) ends the output quietly.
 pub fn print(text: &str) {
@@ -82,17 +75,14 @@ impl Catalogue {
     }
 
     /// From a live policy table, each item read as the authorizer reads it.
-    pub async fn from_table(aws: &aws_config::SdkConfig, table: &str) -> anyhow::Result<Self> {
-        let client = aws_sdk_dynamodb::Client::new(aws);
+    pub async fn from_table(
+        client: &aws_sdk_dynamodb::Client,
+        table: &str,
+    ) -> anyhow::Result<Self> {
         let mut pages = client.scan().table_name(table).into_paginator().send();
         let mut groups = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| {
-                anyhow::anyhow!(
-                    "reading the policy table `{table}`: {}",
-                    aws_sdk_dynamodb::error::DisplayErrorContext(e)
-                )
-            })?;
+            let page = page.map_err(|e| crate::aws::failed("DynamoDB Scan", e))?;
             for item in page.items() {
                 let item: &HashMap<String, AttributeValue> = item;
                 if let Some(group) = GroupPolicy::from_item(item) {
@@ -153,7 +143,7 @@ impl Request {
 
 /// What the authorizer decides for `groups` on `request`, and the policy it returns.
 pub struct Evaluation {
-    pub merged: MergedPolicy,
+    pub policy: ReturnedPolicy,
     pub method_arn: MethodArn,
     /// The policy document returned to API Gateway.
     pub returned: Value,
@@ -166,22 +156,19 @@ impl Evaluation {
             source_ip: request.source_ip,
         };
         let merged = MergedPolicy::for_request(groups, &facts);
-        // As the authorizer: an empty merge returns a deny of the whole stage.
-        let deny_scope = if merged.is_empty() {
-            method_arn.stage_wildcard()
-        } else {
-            String::new()
-        };
-        let returned = serde_json::to_value(merged.document(&deny_scope))?;
+        let policy = ReturnedPolicy::new(merged, &method_arn);
+        let returned = serde_json::to_value(&policy)?;
         Ok(Self {
-            merged,
+            policy,
             method_arn,
             returned,
         })
     }
 
     pub fn decision(&self) -> groupgate_shared::Decision<'_> {
-        self.merged.decide(INVOKE_ACTION, self.method_arn.as_str())
+        self.policy
+            .merged()
+            .decide(INVOKE_ACTION, self.method_arn.as_str())
     }
 
     /// The reference evaluator's reading of the returned policy on this request.
@@ -212,12 +199,18 @@ pub fn routes() -> Vec<(String, String, String)> {
         .collect()
 }
 
-/// Reads the policies from `table` when given, else from `dir`.
+/// Reads the policies from `table` when given (the local stack's emulator when it names one
+/// of its tables), else from `dir`. A table that cannot be read means the tool cannot decide.
 pub async fn load(dir: &Path, table: Option<&str>) -> anyhow::Result<Catalogue> {
     match table {
         Some(table) => {
-            let aws = aws_config::load_from_env().await;
-            Catalogue::from_table(&aws, table).await
+            let read = async {
+                let client = crate::description::table_client(table).await?;
+                Catalogue::from_table(&client, table).await
+            };
+            read.await.context(Undecided(format!(
+                "could not read the policy table `{table}`"
+            )))
         }
         None if !dir.is_dir() => Err(anyhow::Error::new(UsageError(format!(
             "the policies folder `{}` does not exist",

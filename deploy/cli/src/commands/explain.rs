@@ -1,0 +1,87 @@
+//! `groupgate explain`: why one request is allowed or denied.
+
+use std::path::PathBuf;
+
+use super::SettingsArgs;
+use crate::exit::Outcome;
+use crate::stack::groups;
+use crate::toolbox::explain::{self, Options};
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// `-`: read the caller's access token from stdin. Without it (and without --groups), the
+    /// token is read from GROUPGATE_TOKEN. Never the token itself: other users of the machine
+    /// can read a command line. It is verified, never printed.
+    #[arg(long, value_name = "-", conflicts_with = "groups")]
+    token: Option<String>,
+    /// The caller's groups instead of a token, comma-separated (`--groups ''` for none).
+    #[arg(long, value_delimiter = ',')]
+    groups: Option<Vec<String>>,
+    #[arg(long)]
+    method: String,
+    /// The path after the stage, e.g. `/petstore/v1/pets`.
+    #[arg(long)]
+    path: String,
+    /// The caller's address, for `aws:SourceIp` conditions.
+    #[arg(long)]
+    source_ip: Option<std::net::IpAddr>,
+    /// The time to check the token at, in seconds since the epoch (default: now).
+    #[arg(long, value_name = "TIMESTAMP")]
+    now: Option<u64>,
+    #[arg(long, default_value_os_t = groups::default_dir())]
+    policies: PathBuf,
+    /// Read the policies from this live table instead (the local stack's when it names its
+    /// table).
+    #[arg(long)]
+    table: Option<String>,
+    /// The pool the token must come from (default: the stack's or the local stack's).
+    #[arg(long)]
+    user_pool_id: Option<String>,
+    /// A client id the token may be for (repeatable).
+    #[arg(long = "client-id")]
+    client_ids: Vec<String>,
+    /// Where the pool's keys are (default: the pool's address on AWS, or the local stack's).
+    #[arg(long)]
+    jwks_url: Option<String>,
+    /// A deployed stack whose outputs name the pool and clients.
+    #[arg(long)]
+    stack: Option<String>,
+    /// A stack description (`groupgate describe`'s JSON) naming the pool and clients; by
+    /// default the running local stack's, when nothing else names the pool.
+    #[arg(long)]
+    stack_file: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    #[command(flatten)]
+    settings: SettingsArgs,
+}
+
+/// Explains the request with the settings file's stage.
+pub async fn run(args: Args) -> anyhow::Result<Outcome> {
+    let stage = args.settings.load()?.stage;
+    let options = Options {
+        token: args.token,
+        groups: args.groups,
+        method: args.method,
+        path: args.path,
+        source_ip: args.source_ip,
+        now: args.now,
+        policies: args.policies,
+        table: args.table,
+        user_pool_id: args.user_pool_id,
+        client_ids: args.client_ids,
+        jwks_url: args.jwks_url,
+        stack: args.stack,
+        stack_file: args.stack_file,
+        json: args.format == Format::Json,
+        stage,
+    };
+    explain::run(options).await?;
+    Ok(Outcome::Done)
+}

@@ -1,0 +1,159 @@
+//! The command line: [`Cli`], and one module per subcommand holding its arguments and what it
+//! runs. Every command ends with an [`Outcome`] or an error; [`crate::exit`] alone turns that
+//! into the exit code and the message a person reads.
+
+mod bootstrap;
+mod deploy;
+mod deploy_policies;
+mod describe;
+mod explain;
+mod local;
+mod remove_pets;
+mod seed_pets;
+mod seed_policies;
+mod simulate;
+mod synth;
+mod token;
+mod validate;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::exit::Outcome;
+use crate::stack::settings::{Overrides, Settings};
+
+/// groupgate, the operator's tool: the stack as code (synth), the bootstrap stack, deploys,
+/// seeding the tables, tokens for users, the policy toolbox (explain, validate, simulate), and
+/// the local stack.
+#[derive(Parser)]
+#[command(name = "groupgate", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write `<out>/template.json` and `<out>/assets.json` (each Lambda zip, its SHA-256 and S3 key).
+    Synth(synth::Args),
+    /// Create or update the bootstrap stack (once per account and region): the artifact bucket,
+    /// GitHub's OIDC provider (or the account's own), the deploy and CloudFormation execution
+    /// roles, the permissions boundary, and API Gateway's logging role and account setting.
+    /// Prints the one-time GitHub setup the deploy role's trust needs. With --synth-only,
+    /// only write its template.
+    Bootstrap(bootstrap::Args),
+    /// Deploy a product stack: check the region is bootstrapped, upload the zips, create and
+    /// execute a change set through the bootstrap's execution role, seed the tables, and flush
+    /// the stage's authorizer cache. Writes the template, asset manifest and the stack's
+    /// description (`stack.json`, as `describe` prints it) to --out.
+    Deploy(deploy::Args),
+    /// Deploy a change to the group policies alone, without a build or a stack update: check
+    /// that the stack runs the template these policies make (apart from the functions' code),
+    /// seed the policy table, and flush the stage's authorizer cache twice. A group added or
+    /// removed, or a change to its precedence, description or pets_table, needs `deploy`.
+    DeployPolicies(deploy_policies::Args),
+    /// Print a stack's description as JSON, for scripts: a deployed stack's outputs (--stack),
+    /// or by default the running local stack's, with its endpoints and demo users.
+    Describe(describe::Args),
+    /// Write every group's policy to the policy table (any DynamoDB endpoint: the AWS SDK's
+    /// environment decides, or the running local stack's when --table names its table), after
+    /// validating them all; remove groups no longer defined.
+    SeedPolicies(seed_policies::Args),
+    /// Write the default pets into the pets table if it is empty.
+    SeedPets(seed_pets::Args),
+    /// Delete pets by id from the pets table of a stack description (smoke tests clean up
+    /// with it: the API has no DELETE).
+    RemovePets(remove_pets::Args),
+    /// Print an access token for a user: Cognito's admin flow on the stack's operator client.
+    /// The password is read from GROUPGATE_PASSWORD (never a flag, which other users of the
+    /// machine could read), else from the local stack's demo users.
+    Token(token::Args),
+    /// Why is this request allowed or denied? Verifies a token as the authorizer does (or takes
+    /// groups), decides with the authorizer's code, and shows the statement that decided, what
+    /// the groups can reach and the policy returned to API Gateway. Exit 0: decided (allow or
+    /// deny); 2: usage error; 3: could not decide (keys or table unreachable).
+    Explain(explain::Args),
+    /// Lint the group definitions with the authorizer's own parser, and judge what their
+    /// statements reach over the API's routes. Exit 0: clean or warnings only; 1: errors (or
+    /// warnings with --strict); 2: usage error; 3: the table could not be read.
+    Validate(validate::Args),
+    /// Every group, and no group, against every route, as the authorizer decides. With
+    /// --expect, check the matrix against the access file. Exit 0: printed, or it matches; 1:
+    /// it differs; 2: usage error; 3: the table could not be read.
+    Simulate(simulate::Args),
+    /// The local stack (used by scripts/dev.sh).
+    #[command(subcommand)]
+    Local(local::Command),
+}
+
+impl Cli {
+    /// Runs the command.
+    pub async fn run(self) -> anyhow::Result<Outcome> {
+        match self.command {
+            Command::Synth(args) => synth::run(args),
+            Command::Bootstrap(args) => bootstrap::run(args).await,
+            Command::Deploy(args) => deploy::run(args).await,
+            Command::DeployPolicies(args) => deploy_policies::run(args).await,
+            Command::Describe(args) => describe::run(args).await,
+            Command::SeedPolicies(args) => seed_policies::run(args).await,
+            Command::SeedPets(args) => seed_pets::run(args).await,
+            Command::RemovePets(args) => remove_pets::run(args).await,
+            Command::Token(args) => token::run(args).await,
+            Command::Explain(args) => explain::run(args).await,
+            Command::Validate(args) => validate::run(args).await,
+            Command::Simulate(args) => simulate::run(args).await,
+            Command::Local(command) => local::run(command).await,
+        }
+    }
+}
+
+/// The settings file, and flags that override its values.
+#[derive(Args)]
+struct SettingsArgs {
+    /// The settings that shape the stack.
+    #[arg(long = "settings", default_value_os_t = Settings::default_path())]
+    settings_file: PathBuf,
+    /// API stage name.
+    #[arg(long)]
+    stage: Option<String>,
+    /// Seconds API Gateway caches an authorizer result per token (0 to 3600; 0 turns it off).
+    #[arg(long)]
+    authorizer_ttl: Option<u32>,
+    /// Whether the backend acts with the caller's group IAM role.
+    #[arg(long)]
+    assume_group_role: Option<bool>,
+    /// Stage throttling: steady requests per second.
+    #[arg(long)]
+    throttle_rate: Option<f64>,
+    /// Stage throttling: burst.
+    #[arg(long)]
+    throttle_burst: Option<u32>,
+    /// A browser origin allowed to call the API (repeatable); replaces the file's list.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    cors_origins: Vec<String>,
+}
+
+impl SettingsArgs {
+    fn load(self) -> anyhow::Result<Settings> {
+        let overrides = Overrides {
+            stage: self.stage,
+            authorizer_ttl_seconds: self.authorizer_ttl,
+            assume_group_role: self.assume_group_role,
+            throttle_rate_limit: self.throttle_rate,
+            throttle_burst_limit: self.throttle_burst,
+            cors_origins: (!self.cors_origins.is_empty()).then_some(self.cors_origins),
+        };
+        Ok(Settings::load_with(&self.settings_file, overrides)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,37 @@
+//! `groupgate synth`: the app stack's template and asset manifest.
+
+use std::path::PathBuf;
+
+use super::SettingsArgs;
+use crate::exit::Outcome;
+use crate::operations;
+use crate::stack::groups;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Folder to write into (created if missing).
+    #[arg(long, default_value = "cdk.out")]
+    out: PathBuf,
+    /// Folder of group definitions.
+    #[arg(long, default_value_os_t = groups::default_dir())]
+    policies: PathBuf,
+    /// Where cargo-lambda wrote the zips (`<dir>/<function>/bootstrap.zip`).
+    #[arg(
+        long,
+        default_value = "target/lambda",
+        conflicts_with = "placeholder_assets"
+    )]
+    assets: PathBuf,
+    /// Use stand-in asset keys instead of hashing built zips (for linting the template).
+    #[arg(long)]
+    placeholder_assets: bool,
+    #[command(flatten)]
+    settings: SettingsArgs,
+}
+
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    let assets = (!args.placeholder_assets).then_some(&*args.assets);
+    let settings = args.settings.load()?;
+    operations::synth(&args.out, &args.policies, assets, &settings)?;
+    Ok(Outcome::Done)
+}

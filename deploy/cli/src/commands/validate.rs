@@ -1,0 +1,87 @@
+//! `groupgate validate`: lints the group definitions, and compares them with a live table's.
+
+use std::path::PathBuf;
+
+use super::SettingsArgs;
+use crate::aws::{self, Target};
+use crate::description::StackDescription;
+use crate::exit::Outcome;
+use crate::stack::groups;
+use crate::toolbox::{self, validate};
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    /// `file:line: severity: message`
+    Plain,
+    /// GitHub Actions annotations
+    Github,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[arg(long, default_value_os_t = groups::default_dir())]
+    policies: PathBuf,
+    /// Also compare with the groups of this live policy table (the local stack's when it
+    /// names its table).
+    #[arg(long, conflicts_with = "stack")]
+    table: Option<String>,
+    /// Also compare with the policy table of this deployed stack.
+    #[arg(long)]
+    stack: Option<String>,
+    #[arg(long, value_enum, default_value = "plain")]
+    format: Format,
+    /// Warnings fail too.
+    #[arg(long)]
+    strict: bool,
+    #[command(flatten)]
+    settings: SettingsArgs,
+}
+
+/// Prints every finding and a count; fails on an error (or, with `--strict`, a warning).
+pub async fn run(args: Args) -> anyhow::Result<Outcome> {
+    let settings = args.settings.load()?;
+    let table = match (args.table, &args.stack) {
+        (Some(table), _) => Some(table),
+        (None, Some(name)) => {
+            let aws = aws::config(Target::Environment).await?;
+            let stack = StackDescription::of_stack(&aws, name).await?;
+            Some(stack.outputs.policy_table_name)
+        }
+        (None, None) => None,
+    };
+    let live = match &table {
+        Some(table) => {
+            let catalogue = toolbox::load(&args.policies, Some(table)).await?;
+            let names = catalogue.names().iter().map(|n| n.to_string()).collect();
+            Some((table.as_str(), names))
+        }
+        None => None,
+    };
+    let context = validate::Context {
+        stage: &settings.stage,
+        cached: settings.authorizer_ttl_seconds > 0,
+        live_groups: live,
+    };
+    let findings = validate::validate(&args.policies, &context)?;
+    for finding in &findings {
+        let line = match args.format {
+            Format::Plain => finding.plain(),
+            Format::Github => finding.github(),
+        };
+        toolbox::print(&format!("{line}\n"));
+    }
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == validate::Severity::Error)
+        .count();
+    let warnings = findings.len() - errors;
+    eprintln!(
+        "validate: {errors} errors, {warnings} warnings in {}",
+        args.policies.display()
+    );
+    Ok(if errors > 0 || (args.strict && warnings > 0) {
+        Outcome::Failed
+    } else {
+        Outcome::Done
+    })
+}
