@@ -1,16 +1,22 @@
 """Checks what actionlint does not: who can reach the deploy role, and how actions are pinned.
 
 - Every workflow's token may only read the repository, unless a job says otherwise.
-- Only one job may ask for an OIDC token (`id-token: write`): it runs for refs/heads/main only,
-  under the `production` environment, in a workflow that no pull request, workflow_run or
-  comment can start; and neither the role it assumes nor its region can come from an input.
+- A job that asks for an OIDC token (`id-token: write`; the full deploy and the policy-only
+  one) runs for refs/heads/main only (its `if` is that test, or that test `&&` more), under
+  the `production` environment, in a workflow that no pull request, workflow_run or comment
+  can start; neither the role it assumes, its region, nor the artifact it runs can come from
+  an input; it never runs cargo (it runs a tool built where no credentials are); and all such
+  jobs share one concurrency group that never cancels a running deploy.
 - Every action from another repository is pinned by a full commit SHA, with its version in a
   comment beside it.
 
     .venv/bin/python scripts/pipeline/check-workflows.py [WORKFLOW.yml...]
       (default: every file in .github/workflows)
+    .venv/bin/python scripts/pipeline/check-workflows.py --self-test
+      (breaks each rule in a copy of deploy.yml, and fails unless each break is reported)
 """
 
+import copy
 import glob
 import re
 import sys
@@ -22,6 +28,7 @@ DEPLOY_TRIGGERS = {"push", "workflow_dispatch"}
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}\s+#\s*v\d+\.\d+\.\d+\s*$")
 USES = re.compile(r"^\s*(?:-\s*)?uses:\s*(.*)$")
 FROM_OUTSIDE = re.compile(r"\b(inputs|github\.event)\.")
+CARGO = re.compile(r"(^|[\s;&|(])cargo\s")
 
 
 def triggers(workflow: dict) -> dict:
@@ -45,16 +52,27 @@ def expand_env(value: str, *envs: dict) -> str:
     return re.sub(r"\$\{\{\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}", lookup, value)
 
 
+def main_only(condition) -> bool:
+    """The job runs only for main: its `if` is MAIN_ONLY, alone or `&&` other tests, never `||`."""
+    text = str(condition or "").strip()
+    if text.startswith("${{") and text.endswith("}}"):
+        text = text[3:-2].strip()
+    return "||" not in text and MAIN_ONLY in (part.strip() for part in text.split("&&"))
+
+
 def check(path: str) -> list:
-    problems = []
     with open(path) as f:
         text = f.read()
+    return check_text(path, text, yaml.safe_load(text))
+
+
+def check_text(path: str, text: str, workflow: dict) -> list:
+    problems = []
     for number, line in enumerate(text.splitlines(), 1):
         match = USES.match(line)
         if match and not match.group(1).startswith("./") and not PINNED.match(match.group(1)):
             problems.append(f"{path}:{number}: `{match.group(1).strip()}` is not pinned by a commit SHA with `# vX.Y.Z`")
 
-    workflow = yaml.safe_load(text)
     if workflow.get("permissions") != {"contents": "read"}:
         problems.append(f"{path}: the workflow's permissions must be `contents: read` (jobs widen what they need)")
     on = triggers(workflow)
@@ -67,8 +85,11 @@ def check(path: str) -> list:
         if not isinstance(permissions, dict) or permissions.get("id-token") != "write":
             continue
         where = f"{path}: job `{name}` (id-token: write)"
-        if job.get("if") != MAIN_ONLY:
-            problems.append(f"{where} must run only `if: {MAIN_ONLY}`")
+        if not main_only(job.get("if")):
+            problems.append(f"{where} must run only `if: {MAIN_ONLY}` (alone, or `&&` other tests)")
+        concurrency = job.get("concurrency")
+        if not isinstance(concurrency, dict) or not concurrency.get("group") or concurrency.get("cancel-in-progress") is not False:
+            problems.append(f"{where} needs a concurrency group with `cancel-in-progress: false`")
         environment = job.get("environment")
         if (environment.get("name") if isinstance(environment, dict) else environment) != "production":
             problems.append(f"{where} must run under the `production` environment")
@@ -77,6 +98,13 @@ def check(path: str) -> list:
         if "push" in on and (on.get("push") or {}).get("branches") != ["main"]:
             problems.append(f"{where}: its workflow's push trigger must be for `main` only")
         for step in job.get("steps") or []:
+            if CARGO.search(str(step.get("run", ""))):
+                problems.append(f"{where} runs cargo: it must run a tool built without credentials")
+            if str(step.get("uses", "")).startswith("actions/download-artifact@"):
+                for key in ("name", "run-id"):
+                    value = str((step.get("with") or {}).get(key, ""))
+                    if FROM_OUTSIDE.search(value):
+                        problems.append(f"{where}: the artifact's `{key}` comes from an input (`{value}`)")
             if not str(step.get("uses", "")).startswith("aws-actions/configure-aws-credentials@"):
                 continue
             for key in ("role-to-assume", "aws-region"):
@@ -86,12 +114,76 @@ def check(path: str) -> list:
     return problems
 
 
+def deploy_jobs(path: str, workflow: dict) -> list:
+    return [(path, name, job) for name, job in (workflow.get("jobs") or {}).items()
+            if isinstance(job.get("permissions"), dict) and job["permissions"].get("id-token") == "write"]
+
+
+def shared_concurrency(workflows: dict) -> list:
+    """Every deploy job of every workflow queues in one concurrency group."""
+    jobs = [j for path, workflow in workflows.items() for j in deploy_jobs(path, workflow)]
+    groups = {str((job.get("concurrency") or {}).get("group")) for _, _, job in jobs}
+    if len(groups) > 1:
+        names = ", ".join(f"`{name}`" for _, name, _ in jobs)
+        return [f"the deploy jobs ({names}) must share one concurrency group, not {sorted(groups)}"]
+    return []
+
+
+def self_test() -> int:
+    """Each rule, broken in a copy of deploy.yml, is reported; the copy itself is clean."""
+    path = ".github/workflows/deploy.yml"
+    with open(path) as f:
+        text = f.read()
+    original = yaml.safe_load(text)
+
+    def broken(change):
+        workflow = copy.deepcopy(original)
+        change(workflow)
+        return workflow
+
+    def fast(workflow):
+        return workflow["jobs"]["deploy-policies"]
+
+    def step(job, prefix):
+        return next(s for s in job["steps"] if str(s.get("uses", "")).startswith(prefix))
+
+    cases = {
+        "the fast path may run off main": lambda w: fast(w).update({"if": "needs.route.outputs.path == 'fast'"}),
+        "an `||` opens the fast path to any branch": lambda w: fast(w).update(
+            {"if": "github.ref == 'refs/heads/main' || needs.route.outputs.path == 'fast'"}),
+        "the fast path outside production": lambda w: fast(w).update({"environment": "staging"}),
+        "the fast path builds with credentials": lambda w: fast(w)["steps"].append({"run": "cargo build -p groupgate-cli"}),
+        "the fast path's artifact from an input": lambda w: step(fast(w), "actions/download-artifact@")["with"].update(
+            {"run-id": "${{ inputs.run-id }}"}),
+        "the fast path's role from an input": lambda w: step(fast(w), "aws-actions/configure-aws-credentials@")["with"].update(
+            {"role-to-assume": "${{ inputs.role }}"}),
+        "the fast path cancels a running deploy": lambda w: fast(w)["concurrency"].update({"cancel-in-progress": True}),
+        "the full deploy runs off main": lambda w: w["jobs"]["deploy"].update({"if": "always()"}),
+    }
+    failures = []
+    if check_text(path, text, original):
+        failures.append("deploy.yml as committed is reported")
+    for name, change in cases.items():
+        if not check_text(path, text, broken(change)):
+            failures.append(name)
+    other = broken(lambda w: fast(w)["concurrency"].update({"group": "policies"}))
+    if not shared_concurrency({path: other}):
+        failures.append("two deploy jobs in two concurrency groups")
+    for failure in failures:
+        print(f"self-test: not reported: {failure}", file=sys.stderr)
+    print(f"self-test: {len(cases) + 2 - len(failures)} passed, {len(failures)} failed")
+    return 1 if failures else 0
+
+
 def main(paths: list) -> int:
+    if paths == ["--self-test"]:
+        return self_test()
     paths = paths or sorted(glob.glob(".github/workflows/*.yml") + glob.glob(".github/workflows/*.yaml"))
     if not paths:
         print("groupgate: no workflows found under .github/workflows", file=sys.stderr)
         return 1
     problems = [problem for path in paths for problem in check(path)]
+    problems += shared_concurrency({path: yaml.safe_load(open(path)) for path in paths})
     for problem in problems:
         print(problem, file=sys.stderr)
     if not any("id-token" in str(yaml.safe_load(open(p)).get("jobs")) for p in paths):

@@ -4,6 +4,7 @@
 
 mod bootstrap;
 mod deploy;
+mod deploy_policies;
 mod describe;
 mod explain;
 mod local;
@@ -47,6 +48,11 @@ enum Command {
     /// the stage's authorizer cache. Writes the template, asset manifest and the stack's
     /// description (`stack.json`, as `describe` prints it) to --out.
     Deploy(deploy::Args),
+    /// Deploy a change to the group policies alone, without a build or a stack update: check
+    /// that the stack runs the template these policies make (apart from the functions' code),
+    /// seed the policy table, and flush the stage's authorizer cache twice. A group added or
+    /// removed, or a change to its precedence, description or pets_table, needs `deploy`.
+    DeployPolicies(deploy_policies::Args),
     /// Print a stack's description as JSON, for scripts: a deployed stack's outputs (--stack),
     /// or by default the running local stack's, with its endpoints and demo users.
     Describe(describe::Args),
@@ -88,6 +94,7 @@ impl Cli {
             Command::Synth(args) => synth::run(args),
             Command::Bootstrap(args) => bootstrap::run(args).await,
             Command::Deploy(args) => deploy::run(args).await,
+            Command::DeployPolicies(args) => deploy_policies::run(args).await,
             Command::Describe(args) => describe::run(args).await,
             Command::SeedPolicies(args) => seed_policies::run(args).await,
             Command::SeedPets(args) => seed_pets::run(args).await,

@@ -531,7 +531,7 @@ async fn upload_template(
 /// The outputs the steps after the stack update need, derived from the stack's resources the
 /// way the template's `Outputs` compute them. Only for emulators, whose change sets compute no
 /// outputs.
-async fn outputs_from_resources(
+pub async fn outputs_from_resources(
     cfn: &aws_sdk_cloudformation::Client,
     target: &Target,
     settings: &Settings,

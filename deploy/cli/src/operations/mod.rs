@@ -4,6 +4,8 @@
 //! - [`cloudformation`]: a template deployed as a stack through a change set;
 //! - [`bootstrap`]: `groupgate bootstrap`, the bootstrap stack and API Gateway's logging role;
 //! - [`deploy`]: `groupgate deploy`, from the built zips to a seeded, flushed stack;
+//! - [`policies`]: `groupgate deploy-policies`, a change to the group policies alone, without
+//!   a build or a stack update;
 //! - [`seed`]: writes the group policies to the policy table;
 //! - [`pets`]: the default pets, into an empty pets table;
 //! - [`token`]: an access token for a user through the operator client's admin flow;
@@ -14,6 +16,7 @@ pub mod cloudformation;
 pub mod deploy;
 pub mod permissions;
 pub mod pets;
+pub mod policies;
 pub mod seed;
 pub mod token;
 

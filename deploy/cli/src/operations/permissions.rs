@@ -11,8 +11,9 @@
 /// Whose role a call is made with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Caller {
-    /// The bootstrap's deploy role: `groupgate deploy`, `seed-policies --stack`, `token
-    /// --stack`, `remove-pets` and the deployed smoke test, in the pipeline's deploy job.
+    /// The bootstrap's deploy role: `groupgate deploy`, `deploy-policies`, `seed-policies
+    /// --stack`, `token --stack`, `remove-pets` and the deployed smoke test, in the pipeline's
+    /// deploy jobs.
     Deploy,
     /// The authorizer function's own role.
     Authorizer,
@@ -86,6 +87,7 @@ const fn call(
 
 const CFN: &str = "deploy/cli/src/operations/cloudformation.rs";
 const DEPLOY: &str = "deploy/cli/src/operations/deploy.rs";
+const POLICIES: &str = "deploy/cli/src/operations/policies.rs";
 const SEED: &str = "deploy/cli/src/operations/seed.rs";
 const TOKEN: &str = "deploy/cli/src/operations/token.rs";
 const BOOTSTRAP: &str = "deploy/cli/src/operations/bootstrap.rs";
@@ -212,6 +214,14 @@ pub const CALLS: &[Call] = &[
         "create_deployment",
         "apigateway:POST",
         On::ApiDeployments,
+        Caller::Deploy,
+    ),
+    // groupgate deploy-policies: the deployed template, compared with the one policies/ makes.
+    call(
+        POLICIES,
+        "get_template",
+        "cloudformation:GetTemplate",
+        On::ProductStack,
         Caller::Deploy,
     ),
     // Seeding the policy table (deploy and seed-policies), reading a stack's outputs.
@@ -506,5 +516,5 @@ pub const CALLS: &[Call] = &[
 
 /// The files whose SDK calls must all be in [`CALLS`].
 pub const SOURCES: &[&str] = &[
-    CFN, DEPLOY, SEED, SEED_PETS, TOKEN, BOOTSTRAP, PETS, ROLES, ROUTES, STORE, SMOKE,
+    CFN, DEPLOY, POLICIES, SEED, SEED_PETS, TOKEN, BOOTSTRAP, PETS, ROLES, ROUTES, STORE, SMOKE,
 ];
