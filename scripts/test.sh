@@ -24,7 +24,7 @@ describe() {
     bench) echo "the warm decision's instruction budget, memory held flat, cold starts (valgrind)" ;;
     templates) echo "both templates synthesized twice to the same bytes, cfn-lint, checkov" ;;
     fuzz) echo "each fuzz target for 10 s (scripts/fuzz.sh all 10)" ;;
-    toolbox) echo "groupgate validate, and simulate --expect deploy/access.json" ;;
+    toolbox) echo "groupgate validate, simulate --expect deploy/access.json, and a policy author adding a group (scripts/policy-author.sh)" ;;
     docs) echo "the CLI reference is current, the README is a front page, the book builds (mdBook), no broken link" ;;
     pipeline) echo "shellcheck, actionlint, the workflow rules, the scripts' JSON readers, cache-trim, the deploy route" ;;
     build) echo "the arm64 Lambda zips and the tool (scripts/pipeline/build.sh), zipped twice to the same bytes" ;;
@@ -128,6 +128,10 @@ stage_toolbox() {
   say "the policy toolbox offline: groupgate validate, and the access matrix against deploy/access.json"
   tool "$LOGS/validate.log" validate
   tool "$LOGS/simulate.log" simulate --expect "$ROOT/deploy/access.json"
+  say "a policy author's day: a group added to a copy of policies/ needs only the documented update (scripts/policy-author.sh)"
+  "$ROOT/scripts/policy-author.sh" >"$LOGS/policy-author-run.log" 2>&1 ||
+    fail "adding a group broke a check (scripts/policy-author.sh)" "$LOGS/policy-author-run.log"
+  tail -n 1 "$LOGS/policy-author-run.log" | sed 's/^/    /'
 }
 
 stage_docs() {

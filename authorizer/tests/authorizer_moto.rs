@@ -16,7 +16,7 @@ use groupgate_shared::{
     TokenRules, TokenVerifier,
 };
 use groupgate_testkit::{
-    CognitoPool, Moto, StaticHttpServer, TestKey, access_claims, jwks, policy_table, shipped_policy,
+    CognitoPool, Moto, StaticHttpServer, TestKey, access_claims, fixture_policy, jwks, policy_table,
 };
 use serde_json::json;
 
@@ -77,11 +77,11 @@ impl Stack {
             &[
                 (
                     "pet-veterinarian",
-                    &shipped_policy("pet-veterinarian"),
+                    &fixture_policy("pet-veterinarian"),
                     Some(VET_ROLE),
                     Some(10),
                 ),
-                ("admin", &shipped_policy("admin"), Some(ADMIN_ROLE), Some(1)),
+                ("admin", &fixture_policy("admin"), Some(ADMIN_ROLE), Some(1)),
             ],
         )
         .await;

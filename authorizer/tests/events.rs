@@ -1,8 +1,8 @@
 #![cfg(test)]
 //! The authorizer at its edge: REQUEST events with headers the `http` crate would refuse, more
 //! than one `Authorization` value, and tokens whose text tries to forge or flood the log. Keys
-//! and policies are served from memory (the group policies of `policies/`), so each case is about
-//! the event alone.
+//! and policies are served from memory (the tests' own groups, `shared/testkit/fixtures`), so
+//! each case is about the event alone.
 
 use std::io::Write;
 use std::sync::{Arc, LazyLock, Mutex};
@@ -16,7 +16,7 @@ use groupgate_shared::{
     Error, ExpectedTokenUse, GroupPolicy, GroupPolicyStore, INVOKE_ACTION, MergedPolicy,
     PolicyDocument, RequestFacts, StoreFailure, TokenRules, TokenVerifier,
 };
-use groupgate_testkit::{TestKey, access_claims, jwks, shipped_policy};
+use groupgate_testkit::{TestKey, access_claims, fixture_policy, jwks};
 use serde_json::{Value, json};
 
 const POOL: &str = "us-east-1_Events01";
@@ -33,7 +33,7 @@ impl JwksSource for Keys {
     }
 }
 
-/// The group policies in `policies/`, as the seeding writes them.
+/// The tests' own group policies (`shared/testkit/fixtures`), as the seeding writes them.
 struct Policies;
 impl PolicySource for Policies {
     async fn fetch(&self, groups: &[String]) -> Result<Vec<GroupPolicy>, Error> {
@@ -42,7 +42,7 @@ impl PolicySource for Policies {
             .filter(|g| ["admin", "pet-veterinarian"].contains(&g.as_str()))
             .map(|g| GroupPolicy {
                 group: g.clone(),
-                policy: PolicyDocument::from_json(&shipped_policy(g)),
+                policy: PolicyDocument::from_json(&fixture_policy(g)),
                 role_arn: None,
                 precedence: None,
             })

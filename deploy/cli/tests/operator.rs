@@ -15,9 +15,10 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use groupgate_testkit::{Moto, free_port, unique};
+use groupgate_testkit::{FIXTURE_ACCESS, FIXTURE_POLICIES, Moto, free_port, unique};
 
-/// A checkout of the product's settings and policies in a temporary folder: the tool finds it
+/// A checkout of the product's settings, with the tests' own groups (`shared/testkit/fixtures`),
+/// in a temporary folder: the tool finds it
 /// from any folder inside it, as it finds the repository's.
 struct Checkout {
     root: PathBuf,
@@ -29,10 +30,14 @@ impl Checkout {
         let root = std::env::temp_dir().join(unique("checkout"));
         std::fs::create_dir_all(root.join("deploy")).unwrap();
         std::fs::create_dir_all(root.join("policies")).unwrap();
-        for file in ["deploy/groupgate.toml", "deploy/access.json"] {
-            std::fs::copy(repo.join(file), root.join(file)).unwrap();
-        }
-        for entry in std::fs::read_dir(repo.join("policies")).unwrap() {
+        std::fs::copy(
+            repo.join("deploy/groupgate.toml"),
+            root.join("deploy/groupgate.toml"),
+        )
+        .unwrap();
+        // The tests' own groups and matrix: they sign in as `admin@groupgate.local`.
+        std::fs::copy(FIXTURE_ACCESS, root.join("deploy/access.json")).unwrap();
+        for entry in std::fs::read_dir(FIXTURE_POLICIES).unwrap() {
             let path = entry.unwrap().path();
             std::fs::copy(&path, root.join("policies").join(path.file_name().unwrap())).unwrap();
         }

@@ -18,6 +18,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ScalarAttributeType};
 use std::collections::BTreeMap;
 
 use groupgate_cli::stack::{self, Output as StackOutput, StackOutputs, groups};
+use groupgate_cli::toolbox::simulate;
 use groupgate_testkit::{CognitoPool, Moto, policy_table, unique};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
@@ -252,6 +253,13 @@ async fn groupgate(args: &[&str], env: &[(String, String)]) -> Output {
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_CONFIG_FILE", "/nonexistent")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        // The policies this test process reads (a policy author's copy, when set), so the tool
+        // and the test agree on the groups.
+        .envs(
+            [groups::POLICIES_VARIABLE, simulate::ACCESS_VARIABLE]
+                .into_iter()
+                .filter_map(|name| Some((name, std::env::var(name).ok()?))),
+        )
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .output()
         .await

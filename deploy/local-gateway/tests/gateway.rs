@@ -662,12 +662,19 @@ fn the_rule(merged: MergedPolicy, method_arn: &MethodArn) -> Value {
     serde_json::to_value(ReturnedPolicy::new(merged, method_arn)).unwrap()
 }
 
-/// A stand-in for the authorizer, deciding as it does from the shipped group definitions (read
+/// The tests' own group definitions and their access matrix (`shared/testkit/fixtures`): the
+/// broken rules below are caught by what these groups' statements hold, so a policy author's
+/// change to `policies/` must not move them. The product's own `policies/` and
+/// `deploy/access.json` are held to each other by `groupgate simulate --expect` and, through
+/// this gateway, by `scripts/smoke.sh` against the local stack.
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testkit/fixtures");
+
+/// A stand-in for the authorizer, deciding as it does from the fixture group definitions (read
 /// as the seed writes them into the policy table) and answering with a policy rendered by `rule`.
 /// The token is the name of the caller's one group; `none` is in no group.
 fn stand_in_authorizer(rule: Rule) -> Handler {
-    let policies = concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies");
-    let catalogue: Vec<Arc<GroupPolicy>> = stack::groups::load(std::path::Path::new(policies))
+    let policies = format!("{FIXTURES}/policies");
+    let catalogue: Vec<Arc<GroupPolicy>> = stack::groups::load(std::path::Path::new(&policies))
         .unwrap()
         .into_iter()
         .map(|d| {
@@ -697,12 +704,13 @@ fn stand_in_authorizer(rule: Rule) -> Handler {
     })
 }
 
-/// The cells of `deploy/access.json` (group by route, for the local environment) the gateway
+/// The cells of the fixture access matrix (group by route, for the local environment) the gateway
 /// answers otherwise, with the authorizer's policies rendered by `rule`; each as
 /// `group: METHOD route wanted W got G`. Asked as `scripts/smoke.sh` asks them: one token per
 /// group, every route in turn, with the authorizer's result cached for the TTL.
 async fn matrix_mismatches(rule: Rule) -> (usize, Vec<String>) {
-    let matrix: Value = serde_json::from_str(include_str!("../../access.json")).unwrap();
+    let text = std::fs::read_to_string(format!("{FIXTURES}/access.json")).unwrap();
+    let matrix: Value = serde_json::from_str(&text).unwrap();
     let s = setup(300).await;
     s.functions
         .answer_with("authorizer", stand_in_authorizer(rule));
@@ -726,7 +734,7 @@ async fn matrix_mismatches(rule: Rule) -> (usize, Vec<String>) {
     (cells, mismatches)
 }
 
-/// The local smoke tests' cases (`deploy/access.json`), answered through the gateway for an
+/// The access matrix's cases (the fixtures' twin of `deploy/access.json`), answered through the gateway for an
 /// authorizer rendering its policies with the core's rule: every cell as the matrix says.
 #[tokio::test]
 async fn the_gateway_answers_the_access_matrix_for_the_authorizers_rule() {

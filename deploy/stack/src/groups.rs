@@ -137,9 +137,17 @@ pub fn load(dir: &Path) -> Result<Vec<GroupDefinition>, GroupError> {
     Ok(groups)
 }
 
-/// The repository's `policies/` folder.
+/// The variable that names another policies folder than the checkout's (every command's
+/// `--policies` default, `scripts/dev.sh`, and the tests that hold for whatever groups the
+/// product defines: `scripts/test.sh toolbox` rehearses a policy author's new group with it).
+pub const POLICIES_VARIABLE: &str = "GROUPGATE_POLICIES";
+
+/// The policies folder: `GROUPGATE_POLICIES` when set, else the checkout's `policies/`.
 pub fn default_dir() -> PathBuf {
-    super::settings::checkout_root().join("policies")
+    match std::env::var_os(POLICIES_VARIABLE) {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => super::settings::checkout_root().join("policies"),
+    }
 }
 
 #[cfg(test)]

@@ -6,12 +6,24 @@ use groupgate_stack::assets::Assets;
 use groupgate_stack::{self as stack, bootstrap, groups};
 use serde_json::{Value, json};
 
+/// The tests' own groups (see `shared/testkit/fixtures/README.md`): these tests name and count
+/// them, and the snapshot holds their roles, so `policies/` can change without moving them.
+/// The product's own `policies/` is checked by cfn-lint on its synthesized template and by the
+/// property tests at the end of this file.
+fn fixture_groups() -> Vec<groups::GroupDefinition> {
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/testkit/fixtures/policies"
+    );
+    groups::load(std::path::Path::new(dir)).unwrap()
+}
+
 fn settings() -> stack::Settings {
     stack::Settings::load(&stack::Settings::default_path()).unwrap()
 }
 
 fn template_with(settings: &stack::Settings) -> Value {
-    let groups = groups::load(&groups::default_dir()).unwrap();
+    let groups = fixture_groups();
     stack::build(&groups, &Assets::placeholder(&stack::FUNCTIONS), settings)
         .to_template()
         .unwrap()
@@ -30,7 +42,7 @@ fn deployment_id(t: &Value) -> String {
 }
 
 fn template() -> Value {
-    let groups = groups::load(&groups::default_dir()).unwrap();
+    let groups = fixture_groups();
     stack::build(
         &groups,
         &Assets::placeholder(&stack::FUNCTIONS),
@@ -414,7 +426,7 @@ fn changing_the_authorizer_ttl_or_a_gateway_response_makes_a_new_deployment() {
 
     // The deployment is named by the digest of the API's deployed parts, gateway responses
     // among them.
-    let groups = groups::load(&groups::default_dir()).unwrap();
+    let groups = fixture_groups();
     let mut built = stack::build(&groups, &Assets::placeholder(&stack::FUNCTIONS), &base);
     assert_eq!(
         before,
@@ -820,4 +832,44 @@ fn alarms_watch_the_authorizer_and_the_api_and_notify_only_when_an_email_is_give
         assert!(body.contains(metric), "{metric} not on the dashboard");
     }
     assert!(body.contains("{groupgate,FunctionName,Outcome,Reason}"));
+}
+
+/// Whatever groups the product's `policies/` holds (or `GROUPGATE_POLICIES` names: the policy
+/// author's rehearsal in `scripts/test.sh toolbox` adds one), each becomes one Cognito group of
+/// its name and precedence and one role under the product's path with the boundary, named in
+/// `GroupRoleArns`; nothing else in the template depends on how many there are.
+#[test]
+fn the_products_own_groups_each_become_a_cognito_group_and_a_bounded_role() {
+    let groups = groups::load(&groups::default_dir()).unwrap();
+    assert!(!groups.is_empty(), "policies/ defines no group");
+    let t = stack::build(
+        &groups,
+        &Assets::placeholder(&stack::FUNCTIONS),
+        &settings(),
+    )
+    .to_template()
+    .unwrap();
+    let pairs = t["Outputs"]["GroupRoleArns"]["Value"].to_string();
+    for group in &groups {
+        let logical = group.logical_name();
+        let cognito = &resource(&t, &format!("Group{logical}"))["Properties"];
+        assert_eq!(cognito["GroupName"], group.group.as_str());
+        assert_eq!(cognito["Precedence"], group.precedence);
+        let role = &resource(&t, &format!("GroupRole{logical}"))["Properties"];
+        assert_eq!(
+            role["PermissionsBoundary"],
+            json!({"Ref": "PermissionsBoundaryArn"})
+        );
+        let name = serde_json::to_string(&group.group).unwrap();
+        assert!(pairs.contains(&name), "{} not in {pairs}", group.group);
+    }
+    assert_eq!(
+        of_type(&t, "AWS::Cognito::UserPoolGroup").len(),
+        groups.len()
+    );
+    assert_eq!(
+        of_type(&t, "AWS::IAM::Role").len(),
+        stack::FUNCTIONS.len() + groups.len(),
+        "one role per function and per group"
+    );
 }

@@ -356,7 +356,7 @@ impl AuthorizerStack {
             &client,
             &[(
                 "pet-veterinarian",
-                &crate::shipped_policy("pet-veterinarian"),
+                &crate::fixture_policy("pet-veterinarian"),
                 None,
                 Some(10),
             )],

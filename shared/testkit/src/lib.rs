@@ -355,10 +355,18 @@ pub async fn policy_table(
     table
 }
 
-/// The policy of `group` as shipped in the repository's `policies/`, as the JSON text the
-/// seeding writes to the policy table.
-pub fn shipped_policy(group: &str) -> String {
-    let path = format!("{}/../../policies/{group}.json", env!("CARGO_MANIFEST_DIR"));
+/// The tests' own group definitions (`admin`, `pet-veterinarian`, `pet-viewer`): a copy of the
+/// product's `policies/` as the tests were written, so that a policy author's change to
+/// `policies/` never moves a test that names or counts groups (see `fixtures/README.md`).
+pub const FIXTURE_POLICIES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/policies");
+
+/// The access matrix of [`FIXTURE_POLICIES`], as `groupgate simulate --expect` reads it.
+pub const FIXTURE_ACCESS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/access.json");
+
+/// The policy of fixture group `group` ([`FIXTURE_POLICIES`]), as the JSON text the seeding
+/// writes to the policy table.
+pub fn fixture_policy(group: &str) -> String {
+    let path = format!("{FIXTURE_POLICIES}/{group}.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading `{path}`: {e}"));
     let definition: serde_json::Value =
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("`{path}`: {e}"));

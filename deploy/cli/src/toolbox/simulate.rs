@@ -110,9 +110,16 @@ pub struct Override {
     pub why: String,
 }
 
-/// The committed access file.
+/// The variable that names another access file than the checkout's, beside
+/// [`crate::stack::groups::POLICIES_VARIABLE`].
+pub const ACCESS_VARIABLE: &str = "GROUPGATE_ACCESS";
+
+/// The access file: `GROUPGATE_ACCESS` when set, else the committed `deploy/access.json`.
 pub fn default_access_file() -> PathBuf {
-    crate::stack::settings::checkout_root().join("deploy/access.json")
+    match std::env::var_os(ACCESS_VARIABLE) {
+        Some(file) if !file.is_empty() => PathBuf::from(file),
+        _ => crate::stack::settings::checkout_root().join("deploy/access.json"),
+    }
 }
 
 impl AccessFile {
