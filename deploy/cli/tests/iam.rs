@@ -1436,6 +1436,46 @@ fn the_red_teams_actions_on_other_applications_are_denied() {
     v.finish("red team");
 }
 
+/// The policy table decides every caller's access: a role of a product stack that could write it
+/// (the red team's backdoor role, or a function's role given more in a template) could grant any
+/// group anything, and keep doing so after its deploy access is revoked.
+#[test]
+fn no_role_under_the_boundary_can_write_a_policy_table_whatever_its_policy_says() {
+    let w = world();
+    let backdoor = backdoor(&w);
+    let mut v = Verdicts::default();
+    let policy_table = &w.app.arns["PolicyTable"];
+    let pets_table = &w.app.arns["PetsTable"];
+    for p in std::iter::once(&backdoor).chain(w.app_roles.values()) {
+        for action in [
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+        ] {
+            v.expect(
+                p,
+                &request(p, action, policy_table),
+                false,
+                "writing the policy table",
+            );
+        }
+    }
+    // What the boundary still gives: reading the policy table, writing the pets.
+    v.expect(
+        &backdoor,
+        &request(&backdoor, "dynamodb:GetItem", policy_table),
+        true,
+        "reading the policy table",
+    );
+    v.expect(
+        &backdoor,
+        &request(&backdoor, "dynamodb:PutItem", pets_table),
+        true,
+        "writing a pet",
+    );
+    v.finish("policy table writes");
+}
+
 #[test]
 fn the_execution_role_cannot_reach_other_applications_iam_or_the_bootstrap() {
     let w = world();

@@ -71,7 +71,11 @@ mod waivers {
 }
 
 /// The resources that hold data: a deploy refuses to replace or delete them unless told to.
-pub const DATA_RESOURCES: &[&str] = &["UserPool", "PolicyTable", "PetsTable"];
+pub const DATA_RESOURCES: &[&str] = &["UserPool", "PolicyTable", PETS_TABLE];
+
+/// The pets table's logical id. CloudFormation names the table `{stack}-PetsTable-{random}`,
+/// which is how the bootstrap's permissions boundary tells it from the policy table.
+pub const PETS_TABLE: &str = "PetsTable";
 /// Seconds the authorizer keeps a group's policy before reading it again.
 pub const POLICY_CACHE_TTL_SECONDS: u64 = 60;
 
@@ -366,7 +370,7 @@ fn data(stack: &mut Stack) -> Data {
             .waive(waivers::TABLE),
     );
     let pets_table = stack.add(
-        "PetsTable",
+        PETS_TABLE,
         dynamodb_table("id", "N").retained().waive(waivers::TABLE),
     );
 

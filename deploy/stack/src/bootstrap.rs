@@ -424,6 +424,15 @@ fn product_tables() -> Expr {
     arn("dynamodb:${AWS::Region}:${AWS::AccountId}:table/${StackNamePrefix}*")
 }
 
+/// The product's pets tables, `{stack}-PetsTable-{random}`. A stack name that itself holds
+/// `-PetsTable-` would widen this to that stack's other tables; stack names are the operator's.
+fn product_pets_tables() -> Expr {
+    arn(&format!(
+        "dynamodb:${{AWS::Region}}:${{AWS::AccountId}}:table/${{StackNamePrefix}}*-{}-*",
+        crate::app::PETS_TABLE
+    ))
+}
+
 /// The product's log groups, `{stack}-{LogicalId}-{random}`; their streams are below them.
 fn product_log_groups() -> Expr {
     arn("logs:${AWS::Region}:${AWS::AccountId}:log-group:${StackNamePrefix}*")
@@ -437,8 +446,8 @@ fn product_group_roles() -> Expr {
 }
 
 /// The most any role of a product stack may do, whatever its own policies or trust say: write
-/// the product's logs, read and write items of the product's tables, assume the product's
-/// group roles, and send traces.
+/// the product's logs, read items of the product's tables and write those of its pets tables,
+/// assume the product's group roles, and send traces.
 fn permissions_boundary(stack: &mut Stack) -> Handle {
     stack.add(
         "PermissionsBoundary",
@@ -452,10 +461,15 @@ fn permissions_boundary(stack: &mut Stack) -> Handle {
                     "Statement": [
                         statement("ProductLogs", "Allow",
                             &["logs:CreateLogStream", "logs:PutLogEvents"], vec![product_log_groups()]),
-                        statement("ProductItems", "Allow", &[
+                        statement("ReadProductItems", "Allow", &[
                             "dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:Query",
-                            "dynamodb:Scan", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                            "dynamodb:Scan",
                         ], vec![product_tables()]),
+                        // Only the pets table is written at run time (the backend). The policy
+                        // table is written by the deploy alone, so no role of a product stack,
+                        // whatever its own policy or trust, can grant a group more access.
+                        statement("WritePetsItemsOnly", "Allow",
+                            &["dynamodb:PutItem", "dynamodb:UpdateItem"], vec![product_pets_tables()]),
                         statement("ProductGroupRoles", "Allow",
                             &["sts:AssumeRole"], vec![product_group_roles()]),
                         // X-Ray's PutTraceSegments and PutTelemetryRecords support no resource
