@@ -252,6 +252,10 @@ fn explain_names_what_is_wrong_with_the_request() {
             ["--method", "FETCH", "--path", "/petstore/v1/pets"],
             "method `FETCH` is not one of",
         ),
+        (
+            ["--method", "GET", "--path", "/prod/petstore/v1/pets"],
+            "`--path` is the path after the stage: give `/petstore/v1/pets`",
+        ),
     ] {
         let mut all = vec![
             "explain",
@@ -283,6 +287,66 @@ fn explain_names_what_is_wrong_with_the_request() {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["decision"], "deny");
     assert_eq!(report["reason"], "no_allow");
+}
+
+/// The status a caller would see: 201 for an allowed POST; 403 `Missing Authentication Token`
+/// for a method the API does not have, whatever the policies say; and `--method get` is GET.
+#[test]
+fn explain_gives_the_status_the_caller_would_see() {
+    let report = |groups: &str, method: &str, path: &str| -> (Value, String) {
+        let out = groupgate(&[
+            "explain",
+            "--policies",
+            FIXTURE_POLICIES,
+            "--groups",
+            groups,
+            "--method",
+            method,
+            "--path",
+            path,
+            "--format",
+            "json",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let text_out = groupgate(&[
+            "explain",
+            "--policies",
+            FIXTURE_POLICIES,
+            "--groups",
+            groups,
+            "--method",
+            method,
+            "--path",
+            path,
+        ]);
+        (
+            serde_json::from_slice(&out.stdout).unwrap(),
+            text(&text_out),
+        )
+    };
+    let (created, _) = report("pet-veterinarian", "POST", "/petstore/v1/pets");
+    assert_eq!(
+        (created["decision"].as_str(), created["status"].as_u64()),
+        (Some("allow"), Some(201))
+    );
+    assert_eq!(created["route"], "/petstore/v1/pets");
+
+    // The admin's policy allows every method, but the API has no DELETE.
+    let (missing, words) = report("admin", "DELETE", "/petstore/v1/pets/1");
+    assert_eq!(missing["status"], 403);
+    assert_eq!(missing["route"], Value::Null);
+    assert!(
+        words.contains("the API has no DELETE /petstore/v1/pets/1"),
+        "{words}"
+    );
+    assert!(words.contains("Missing Authentication Token"), "{words}");
+
+    let (lower, _) = report("pet-viewer", "get", "/petstore/v1/pets/7");
+    assert_eq!(
+        (lower["decision"].as_str(), lower["status"].as_u64()),
+        (Some("allow"), Some(200))
+    );
+    assert_eq!(lower["route"], "/petstore/v1/pets/{id}");
 }
 
 #[test]

@@ -281,7 +281,18 @@ pub fn explain(
         }
         _ => (None, None),
     };
-    let status = if decision.is_allow() { 200 } else { 403 };
+    let route = super::route_of(&request.method, &request.path);
+    let status = match route {
+        Some(_) => super::usual_status(decision.is_allow(), &request.method),
+        None => {
+            let _ = writeln!(
+                text,
+                "warning: the API has no {} {}: API Gateway answers 403 `Missing Authentication Token` before the authorizer runs, whatever the policies say",
+                request.method, request.path
+            );
+            403
+        }
+    };
     let _ = writeln!(
         text,
         "decision: {} ({status}): {}",
@@ -307,6 +318,7 @@ pub fn explain(
     let json = json!({
         "decision": decision.as_str().to_lowercase(),
         "status": status,
+        "route": route,
         "reason": decision.reason().code(),
         "detail": decision.reason().to_string(),
         "group": origin.map(|o| o.group),
@@ -429,14 +441,16 @@ pub struct Options {
 /// Runs `explain` and prints its report once it decided (allow, deny or unauthorized); an
 /// [`Undecided`] error when the keys or the table cannot be read.
 pub async fn run(args: Options) -> anyhow::Result<()> {
-    let catalogue = super::load(&args.policies, args.table.as_deref()).await?;
     let request = Request {
-        method: args.method.clone(),
+        // HTTP methods are written in capitals; `--method get` means GET.
+        method: args.method.to_ascii_uppercase(),
         path: args.path.clone(),
         source_ip: args.source_ip,
         stage: args.stage.clone(),
     };
     request.method_arn()?;
+    refuse_stage_prefix(&request)?;
+    let catalogue = super::load(&args.policies, args.table.as_deref()).await?;
     let now = args.now.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -461,6 +475,26 @@ pub async fn run(args: Options) -> anyhow::Result<()> {
     };
     let report = explain(&catalogue, &groups, &request, &preface)?;
     report.print(args.json);
+    Ok(())
+}
+
+/// `--path` is the path after the stage: a path that only names a route once the settings'
+/// stage is taken off its front was given with the stage, and would be explained as another
+/// (nonexistent) path.
+fn refuse_stage_prefix(request: &Request) -> anyhow::Result<()> {
+    let prefix = format!("/{}", request.stage);
+    let Some(rest) = request.path.strip_prefix(&prefix) else {
+        return Ok(());
+    };
+    if rest.starts_with('/')
+        && super::route_of(&request.method, &request.path).is_none()
+        && super::route_of(&request.method, rest).is_some()
+    {
+        return Err(anyhow::Error::new(crate::exit::UsageError(format!(
+            "`--path` is the path after the stage: give `{rest}` (the stage `{}` comes from the settings)",
+            request.stage
+        ))));
+    }
     Ok(())
 }
 

@@ -177,6 +177,36 @@ impl Evaluation {
     }
 }
 
+/// The route of the API that serves `method` on `path` (a path after the stage), as API
+/// Gateway matches it: a `{name}` segment takes any one non-empty segment. None when the API
+/// has no such method there, which API Gateway answers with 403 `Missing Authentication Token`
+/// before any authorizer runs.
+pub fn route_of(method: &str, path: &str) -> Option<&'static str> {
+    let asked: Vec<&str> = path.split('/').collect();
+    stack::ROUTES
+        .iter()
+        .find(|(m, route)| {
+            let parts: Vec<&str> = route.split('/').collect();
+            *m == method
+                && parts.len() == asked.len()
+                && parts.iter().zip(&asked).all(|(part, segment)| {
+                    part == segment
+                        || (part.starts_with('{') && part.ends_with('}') && !segment.is_empty())
+                })
+        })
+        .map(|(_, route)| *route)
+}
+
+/// The status a call usually ends in: 201 for an allowed POST (the API's POSTs create), 200
+/// for another allowed call, 403 for a Deny.
+pub fn usual_status(allow: bool, method: &str) -> u16 {
+    match (allow, method) {
+        (false, _) => 403,
+        (true, "POST") => 201,
+        (true, _) => 200,
+    }
+}
+
 /// The API's routes as (method, route, path asked): each path parameter takes a sample value.
 /// The unauthenticated CORS preflights are not routes of the access rules.
 pub fn routes() -> Vec<(String, String, String)> {

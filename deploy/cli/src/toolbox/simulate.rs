@@ -206,14 +206,9 @@ impl AccessFile {
     }
 }
 
-/// The status an Allow or a Deny usually ends in: 201 for a POST that creates, 200 for other
-/// allowed calls, 403 for a Deny.
+/// The status an Allow or a Deny usually ends in (see [`super::usual_status`]).
 pub fn usual_status(cell: &Cell) -> u16 {
-    match (cell.allow, cell.method.as_str()) {
-        (false, _) => 403,
-        (true, "POST") => 201,
-        (true, _) => 200,
-    }
+    super::usual_status(cell.allow, &cell.method)
 }
 
 /// The output formats.
