@@ -15,6 +15,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use groupgate_testkit::{FIXTURE_ACCESS, FIXTURE_POLICIES, Moto, free_port, unique};
 
 /// A checkout of the product's settings, with the tests' own groups (`shared/testkit/fixtures`),
@@ -183,6 +184,36 @@ async fn the_running_local_stack_is_found_from_anywhere_in_the_checkout_and_serv
         "{}",
         stderr(&out)
     );
+
+    // A stored policy that does not parse: the authorizer denies the group's members, and
+    // validate says so (it counted 0 errors).
+    let dynamodb = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+    dynamodb
+        .update_item()
+        .table_name("groupgate-local-policies")
+        .key("group", AttributeValue::S("pet-viewer".into()))
+        .update_expression("SET #policy = :broken")
+        .expression_attribute_names("#policy", "policy")
+        .expression_attribute_values(":broken", AttributeValue::S("{\"Version\":".into()))
+        .send()
+        .await
+        .unwrap();
+    let out = checkout.run(
+        "policies",
+        &["validate", "--table", "groupgate-local-policies"],
+        &nothing,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed.contains("group `pet-viewer` in groupgate-local-policies does not parse"),
+        "{printed}"
+    );
+    assert!(
+        stderr(&out).contains("validate: 1 error,"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[tokio::test]
@@ -285,7 +316,7 @@ fn a_broken_policy_is_the_message_even_with_rust_backtrace() {
             assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
             let text = one_error(&out);
             assert!(
-                text.contains("pet-viewer.json`: group `pet-viewer`: statement #0: `Effect` must be `Allow` or `Deny`, not `Allo`"),
+                text.contains("pet-viewer.json`: /policy: group `pet-viewer`: statement #0: `Effect` must be `Allow` or `Deny`, not `Allo`"),
                 "{args:?}: {text}"
             );
         }

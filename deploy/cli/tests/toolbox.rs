@@ -79,6 +79,7 @@ fn findings(dir: &Path, cached: bool) -> Vec<(Severity, String, String)> {
         stage: "prod",
         cached,
         live_groups: None,
+        live_invalid: Vec::new(),
     };
     validate(dir, &context)
         .unwrap()
@@ -110,6 +111,11 @@ fn each_finding_of_validate() {
             "{\n  \"group\": \"broken\",\n  \"policy\": {,\n}".to_owned(),
         ),
         ("misnamed.json", definition("other", json!([allow_v1]))),
+        (
+            "readonly.json",
+            definition("readonly", json!([allow_v1]))
+                .replace("\"pets_table\": \"none\"", "\"pets_table\": \"readonly\""),
+        ),
         ("twin-a.json", definition("twin", json!([allow_v1]))),
         ("twin.json", definition("twin", json!([allow_v1]))),
         (
@@ -153,6 +159,11 @@ fn each_finding_of_validate() {
     for (severity, file, needle) in [
         (Severity::Error, "broken.json", "broken.json:3: error:"),
         (Severity::Error, "misnamed.json", "defines group `other`"),
+        (
+            Severity::Error,
+            "readonly.json",
+            "error: /pets_table: unknown variant `readonly`",
+        ),
         (Severity::Error, "twin.json", "defined twice"),
         (
             Severity::Warning,

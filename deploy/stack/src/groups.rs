@@ -51,35 +51,90 @@ pub enum GroupError {
         path: PathBuf,
         error: std::io::Error,
     },
-    #[error("`{path}`: {message}")]
-    Invalid { path: PathBuf, message: String },
+    #[error("`{path}`: {}{message}", pointer.as_ref().map(|p| format!("{p}: ")).unwrap_or_default())]
+    Invalid {
+        path: PathBuf,
+        /// The JSON pointer of what is wrong, when one field is.
+        pointer: Option<String>,
+        message: String,
+    },
+}
+
+impl GroupError {
+    /// The JSON pointer of the field in error, when one field is.
+    pub fn pointer(&self) -> Option<&str> {
+        match self {
+            GroupError::Invalid { pointer, .. } => pointer.as_deref(),
+            GroupError::Read { .. } => None,
+        }
+    }
+
+    /// What is wrong, without the file's name (and pointer) in front.
+    pub fn message(&self) -> String {
+        match self {
+            GroupError::Invalid { message, .. } => message.clone(),
+            GroupError::Read { error, .. } => format!("cannot read it: {error}"),
+        }
+    }
+}
+
+/// The JSON pointer (RFC 6901) of a field serde could not read; the whole document for a
+/// missing field.
+fn json_pointer(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut pointer = String::new();
+    for segment in path.iter() {
+        pointer.push('/');
+        match segment {
+            Segment::Seq { index } => pointer.push_str(&index.to_string()),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                pointer.push_str(&key.replace('~', "~0").replace('/', "~1"))
+            }
+            Segment::Unknown => pointer.push('?'),
+        }
+    }
+    if pointer.is_empty() {
+        pointer.push('/');
+    }
+    pointer
 }
 
 impl GroupDefinition {
     /// Parses and validates one definition; `path` is for messages.
     pub fn parse(path: &Path, text: &str) -> Result<Self, GroupError> {
-        let invalid = |message: String| GroupError::Invalid {
+        let at = |pointer: Option<String>, message: String| GroupError::Invalid {
             path: path.to_owned(),
+            pointer,
             message,
         };
+        let invalid = |message: String| at(None, message);
         // Read strictly: a key named twice (in the policy above all) is an error, never the
         // last of the two silently winning.
         let value =
             groupgate_shared::json::parse_unique(text).map_err(|e| invalid(e.to_string()))?;
-        let definition: GroupDefinition =
-            serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
+        // Through serde_path_to_error, so the error names the field (`/pets_table`), not only
+        // what was wrong with it.
+        let definition: GroupDefinition = serde_path_to_error::deserialize(value)
+            .map_err(|e| at(Some(json_pointer(e.path())), e.into_inner().to_string()))?;
         // Cognito's own rule for group names.
         let name_ok = !definition.group.is_empty()
             && definition.group.chars().count() <= 128
             && !definition.group.chars().any(char::is_whitespace);
         if !name_ok {
-            return Err(invalid(format!(
-                "group name `{}` must be 1-128 characters without whitespace",
-                definition.group
-            )));
+            return Err(at(
+                Some("/group".to_owned()),
+                format!(
+                    "group name `{}` must be 1-128 characters without whitespace",
+                    definition.group
+                ),
+            ));
         }
-        PolicyDocument::from_value(definition.policy.clone())
-            .map_err(|e| invalid(format!("group `{}`: {e}", definition.group)))?;
+        PolicyDocument::from_value(definition.policy.clone()).map_err(|e| {
+            at(
+                Some("/policy".to_owned()),
+                format!("group `{}`: {e}", definition.group),
+            )
+        })?;
         Ok(definition)
     }
 
@@ -119,6 +174,7 @@ pub fn load(dir: &Path) -> Result<Vec<GroupDefinition>, GroupError> {
         }) {
             return Err(GroupError::Invalid {
                 path,
+                pointer: Some("/group".to_owned()),
                 message: format!(
                     "group `{}` clashes with group `{}`",
                     group.group, twin.group
@@ -130,6 +186,7 @@ pub fn load(dir: &Path) -> Result<Vec<GroupDefinition>, GroupError> {
     if groups.is_empty() {
         return Err(GroupError::Invalid {
             path: dir.to_owned(),
+            pointer: None,
             message: "no group definitions (*.json) found".to_owned(),
         });
     }

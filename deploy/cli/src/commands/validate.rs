@@ -49,10 +49,16 @@ pub async fn run(args: Args) -> anyhow::Result<Outcome> {
         }
         (None, None) => None,
     };
+    let mut live_invalid = Vec::new();
     let live = match &table {
         Some(table) => {
             let catalogue = toolbox::load(&args.policies, Some(table)).await?;
             let names = catalogue.names().iter().map(|n| n.to_string()).collect();
+            for group in &catalogue.groups {
+                if let Err(why) = &group.policy {
+                    live_invalid.push((group.group.clone(), why.to_string()));
+                }
+            }
             Some((table.as_str(), names))
         }
         None => None,
@@ -61,6 +67,7 @@ pub async fn run(args: Args) -> anyhow::Result<Outcome> {
         stage: &settings.stage,
         cached: settings.authorizer_ttl_seconds > 0,
         live_groups: live,
+        live_invalid,
     };
     let findings = validate::validate(&args.policies, &context)?;
     for finding in &findings {
@@ -76,7 +83,9 @@ pub async fn run(args: Args) -> anyhow::Result<Outcome> {
         .count();
     let warnings = findings.len() - errors;
     eprintln!(
-        "validate: {errors} errors, {warnings} warnings in {}",
+        "validate: {}, {} in {}",
+        count(errors, "error"),
+        count(warnings, "warning"),
         args.policies.display()
     );
     Ok(if errors > 0 || (args.strict && warnings > 0) {
@@ -84,4 +93,9 @@ pub async fn run(args: Args) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Done
     })
+}
+
+/// `1 error`, `2 errors`.
+fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }

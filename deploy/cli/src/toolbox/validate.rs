@@ -97,6 +97,9 @@ pub struct Context<'a> {
     pub cached: bool,
     /// The groups of the live table, when one was given.
     pub live_groups: Option<(&'a str, Vec<String>)>,
+    /// The live table's groups whose stored item does not parse, and why: the authorizer
+    /// denies their members every request until they are seeded again.
+    pub live_invalid: Vec<(String, String)>,
 }
 
 /// Lints every `*.json` in `dir`.
@@ -151,6 +154,17 @@ pub fn validate(dir: &Path, context: &Context<'_>) -> anyhow::Result<Vec<Finding
             findings.extend(lint_statements(path, &document, &arns, context.cached));
         }
     }
+    if let Some((table, _)) = &context.live_groups {
+        for (group, why) in &context.live_invalid {
+            findings.push(Finding::new(
+                Severity::Error,
+                dir,
+                format!(
+                    "group `{group}` in {table} does not parse ({why}), so the authorizer denies its members every request: seed it again (groupgate seed-policies)"
+                ),
+            ));
+        }
+    }
     if let Some((table, live)) = &context.live_groups {
         for group in live.iter().filter(|g| !seen.contains_key(*g)) {
             findings.push(Finding::new(
@@ -195,12 +209,11 @@ fn parse(path: &Path, findings: &mut Vec<Finding>) -> Option<GroupDefinition> {
     match GroupDefinition::parse(path, &text) {
         Ok(definition) => Some(definition),
         Err(e) => {
-            let message = e.to_string();
-            let message = message
-                .strip_prefix(&format!("`{}`: ", path.display()))
-                .unwrap_or(&message)
-                .to_owned();
-            findings.push(Finding::new(Severity::Error, path, message).at("/policy"));
+            let finding = Finding::new(Severity::Error, path, e.message());
+            findings.push(match e.pointer() {
+                Some(pointer) => finding.at(pointer),
+                None => finding,
+            });
             None
         }
     }
