@@ -214,6 +214,28 @@ async fn the_running_local_stack_is_found_from_anywhere_in_the_checkout_and_serv
         "{}",
         stderr(&out)
     );
+    let out = checkout.run(
+        "policies",
+        &[
+            "explain",
+            "--table",
+            "groupgate-local-policies",
+            "--groups",
+            "pet-viewer",
+            "--method",
+            "GET",
+            "--path",
+            "/petstore/v1/pets",
+        ],
+        &nothing,
+    );
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed.contains("decision: Deny (403): policy of group `pet-viewer` is invalid")
+            && printed.contains("why it is invalid: "),
+        "{printed}{}",
+        stderr(&out)
+    );
 }
 
 #[tokio::test]

@@ -302,6 +302,21 @@ pub fn explain(
     if let Some(pattern) = &pattern {
         let _ = writeln!(text, "  matching resource pattern: {pattern}");
     }
+    let invalid = match decision.reason() {
+        Reason::InvalidPolicy { group } => catalogue
+            .groups
+            .iter()
+            .find(|g| g.group == *group)
+            .and_then(|g| g.policy.as_ref().err())
+            .map(|why| why.to_string()),
+        _ => None,
+    };
+    if let Some(why) = &invalid {
+        let _ = writeln!(
+            text,
+            "  why it is invalid: {why} (the authorizer denies the group's members every request until it is fixed and seeded again)"
+        );
+    }
     let reference = evaluation.reference_allows();
     if reference != Ok(decision.is_allow()) {
         anyhow::bail!(
@@ -321,6 +336,7 @@ pub fn explain(
         "route": route,
         "reason": decision.reason().code(),
         "detail": decision.reason().to_string(),
+        "invalid_policy": invalid,
         "group": origin.map(|o| o.group),
         "statement": origin.map(|o| o.index),
         "sid": origin.and_then(|o| o.sid),
