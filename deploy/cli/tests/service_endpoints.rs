@@ -467,7 +467,11 @@ async fn seeding_and_the_toolbox_reach_cloudformation_and_dynamodb_each_on_its_o
     groupgate_shared::dynamodb::create_table(&dynamodb, &pets, "id", ScalarAttributeType::N)
         .await
         .unwrap();
-    let name = stack_with_outputs(&aws, &[("PolicyTableName", &policies)]).await;
+    let name = stack_with_outputs(
+        &aws,
+        &[("PolicyTableName", &policies), ("PetsTableName", &pets)],
+    )
+    .await;
     let endpoints = Endpoints::start(&moto).await;
     let mut env = endpoints.env();
     env.extend(credentials(&aws).await);
@@ -476,7 +480,7 @@ async fn seeding_and_the_toolbox_reach_cloudformation_and_dynamodb_each_on_its_o
         vec!["describe", "--stack", &name],
         vec!["seed-policies", "--stack", &name],
         vec!["seed-policies", "--table", &policies],
-        vec!["seed-pets", "--table", &pets],
+        vec!["seed-pets", "--stack", &name],
         vec!["validate", "--stack", &name],
         vec!["simulate", "--table", &policies],
     ] {
