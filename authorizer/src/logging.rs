@@ -2,7 +2,9 @@
 //! benchmarks, which write to a sink so that formatting each decision line (and its metric line)
 //! is part of what they measure.
 
-use lambda_runtime::tracing::subscriber::filter::{EnvFilter, LevelFilter, filter_fn};
+use lambda_runtime::tracing::subscriber::filter::{
+    EnvFilter, FilterExt as _, LevelFilter, filter_fn,
+};
 use lambda_runtime::tracing::subscriber::fmt::{self, MakeWriter};
 use lambda_runtime::tracing::subscriber::layer::SubscriberExt as _;
 use lambda_runtime::tracing::subscriber::{Layer, Registry};
@@ -53,6 +55,15 @@ where
     let filter = EnvFilter::builder()
         .with_default_directive(level.into())
         .from_env_lossy();
+    // The runtime logs every `Err` a handler returns at ERROR, as one `message` field (its
+    // panic lines carry an `error` field and stay). For this function an `Err` is either
+    // `Unauthorized`, API Gateway's 401 for a refused token, which is no fault, or a fault
+    // already logged at ERROR by the decision record: the runtime's line only repeats it.
+    let filter = filter.and(filter_fn(|meta| {
+        !(meta.target() == "lambda_runtime::layers::panic"
+            && meta.is_event()
+            && meta.fields().field("error").is_none())
+    }));
     let lines = fmt::layer()
         .with_target(false)
         .without_time()

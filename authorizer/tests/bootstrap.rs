@@ -211,6 +211,39 @@ async fn start_up_fetches_the_keys_and_policies_so_the_first_request_does_not() 
     );
 }
 
+/// A refused token is API Gateway's 401, not a fault: its log line is INFO, and nothing at
+/// ERROR (the runtime logs every handler `Err` at ERROR unless the function filters it).
+#[tokio::test]
+async fn a_refused_token_is_not_logged_at_error_level() {
+    let stack = AuthorizerStack::start(Duration::ZERO).await;
+    let api = RuntimeApi::start().await;
+    let log = std::env::temp_dir().join(groupgate_testkit::unique("authorizer-log"));
+    let mut child = spawn_function(BINARY, &api, &stack.env(), Some(&log));
+    let mut event = stack.event();
+    event["headers"]["Authorization"] = "Bearer not.a.token".into();
+    let outcome = api.invoke(&event, Duration::from_secs(20)).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let outcome = outcome.expect("an answer within 20 s");
+    assert!(
+        outcome.error && outcome.body.contains("Unauthorized"),
+        "{outcome:?}"
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["level"] == "INFO" && l["fields"]["decision"] == "Unauthorized"),
+        "{text}"
+    );
+    assert!(!lines.iter().any(|l| l["level"] == "ERROR"), "{text}");
+    std::fs::remove_file(&log).unwrap();
+}
+
 /// With `AWS_LAMBDA_MAX_CONCURRENCY` (Lambda Managed Instances), one process takes that many
 /// invocations at once, and answers each as it would alone.
 #[tokio::test(flavor = "multi_thread")]
