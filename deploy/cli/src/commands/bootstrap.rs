@@ -12,6 +12,7 @@ pub struct Args {
     /// Write `<out>/bootstrap.json` and deploy nothing.
     #[arg(long)]
     synth_only: bool,
+    /// Folder to write the bootstrap template into (created if missing).
     #[arg(long, default_value = "cdk.out")]
     out: PathBuf,
     /// The GitHub repository allowed to deploy, as `owner/name`.

@@ -17,8 +17,11 @@ pub struct Args {
     /// Where cargo-lambda wrote the zips (`<dir>/<function>/bootstrap.zip`).
     #[arg(long, default_value = "target/lambda")]
     assets: PathBuf,
+    /// Folder of group definitions (`GROUPGATE_POLICIES` sets the default).
     #[arg(long, default_value_os_t = groups::default_dir())]
     policies: PathBuf,
+    /// Where the template, assets and the stack's description (`stack.json`, as `describe`
+    /// prints it) are written.
     #[arg(long, default_value = ".local/deploy")]
     out: PathBuf,
     /// A template parameter, as KEY=VALUE (repeatable): LogRetentionDays, HostedUiCallbackUrl,

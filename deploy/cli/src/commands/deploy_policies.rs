@@ -15,7 +15,7 @@ pub struct Args {
     /// The stack's name.
     #[arg(long, env = "STACK_NAME", default_value = "groupgate")]
     stack_name: String,
-    /// Folder of group definitions.
+    /// Folder of group definitions (`GROUPGATE_POLICIES` sets the default).
     #[arg(long, default_value_os_t = groups::default_dir())]
     policies: PathBuf,
     /// Where the stack's description is written (`stack.json`, as `describe` prints it).

@@ -23,6 +23,7 @@ pub struct Args {
     /// The caller's groups instead of a token, comma-separated (`--groups ''` for none).
     #[arg(long, value_delimiter = ',')]
     groups: Option<Vec<String>>,
+    /// The request's HTTP method (any case).
     #[arg(long)]
     method: String,
     /// The path after the stage, e.g. `/petstore/v1/pets`.
@@ -34,6 +35,7 @@ pub struct Args {
     /// The time to check the token at, in seconds since the epoch (default: now).
     #[arg(long, value_name = "TIMESTAMP")]
     now: Option<u64>,
+    /// Folder of group definitions (`GROUPGATE_POLICIES` sets the default).
     #[arg(long, default_value_os_t = groups::default_dir())]
     policies: PathBuf,
     /// Read the policies from this live table instead (the local stack's when it names its
@@ -56,6 +58,7 @@ pub struct Args {
     /// default the running local stack's, when nothing else names the pool.
     #[arg(long)]
     stack_file: Option<PathBuf>,
+    /// `text` for a person, `json` for a script.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
     #[command(flatten)]

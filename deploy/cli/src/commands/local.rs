@@ -29,8 +29,10 @@ pub struct ProvisionArgs {
     /// Where to write the description (default: `.local/stack.json` in the checkout).
     #[arg(long, default_value_os_t = description::local_file())]
     out: PathBuf,
+    /// Where to write the functions' environment (`dev.sh` passes it to cargo-lambda).
     #[arg(long, default_value = ".local/functions.env")]
     env_file: PathBuf,
+    /// Folder of group definitions (`GROUPGATE_POLICIES` sets the default).
     #[arg(long, default_value_os_t = groups::default_dir())]
     policies: PathBuf,
     #[command(flatten)]
@@ -39,8 +41,10 @@ pub struct ProvisionArgs {
 
 #[derive(clap::Args)]
 pub struct GatewayArgs {
+    /// The address to serve on.
     #[arg(long, default_value = "127.0.0.1")]
     address: std::net::IpAddr,
+    /// The port to serve on.
     #[arg(long)]
     port: u16,
     /// cargo-lambda's invoke endpoint.

@@ -156,4 +156,24 @@ mod tests {
     fn the_command_line_is_well_formed() {
         super::Cli::command().debug_assert();
     }
+
+    /// Every option of every command says what it is for in `--help` (and so in the CLI
+    /// reference): an option with only its default is a guess for the reader.
+    #[test]
+    fn every_option_has_help_text() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                let own = !matches!(arg.get_id().as_str(), "help" | "version");
+                if own && arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} --{}", arg.get_id()));
+                }
+            }
+            for sub in command.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "groupgate", &mut missing);
+        assert_eq!(missing, Vec::<String>::new(), "options without help text");
+    }
 }

@@ -18,6 +18,7 @@ pub struct Args {
     /// `groupgate-local-policies`).
     #[arg(long, env = "POLICY_TABLE")]
     table: Option<String>,
+    /// Folder of group definitions (`GROUPGATE_POLICIES` sets the default).
     #[arg(long, default_value_os_t = groups::default_dir())]
     policies: PathBuf,
     /// `group=roleArn,...` (the stack's `GroupRoleArns` output). Roles already stored are

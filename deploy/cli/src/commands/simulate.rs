@@ -11,12 +11,14 @@ use crate::toolbox::{self, simulate};
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// Folder of group definitions (`GROUPGATE_POLICIES` sets the default).
     #[arg(long, default_value_os_t = groups::default_dir())]
     policies: PathBuf,
     /// Read the policies from this live table instead (the local stack's when it names its
     /// table).
     #[arg(long)]
     table: Option<String>,
+    /// How the matrix is printed.
     #[arg(long, value_enum, default_value = "table")]
     format: simulate::Format,
     /// The access file to check against (`deploy/access.json`); its statuses go into the TSV.

@@ -12,7 +12,7 @@ pub struct Args {
     /// Folder to write into (created if missing).
     #[arg(long, default_value = "cdk.out")]
     out: PathBuf,
-    /// Folder of group definitions.
+    /// Folder of group definitions (`GROUPGATE_POLICIES` sets the default).
     #[arg(long, default_value_os_t = groups::default_dir())]
     policies: PathBuf,
     /// Where cargo-lambda wrote the zips (`<dir>/<function>/bootstrap.zip`).

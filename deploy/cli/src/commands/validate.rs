@@ -19,6 +19,7 @@ enum Format {
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// Folder of group definitions (`GROUPGATE_POLICIES` sets the default).
     #[arg(long, default_value_os_t = groups::default_dir())]
     policies: PathBuf,
     /// Also compare with the groups of this live policy table (the local stack's when it
@@ -28,6 +29,7 @@ pub struct Args {
     /// Also compare with the policy table of this deployed stack.
     #[arg(long)]
     stack: Option<String>,
+    /// How findings are printed.
     #[arg(long, value_enum, default_value = "plain")]
     format: Format,
     /// Warnings fail too.
