@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::SettingsArgs;
+use super::ToolboxSettingsArgs;
 use crate::exit::Outcome;
 use crate::stack::groups;
 use crate::toolbox::explain::{self, Options};
@@ -62,7 +62,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
     #[command(flatten)]
-    settings: SettingsArgs,
+    settings: ToolboxSettingsArgs,
 }
 
 /// Explains the request with the settings file's stage.

@@ -148,6 +148,33 @@ impl SettingsArgs {
     }
 }
 
+/// The settings file and the two settings the policy toolbox reads (the stage names the method
+/// ARNs; the authorizer cache's TTL decides which conditions are safe): the toolbox's commands
+/// list only the flags they use.
+#[derive(Args)]
+struct ToolboxSettingsArgs {
+    /// The settings that shape the stack.
+    #[arg(long = "settings", default_value_os_t = Settings::default_path())]
+    settings_file: PathBuf,
+    /// API stage name.
+    #[arg(long)]
+    stage: Option<String>,
+    /// Seconds API Gateway caches an authorizer result per token (0 to 3600; 0 turns it off).
+    #[arg(long)]
+    authorizer_ttl: Option<u32>,
+}
+
+impl ToolboxSettingsArgs {
+    fn load(self) -> anyhow::Result<Settings> {
+        let overrides = Overrides {
+            stage: self.stage,
+            authorizer_ttl_seconds: self.authorizer_ttl,
+            ..Overrides::default()
+        };
+        Ok(Settings::load_with(&self.settings_file, overrides)?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory as _;

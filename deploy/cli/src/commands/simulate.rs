@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use super::SettingsArgs;
+use super::ToolboxSettingsArgs;
 use crate::exit::Outcome;
 use crate::stack::groups;
 use crate::toolbox::{self, simulate};
@@ -31,7 +31,7 @@ pub struct Args {
     #[arg(long, default_value = "local")]
     environment: String,
     #[command(flatten)]
-    settings: SettingsArgs,
+    settings: ToolboxSettingsArgs,
 }
 
 /// Prints the matrix; with `--expect`, fails when it differs from the access file (unless

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::SettingsArgs;
+use super::ToolboxSettingsArgs;
 use crate::aws::{self, Target};
 use crate::description::StackDescription;
 use crate::exit::Outcome;
@@ -36,7 +36,7 @@ pub struct Args {
     #[arg(long)]
     strict: bool,
     #[command(flatten)]
-    settings: SettingsArgs,
+    settings: ToolboxSettingsArgs,
 }
 
 /// Prints every finding and a count; fails on an error (or, with `--strict`, a warning).
