@@ -88,6 +88,7 @@ pub async fn serve_gateway(
         backend_function: "backend".to_owned(),
         hints: stack::gateway_hints(),
         cors_origins: settings.allowed_origins().map_err(anyhow::Error::msg)?,
+        integration_timeout: local_gateway::INTEGRATION_TIMEOUT,
     };
     if !config.cors_origins.is_empty() {
         eprintln!(
