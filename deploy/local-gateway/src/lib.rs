@@ -638,6 +638,8 @@ pub async fn flush_cache(api_url: &str) -> anyhow::Result<usize> {
         .map_err(|e| anyhow::anyhow!("the local API's URL `{api_url}`: {e}"))?;
     url.set_path(CACHE_PATH);
     url.set_query(None);
+    // reqwest's TLS needs a crypto provider installed even for plain HTTP.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let response = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()?
