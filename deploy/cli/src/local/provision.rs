@@ -365,6 +365,10 @@ pub fn functions_env(
         ),
         (env::GROUP_ROLE_PATH, LOCAL_ROLE_PATH),
         (env::CORS_ORIGINS, cors_origins),
+        // The authorizer reads the policy table on every call it gets: after `local sync`
+        // re-seeds the table and flushes the gateway's cache, the next call decides on the new
+        // policies, never on the authorizer's own cached copy (60 s in the deployed stack).
+        (env::POLICY_CACHE_TTL_SECONDS, "0"),
         ("AWS_LAMBDA_LOG_FORMAT", "json"),
     ]
     .iter()
