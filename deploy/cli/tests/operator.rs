@@ -467,6 +467,20 @@ async fn sync_follows_an_edited_an_added_a_removed_and_a_broken_group_file() {
         .unwrap()
         .to_owned();
     std::fs::remove_file(policies.join("pet-veterinarian.json")).unwrap();
+    // Its Cognito group already gone (by hand, or a sync stopped half-way): still a removal.
+    let aws = moto.sdk_config().await;
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&aws);
+    let pool = checkout.description()["user_pool_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    cognito
+        .delete_group()
+        .user_pool_id(&pool)
+        .group_name("pet-veterinarian")
+        .send()
+        .await
+        .unwrap();
 
     let out = checkout.run("policies", &["local", "sync"], &[]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -500,12 +514,9 @@ async fn sync_follows_an_edited_an_added_a_removed_and_a_broken_group_file() {
     );
 
     // In the emulator, over the wire: the groups, the roles and the table follow.
-    let aws = moto.sdk_config().await;
-    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&aws);
-    let pool = described["user_pool_id"].as_str().unwrap();
     let mut listed: Vec<String> = cognito
         .list_groups()
-        .user_pool_id(pool)
+        .user_pool_id(&pool)
         .send()
         .await
         .unwrap()

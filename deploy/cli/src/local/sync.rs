@@ -96,32 +96,28 @@ pub async fn sync(policies: &Path) -> anyhow::Result<SyncReport> {
     let users: Vec<_> = new.iter().map(|g| provision::demo_user(&g.group)).collect();
     provision::create_users(&cognito, &pool, &users).await?;
     roles.extend(created);
-    roles.retain(|group, _| !removed.contains(group));
-    seed::seed(&dynamodb, &table, &definitions, &roles, true).await?;
-
+    // What now exists is written down at once: a later step's failure must not leave groups
+    // the description does not know (the next sync would try to create them again).
     let local = described
         .local
         .as_mut()
         .context("the description has no local parts")?;
     local.users.extend(users);
+    let mut kept = roles.clone();
+    kept.retain(|group, _| !removed.contains(group));
+    described.outputs.group_role_arns = roles.clone();
+    save(&described, &path)?;
+    seed::seed(&dynamodb, &table, &definitions, &kept, true).await?;
+
+    let local = described
+        .local
+        .as_mut()
+        .context("the description has no local parts")?;
     for group in &removed {
-        remove_group(
-            &cognito,
-            &iam,
-            &pool,
-            group,
-            &described.outputs.group_role_arns,
-        )
-        .await?;
+        remove_group(&cognito, &iam, &pool, group, &roles).await?;
         let demo = provision::demo_username(group);
-        for user in local.users.iter().filter(|u| u.username == demo) {
-            cognito
-                .admin_delete_user()
-                .user_pool_id(&pool)
-                .username(&user.username)
-                .send()
-                .await
-                .map_err(sdk("Cognito AdminDeleteUser"))?;
+        if local.users.iter().any(|u| u.username == demo) {
+            delete_user(&cognito, &pool, &demo).await?;
         }
         local.users.retain(|u| u.username != demo);
         for user in &mut local.users {
@@ -130,7 +126,7 @@ pub async fn sync(policies: &Path) -> anyhow::Result<SyncReport> {
     }
     report.added = new.into_iter().map(|g| g.group).collect();
     report.removed = removed;
-    described.outputs.group_role_arns = roles;
+    described.outputs.group_role_arns = kept;
     save(&described, &path)?;
     local_gateway::flush_cache(&described.outputs.api_url).await?;
     Ok(report)
@@ -179,6 +175,29 @@ async fn update_group(
     Ok(())
 }
 
+/// Deletes the user `user`; one already gone (an earlier sync stopped half-way, or by hand) is
+/// what was wanted.
+async fn delete_user(
+    cognito: &aws_sdk_cognitoidentityprovider::Client,
+    pool: &str,
+    user: &str,
+) -> anyhow::Result<()> {
+    let deleted = cognito
+        .admin_delete_user()
+        .user_pool_id(pool)
+        .username(user)
+        .send()
+        .await;
+    if let Err(e) = deleted
+        && !e
+            .as_service_error()
+            .is_some_and(|e| e.is_user_not_found_exception())
+    {
+        return Err(sdk(&format!("Cognito AdminDeleteUser `{user}`"))(e));
+    }
+    Ok(())
+}
+
 /// Deletes the Cognito group `group` and its IAM role (named by the last part of its ARN).
 async fn remove_group(
     cognito: &aws_sdk_cognitoidentityprovider::Client,
@@ -187,19 +206,30 @@ async fn remove_group(
     group: &str,
     roles: &BTreeMap<String, String>,
 ) -> anyhow::Result<()> {
-    cognito
+    // Each step accepts what is already gone, so a sync stopped half-way is finished by the
+    // next one rather than stuck on it.
+    let deleted = cognito
         .delete_group()
         .user_pool_id(pool)
         .group_name(group)
         .send()
-        .await
-        .map_err(sdk(&format!("Cognito DeleteGroup `{group}`")))?;
+        .await;
+    if let Err(e) = deleted
+        && !e
+            .as_service_error()
+            .is_some_and(|e| e.is_resource_not_found_exception())
+    {
+        return Err(sdk(&format!("Cognito DeleteGroup `{group}`"))(e));
+    }
     if let Some(role) = roles.get(group).and_then(|arn| arn.rsplit('/').next()) {
-        iam.delete_role()
-            .role_name(role)
-            .send()
-            .await
-            .map_err(sdk(&format!("IAM DeleteRole `{role}`")))?;
+        let deleted = iam.delete_role().role_name(role).send().await;
+        if let Err(e) = deleted
+            && !e
+                .as_service_error()
+                .is_some_and(|e| e.is_no_such_entity_exception())
+        {
+            return Err(sdk(&format!("IAM DeleteRole `{role}`"))(e));
+        }
     }
     Ok(())
 }
