@@ -672,6 +672,10 @@ async fn a_user_is_added_to_a_group_by_hand_and_every_demo_user_gets_a_fresh_tok
             "the local stack has no group `nope`: add its file to policies/ and run `groupgate local sync`",
         ),
         (
+            vec!["local", "add-user", "--user", "carol", "--group", "admin"],
+            "`carol` is not an email address: the local pool signs users in by email",
+        ),
+        (
             vec!["local", "tokens", "--user", "ghost@example.com"],
             "`ghost@example.com` is not a user of the local stack",
         ),

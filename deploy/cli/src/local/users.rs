@@ -13,6 +13,11 @@ use crate::operations::token;
 /// user was created.
 pub async fn add_user(user: &str, group: &str) -> anyhow::Result<bool> {
     let (mut described, path) = running()?;
+    if !user.contains('@') {
+        anyhow::bail!(
+            "`{user}` is not an email address: the local pool signs users in by email (say `{user}@example.com`)"
+        );
+    }
     if !described.outputs.group_role_arns.contains_key(group) {
         anyhow::bail!(
             "the local stack has no group `{group}`: add its file to policies/ and run `groupgate local sync`"
@@ -45,9 +50,7 @@ pub async fn add_user(user: &str, group: &str) -> anyhow::Result<bool> {
                 password: provision::generate_password(),
                 groups: vec![group.to_owned()],
             };
-            provision::create_users(&cognito, &pool, std::slice::from_ref(&new))
-                .await
-                .context("the local pool signs users in by email address: name one with --user")?;
+            provision::create_users(&cognito, &pool, std::slice::from_ref(&new)).await?;
             local.users.push(new);
             true
         }
