@@ -5,9 +5,15 @@
 #   front of them. Writes the stack's description to .local/stack.json once it answers (what
 #   `groupgate describe` prints, from any folder of the checkout), prints a ready-to-paste curl and
 #   how to run the tool, and runs until Ctrl-C (or SIGTERM), then stops everything it started
-#   and removes the description.
+#   and removes the description. While it runs it follows the policies folder: each change to
+#   a group file (checked every second) runs `groupgate local sync`, which prints one line of
+#   what changed (or the validation error, leaving the running policies as they were); the
+#   functions are not restarted.
 #
-# Environment, each overriding deploy/groupgate.toml as the same `synth` flag would:
+# Environment:
+#   GROUPGATE_POLICIES=DIR              the group definitions (default: the checkout's policies/);
+#                                       the smoke tests edit a copy, never the repository's files.
+# And each overriding deploy/groupgate.toml as the same `synth` flag would:
 #   GROUPGATE_ASSUME_GROUP_ROLE=false   the backend acts with its own credentials;
 #   GROUPGATE_AUTHORIZER_TTL=SECONDS    the gateway's authorizer cache TTL;
 #   GROUPGATE_CORS_ORIGINS=O1,O2        browser origins allowed to call the API (CORS).
@@ -29,6 +35,9 @@ trap 'say "stopping"; exit 0' INT TERM
 
 ensure_venv
 export PATH="$VENV/bin:$PATH"
+POLICIES_DIR=$(cd "${GROUPGATE_POLICIES:-$ROOT/policies}" && pwd) ||
+  fail "GROUPGATE_POLICIES: no folder ${GROUPGATE_POLICIES:-}"
+export GROUPGATE_POLICIES="$POLICIES_DIR"
 
 if [ "${GROUPGATE_RELEASE:-0}" = 1 ]; then
   say "building the tool with the tool profile (optimised; log: .local/logs/build.log)"
@@ -48,7 +57,7 @@ start_moto
 GATEWAY_PORT=$(free_port)
 WATCH_PORT=$(free_port)
 API_URL="http://127.0.0.1:$GATEWAY_PORT/prod"
-say "provisioning moto from the stack definition and policies/ (log: .local/logs/provision.log)"
+say "provisioning moto from the stack definition and $POLICIES_DIR (log: .local/logs/provision.log)"
 settings_flags=()
 [ -n "${GROUPGATE_ASSUME_GROUP_ROLE:-}" ] && settings_flags+=(--assume-group-role "$GROUPGATE_ASSUME_GROUP_ROLE")
 [ -n "${GROUPGATE_AUTHORIZER_TTL:-}" ] && settings_flags+=(--authorizer-ttl "$GROUPGATE_AUTHORIZER_TTL")
@@ -56,7 +65,7 @@ IFS=, read -r -a cors_origins <<<"${GROUPGATE_CORS_ORIGINS:-}"
 for origin in "${cors_origins[@]}"; do settings_flags+=(--cors-origin "$origin"); done
 "$TOOL" local provision --endpoint "$MOTO_ENDPOINT" --api-url "$API_URL" \
   --out "$ROOT/.local/stack.pending.json" --env-file "$ROOT/.local/functions.env" \
-  "${settings_flags[@]}" >"$LOGS/provision.log" 2>&1 || fail "provisioning moto" "$LOGS/provision.log"
+  --policies "$POLICIES_DIR" "${settings_flags[@]}" >"$LOGS/provision.log" 2>&1 || fail "provisioning moto" "$LOGS/provision.log"
 if [ -n "${GROUPGATE_INSTANCES:-}" ]; then
   watch_flags+=(--concurrency "$GROUPGATE_INSTANCES")
 fi
@@ -111,15 +120,46 @@ included), from any folder of this checkout.
     $tool validate --table groupgate-local-policies   # policies/ against the running table
     $tool seed-policies --table groupgate-local-policies   # edited policies into the running table
 
+  Edit the group files in $POLICIES_DIR: each change is applied within a second
+  (\`$tool local sync\`), and one line says what changed. By hand:
+
+    $tool local add-user --user someone@example.com --group pet-viewer
+    $tool local tokens                                 # fresh tokens of the demo users
+    $tool local flush                                  # empty the gateway's authorizer cache
+
   Run the smoke tests against this stack:  scripts/smoke.sh
   Logs are in .local/logs/. Press Ctrl-C to stop everything.
 
 NEXT
 
-# Run until told to stop, or until a part dies.
+# The policies folder's fingerprint: its group files' names and contents.
+policies_fingerprint() {
+  (
+    cd "$POLICIES_DIR" || exit 0
+    shopt -s nullglob
+    files=(*.json)
+    [ "${#files[@]}" -gt 0 ] || exit 0
+    printf '%s\n' "${files[@]}"
+    cat -- "${files[@]}"
+  ) | cksum
+}
+
+# Run until told to stop, or until a part dies; apply each change to the policies folder.
+applied=$(policies_fingerprint)
 while true; do
   for pid in "${SPAWNED[@]}"; do
     kill -0 "$pid" 2>/dev/null || fail "a background process ($pid) exited; see .local/logs/"
   done
   sleep 1
+  current=$(policies_fingerprint)
+  if [ "$current" != "$applied" ]; then
+    applied=$current
+    # One line: what changed, or why nothing was (the tool's own error); never a stop.
+    if out=$("$TOOL" local sync --policies "$POLICIES_DIR" 2>&1); then
+      say "$out"
+    else
+      say "${out#error: }"
+    fi
+    printf '%s %s\n' "$(date -u +%FT%TZ)" "$out" >>"$LOGS/sync.log"
+  fi
 done

@@ -29,7 +29,7 @@ describe() {
     pipeline) echo "shellcheck, actionlint, the workflow rules, the scripts' JSON readers, cache-trim, the deploy route" ;;
     build) echo "the arm64 Lambda zips and the tool (scripts/pipeline/build.sh), zipped twice to the same bytes" ;;
     acceptance) echo "the deploy rehearsal and the policy-only deploy rehearsal against moto" ;;
-    local) echo "the local stack (scripts/dev.sh): smoke, deployed-smoke, browser CORS and explain tests" ;;
+    local) echo "the local stack (scripts/dev.sh): smoke, deployed-smoke, browser CORS, explain and policy-follow tests" ;;
     *) return 1 ;;
   esac
 }
@@ -239,8 +239,13 @@ stage_local() {
   rm -f "$ROOT/.local/stack.json"
   # The browser test's page is served on this origin, which the local stack allows (CORS).
   local cors_port dev_pid deadline smoke_status=0 api_url cognito url
+  # The stack follows a copy of policies/, which the follow smoke test edits.
+  local policies="$ROOT/.local/follow-policies"
+  rm -rf "$policies"
+  cp -R "$ROOT/policies" "$policies"
   cors_port=$(free_port)
-  GROUPGATE_CORS_ORIGINS="http://127.0.0.1:$cors_port" spawn "$LOGS/dev.log" "$ROOT/scripts/dev.sh"
+  GROUPGATE_POLICIES="$policies" GROUPGATE_CORS_ORIGINS="http://127.0.0.1:$cors_port" \
+    spawn "$LOGS/dev.log" "$ROOT/scripts/dev.sh"
   dev_pid=$LAST_PID
   deadline=$((SECONDS + 1200))
   until [ -f "$ROOT/.local/stack.json" ]; do
@@ -270,7 +275,11 @@ stage_local() {
 
   say "groupgate explain against the local stack's real tokens (scripts/explain-smoke.sh)"
   "$ROOT/scripts/explain-smoke.sh" 2>&1 | tee "$LOGS/explain.log" || smoke_status=1
-  COUNTED+=("$LOGS/smoke.log" "$LOGS/smoke-deployed.log" "$LOGS/browser.log" "$LOGS/explain.log")
+
+  # Last: it edits the stack's policies.
+  say "the running stack follows its policies folder (scripts/follow-smoke.sh)"
+  "$ROOT/scripts/follow-smoke.sh" "$policies" 2>&1 | tee "$LOGS/follow.log" || smoke_status=1
+  COUNTED+=("$LOGS/smoke.log" "$LOGS/smoke-deployed.log" "$LOGS/browser.log" "$LOGS/explain.log" "$LOGS/follow.log")
 
   say "stopping the local stack with SIGTERM, as Ctrl-C would"
   kill -TERM "$dev_pid"
@@ -279,7 +288,7 @@ stage_local() {
   for url in "$api_url/petstore/v2/status" "$cognito/moto-api/"; do
     curl -s -o /dev/null --max-time 2 "$url" && fail "$url still answers after scripts/dev.sh stopped" "$LOGS/dev.log"
   done
-  [ "$smoke_status" -eq 0 ] || fail "smoke tests (logs: .local/logs/smoke.log, smoke-deployed.log, browser.log, explain.log)"
+  [ "$smoke_status" -eq 0 ] || fail "smoke tests (logs: .local/logs/smoke.log, smoke-deployed.log, browser.log, explain.log, follow.log)"
 }
 
 # mdBook, pinned: the one on PATH when it is that version, else installed into .local/tools.

@@ -163,6 +163,19 @@ impl StackDescription {
         }
     }
 
+    /// An IAM client for the local stack's emulator (which serves every service at the one
+    /// endpoint, Cognito's); the local stack's group roles are there.
+    pub async fn iam(&self) -> anyhow::Result<aws_sdk_iam::Client> {
+        let local = self
+            .local
+            .as_ref()
+            .context("IAM is reached here for the local stack only")?;
+        let config = self
+            .config(Some(("cognito_endpoint", &*local.cognito_endpoint)))
+            .await?;
+        Ok(aws_sdk_iam::Client::new(&config))
+    }
+
     /// The password the description keeps for `user` (the local stack's demo users).
     pub fn password(&self, user: &str) -> Option<&str> {
         self.local

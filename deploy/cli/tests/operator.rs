@@ -8,6 +8,9 @@
 //!   what to do; `RUST_BACKTRACE` never hides it; a local stack that is not running is said so,
 //!   with how to start it.
 //!
+//! - the running local stack follows `policies/` (`local sync`), and its users and tokens are
+//!   served by hand (`local add-user`, `local tokens`, `local flush`) (issue 25, 2).
+//!
 //! Each case runs the built binary with no AWS configuration but what the case gives it; the
 //! AWS side is moto over the wire, or an address nobody listens on.
 
@@ -356,6 +359,10 @@ fn the_local_stack_not_running_is_said_with_how_to_start_it() {
             vec!["remove-pets", "--id", "5"],
             vec!["validate", "--table", "groupgate-local-policies"],
             vec!["seed-policies", "--table", "groupgate-local-policies"],
+            vec!["local", "sync"],
+            vec!["local", "flush"],
+            vec!["local", "tokens"],
+            vec!["local", "add-user", "--user", "a@b.c", "--group", "admin"],
         ] {
             let out = checkout.run("policies", &args, &no_aws);
             assert_ne!(out.status.code(), Some(0), "{args:?}");
@@ -399,4 +406,349 @@ fn the_local_stack_not_running_is_said_with_how_to_start_it() {
     .unwrap();
     not_running("the emulator at http://127.0.0.1:");
     drop(gateway);
+}
+
+/// The local gateway as `scripts/dev.sh` runs it, from the checkout, its log kept; stopped on
+/// drop. Its functions are nowhere: these cases need only its address and its cache flush.
+struct LocalGateway {
+    child: std::process::Child,
+    log: PathBuf,
+}
+
+impl LocalGateway {
+    fn start_on(checkout: &Checkout, port: u16) -> Self {
+        let log = checkout.root.join(".local/gateway.log");
+        std::fs::create_dir_all(checkout.root.join(".local")).unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_groupgate"))
+            .args(["local", "gateway", "--port", &port.to_string()])
+            .args(["--invoke-url", &format!("http://127.0.0.1:{}", free_port())])
+            .current_dir(&checkout.root)
+            .env_clear()
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the gateway did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Self { child, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap()
+    }
+}
+
+impl Drop for LocalGateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Checkout {
+    /// Provisions the local stack with a real local gateway at its address, as `dev.sh` does.
+    fn provision_with_gateway(&self, moto: &Moto) -> LocalGateway {
+        let port = free_port();
+        {
+            let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+            self.provision(moto, &listener);
+        }
+        LocalGateway::start_on(self, port)
+    }
+
+    fn description(&self) -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(self.root.join(".local/stack.json")).unwrap())
+            .unwrap()
+    }
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The claims of a JWT, unverified (moto signed it; the test reads what it says).
+fn claims(token: &str) -> serde_json::Value {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[tokio::test]
+async fn sync_follows_an_edited_an_added_a_removed_and_a_broken_group_file() {
+    let moto = Moto::start_own().await;
+    let checkout = Checkout::new();
+    let gateway = checkout.provision_with_gateway(&moto);
+    let policies = checkout.root.join("policies");
+
+    let out = checkout.run("deploy", &["local", "sync"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "policies: no change\n");
+    assert!(
+        gateway.log().contains("200 (flushed 0 cached results)"),
+        "{}",
+        gateway.log()
+    );
+
+    // A grant removed from pet-viewer, a group added, a group removed.
+    let viewer = std::fs::read_to_string(policies.join("pet-viewer.json")).unwrap();
+    let narrowed = viewer.replace(
+        ",\n          \"arn:aws:execute-api:*:*:*/*/GET/petstore/v2/status\"",
+        "",
+    );
+    assert_ne!(narrowed, viewer);
+    std::fs::write(policies.join("pet-viewer.json"), &narrowed).unwrap();
+    std::fs::write(
+        policies.join("pet-groomer.json"),
+        viewer
+            .replace("\"pet-viewer\"", "\"pet-groomer\"")
+            .replace("\"precedence\": 20", "\"precedence\": 25"),
+    )
+    .unwrap();
+    let vet_role = checkout.description()["group_role_arns"]["pet-veterinarian"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    std::fs::remove_file(policies.join("pet-veterinarian.json")).unwrap();
+    // Its Cognito group already gone (by hand, or a sync stopped half-way): still a removal.
+    let aws = moto.sdk_config().await;
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&aws);
+    let pool = checkout.description()["user_pool_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    cognito
+        .delete_group()
+        .user_pool_id(&pool)
+        .group_name("pet-veterinarian")
+        .send()
+        .await
+        .unwrap();
+
+    let out = checkout.run("policies", &["local", "sync"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "policies: +pet-groomer ~pet-viewer -pet-veterinarian\n"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(checkout.root.join(".local/stack.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(format!("{:o}", mode & 0o777), "600");
+    }
+    let described = checkout.description();
+    let roles = described["group_role_arns"].as_object().unwrap();
+    let groups: Vec<&str> = roles.keys().map(String::as_str).collect();
+    assert_eq!(groups, ["admin", "pet-groomer", "pet-viewer"]);
+    let users: Vec<&str> = described["local"]["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
+    assert!(users.contains(&"pet-groomer@groupgate.local"), "{users:?}");
+    assert!(
+        !users.contains(&"pet-veterinarian@groupgate.local"),
+        "{users:?}"
+    );
+
+    // In the emulator, over the wire: the groups, the roles and the table follow.
+    let mut listed: Vec<String> = cognito
+        .list_groups()
+        .user_pool_id(&pool)
+        .send()
+        .await
+        .unwrap()
+        .groups
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|g| g.group_name)
+        .collect();
+    listed.sort();
+    assert_eq!(listed, ["admin", "pet-groomer", "pet-viewer"]);
+    let iam = aws_sdk_iam::Client::new(&aws);
+    assert!(
+        iam.get_role().role_name(&vet_role).send().await.is_err(),
+        "role removed"
+    );
+    let groomer_role = roles["pet-groomer"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap();
+    assert!(iam.get_role().role_name(groomer_role).send().await.is_ok());
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    let item = |group: &str| {
+        dynamodb
+            .get_item()
+            .table_name("groupgate-local-policies")
+            .key(
+                "group",
+                aws_sdk_dynamodb::types::AttributeValue::S(group.into()),
+            )
+            .send()
+    };
+    let groomer = item("pet-groomer").await.unwrap().item.unwrap();
+    assert_eq!(
+        groomer["role_arn"].as_s().unwrap(),
+        roles["pet-groomer"].as_str().unwrap()
+    );
+    assert!(item("pet-veterinarian").await.unwrap().item.is_none());
+    let stored_viewer = item("pet-viewer").await.unwrap().item.unwrap();
+    assert!(
+        !stored_viewer["policy"]
+            .as_s()
+            .unwrap()
+            .contains("v2/status")
+    );
+    // The new group's demo user signs in, and its token carries the group.
+    let out = checkout.run(
+        "policies",
+        &["local", "tokens", "--user", "pet-groomer@groupgate.local"],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        claims(stdout(&out).trim())["cognito:groups"],
+        serde_json::json!(["pet-groomer"])
+    );
+
+    // A broken file: the error, and nothing changed.
+    let before = std::fs::read(checkout.root.join(".local/stack.json")).unwrap();
+    std::fs::write(
+        policies.join("broken.json"),
+        viewer
+            .replace("\"pet-viewer\"", "\"broken\"")
+            .replacen("\"Allow\"", "\"Allo\"", 1),
+    )
+    .unwrap();
+    let out = checkout.run("policies", &["local", "sync"], &[("RUST_BACKTRACE", "1")]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = one_error(&out);
+    assert!(text.contains("policies not applied"), "{text}");
+    assert!(
+        text.contains("broken.json`: group `broken`: statement #0: `Effect`"),
+        "{text}"
+    );
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        std::fs::read(checkout.root.join(".local/stack.json")).unwrap(),
+        before
+    );
+    assert!(item("broken").await.unwrap().item.is_none());
+    std::fs::remove_file(policies.join("broken.json")).unwrap();
+    let out = checkout.run("", &["local", "sync"], &[]);
+    assert_eq!(stdout(&out), "policies: no change\n", "{}", stderr(&out));
+    drop(gateway);
+}
+
+#[tokio::test]
+async fn a_user_is_added_to_a_group_by_hand_and_every_demo_user_gets_a_fresh_token() {
+    let moto = Moto::start_own().await;
+    let checkout = Checkout::new();
+    let gateway = checkout.provision_with_gateway(&moto);
+
+    let out = checkout.run(
+        "",
+        &[
+            "local",
+            "add-user",
+            "--user",
+            "pet-viewer@groupgate.local",
+            "--group",
+            "admin",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("added `pet-viewer@groupgate.local` to group `admin`"));
+    let out = checkout.run(
+        "",
+        &[
+            "local",
+            "add-user",
+            "--user",
+            "new@example.com",
+            "--group",
+            "pet-viewer",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("created `new@example.com` in group `pet-viewer`"));
+
+    let out = checkout.run("policies", &["local", "tokens"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let tokens: std::collections::BTreeMap<String, serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|line| {
+            let (user, token) = line.split_once(' ').unwrap();
+            (user.to_owned(), claims(token)["cognito:groups"].clone())
+        })
+        .collect();
+    let users = checkout.description()["local"]["users"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(tokens.len(), users, "{tokens:?}");
+    assert_eq!(tokens["new@example.com"], serde_json::json!(["pet-viewer"]));
+    let mut viewer: Vec<String> =
+        serde_json::from_value(tokens["pet-viewer@groupgate.local"].clone()).unwrap();
+    viewer.sort();
+    assert_eq!(viewer, ["admin", "pet-viewer"]);
+
+    for (args, needle) in [
+        (
+            vec![
+                "local",
+                "add-user",
+                "--user",
+                "x@example.com",
+                "--group",
+                "nope",
+            ],
+            "the local stack has no group `nope`: add its file to policies/ and run `groupgate local sync`",
+        ),
+        (
+            vec!["local", "add-user", "--user", "carol", "--group", "admin"],
+            "`carol` is not an email address: the local pool signs users in by email",
+        ),
+        (
+            vec!["local", "tokens", "--user", "ghost@example.com"],
+            "`ghost@example.com` is not a user of the local stack",
+        ),
+    ] {
+        let out = checkout.run("", &args, &[]);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let text = one_error(&out);
+        assert!(text.contains(needle), "{args:?}: {text}");
+    }
+
+    let out = checkout.run("", &["local", "flush"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("flushed the local gateway's authorizer cache"));
+    assert!(
+        gateway
+            .log()
+            .contains(&format!("DELETE {}", local_gateway_cache_path()))
+    );
+}
+
+fn local_gateway_cache_path() -> &'static str {
+    "/_groupgate/authorizer-cache"
 }

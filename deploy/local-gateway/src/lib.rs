@@ -14,7 +14,11 @@
 //! - its own answers are the stack's gateway responses: JSON with the message, the hint the
 //!   stack gives for that response type, and the request id;
 //! - given CORS origins, it answers OPTIONS preflights itself (no authorizer), echoing only an
-//!   allowed origin, and lets the allowed origins read its own answers as the stack does.
+//!   allowed origin, and lets the allowed origins read its own answers as the stack does;
+//! - a backend that does not answer within the integration timeout (29 s) is a 504;
+//! - on top of API Gateway, an admin route of its own ([`CACHE_PATH`], outside any stage and
+//!   answered to loopback callers only) empties the authorizer cache, as `groupgate local sync`
+//!   and `groupgate local flush` need after a policy change.
 //!
 //! Its parts: `http` (the HTTP/1.1 server, keeping the client's header casing), `event` (the
 //! typed REST API events), and here, [`Gateway`]: route, authorize, evaluate, call the backend.
@@ -40,6 +44,15 @@ pub const LOCAL_REGION: &str = "us-east-1";
 pub const LOCAL_ACCOUNT: &str = "123456789012";
 pub const LOCAL_API_ID: &str = "localapi01";
 
+/// The local gateway's own route: `DELETE` empties the authorizer cache. It is not under any
+/// stage (a stage of this name is refused), and only loopback callers reach it.
+pub const CACHE_PATH: &str = "/_groupgate/authorizer-cache";
+
+/// How long API Gateway waits for an integration before it answers 504: 29 s by default, "50
+/// milliseconds - 29 seconds for all integration types" in the REST API quotas,
+/// https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html#api-gateway-execution-service-limits-table
+pub const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(29);
+
 /// Where time comes from; tests move it by hand.
 pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
 
@@ -59,6 +72,8 @@ pub struct GatewayConfig {
     pub hints: HashMap<String, String>,
     /// Browser origins allowed to call the API; empty, no CORS.
     pub cors_origins: AllowedOrigins,
+    /// How long the backend may take before the answer is 504 ([`INTEGRATION_TIMEOUT`]).
+    pub integration_timeout: Duration,
 }
 
 /// A request as the gateway sees it.
@@ -111,6 +126,13 @@ const UNAUTHORIZED: GatewayError = GatewayError::new("UNAUTHORIZED", 401, Some("
 const AUTHORIZER_FAILURE: GatewayError = GatewayError::new("AUTHORIZER_FAILURE", 500, None);
 const BACKEND_FAILURE: GatewayError =
     GatewayError::new("DEFAULT_5XX", 502, Some("Internal server error"));
+/// API Gateway's response type and message when the integration times out:
+/// https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html
+const INTEGRATION_TIMED_OUT: GatewayError = GatewayError::new(
+    "INTEGRATION_TIMEOUT",
+    504,
+    Some("Endpoint request timed out"),
+);
 
 const EXPLICIT_DENY: &str = "User is not authorized to access this resource with an explicit deny";
 const NO_ALLOW: &str = "User is not authorized to access this resource";
@@ -147,6 +169,12 @@ fn log(line: &str) {
 
 impl Gateway {
     pub fn new(config: GatewayConfig, clock: Clock) -> anyhow::Result<Self> {
+        if CACHE_PATH.starts_with(&format!("/{}/", config.stage)) {
+            anyhow::bail!(
+                "stage `{}` is the local gateway's own path: choose another stage name",
+                config.stage
+            );
+        }
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         Ok(Self {
             config,
@@ -158,6 +186,21 @@ impl Gateway {
             clock,
             authorizer_calls: 0.into(),
         })
+    }
+
+    /// Empties the authorizer cache, as `FlushStageAuthorizersCache` does for a stage; returns
+    /// how many results it held.
+    pub fn flush_authorizer_cache(&self) -> usize {
+        match self.cache.lock() {
+            Ok(mut cache) => cache.drain().count(),
+            // A poisoned lock: replace the map, the cache must not survive a flush.
+            Err(poisoned) => {
+                let mut cache = poisoned.into_inner();
+                let count = cache.len();
+                *cache = HashMap::new();
+                count
+            }
+        }
     }
 
     pub fn authorizer_calls(&self) -> usize {
@@ -226,6 +269,17 @@ impl Gateway {
                 request.method
             ));
         };
+        if request.path == CACHE_PATH
+            && request.method == "DELETE"
+            && request.source_ip.is_some_and(|ip| ip.is_loopback())
+        {
+            let flushed = self.flush_authorizer_cache();
+            line(
+                &request.path,
+                &format_args!("200 (flushed {flushed} cached results)"),
+            );
+            return GatewayResponse::json(200, json!({ "flushed": flushed }));
+        }
         if request.method == "OPTIONS"
             && let Some(response) = self.preflight(&request.path, origin.as_deref())
         {
@@ -407,7 +461,17 @@ impl Gateway {
             BACKEND_FAILURE
         };
         let event = serde_json::to_value(event).map_err(|e| failed(&e))?;
-        match self.invoke(&self.config.backend_function, &event).await {
+        let timeout = self.config.integration_timeout;
+        let invoked =
+            tokio::time::timeout(timeout, self.invoke(&self.config.backend_function, &event)).await;
+        let Ok(invoked) = invoked else {
+            log(&format!(
+                "backend did not answer within {} ms",
+                timeout.as_millis()
+            ));
+            return Err(INTEGRATION_TIMED_OUT);
+        };
+        match invoked {
             Ok(Invocation::Ok(response)) => proxy_response(&response)
                 .ok_or_else(|| failed(&"the function's response has no statusCode")),
             Ok(Invocation::FunctionError(message)) => Err(failed(&message)),
@@ -566,3 +630,36 @@ fn base64_decode(text: &str) -> Option<Vec<u8>> {
 }
 
 pub use http::serve;
+
+/// Asks the local gateway serving `api_url` (its URL with the stage) to empty its authorizer
+/// cache; returns how many results it held.
+pub async fn flush_cache(api_url: &str) -> anyhow::Result<usize> {
+    let mut url = reqwest::Url::parse(api_url)
+        .map_err(|e| anyhow::anyhow!("the local API's URL `{api_url}`: {e}"))?;
+    url.set_path(CACHE_PATH);
+    url.set_query(None);
+    // reqwest's TLS needs a crypto provider installed even for plain HTTP.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let response = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()?
+        .delete(url.clone())
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!("flushing the local gateway's authorizer cache at {url}: {e}")
+        })?;
+    let status = response.status();
+    let body: Value = response
+        .bytes()
+        .await
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(Value::Null);
+    match body.get("flushed").and_then(Value::as_u64) {
+        Some(n) if status.is_success() => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+        _ => anyhow::bail!(
+            "flushing the local gateway's authorizer cache at {url}: HTTP {status}, {body}: is the gateway at {api_url} a groupgate local gateway?"
+        ),
+    }
+}

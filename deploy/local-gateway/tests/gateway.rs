@@ -31,6 +31,8 @@ struct Functions {
     results: Mutex<HashMap<String, (u16, Value)>>,
     handlers: Mutex<HashMap<String, Handler>>,
     received: Mutex<Vec<(String, Value)>>,
+    /// How long a function takes to answer (a slow or stuck integration).
+    delays: Mutex<HashMap<String, Duration>>,
 }
 
 impl Functions {
@@ -84,6 +86,10 @@ async fn invoke_endpoint(functions: Arc<Functions>) -> String {
                                 .to_owned();
                             let body = request.into_body().collect().await.unwrap().to_bytes();
                             let event: Value = serde_json::from_slice(&body).unwrap();
+                            let delay = functions.delays.lock().unwrap().get(&name).copied();
+                            if let Some(delay) = delay {
+                                tokio::time::sleep(delay).await;
+                            }
                             let (status, reply) = functions.reply(&name, &event).unwrap_or((
                                 500,
                                 json!({"errorType": "NotFound", "errorMessage": "no such function"}),
@@ -121,6 +127,10 @@ async fn setup(ttl: u64) -> Setup {
 }
 
 async fn setup_with_cors(ttl: u64, origins: &[&str]) -> Setup {
+    setup_with(ttl, origins, local_gateway::INTEGRATION_TIMEOUT).await
+}
+
+async fn setup_with(ttl: u64, origins: &[&str], integration_timeout: Duration) -> Setup {
     let functions = Arc::new(Functions::default());
     let invoke_url = invoke_endpoint(Arc::clone(&functions)).await;
     let offset = Arc::new(AtomicU64::new(0));
@@ -142,6 +152,7 @@ async fn setup_with_cors(ttl: u64, origins: &[&str]) -> Setup {
             origins.iter().map(|o| o.to_string()).collect(),
         )
         .unwrap(),
+        integration_timeout,
     };
     let gateway = Gateway::new(
         config,
@@ -807,4 +818,147 @@ async fn a_broken_returned_policy_rule_changes_an_access_matrix_cell() {
             "{name}: every cell of the access matrix still as it says"
         );
     }
+}
+
+#[test]
+fn the_integration_timeout_is_api_gateways_default() {
+    assert_eq!(local_gateway::INTEGRATION_TIMEOUT, Duration::from_secs(29));
+}
+
+#[tokio::test]
+async fn a_backend_that_does_not_answer_in_time_is_504_endpoint_request_timed_out() {
+    let s = setup_with(300, &[], Duration::from_millis(300)).await;
+    s.functions.set("authorizer", 200, allow(&["*"]));
+    assert_eq!(
+        s.status("/petstore/v1/pets", "t").await,
+        200,
+        "a quick backend"
+    );
+    s.functions
+        .delays
+        .lock()
+        .unwrap()
+        .insert("backend".into(), Duration::from_secs(30));
+    let started = Instant::now();
+    let response = s.gateway.handle(get("/petstore/v1/pets", Some("t"))).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "it did not wait for the backend"
+    );
+    assert_eq!(response.status, 504);
+    assert_eq!(body(&response)["message"], "Endpoint request timed out");
+    assert_eq!(header(&response, "content-type"), Some("application/json"));
+}
+
+/// Serves `s.gateway` on a loopback port; returns the API's URL (with the stage) and a stopper.
+async fn serve_on_loopback(s: &Setup) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api_url = format!("http://{}/prod", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(serve(listener, Arc::clone(&s.gateway), async {
+        let _ = stopped.await;
+    }));
+    (api_url, stop)
+}
+
+#[tokio::test]
+async fn a_flush_makes_a_token_allowed_before_refused_once_its_grant_is_removed() {
+    let s = setup(300).await;
+    let (api_url, stop) = serve_on_loopback(&s).await;
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let client = reqwest::Client::new();
+    let pets = format!("{api_url}/petstore/v1/pets");
+    let status = |url: String| {
+        let client = client.clone();
+        async move {
+            client
+                .get(url)
+                .header("Authorization", "Bearer t")
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    s.functions.set("authorizer", 200, allow(&["*"]));
+    assert_eq!(status(pets.clone()).await, 200);
+    // The grant is removed: the cached result still allows, as API Gateway's would for the TTL.
+    s.functions.set(
+        "authorizer",
+        200,
+        allow(&[
+            "arn:aws:execute-api:us-east-1:123456789012:localapi01/prod/GET/petstore/v2/status",
+        ]),
+    );
+    assert_eq!(status(pets.clone()).await, 200);
+    assert_eq!(local_gateway::flush_cache(&api_url).await.unwrap(), 1);
+    assert_eq!(status(pets.clone()).await, 403, "refused after the flush");
+    assert_eq!(s.gateway.authorizer_calls(), 2);
+    // Nothing cached now: a second flush empties nothing.
+    s.gateway.flush_authorizer_cache();
+    assert_eq!(local_gateway::flush_cache(&api_url).await.unwrap(), 0);
+    stop.send(()).unwrap();
+}
+
+#[tokio::test]
+async fn the_flush_route_is_outside_the_stage_and_for_loopback_callers_only() {
+    let s = setup(300).await;
+    s.functions.set("authorizer", 200, allow(&["*"]));
+    assert_eq!(s.status("/petstore/v1/pets", "t").await, 200);
+    let flush = |path: &str, ip: &str| GatewayRequest {
+        method: "DELETE".into(),
+        path: path.into(),
+        source_ip: Some(ip.parse().unwrap()),
+        ..GatewayRequest::default()
+    };
+    // From another machine: the API's own answer for a path outside the stage.
+    let response = s
+        .gateway
+        .handle(flush(local_gateway::CACHE_PATH, "192.0.2.7"))
+        .await;
+    assert_eq!(response.status, 403);
+    // Under the stage it is no route of the API.
+    let under_stage = format!("/prod{}", local_gateway::CACHE_PATH);
+    let response = s.gateway.handle(flush(&under_stage, "127.0.0.1")).await;
+    assert_eq!(response.status, 403);
+    gateway_body(
+        &response,
+        "DEFAULT_4XX",
+        json!("Missing Authentication Token"),
+    );
+    assert_eq!(s.status("/petstore/v1/pets", "t").await, 200);
+    assert_eq!(s.gateway.authorizer_calls(), 1, "still cached");
+    let response = s
+        .gateway
+        .handle(flush(local_gateway::CACHE_PATH, "::1"))
+        .await;
+    assert_eq!(
+        (response.status, body(&response)),
+        (200, json!({"flushed": 1}))
+    );
+    assert_eq!(s.status("/petstore/v1/pets", "t").await, 200);
+    assert_eq!(
+        s.gateway.authorizer_calls(),
+        2,
+        "asked again after the flush"
+    );
+}
+
+#[test]
+fn a_stage_named_like_the_gateways_own_path_is_refused() {
+    let config = GatewayConfig {
+        stage: "_groupgate".into(),
+        routes: Vec::new(),
+        authorizer_ttl: Duration::ZERO,
+        identity_header: "Authorization".into(),
+        invoke_url: "http://127.0.0.1:1".into(),
+        authorizer_function: "authorizer".into(),
+        backend_function: "backend".into(),
+        hints: HashMap::new(),
+        cors_origins: groupgate_shared::cors::AllowedOrigins::new(Vec::new()).unwrap(),
+        integration_timeout: local_gateway::INTEGRATION_TIMEOUT,
+    };
+    let error = Gateway::new(config, Arc::new(Instant::now)).err().unwrap();
+    assert!(error.to_string().contains("`_groupgate`"), "{error}");
 }

@@ -1,8 +1,11 @@
 //! The product on one machine, for `scripts/dev.sh` and the smoke tests: an emulator provisioned
 //! from the stack definition ([`provision`]), and the local API Gateway (the `local-gateway`
-//! crate beside this one) in front of `cargo lambda watch`.
+//! crate beside this one) in front of `cargo lambda watch`; and the running stack brought in
+//! line with `policies/` ([`sync`]), its users and tokens by hand ([`users`]).
 
 pub mod provision;
+pub mod sync;
+pub mod users;
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -88,6 +91,7 @@ pub async fn serve_gateway(
         backend_function: "backend".to_owned(),
         hints: stack::gateway_hints(),
         cors_origins: settings.allowed_origins().map_err(anyhow::Error::msg)?,
+        integration_timeout: local_gateway::INTEGRATION_TIMEOUT,
     };
     if !config.cors_origins.is_empty() {
         eprintln!(

@@ -97,7 +97,9 @@ fn key_schema(stack: &Stack, table: &str) -> anyhow::Result<(String, ScalarAttri
 }
 
 /// An AWS SDK call's failure, naming the call, with the service's error code and message.
-fn sdk<E>(call: &str) -> impl FnOnce(aws_sdk_dynamodb::error::SdkError<E>) -> anyhow::Error + '_
+pub(crate) fn sdk<E>(
+    call: &str,
+) -> impl FnOnce(aws_sdk_dynamodb::error::SdkError<E>) -> anyhow::Error + '_
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -234,7 +236,7 @@ async fn create_client(
 
 /// One Cognito group per definition, each with an IAM role under [`LOCAL_ROLE_PATH`]. Returns
 /// the role ARN of each group.
-async fn create_groups(
+pub(crate) async fn create_groups(
     iam: &aws_sdk_iam::Client,
     cognito: &Cognito,
     pool: &str,
@@ -244,7 +246,7 @@ async fn create_groups(
         "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "sts:AssumeRole"}]});
     let mut roles = BTreeMap::new();
     for group in groups {
-        let role_name = format!("groupgate-local-{}", group.logical_name());
+        let role_name = role_name(group);
         let role_arn = iam
             .create_role()
             .role_name(&role_name)
@@ -271,16 +273,28 @@ async fn create_groups(
     Ok(roles)
 }
 
+/// The IAM role name [`create_groups`] gives `group`'s role.
+pub(crate) fn role_name(group: &GroupDefinition) -> String {
+    format!("groupgate-local-{}", group.logical_name())
+}
+
+/// The name of `group`'s demo user.
+pub(crate) fn demo_username(group: &str) -> String {
+    format!("{group}@groupgate.local")
+}
+
+/// The demo user of `group`, with a fresh password.
+pub(crate) fn demo_user(group: &str) -> DemoUser {
+    DemoUser {
+        username: demo_username(group),
+        password: generate_password(),
+        groups: vec![group.to_owned()],
+    }
+}
+
 /// One demo user per group, and one in no group.
 fn demo_users(groups: &[GroupDefinition]) -> Vec<DemoUser> {
-    let mut users: Vec<DemoUser> = groups
-        .iter()
-        .map(|group| DemoUser {
-            username: format!("{}@groupgate.local", group.group),
-            password: generate_password(),
-            groups: vec![group.group.clone()],
-        })
-        .collect();
+    let mut users: Vec<DemoUser> = groups.iter().map(|g| demo_user(&g.group)).collect();
     users.push(DemoUser {
         username: "nobody@groupgate.local".to_owned(),
         password: generate_password(),
@@ -289,7 +303,12 @@ fn demo_users(groups: &[GroupDefinition]) -> Vec<DemoUser> {
     users
 }
 
-async fn create_users(cognito: &Cognito, pool: &str, users: &[DemoUser]) -> anyhow::Result<()> {
+/// Creates each user with its password, in its groups.
+pub(crate) async fn create_users(
+    cognito: &Cognito,
+    pool: &str,
+    users: &[DemoUser],
+) -> anyhow::Result<()> {
     for user in users {
         cognito
             .admin_create_user()
@@ -346,6 +365,10 @@ pub fn functions_env(
         ),
         (env::GROUP_ROLE_PATH, LOCAL_ROLE_PATH),
         (env::CORS_ORIGINS, cors_origins),
+        // The authorizer reads the policy table on every call it gets: after `local sync`
+        // re-seeds the table and flushes the gateway's cache, the next call decides on the new
+        // policies, never on the authorizer's own cached copy (60 s in the deployed stack).
+        (env::POLICY_CACHE_TTL_SECONDS, "0"),
         ("AWS_LAMBDA_LOG_FORMAT", "json"),
     ]
     .iter()
