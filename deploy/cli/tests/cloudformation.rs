@@ -475,6 +475,55 @@ async fn an_update_keeps_every_parameter_it_does_not_set() {
     assert_eq!(rules[1].num_calls(), 1);
 }
 
+/// A value kept with `UsePreviousValue` that the new template's constraints refuse (here a
+/// retention the stack has, no longer among `AllowedValues`) is refused before any change set,
+/// in one line naming the parameter, its value, the constraint and the flag; AWS would fail the
+/// change set instead. A value given with `--parameter` is not checked here.
+#[tokio::test]
+async fn a_kept_value_the_new_template_refuses_stops_the_deploy_naming_it() {
+    const NARROWED: &str = r#"{"Parameters": {
+        "ArtifactBucket": {"Type": "String"},
+        "PermissionsBoundaryArn": {"Type": "String"},
+        "LogRetentionDays": {"Type": "Number", "Default": "30", "AllowedValues": ["1", "3", "30"]},
+        "AlarmEmail": {"Type": "String", "Default": "", "NoEcho": true, "AllowedPattern": "^$|^.+@.+$"}
+      }, "Resources": {}}"#;
+    let on_stack = [
+        ("ArtifactBucket", "groupgate-assets"),
+        (
+            "PermissionsBoundaryArn",
+            "arn:aws:iam::123456789012:policy/b",
+        ),
+        ("LogRetentionDays", "2"),
+        ("AlarmEmail", "****"),
+    ];
+    let describe = mock!(Client::describe_stacks)
+        .then_output(move || stack_with(StackStatus::UpdateComplete, &on_stack));
+    let create = mock!(Client::create_change_set)
+        .then_output(|| CreateChangeSetOutput::builder().id("cs").build());
+    let cfn = mock_client!(
+        aws_sdk_cloudformation,
+        RuleMode::MatchAny,
+        [&describe, &create]
+    );
+    let kept = StackRequest {
+        template_body: NARROWED,
+        ..app_request(&[])
+    };
+    let error = plan(&cfn, &kept).await.unwrap_err().to_string();
+    assert_eq!(
+        error,
+        "s: `LogRetentionDays` keeps the stack's value `2`, which the new template refuses (not one of AllowedValues 1, 3, 30): pass `--parameter LogRetentionDays=VALUE` with a value it allows"
+    );
+    assert_eq!(create.num_calls(), 0, "nothing was created");
+
+    let given = StackRequest {
+        template_body: NARROWED,
+        ..app_request(&[("LogRetentionDays", "3")])
+    };
+    let planned = plan(&cfn, &given).await.unwrap();
+    assert_eq!(planned.action, Action::Update);
+}
+
 /// Issue 19 (5), the other half: a first deploy without a value for a parameter that has no
 /// default is refused before any change set, naming the parameter and the flag that sets it.
 #[tokio::test]

@@ -8,7 +8,9 @@
 //!   that needs a person (a failed rollback) is refused with what to do.
 //! - On an update, every parameter the deploy does not set keeps the stack's value
 //!   (`UsePreviousValue`), so a value set by hand survives the next push. A parameter without a
-//!   default that nobody gives is refused before anything is created ([`plan`]).
+//!   default that nobody gives is refused before anything is created ([`plan`]), and so is a
+//!   kept value that the new template's constraints refuse (a narrowed `AllowedValues`, say),
+//!   which CloudFormation would fail the change set for with a less helpful message.
 //! - "No changes" is success, whether CloudFormation reports it as a FAILED change set (AWS)
 //!   or refuses to create the change set (moto).
 //! - A change set that would replace or delete a protected resource (the user pool, a table) is
@@ -122,6 +124,8 @@ pub struct ExistingStack {
     pub status: StackStatus,
     /// The keys of the parameters it was deployed with.
     pub parameters: BTreeSet<String>,
+    /// Their values, as DescribeStacks reports them (a `NoEcho` one masked).
+    pub values: BTreeMap<String, String>,
 }
 
 /// The stack named `name`, `None` when there is no such stack.
@@ -133,11 +137,16 @@ pub async fn describe_stack(cfn: &Client, name: &str) -> anyhow::Result<Option<E
             .into_iter()
             .next()
             .and_then(|s| {
+                let parameters = s.parameters.unwrap_or_default();
                 Some(ExistingStack {
                     status: s.stack_status?,
-                    parameters: s
-                        .parameters
-                        .unwrap_or_default()
+                    values: parameters
+                        .iter()
+                        .filter_map(|p| {
+                            Some((p.parameter_key.clone()?, p.parameter_value.clone()?))
+                        })
+                        .collect(),
+                    parameters: parameters
                         .into_iter()
                         .filter_map(|p| p.parameter_key)
                         .collect(),
@@ -158,21 +167,35 @@ pub struct Plan {
 }
 
 /// Decides what to do with the stack of `request` and resolves its parameters; refuses a stack
-/// that needs a person, and a parameter without a default that nobody gives.
+/// that needs a person, a parameter without a default that nobody gives, and a value kept from
+/// the stack that the new template's constraints refuse.
 pub async fn plan(cfn: &Client, request: &StackRequest<'_>) -> anyhow::Result<Plan> {
     let existing = describe_stack(cfn, request.name).await?;
     let action = action(request.name, existing.as_ref().map(|s| &s.status));
     let previous = match &action {
         Action::Refuse(why) => anyhow::bail!("{why}"),
-        Action::Update => existing.map(|s| s.parameters),
+        Action::Update => existing,
         Action::Create | Action::DeleteThenCreate => None,
     };
     let parameters = change_set_parameters(
         request.name,
         request.template_body,
         &request.parameters,
-        previous.as_ref(),
+        previous.as_ref().map(|s| &s.parameters),
     )?;
+    if let Some(stack) = &previous {
+        let kept: BTreeMap<String, String> = parameters
+            .iter()
+            .filter(|p| p.use_previous_value == Some(true))
+            .filter_map(|p| p.parameter_key.as_ref())
+            .filter_map(|key| Some((key.clone(), stack.values.get(key)?.clone())))
+            .collect();
+        super::parameter_constraints::check_kept_values(
+            request.name,
+            request.template_body,
+            &kept,
+        )?;
+    }
     Ok(Plan { action, parameters })
 }
 
