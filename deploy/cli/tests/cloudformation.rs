@@ -44,7 +44,7 @@ use groupgate_testkit::{Moto, unique};
 
 const FAST: Polling = Polling {
     interval: Duration::from_millis(50),
-    attempts: 600,
+    limit: Duration::from_secs(30),
 };
 
 /// A template with the parameters of the product stack: two the deploy always sets, three an
@@ -522,6 +522,103 @@ async fn a_kept_value_the_new_template_refuses_stops_the_deploy_naming_it() {
     };
     let planned = plan(&cfn, &given).await.unwrap();
     assert_eq!(planned.action, Action::Update);
+}
+
+const CALLBACK: (&str, &str) = ("HostedUiCallbackUrl", "https://app.example.com/");
+
+/// A stack that does not settle within the deploy's limit ends the wait with one line naming
+/// the stack's last status and how to watch it, rather than the CI job's timeout killing the
+/// tool mid-wait. The limit is for the whole deploy, not each wait.
+#[tokio::test(start_paused = true)]
+async fn a_deploy_that_outlasts_its_limit_says_what_it_waited_on_and_how_to_watch() {
+    let describe = mock!(Client::describe_stacks)
+        .sequence()
+        .output(|| stack(StackStatus::UpdateComplete))
+        .output(|| stack(StackStatus::UpdateInProgress))
+        .repeatedly()
+        .build();
+    let create = mock!(Client::create_change_set)
+        .then_output(|| CreateChangeSetOutput::builder().id("cs").build());
+    // The change set takes most of the limit: the stack's update gets only what is left.
+    let change_set = mock!(Client::describe_change_set)
+        .sequence()
+        .output(|| {
+            DescribeChangeSetOutput::builder()
+                .status(ChangeSetStatus::CreateInProgress)
+                .build()
+        })
+        .times(8)
+        .output(complete)
+        .build();
+    let execute =
+        mock!(Client::execute_change_set).then_output(|| ExecuteChangeSetOutput::builder().build());
+    let events = mock!(Client::describe_stack_events)
+        .then_output(|| DescribeStackEventsOutput::builder().build());
+    let cfn = mock_client!(
+        aws_sdk_cloudformation,
+        RuleMode::MatchAny,
+        [&describe, &create, &change_set, &execute, &events]
+    );
+    let polling = Polling {
+        interval: Duration::from_secs(5),
+        limit: Duration::from_secs(60),
+    };
+    let started = tokio::time::Instant::now();
+    let error = deploy_stack(&cfn, &app_request(&[CALLBACK]), polling)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with(
+            "s: gave up after 1 min waiting for the stack to settle, still UPDATE_IN_PROGRESS; "
+        ),
+        "{error}"
+    );
+    assert!(
+        error.contains("`aws cloudformation describe-stack-events --stack-name s --region "),
+        "{error}"
+    );
+    assert!(!error.contains('\n'));
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(60) && waited <= Duration::from_secs(65),
+        "waited {waited:?} in all"
+    );
+    // Paused time: 8 change-set polls of 5 s, then the stack's, until 60 s in all.
+    assert_eq!(change_set.num_calls(), 9);
+    assert!(events.num_calls() <= 5, "{}", events.num_calls());
+}
+
+/// The change set's own wait ends the same way, naming the change set and its status.
+#[tokio::test(start_paused = true)]
+async fn a_change_set_that_never_settles_is_given_up_on_naming_it() {
+    let describe =
+        mock!(Client::describe_stacks).then_output(|| stack(StackStatus::UpdateComplete));
+    let create = mock!(Client::create_change_set)
+        .then_output(|| CreateChangeSetOutput::builder().id("cs").build());
+    let change_set = mock!(Client::describe_change_set).then_output(|| {
+        DescribeChangeSetOutput::builder()
+            .status(ChangeSetStatus::CreatePending)
+            .build()
+    });
+    let cfn = mock_client!(
+        aws_sdk_cloudformation,
+        RuleMode::MatchAny,
+        [&describe, &create, &change_set]
+    );
+    let polling = Polling {
+        interval: Duration::from_secs(5),
+        limit: Duration::from_secs(90),
+    };
+    let error = deploy_stack(&cfn, &app_request(&[CALLBACK]), polling)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with("s: gave up after 90 s waiting for change set `groupgate-"),
+        "{error}"
+    );
+    assert!(error.contains(", still CREATE_PENDING; "), "{error}");
 }
 
 /// Issue 19 (5), the other half: a first deploy without a value for a parameter that has no

@@ -259,20 +259,86 @@ pub fn change_set_parameters(
     Ok(parameters)
 }
 
-/// How often stack and change-set states are polled.
+/// How long a deploy waits, in all, for CloudFormation's stack and change-set states to settle
+/// before it gives up (`groupgate deploy --max-wait`'s default). A CI job that runs a deploy
+/// must outlive it, or the job is killed mid-wait with no word on the stack's state:
+/// `scripts/pipeline/check-workflows.py` holds each deploy job's `timeout-minutes` above it.
+pub const LONGEST_WAIT: Duration = Duration::from_secs(40 * 60);
+
+/// How often stack and change-set states are polled, and for how long.
 #[derive(Debug, Clone, Copy)]
 pub struct Polling {
     pub interval: Duration,
-    /// Polls before giving up on a state that does not settle.
-    pub attempts: u32,
+    /// How long one deploy waits in all (the change set, the stack's update, a delete before
+    /// a create) before giving up with the stack's status and how to watch it.
+    pub limit: Duration,
 }
 
 impl Default for Polling {
     fn default() -> Self {
         Self {
             interval: Duration::from_secs(5),
-            attempts: 720,
+            limit: LONGEST_WAIT,
         }
+    }
+}
+
+impl Polling {
+    /// How many polls fit in the limit (at least one).
+    pub fn attempts(&self) -> u32 {
+        let polls = self.limit.as_millis() / self.interval.as_millis().max(1);
+        u32::try_from(polls).unwrap_or(u32::MAX).max(1)
+    }
+}
+
+/// The moment a deploy stops waiting on CloudFormation, and what it tells the operator then.
+struct Deadline {
+    at: tokio::time::Instant,
+    limit: Duration,
+    interval: Duration,
+}
+
+impl Deadline {
+    fn start(polling: Polling) -> Self {
+        Self {
+            at: tokio::time::Instant::now() + polling.limit,
+            limit: polling.limit,
+            interval: polling.interval,
+        }
+    }
+
+    /// Waits one interval; an error once the limit has passed, saying what was awaited
+    /// (`waiting_for`), its last `status`, and how to follow it from here: CloudFormation
+    /// carries on whether or not this tool watches
+    /// (<https://docs.aws.amazon.com/cli/latest/reference/cloudformation/describe-stack-events.html>).
+    async fn tick(
+        &self,
+        cfn: &Client,
+        name: &str,
+        waiting_for: &str,
+        status: &str,
+    ) -> anyhow::Result<()> {
+        if tokio::time::Instant::now() >= self.at {
+            let region = cfn
+                .config()
+                .region()
+                .map_or_else(|| "REGION".to_owned(), ToString::to_string);
+            anyhow::bail!(
+                "{name}: gave up after {} waiting for {waiting_for}, still {status}; CloudFormation carries on: watch it with `aws cloudformation describe-stack-events --stack-name {name} --region {region}` or at https://console.aws.amazon.com/cloudformation/home?region={region}#/stacks, and deploy again once it settles (raise `--max-wait` and the job's timeout-minutes if deploys take this long)",
+                minutes(self.limit)
+            );
+        }
+        tokio::time::sleep(self.interval).await;
+        Ok(())
+    }
+}
+
+fn minutes(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs >= 60 && secs.is_multiple_of(60) {
+        format!("{} min", secs / 60)
+    } else {
+        format!("{secs} s")
     }
 }
 
@@ -336,6 +402,7 @@ pub async fn execute(
     polling: Polling,
 ) -> anyhow::Result<Deployed> {
     let name = request.name;
+    let deadline = Deadline::start(polling);
     let kind = match plan.action {
         Action::Update => ChangeSetType::Update,
         Action::Create => ChangeSetType::Create,
@@ -348,7 +415,7 @@ pub async fn execute(
                 .send()
                 .await
                 .map_err(|e| failed("DeleteStack", e))?;
-            wait_until_gone(cfn, name, polling).await?;
+            wait_until_gone(cfn, name, &deadline).await?;
             ChangeSetType::Create
         }
         Action::Refuse(why) => anyhow::bail!("{why}"),
@@ -364,7 +431,7 @@ pub async fn execute(
     else {
         return no_changes();
     };
-    let Some(changes) = change_set_ready(cfn, &change_set, request, &kind, polling).await? else {
+    let Some(changes) = change_set_ready(cfn, &change_set, request, &kind, &deadline).await? else {
         return no_changes();
     };
     let started = aws_sdk_cloudformation::primitives::DateTime::from(std::time::SystemTime::now());
@@ -374,7 +441,7 @@ pub async fn execute(
         .send()
         .await
         .map_err(|e| failed("ExecuteChangeSet", e))?;
-    let last = follow_events(cfn, name, started, polling).await?;
+    let last = follow_events(cfn, name, started, &deadline).await?;
     let outcome = match last {
         StackStatus::CreateComplete => Outcome::Created,
         StackStatus::UpdateComplete => Outcome::Updated,
@@ -434,10 +501,10 @@ async fn change_set_ready(
     change_set: &str,
     request: &StackRequest<'_>,
     kind: &ChangeSetType,
-    polling: Polling,
+    deadline: &Deadline,
 ) -> anyhow::Result<Option<Vec<ResourceChange>>> {
     let name = request.name;
-    for _ in 0..polling.attempts {
+    loop {
         let described = cfn
             .describe_change_set()
             .stack_name(name)
@@ -485,10 +552,13 @@ async fn change_set_ready(
                 }
                 anyhow::bail!("{name}: the change set failed: {reason}");
             }
-            _ => tokio::time::sleep(polling.interval).await,
+            other => {
+                let status = other.as_ref().map_or("-", ChangeSetStatus::as_str);
+                let waiting_for = format!("change set `{change_set}`");
+                deadline.tick(cfn, name, &waiting_for, status).await?;
+            }
         }
     }
-    anyhow::bail!("{name}: the change set did not settle")
 }
 
 /// The resource changes of a complete change set, `first` and the pages after it: a large change
@@ -537,10 +607,10 @@ async fn follow_events(
     cfn: &Client,
     name: &str,
     started: aws_sdk_cloudformation::primitives::DateTime,
-    polling: Polling,
+    deadline: &Deadline,
 ) -> anyhow::Result<StackStatus> {
     let mut seen = HashSet::new();
-    for _ in 0..polling.attempts {
+    loop {
         let events = cfn
             .describe_stack_events()
             .stack_name(name)
@@ -570,23 +640,29 @@ async fn follow_events(
         match stack_status(cfn, name).await? {
             Some(s) if !s.as_str().ends_with("_IN_PROGRESS") => return Ok(s),
             None => anyhow::bail!("{name}: the stack disappeared while deploying"),
-            Some(_) => tokio::time::sleep(polling.interval).await,
+            Some(s) => {
+                deadline
+                    .tick(cfn, name, "the stack to settle", s.as_str())
+                    .await?;
+            }
         }
     }
-    anyhow::bail!("{name}: the stack did not settle")
 }
 
-async fn wait_until_gone(cfn: &Client, name: &str, polling: Polling) -> anyhow::Result<()> {
-    for _ in 0..polling.attempts {
+async fn wait_until_gone(cfn: &Client, name: &str, deadline: &Deadline) -> anyhow::Result<()> {
+    loop {
         match stack_status(cfn, name).await? {
             None | Some(StackStatus::DeleteComplete) => return Ok(()),
             Some(StackStatus::DeleteFailed) => {
                 anyhow::bail!("{name}: DELETE_FAILED; delete it by hand, then deploy again")
             }
-            Some(_) => tokio::time::sleep(polling.interval).await,
+            Some(s) => {
+                deadline
+                    .tick(cfn, name, "the stack's delete", s.as_str())
+                    .await?;
+            }
         }
     }
-    anyhow::bail!("{name}: the delete did not settle")
 }
 
 /// Whether CloudFormation's words mean the template changes nothing.
