@@ -8,7 +8,8 @@
 #   4. an unchanged redeploy: no upload, no stack change
 #   5. a policy change deployed, and how long until a caller sees it
 #   6. a parameter set by hand (LogRetentionDays) survives the next deploy
-#   7. the app stack deleted (the user pool and tables are kept, and listed)
+#   7. the app stack deleted: what its template retains (the user pool and tables) is listed
+#      with the command that deletes it, and checked to be still there
 # and ends with one line: `acceptance: passed`, or the step that failed.
 #
 #   scripts/acceptance.sh --repository OWNER/NAME --repository-id ID --owner-id ID \
@@ -48,7 +49,7 @@ while [ $# -gt 0 ]; do
     --repository-id) REPOSITORY_ID=$2; shift 2 ;;
     --owner-id) OWNER_ID=$2; shift 2 ;;
     --region) export AWS_REGION=$2 AWS_DEFAULT_REGION=$2; shift 2 ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
     *) fail "unknown argument '$1' (see --help)" ;;
   esac
 done
@@ -294,15 +295,70 @@ value=$(stack_parameter LogRetentionDays)
 got "LogRetentionDays is $value after: $(grep "^$STACK_NAME: deployed" "$OUT/deploy-4.log")"
 
 step "delete the app stack"
-expect "DELETE_COMPLETE; the user pool and both tables kept (they hold data)"
-kept=$(aws cloudformation describe-stack-resources --stack-name "$STACK_NAME" \
-  --query "StackResources[?LogicalResourceId=='UserPool' || LogicalResourceId=='PolicyTable' || LogicalResourceId=='PetsTable'].[ResourceType,PhysicalResourceId]" \
-  --output text | tr '\t' ' ' | paste -sd ';' -)
+expect "DELETE_COMPLETE; each resource the template retains (DeletionPolicy) listed with the command that deletes it, and still there"
+# What the template keeps on a delete, read from the stack's own template, with the ids the
+# stack gave them (moto skips the user pool: it has none, and is listed as not created).
+aws cloudformation get-template --stack-name "$STACK_NAME" --query TemplateBody --output json \
+  >"$OUT/deployed-template.json" || failed "GetTemplate"
+aws cloudformation list-stack-resources --stack-name "$STACK_NAME" --query StackResourceSummaries \
+  --output json >"$OUT/resources.json" || failed "ListStackResources"
+python3 - "$OUT/deployed-template.json" "$OUT/resources.json" >"$OUT/retained.txt" <<'PY' ||
+import json, sys
+template = json.load(open(sys.argv[1]))
+if isinstance(template, str):
+    template = json.loads(template)
+physical = {r.get("LogicalResourceId"): r.get("PhysicalResourceId", "") for r in json.load(open(sys.argv[2]))}
+for logical, resource in sorted(template.get("Resources", {}).items()):
+    if resource.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate", "Snapshot"):
+        print(logical, resource["Type"], physical.get(logical) or "-")
+PY
+  failed "the retained resources could not be read from the template"
+[ -s "$OUT/retained.txt" ] || failed "the template retains nothing: the user pool and the tables should be kept"
+# Whether a retained resource is there: exists TYPE ID (an unknown type counts as there).
+exists() {
+  case "$1" in
+    AWS::DynamoDB::Table) aws dynamodb describe-table --table-name "$2" >/dev/null 2>&1 ;;
+    AWS::Cognito::UserPool) aws cognito-idp describe-user-pool --user-pool-id "$2" >/dev/null 2>&1 ;;
+    *) true ;;
+  esac
+}
+# The command that deletes one by hand: delete_command TYPE ID
+delete_command() {
+  case "$1" in
+    AWS::DynamoDB::Table) echo "aws dynamodb delete-table --table-name $2" ;;
+    AWS::Cognito::UserPool) echo "aws cognito-idp delete-user-pool --user-pool-id $2" ;;
+    *) echo "delete it in the $1 console" ;;
+  esac
+}
+while read -r logical type id; do
+  if [ "$id" = - ]; then
+    [ "$MOTO" = true ] || failed "$logical ($type) is retained but the stack has no id for it"
+    continue
+  fi
+  exists "$type" "$id" || failed "$logical ($type) $id is listed by the stack but does not exist"
+done <"$OUT/retained.txt"
 aws cloudformation delete-stack --stack-name "$STACK_NAME" || failed "DeleteStack was refused"
 aws cloudformation wait stack-delete-complete --stack-name "$STACK_NAME" ||
   failed "the stack was not deleted"
-got "DELETE_COMPLETE; kept: ${kept:-none}"
-say "delete what was kept by hand when you no longer need it (aws cognito-idp delete-user-pool, aws dynamodb delete-table)"
+kept=()
+while read -r logical type id; do
+  if [ "$id" = - ]; then
+    say "kept: $logical ($type) was not created by moto"
+    continue
+  fi
+  if [ "$MOTO" != true ] && ! exists "$type" "$id"; then
+    failed "$logical ($type) $id is retained by the template but is gone after the delete"
+  fi
+  say "kept: $logical ($type) $id; delete it by hand when you no longer need it: $(delete_command "$type" "$id")"
+  kept+=("$logical")
+done <"$OUT/retained.txt"
+[ ${#kept[@]} -gt 0 ] || failed "no retained resource was listed"
+got "DELETE_COMPLETE; kept: ${kept[*]}"
+if [ "$MOTO" = true ]; then
+  # moto keeps only `DeletionPolicy: Retain` (moto/cloudformation/parsing.py), not the
+  # template's RetainExceptOnCreate: it deletes the tables with the stack.
+  skipped "that they are still there after the delete: moto deletes RetainExceptOnCreate resources with the stack (they were there before it)"
+fi
 
 printf '\nacceptance: passed (%d steps%s)\n' "$STEP" \
   "$([ "$SKIPPED" -gt 0 ] && echo ", $SKIPPED skipped on moto" || true)"

@@ -168,7 +168,7 @@ stage_pipeline() {
   say "actionlint on .github/workflows"
   actionlint || fail "actionlint"
 
-  say "the workflows: only main's deploy jobs can ask for the deploy role, and actions are pinned by SHA (scripts/pipeline/check-workflows.py)"
+  say "the workflows: only main's deploy jobs can ask for the deploy role, they outlive the tool's longest wait, and actions are pinned by SHA (scripts/pipeline/check-workflows.py)"
   "$VENV/bin/python" "$ROOT/scripts/pipeline/check-workflows.py" || fail "scripts/pipeline/check-workflows.py"
   "$VENV/bin/python" "$ROOT/scripts/pipeline/check-workflows.py" --self-test >"$LOGS/check-workflows-self-test.log" 2>&1 ||
     fail "check-workflows.py --self-test: a broken rule went unnoticed" "$LOGS/check-workflows-self-test.log"

@@ -9,6 +9,11 @@
   jobs share one concurrency group that never cancels a running deploy.
 - Every action from another repository is pinned by a full commit SHA, with its version in a
   comment beside it.
+- A job that runs `groupgate deploy` states the tool's longest wait on CloudFormation
+  (`--max-wait MINUTES`), and its `timeout-minutes` is at least that plus JOB_MARGIN_MINUTES for
+  its other steps; one that runs `groupgate deploy-policies` (no CloudFormation wait) has a
+  `timeout-minutes` of at least the margin. Otherwise GitHub kills the job mid-deploy and nobody
+  is told which stack state it was waiting on; the tool, given the time, says so itself.
 
     .venv/bin/python scripts/pipeline/check-workflows.py [WORKFLOW.yml...]
       (default: every file in .github/workflows)
@@ -29,6 +34,14 @@ PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}\s+#\s*v\d+\.\d+\.\d+\s*$")
 USES = re.compile(r"^\s*(?:-\s*)?uses:\s*(.*)$")
 FROM_OUTSIDE = re.compile(r"\b(inputs|github\.event)\.")
 CARGO = re.compile(r"(^|[\s;&|(])cargo\s")
+GROUPGATE_DEPLOY = re.compile(r"\bgroupgate\s+deploy(?![\w-])")
+GROUPGATE_DEPLOY_POLICIES = re.compile(r"\bgroupgate\s+deploy-policies(?![\w-])")
+MAX_WAIT = re.compile(r"--max-wait(?:=|\s+)(\S+)")
+# What a deploy job spends besides the tool's CloudFormation waits: checkout, the artifact
+# download, the credentials, the zips' upload, the two authorizer cache flushes a minute or two
+# apart, the seeding and the deployed smoke test. `timeout-minutes` is the job's whole budget
+# (https://docs.github.com/en/actions/writing-workflows/workflow-syntax-for-github-actions#jobsjob_idtimeout-minutes).
+JOB_MARGIN_MINUTES = 15
 
 
 def triggers(workflow: dict) -> dict:
@@ -111,6 +124,30 @@ def check_text(path: str, text: str, workflow: dict) -> list:
                 value = expand_env(str((step.get("with") or {}).get(key, "")), job.get("env") or {}, workflow.get("env") or {})
                 if FROM_OUTSIDE.search(value):
                     problems.append(f"{where}: `{key}` comes from an input (`{value}`); it must be the bootstrap's, from variables")
+    return problems + deploy_timeouts(path, workflow)
+
+
+def deploy_timeouts(path: str, workflow: dict) -> list:
+    """Each job that runs the tool's deploy outlives the tool's longest wait (module doc)."""
+    problems = []
+    for name, job in (workflow.get("jobs") or {}).items():
+        runs = [str(step.get("run", "")) for step in job.get("steps") or []]
+        deploys = [run for run in runs if GROUPGATE_DEPLOY.search(run)]
+        if not deploys and not any(GROUPGATE_DEPLOY_POLICIES.search(run) for run in runs):
+            continue
+        where = f"{path}: job `{name}`"
+        needed = JOB_MARGIN_MINUTES
+        for run in deploys:
+            wait = MAX_WAIT.search(run)
+            if not wait or not wait.group(1).isdigit():
+                problems.append(f"{where} runs `groupgate deploy` without `--max-wait MINUTES`: state the tool's longest wait, which its timeout-minutes must exceed")
+                continue
+            needed = max(needed, int(wait.group(1)) + JOB_MARGIN_MINUTES)
+        timeout = job.get("timeout-minutes")
+        if not isinstance(timeout, int) or isinstance(timeout, bool):
+            problems.append(f"{where} runs a groupgate deploy without a numeric `timeout-minutes` (at least {needed})")
+        elif timeout < needed:
+            problems.append(f"{where}: timeout-minutes {timeout} is below {needed} (the tool's --max-wait plus {JOB_MARGIN_MINUTES} for the other steps): GitHub would kill it mid-deploy with no word on the stack's state")
     return problems
 
 
@@ -147,6 +184,9 @@ def self_test() -> int:
     def step(job, prefix):
         return next(s for s in job["steps"] if str(s.get("uses", "")).startswith(prefix))
 
+    def step_running(job, command):
+        return next(s for s in job["steps"] if command in str(s.get("run", "")))
+
     cases = {
         "the fast path may run off main": lambda w: fast(w).update({"if": "needs.route.outputs.path == 'fast'"}),
         "an `||` opens the fast path to any branch": lambda w: fast(w).update(
@@ -159,6 +199,11 @@ def self_test() -> int:
             {"role-to-assume": "${{ inputs.role }}"}),
         "the fast path cancels a running deploy": lambda w: fast(w)["concurrency"].update({"cancel-in-progress": True}),
         "the full deploy runs off main": lambda w: w["jobs"]["deploy"].update({"if": "always()"}),
+        "the full deploy's timeout below the tool's longest wait": lambda w: w["jobs"]["deploy"].update({"timeout-minutes": 45}),
+        "the full deploy with no timeout": lambda w: w["jobs"]["deploy"].pop("timeout-minutes"),
+        "the full deploy does not state its longest wait": lambda w: step_running(w["jobs"]["deploy"], "groupgate deploy").update(
+            {"run": "dist/groupgate deploy --stack-name \"$STACK_NAME\""}),
+        "the fast path's timeout below the margin": lambda w: fast(w).update({"timeout-minutes": 5}),
     }
     failures = []
     if check_text(path, text, original):
@@ -169,9 +214,14 @@ def self_test() -> int:
     other = broken(lambda w: fast(w)["concurrency"].update({"group": "policies"}))
     if not shared_concurrency({path: other}):
         failures.append("two deploy jobs in two concurrency groups")
+    # A workflow written by hand with a job timeout shorter than the tool's stated wait.
+    short = "fixtures/workflows/deploy-timeout-too-short.yml"
+    reported = [p for p in check(short) if "timeout-minutes 30 is below 55" in p]
+    if len(reported) != 1:
+        failures.append(f"{short}: its too-short timeout")
     for failure in failures:
         print(f"self-test: not reported: {failure}", file=sys.stderr)
-    print(f"self-test: {len(cases) + 2 - len(failures)} passed, {len(failures)} failed")
+    print(f"self-test: {len(cases) + 3 - len(failures)} passed, {len(failures)} failed")
     return 1 if failures else 0
 
 

@@ -261,7 +261,7 @@ async fn the_bootstrap_stack_reaches_create_complete_in_moto() {
     };
     let polling = Polling {
         interval: Duration::from_millis(50),
-        attempts: 600,
+        limit: Duration::from_secs(30),
     };
     assert_eq!(
         deploy_stack(&cfn, &request, polling).await.unwrap().outcome,
@@ -294,7 +294,7 @@ mod lifecycle {
 
     const FAST: Polling = Polling {
         interval: Duration::from_millis(1),
-        attempts: 600,
+        limit: Duration::from_millis(600),
     };
 
     fn params() -> BootstrapParams {

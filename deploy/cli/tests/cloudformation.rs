@@ -44,7 +44,7 @@ use groupgate_testkit::{Moto, unique};
 
 const FAST: Polling = Polling {
     interval: Duration::from_millis(50),
-    attempts: 600,
+    limit: Duration::from_secs(30),
 };
 
 /// A template with the parameters of the product stack: two the deploy always sets, three an
@@ -473,6 +473,152 @@ async fn an_update_keeps_every_parameter_it_does_not_set() {
     let deployed = deploy_stack(&cfn, &app_request(&[]), FAST).await.unwrap();
     assert_eq!(deployed.outcome, Outcome::Updated);
     assert_eq!(rules[1].num_calls(), 1);
+}
+
+/// A value kept with `UsePreviousValue` that the new template's constraints refuse (here a
+/// retention the stack has, no longer among `AllowedValues`) is refused before any change set,
+/// in one line naming the parameter, its value, the constraint and the flag; AWS would fail the
+/// change set instead. A value given with `--parameter` is not checked here.
+#[tokio::test]
+async fn a_kept_value_the_new_template_refuses_stops_the_deploy_naming_it() {
+    const NARROWED: &str = r#"{"Parameters": {
+        "ArtifactBucket": {"Type": "String"},
+        "PermissionsBoundaryArn": {"Type": "String"},
+        "LogRetentionDays": {"Type": "Number", "Default": "30", "AllowedValues": ["1", "3", "30"]},
+        "AlarmEmail": {"Type": "String", "Default": "", "NoEcho": true, "AllowedPattern": "^$|^.+@.+$"}
+      }, "Resources": {}}"#;
+    let on_stack = [
+        ("ArtifactBucket", "groupgate-assets"),
+        (
+            "PermissionsBoundaryArn",
+            "arn:aws:iam::123456789012:policy/b",
+        ),
+        ("LogRetentionDays", "2"),
+        ("AlarmEmail", "****"),
+    ];
+    let describe = mock!(Client::describe_stacks)
+        .then_output(move || stack_with(StackStatus::UpdateComplete, &on_stack));
+    let create = mock!(Client::create_change_set)
+        .then_output(|| CreateChangeSetOutput::builder().id("cs").build());
+    let cfn = mock_client!(
+        aws_sdk_cloudformation,
+        RuleMode::MatchAny,
+        [&describe, &create]
+    );
+    let kept = StackRequest {
+        template_body: NARROWED,
+        ..app_request(&[])
+    };
+    let error = plan(&cfn, &kept).await.unwrap_err().to_string();
+    assert_eq!(
+        error,
+        "s: `LogRetentionDays` keeps the stack's value `2`, which the new template refuses (not one of AllowedValues 1, 3, 30): pass `--parameter LogRetentionDays=VALUE` with a value it allows"
+    );
+    assert_eq!(create.num_calls(), 0, "nothing was created");
+
+    let given = StackRequest {
+        template_body: NARROWED,
+        ..app_request(&[("LogRetentionDays", "3")])
+    };
+    let planned = plan(&cfn, &given).await.unwrap();
+    assert_eq!(planned.action, Action::Update);
+}
+
+const CALLBACK: (&str, &str) = ("HostedUiCallbackUrl", "https://app.example.com/");
+
+/// A stack that does not settle within the deploy's limit ends the wait with one line naming
+/// the stack's last status and how to watch it, rather than the CI job's timeout killing the
+/// tool mid-wait. The limit is for the whole deploy, not each wait.
+#[tokio::test(start_paused = true)]
+async fn a_deploy_that_outlasts_its_limit_says_what_it_waited_on_and_how_to_watch() {
+    let describe = mock!(Client::describe_stacks)
+        .sequence()
+        .output(|| stack(StackStatus::UpdateComplete))
+        .output(|| stack(StackStatus::UpdateInProgress))
+        .repeatedly()
+        .build();
+    let create = mock!(Client::create_change_set)
+        .then_output(|| CreateChangeSetOutput::builder().id("cs").build());
+    // The change set takes most of the limit: the stack's update gets only what is left.
+    let change_set = mock!(Client::describe_change_set)
+        .sequence()
+        .output(|| {
+            DescribeChangeSetOutput::builder()
+                .status(ChangeSetStatus::CreateInProgress)
+                .build()
+        })
+        .times(8)
+        .output(complete)
+        .build();
+    let execute =
+        mock!(Client::execute_change_set).then_output(|| ExecuteChangeSetOutput::builder().build());
+    let events = mock!(Client::describe_stack_events)
+        .then_output(|| DescribeStackEventsOutput::builder().build());
+    let cfn = mock_client!(
+        aws_sdk_cloudformation,
+        RuleMode::MatchAny,
+        [&describe, &create, &change_set, &execute, &events]
+    );
+    let polling = Polling {
+        interval: Duration::from_secs(5),
+        limit: Duration::from_secs(60),
+    };
+    let started = tokio::time::Instant::now();
+    let error = deploy_stack(&cfn, &app_request(&[CALLBACK]), polling)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with(
+            "s: gave up after 1 min waiting for the stack to settle, still UPDATE_IN_PROGRESS; "
+        ),
+        "{error}"
+    );
+    assert!(
+        error.contains("`aws cloudformation describe-stack-events --stack-name s --region "),
+        "{error}"
+    );
+    assert!(!error.contains('\n'));
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(60) && waited <= Duration::from_secs(65),
+        "waited {waited:?} in all"
+    );
+    // Paused time: 8 change-set polls of 5 s, then the stack's, until 60 s in all.
+    assert_eq!(change_set.num_calls(), 9);
+    assert!(events.num_calls() <= 5, "{}", events.num_calls());
+}
+
+/// The change set's own wait ends the same way, naming the change set and its status.
+#[tokio::test(start_paused = true)]
+async fn a_change_set_that_never_settles_is_given_up_on_naming_it() {
+    let describe =
+        mock!(Client::describe_stacks).then_output(|| stack(StackStatus::UpdateComplete));
+    let create = mock!(Client::create_change_set)
+        .then_output(|| CreateChangeSetOutput::builder().id("cs").build());
+    let change_set = mock!(Client::describe_change_set).then_output(|| {
+        DescribeChangeSetOutput::builder()
+            .status(ChangeSetStatus::CreatePending)
+            .build()
+    });
+    let cfn = mock_client!(
+        aws_sdk_cloudformation,
+        RuleMode::MatchAny,
+        [&describe, &create, &change_set]
+    );
+    let polling = Polling {
+        interval: Duration::from_secs(5),
+        limit: Duration::from_secs(90),
+    };
+    let error = deploy_stack(&cfn, &app_request(&[CALLBACK]), polling)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with("s: gave up after 90 s waiting for change set `groupgate-"),
+        "{error}"
+    );
+    assert!(error.contains(", still CREATE_PENDING; "), "{error}");
 }
 
 /// Issue 19 (5), the other half: a first deploy without a value for a parameter that has no

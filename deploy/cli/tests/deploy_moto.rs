@@ -38,7 +38,7 @@ use groupgate_testkit::{Moto, unique};
 
 const FAST: Polling = Polling {
     interval: Duration::from_millis(50),
-    attempts: 1200,
+    limit: Duration::from_secs(60),
 };
 
 /// A folder of stand-in zips, one per function, for a deploy that never runs them.

@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::SettingsArgs;
 use crate::aws::{self, Target};
 use crate::exit::Outcome;
+use crate::operations::cloudformation::{self, Polling};
 use crate::operations::deploy::{self, DeployRequest};
 use crate::stack::{self, groups};
 
@@ -36,6 +37,12 @@ pub struct Args {
     /// policy cache TTL, plus a margin).
     #[arg(long, value_name = "SECONDS")]
     flush_wait: Option<u64>,
+    /// Minutes to wait in all for CloudFormation (the change set, the stack's update) before
+    /// giving up with the stack's status and how to watch it; a CI job running the deploy
+    /// needs a longer timeout.
+    #[arg(long, value_name = "MINUTES", default_value_t = cloudformation::LONGEST_WAIT.as_secs() / 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_wait: u64,
     /// For emulators whose change sets compute no outputs (moto): derive them from the
     /// stack's resources.
     #[arg(long, hide = true)]
@@ -59,7 +66,10 @@ pub async fn run(args: Args) -> anyhow::Result<Outcome> {
         out: &args.out,
         flush_wait: Duration::from_secs(flush_wait),
         outputs_from_resources: args.outputs_from_resources,
-        polling: Default::default(),
+        polling: Polling {
+            limit: Duration::from_secs(args.max_wait * 60),
+            ..Polling::default()
+        },
     };
     let aws = aws::config(Target::Environment).await?;
     deploy::deploy(&aws, &request).await?;

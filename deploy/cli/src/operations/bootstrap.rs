@@ -250,7 +250,7 @@ async fn adopt_retained_bucket(
         .send()
         .await
         .map_err(|e| cloudformation::failed("ExecuteChangeSet (IMPORT)", e))?;
-    for _ in 0..polling.attempts {
+    for _ in 0..polling.attempts() {
         match cloudformation::stack_status(cfn, name).await? {
             Some(s) if s.as_str() == "IMPORT_COMPLETE" => return Ok(()),
             Some(s) if s.as_str().ends_with("_IN_PROGRESS") => {
@@ -331,7 +331,7 @@ async fn wait_for_import_change_set(
 ) -> anyhow::Result<()> {
     use aws_sdk_cloudformation::types::ChangeSetStatus;
     let name = bootstrap::STACK_NAME;
-    for _ in 0..polling.attempts {
+    for _ in 0..polling.attempts() {
         let described = cfn
             .describe_change_set()
             .stack_name(name)

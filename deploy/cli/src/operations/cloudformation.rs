@@ -8,7 +8,9 @@
 //!   that needs a person (a failed rollback) is refused with what to do.
 //! - On an update, every parameter the deploy does not set keeps the stack's value
 //!   (`UsePreviousValue`), so a value set by hand survives the next push. A parameter without a
-//!   default that nobody gives is refused before anything is created ([`plan`]).
+//!   default that nobody gives is refused before anything is created ([`plan`]), and so is a
+//!   kept value that the new template's constraints refuse (a narrowed `AllowedValues`, say),
+//!   which CloudFormation would fail the change set for with a less helpful message.
 //! - "No changes" is success, whether CloudFormation reports it as a FAILED change set (AWS)
 //!   or refuses to create the change set (moto).
 //! - A change set that would replace or delete a protected resource (the user pool, a table) is
@@ -122,6 +124,8 @@ pub struct ExistingStack {
     pub status: StackStatus,
     /// The keys of the parameters it was deployed with.
     pub parameters: BTreeSet<String>,
+    /// Their values, as DescribeStacks reports them (a `NoEcho` one masked).
+    pub values: BTreeMap<String, String>,
 }
 
 /// The stack named `name`, `None` when there is no such stack.
@@ -133,11 +137,16 @@ pub async fn describe_stack(cfn: &Client, name: &str) -> anyhow::Result<Option<E
             .into_iter()
             .next()
             .and_then(|s| {
+                let parameters = s.parameters.unwrap_or_default();
                 Some(ExistingStack {
                     status: s.stack_status?,
-                    parameters: s
-                        .parameters
-                        .unwrap_or_default()
+                    values: parameters
+                        .iter()
+                        .filter_map(|p| {
+                            Some((p.parameter_key.clone()?, p.parameter_value.clone()?))
+                        })
+                        .collect(),
+                    parameters: parameters
                         .into_iter()
                         .filter_map(|p| p.parameter_key)
                         .collect(),
@@ -158,21 +167,35 @@ pub struct Plan {
 }
 
 /// Decides what to do with the stack of `request` and resolves its parameters; refuses a stack
-/// that needs a person, and a parameter without a default that nobody gives.
+/// that needs a person, a parameter without a default that nobody gives, and a value kept from
+/// the stack that the new template's constraints refuse.
 pub async fn plan(cfn: &Client, request: &StackRequest<'_>) -> anyhow::Result<Plan> {
     let existing = describe_stack(cfn, request.name).await?;
     let action = action(request.name, existing.as_ref().map(|s| &s.status));
     let previous = match &action {
         Action::Refuse(why) => anyhow::bail!("{why}"),
-        Action::Update => existing.map(|s| s.parameters),
+        Action::Update => existing,
         Action::Create | Action::DeleteThenCreate => None,
     };
     let parameters = change_set_parameters(
         request.name,
         request.template_body,
         &request.parameters,
-        previous.as_ref(),
+        previous.as_ref().map(|s| &s.parameters),
     )?;
+    if let Some(stack) = &previous {
+        let kept: BTreeMap<String, String> = parameters
+            .iter()
+            .filter(|p| p.use_previous_value == Some(true))
+            .filter_map(|p| p.parameter_key.as_ref())
+            .filter_map(|key| Some((key.clone(), stack.values.get(key)?.clone())))
+            .collect();
+        super::parameter_constraints::check_kept_values(
+            request.name,
+            request.template_body,
+            &kept,
+        )?;
+    }
     Ok(Plan { action, parameters })
 }
 
@@ -236,20 +259,86 @@ pub fn change_set_parameters(
     Ok(parameters)
 }
 
-/// How often stack and change-set states are polled.
+/// How long a deploy waits, in all, for CloudFormation's stack and change-set states to settle
+/// before it gives up (`groupgate deploy --max-wait`'s default). A CI job that runs a deploy
+/// must outlive it, or the job is killed mid-wait with no word on the stack's state:
+/// `scripts/pipeline/check-workflows.py` holds each deploy job's `timeout-minutes` above it.
+pub const LONGEST_WAIT: Duration = Duration::from_secs(40 * 60);
+
+/// How often stack and change-set states are polled, and for how long.
 #[derive(Debug, Clone, Copy)]
 pub struct Polling {
     pub interval: Duration,
-    /// Polls before giving up on a state that does not settle.
-    pub attempts: u32,
+    /// How long one deploy waits in all (the change set, the stack's update, a delete before
+    /// a create) before giving up with the stack's status and how to watch it.
+    pub limit: Duration,
 }
 
 impl Default for Polling {
     fn default() -> Self {
         Self {
             interval: Duration::from_secs(5),
-            attempts: 720,
+            limit: LONGEST_WAIT,
         }
+    }
+}
+
+impl Polling {
+    /// How many polls fit in the limit (at least one).
+    pub fn attempts(&self) -> u32 {
+        let polls = self.limit.as_millis() / self.interval.as_millis().max(1);
+        u32::try_from(polls).unwrap_or(u32::MAX).max(1)
+    }
+}
+
+/// The moment a deploy stops waiting on CloudFormation, and what it tells the operator then.
+struct Deadline {
+    at: tokio::time::Instant,
+    limit: Duration,
+    interval: Duration,
+}
+
+impl Deadline {
+    fn start(polling: Polling) -> Self {
+        Self {
+            at: tokio::time::Instant::now() + polling.limit,
+            limit: polling.limit,
+            interval: polling.interval,
+        }
+    }
+
+    /// Waits one interval; an error once the limit has passed, saying what was awaited
+    /// (`waiting_for`), its last `status`, and how to follow it from here: CloudFormation
+    /// carries on whether or not this tool watches
+    /// (<https://docs.aws.amazon.com/cli/latest/reference/cloudformation/describe-stack-events.html>).
+    async fn tick(
+        &self,
+        cfn: &Client,
+        name: &str,
+        waiting_for: &str,
+        status: &str,
+    ) -> anyhow::Result<()> {
+        if tokio::time::Instant::now() >= self.at {
+            let region = cfn
+                .config()
+                .region()
+                .map_or_else(|| "REGION".to_owned(), ToString::to_string);
+            anyhow::bail!(
+                "{name}: gave up after {} waiting for {waiting_for}, still {status}; CloudFormation carries on: watch it with `aws cloudformation describe-stack-events --stack-name {name} --region {region}` or at https://console.aws.amazon.com/cloudformation/home?region={region}#/stacks, and deploy again once it settles (raise `--max-wait` and the job's timeout-minutes if deploys take this long)",
+                minutes(self.limit)
+            );
+        }
+        tokio::time::sleep(self.interval).await;
+        Ok(())
+    }
+}
+
+fn minutes(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs >= 60 && secs.is_multiple_of(60) {
+        format!("{} min", secs / 60)
+    } else {
+        format!("{secs} s")
     }
 }
 
@@ -313,6 +402,7 @@ pub async fn execute(
     polling: Polling,
 ) -> anyhow::Result<Deployed> {
     let name = request.name;
+    let deadline = Deadline::start(polling);
     let kind = match plan.action {
         Action::Update => ChangeSetType::Update,
         Action::Create => ChangeSetType::Create,
@@ -325,7 +415,7 @@ pub async fn execute(
                 .send()
                 .await
                 .map_err(|e| failed("DeleteStack", e))?;
-            wait_until_gone(cfn, name, polling).await?;
+            wait_until_gone(cfn, name, &deadline).await?;
             ChangeSetType::Create
         }
         Action::Refuse(why) => anyhow::bail!("{why}"),
@@ -341,7 +431,7 @@ pub async fn execute(
     else {
         return no_changes();
     };
-    let Some(changes) = change_set_ready(cfn, &change_set, request, &kind, polling).await? else {
+    let Some(changes) = change_set_ready(cfn, &change_set, request, &kind, &deadline).await? else {
         return no_changes();
     };
     let started = aws_sdk_cloudformation::primitives::DateTime::from(std::time::SystemTime::now());
@@ -351,7 +441,7 @@ pub async fn execute(
         .send()
         .await
         .map_err(|e| failed("ExecuteChangeSet", e))?;
-    let last = follow_events(cfn, name, started, polling).await?;
+    let last = follow_events(cfn, name, started, &deadline).await?;
     let outcome = match last {
         StackStatus::CreateComplete => Outcome::Created,
         StackStatus::UpdateComplete => Outcome::Updated,
@@ -411,10 +501,10 @@ async fn change_set_ready(
     change_set: &str,
     request: &StackRequest<'_>,
     kind: &ChangeSetType,
-    polling: Polling,
+    deadline: &Deadline,
 ) -> anyhow::Result<Option<Vec<ResourceChange>>> {
     let name = request.name;
-    for _ in 0..polling.attempts {
+    loop {
         let described = cfn
             .describe_change_set()
             .stack_name(name)
@@ -462,10 +552,13 @@ async fn change_set_ready(
                 }
                 anyhow::bail!("{name}: the change set failed: {reason}");
             }
-            _ => tokio::time::sleep(polling.interval).await,
+            other => {
+                let status = other.as_ref().map_or("-", ChangeSetStatus::as_str);
+                let waiting_for = format!("change set `{change_set}`");
+                deadline.tick(cfn, name, &waiting_for, status).await?;
+            }
         }
     }
-    anyhow::bail!("{name}: the change set did not settle")
 }
 
 /// The resource changes of a complete change set, `first` and the pages after it: a large change
@@ -514,10 +607,10 @@ async fn follow_events(
     cfn: &Client,
     name: &str,
     started: aws_sdk_cloudformation::primitives::DateTime,
-    polling: Polling,
+    deadline: &Deadline,
 ) -> anyhow::Result<StackStatus> {
     let mut seen = HashSet::new();
-    for _ in 0..polling.attempts {
+    loop {
         let events = cfn
             .describe_stack_events()
             .stack_name(name)
@@ -547,23 +640,29 @@ async fn follow_events(
         match stack_status(cfn, name).await? {
             Some(s) if !s.as_str().ends_with("_IN_PROGRESS") => return Ok(s),
             None => anyhow::bail!("{name}: the stack disappeared while deploying"),
-            Some(_) => tokio::time::sleep(polling.interval).await,
+            Some(s) => {
+                deadline
+                    .tick(cfn, name, "the stack to settle", s.as_str())
+                    .await?;
+            }
         }
     }
-    anyhow::bail!("{name}: the stack did not settle")
 }
 
-async fn wait_until_gone(cfn: &Client, name: &str, polling: Polling) -> anyhow::Result<()> {
-    for _ in 0..polling.attempts {
+async fn wait_until_gone(cfn: &Client, name: &str, deadline: &Deadline) -> anyhow::Result<()> {
+    loop {
         match stack_status(cfn, name).await? {
             None | Some(StackStatus::DeleteComplete) => return Ok(()),
             Some(StackStatus::DeleteFailed) => {
                 anyhow::bail!("{name}: DELETE_FAILED; delete it by hand, then deploy again")
             }
-            Some(_) => tokio::time::sleep(polling.interval).await,
+            Some(s) => {
+                deadline
+                    .tick(cfn, name, "the stack's delete", s.as_str())
+                    .await?;
+            }
         }
     }
-    anyhow::bail!("{name}: the delete did not settle")
 }
 
 /// Whether CloudFormation's words mean the template changes nothing.

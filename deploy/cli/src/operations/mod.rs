@@ -3,6 +3,7 @@
 //!
 //! - [`cloudformation`]: a template deployed as a stack through a change set;
 //! - [`bootstrap`]: `groupgate bootstrap`, the bootstrap stack and API Gateway's logging role;
+//! - [`parameter_constraints`]: a value a deploy keeps, checked against the new template;
 //! - [`deploy`]: `groupgate deploy`, from the built zips to a seeded, flushed stack;
 //! - [`policies`]: `groupgate deploy-policies`, a change to the group policies alone, without
 //!   a build or a stack update;
@@ -14,6 +15,7 @@
 pub mod bootstrap;
 pub mod cloudformation;
 pub mod deploy;
+pub mod parameter_constraints;
 pub mod permissions;
 pub mod pets;
 pub mod policies;
