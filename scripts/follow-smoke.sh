@@ -96,7 +96,7 @@ expect "$got" 200 "the new group's demo user may GET /petstore/v1/pets"
 
 sed -e 's/"pet-viewer"/"broken"/' -e 's/"Allow"/"Allo"/' "$DIR/pet-viewer.json" >"$DIR/broken.json.tmp"
 mv "$DIR/broken.json.tmp" "$DIR/broken.json"
-synced "broken.json\`: group \`broken\`: statement #0: \`Effect\`" "a broken file"
+synced "broken.json\`: /policy: group \`broken\`: statement #0: \`Effect\`" "a broken file"
 got=$(status "$groomer" /petstore/v1/pets)
 expect "$got" 200 "the running policies are kept while a file is broken"
 rm -f "$DIR/broken.json" "$DIR/pet-groomer.json"

@@ -642,7 +642,7 @@ async fn sync_follows_an_edited_an_added_a_removed_and_a_broken_group_file() {
     let text = one_error(&out);
     assert!(text.contains("policies not applied"), "{text}");
     assert!(
-        text.contains("broken.json`: group `broken`: statement #0: `Effect`"),
+        text.contains("broken.json`: /policy: group `broken`: statement #0: `Effect`"),
         "{text}"
     );
     assert!(out.stdout.is_empty());
