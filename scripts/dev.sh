@@ -153,11 +153,14 @@ while true; do
   sleep 1
   current=$(policies_fingerprint)
   if [ "$current" != "$applied" ]; then
-    applied=$current
-    # One line: what changed, or why nothing was (the tool's own error); never a stop.
+    # One line: what changed, or why nothing was (the tool's own error); never a stop. The
+    # change counts as handled once the tool has judged it (applied, or refused as invalid);
+    # any other failure (moto busy, a half-done sync) is tried again on the next tick.
     if out=$("$TOOL" local sync --policies "$POLICIES_DIR" 2>&1); then
+      applied=$current
       say "$out"
     else
+      case $out in *"policies not applied"*) applied=$current ;; esac
       say "${out#error: }"
     fi
     printf '%s %s\n' "$(date -u +%FT%TZ)" "$out" >>"$LOGS/sync.log"

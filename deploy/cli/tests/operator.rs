@@ -534,6 +534,22 @@ async fn sync_follows_an_edited_an_added_a_removed_and_a_broken_group_file() {
         .send()
         .await
         .unwrap();
+    // The new group's role and demo user exist already (a sync cut off after creating them,
+    // or `local add-user`): they are taken, not a failure on every later sync.
+    aws_sdk_iam::Client::new(&aws)
+        .create_role()
+        .role_name("groupgate-local-PetGroomer")
+        .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
+        .send()
+        .await
+        .unwrap();
+    cognito
+        .admin_create_user()
+        .user_pool_id(&pool)
+        .username("pet-groomer@groupgate.local")
+        .send()
+        .await
+        .unwrap();
 
     let out = checkout.run("policies", &["local", "sync"], &[]);
     assert!(out.status.success(), "{}", stderr(&out));

@@ -271,7 +271,9 @@ impl Gateway {
         };
         if request.path == CACHE_PATH
             && request.method == "DELETE"
-            && request.source_ip.is_some_and(|ip| ip.is_loopback())
+            && request
+                .source_ip
+                .is_some_and(|ip| ip.to_canonical().is_loopback())
         {
             let flushed = self.flush_authorizer_cache();
             line(

@@ -247,27 +247,60 @@ pub(crate) async fn create_groups(
     let mut roles = BTreeMap::new();
     for group in groups {
         let role_name = role_name(group);
-        let role_arn = iam
+        // Each step takes what an earlier, cut-off run left (a role or group that exists), so
+        // a sync that failed half-way never blocks the next one.
+        let created = iam
             .create_role()
             .role_name(&role_name)
             .path(LOCAL_ROLE_PATH)
             .assume_role_policy_document(trust.to_string())
             .send()
-            .await
-            .map_err(sdk(&format!("IAM CreateRole `{role_name}`")))?
-            .role
-            .map(|r| r.arn)
-            .context("CreateRole returned no role")?;
-        cognito
+            .await;
+        let role = match created {
+            Ok(out) => out.role,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_entity_already_exists_exception()) =>
+            {
+                iam.get_role()
+                    .role_name(&role_name)
+                    .send()
+                    .await
+                    .map_err(sdk(&format!("IAM GetRole `{role_name}`")))?
+                    .role
+            }
+            Err(e) => return Err(sdk(&format!("IAM CreateRole `{role_name}`"))(e)),
+        };
+        let role_arn = role.map(|r| r.arn).context("IAM returned no role")?;
+        let precedence = i32::try_from(group.precedence).unwrap_or(i32::MAX);
+        let made = cognito
             .create_group()
             .user_pool_id(pool)
             .group_name(&group.group)
             .description(&group.description)
-            .precedence(i32::try_from(group.precedence).unwrap_or(i32::MAX))
+            .precedence(precedence)
             .role_arn(&role_arn)
             .send()
-            .await
-            .map_err(sdk("Cognito CreateGroup"))?;
+            .await;
+        match made {
+            Ok(_) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_group_exists_exception()) =>
+            {
+                cognito
+                    .update_group()
+                    .user_pool_id(pool)
+                    .group_name(&group.group)
+                    .description(&group.description)
+                    .precedence(precedence)
+                    .role_arn(&role_arn)
+                    .send()
+                    .await
+                    .map_err(sdk("Cognito UpdateGroup"))?;
+            }
+            Err(e) => return Err(sdk("Cognito CreateGroup")(e)),
+        }
         roles.insert(group.group.clone(), role_arn);
     }
     Ok(roles)
@@ -310,14 +343,22 @@ pub(crate) async fn create_users(
     users: &[DemoUser],
 ) -> anyhow::Result<()> {
     for user in users {
-        cognito
+        // A user that exists (an earlier, cut-off sync, or `local add-user`) is taken as it is:
+        // its password is set and its group added below, both of which may be repeated.
+        let created = cognito
             .admin_create_user()
             .user_pool_id(pool)
             .username(&user.username)
             .message_action(aws_sdk_cognitoidentityprovider::types::MessageActionType::Suppress)
             .send()
-            .await
-            .map_err(sdk("Cognito AdminCreateUser"))?;
+            .await;
+        match created {
+            Ok(_) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_username_exists_exception()) => {}
+            Err(e) => return Err(sdk("Cognito AdminCreateUser")(e)),
+        }
         cognito
             .admin_set_user_password()
             .user_pool_id(pool)

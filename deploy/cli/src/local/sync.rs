@@ -93,11 +93,13 @@ pub async fn sync(policies: &Path) -> anyhow::Result<SyncReport> {
         .collect();
 
     let created = provision::create_groups(&iam, &cognito, &pool, &new).await?;
+    roles.extend(created);
+    // What now exists is written down at once, before the users: a later step's failure must
+    // not leave groups the description does not know.
+    described.outputs.group_role_arns = roles.clone();
+    save(&described, &path)?;
     let users: Vec<_> = new.iter().map(|g| provision::demo_user(&g.group)).collect();
     provision::create_users(&cognito, &pool, &users).await?;
-    roles.extend(created);
-    // What now exists is written down at once: a later step's failure must not leave groups
-    // the description does not know (the next sync would try to create them again).
     let local = described
         .local
         .as_mut()
