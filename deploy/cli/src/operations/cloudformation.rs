@@ -394,6 +394,16 @@ pub async fn deploy_stack(
     execute(cfn, request, plan, polling).await
 }
 
+/// A change set that was executed but whose end the tool did not see (it gave up waiting, or
+/// lost CloudFormation): its changes, so the caller can say what is left to do by hand.
+/// It reads as the error that stopped the tool.
+#[derive(Debug, thiserror::Error)]
+#[error("{error:#}")]
+pub struct Unfollowed {
+    pub changes: Vec<ResourceChange>,
+    pub error: anyhow::Error,
+}
+
 /// Carries out `plan` (from [`plan`]) for `request`.
 pub async fn execute(
     cfn: &Client,
@@ -441,7 +451,10 @@ pub async fn execute(
         .send()
         .await
         .map_err(|e| failed("ExecuteChangeSet", e))?;
-    let last = follow_events(cfn, name, started, &deadline).await?;
+    let last = match follow_events(cfn, name, started, &deadline).await {
+        Ok(last) => last,
+        Err(error) => return Err(Unfollowed { changes, error }.into()),
+    };
     let outcome = match last {
         StackStatus::CreateComplete => Outcome::Created,
         StackStatus::UpdateComplete => Outcome::Updated,

@@ -257,7 +257,9 @@ async fn update_stack(
         let url = upload_template(&s3, &bootstrapped.bucket, target, request.stack_name, &body);
         stack_request.template_url = Some(url.await?);
     }
-    let deployed = cloudformation::execute(&cfn, &stack_request, plan, request.polling).await?;
+    let deployed = cloudformation::execute(&cfn, &stack_request, plan, request.polling)
+        .await
+        .map_err(|e| unfollowed_advice(e, &request.settings.stage))?;
     let uploaded = stored
         .into_iter()
         .filter(|s| s.uploaded)
@@ -622,6 +624,23 @@ pub fn removed_api_parts(changes: &[aws_sdk_cloudformation::types::ResourceChang
         .collect()
 }
 
+/// What is left to do by hand when the tool stopped following an update that removes API parts:
+/// the stage keeps serving them until the API is deployed again, which the next push (seeing
+/// no changes) will not do.
+pub fn unfollowed_advice(error: anyhow::Error, stage: &str) -> anyhow::Error {
+    let removed = error
+        .downcast_ref::<cloudformation::Unfollowed>()
+        .map(|u| removed_api_parts(&u.changes))
+        .unwrap_or_default();
+    if removed.is_empty() {
+        return error;
+    }
+    anyhow::anyhow!(
+        "{error:#}; once the update settles, the stage still serves the removed {}: deploy the API again with `aws apigateway create-deployment --rest-api-id <the stack's RestApiId output> --stage-name {stage}` (the next push sees no changes and will not)",
+        removed.join(", ")
+    )
+}
+
 /// Deploys the API again on `stage` when the update `deployed` removed API parts
 /// ([`removed_api_parts`]), so that the stage stops serving them; returns the new deployment's
 /// id, `None` when there was nothing to do.
@@ -712,6 +731,45 @@ mod tests {
             .action(action)
             .set_replacement(replacement)
             .build()
+    }
+
+    /// A deploy that stopped following an update which removes a method says how to deploy the
+    /// API again by hand; one whose update removes no API part, or that failed otherwise, adds
+    /// nothing.
+    #[test]
+    fn an_unfollowed_update_that_removes_api_parts_says_how_to_deploy_the_api_again() {
+        let unfollowed = |changes: Vec<ResourceChange>| {
+            anyhow::Error::new(cloudformation::Unfollowed {
+                changes,
+                error: anyhow::anyhow!("gave up after 40 min"),
+            })
+        };
+        let removes = unfollowed(vec![change(
+            "ApiPetsOptions",
+            "AWS::ApiGateway::Method",
+            ChangeAction::Remove,
+            None,
+        )]);
+        let text = format!("{:#}", unfollowed_advice(removes, "prod"));
+        assert!(
+            text.contains("the stage still serves the removed ApiPetsOptions")
+                && text.contains("aws apigateway create-deployment")
+                && text.contains("--stage-name prod")
+                && text.contains("gave up after 40 min"),
+            "{text}"
+        );
+        let keeps = unfollowed(vec![change(
+            "PetsTable",
+            "AWS::DynamoDB::Table",
+            ChangeAction::Modify,
+            None,
+        )]);
+        assert!(!format!("{:#}", unfollowed_advice(keeps, "prod")).contains("create-deployment"));
+        let other = anyhow::anyhow!("AccessDenied");
+        assert_eq!(
+            format!("{:#}", unfollowed_advice(other, "prod")),
+            "AccessDenied"
+        );
     }
 
     #[test]
