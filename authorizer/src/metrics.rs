@@ -131,8 +131,10 @@ const JWKS_DIRECTIVES: &str = concat!(
     r#"[{"Namespace":"groupgate","Dimensions":[["FunctionName"]],"Metrics":["#,
     r#"{"Name":"JwksFetches","Unit":"Count"},{"Name":"JwksFetchFailures","Unit":"Count"}]}]"#
 );
+/// Decisions by outcome and reason, and by outcome alone: the errors alarm subtracts the
+/// refused tokens (`Outcome=Unauthorized`, whatever their reason) from Lambda's `Errors`.
 const DECISIONS_DIRECTIVE: &str = concat!(
-    r#"{"Namespace":"groupgate","Dimensions":[["FunctionName","Outcome","Reason"]],"#,
+    r#"{"Namespace":"groupgate","Dimensions":[["FunctionName","Outcome","Reason"],["FunctionName","Outcome"]],"#,
     r#""Metrics":[{"Name":"Decisions","Unit":"Count"}]}"#
 );
 /// For a decision that was made (the allowed and denied ones): its time and cache use.

@@ -307,9 +307,14 @@ fn each_decision_writes_one_emf_line_with_bounded_dimensions() {
     let allowed = decision_metrics(&vet);
     let directives = &allowed["_aws"]["CloudWatchMetrics"];
     assert_eq!(directives[0]["Namespace"], "groupgate");
+    // By outcome alone too: the errors alarm subtracts `Outcome=Unauthorized` from Lambda's
+    // `Errors` (deploy/stack/src/monitoring.rs).
     assert_eq!(
         directives[0]["Dimensions"],
-        json!([["FunctionName", "Outcome", "Reason"]])
+        json!([
+            ["FunctionName", "Outcome", "Reason"],
+            ["FunctionName", "Outcome"]
+        ])
     );
     assert_eq!(
         directives[0]["Metrics"],

@@ -86,16 +86,52 @@ fn function_alarms(stack: &mut Stack, watched: &Watched<'_>, actions: &Expr) {
             "OKActions": actions,
         })
     };
+    // Lambda counts every invocation that ends in an error, and the authorizer refuses a token
+    // by ending in the error `Unauthorized` (API Gateway's 401): "if the function returns an
+    // error, then Lambda sends the Errors metric with a value of 1"
+    // (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html). So the alarm
+    // watches Lambda's errors less the refused tokens the authorizer counts itself (its
+    // `Decisions` with `Outcome=Unauthorized`): faults only, crashes and timeouts included.
+    let mut errors = function_alarm(
+        "Errors",
+        watched.authorizer,
+        "The authorizer failed (not a refused token): its keys or the policy table may be unreachable, and callers get 500",
+    );
+    if let Some(alarm) = errors.as_object_mut() {
+        for single_metric in [
+            "Namespace",
+            "MetricName",
+            "Dimensions",
+            "Statistic",
+            "Period",
+        ] {
+            alarm.remove(single_metric);
+        }
+        let metric = |namespace: &str, name: &str, dimensions: serde_json::Value| {
+            json!({
+                "Metric": { "Namespace": namespace, "MetricName": name, "Dimensions": dimensions },
+                "Period": 60,
+                "Stat": "Sum",
+            })
+        };
+        let function = json!({ "Name": "FunctionName", "Value": watched.authorizer.r#ref() });
+        alarm.insert(
+            "Metrics".to_owned(),
+            json!([
+                { "Id": "errors", "ReturnData": false,
+                  "MetricStat": metric("AWS/Lambda", "Errors", json!([function])) },
+                { "Id": "refused", "ReturnData": false,
+                  "MetricStat": metric(NAMESPACE, "Decisions",
+                      json!([function, { "Name": "Outcome", "Value": "Unauthorized" }])) },
+                { "Id": "faults", "ReturnData": true,
+                  "Expression": "errors - FILL(refused, 0)",
+                  "Label": "Authorizer errors that are not refused tokens" },
+            ]),
+        );
+    }
     stack.add(
         "AuthorizerErrorsAlarm",
-        Resource::new(
-            "AWS::CloudWatch::Alarm",
-            function_alarm(
-                "Errors",
-                watched.authorizer,
-                "The authorizer failed (not a refused token): its keys or the policy table may be unreachable, and callers get 500",
-            ),
-        ),
+        Resource::new("AWS::CloudWatch::Alarm", errors),
     );
     stack.add(
         "AuthorizerThrottlesAlarm",

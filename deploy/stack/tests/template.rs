@@ -789,13 +789,32 @@ fn functions_and_stage_are_traced_and_every_scanner_waiver_gives_its_reason() {
 #[test]
 fn alarms_watch_the_authorizer_and_the_api_and_notify_only_when_an_email_is_given() {
     let t = template();
+    // A refused token ends the authorizer's invocation in the error `Unauthorized`, which
+    // Lambda counts in `Errors`: the errors alarm watches them less the refused tokens.
+    let errors = &resource(&t, "AuthorizerErrorsAlarm")["Properties"];
+    assert_eq!(errors.get("MetricName"), None);
+    let queries = errors["Metrics"].as_array().unwrap();
+    assert_eq!(queries[0]["MetricStat"]["Metric"]["MetricName"], "Errors");
+    assert_eq!(
+        queries[1]["MetricStat"]["Metric"]["Dimensions"][1],
+        json!({"Name": "Outcome", "Value": "Unauthorized"})
+    );
+    assert_eq!(queries[1]["MetricStat"]["Metric"]["Namespace"], "groupgate");
+    assert_eq!(queries[2]["Expression"], "errors - FILL(refused, 0)");
+    assert_eq!(
+        queries.iter().filter(|q| q["ReturnData"] == true).count(),
+        1,
+        "an alarm returns one series"
+    );
     for (alarm, metric) in [
-        ("AuthorizerErrorsAlarm", "Errors"),
-        ("AuthorizerThrottlesAlarm", "Throttles"),
-        ("Api5xxAlarm", "5XXError"),
+        ("AuthorizerErrorsAlarm", None),
+        ("AuthorizerThrottlesAlarm", Some("Throttles")),
+        ("Api5xxAlarm", Some("5XXError")),
     ] {
         let p = &resource(&t, alarm)["Properties"];
-        assert_eq!(p["MetricName"], metric, "{alarm}");
+        if let Some(metric) = metric {
+            assert_eq!(p["MetricName"], metric, "{alarm}");
+        }
         assert_eq!(
             p["AlarmActions"],
             json!({"Fn::If": ["HasAlarmEmail", [{"Ref": "AlarmTopic"}], {"Ref": "AWS::NoValue"}]}),
