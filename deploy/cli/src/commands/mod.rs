@@ -111,15 +111,8 @@ impl Cli {
 /// The settings file, and flags that override its values.
 #[derive(Args)]
 struct SettingsArgs {
-    /// The settings that shape the stack.
-    #[arg(long = "settings", default_value_os_t = Settings::default_path())]
-    settings_file: PathBuf,
-    /// API stage name.
-    #[arg(long)]
-    stage: Option<String>,
-    /// Seconds API Gateway caches an authorizer result per token (0 to 3600; 0 turns it off).
-    #[arg(long)]
-    authorizer_ttl: Option<u32>,
+    #[command(flatten)]
+    toolbox: ToolboxSettingsArgs,
     /// Whether the backend acts with the caller's group IAM role.
     #[arg(long)]
     assume_group_role: Option<bool>,
@@ -137,14 +130,14 @@ struct SettingsArgs {
 impl SettingsArgs {
     fn load(self) -> anyhow::Result<Settings> {
         let overrides = Overrides {
-            stage: self.stage,
-            authorizer_ttl_seconds: self.authorizer_ttl,
+            stage: self.toolbox.stage,
+            authorizer_ttl_seconds: self.toolbox.authorizer_ttl,
             assume_group_role: self.assume_group_role,
             throttle_rate_limit: self.throttle_rate,
             throttle_burst_limit: self.throttle_burst,
             cors_origins: (!self.cors_origins.is_empty()).then_some(self.cors_origins),
         };
-        Ok(Settings::load_with(&self.settings_file, overrides)?)
+        Ok(Settings::load_with(&self.toolbox.settings_file, overrides)?)
     }
 }
 
