@@ -272,13 +272,12 @@ pub(crate) async fn create_groups(
             Err(e) => return Err(sdk(&format!("IAM CreateRole `{role_name}`"))(e)),
         };
         let role_arn = role.map(|r| r.arn).context("IAM returned no role")?;
-        let precedence = i32::try_from(group.precedence).unwrap_or(i32::MAX);
         let made = cognito
             .create_group()
             .user_pool_id(pool)
             .group_name(&group.group)
             .description(&group.description)
-            .precedence(precedence)
+            .precedence(cognito_precedence(group))
             .role_arn(&role_arn)
             .send()
             .await;
@@ -288,22 +287,39 @@ pub(crate) async fn create_groups(
                 if e.as_service_error()
                     .is_some_and(|e| e.is_group_exists_exception()) =>
             {
-                cognito
-                    .update_group()
-                    .user_pool_id(pool)
-                    .group_name(&group.group)
-                    .description(&group.description)
-                    .precedence(precedence)
-                    .role_arn(&role_arn)
-                    .send()
-                    .await
-                    .map_err(sdk("Cognito UpdateGroup"))?;
+                update_group(cognito, pool, group, Some(role_arn.clone())).await?;
             }
             Err(e) => return Err(sdk("Cognito CreateGroup")(e)),
         }
         roles.insert(group.group.clone(), role_arn);
     }
     Ok(roles)
+}
+
+/// Brings `definition`'s Cognito group to its description and precedence as written now, and
+/// to `role_arn` when given.
+pub(crate) async fn update_group(
+    cognito: &Cognito,
+    pool: &str,
+    definition: &GroupDefinition,
+    role_arn: Option<String>,
+) -> anyhow::Result<()> {
+    cognito
+        .update_group()
+        .user_pool_id(pool)
+        .group_name(&definition.group)
+        .description(&definition.description)
+        .precedence(cognito_precedence(definition))
+        .set_role_arn(role_arn)
+        .send()
+        .await
+        .map_err(sdk(&format!("Cognito UpdateGroup `{}`", definition.group)))?;
+    Ok(())
+}
+
+/// Cognito's precedence is an `i32`; a larger one is held at its top.
+fn cognito_precedence(definition: &GroupDefinition) -> i32 {
+    i32::try_from(definition.precedence).unwrap_or(i32::MAX)
 }
 
 /// The IAM role name [`create_groups`] gives `group`'s role.

@@ -84,7 +84,13 @@ pub async fn sync(policies: &Path) -> anyhow::Result<SyncReport> {
         if stored.get(&definition.group) != Some(&wanted) {
             report.changed.push(definition.group.clone());
         }
-        update_group(&cognito, &pool, definition, &roles).await?;
+        provision::update_group(
+            &cognito,
+            &pool,
+            definition,
+            roles.get(&definition.group).cloned(),
+        )
+        .await?;
     }
     let removed: Vec<String> = roles
         .keys()
@@ -155,26 +161,6 @@ async fn stored_policies(
         stored.insert(text("group"), (text("policy"), text("precedence")));
     }
     Ok(stored)
-}
-
-/// The Cognito group of a kept definition, with its description and precedence as written now.
-async fn update_group(
-    cognito: &aws_sdk_cognitoidentityprovider::Client,
-    pool: &str,
-    definition: &GroupDefinition,
-    roles: &BTreeMap<String, String>,
-) -> anyhow::Result<()> {
-    cognito
-        .update_group()
-        .user_pool_id(pool)
-        .group_name(&definition.group)
-        .description(&definition.description)
-        .precedence(i32::try_from(definition.precedence).unwrap_or(i32::MAX))
-        .set_role_arn(roles.get(&definition.group).cloned())
-        .send()
-        .await
-        .map_err(sdk(&format!("Cognito UpdateGroup `{}`", definition.group)))?;
-    Ok(())
 }
 
 /// Deletes the user `user`; one already gone (an earlier sync stopped half-way, or by hand) is
