@@ -16,7 +16,8 @@
 //!
 //! Beside the path: [`env`](mod@env) names the functions' variables, [`cors`] holds the
 //! browser origins allowed to call the API, [`reference`] evaluates a returned policy as API
-//! Gateway does (to hold the decision to), [`untrusted`] makes a caller's
+//! Gateway does (to hold the decision to), [`route`] matches a path to the API's resource paths
+//! as API Gateway does, [`untrusted`] makes a caller's
 //! strings safe to log, and `error` holds [`Error`] (a store failure keeps its
 //! [`StoreFailure`] kind) and [`PolicyError`].
 //!
@@ -40,6 +41,7 @@ pub mod json;
 pub mod jwks;
 mod policy;
 pub mod reference;
+pub mod route;
 #[cfg(feature = "dynamodb")]
 pub mod sdk_error;
 mod store;

@@ -210,28 +210,19 @@ impl Gateway {
 
     /// The route template and path parameters for `path` (already without the stage).
     fn route(&self, method: &str, path: &str) -> Option<(String, Map<String, Value>)> {
-        let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-        'routes: for (m, template) in &self.config.routes {
-            if m != method {
-                continue;
-            }
-            let parts: Vec<&str> = template.split('/').collect();
-            if parts.len() != segments.len() {
-                continue;
-            }
-            let mut params = Map::new();
-            for (part, segment) in parts.iter().zip(&segments) {
-                match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-                    Some(name) if !segment.is_empty() => {
-                        params.insert(name.to_owned(), json!(segment));
-                    }
-                    _ if part == segment => {}
-                    _ => continue 'routes,
-                }
-            }
-            return Some((template.clone(), params));
-        }
-        None
+        let path = path.trim_end_matches('/');
+        self.config
+            .routes
+            .iter()
+            .filter(|(m, _)| m == method)
+            .find_map(|(_, template)| {
+                let parameters = groupgate_shared::route::path_parameters(template, path)?;
+                let parameters = parameters
+                    .into_iter()
+                    .map(|(name, value)| (name.to_owned(), json!(value)))
+                    .collect();
+                Some((template.clone(), parameters))
+            })
     }
 
     async fn invoke(&self, function: &str, payload: &Value) -> anyhow::Result<Invocation> {

@@ -182,17 +182,10 @@ impl Evaluation {
 /// has no such method there, which API Gateway answers with 403 `Missing Authentication Token`
 /// before any authorizer runs.
 pub fn route_of(method: &str, path: &str) -> Option<&'static str> {
-    let asked: Vec<&str> = path.split('/').collect();
     stack::ROUTES
         .iter()
         .find(|(m, route)| {
-            let parts: Vec<&str> = route.split('/').collect();
-            *m == method
-                && parts.len() == asked.len()
-                && parts.iter().zip(&asked).all(|(part, segment)| {
-                    part == segment
-                        || (part.starts_with('{') && part.ends_with('}') && !segment.is_empty())
-                })
+            *m == method && groupgate_shared::route::path_parameters(route, path).is_some()
         })
         .map(|(_, route)| *route)
 }
