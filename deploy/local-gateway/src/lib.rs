@@ -312,17 +312,10 @@ impl Gateway {
             Ok(a) => a,
             Err(error) => return fail(error),
         };
-        let message =
-            match reference::evaluate(&authorization.policy, INVOKE_ACTION, method_arn.as_str()) {
-                Ok(Verdict::Allow) => None,
-                Ok(Verdict::ExplicitDeny) => Some(EXPLICIT_DENY),
-                Ok(Verdict::ImplicitDeny) => Some(NO_ALLOW),
-                // Checked when the authorizer answered; fails closed all the same.
-                Err(why) => {
-                    log(&format!("authorizer failure: returned policy: {why}"));
-                    return fail(AUTHORIZER_FAILURE);
-                }
-            };
+        let message = match refusal(&authorization.policy, method_arn.as_str()) {
+            Ok(message) => message,
+            Err(error) => return fail(error),
+        };
         if let Some(message) = message {
             line(&path, &format_args!("403 ({message})"));
             return fail(GatewayError::new("ACCESS_DENIED", 403, Some(message)));
@@ -514,6 +507,21 @@ impl Gateway {
             cache.insert(identity.to_owned(), authorization.clone());
         }
         Ok(authorization)
+    }
+}
+
+/// API Gateway's message when the returned `policy` does not allow `method_arn`, read by the
+/// reference evaluator; `None` when it allows it.
+fn refusal(policy: &Value, method_arn: &str) -> Result<Option<&'static str>, GatewayError> {
+    match reference::evaluate(policy, INVOKE_ACTION, method_arn) {
+        Ok(Verdict::Allow) => Ok(None),
+        Ok(Verdict::ExplicitDeny) => Ok(Some(EXPLICIT_DENY)),
+        Ok(Verdict::ImplicitDeny) => Ok(Some(NO_ALLOW)),
+        // Checked when the authorizer answered; fails closed all the same.
+        Err(why) => {
+            log(&format!("authorizer failure: returned policy: {why}"));
+            Err(AUTHORIZER_FAILURE)
+        }
     }
 }
 

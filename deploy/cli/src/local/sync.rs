@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::provision::{self, sdk};
-use crate::description::{self, StackDescription};
+use crate::description::{self, DemoUser, StackDescription};
 use crate::operations::seed;
 use crate::stack::groups::{self, GroupDefinition};
 
@@ -113,7 +113,6 @@ pub async fn sync(policies: &Path) -> anyhow::Result<SyncReport> {
     local.users.extend(users);
     let mut kept = roles.clone();
     kept.retain(|group, _| !removed.contains(group));
-    described.outputs.group_role_arns = roles.clone();
     save(&described, &path)?;
     seed::seed(&dynamodb, &table, &definitions, &kept, true).await?;
 
@@ -123,14 +122,7 @@ pub async fn sync(policies: &Path) -> anyhow::Result<SyncReport> {
         .context("the description has no local parts")?;
     for group in &removed {
         remove_group(&cognito, &iam, &pool, group, &roles).await?;
-        let demo = provision::demo_username(group);
-        if local.users.iter().any(|u| u.username == demo) {
-            delete_user(&cognito, &pool, &demo).await?;
-        }
-        local.users.retain(|u| u.username != demo);
-        for user in &mut local.users {
-            user.groups.retain(|g| g != group);
-        }
+        remove_demo_user(&cognito, &pool, group, &mut local.users).await?;
     }
     report.added = new.into_iter().map(|g| g.group).collect();
     report.removed = removed;
@@ -161,6 +153,24 @@ async fn stored_policies(
         stored.insert(text("group"), (text("policy"), text("precedence")));
     }
     Ok(stored)
+}
+
+/// Deletes `group`'s demo user, and takes `group` off every user the description lists.
+async fn remove_demo_user(
+    cognito: &aws_sdk_cognitoidentityprovider::Client,
+    pool: &str,
+    group: &str,
+    users: &mut Vec<DemoUser>,
+) -> anyhow::Result<()> {
+    let demo = provision::demo_username(group);
+    if users.iter().any(|u| u.username == demo) {
+        delete_user(cognito, pool, &demo).await?;
+    }
+    users.retain(|u| u.username != demo);
+    for user in users.iter_mut() {
+        user.groups.retain(|g| g != group);
+    }
+    Ok(())
 }
 
 /// Deletes the user `user`; one already gone (an earlier sync stopped half-way, or by hand) is

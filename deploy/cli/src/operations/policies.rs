@@ -70,25 +70,7 @@ pub async fn deploy_policies(
 
     check_template(&cfn, request, &groups).await?;
 
-    let outputs = cloudformation::read_outputs(&cfn, name).await?;
-    let outputs = match StackOutputs::from_outputs(name, &outputs) {
-        Ok(outputs) => outputs,
-        Err(e) if request.outputs_from_resources => {
-            println!("{name}: {e}; deriving the outputs from its resources");
-            let target = Target::of(aws).await?;
-            outputs_from_resources(&cfn, &target, request.settings, &groups, name).await?
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let description = StackDescription {
-        outputs,
-        local: None,
-    };
-    write_json(
-        &request.out.join("stack.json"),
-        &serde_json::to_value(&description)?,
-    )?;
-    let outputs = description.outputs;
+    let outputs = described_outputs(aws, &cfn, request, &groups).await?;
 
     let policy_table = &outputs.policy_table_name;
     let dynamodb = aws_sdk_dynamodb::Client::new(aws);
@@ -131,6 +113,36 @@ pub async fn deploy_policies(
         removed: seeded.removed,
         flushes,
     })
+}
+
+/// The stack's outputs (derived from its resources where moto leaves them out, when the request
+/// allows it), written to `stack.json` in `request.out` as `describe` prints them.
+async fn described_outputs(
+    aws: &SdkConfig,
+    cfn: &aws_sdk_cloudformation::Client,
+    request: &PolicyDeployRequest<'_>,
+    groups: &[groups::GroupDefinition],
+) -> anyhow::Result<StackOutputs> {
+    let name = request.stack_name;
+    let outputs = cloudformation::read_outputs(cfn, name).await?;
+    let outputs = match StackOutputs::from_outputs(name, &outputs) {
+        Ok(outputs) => outputs,
+        Err(e) if request.outputs_from_resources => {
+            println!("{name}: {e}; deriving the outputs from its resources");
+            let target = Target::of(aws).await?;
+            outputs_from_resources(cfn, &target, request.settings, groups, name).await?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let description = StackDescription {
+        outputs,
+        local: None,
+    };
+    write_json(
+        &request.out.join("stack.json"),
+        &serde_json::to_value(&description)?,
+    )?;
+    Ok(description.outputs)
 }
 
 /// Refuses, naming the first difference, unless the stack runs the template `request.policies`

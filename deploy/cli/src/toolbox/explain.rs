@@ -281,18 +281,7 @@ pub fn explain(
         }
         _ => (None, None),
     };
-    let route = super::route_of(&request.method, &request.path);
-    let status = match route {
-        Some(_) => super::usual_status(decision.is_allow(), &request.method),
-        None => {
-            let _ = writeln!(
-                text,
-                "warning: the API has no {} {}: API Gateway answers 403 `Missing Authentication Token` before the authorizer runs, whatever the policies say",
-                request.method, request.path
-            );
-            403
-        }
-    };
+    let (route, status) = caller_status(&mut text, request, decision.is_allow());
     let _ = writeln!(
         text,
         "decision: {} ({status}): {}",
@@ -302,15 +291,7 @@ pub fn explain(
     if let Some(pattern) = &pattern {
         let _ = writeln!(text, "  matching resource pattern: {pattern}");
     }
-    let invalid = match decision.reason() {
-        Reason::InvalidPolicy { group } => catalogue
-            .groups
-            .iter()
-            .find(|g| g.group == *group)
-            .and_then(|g| g.policy.as_ref().err())
-            .map(|why| why.to_string()),
-        _ => None,
-    };
+    let invalid = why_invalid(catalogue, decision.reason());
     if let Some(why) = &invalid {
         let _ = writeln!(
             text,
@@ -347,6 +328,37 @@ pub fn explain(
         "returned_policy": evaluation.returned,
     });
     Ok(Report { text, json })
+}
+
+/// The API's route for `request` and the status its caller would see; a method the API does
+/// not have is API Gateway's 403 whatever the policies say, with a warning in `text`.
+fn caller_status(text: &mut String, request: &Request, allow: bool) -> (Option<&'static str>, u16) {
+    let route = super::route_of(&request.method, &request.path);
+    let status = match route {
+        Some(_) => super::usual_status(allow, &request.method),
+        None => {
+            let _ = writeln!(
+                text,
+                "warning: the API has no {} {}: API Gateway answers 403 `Missing Authentication Token` before the authorizer runs, whatever the policies say",
+                request.method, request.path
+            );
+            403
+        }
+    };
+    (route, status)
+}
+
+/// Why the group a decision names as invalid has an invalid policy, as its stored item says.
+fn why_invalid(catalogue: &Catalogue, reason: &Reason<'_>) -> Option<String> {
+    match reason {
+        Reason::InvalidPolicy { group } => catalogue
+            .groups
+            .iter()
+            .find(|g| g.group == *group)
+            .and_then(|g| g.policy.as_ref().err())
+            .map(|why| why.to_string()),
+        _ => None,
+    }
 }
 
 /// The request, its method ARN, and the caller's groups (naming those the catalogue lacks).

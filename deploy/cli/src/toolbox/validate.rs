@@ -154,36 +154,45 @@ pub fn validate(dir: &Path, context: &Context<'_>) -> anyhow::Result<Vec<Finding
             findings.extend(lint_statements(path, &document, &arns, context.cached));
         }
     }
-    if let Some((table, _)) = &context.live_groups {
-        for (group, why) in &context.live_invalid {
-            findings.push(Finding::new(
-                Severity::Error,
-                dir,
-                format!(
-                    "group `{group}` in {table} does not parse ({why}), so the authorizer denies its members every request: seed it again (groupgate seed-policies)"
-                ),
-            ));
-        }
-    }
-    if let Some((table, live)) = &context.live_groups {
-        for group in live.iter().filter(|g| !seen.contains_key(*g)) {
-            findings.push(Finding::new(
-                Severity::Warning,
-                dir,
-                format!(
-                    "group `{group}` is in {table} but not defined here: the next seed removes it"
-                ),
-            ));
-        }
-        for (group, path) in seen.iter().filter(|(g, _)| !live.contains(g)) {
-            findings.push(Finding::new(
-                Severity::Warning,
-                path,
-                format!("group `{group}` is not in {table} yet: seed it"),
-            ));
-        }
-    }
+    findings.extend(live_findings(dir, context, &seen));
     Ok(findings)
+}
+
+/// What the live table, when one was given, says of the definitions `seen` (group and file):
+/// stored items the authorizer cannot parse, groups only the table has, and groups it lacks.
+fn live_findings(
+    dir: &Path,
+    context: &Context<'_>,
+    seen: &BTreeMap<String, PathBuf>,
+) -> Vec<Finding> {
+    let Some((table, live)) = &context.live_groups else {
+        return Vec::new();
+    };
+    let mut findings = Vec::new();
+    for (group, why) in &context.live_invalid {
+        findings.push(Finding::new(
+            Severity::Error,
+            dir,
+            format!(
+                "group `{group}` in {table} does not parse ({why}), so the authorizer denies its members every request: seed it again (groupgate seed-policies)"
+            ),
+        ));
+    }
+    for group in live.iter().filter(|g| !seen.contains_key(*g)) {
+        findings.push(Finding::new(
+            Severity::Warning,
+            dir,
+            format!("group `{group}` is in {table} but not defined here: the next seed removes it"),
+        ));
+    }
+    for (group, path) in seen.iter().filter(|(g, _)| !live.contains(g)) {
+        findings.push(Finding::new(
+            Severity::Warning,
+            path,
+            format!("group `{group}` is not in {table} yet: seed it"),
+        ));
+    }
+    findings
 }
 
 /// Parses one definition as the seed does; a failure becomes an error finding with its line
