@@ -27,6 +27,17 @@ mod key {
     pub const CLAIMS: &str = "claims";
 }
 
+/// The keys of the authorizer's context, as an integration's request parameters name them
+/// (`context.authorizer.sub`). `role_arn` is absent when the caller has no role.
+pub const CONTEXT_KEYS: &[&str] = &[
+    key::PRINCIPAL_ID,
+    key::SUB,
+    key::USERNAME,
+    key::GROUPS,
+    key::TOKEN_USE,
+    key::ROLE_ARN,
+];
+
 /// What the authorizer returns as `context`, serialized to the flat shape API Gateway accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizerContext {

@@ -15,7 +15,9 @@ pub fn parse_unique(text: &str) -> Result<Value, serde_json::Error> {
     serde_json::from_str::<Unique>(text).map(|Unique(value)| value)
 }
 
-struct Unique(Value);
+/// A value read from any serde format (JSON, YAML) with the same rule: an object (mapping)
+/// that names a key twice is refused, at any depth.
+pub struct Unique(pub Value);
 
 impl<'de> Deserialize<'de> for Unique {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

@@ -385,7 +385,7 @@ fn world() -> World {
     let groups = groups::load(&groups::default_dir()).unwrap();
     let settings = Settings::load(&Settings::default_path()).unwrap();
     let assets = Assets::placeholder(&stack::FUNCTIONS);
-    let app_template = stack::build(&groups, &assets, &settings)
+    let app_template = stack::build(&groups, &settings.api().unwrap(), &assets, &settings)
         .to_template()
         .unwrap();
     let app = resolve(

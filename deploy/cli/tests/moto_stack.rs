@@ -49,13 +49,10 @@ async fn the_template_reaches_create_complete_in_moto() {
     let aws = moto.sdk_config().await;
     let groups = groups::load(&groups::default_dir()).unwrap();
     let assets = Assets::placeholder(&stack::FUNCTIONS);
-    let template = stack::build(
-        &groups,
-        &assets,
-        &stack::Settings::load(&stack::Settings::default_path()).unwrap(),
-    )
-    .to_template()
-    .unwrap();
+    let settings = stack::Settings::load(&stack::Settings::default_path()).unwrap();
+    let template = stack::build(&groups, &settings.api().unwrap(), &assets, &settings)
+        .to_template()
+        .unwrap();
 
     let s3 = aws_sdk_s3::Client::new(&aws);
     let bucket = unique("artifacts");

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use groupgate_testkit::{FIXTURE_ACCESS, FIXTURE_POLICIES, Moto, free_port, unique};
+use groupgate_testkit::{FIXTURE_ACCESS, FIXTURE_API, FIXTURE_POLICIES, Moto, free_port, unique};
 
 /// A checkout of the product's settings, with the tests' own groups (`shared/testkit/fixtures`),
 /// in a temporary folder: the tool finds it
@@ -34,6 +34,8 @@ impl Checkout {
         let root = std::env::temp_dir().join(unique("checkout"));
         std::fs::create_dir_all(root.join("deploy")).unwrap();
         std::fs::create_dir_all(root.join("policies")).unwrap();
+        std::fs::create_dir_all(root.join("api")).unwrap();
+        std::fs::copy(FIXTURE_API, root.join("api/petstore.yaml")).unwrap();
         std::fs::copy(
             repo.join("deploy/groupgate.toml"),
             root.join("deploy/groupgate.toml"),

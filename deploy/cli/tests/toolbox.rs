@@ -17,10 +17,15 @@ use groupgate_cli::toolbox::validate::{Context, Severity, validate};
 use groupgate_cli::toolbox::{Catalogue, Evaluation, Request};
 use groupgate_shared::{GroupPolicy, PolicyDocument};
 use groupgate_testkit::{
-    FIXTURE_ACCESS, FIXTURE_POLICIES, StaticHttpServer, TestKey, access_claims, jwks, unique,
+    FIXTURE_ACCESS, FIXTURE_API, FIXTURE_POLICIES, StaticHttpServer, TestKey, access_claims, jwks,
+    unique,
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};
+
+fn fixture_api() -> groupgate_cli::stack::Api {
+    groupgate_cli::stack::Api::load(Path::new(FIXTURE_API)).unwrap()
+}
 
 fn groupgate(args: &[&str]) -> Output {
     groupgate_with(args, None, None)
@@ -33,6 +38,8 @@ fn groupgate_with(args: &[&str], token: Option<&str>, stdin: Option<&str>) -> Ou
         .args(args)
         .env_remove("RUST_BACKTRACE")
         .env_remove(TOKEN_VARIABLE)
+        // The routes these tests name: the tests' copy of the petstore's API.
+        .env("GROUPGATE_API", FIXTURE_API)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -75,8 +82,10 @@ fn definition(group: &str, statements: Value) -> String {
 const V1: &str = "arn:aws:execute-api:*:*:*/*/GET/petstore/v1/*";
 
 fn findings(dir: &Path, cached: bool) -> Vec<(Severity, String, String)> {
+    let api = fixture_api();
     let context = Context {
         stage: "prod",
+        api: &api,
         cached,
         live_groups: None,
         live_invalid: Vec::new(),

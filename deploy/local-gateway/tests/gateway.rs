@@ -130,6 +130,15 @@ async fn setup_with_cors(ttl: u64, origins: &[&str]) -> Setup {
     setup_with(ttl, origins, local_gateway::INTEGRATION_TIMEOUT).await
 }
 
+/// The tests' copy of the petstore's API, the routes these tests call.
+fn petstore() -> stack::Api {
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/testkit/fixtures/api/petstore.yaml"
+    );
+    stack::Api::load(std::path::Path::new(file)).unwrap()
+}
+
 async fn setup_with(ttl: u64, origins: &[&str], integration_timeout: Duration) -> Setup {
     let functions = Arc::new(Functions::default());
     let invoke_url = invoke_endpoint(Arc::clone(&functions)).await;
@@ -138,9 +147,10 @@ async fn setup_with(ttl: u64, origins: &[&str], integration_timeout: Duration) -
     let clock_offset = Arc::clone(&offset);
     let config = GatewayConfig {
         stage: "prod".into(),
-        routes: stack::ROUTES
-            .iter()
-            .map(|(m, p)| (m.to_string(), p.to_string()))
+        routes: petstore()
+            .operations
+            .into_iter()
+            .map(|o| (o.method, o.path))
             .collect(),
         authorizer_ttl: Duration::from_secs(ttl),
         identity_header: "Authorization".into(),

@@ -7,6 +7,7 @@ use groupgate_shared::env;
 use serde_json::json;
 
 use crate::Settings;
+use crate::api::{Api, Integration, Operation};
 use crate::assets::Assets;
 use crate::bootstrap::{APP_ROLE_PATH, PRODUCT_TAG};
 use crate::construct::resources::{
@@ -17,16 +18,6 @@ use crate::construct::{Expr, Handle, Parameter, Resource, Stack, canonical, id_f
 use crate::groups::{DataAccess, GroupDefinition};
 use crate::monitoring;
 use crate::outputs::Output;
-
-/// The methods of the API, as (HTTP method, resource path).
-pub const ROUTES: &[(&str, &str)] = &[
-    ("GET", "/petstore/v1/pets"),
-    ("POST", "/petstore/v1/pets"),
-    ("GET", "/petstore/v1/pets/{id}"),
-    ("GET", "/petstore/v2/pets"),
-    ("GET", "/petstore/v2/status"),
-    ("GET", "/petstore/v2/identity"),
-];
 
 /// The hint of each gateway response type, for the local gateway.
 pub fn gateway_hints() -> std::collections::HashMap<String, String> {
@@ -79,8 +70,22 @@ pub const PETS_TABLE: &str = "PetsTable";
 /// Seconds the authorizer keeps a group's policy before reading it again.
 pub const POLICY_CACHE_TTL_SECONDS: u64 = 60;
 
-/// The REST API's name, as a `Fn::Sub` template.
-const API_NAME: &str = "${AWS::StackName}-petstore";
+/// The REST API's name, as a `Fn::Sub` template: the stack's name and the API's title, in the
+/// letters, digits and `-` that are safe in a template and in CloudWatch's `ApiName` dimension.
+fn api_name(api: &Api) -> String {
+    let title: String = api
+        .title
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("${{AWS::StackName}}-{}", title.trim_matches('-'))
+}
 
 /// The request header the authorizer's token comes from (its identity source).
 pub const IDENTITY_HEADER: &str = "Authorization";
@@ -152,22 +157,23 @@ fn function_roles_path() -> Expr {
 
 /// Builds the whole stack from the group definitions, the function code locations and the
 /// settings.
-pub fn build(groups: &[GroupDefinition], assets: &Assets, settings: &Settings) -> Stack {
-    let mut stack = Stack::new(
-        "groupgate: a petstore REST API with Cognito group-based access control through a Lambda authorizer",
-    );
+pub fn build(groups: &[GroupDefinition], api: &Api, assets: &Assets, settings: &Settings) -> Stack {
+    let mut stack = Stack::new(&format!(
+        "groupgate: a {} REST API with Cognito group-based access control through a Lambda authorizer",
+        api.title
+    ));
     let params = parameters(&mut stack, settings);
     let identity = identity(&mut stack, &params);
     let data = data(&mut stack);
     let functions = functions(&mut stack, &params, &identity, &data, assets);
     let role_pairs = group_roles(&mut stack, groups, &params, &identity, &data, &functions);
-    rest_api(&mut stack, &params, &functions);
+    rest_api(&mut stack, &params, api, &functions);
     monitoring::add(
         &mut stack,
         &monitoring::Watched {
             authorizer: &functions.authorizer,
             backend: &functions.backend,
-            api_name: API_NAME,
+            api_name: &api_name(api),
             stage: &settings.stage,
         },
     );
@@ -610,15 +616,15 @@ fn group_roles(
 
 /// The REST API: the authorizer, a method per route, the gateway responses, the deployment
 /// and the stage.
-fn rest_api(stack: &mut Stack, params: &Params, functions: &Functions) {
+fn rest_api(stack: &mut Stack, params: &Params, api_doc: &Api, functions: &Functions) {
     let (authorizer_fn, backend_fn) = (&functions.authorizer, &functions.backend);
     let api = stack.add(
         "RestApi",
         Resource::new(
             "AWS::ApiGateway::RestApi",
             json!({
-                "Name": Expr::sub(API_NAME),
-                "Description": "The petstore API, authorized by Cognito groups",
+                "Name": Expr::sub(api_name(api_doc)),
+                "Description": api_doc.description,
                 "EndpointConfiguration": { "Types": ["REGIONAL"] },
                 // The bootstrap's execution and deploy roles reach the product's REST APIs
                 // (and their children, which inherit it) by this tag only.
@@ -659,14 +665,17 @@ fn rest_api(stack: &mut Stack, params: &Params, functions: &Functions) {
     );
 
     let origins = params.settings.allowed_origins().unwrap_or_default();
-    let methods = methods(stack, &api, &authorizer, backend_fn, &origins);
+    let methods = methods(stack, api_doc, &api, &authorizer, backend_fn, &origins);
     let responses = gateway_responses(stack, &api, &origins);
-    deployment_and_stage(stack, params, &api, &[methods, responses].concat());
+    let deployed = [methods, responses].concat();
+    deployment_and_stage(stack, params, api_doc, &api, &deployed);
 }
 
-/// A resource per path part and a method per route, each behind the authorizer.
+/// A resource per path part and a method per operation of the API's document: behind the
+/// authorizer unless the operation is public, integrated as the document says.
 fn methods(
     stack: &mut Stack,
+    api_doc: &Api,
     api: &Handle,
     authorizer: &Handle,
     backend_fn: &Handle,
@@ -674,54 +683,39 @@ fn methods(
 ) -> Vec<Handle> {
     let mut resource_ids: Vec<(String, Handle)> = Vec::new();
     let mut methods = Vec::new();
-    for (method, path) in ROUTES {
-        let mut parent = api.get_att("RootResourceId");
-        let mut prefix = String::new();
-        for part in path.split('/').filter(|p| !p.is_empty()) {
-            prefix.push('/');
-            prefix.push_str(part);
-            let handle = match resource_ids.iter().find(|(p, _)| *p == prefix) {
-                Some((_, h)) => h.clone(),
-                None => {
-                    let h = stack.add(
-                        &format!("Api{}", id_fragment(&prefix)),
-                        Resource::new(
-                            "AWS::ApiGateway::Resource",
-                            json!({ "RestApiId": api.r#ref(), "ParentId": parent, "PathPart": part }),
-                        ),
-                    );
-                    resource_ids.push((prefix.clone(), h.clone()));
-                    h
-                }
-            };
-            parent = handle.r#ref();
+    for operation in &api_doc.operations {
+        let parent = resource(stack, api, &mut resource_ids, &operation.path);
+        let mut properties = serde_json::Map::new();
+        properties.insert("RestApiId".into(), json!(api.r#ref()));
+        properties.insert("ResourceId".into(), json!(parent));
+        properties.insert("HttpMethod".into(), json!(operation.method));
+        if operation.public {
+            properties.insert("AuthorizationType".into(), json!("NONE"));
+        } else {
+            properties.insert("AuthorizationType".into(), json!("CUSTOM"));
+            properties.insert("AuthorizerId".into(), json!(authorizer.r#ref()));
         }
-        let method_handle = stack.add(
-            &format!("Api{}{}", id_fragment(path), capitalized(method)),
-            Resource::new(
-                "AWS::ApiGateway::Method",
-                json!({
-                    "RestApiId": api.r#ref(),
-                    "ResourceId": parent,
-                    "HttpMethod": method,
-                    "AuthorizationType": "CUSTOM",
-                    "AuthorizerId": authorizer.r#ref(),
-                    "Integration": {
-                        "Type": "AWS_PROXY",
-                        "IntegrationHttpMethod": "POST",
-                        "Uri": lambda_invocation_uri(backend_fn),
-                    },
-                }),
+        properties.insert("Integration".into(), integration(operation, backend_fn));
+        let declared = method_request_parameters(operation);
+        if !declared.is_empty() {
+            properties.insert("RequestParameters".into(), declared.into());
+        }
+        methods.push(stack.add(
+            &format!(
+                "Api{}{}",
+                id_fragment(&operation.path),
+                capitalized(&operation.method)
             ),
-        );
-        methods.push(method_handle);
+            Resource::new("AWS::ApiGateway::Method", properties.into()),
+        ));
     }
     if !origins.is_empty() {
         for (path, resource) in &resource_ids {
-            let allowed: Vec<&str> = ROUTES
+            let allowed: Vec<&str> = api_doc
+                .operations
                 .iter()
-                .filter(|(_, p)| p == path)
-                .map(|(m, _)| *m)
+                .filter(|o| o.path == *path)
+                .map(|o| o.method.as_str())
                 .collect();
             if !allowed.is_empty() {
                 methods.push(preflight(stack, api, path, resource, &allowed, origins));
@@ -729,6 +723,98 @@ fn methods(
         }
     }
     methods
+}
+
+/// The resource of `path`, adding it and its parents as needed; its id as a method's
+/// `ResourceId`.
+fn resource(
+    stack: &mut Stack,
+    api: &Handle,
+    resource_ids: &mut Vec<(String, Handle)>,
+    path: &str,
+) -> Expr {
+    let mut parent = api.get_att("RootResourceId");
+    let mut prefix = String::new();
+    for part in path.split('/').filter(|p| !p.is_empty()) {
+        prefix.push('/');
+        prefix.push_str(part);
+        let handle = match resource_ids.iter().find(|(p, _)| *p == prefix) {
+            Some((_, h)) => h.clone(),
+            None => {
+                let h = stack.add(
+                    &format!("Api{}", id_fragment(&prefix)),
+                    Resource::new(
+                        "AWS::ApiGateway::Resource",
+                        json!({ "RestApiId": api.r#ref(), "ParentId": parent, "PathPart": part }),
+                    ),
+                );
+                resource_ids.push((prefix.clone(), h.clone()));
+                h
+            }
+        };
+        parent = handle.r#ref();
+    }
+    parent
+}
+
+/// An operation's integration. A Lambda function other than the product's backend needs a
+/// resource-based policy letting API Gateway invoke it, which this stack does not add: the
+/// bootstrap's execution role may change only this stack's functions, and the function's owner
+/// decides who invokes it (the README's "Your API" gives the `aws lambda add-permission`).
+/// https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-lambda-proxy-integrations.html
+fn integration(operation: &Operation, backend_fn: &Handle) -> serde_json::Value {
+    let mappings = |parameters: &[(String, String)]| {
+        parameters
+            .iter()
+            .map(|(target, source)| (target.clone(), json!(source)))
+            .collect::<serde_json::Map<_, _>>()
+    };
+    let (kind, method, uri) = match &operation.integration {
+        Integration::Backend => (
+            "AWS_PROXY",
+            "POST",
+            json!(lambda_invocation_uri(backend_fn)),
+        ),
+        Integration::Lambda { uri, .. } => ("AWS_PROXY", "POST", json!(uri)),
+        Integration::HttpProxy { method, uri, .. } => ("HTTP_PROXY", method.as_str(), json!(uri)),
+    };
+    let mut integration = serde_json::Map::new();
+    integration.insert("Type".into(), json!(kind));
+    integration.insert("IntegrationHttpMethod".into(), json!(method));
+    integration.insert("Uri".into(), uri);
+    let parameters = operation.integration.request_parameters();
+    if !parameters.is_empty() {
+        integration.insert("RequestParameters".into(), mappings(parameters).into());
+    }
+    if let Integration::Lambda {
+        timeout_ms: Some(ms),
+        ..
+    }
+    | Integration::HttpProxy {
+        timeout_ms: Some(ms),
+        ..
+    } = &operation.integration
+    {
+        integration.insert("TimeoutInMillis".into(), json!(ms));
+    }
+    integration.into()
+}
+
+/// The method request parameters an integration maps from, declared on the method as API
+/// Gateway requires ("Invalid mapping expression specified" otherwise): path parameters
+/// required, headers and query strings optional.
+fn method_request_parameters(operation: &Operation) -> serde_json::Map<String, serde_json::Value> {
+    operation
+        .integration
+        .request_parameters()
+        .iter()
+        .filter_map(|(_, source)| {
+            let kind = ["path", "header", "querystring"]
+                .into_iter()
+                .find(|kind| source.starts_with(&format!("method.request.{kind}.")))?;
+            Some((source.clone(), json!(kind == "path")))
+        })
+        .collect()
 }
 
 /// The CORS preflight of one resource: an OPTIONS method with no authorizer (browsers send
@@ -933,13 +1019,19 @@ pub fn api_digest(stack: &Stack) -> String {
 /// The stage's access logs need the account's API Gateway CloudWatch role. That setting is one
 /// per account and region, so the bootstrap stack owns it and `groupgate deploy` checks it is
 /// set before deploying.
-fn deployment_and_stage(stack: &mut Stack, params: &Params, api: &Handle, deployed: &[Handle]) {
+fn deployment_and_stage(
+    stack: &mut Stack,
+    params: &Params,
+    api_doc: &Api,
+    api: &Handle,
+    deployed: &[Handle],
+) {
     let refs: Vec<&Handle> = deployed.iter().collect();
     let deployment = stack.add(
         &format!("RestApiDeployment{}", api_digest(stack)),
         Resource::new(
             "AWS::ApiGateway::Deployment",
-            json!({ "RestApiId": api.r#ref(), "Description": "groupgate petstore API" }),
+            json!({ "RestApiId": api.r#ref(), "Description": format!("groupgate {} API", api_doc.title) }),
         )
         .depends_on(&refs),
     );

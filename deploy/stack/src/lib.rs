@@ -2,8 +2,10 @@
 //! with the construct library (`groupgate-construct`), and without the AWS SDKs, so that what
 //! the stack is can be read, tested and linted offline.
 //!
-//! - [`app`]: the app stack (user pool, tables, functions, REST API, alarms) and the API's routes
-//!   and gateway responses, which the local gateway serves too;
+//! - [`api`]: the API, read from its OpenAPI document (`api/petstore.yaml` by default): its
+//!   operations, who may call them without a token, and where each is integrated;
+//! - [`app`]: the app stack (user pool, tables, functions, REST API, alarms) and the gateway
+//!   responses, which the local gateway serves too;
 //! - [`groups`]: the group definitions in `policies/`, the source of groups, roles and policies;
 //! - [`settings`]: the settings that shape the template (`deploy/groupgate.toml`);
 //! - [`assets`]: the Lambda zips and their content-addressed S3 keys;
@@ -19,6 +21,7 @@
 
 use groupgate_construct as construct;
 
+pub mod api;
 pub mod app;
 pub mod assets;
 pub mod bootstrap;
@@ -27,9 +30,10 @@ pub mod monitoring;
 pub mod outputs;
 pub mod settings;
 
+pub use api::{Api, Integration, Operation};
 pub use app::{
     DATA_RESOURCES, DEPLOYED_API_TYPES, FUNCTIONS, GATEWAY_RESPONSES, IDENTITY_HEADER,
-    POLICY_CACHE_TTL_SECONDS, ROUTES, api_digest, build, gateway_hints,
+    POLICY_CACHE_TTL_SECONDS, api_digest, build, gateway_hints,
 };
 pub use outputs::{Output, StackOutputs};
 pub use settings::Settings;

@@ -61,7 +61,7 @@ impl Output {
     /// The output's description in the template.
     pub const fn description(self) -> &'static str {
         match self {
-            Self::ApiUrl => "Base URL of the petstore API",
+            Self::ApiUrl => "Base URL of the API",
             Self::RestApiId => "The REST API's id",
             Self::StageName => "The API's stage",
             Self::Region => "Region of the stack",
@@ -200,7 +200,7 @@ mod tests {
         let settings = crate::Settings::load(&crate::Settings::default_path()).unwrap();
         let groups = crate::groups::load(&crate::groups::default_dir()).unwrap();
         let assets = crate::assets::Assets::placeholder(&crate::FUNCTIONS);
-        let template = crate::build(&groups, &assets, &settings)
+        let template = crate::build(&groups, &settings.api().unwrap(), &assets, &settings)
             .to_template()
             .unwrap();
         let written = template["Outputs"].as_object().unwrap();

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::api::{API_VARIABLE, Api, ApiError, DEFAULT_API};
+
 /// Longest authorizer result TTL API Gateway accepts.
 pub const MAX_AUTHORIZER_TTL_SECONDS: u32 = 3600;
 
@@ -40,6 +42,14 @@ pub struct Settings {
     /// Browser origins allowed to call the API (CORS); empty, no CORS is emitted.
     #[serde(default)]
     pub cors_origins: Vec<String>,
+    /// The API's OpenAPI document (`api = "..."`), relative to the checkout unless absolute;
+    /// `GROUPGATE_API` and `--api` override it. Default: the petstore's, [`DEFAULT_API`].
+    #[serde(rename = "api", default = "default_api_file")]
+    pub api_file: PathBuf,
+}
+
+fn default_api_file() -> PathBuf {
+    PathBuf::from(DEFAULT_API)
 }
 
 /// Stage throttling: steady requests per second, and the burst above it.
@@ -60,6 +70,8 @@ pub struct Overrides {
     pub throttle_burst_limit: Option<u32>,
     /// Replaces the file's list when given.
     pub cors_origins: Option<Vec<String>>,
+    /// The API's document (`--api`).
+    pub api_file: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,10 +97,24 @@ impl Settings {
             path: path.to_owned(),
             error,
         })?;
-        Self::parse(&text).map_err(|message| SettingsError::Invalid {
+        let mut settings = Self::parse(&text).map_err(|message| SettingsError::Invalid {
             path: path.to_owned(),
             message,
-        })
+        })?;
+        if let Some(file) = std::env::var_os(API_VARIABLE).filter(|v| !v.is_empty()) {
+            settings.api_file = PathBuf::from(file);
+        }
+        Ok(settings)
+    }
+
+    /// Where the API's document is: `api_file` from the checkout's root unless absolute.
+    pub fn api_path(&self) -> PathBuf {
+        checkout_root().join(&self.api_file)
+    }
+
+    /// Reads and checks the API's document.
+    pub fn api(&self) -> Result<Api, ApiError> {
+        Api::load(&self.api_path())
     }
 
     /// Parses and checks settings; the error says which setting is wrong and why.
@@ -108,7 +134,9 @@ impl Settings {
             throttle_rate_limit,
             throttle_burst_limit,
             cors_origins,
+            api_file,
         } = overrides;
+        settings.api_file = api_file.unwrap_or(settings.api_file);
         settings.cors_origins = cors_origins.unwrap_or(settings.cors_origins);
         settings.stage = stage.unwrap_or(settings.stage);
         settings.authorizer_ttl_seconds =

@@ -27,9 +27,15 @@ const STACK_NAME: &str = "groupgate";
 fn templates() -> Vec<(&'static str, Value)> {
     let groups = groups::load(&groups::default_dir()).unwrap();
     let settings = stack::Settings::load(&stack::Settings::default_path()).unwrap();
-    let app = stack::build(&groups, &Assets::placeholder(&stack::FUNCTIONS), &settings)
-        .to_template()
-        .unwrap();
+    let api = settings.api().unwrap();
+    let app = stack::build(
+        &groups,
+        &api,
+        &Assets::placeholder(&stack::FUNCTIONS),
+        &settings,
+    )
+    .to_template()
+    .unwrap();
     let bootstrap = bootstrap::build().to_template().unwrap();
     vec![("app", app), ("bootstrap", bootstrap)]
 }

@@ -18,15 +18,29 @@ fn fixture_groups() -> Vec<groups::GroupDefinition> {
     groups::load(std::path::Path::new(dir)).unwrap()
 }
 
+/// The tests' own copy of the petstore's API (see `shared/testkit/fixtures/README.md`).
+fn fixture_api() -> stack::Api {
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/testkit/fixtures/api/petstore.yaml"
+    );
+    stack::Api::load(std::path::Path::new(file)).unwrap()
+}
+
 fn settings() -> stack::Settings {
     stack::Settings::load(&stack::Settings::default_path()).unwrap()
 }
 
 fn template_with(settings: &stack::Settings) -> Value {
     let groups = fixture_groups();
-    stack::build(&groups, &Assets::placeholder(&stack::FUNCTIONS), settings)
-        .to_template()
-        .unwrap()
+    stack::build(
+        &groups,
+        &fixture_api(),
+        &Assets::placeholder(&stack::FUNCTIONS),
+        settings,
+    )
+    .to_template()
+    .unwrap()
 }
 
 fn deployment_id(t: &Value) -> String {
@@ -45,6 +59,7 @@ fn template() -> Value {
     let groups = fixture_groups();
     stack::build(
         &groups,
+        &fixture_api(),
         &Assets::placeholder(&stack::FUNCTIONS),
         &stack::Settings::load(&stack::Settings::default_path()).unwrap(),
     )
@@ -338,7 +353,7 @@ fn every_method_is_behind_the_request_authorizer() {
         .values()
         .filter(|r| r["Type"] == "AWS::ApiGateway::Method")
         .collect();
-    assert_eq!(methods.len(), stack::ROUTES.len());
+    assert_eq!(methods.len(), fixture_api().operations.len());
     for m in methods {
         assert_eq!(m["Properties"]["AuthorizationType"], "CUSTOM");
         assert_eq!(
@@ -427,7 +442,12 @@ fn changing_the_authorizer_ttl_or_a_gateway_response_makes_a_new_deployment() {
     // The deployment is named by the digest of the API's deployed parts, gateway responses
     // among them.
     let groups = fixture_groups();
-    let mut built = stack::build(&groups, &Assets::placeholder(&stack::FUNCTIONS), &base);
+    let mut built = stack::build(
+        &groups,
+        &fixture_api(),
+        &Assets::placeholder(&stack::FUNCTIONS),
+        &base,
+    );
     assert_eq!(
         before,
         format!("RestApiDeployment{}", stack::api_digest(&built))
@@ -581,7 +601,7 @@ fn of_type<'a>(t: &'a Value, kind: &str) -> Vec<(&'a String, &'a Value)> {
 fn without_origins_no_cors_is_emitted() {
     let t = template();
     let methods = of_type(&t, "AWS::ApiGateway::Method");
-    assert_eq!(methods.len(), stack::ROUTES.len());
+    assert_eq!(methods.len(), fixture_api().operations.len());
     assert!(
         methods
             .iter()
@@ -606,7 +626,9 @@ fn with_origins_each_resource_gets_an_unauthenticated_preflight_that_checks_the_
         .into_iter()
         .filter(|(_, m)| m["Properties"]["HttpMethod"] == "OPTIONS")
         .collect();
-    let paths: std::collections::BTreeSet<&str> = stack::ROUTES.iter().map(|(_, p)| *p).collect();
+    let api = fixture_api();
+    let paths: std::collections::BTreeSet<&str> =
+        api.operations.iter().map(|o| o.path.as_str()).collect();
     assert_eq!(
         preflights.len(),
         paths.len(),
@@ -861,10 +883,12 @@ fn alarms_watch_the_authorizer_and_the_api_and_notify_only_when_an_email_is_give
 fn the_products_own_groups_each_become_a_cognito_group_and_a_bounded_role() {
     let groups = groups::load(&groups::default_dir()).unwrap();
     assert!(!groups.is_empty(), "policies/ defines no group");
+    let settings = settings();
     let t = stack::build(
         &groups,
+        &settings.api().unwrap(),
         &Assets::placeholder(&stack::FUNCTIONS),
-        &settings(),
+        &settings,
     )
     .to_template()
     .unwrap();

@@ -360,6 +360,10 @@ pub async fn policy_table(
 /// `policies/` never moves a test that names or counts groups (see `fixtures/README.md`).
 pub const FIXTURE_POLICIES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/policies");
 
+/// The tests' own copy of the petstore's API document (`api/petstore.yaml`), for tests that
+/// name or count routes.
+pub const FIXTURE_API: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/api/petstore.yaml");
+
 /// The access matrix of [`FIXTURE_POLICIES`], as `groupgate simulate --expect` reads it.
 pub const FIXTURE_ACCESS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/access.json");
 

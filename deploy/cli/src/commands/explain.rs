@@ -67,7 +67,7 @@ pub struct Args {
 
 /// Explains the request with the settings file's stage.
 pub async fn run(args: Args) -> anyhow::Result<Outcome> {
-    let stage = args.settings.load()?.stage;
+    let (settings, api) = args.settings.load_with_api()?;
     let options = Options {
         token: args.token,
         groups: args.groups,
@@ -83,7 +83,8 @@ pub async fn run(args: Args) -> anyhow::Result<Outcome> {
         stack: args.stack,
         stack_file: args.stack_file,
         json: args.format == Format::Json,
-        stage,
+        stage: settings.stage,
+        api,
     };
     explain::run(options).await?;
     Ok(Outcome::Done)

@@ -21,6 +21,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::exit::Outcome;
+use crate::stack::Api;
 use crate::stack::settings::{Overrides, Settings};
 
 /// groupgate, the operator's tool: the stack as code (synth), the bootstrap stack, deploys,
@@ -129,6 +130,7 @@ struct SettingsArgs {
 
 impl SettingsArgs {
     fn load(self) -> anyhow::Result<Settings> {
+        let api_file = self.toolbox.api_file()?;
         let overrides = Overrides {
             stage: self.toolbox.stage,
             authorizer_ttl_seconds: self.toolbox.authorizer_ttl,
@@ -136,6 +138,7 @@ impl SettingsArgs {
             throttle_rate_limit: self.throttle_rate,
             throttle_burst_limit: self.throttle_burst,
             cors_origins: (!self.cors_origins.is_empty()).then_some(self.cors_origins),
+            api_file,
         };
         Ok(Settings::load_with(&self.toolbox.settings_file, overrides)?)
     }
@@ -155,16 +158,37 @@ struct ToolboxSettingsArgs {
     /// Seconds API Gateway caches an authorizer result per token (0 to 3600; 0 turns it off).
     #[arg(long)]
     authorizer_ttl: Option<u32>,
+    /// The API's OpenAPI 3.0 document, JSON or YAML (default: GROUPGATE_API, else the
+    /// settings' `api`).
+    #[arg(long, value_name = "FILE")]
+    api: Option<PathBuf>,
 }
 
 impl ToolboxSettingsArgs {
     fn load(self) -> anyhow::Result<Settings> {
         let overrides = Overrides {
+            api_file: self.api_file()?,
             stage: self.stage,
             authorizer_ttl_seconds: self.authorizer_ttl,
             ..Overrides::default()
         };
         Ok(Settings::load_with(&self.settings_file, overrides)?)
+    }
+
+    /// The settings and the API they name, read and checked.
+    fn load_with_api(self) -> anyhow::Result<(Settings, Api)> {
+        let settings = self.load()?;
+        let api = settings.api()?;
+        Ok((settings, api))
+    }
+
+    /// `--api`, from the current folder (the settings file's `api` is from the checkout's root).
+    fn api_file(&self) -> anyhow::Result<Option<PathBuf>> {
+        self.api
+            .as_deref()
+            .map(std::path::absolute)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("`--api`: {e}"))
     }
 }
 

@@ -37,9 +37,9 @@ pub struct Args {
 /// Prints the matrix; with `--expect`, fails when it differs from the access file (unless
 /// `--update` rewrites the file).
 pub async fn run(args: Args) -> anyhow::Result<Outcome> {
-    let settings = args.settings.load()?;
+    let (settings, api) = args.settings.load_with_api()?;
     let catalogue = toolbox::load(&args.policies, args.table.as_deref()).await?;
-    let cells = simulate::matrix(&catalogue, &settings.stage)?;
+    let cells = simulate::matrix(&catalogue, &api, &settings.stage)?;
     let access = match &args.expect {
         Some(path) => Some((path.as_path(), simulate::AccessFile::load(path)?)),
         None => None,

@@ -41,7 +41,7 @@ pub struct Args {
 
 /// Prints every finding and a count; fails on an error (or, with `--strict`, a warning).
 pub async fn run(args: Args) -> anyhow::Result<Outcome> {
-    let settings = args.settings.load()?;
+    let (settings, api) = args.settings.load_with_api()?;
     let table = match (args.table, &args.stack) {
         (Some(table), _) => Some(table),
         (None, Some(name)) => {
@@ -67,6 +67,7 @@ pub async fn run(args: Args) -> anyhow::Result<Outcome> {
     };
     let context = validate::Context {
         stage: &settings.stage,
+        api: &api,
         cached: settings.authorizer_ttl_seconds > 0,
         live_groups: live,
         live_invalid,

@@ -34,7 +34,13 @@ pub async fn provision_emulator(
     settings: &Settings,
 ) -> anyhow::Result<()> {
     let groups = groups::load(policies)?;
-    let definition = stack::build(&groups, &Assets::placeholder(&stack::FUNCTIONS), settings);
+    let api = settings.api()?;
+    let definition = stack::build(
+        &groups,
+        &api,
+        &Assets::placeholder(&stack::FUNCTIONS),
+        settings,
+    );
     let cors_origins = settings
         .allowed_origins()
         .map_err(anyhow::Error::msg)?
@@ -78,11 +84,13 @@ pub async fn serve_gateway(
     invoke_url: String,
     settings: &Settings,
 ) -> anyhow::Result<()> {
+    let api = settings.api()?;
     let config = GatewayConfig {
         stage: settings.stage.clone(),
-        routes: stack::ROUTES
+        routes: api
+            .operations
             .iter()
-            .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+            .map(|o| (o.method.clone(), o.path.clone()))
             .collect(),
         authorizer_ttl: Duration::from_secs(settings.authorizer_ttl_seconds.into()),
         identity_header: stack::IDENTITY_HEADER.to_owned(),

@@ -227,7 +227,8 @@ async fn update_stack(
     groups: &[GroupDefinition],
 ) -> anyhow::Result<(cloudformation::Deployed, Vec<String>)> {
     let assets = Assets::from_dir(request.assets_dir, &stack::FUNCTIONS)?;
-    let mut template = stack::build(groups, &assets, request.settings).to_template()?;
+    let api = request.settings.api()?;
+    let mut template = stack::build(groups, &api, &assets, request.settings).to_template()?;
     let parameters = parameters(&template, bootstrapped, request.parameters)?;
     let synthesized = serde_json::to_string(&template)?;
     let cfn = aws_sdk_cloudformation::Client::new(aws);

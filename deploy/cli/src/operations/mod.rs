@@ -47,11 +47,12 @@ pub fn synth(
     settings: &Settings,
 ) -> anyhow::Result<()> {
     let groups = groups::load(policies)?;
+    let api = settings.api()?;
     let assets = match assets_dir {
         Some(dir) => Assets::from_dir(dir, &stack::FUNCTIONS)?,
         None => Assets::placeholder(&stack::FUNCTIONS),
     };
-    let template = stack::build(&groups, &assets, settings).to_template()?;
+    let template = stack::build(&groups, &api, &assets, settings).to_template()?;
     write_json(&out.join("template.json"), &template)?;
     write_json(&out.join("assets.json"), &serde_json::to_value(&assets)?)?;
     println!(

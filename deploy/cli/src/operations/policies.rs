@@ -168,6 +168,7 @@ async fn check_template(
         .with_context(|| format!("{name}: the deployed template is not JSON"))?;
     let wanted = stack::build(
         groups,
+        &request.settings.api()?,
         &Assets::placeholder(&stack::FUNCTIONS),
         request.settings,
     )
@@ -265,7 +266,7 @@ mod tests {
              [throttle]\nrate_limit = 100.0\nburst_limit = 200\n",
         )
         .unwrap();
-        stack::build(groups, assets, &settings)
+        stack::build(groups, &settings.api().unwrap(), assets, &settings)
             .to_template()
             .unwrap()
     }

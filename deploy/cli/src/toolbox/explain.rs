@@ -18,6 +18,7 @@ use super::simulate::NO_GROUP;
 use super::{Catalogue, Evaluation, Request, routes};
 use crate::description::StackDescription;
 use crate::exit::{Undecided, UsageError};
+use crate::stack::Api;
 
 /// Where `explain` reads the caller's token, unless `--token -` says stdin. Never a flag's value:
 /// other users of the machine can read a process's command line (`ps`, `/proc/PID/cmdline`).
@@ -262,6 +263,7 @@ fn refused(
 
 /// Explains `request` for a caller in `groups`, with `preface` (the token's checks) first.
 pub fn explain(
+    api: &Api,
     catalogue: &Catalogue,
     groups: &[String],
     request: &Request,
@@ -281,7 +283,7 @@ pub fn explain(
         }
         _ => (None, None),
     };
-    let (route, status) = caller_status(&mut text, request, decision.is_allow());
+    let (route, status) = caller_status(&mut text, api, request, decision.is_allow());
     let _ = writeln!(
         text,
         "decision: {} ({status}): {}",
@@ -305,7 +307,7 @@ pub fn explain(
             decision.as_str()
         );
     }
-    let reachable = write_reachable(&mut text, catalogue, groups, request)?;
+    let reachable = write_reachable(&mut text, api, catalogue, groups, request)?;
     let _ = writeln!(
         text,
         "returned to API Gateway (action {INVOKE_ACTION}):\n{}",
@@ -331,10 +333,25 @@ pub fn explain(
 }
 
 /// The API's route for `request` and the status its caller would see; a method the API does
-/// not have is API Gateway's 403 whatever the policies say, with a warning in `text`.
-fn caller_status(text: &mut String, request: &Request, allow: bool) -> (Option<&'static str>, u16) {
-    let route = super::route_of(&request.method, &request.path);
-    let status = match route {
+/// not have is API Gateway's 403 whatever the policies say, and a public one is reached by
+/// anyone, each with a warning in `text`.
+fn caller_status<'a>(
+    text: &mut String,
+    api: &'a Api,
+    request: &Request,
+    allow: bool,
+) -> (Option<&'a str>, u16) {
+    let operation = api.route_of(&request.method, &request.path);
+    let route = operation.map(|o| o.path.as_str());
+    let status = match operation {
+        Some(o) if o.public => {
+            let _ = writeln!(
+                text,
+                "warning: {} {} is public (`security: []` in the API's document): no authorizer runs, so anyone reaches it whatever the policies say",
+                request.method, o.path
+            );
+            super::usual_status(true, &request.method)
+        }
         Some(_) => super::usual_status(allow, &request.method),
         None => {
             let _ = writeln!(
@@ -424,13 +441,14 @@ fn matching_pattern(catalogue: &Catalogue, origin: &Origin<'_>, arn: &str) -> Op
 /// What `groups` can reach: every route of the API, decided; also returned for the JSON report.
 fn write_reachable(
     text: &mut String,
+    api: &Api,
     catalogue: &Catalogue,
     groups: &[String],
     request: &Request,
 ) -> anyhow::Result<Vec<Value>> {
     let _ = writeln!(text, "what these groups can reach:");
     let mut reachable = Vec::new();
-    for (method, route, path) in routes() {
+    for (method, route, path) in routes(api) {
         let other = Request {
             method: method.clone(),
             path,
@@ -464,6 +482,8 @@ pub struct Options {
     pub stack_file: Option<std::path::PathBuf>,
     pub json: bool,
     pub stage: String,
+    /// The API the request is made to.
+    pub api: Api,
 }
 
 /// Runs `explain` and prints its report once it decided (allow, deny or unauthorized); an
@@ -477,7 +497,7 @@ pub async fn run(args: Options) -> anyhow::Result<()> {
         stage: args.stage.clone(),
     };
     request.method_arn()?;
-    refuse_stage_prefix(&request)?;
+    refuse_stage_prefix(&args.api, &request)?;
     let catalogue = super::load(&args.policies, args.table.as_deref()).await?;
     let now = args.now.unwrap_or_else(|| {
         std::time::SystemTime::now()
@@ -501,7 +521,7 @@ pub async fn run(args: Options) -> anyhow::Result<()> {
         }
         Caller::Groups(groups) => (groups, Vec::new()),
     };
-    let report = explain(&catalogue, &groups, &request, &preface)?;
+    let report = explain(&args.api, &catalogue, &groups, &request, &preface)?;
     report.print(args.json);
     Ok(())
 }
@@ -509,14 +529,14 @@ pub async fn run(args: Options) -> anyhow::Result<()> {
 /// `--path` is the path after the stage: a path that only names a route once the settings'
 /// stage is taken off its front was given with the stage, and would be explained as another
 /// (nonexistent) path.
-fn refuse_stage_prefix(request: &Request) -> anyhow::Result<()> {
+fn refuse_stage_prefix(api: &Api, request: &Request) -> anyhow::Result<()> {
     let prefix = format!("/{}", request.stage);
     let Some(rest) = request.path.strip_prefix(&prefix) else {
         return Ok(());
     };
     if rest.starts_with('/')
-        && super::route_of(&request.method, &request.path).is_none()
-        && super::route_of(&request.method, rest).is_some()
+        && super::route_of(api, &request.method, &request.path).is_none()
+        && super::route_of(api, &request.method, rest).is_some()
     {
         return Err(anyhow::Error::new(crate::exit::UsageError(format!(
             "`--path` is the path after the stage: give `{rest}` (the stage `{}` comes from the settings)",

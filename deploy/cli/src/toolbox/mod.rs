@@ -27,7 +27,7 @@ use groupgate_shared::{
 use serde_json::Value;
 
 use crate::exit::{Undecided, UsageError};
-use crate::stack::{self, groups};
+use crate::stack::{Api, groups};
 
 /// The method ARN's fixed parts offline: policies match them with wildcards, and the tools
 /// say so when one does not.
@@ -178,16 +178,10 @@ impl Evaluation {
 }
 
 /// The route of the API that serves `method` on `path` (a path after the stage), as API
-/// Gateway matches it: a `{name}` segment takes any one non-empty segment. None when the API
-/// has no such method there, which API Gateway answers with 403 `Missing Authentication Token`
-/// before any authorizer runs.
-pub fn route_of(method: &str, path: &str) -> Option<&'static str> {
-    stack::ROUTES
-        .iter()
-        .find(|(m, route)| {
-            *m == method && groupgate_shared::route::path_parameters(route, path).is_some()
-        })
-        .map(|(_, route)| *route)
+/// Gateway matches it. None when the API has no such method there, which API Gateway answers
+/// with 403 `Missing Authentication Token` before any authorizer runs.
+pub fn route_of<'a>(api: &'a Api, method: &str, path: &str) -> Option<&'a str> {
+    api.route_of(method, path).map(|o| o.path.as_str())
 }
 
 /// The status a call usually ends in: 201 for an allowed POST (the API's POSTs create), 200
@@ -200,26 +194,45 @@ pub fn usual_status(allow: bool, method: &str) -> u16 {
     }
 }
 
-/// The API's routes as (method, route, path asked): each path parameter takes a sample value.
-/// The unauthenticated CORS preflights are not routes of the access rules.
-pub fn routes() -> Vec<(String, String, String)> {
-    stack::ROUTES
-        .iter()
-        .map(|(method, route)| {
-            let path = route
-                .split('/')
-                .map(|part| {
-                    if part.starts_with('{') && part.ends_with('}') {
-                        SAMPLE_PARAMETER
-                    } else {
-                        part
-                    }
+/// The methods an `ANY` operation is asked with: those a caller's policy is usually written for
+/// (a method ARN names the request's own method, never `ANY`).
+const ANY_METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+
+/// The API's routes as (method, route, path asked): each path parameter takes a sample value,
+/// an `ANY` operation is asked with each of [`ANY_METHODS`] it does not have on its own. The
+/// unauthenticated CORS preflights are not routes of the access rules.
+pub fn routes(api: &Api) -> Vec<(String, String, String)> {
+    let mut routes = Vec::new();
+    for operation in &api.operations {
+        let path = operation
+            .path
+            .split('/')
+            .map(|part| {
+                if part.starts_with('{') && part.ends_with('}') {
+                    SAMPLE_PARAMETER
+                } else {
+                    part
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        let methods: Vec<&str> = if operation.method == "ANY" {
+            ANY_METHODS
+                .into_iter()
+                .filter(|m| {
+                    !api.operations
+                        .iter()
+                        .any(|o| o.path == operation.path && o.method == *m)
                 })
-                .collect::<Vec<_>>()
-                .join("/");
-            ((*method).to_owned(), (*route).to_owned(), path)
-        })
-        .collect()
+                .collect()
+        } else {
+            vec![operation.method.as_str()]
+        };
+        for method in methods {
+            routes.push((method.to_owned(), operation.path.clone(), path.clone()));
+        }
+    }
+    routes
 }
 
 /// Reads the policies from `table` when given (the local stack's emulator when it names one

@@ -12,9 +12,14 @@ use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
 use super::{Catalogue, Evaluation, Request, routes};
+use crate::stack::Api;
 
 /// How the user in no group is named in the matrix.
 pub const NO_GROUP: &str = "(no group)";
+
+/// Why anyone reaches a public operation: API Gateway calls no authorizer for it.
+pub const PUBLIC: &str =
+    "public: the API's document gives it `security: []`, so no authorizer runs";
 
 /// One cell: a group (or none) on a route.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,13 +46,24 @@ impl Cell {
 }
 
 /// Every group and no group against every route, in that order.
-pub fn matrix(catalogue: &Catalogue, stage: &str) -> anyhow::Result<Vec<Cell>> {
+pub fn matrix(catalogue: &Catalogue, api: &Api, stage: &str) -> anyhow::Result<Vec<Cell>> {
     let mut who: Vec<Option<&str>> = catalogue.names().into_iter().map(Some).collect();
     who.push(None);
     let mut cells = Vec::new();
     for group in who {
         let names: Vec<String> = group.map(str::to_owned).into_iter().collect();
-        for (method, route, path) in routes() {
+        for (method, route, path) in routes(api) {
+            if api.route_of(&method, &path).is_some_and(|o| o.public) {
+                cells.push(Cell {
+                    group: group.unwrap_or(NO_GROUP).to_owned(),
+                    method,
+                    route,
+                    path,
+                    allow: true,
+                    reason: PUBLIC.to_owned(),
+                });
+                continue;
+            }
             let request = Request {
                 method: method.clone(),
                 path: path.clone(),
@@ -235,10 +251,13 @@ pub fn render(
             groups.push(&cell.group);
         }
     }
-    let routes: Vec<String> = super::routes()
-        .into_iter()
-        .map(|(m, r, _)| format!("{m} {r}"))
-        .collect();
+    let mut routes: Vec<String> = Vec::new();
+    for cell in cells {
+        let key = cell.route_key();
+        if !routes.contains(&key) {
+            routes.push(key);
+        }
+    }
     let decision = |group: &str, route: &str| {
         cells
             .iter()

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use groupgate_shared::{ConditionBlock, Effect, INVOKE_ACTION, PolicyDocument, Statement};
 
 use super::{Request, routes};
+use crate::stack::Api;
 use crate::stack::groups::GroupDefinition;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -93,6 +94,8 @@ fn escape_property(text: &str) -> String {
 /// What `validate` checks the policies against.
 pub struct Context<'a> {
     pub stage: &'a str,
+    /// The API whose routes the statements are judged over.
+    pub api: &'a Api,
     /// Whether API Gateway caches authorizer results (a TTL above 0).
     pub cached: bool,
     /// The groups of the live table, when one was given.
@@ -110,7 +113,7 @@ pub fn validate(dir: &Path, context: &Context<'_>) -> anyhow::Result<Vec<Finding
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     paths.sort();
-    let arns = route_arns(context.stage);
+    let arns = route_arns(context.api, context.stage);
     let mut findings = Vec::new();
     let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
     for path in &paths {
@@ -229,8 +232,8 @@ fn parse(path: &Path, findings: &mut Vec<Finding>) -> Option<GroupDefinition> {
 }
 
 /// The method ARNs of the API's routes on `stage`.
-fn route_arns(stage: &str) -> Vec<(String, String)> {
-    routes()
+fn route_arns(api: &Api, stage: &str) -> Vec<(String, String)> {
+    routes(api)
         .into_iter()
         .filter_map(|(method, route, path)| {
             let request = Request {
