@@ -24,12 +24,12 @@ describe() {
     bench) echo "the warm decision's instruction budget, memory held flat, cold starts (valgrind)" ;;
     templates) echo "both templates synthesized twice to the same bytes, cfn-lint, checkov" ;;
     fuzz) echo "each fuzz target for 10 s (scripts/fuzz.sh all 10)" ;;
-    toolbox) echo "groupgate validate, simulate --expect deploy/access.json, and a policy author adding a group (scripts/policy-author.sh)" ;;
+    toolbox) echo "groupgate validate, simulate --expect deploy/access.json, a policy author adding a group (scripts/policy-author.sh), the clinic example API offline (scripts/clinic.sh offline)" ;;
     docs) echo "the CLI reference is current, the README is a front page, the book builds (mdBook), no broken link" ;;
     pipeline) echo "shellcheck, actionlint, the workflow rules, the scripts' JSON readers, cache-trim, the deploy route" ;;
     build) echo "the arm64 Lambda zips and the tool (scripts/pipeline/build.sh), zipped twice to the same bytes" ;;
     acceptance) echo "the deploy rehearsal and the policy-only deploy rehearsal against moto" ;;
-    local) echo "the local stack (scripts/dev.sh): smoke, deployed-smoke, browser CORS, explain and policy-follow tests" ;;
+    local) echo "the local stack (scripts/dev.sh): smoke, deployed-smoke, browser CORS, explain and policy-follow tests; then the clinic example API on it (scripts/clinic.sh local)" ;;
     *) return 1 ;;
   esac
 }
@@ -132,6 +132,10 @@ stage_toolbox() {
   "$ROOT/scripts/policy-author.sh" >"$LOGS/policy-author-run.log" 2>&1 ||
     fail "adding a group broke a check (scripts/policy-author.sh)" "$LOGS/policy-author-run.log"
   tail -n 1 "$LOGS/policy-author-run.log" | sed 's/^/    /'
+  say "a second API, not the petstore, offline: synth, cfn-lint, a bad document refused, validate, simulate (scripts/clinic.sh offline)"
+  "$ROOT/scripts/clinic.sh" offline 2>&1 | tee "$LOGS/clinic-offline.log" ||
+    fail "the clinic example API (scripts/clinic.sh offline)" "$LOGS/clinic-offline.log"
+  COUNTED+=("$LOGS/clinic-offline.log")
 }
 
 stage_docs() {
@@ -289,6 +293,11 @@ stage_local() {
     curl -s -o /dev/null --max-time 2 "$url" && fail "$url still answers after scripts/dev.sh stopped" "$LOGS/dev.log"
   done
   [ "$smoke_status" -eq 0 ] || fail "smoke tests (logs: .local/logs/smoke.log, smoke-deployed.log, browser.log, explain.log, follow.log)"
+
+  say "a second API on the local stack: the clinic example behind its own service (scripts/clinic.sh local)"
+  "$ROOT/scripts/clinic.sh" local 2>&1 | tee "$LOGS/clinic-local.log" ||
+    fail "the clinic example API on the local stack (scripts/clinic.sh local)" "$LOGS/clinic-local.log"
+  COUNTED+=("$LOGS/clinic-local.log")
 }
 
 # mdBook, pinned: the one on PATH when it is that version, else installed into .local/tools.
