@@ -13,6 +13,10 @@
 # Environment:
 #   GROUPGATE_POLICIES=DIR              the group definitions (default: the checkout's policies/);
 #                                       the smoke tests edit a copy, never the repository's files.
+#   GROUPGATE_API=FILE                  the API's OpenAPI document (default: deploy/groupgate.toml's
+#                                       `api`, the petstore's api/petstore.yaml): its routes, which
+#                                       need no token, and where each goes (the backend function,
+#                                       or an http_proxy URL of a service you run).
 # And each overriding deploy/groupgate.toml as the same `synth` flag would:
 #   GROUPGATE_ASSUME_GROUP_ROLE=false   the backend acts with its own credentials;
 #   GROUPGATE_AUTHORIZER_TTL=SECONDS    the gateway's authorizer cache TTL;
@@ -38,6 +42,12 @@ export PATH="$VENV/bin:$PATH"
 POLICIES_DIR=$(cd "${GROUPGATE_POLICIES:-$ROOT/policies}" && pwd) ||
   fail "GROUPGATE_POLICIES: no folder ${GROUPGATE_POLICIES:-}"
 export GROUPGATE_POLICIES="$POLICIES_DIR"
+if [ -n "${GROUPGATE_API:-}" ]; then
+  [ -f "$GROUPGATE_API" ] || fail "GROUPGATE_API: no file $GROUPGATE_API"
+  GROUPGATE_API="$(cd "$(dirname "$GROUPGATE_API")" && pwd)/$(basename "$GROUPGATE_API")"
+  export GROUPGATE_API
+  say "serving the API of $GROUPGATE_API"
+fi
 
 if [ "${GROUPGATE_RELEASE:-0}" = 1 ]; then
   say "building the tool with the tool profile (optimised; log: .local/logs/build.log)"

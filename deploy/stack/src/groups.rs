@@ -8,9 +8,11 @@ use groupgate_shared::PolicyDocument;
 use serde::Deserialize;
 
 /// What a group's IAM role may do on the pets table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DataAccess {
+    /// Also when the definition does not say: an API other than the petstore has no pets table.
+    #[default]
     None,
     Read,
     ReadWrite,
@@ -39,6 +41,7 @@ pub struct GroupDefinition {
     pub group: String,
     pub precedence: u32,
     pub description: String,
+    #[serde(default)]
     pub pets_table: DataAccess,
     /// The API policy, as written (validated with the shared parser on load).
     pub policy: serde_json::Value,
@@ -217,6 +220,17 @@ mod tests {
         let names: Vec<_> = groups.iter().map(|g| g.group.as_str()).collect();
         assert_eq!(names, ["admin", "pet-veterinarian", "pet-viewer"]);
         assert_eq!(groups[1].logical_name(), "PetVeterinarian");
+    }
+
+    #[test]
+    fn a_definition_without_pets_table_gives_its_role_no_access_to_it() {
+        let ok_policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"execute-api:Invoke","Resource":"*"}]}"#;
+        let text = format!(
+            r#"{{"group":"g","precedence":1,"description":"d","policy":{ok_policy}}}"#
+        );
+        let definition = GroupDefinition::parse(Path::new("policies/g.json"), &text).unwrap();
+        assert_eq!(definition.pets_table, DataAccess::None);
+        assert!(definition.pets_table.actions().is_empty());
     }
 
     #[test]

@@ -112,9 +112,21 @@ impl Settings {
         checkout_root().join(&self.api_file)
     }
 
-    /// Reads and checks the API's document.
+    /// Reads and checks the API's document, with these settings: with CORS origins, the stack
+    /// answers every resource's preflight itself, so the document may not have an OPTIONS
+    /// operation of its own.
     pub fn api(&self) -> Result<Api, ApiError> {
-        Api::load(&self.api_path())
+        let api = Api::load(&self.api_path())?;
+        if let Some(options) = api.operations.iter().find(|o| o.method == "OPTIONS")
+            && !self.cors_origins.is_empty()
+        {
+            return Err(ApiError {
+                file: api.file.clone(),
+                pointer: format!("/paths/{}/options", options.path.replace('~', "~0").replace('/', "~1")),
+                message: "with `cors_origins` set, groupgate answers each resource's CORS preflight itself: remove this OPTIONS operation or the origins".to_owned(),
+            });
+        }
+        Ok(api)
     }
 
     /// Parses and checks settings; the error says which setting is wrong and why.

@@ -916,3 +916,118 @@ fn the_products_own_groups_each_become_a_cognito_group_and_a_bounded_role() {
         "one role per function and per group"
     );
 }
+
+/// The clinic example's document with one more operation, integrated with a Lambda function of
+/// another stack.
+fn clinic_with_a_lambda() -> stack::Api {
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/clinic/api.yaml"
+    );
+    let text = std::fs::read_to_string(file).unwrap().replace(
+        "  /clinic/health:",
+        "  /clinic/invoices:\n    get:\n      x-amazon-apigateway-integration:\n        type: aws_proxy\n        httpMethod: POST\n        uri: arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:invoices/invocations\n        timeoutInMillis: 5000\n  /clinic/health:",
+    );
+    stack::Api::parse(std::path::Path::new(file), &text).unwrap()
+}
+
+#[test]
+fn another_api_document_shapes_the_methods_their_integrations_and_who_needs_a_token() {
+    let api = clinic_with_a_lambda();
+    let t = stack::build(
+        &fixture_groups(),
+        &api,
+        &Assets::placeholder(&stack::FUNCTIONS),
+        &settings(),
+    )
+    .to_template()
+    .unwrap();
+    let methods = of_type(&t, "AWS::ApiGateway::Method");
+    assert_eq!(methods.len(), api.operations.len());
+
+    // `security: []`: no authorizer at all; everything else behind it.
+    let health = &resource(&t, "ApiClinicHealthGet")["Properties"];
+    assert_eq!(health["AuthorizationType"], "NONE");
+    assert!(health.get("AuthorizerId").is_none(), "{health}");
+    for (id, m) in &methods {
+        if *id != "ApiClinicHealthGet" {
+            assert_eq!(m["Properties"]["AuthorizationType"], "CUSTOM", "{id}");
+            assert_eq!(
+                m["Properties"]["AuthorizerId"],
+                json!({"Ref": "ApiAuthorizer"})
+            );
+        }
+    }
+
+    // http_proxy: the URL, the method, the identity and path mappings, and the path parameter
+    // declared on the method so API Gateway accepts the mapping.
+    let one = &resource(&t, "ApiClinicVisitsVisitIdGet")["Properties"];
+    assert_eq!(
+        one["RequestParameters"],
+        json!({"method.request.path.visitId": true})
+    );
+    let integration = &one["Integration"];
+    assert_eq!(integration["Type"], "HTTP_PROXY");
+    assert_eq!(integration["IntegrationHttpMethod"], "GET");
+    assert_eq!(integration["Uri"], "http://127.0.0.1:18484/visits/{id}");
+    assert_eq!(
+        integration["RequestParameters"]["integration.request.header.X-Caller-Sub"],
+        "context.authorizer.sub"
+    );
+    assert_eq!(
+        integration["RequestParameters"]["integration.request.path.id"],
+        "method.request.path.visitId"
+    );
+
+    // aws_proxy to another stack's function: its URI as written, its timeout, and no
+    // permission added for it (the function's owner grants API Gateway the invoke).
+    let invoices = &resource(&t, "ApiClinicInvoicesGet")["Properties"]["Integration"];
+    assert_eq!(invoices["Type"], "AWS_PROXY");
+    assert_eq!(invoices["IntegrationHttpMethod"], "POST");
+    assert_eq!(invoices["TimeoutInMillis"], 5000);
+    assert!(
+        invoices["Uri"]
+            .as_str()
+            .unwrap()
+            .ends_with(":function:invoices/invocations")
+    );
+    let permissions = of_type(&t, "AWS::Lambda::Permission");
+    assert!(
+        permissions
+            .iter()
+            .all(|(_, p)| !p["Properties"].to_string().contains("function:invoices")),
+        "{permissions:?}"
+    );
+
+    // The API is named and described from the document; another document is another deployment.
+    let rest = &resource(&t, "RestApi")["Properties"];
+    assert_eq!(rest["Name"], json!({"Fn::Sub": "${AWS::StackName}-clinic"}));
+    assert_eq!(
+        rest["Description"],
+        "A vet clinic's visits, authorized by Cognito groups"
+    );
+    assert_ne!(deployment_id(&t), deployment_id(&template()));
+}
+
+#[test]
+fn with_cors_origins_an_options_operation_of_the_document_is_refused() {
+    let dir = std::env::temp_dir().join(format!("groupgate-api-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("api.yaml");
+    std::fs::write(
+        &file,
+        "openapi: 3.0.3\ninfo: {title: t}\npaths:\n  /a:\n    get: {}\n    options: {security: []}\n",
+    )
+    .unwrap();
+    let mut with_cors = settings();
+    with_cors.api_file = file.clone();
+    assert!(
+        with_cors.api().is_ok(),
+        "without origins it is the API's own"
+    );
+    with_cors.cors_origins = vec!["https://app.example.com".into()];
+    let err = with_cors.api().unwrap_err();
+    assert_eq!(err.pointer, "/paths/~1a/options");
+    assert!(err.to_string().contains("preflight"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
