@@ -450,23 +450,7 @@ impl Reader<'_> {
         let http_method = field("httpMethod")?;
         let request_parameters =
             self.request_parameters(fields.get("requestParameters"), pointer, parameters)?;
-        let timeout_ms = match fields.get("timeoutInMillis") {
-            None => None,
-            Some(t) => {
-                // "50 milliseconds - 29 seconds for all integration types":
-                // https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html
-                let ms = t
-                    .as_u64()
-                    .filter(|ms| (50..=29_000).contains(ms))
-                    .ok_or_else(|| {
-                        self.error(
-                            &format!("{pointer}/timeoutInMillis"),
-                            "must be a whole number of milliseconds from 50 to 29000",
-                        )
-                    })?;
-                Some(ms as u32)
-            }
-        };
+        let timeout_ms = self.timeout(fields.get("timeoutInMillis"), pointer)?;
         match kind.to_ascii_lowercase().as_str() {
             "aws_proxy" => {
                 // Lambda proxy integrations are always POSTed to Lambda's Invoke API.
@@ -513,6 +497,25 @@ impl Reader<'_> {
                 format!("`{other}`: groupgate supports `aws_proxy` and `http_proxy` integrations"),
             )),
         }
+    }
+
+    /// `timeoutInMillis`: "50 milliseconds - 29 seconds for all integration types",
+    /// https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html
+    fn timeout(&self, value: Option<&Value>, pointer: &str) -> Result<Option<u32>, ApiError> {
+        let Some(value) = value else {
+            return Ok(None);
+        };
+        value
+            .as_u64()
+            .filter(|ms| (50..=29_000).contains(ms))
+            .and_then(|ms| u32::try_from(ms).ok())
+            .map(Some)
+            .ok_or_else(|| {
+                self.error(
+                    &format!("{pointer}/timeoutInMillis"),
+                    "must be a whole number of milliseconds from 50 to 29000",
+                )
+            })
     }
 
     /// An `http_proxy` URI: absolute http(s), each `{name}` filled by an
@@ -843,6 +846,12 @@ paths:
                 "    post: {}\n    trace: {}",
                 "/paths/~1visits/trace",
                 "TRACE",
+            ),
+            (
+                "type: http_proxy",
+                "type: http_proxy\n        timeoutInMillis: 30000",
+                "/paths/~1visits~1{visitId}/get/x-amazon-apigateway-integration/timeoutInMillis",
+                "50 to 29000",
             ),
             (
                 "    post: {}",

@@ -225,9 +225,8 @@ mod tests {
     #[test]
     fn a_definition_without_pets_table_gives_its_role_no_access_to_it() {
         let ok_policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"execute-api:Invoke","Resource":"*"}]}"#;
-        let text = format!(
-            r#"{{"group":"g","precedence":1,"description":"d","policy":{ok_policy}}}"#
-        );
+        let text =
+            format!(r#"{{"group":"g","precedence":1,"description":"d","policy":{ok_policy}}}"#);
         let definition = GroupDefinition::parse(Path::new("policies/g.json"), &text).unwrap();
         assert_eq!(definition.pets_table, DataAccess::None);
         assert!(definition.pets_table.actions().is_empty());
