@@ -350,6 +350,13 @@ impl Reader<'_> {
         if path == "/" {
             return Ok(Vec::new());
         }
+        // "The /ping and /sping paths are reserved for the service health check", same page.
+        if ["ping", "sping"].contains(&path[1..].split('/').next().unwrap_or_default()) {
+            return Err(self.error(
+                pointer,
+                "`/ping` and `/sping` are reserved by API Gateway for its health check",
+            ));
+        }
         let mut names = Vec::new();
         for part in path[1..].split('/') {
             if part.is_empty() {
@@ -382,10 +389,16 @@ impl Reader<'_> {
                 names.push(name.to_owned());
             } else if !part
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-._~:@".contains(&b))
+                .all(|b| b.is_ascii_alphanumeric() || b"-._,:".contains(&b))
             {
-                // A resource's path part: letters, digits and `-._~:@`, or a whole `{name}`.
-                return Err(self.error(pointer, format!("`{part}`: a path segment is letters, digits and `-._~:@`, or a whole `{{name}}`")));
+                // "Path segments can only contain alphanumeric characters, hyphens, periods,
+                // commas, colons, and curly braces" (underscores too), and a path parameter is a
+                // whole segment: the REST API notes of
+                // https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-known-issues.html
+                return Err(self.error(
+                    pointer,
+                    format!("`{part}`: a path segment is letters, digits and `-._,:`, or a whole `{{name}}`"),
+                ));
             }
         }
         Ok(names)
@@ -846,6 +859,13 @@ paths:
                 "    post: {}\n    trace: {}",
                 "/paths/~1visits/trace",
                 "TRACE",
+            ),
+            ("  /health:", "  /ping:", "/paths/~1ping", "reserved"),
+            (
+                "  /health:",
+                "  /he~lth:",
+                "/paths/~1he~0lth",
+                "path segment",
             ),
             (
                 "type: http_proxy",
