@@ -357,6 +357,83 @@ fn explain_gives_the_status_the_caller_would_see() {
     assert_eq!(lower["route"], "/petstore/v1/pets/{id}");
 }
 
+/// With `--api`, the toolbox reasons about that API's routes: the clinic example's public
+/// operation is reached without the authorizer, a petstore path is not one of its routes, and
+/// the access matrix has its routes only.
+#[test]
+fn the_toolbox_works_on_another_api_from_its_document() {
+    let clinic = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/clinic");
+    let (api, policies) = (format!("{clinic}/api.yaml"), format!("{clinic}/policies"));
+    let explain = |method: &str, path: &str| -> Value {
+        let out = groupgate(&[
+            "explain",
+            "--api",
+            &api,
+            "--policies",
+            &policies,
+            "--groups",
+            "",
+            "--method",
+            method,
+            "--path",
+            path,
+            "--format",
+            "json",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let health = explain("GET", "/clinic/health");
+    assert_eq!(
+        (health["decision"].as_str(), health["status"].as_u64()),
+        (Some("public"), Some(200))
+    );
+    let visit = explain("GET", "/clinic/visits/v-1");
+    assert_eq!(
+        (visit["decision"].as_str(), visit["status"].as_u64()),
+        (Some("deny"), Some(403))
+    );
+    assert_eq!(visit["route"], "/clinic/visits/{visitId}");
+    let petstore = explain("GET", "/petstore/v1/pets");
+    assert_eq!(petstore["route"], Value::Null, "{petstore}");
+
+    let out = groupgate(&[
+        "simulate",
+        "--api",
+        &api,
+        "--policies",
+        &policies,
+        "--format",
+        "tsv",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let matrix = String::from_utf8_lossy(&out.stdout);
+    assert!(matrix.contains("/clinic/visits/{visitId}"), "{matrix}");
+    assert!(!matrix.contains("/petstore/"), "{matrix}");
+
+    let broken = std::env::temp_dir()
+        .join(unique("api"))
+        .with_extension("yaml");
+    std::fs::write(&broken, "openapi: 3.1.0\ninfo: {title: t}\npaths: {}\n").unwrap();
+    let out = groupgate(&[
+        "validate",
+        "--api",
+        broken.to_str().unwrap(),
+        "--policies",
+        &policies,
+    ]);
+    assert_ne!(out.status.code(), Some(0));
+    let words = text(&out);
+    assert!(
+        words.contains(&format!(
+            "API document `{}`: /openapi: `3.1.0`",
+            broken.display()
+        )),
+        "{words}"
+    );
+    std::fs::remove_file(broken).unwrap();
+}
+
 #[test]
 fn simulate_expect_passes_for_the_committed_file_and_names_a_changed_cell() {
     // The product's own matrix holds for its own policies, whatever groups they define.

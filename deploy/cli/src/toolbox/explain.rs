@@ -284,11 +284,18 @@ pub fn explain(
         _ => (None, None),
     };
     let (route, status) = caller_status(&mut text, api, request, decision.is_allow());
+    let public = api
+        .route_of(&request.method, &request.path)
+        .is_some_and(|o| o.public);
+    let shown = if public { "public" } else { decision.as_str() };
     let _ = writeln!(
         text,
-        "decision: {} ({status}): {}",
-        decision.as_str(),
-        decision.reason()
+        "decision: {shown} ({status}): {}",
+        if public {
+            "the authorizer is not called; what the policies would decide is below".to_owned()
+        } else {
+            decision.reason().to_string()
+        }
     );
     if let Some(pattern) = &pattern {
         let _ = writeln!(text, "  matching resource pattern: {pattern}");
@@ -314,7 +321,7 @@ pub fn explain(
         serde_json::to_string_pretty(&evaluation.returned)?
     );
     let json = json!({
-        "decision": decision.as_str().to_lowercase(),
+        "decision": shown.to_lowercase(),
         "status": status,
         "route": route,
         "reason": decision.reason().code(),
