@@ -3,8 +3,8 @@
 # document with a public operation, a path parameter and `http_proxy` integrations that hand the
 # caller's identity to the service in headers; its own groups and access matrix).
 #
-#   scripts/clinic.sh offline   synth + cfn-lint, a broken document refused before anything is
-#                               written, validate --strict, simulate --expect
+#   scripts/clinic.sh offline   synth + cfn-lint + checkov, a broken document refused before
+#                               anything is written, validate --strict, simulate --expect
 #   scripts/clinic.sh local     the local stack on the clinic's API (scripts/dev.sh with
 #                               GROUPGATE_API and GROUPGATE_POLICIES) in front of
 #                               scripts/upstream.py: every cell of the access matrix called, the
@@ -56,6 +56,13 @@ offline() {
     result ok "synth + cfn-lint"
   else
     result FAIL "synth + cfn-lint: $(cat "$WORK/synth.log" "$WORK/cfn-lint.log" 2>/dev/null | tail -n 5)"
+  fi
+  ensure_checkov
+  if "$ROOT/.venv-checkov/bin/checkov" -f "$WORK/synth/template.json" --framework cloudformation \
+    --skip-download --compact --quiet >"$WORK/checkov.log" 2>&1; then
+    result ok "checkov: every finding skipped with its reason (the public method's too)"
+  else
+    result FAIL "checkov: $(grep -E 'Check:|FAILED' "$WORK/checkov.log" | head -n 6)"
   fi
   # What the template says of the document: the public operation has no authorizer, the
   # identity mapping and the path parameter reach the integration and the method.

@@ -55,6 +55,10 @@ mod waivers {
         "CKV_AWS_119",
         "encrypted at rest with DynamoDB's AWS owned key; a customer managed key would need key policies and grants for every role that reads the table (the authorizer, each group role)",
     )];
+    pub const PUBLIC_METHOD: &[(&str, &str)] = &[(
+        "CKV_AWS_59",
+        "the API's OpenAPI document makes this operation public (`security: []`): it is meant to be called without a token",
+    )];
     pub const STAGE: &[(&str, &str)] = &[(
         "CKV_AWS_120",
         "response caching would serve one caller's answer to another; the authorizer's results are cached per token instead",
@@ -700,13 +704,17 @@ fn methods(
         if !declared.is_empty() {
             properties.insert("RequestParameters".into(), declared.into());
         }
+        let mut method = Resource::new("AWS::ApiGateway::Method", properties.into());
+        if operation.public {
+            method = method.waive(waivers::PUBLIC_METHOD);
+        }
         methods.push(stack.add(
             &format!(
                 "Api{}{}",
                 id_fragment(&operation.path),
                 capitalized(&operation.method)
             ),
-            Resource::new("AWS::ApiGateway::Method", properties.into()),
+            method,
         ));
     }
     if !origins.is_empty() {
