@@ -27,22 +27,6 @@ WORK="$ROOT/.local/clinic"
 # The service's address, as the document's integrations name it.
 UPSTREAM_PORT=18484
 
-passed=0
-failed=0
-result() {
-  if [ "$1" = ok ]; then
-    printf 'ok   %s\n' "$2"
-    passed=$((passed + 1))
-  else
-    printf 'FAIL %s\n' "$2"
-    failed=$((failed + 1))
-  fi
-}
-finish() {
-  echo "clinic: $passed passed, $failed failed"
-  [ "$failed" -eq 0 ]
-}
-
 tool() {
   cargo run --quiet -p groupgate-cli -- "$@"
 }
@@ -108,7 +92,7 @@ PY
   else
     result FAIL "simulate --expect: $(cat "$WORK/simulate.log")"
   fi
-  finish
+  results clinic
 }
 
 # call METHOD PATH TOKEN [EXTRA CURL ARGS...]: prints the status; the body goes to $WORK/body.
@@ -222,7 +206,7 @@ local_stack() {
   say "stopping the local stack"
   kill -TERM "$dev_pid"
   for _ in $(seq 100); do kill -0 "$dev_pid" 2>/dev/null || break; sleep 0.2; done
-  finish
+  results clinic
 }
 
 case "${1:-}" in

@@ -24,18 +24,6 @@ api=$(json_get "$STACK_FILE" api_url)
 SYNC_LOG="$LOGS/sync.log"
 touch "$SYNC_LOG"
 
-passed=0
-failed=0
-result() {
-  if [ "$1" = ok ]; then
-    printf 'ok   %s\n' "$2"
-    passed=$((passed + 1))
-  else
-    printf 'FAIL %s\n' "$2"
-    failed=$((failed + 1))
-  fi
-}
-
 # Waits up to 15 s for a sync line written after the last one seen that contains NEEDLE:
 # synced NEEDLE DESCRIPTION
 seen=$(wc -l <"$SYNC_LOG")
@@ -104,5 +92,4 @@ synced "-pet-groomer" "a removed file (and the broken one fixed)"
 got=$(status "$groomer" /petstore/v1/pets)
 expect "$got" 403 "the removed group's token is refused"
 
-printf 'follow: %d passed, %d failed\n' "$passed" "$failed"
-[ "$failed" -eq 0 ]
+results follow

@@ -8,6 +8,24 @@ LOGS="$ROOT/.local/logs"
 mkdir -p "$LOGS"
 
 say() { printf 'groupgate: %s\n' "$*"; }
+
+# A smoke script's checks: `result ok|FAIL DESCRIPTION` prints and counts one;
+# `results NAME` prints `NAME: N passed, M failed` (the line test.sh counts) and fails if any did.
+passed=0
+failed=0
+result() {
+  if [ "$1" = ok ]; then
+    printf 'ok   %s\n' "$2"
+    passed=$((passed + 1))
+  else
+    printf 'FAIL %s\n' "$2"
+    failed=$((failed + 1))
+  fi
+}
+results() {
+  printf '%s: %d passed, %d failed\n' "$1" "$passed" "$failed"
+  [ "$failed" -eq 0 ]
+}
 fail() {
   printf 'groupgate: FAILED: %s\n' "$1" >&2
   if [ -n "${2:-}" ] && [ -f "$2" ]; then
