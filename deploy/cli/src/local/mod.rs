@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use local_gateway::{Gateway, GatewayConfig};
+use local_gateway::{Gateway, GatewayConfig, LocalIntegration, Route};
 
 use crate::description::StackDescription;
 use crate::stack::{self, Settings, assets::Assets, groups};
@@ -82,13 +82,17 @@ pub async fn serve_gateway(
         stage: settings.stage.clone(),
         routes: stack::ROUTES
             .iter()
-            .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+            .map(|(method, path)| Route {
+                method: (*method).to_owned(),
+                path: (*path).to_owned(),
+                public: false,
+                integration: LocalIntegration::Function("backend".to_owned()),
+            })
             .collect(),
         authorizer_ttl: Duration::from_secs(settings.authorizer_ttl_seconds.into()),
         identity_header: stack::IDENTITY_HEADER.to_owned(),
         invoke_url,
         authorizer_function: "authorizer".to_owned(),
-        backend_function: "backend".to_owned(),
         hints: stack::gateway_hints(),
         cors_origins: settings.allowed_origins().map_err(anyhow::Error::msg)?,
         integration_timeout: local_gateway::INTEGRATION_TIMEOUT,
