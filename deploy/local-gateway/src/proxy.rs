@@ -201,7 +201,7 @@ impl ProxyPlan {
                     let value = value.ok_or_else(|| {
                         format!("no value for the uri's placeholder `{{{name}}}`")
                     })?;
-                    path.push((name, value));
+                    path.push((name, encode(&value)));
                 }
             }
         }
@@ -236,17 +236,20 @@ impl Source {
                 .rev()
                 .find(|(n, _)| n.eq_ignore_ascii_case(name))
                 .map(|(_, v)| v.clone()),
+            // The query string and path come as sent, percent-encoded; a mapping carries the
+            // text ("REST APIs decode URL-encoded request parameters before passing them to
+            // backend integrations", page of `NOT_FORWARDED`), encoded again where it goes.
             Self::Query(name) => input
                 .query
                 .iter()
                 .rev()
                 .find(|(n, _)| n == name)
-                .map(|(_, v)| v.clone()),
+                .map(|(_, v)| decode(v)),
             Self::Path(name) => input
                 .path_parameters
                 .get(name)
                 .and_then(Value::as_str)
-                .map(str::to_owned),
+                .map(decode),
             // "the stringified value of the specified key-value pair of the context map returned
             // from an API Gateway Lambda authorizer function":
             // https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-mapping-template-reference.html#context-variable-reference
@@ -336,7 +339,33 @@ fn placeholders(uri: &str) -> Vec<String> {
         .collect()
 }
 
-/// `value` percent-encoded for a query string (the client's own pairs are passed as sent).
+/// `value` with its `%XX` escapes decoded (one that is not an escape stays as it is).
+fn decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&byte) = bytes.get(i) {
+        let escaped = (byte == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(decoded) => {
+                out.push(decoded);
+                i += 3;
+            }
+            None => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `value` percent-encoded for a query string value or a path segment (the client's own query
+/// pairs are passed as sent).
 fn encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for byte in value.bytes() {
@@ -415,6 +444,42 @@ mod tests {
         let error = plan("/a", true, "http://h/a", &mapping).unwrap_err();
         assert!(error.contains("public"), "{error}");
         plan("/a", false, "http://h/a", &mapping).unwrap();
+    }
+
+    #[test]
+    fn mapped_query_and_path_values_are_decoded_then_encoded_once() {
+        assert_eq!(decode("a%20b%2Fc%zz%"), "a b/c%zz%");
+        let plan = plan(
+            "/a/{id}",
+            false,
+            "http://h/x/{p}",
+            &[
+                ("integration.request.path.p", "method.request.querystring.q"),
+                (
+                    "integration.request.querystring.id",
+                    "method.request.path.id",
+                ),
+            ],
+        )
+        .unwrap();
+        let query = vec![("q".to_owned(), "x%2Fy%20z".to_owned())];
+        let path_parameters = json!({"id": "a%20b"});
+        let request = plan
+            .request(&MappingInput {
+                method: "GET",
+                headers: &[],
+                query: &query,
+                path_parameters: path_parameters.as_object().unwrap(),
+                authorizer: None,
+                request_id: "r",
+                stage: "prod",
+                resource_path: "/a/{id}",
+                api_id: "api",
+                account_id: "1",
+            })
+            .unwrap();
+        // A `/` from a value never adds a path segment upstream.
+        assert_eq!(request.url, "http://h/x/x%2Fy%20z?q=x%2Fy%20z&id=a%20b");
     }
 
     #[test]
