@@ -27,6 +27,18 @@ mod key {
     pub const CLAIMS: &str = "claims";
 }
 
+/// The context variables an integration's request parameters may map from (`context.stage`)
+/// that groupgate's stack and its local gateway both honour: a subset of API Gateway's
+/// https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-mapping-template-reference.html#context-variable-reference
+pub const MAPPED_CONTEXT_VARIABLES: &[&str] = &[
+    "requestId",
+    "stage",
+    "httpMethod",
+    "resourcePath",
+    "apiId",
+    "accountId",
+];
+
 /// The keys of the authorizer's context, as an integration's request parameters name them
 /// (`context.authorizer.sub`). `role_arn` is absent when the caller has no role.
 pub const CONTEXT_KEYS: &[&str] = &[

@@ -21,9 +21,29 @@ pub fn path_parameters<'a>(template: &'a str, path: &'a str) -> Option<Vec<(&'a 
     Some(parameters)
 }
 
+/// Which of two resource paths matching one request API Gateway serves: segment by segment
+/// from the left, a literal one before a `{name}` one (`/pets/mine` before `/pets/{id}`). The
+/// smaller key wins.
+pub fn precedence(template: &str) -> Vec<bool> {
+    template
+        .split('/')
+        .map(|part| part.starts_with('{'))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::path_parameters;
+    use super::{path_parameters, precedence};
+
+    #[test]
+    fn a_literal_segment_takes_precedence_over_a_parameter_from_the_left() {
+        let mut templates = ["/a/{x}/c", "/a/b/{y}", "/a/{x}/{z}"];
+        templates.sort_by_key(|t| precedence(t));
+        assert_eq!(templates, ["/a/b/{y}", "/a/{x}/c", "/a/{x}/{z}"]);
+        for t in templates {
+            assert!(path_parameters(t, "/a/b/c").is_some(), "{t}");
+        }
+    }
 
     #[test]
     fn a_parameter_takes_one_non_empty_segment_and_every_other_segment_is_itself() {

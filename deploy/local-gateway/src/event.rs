@@ -196,14 +196,14 @@ impl<'a> RestEvent<'a> {
         event
     }
 
-    /// A proxy event carrying the authorizer's context (`principalId` included) and the body,
-    /// base64-encoded when it is not UTF-8.
+    /// A proxy event carrying the authorizer's context (`principalId` included; none for a
+    /// public method) and the body, base64-encoded when it is not UTF-8.
     pub fn proxy(
         request: &'a RestRequest<'a>,
-        authorizer: &'a Map<String, Value>,
+        authorizer: Option<&'a Map<String, Value>>,
         body: &[u8],
     ) -> Self {
-        let mut event = Self::common(request, Kind::Proxy, Some(authorizer));
+        let mut event = Self::common(request, Kind::Proxy, authorizer);
         let (body, base64) = match std::str::from_utf8(body) {
             _ if body.is_empty() => (None, false),
             Ok(text) => (Some(text.to_owned()), false),

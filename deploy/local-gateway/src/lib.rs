@@ -1,6 +1,10 @@
-//! A local stand-in for API Gateway's REST API with a REQUEST Lambda authorizer, calling the
-//! functions through cargo-lambda's invoke endpoint. It follows what AWS documents:
+//! A local stand-in for API Gateway's REST API with a REQUEST Lambda authorizer, serving the
+//! [`Route`]s it is given: each calls a function through cargo-lambda's invoke endpoint or an
+//! HTTP endpoint (`http_proxy`). It follows what AWS documents:
 //!
+//! - a route matches its method, or every method it does not declare for `ANY`;
+//! - a public route (no authorizer) is called without an identity source or the authorizer,
+//!   and no authorizer context reaches its integration;
 //! - no identity source (`Authorization` header): 401 without calling the authorizer;
 //! - authorizer error `Unauthorized`: 401; any other error or malformed output: 500;
 //! - the returned policy is evaluated against the method ARN by the independent reference
@@ -10,18 +14,25 @@
 //!   500, as an authorizer output API Gateway cannot use is;
 //! - results are cached per identity source for the TTL and applied to every method, as API
 //!   Gateway does (so a policy written only for the first method asked shows up locally);
-//! - allowed requests go to the backend as REST v1 proxy events carrying the authorizer context;
+//! - allowed requests go to a function as REST v1 proxy events carrying the authorizer context,
+//!   or to an `http_proxy` endpoint as they came (method, headers, query string, body; not
+//!   `Host` or the connection's own headers), with the integration's request parameter
+//!   mappings applied (`method.request.*`, `context.authorizer.KEY`, a few `context.*`
+//!   variables, `'static'` values; anything else is refused at start, naming the key). A mapped
+//!   header replaces any the client sent under that name. The endpoint's status, headers and
+//!   body come back as they are; an endpoint that cannot be reached is a 500;
 //! - its own answers are the stack's gateway responses: JSON with the message, the hint the
 //!   stack gives for that response type, and the request id;
 //! - given CORS origins, it answers OPTIONS preflights itself (no authorizer), echoing only an
 //!   allowed origin, and lets the allowed origins read its own answers as the stack does;
-//! - a backend that does not answer within the integration timeout (29 s) is a 504;
+//! - an integration that does not answer within the integration timeout (29 s) is a 504;
 //! - on top of API Gateway, an admin route of its own ([`CACHE_PATH`], outside any stage and
 //!   answered to loopback callers only) empties the authorizer cache, as `groupgate local sync`
 //!   and `groupgate local flush` need after a policy change.
 //!
 //! Its parts: `http` (the HTTP/1.1 server, keeping the client's header casing), `event` (the
-//! typed REST API events), and here, [`Gateway`]: route, authorize, evaluate, call the backend.
+//! typed REST API events), `proxy` (the `http_proxy` integration request and its mappings), and
+//! here, [`Gateway`]: route, authorize, evaluate, call the integration.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -35,8 +46,10 @@ use groupgate_shared::{INVOKE_ACTION, MethodArn};
 
 mod event;
 mod http;
+mod proxy;
 
 use event::{NameValues, RestEvent, RestRequest};
+use proxy::{MappingInput, ProxyPlan};
 use serde_json::{Map, Value, json};
 
 /// The fixed identity of the local API in method ARNs.
@@ -56,17 +69,43 @@ pub const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(29);
 /// Where time comes from; tests move it by hand.
 pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
 
+/// One method of the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// Upper case, or `ANY`, which matches every method.
+    pub method: String,
+    /// The resource path, with `{param}`s.
+    pub path: String,
+    /// No authorizer (AuthorizationType `NONE`): no identity source is asked for and no
+    /// authorizer context reaches the integration.
+    pub public: bool,
+    pub integration: LocalIntegration,
+}
+
+/// What a route calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalIntegration {
+    /// A function cargo lambda runs, by its name (REST v1 proxy event).
+    Function(String),
+    /// API Gateway's `http_proxy`: forwarded to `uri` (`{name}` placeholders filled from the
+    /// mapped path parameters), with the request's method unless `method` says otherwise
+    /// (`ANY`: the same); `request_parameters` maps `integration.request.*` keys to sources.
+    HttpProxy {
+        method: String,
+        uri: String,
+        request_parameters: Vec<(String, String)>,
+    },
+}
+
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
     pub stage: String,
-    /// (HTTP method, resource path with `{param}`s).
-    pub routes: Vec<(String, String)>,
+    pub routes: Vec<Route>,
     pub authorizer_ttl: Duration,
     pub identity_header: String,
     /// cargo-lambda's invoke endpoint, e.g. `http://127.0.0.1:9000`.
     pub invoke_url: String,
     pub authorizer_function: String,
-    pub backend_function: String,
     /// The hint of each gateway response type (`UNAUTHORIZED`, `ACCESS_DENIED`, ...), as the
     /// stack's gateway responses give them.
     pub hints: HashMap<String, String>,
@@ -134,6 +173,25 @@ const INTEGRATION_TIMED_OUT: GatewayError = GatewayError::new(
     Some("Endpoint request timed out"),
 );
 
+/// A route whose integration the gateway does not have (it checked them all at start).
+const INTEGRATION_FAILED: GatewayError =
+    GatewayError::new("DEFAULT_5XX", 500, Some("Internal server error"));
+/// An `http_proxy` endpoint that cannot be reached or does not answer whole: API Gateway answers
+/// 500 for a configuration error, "including when an invalid endpoint address is submitted"
+/// (API_CONFIGURATION_ERROR,
+/// https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html),
+/// and an endpoint "not listening on the target ports" is "Execution failed due to
+/// configuration error ... Method completed with status: 500" in its execution log:
+/// https://repost.aws/knowledge-center/api-gateway-500-error-vpc
+const UPSTREAM_UNREACHABLE: GatewayError = GatewayError::new(
+    "API_CONFIGURATION_ERROR",
+    500,
+    Some("Internal server error"),
+);
+
+/// What an `ANY` method answers to, for a preflight's `Access-Control-Allow-Methods`.
+const ANY_METHODS: [&str; 6] = ["DELETE", "GET", "HEAD", "PATCH", "POST", "PUT"];
+
 const EXPLICIT_DENY: &str = "User is not authorized to access this resource with an explicit deny";
 const NO_ALLOW: &str = "User is not authorized to access this resource";
 
@@ -156,7 +214,12 @@ enum Invocation {
 
 pub struct Gateway {
     config: GatewayConfig,
+    /// The checked `http_proxy` integration of each route, by its index (`None`: a function).
+    plans: Vec<Option<ProxyPlan>>,
     http: reqwest::Client,
+    /// For `http_proxy` integrations: redirects are the client's to follow, as API Gateway
+    /// passes the endpoint's answer back as it is.
+    upstream: reqwest::Client,
     cache: Mutex<HashMap<String, Authorization>>,
     clock: Clock,
     /// How many times the authorizer was invoked (for tests and the log).
@@ -175,9 +238,27 @@ impl Gateway {
                 config.stage
             );
         }
+        let plans = config
+            .routes
+            .iter()
+            .map(|route| match &route.integration {
+                LocalIntegration::Function(_) => Ok(None),
+                LocalIntegration::HttpProxy {
+                    method,
+                    uri,
+                    request_parameters,
+                } => ProxyPlan::new(&route.path, route.public, method, uri, request_parameters)
+                    .map(Some)
+                    .map_err(|e| anyhow::anyhow!("route {} {}: {e}", route.method, route.path)),
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         Ok(Self {
             config,
+            plans,
+            upstream: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
             // Generous: the first invocation of a function may wait for cargo-lambda to build it.
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(300))
@@ -208,21 +289,38 @@ impl Gateway {
             .load(std::sync::atomic::Ordering::SeqCst)
     }
 
-    /// The route template and path parameters for `path` (already without the stage).
-    fn route(&self, method: &str, path: &str) -> Option<(String, Map<String, Value>)> {
+    /// The index of the route `method path` asks (already without the stage), and its path
+    /// parameters. On the resource the path matches, the method itself comes before `ANY`,
+    /// which "will catch any HTTP method that wasn't explicitly declared":
+    /// https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-swagger-extensions-any-method.html
+    fn route(&self, method: &str, path: &str) -> Option<(usize, Map<String, Value>)> {
         let path = path.trim_end_matches('/');
-        self.config
-            .routes
+        let routes = &self.config.routes;
+        // Of the resources that match, the one API Gateway serves (`/pets/mine` before
+        // `/pets/{id}`); the first listed of equals.
+        let (first, parameters) = routes
             .iter()
-            .filter(|(m, _)| m == method)
-            .find_map(|(_, template)| {
-                let parameters = groupgate_shared::route::path_parameters(template, path)?;
-                let parameters = parameters
-                    .into_iter()
-                    .map(|(name, value)| (name.to_owned(), json!(value)))
-                    .collect();
-                Some((template.clone(), parameters))
+            .enumerate()
+            .filter(|(_, route)| route.method == method || route.method == "ANY")
+            .filter_map(|(index, route)| {
+                let parameters = groupgate_shared::route::path_parameters(&route.path, path)?;
+                Some((index, parameters))
             })
+            .min_by_key(|(index, _)| {
+                routes
+                    .get(*index)
+                    .map(|r| groupgate_shared::route::precedence(&r.path))
+            })?;
+        let resource = &routes.get(first)?.path;
+        let index = routes
+            .iter()
+            .position(|route| &route.path == resource && route.method == method)
+            .unwrap_or(first);
+        let parameters = parameters
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), json!(value)))
+            .collect();
+        Some((index, parameters))
     }
 
     async fn invoke(&self, function: &str, payload: &Value) -> anyhow::Result<Invocation> {
@@ -280,21 +378,18 @@ impl Gateway {
             return response;
         }
         let fail = |error: GatewayError| self.error(&error, &request_id, origin.as_deref());
-        let (path, resource, path_parameters, method_arn) = match self.resolve(&request) {
+        let (path, index, path_parameters, method_arn) = match self.resolve(&request) {
             Ok(resolved) => resolved,
             Err(error) => return fail(error),
         };
+        let Some(route) = self.config.routes.get(index) else {
+            return fail(INTEGRATION_FAILED);
+        };
         let headers = NameValues(std::mem::take(&mut request.headers));
         let query = NameValues(std::mem::take(&mut request.query));
-        let Some(identity) =
-            find_header(&headers.0, &self.config.identity_header).filter(|v| !v.is_empty())
-        else {
-            line(&path, &"401 (no identity source)");
-            return fail(UNAUTHORIZED);
-        };
         let host = find_header(&headers.0, "host").unwrap_or("localhost");
         let rest = RestRequest {
-            resource: &resource,
+            resource: &route.path,
             path: &path,
             method: &request.method,
             headers: &headers,
@@ -308,27 +403,140 @@ impl Gateway {
             host,
             source_ip: request.source_ip,
         };
-        let authorization = match self.authorize(identity, &method_arn, &rest).await {
-            Ok(a) => a,
-            Err(error) => return fail(error),
+        // A method without an authorizer (AuthorizationType NONE) is called as it comes: no
+        // identity source is required and no authorizer context reaches the integration.
+        let authorizer = if route.public {
+            None
+        } else {
+            match self.authorized(&rest, &method_arn).await {
+                Ok(context) => Some(context),
+                Err(error) => {
+                    let why = error.message.unwrap_or("authorizer failure");
+                    line(&path, &format_args!("{} ({why})", error.status));
+                    return fail(error);
+                }
+            }
         };
-        let message = match refusal(&authorization.policy, method_arn.as_str()) {
-            Ok(message) => message,
-            Err(error) => return fail(error),
-        };
-        if let Some(message) = message {
-            line(&path, &format_args!("403 ({message})"));
-            return fail(GatewayError::new("ACCESS_DENIED", 403, Some(message)));
-        }
-        let mut authorizer = authorization.context.clone();
-        authorizer.insert("principalId".into(), json!(authorization.principal_id));
-        let event = RestEvent::proxy(&rest, &authorizer, &request.body);
-        let response = match self.call_backend(&event).await {
+        let response = match self
+            .integrate(index, &rest, authorizer.as_ref(), &request.body)
+            .await
+        {
             Ok(response) => response,
             Err(error) => fail(error),
         };
-        line(&path, &format_args!("{} (allowed)", response.status));
+        let how = if route.public { "public" } else { "allowed" };
+        line(&path, &format_args!("{} ({how})", response.status));
         response
+    }
+
+    /// The authorizer's context (with `principalId`) when the caller may call `method_arn`;
+    /// otherwise API Gateway's answer: 401 without an identity source or for `Unauthorized`,
+    /// 403 when the returned policy does not allow the method, 500 when it cannot be used.
+    async fn authorized(
+        &self,
+        rest: &RestRequest<'_>,
+        method_arn: &MethodArn,
+    ) -> Result<Map<String, Value>, GatewayError> {
+        let identity = find_header(&rest.headers.0, &self.config.identity_header)
+            .filter(|v| !v.is_empty())
+            .ok_or(UNAUTHORIZED)?;
+        let authorization = self.authorize(identity, method_arn, rest).await?;
+        if let Some(message) = refusal(&authorization.policy, method_arn.as_str())? {
+            return Err(GatewayError::new("ACCESS_DENIED", 403, Some(message)));
+        }
+        let mut context = authorization.context;
+        context.insert("principalId".into(), json!(authorization.principal_id));
+        Ok(context)
+    }
+
+    /// Calls route `index`'s integration with the request.
+    async fn integrate(
+        &self,
+        index: usize,
+        rest: &RestRequest<'_>,
+        authorizer: Option<&Map<String, Value>>,
+        body: &[u8],
+    ) -> Result<GatewayResponse, GatewayError> {
+        let integration = self.config.routes.get(index).map(|r| &r.integration);
+        match (integration, self.plans.get(index).and_then(Option::as_ref)) {
+            (Some(LocalIntegration::Function(function)), _) => {
+                let event = RestEvent::proxy(rest, authorizer, body);
+                self.call_backend(function, &event).await
+            }
+            (Some(LocalIntegration::HttpProxy { .. }), Some(plan)) => {
+                self.call_upstream(plan, rest, authorizer, body).await
+            }
+            _ => Err(INTEGRATION_FAILED),
+        }
+    }
+
+    /// API Gateway's `http_proxy`: the integration request `plan` makes of the method request,
+    /// and the endpoint's status, headers and body back as they are.
+    async fn call_upstream(
+        &self,
+        plan: &ProxyPlan,
+        rest: &RestRequest<'_>,
+        authorizer: Option<&Map<String, Value>>,
+        body: &[u8],
+    ) -> Result<GatewayResponse, GatewayError> {
+        let failed = |why: &dyn std::fmt::Display| {
+            log(&format!("http_proxy integration failed: {why}"));
+            UPSTREAM_UNREACHABLE
+        };
+        let upstream = plan
+            .request(&MappingInput {
+                method: rest.method,
+                headers: &rest.headers.0,
+                query: &rest.query.0,
+                path_parameters: rest.path_parameters,
+                authorizer,
+                request_id: rest.request_id,
+                stage: rest.stage,
+                resource_path: rest.resource,
+                api_id: rest.api_id,
+                account_id: rest.account_id,
+            })
+            .map_err(|e| failed(&e))?;
+        let method =
+            reqwest::Method::from_bytes(upstream.method.as_bytes()).map_err(|e| failed(&e))?;
+        let mut call = self.upstream.request(method, &upstream.url);
+        for (name, value) in &upstream.headers {
+            call = call.header(name, value);
+        }
+        let call = async {
+            let response = call.body(body.to_vec()).send().await?;
+            let status = response.status().as_u16();
+            let headers = response
+                .headers()
+                .iter()
+                .filter(|(name, _)| !proxy::hop_by_hop(name.as_str()))
+                .map(|(name, value)| {
+                    (
+                        name.as_str().to_owned(),
+                        String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            let body = response.bytes().await?.to_vec();
+            Ok::<_, reqwest::Error>(GatewayResponse {
+                status,
+                headers,
+                body,
+            })
+        };
+        let timeout = self.config.integration_timeout;
+        match tokio::time::timeout(timeout, call).await {
+            Ok(Ok(response)) => Ok(response),
+            // The error without its URL: a query string may carry what must not be logged.
+            Ok(Err(e)) => Err(failed(&e.without_url())),
+            Err(_) => {
+                log(&format!(
+                    "http_proxy endpoint did not answer within {} ms",
+                    timeout.as_millis()
+                ));
+                Err(INTEGRATION_TIMED_OUT)
+            }
+        }
     }
 
     /// One of API Gateway's own answers, as the stack's gateway responses write it.
@@ -340,7 +548,22 @@ impl Gateway {
     ) -> GatewayResponse {
         let mut body = Map::new();
         body.insert("message".into(), json!(error.message));
-        if let Some(hint) = self.config.hints.get(error.kind) {
+        // A response type the stack does not customize answers as its DEFAULT_4XX or
+        // DEFAULT_5XX does ("If the response type is unspecified, this response defaults to the
+        // DEFAULT_5XX type"):
+        // https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html
+        let fallback = if error.status >= 500 {
+            "DEFAULT_5XX"
+        } else {
+            "DEFAULT_4XX"
+        };
+        let hint = self
+            .config
+            .hints
+            .get(error.kind)
+            .or_else(|| self.config.hints.get(fallback))
+            .filter(|hint| !hint.is_empty());
+        if let Some(hint) = hint {
             body.insert("hint".into(), json!(hint));
         }
         body.insert("requestId".into(), json!(request_id));
@@ -377,11 +600,15 @@ impl Gateway {
             .config
             .routes
             .iter()
-            .filter(|(m, template)| {
-                self.route(m, path)
-                    .is_some_and(|(matched, _)| &matched == template)
+            .enumerate()
+            .filter(|(index, route)| {
+                self.route(&route.method, path)
+                    .is_some_and(|(matched, _)| matched == *index)
             })
-            .map(|(m, _)| m.as_str())
+            .flat_map(|(_, route)| match route.method.as_str() {
+                "ANY" => ANY_METHODS.to_vec(),
+                method => vec![method],
+            })
             .collect();
         if methods.is_empty() {
             return None;
@@ -416,14 +643,14 @@ impl Gateway {
     fn resolve(
         &self,
         request: &GatewayRequest,
-    ) -> Result<(String, String, Map<String, Value>, MethodArn), GatewayError> {
+    ) -> Result<(String, usize, Map<String, Value>, MethodArn), GatewayError> {
         let stage_prefix = format!("/{}", self.config.stage);
         let path = request
             .path
             .strip_prefix(&stage_prefix)
             .filter(|p| p.starts_with('/'))
             .ok_or(GatewayError::new("DEFAULT_4XX", 403, Some("Forbidden")))?;
-        let (resource, path_parameters) = self.route(&request.method, path).ok_or(
+        let (index, path_parameters) = self.route(&request.method, path).ok_or(
             GatewayError::new("DEFAULT_4XX", 403, Some("Missing Authentication Token")),
         )?;
         let method_arn = MethodArn::for_request(
@@ -438,18 +665,21 @@ impl Gateway {
             log(&format!("unusable path: {e}"));
             GatewayError::new("DEFAULT_4XX", 400, Some("Bad Request"))
         })?;
-        Ok((path.to_owned(), resource, path_parameters, method_arn))
+        Ok((path.to_owned(), index, path_parameters, method_arn))
     }
 
-    async fn call_backend(&self, event: &RestEvent<'_>) -> Result<GatewayResponse, GatewayError> {
+    async fn call_backend(
+        &self,
+        function: &str,
+        event: &RestEvent<'_>,
+    ) -> Result<GatewayResponse, GatewayError> {
         let failed = |why: &dyn std::fmt::Display| {
             log(&format!("backend failed: {why}"));
             BACKEND_FAILURE
         };
         let event = serde_json::to_value(event).map_err(|e| failed(&e))?;
         let timeout = self.config.integration_timeout;
-        let invoked =
-            tokio::time::timeout(timeout, self.invoke(&self.config.backend_function, &event)).await;
+        let invoked = tokio::time::timeout(timeout, self.invoke(function, &event)).await;
         let Ok(invoked) = invoked else {
             log(&format!(
                 "backend did not answer within {} ms",

@@ -17,7 +17,7 @@ use groupgate_stack as stack;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
-use local_gateway::{Gateway, GatewayConfig, GatewayRequest, serve};
+use local_gateway::{Gateway, GatewayConfig, GatewayRequest, LocalIntegration, Route, serve};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
@@ -150,13 +150,17 @@ async fn setup_with(ttl: u64, origins: &[&str], integration_timeout: Duration) -
         routes: petstore()
             .operations
             .into_iter()
-            .map(|o| (o.method, o.path))
+            .map(|o| Route {
+                method: o.method,
+                path: o.path,
+                public: o.public,
+                integration: LocalIntegration::Function("backend".into()),
+            })
             .collect(),
         authorizer_ttl: Duration::from_secs(ttl),
         identity_header: "Authorization".into(),
         invoke_url,
         authorizer_function: "authorizer".into(),
-        backend_function: "backend".into(),
         hints: stack::gateway_hints(),
         cors_origins: groupgate_shared::cors::AllowedOrigins::new(
             origins.iter().map(|o| o.to_string()).collect(),
@@ -964,7 +968,6 @@ fn a_stage_named_like_the_gateways_own_path_is_refused() {
         identity_header: "Authorization".into(),
         invoke_url: "http://127.0.0.1:1".into(),
         authorizer_function: "authorizer".into(),
-        backend_function: "backend".into(),
         hints: HashMap::new(),
         cors_origins: groupgate_shared::cors::AllowedOrigins::new(Vec::new()).unwrap(),
         integration_timeout: local_gateway::INTEGRATION_TIMEOUT,

@@ -19,7 +19,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use groupgate_shared::context::CONTEXT_KEYS;
+use groupgate_shared::context::{CONTEXT_KEYS, MAPPED_CONTEXT_VARIABLES as CONTEXT_VARIABLES};
 use serde_json::{Map, Value};
 
 /// The settings' default document, relative to the checkout.
@@ -167,13 +167,13 @@ impl Api {
             groupgate_shared::route::path_parameters(&o.path, path).is_some()
                 && (o.method == method || o.method == "ANY")
         };
-        // The most literal path first: API Gateway prefers `/pets/mine` to `/pets/{id}`.
-        let literal_parts =
-            |o: &Operation| o.path.split('/').filter(|p| !p.starts_with('{')).count();
-        self.operations
-            .iter()
-            .filter(matching)
-            .max_by_key(|o| (literal_parts(o), o.method != "ANY"))
+        // API Gateway prefers `/pets/mine` to `/pets/{id}`, and a declared method to `ANY`.
+        self.operations.iter().filter(matching).min_by_key(|o| {
+            (
+                groupgate_shared::route::precedence(&o.path),
+                o.method == "ANY",
+            )
+        })
     }
 }
 
@@ -275,6 +275,7 @@ impl Reader<'_> {
                     )?,
                     None => Integration::Backend,
                 };
+                self.no_authorizer_context(public, &integration, &at)?;
                 operations.push(Operation {
                     method: (*method).to_owned(),
                     path: path.clone(),
@@ -290,6 +291,29 @@ impl Reader<'_> {
             description,
             operations,
         })
+    }
+
+    /// A public operation has no authorizer, so nothing of its context to map.
+    fn no_authorizer_context(
+        &self,
+        public: bool,
+        integration: &Integration,
+        at: &str,
+    ) -> Result<(), ApiError> {
+        let mapped = integration
+            .request_parameters()
+            .iter()
+            .find(|(_, source)| source.starts_with("context.authorizer."));
+        match mapped {
+            Some((target, source)) if public => Err(self.error(
+                &format!(
+                    "{at}/x-amazon-apigateway-integration/requestParameters/{}",
+                    token(target)
+                ),
+                format!("`{source}`: the operation is public (`security: []`), so no authorizer runs and it has no context"),
+            )),
+            _ => Ok(()),
+        }
     }
 
     fn security_schemes(&self, root: &Map<String, Value>) -> Result<BTreeSet<String>, ApiError> {
@@ -647,16 +671,6 @@ impl Reader<'_> {
     }
 }
 
-/// The context variables an integration can map that the local gateway also gives.
-/// https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-mapping-template-reference.html#context-variable-reference
-pub const CONTEXT_VARIABLES: &[&str] = &[
-    "requestId",
-    "stage",
-    "httpMethod",
-    "resourcePath",
-    "identity.sourceIp",
-];
-
 /// The function ARN in a Lambda invocation URI,
 /// `arn:{partition}:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations`.
 fn lambda_function_of(uri: &str) -> Option<String> {
@@ -859,6 +873,12 @@ paths:
                 "    post: {}\n    trace: {}",
                 "/paths/~1visits/trace",
                 "TRACE",
+            ),
+            (
+                "      security: []",
+                "      security: []\n      x-amazon-apigateway-integration: {type: http_proxy, httpMethod: GET, uri: 'http://h/x', requestParameters: {integration.request.header.X-Sub: context.authorizer.sub}}",
+                "/paths/~1health/get/x-amazon-apigateway-integration/requestParameters/integration.request.header.X-Sub",
+                "no authorizer runs",
             ),
             ("  /health:", "  /ping:", "/paths/~1ping", "reserved"),
             (

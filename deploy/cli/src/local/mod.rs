@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use local_gateway::{Gateway, GatewayConfig};
+use local_gateway::{Gateway, GatewayConfig, LocalIntegration, Route};
 
 use crate::description::StackDescription;
 use crate::stack::{self, Settings, assets::Assets, groups};
@@ -76,6 +76,39 @@ pub async fn provision_emulator(
     Ok(())
 }
 
+/// How the local gateway serves one operation of the API's document: the product's backend and
+/// any other Lambda function through cargo-lambda (by the function's name, so only the
+/// workspace's own functions answer; another stack's is a 502 here), an `http_proxy` forwarded
+/// to its URL.
+fn local_route(operation: &stack::Operation) -> Route {
+    let integration = match &operation.integration {
+        stack::Integration::Backend => LocalIntegration::Function("backend".to_owned()),
+        stack::Integration::Lambda { function_arn, .. } => LocalIntegration::Function(
+            function_arn
+                .split(':')
+                .nth(6)
+                .unwrap_or(function_arn)
+                .to_owned(),
+        ),
+        stack::Integration::HttpProxy {
+            method,
+            uri,
+            request_parameters,
+            ..
+        } => LocalIntegration::HttpProxy {
+            method: method.clone(),
+            uri: uri.clone(),
+            request_parameters: request_parameters.clone(),
+        },
+    };
+    Route {
+        method: operation.method.clone(),
+        path: operation.path.clone(),
+        public: operation.public,
+        integration,
+    }
+}
+
 /// Serves the API on `address:port` like the deployed stack does (its routes, stage and
 /// identity source), calling the functions through cargo-lambda at `invoke_url`, until Ctrl-C.
 pub async fn serve_gateway(
@@ -87,16 +120,11 @@ pub async fn serve_gateway(
     let api = settings.api()?;
     let config = GatewayConfig {
         stage: settings.stage.clone(),
-        routes: api
-            .operations
-            .iter()
-            .map(|o| (o.method.clone(), o.path.clone()))
-            .collect(),
+        routes: api.operations.iter().map(local_route).collect(),
         authorizer_ttl: Duration::from_secs(settings.authorizer_ttl_seconds.into()),
         identity_header: stack::IDENTITY_HEADER.to_owned(),
         invoke_url,
         authorizer_function: "authorizer".to_owned(),
-        backend_function: "backend".to_owned(),
         hints: stack::gateway_hints(),
         cors_origins: settings.allowed_origins().map_err(anyhow::Error::msg)?,
         integration_timeout: local_gateway::INTEGRATION_TIMEOUT,
