@@ -150,8 +150,10 @@ check_caller() {
       fi
     elif [ "$template" = /clinic/health ]; then
       result ok "$group: $method $path ($got)"
+    elif [ "$template" != "$path" ] && [ "$(last_seen path)" != /visits/v-42 ]; then
+      result FAIL "$group: $method $path reached the service as $(last_seen path), wanted /visits/v-42 (the path parameter mapped into the URI)"
     elif [ "$(last_seen x-caller-sub)" = "$sub" ] && [ -n "$(last_seen x-caller-groups)" ]; then
-      result ok "$group: $method $path ($got), the service saw sub $sub and groups $(last_seen x-caller-groups), not the forged header"
+      result ok "$group: $method $path ($got), the service saw $(last_seen path) from sub $sub in groups $(last_seen x-caller-groups), not the forged header"
     else
       result FAIL "$group: $method $path: the service saw X-Caller-Sub '$(last_seen x-caller-sub)', wanted $sub"
     fi

@@ -101,12 +101,26 @@ grep -q '"statusCode":200' "$LOGS/warmup-backend.json" 2>/dev/null ||
 say "starting the local API gateway on $API_URL (log: .local/logs/gateway.log)"
 spawn "$LOGS/gateway.log" "$TOOL" local gateway --port "$GATEWAY_PORT" \
   --invoke-url "http://127.0.0.1:$WATCH_PORT" "${settings_flags[@]}"
-wait_http "$API_URL/petstore/v2/status" 30 "the local gateway" "$LOGS/gateway.log" "$LAST_PID"
+wait_http "$API_URL/" 30 "the local gateway" "$LOGS/gateway.log" "$LAST_PID"
 
 mv "$ROOT/.local/stack.pending.json" "$STACK_FILE"
-vet_user=$(stack_user "$STACK_FILE" pet-veterinarian username)
-token=$(stack_token "$STACK_FILE" "$vet_user") ||
-  fail "could not get a token for $vet_user from Cognito (moto)"
+# What to try first, from the access matrix of this API and these policies: a group (the
+# petstore's pet-veterinarian when there is one), a GET it may call and one it may not.
+"$TOOL" simulate --format tsv --policies "$POLICIES_DIR" >"$LOGS/try.tsv" 2>"$LOGS/try.log" ||
+  fail "groupgate simulate on $POLICIES_DIR" "$LOGS/try.log"
+read -r try_group allowed_path denied_path < <(python3 -c 'import csv, sys
+rows = [r for r in csv.DictReader(open(sys.argv[1]), delimiter="\t") if r["method"] == "GET"]
+groups = [g for g in dict.fromkeys(r["group"] for r in rows) if g != "(no group)"]
+paths = lambda g, d: [r["path"] for r in rows if r["group"] == g and r["decision"] == d]
+groups.sort(key=lambda g: (g != "pet-veterinarian", not paths(g, "Allow"), not paths(g, "Deny")))
+group = groups[0] if groups else "-"
+print(group, (paths(group, "Allow") or ["-"])[0], (paths(group, "Deny") or ["-"])[0])' "$LOGS/try.tsv")
+if [ -z "${try_group:-}" ] || [ "$try_group" = - ]; then
+  fail "the policies in $POLICIES_DIR define no group to try the API with" "$LOGS/try.tsv"
+fi
+try_user=$(stack_user "$STACK_FILE" "$try_group" username)
+token=$(stack_token "$STACK_FILE" "$try_user") ||
+  fail "could not get a token for $try_user from Cognito (moto)"
 
 tool=${TOOL#"$ROOT"/}
 cat <<NEXT
@@ -114,26 +128,26 @@ cat <<NEXT
 groupgate: ready. \`$tool describe\` prints the stack's description (users and passwords
 included), from any folder of this checkout.
 
-  Try it as $vet_user (group pet-veterinarian), with a fresh access token:
+  Try it as $try_user (group $try_group), with a fresh access token:
 
-    curl -H "Authorization: Bearer $token" $API_URL/petstore/v1/pets
+    curl -H "Authorization: Bearer $token" $API_URL$allowed_path
 
-  The same user is refused v2 pets (403):
+  The same user is refused $denied_path (403):
 
-    curl -H "Authorization: Bearer $token" $API_URL/petstore/v2/pets
+    curl -H "Authorization: Bearer $token" $API_URL$denied_path
 
   The tool, without cargo: $tool (or \`cargo install --path deploy/cli\` puts
   \`groupgate\` on your PATH). For example:
 
     $tool token --user admin@groupgate.local          # a fresh token for any demo user
-    $tool explain --groups pet-viewer --method GET --path /petstore/v2/pets
+    $tool explain --groups $try_group --method GET --path $denied_path
     $tool validate --table groupgate-local-policies   # policies/ against the running table
     $tool seed-policies --table groupgate-local-policies   # edited policies into the running table
 
   Edit the group files in $POLICIES_DIR: each change is applied within a second
   (\`$tool local sync\`), and one line says what changed. By hand:
 
-    $tool local add-user --user someone@example.com --group pet-viewer
+    $tool local add-user --user someone@example.com --group $try_group
     $tool local tokens                                 # fresh tokens of the demo users
     $tool local flush                                  # empty the gateway's authorizer cache
 
