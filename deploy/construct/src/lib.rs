@@ -229,6 +229,8 @@ struct Output {
     value: Expr,
     description: String,
     condition: Option<String>,
+    /// The name other stacks import the value by (`Fn::ImportValue`), if exported.
+    export: Option<Expr>,
 }
 
 /// A CloudFormation template under construction.
@@ -310,8 +312,20 @@ impl Stack {
                 value,
                 description: description.to_owned(),
                 condition: None,
+                export: None,
             },
         );
+    }
+
+    /// An output other stacks of the account and region import by `name` (`Fn::ImportValue`).
+    /// CloudFormation refuses two exports of one name in a region, so `name` should hold the
+    /// stack's name.
+    /// <https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-importvalue.html>
+    pub fn exported_output(&mut self, id: &str, value: Expr, description: &str, name: Expr) {
+        self.output(id, value, description);
+        if let Some(output) = self.outputs.get_mut(id) {
+            output.export = Some(name);
+        }
     }
 
     /// An output the stack has only when its condition `name` holds.
@@ -415,6 +429,9 @@ impl Stack {
             if let Some(condition) = &output.condition {
                 self.check_condition(id, condition)?;
                 out.insert("Condition".into(), json!(condition));
+            }
+            if let Some(name) = &output.export {
+                out.insert("Export".into(), json!({ "Name": name }));
             }
             outputs.insert(id.clone(), Value::Object(out));
         }
