@@ -189,3 +189,63 @@ fn the_outputs_are_what_an_api_template_needs_and_exported_by_stack_name() {
         attach::CREATES_USER_POOL
     );
 }
+
+/// The export names `file` imports, as `${<stack name variable>}-<output key>`.
+fn imported_outputs(file: &str, stack_name_variable: &str) -> Vec<String> {
+    let path = format!("{}/../../{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let pattern = format!(r"\$\{{{stack_name_variable}\}}-(\w+)");
+    regex::Regex::new(&pattern)
+        .unwrap()
+        .captures_iter(&text)
+        .map(|c| c[1].to_owned())
+        .collect()
+}
+
+/// The SAM and CDK examples import the stack's exports by name: renaming an output, or
+/// exporting it no more, must break them here rather than at their deploy.
+#[test]
+fn the_wiring_examples_import_only_what_the_stack_exports() {
+    let t = template();
+    let exported: BTreeSet<String> = t["Outputs"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, o)| !o["Export"].is_null())
+        .map(|(key, _)| key.clone())
+        .collect();
+    for (file, variable) in [
+        ("examples/sam/template.yaml", "AuthorizerStackName"),
+        ("examples/cdk/bin/app.ts", "authorizerStackName"),
+    ] {
+        let imported = imported_outputs(file, variable);
+        assert!(
+            imported.iter().any(|key| key == "AuthorizerFunctionArn"),
+            "{file} imports no function ARN: {imported:?}"
+        );
+        for key in &imported {
+            assert!(
+                exported.contains(key),
+                "{file} imports `{key}`, which the stack does not export ({exported:?})"
+            );
+        }
+    }
+}
+
+/// Both examples send the token where the authorizer reads it, the app stack's identity source.
+#[test]
+fn the_wiring_examples_take_the_token_from_the_authorizers_header() {
+    let read = |file: &str| {
+        std::fs::read_to_string(format!("{}/../../{file}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    };
+    let sam = read("examples/sam/template.yaml");
+    assert!(sam.contains(&format!(
+        "Headers:\n                - {}\n",
+        stack::IDENTITY_HEADER
+    )));
+    let cdk = read("examples/cdk/bin/app.ts");
+    assert!(cdk.contains(&format!(
+        "IdentitySource.header(\"{}\")",
+        stack::IDENTITY_HEADER
+    )));
+}
