@@ -239,6 +239,7 @@ pub struct Stack {
     description: String,
     parameters: BTreeMap<String, Parameter>,
     conditions: BTreeMap<String, Expr>,
+    rules: BTreeMap<String, Value>,
     resources: BTreeMap<String, Resource>,
     outputs: BTreeMap<String, Output>,
     errors: Vec<StackError>,
@@ -300,6 +301,24 @@ impl Stack {
         }
         self.conditions.insert(id.to_owned(), expression);
         id.to_owned()
+    }
+
+    /// A rule: when `condition` holds for the parameters' values, each assertion must hold too,
+    /// or CloudFormation refuses the values, with the assertion's description, before it
+    /// creates or updates anything.
+    /// <https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/rules-section-structure.html>
+    pub fn rule(&mut self, id: &str, condition: Expr, assertions: &[(Expr, &str)]) {
+        if !valid_id(id) || self.rules.contains_key(id) {
+            self.errors.push(StackError::DuplicateId(id.to_owned()));
+        }
+        let assertions: Vec<Value> = assertions
+            .iter()
+            .map(|(assert, why)| json!({ "Assert": assert, "AssertDescription": why }))
+            .collect();
+        self.rules.insert(
+            id.to_owned(),
+            json!({ "RuleCondition": condition, "Assertions": assertions }),
+        );
     }
 
     pub fn output(&mut self, id: &str, value: Expr, description: &str) {
@@ -364,6 +383,9 @@ impl Stack {
         });
         if let (false, Some(map)) = (self.conditions.is_empty(), template.as_object_mut()) {
             map.insert("Conditions".into(), json!(self.conditions));
+        }
+        if let (false, Some(map)) = (self.rules.is_empty(), template.as_object_mut()) {
+            map.insert("Rules".into(), json!(self.rules));
         }
         self.check_references(&template)?;
         Ok(canonical(template))

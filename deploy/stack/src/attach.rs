@@ -187,6 +187,22 @@ fn pool_choice(stack: &mut Stack) -> PoolChoice {
         CREATES_USER_POOL,
         Expr::Equals(Box::new(existing_id.clone()), Box::new("".into())),
     );
+    // Without client ids the authorizer would refuse to start and every call would get a 500:
+    // refuse the parameters instead, before anything is created.
+    let not_empty = |value: &Expr| {
+        Expr::Not(Box::new(Expr::Equals(
+            Box::new(value.clone()),
+            Box::new("".into()),
+        )))
+    };
+    stack.rule(
+        "ExistingPoolNamesItsAppClients",
+        not_empty(&existing_id),
+        &[(
+            not_empty(&existing_clients),
+            "ExistingAppClientIds must name the existing pool's app clients whose tokens are accepted",
+        )],
+    );
     PoolChoice {
         existing_id,
         existing_clients,

@@ -249,3 +249,28 @@ fn the_wiring_examples_take_the_token_from_the_authorizers_header() {
         stack::IDENTITY_HEADER
     )));
 }
+
+/// An existing pool without client ids would leave the authorizer unable to start: the
+/// template's rule refuses those parameters before anything is created.
+#[test]
+fn an_existing_pool_without_app_clients_is_refused_by_a_rule() {
+    let t = template();
+    let not_empty = |parameter: &str| serde_json::json!({ "Fn::Not": [{ "Fn::Equals": [{ "Ref": parameter }, ""] }] });
+    let rules = t["Rules"].as_object().unwrap();
+    assert_eq!(rules.len(), 1);
+    let rule = rules.values().next().unwrap();
+    assert_eq!(
+        rule["RuleCondition"],
+        not_empty(attach::EXISTING_USER_POOL_ID)
+    );
+    assert_eq!(
+        rule["Assertions"][0]["Assert"],
+        not_empty(attach::EXISTING_APP_CLIENT_IDS)
+    );
+    assert!(
+        rule["Assertions"][0]["AssertDescription"]
+            .as_str()
+            .unwrap()
+            .contains(attach::EXISTING_APP_CLIENT_IDS)
+    );
+}
