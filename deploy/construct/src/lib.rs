@@ -229,6 +229,8 @@ struct Output {
     value: Expr,
     description: String,
     condition: Option<String>,
+    /// The name other stacks import the value by (`Fn::ImportValue`), if exported.
+    export: Option<Expr>,
 }
 
 /// A CloudFormation template under construction.
@@ -237,6 +239,7 @@ pub struct Stack {
     description: String,
     parameters: BTreeMap<String, Parameter>,
     conditions: BTreeMap<String, Expr>,
+    rules: BTreeMap<String, Value>,
     resources: BTreeMap<String, Resource>,
     outputs: BTreeMap<String, Output>,
     errors: Vec<StackError>,
@@ -300,6 +303,24 @@ impl Stack {
         id.to_owned()
     }
 
+    /// A rule: when `condition` holds for the parameters' values, each assertion must hold too,
+    /// or CloudFormation refuses the values, with the assertion's description, before it
+    /// creates or updates anything.
+    /// <https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/rules-section-structure.html>
+    pub fn rule(&mut self, id: &str, condition: Expr, assertions: &[(Expr, &str)]) {
+        if !valid_id(id) || self.rules.contains_key(id) {
+            self.errors.push(StackError::DuplicateId(id.to_owned()));
+        }
+        let assertions: Vec<Value> = assertions
+            .iter()
+            .map(|(assert, why)| json!({ "Assert": assert, "AssertDescription": why }))
+            .collect();
+        self.rules.insert(
+            id.to_owned(),
+            json!({ "RuleCondition": condition, "Assertions": assertions }),
+        );
+    }
+
     pub fn output(&mut self, id: &str, value: Expr, description: &str) {
         if !valid_id(id) || self.outputs.contains_key(id) {
             self.errors.push(StackError::DuplicateId(id.to_owned()));
@@ -310,8 +331,20 @@ impl Stack {
                 value,
                 description: description.to_owned(),
                 condition: None,
+                export: None,
             },
         );
+    }
+
+    /// An output other stacks of the account and region import by `name` (`Fn::ImportValue`).
+    /// CloudFormation refuses two exports of one name in a region, so `name` should hold the
+    /// stack's name.
+    /// <https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-importvalue.html>
+    pub fn exported_output(&mut self, id: &str, value: Expr, description: &str, name: Expr) {
+        self.output(id, value, description);
+        if let Some(output) = self.outputs.get_mut(id) {
+            output.export = Some(name);
+        }
     }
 
     /// An output the stack has only when its condition `name` holds.
@@ -350,6 +383,9 @@ impl Stack {
         });
         if let (false, Some(map)) = (self.conditions.is_empty(), template.as_object_mut()) {
             map.insert("Conditions".into(), json!(self.conditions));
+        }
+        if let (false, Some(map)) = (self.rules.is_empty(), template.as_object_mut()) {
+            map.insert("Rules".into(), json!(self.rules));
         }
         self.check_references(&template)?;
         Ok(canonical(template))
@@ -415,6 +451,9 @@ impl Stack {
             if let Some(condition) = &output.condition {
                 self.check_condition(id, condition)?;
                 out.insert("Condition".into(), json!(condition));
+            }
+            if let Some(name) = &output.export {
+                out.insert("Export".into(), json!({ "Name": name }));
             }
             outputs.insert(id.clone(), Value::Object(out));
         }

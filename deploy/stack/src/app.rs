@@ -109,21 +109,29 @@ fn capitalized(method: &str) -> String {
 }
 
 /// The template's parameters, and the settings it is synthesized with.
-struct Params<'s> {
-    bucket: Expr,
-    boundary: Expr,
-    retention: Expr,
+pub(crate) struct Params<'s> {
+    pub(crate) bucket: Expr,
+    pub(crate) boundary: Expr,
+    pub(crate) retention: Expr,
     callback: Expr,
     /// The condition that holds when a hosted UI callback URL is given.
     hosted_ui: String,
-    settings: &'s Settings,
+    pub(crate) settings: &'s Settings,
 }
 
 /// The user pool, its public app client, and the operators' client (admin flow only).
-struct Identity {
-    pool: Handle,
-    client: Handle,
-    operator_client: Handle,
+pub(crate) struct Identity {
+    pub(crate) pool: Handle,
+    pub(crate) client: Handle,
+    pub(crate) operator_client: Handle,
+}
+
+/// What the authorizer function is configured with: the pool and app clients whose tokens it
+/// accepts, and the table it reads the group policies from.
+pub(crate) struct AuthorizerInputs<'a> {
+    pub(crate) user_pool_id: Expr,
+    pub(crate) app_client_ids: Expr,
+    pub(crate) policy_table: &'a Handle,
 }
 
 /// The two tables.
@@ -185,7 +193,7 @@ pub fn build(groups: &[GroupDefinition], api: &Api, assets: &Assets, settings: &
     stack
 }
 
-fn parameters<'s>(stack: &mut Stack, settings: &'s Settings) -> Params<'s> {
+pub(crate) fn parameters<'s>(stack: &mut Stack, settings: &'s Settings) -> Params<'s> {
     let bucket = stack.parameter(
         "ArtifactBucket",
         Parameter::string("S3 bucket holding the Lambda zips under the keys of the asset manifest"),
@@ -237,7 +245,7 @@ fn parameters<'s>(stack: &mut Stack, settings: &'s Settings) -> Params<'s> {
 }
 
 /// The user pool, its app clients and hosted UI domain.
-fn identity(stack: &mut Stack, params: &Params) -> Identity {
+pub(crate) fn identity(stack: &mut Stack, params: &Params) -> Identity {
     let pool = user_pool(stack);
     let client = web_client(stack, &pool, params);
     let operator_client = operator_client(stack, &pool);
@@ -372,13 +380,18 @@ fn operator_client(stack: &mut Stack, pool: &Handle) -> Handle {
     )
 }
 
-fn data(stack: &mut Stack) -> Data {
-    let policy_table = stack.add(
+/// The table of group policies the authorizer reads (`groupgate deploy` seeds it).
+pub(crate) fn policy_table(stack: &mut Stack) -> Handle {
+    stack.add(
         "PolicyTable",
         dynamodb_table("group", "S")
             .retained()
             .waive(waivers::TABLE),
-    );
+    )
+}
+
+fn data(stack: &mut Stack) -> Data {
+    let policy_table = policy_table(stack);
     let pets_table = stack.add(
         PETS_TABLE,
         dynamodb_table("id", "N").retained().waive(waivers::TABLE),
@@ -414,7 +427,19 @@ fn functions(
     data: &Data,
     assets: &Assets,
 ) -> Functions {
-    let authorizer = authorizer_function(stack, params, identity, data, assets);
+    let authorizer = authorizer_function(
+        stack,
+        params,
+        &AuthorizerInputs {
+            user_pool_id: identity.pool.r#ref(),
+            app_client_ids: Expr::join(
+                ",",
+                vec![identity.client.r#ref(), identity.operator_client.r#ref()],
+            ),
+            policy_table: &data.policy_table,
+        },
+        assets,
+    );
     let (backend, backend_role) = backend_function(stack, params, data, assets);
     Functions {
         authorizer,
@@ -425,11 +450,10 @@ fn functions(
 
 /// The authorizer may read the policy table (BatchGetItem per request, one Scan at start-up to
 /// fill its cache), and write its logs.
-fn authorizer_function(
+pub(crate) fn authorizer_function(
     stack: &mut Stack,
     params: &Params,
-    identity: &Identity,
-    data: &Data,
+    inputs: &AuthorizerInputs,
     assets: &Assets,
 ) -> Handle {
     let logs = stack.add(
@@ -445,7 +469,7 @@ fn authorizer_function(
             vec![
                 allow(
                     &["dynamodb:BatchGetItem", "dynamodb:Scan"],
-                    vec![data.policy_table.arn()],
+                    vec![inputs.policy_table.arn()],
                 ),
                 write_logs(&logs),
                 write_traces(),
@@ -463,15 +487,9 @@ fn authorizer_function(
             memory_mb: 512,
             timeout_seconds: 10,
             environment: vec![
-                (env::USER_POOL_ID, identity.pool.r#ref()),
-                (
-                    env::APP_CLIENT_IDS,
-                    Expr::join(
-                        ",",
-                        vec![identity.client.r#ref(), identity.operator_client.r#ref()],
-                    ),
-                ),
-                (env::POLICY_TABLE, data.policy_table.r#ref()),
+                (env::USER_POOL_ID, inputs.user_pool_id.clone()),
+                (env::APP_CLIENT_IDS, inputs.app_client_ids.clone()),
+                (env::POLICY_TABLE, inputs.policy_table.r#ref()),
                 (env::TOKEN_USE, "access".into()),
                 (
                     env::POLICY_CACHE_TTL_SECONDS,
@@ -597,18 +615,7 @@ fn group_roles(
                 statements,
             ),
         );
-        stack.add(
-            &format!("Group{name}"),
-            Resource::new(
-                "AWS::Cognito::UserPoolGroup",
-                json!({
-                    "UserPoolId": pool.r#ref(),
-                    "GroupName": group.group,
-                    "Description": group.description,
-                    "Precedence": group.precedence,
-                }),
-            ),
-        );
+        stack.add(&format!("Group{name}"), cognito_group(pool, group));
         role_pairs.push(Expr::join(
             "=",
             vec![group.group.clone().into(), role.arn()],
@@ -616,6 +623,19 @@ fn group_roles(
     }
 
     role_pairs
+}
+
+/// The Cognito group of a definition, in `pool`.
+pub(crate) fn cognito_group(pool: &Handle, group: &GroupDefinition) -> Resource {
+    Resource::new(
+        "AWS::Cognito::UserPoolGroup",
+        json!({
+            "UserPoolId": pool.r#ref(),
+            "GroupName": group.group,
+            "Description": group.description,
+            "Precedence": group.precedence,
+        }),
+    )
 }
 
 /// The REST API: the authorizer, a method per route, the gateway responses, the deployment

@@ -12,6 +12,7 @@
 //! - [`monitoring`]: the alarms and the dashboard;
 //! - [`outputs`]: the app stack's outputs, named once: written into the template, read back
 //!   from a deployed stack;
+//! - [`attach`]: the authorizer-only stack, for a REST API defined elsewhere;
 //! - [`bootstrap`]: the stack created once per account and region before any app stack.
 //!
 //! The operator's tool (`groupgate-cli`) deploys what this crate describes.
@@ -24,6 +25,7 @@ use groupgate_construct as construct;
 pub mod api;
 pub mod app;
 pub mod assets;
+pub mod attach;
 pub mod bootstrap;
 pub mod groups;
 pub mod monitoring;

@@ -21,9 +21,37 @@ pub struct Watched<'a> {
 /// Adds the alarms, their optional topic and the dashboard.
 pub fn add(stack: &mut Stack, watched: &Watched<'_>) {
     let actions = alarm_topic(stack);
-    function_alarms(stack, watched, &actions);
+    function_alarms(stack, watched.authorizer, &actions);
     api_alarms(stack, watched, &actions);
     dashboard(stack, watched);
+}
+
+/// The authorizer's alarms, their optional topic and a dashboard of its metrics, for a stack
+/// that has the authorizer and no API of its own (the API that uses it is defined elsewhere,
+/// and its owner watches it).
+pub fn add_for_authorizer(stack: &mut Stack, authorizer: &Handle) {
+    let actions = alarm_topic(stack);
+    function_alarms(stack, authorizer, &actions);
+    let widgets = [
+        vec![widget(
+            "Authorizer invocations, errors, throttles",
+            json!([
+                [
+                    "AWS/Lambda",
+                    "Invocations",
+                    "FunctionName",
+                    function_name(authorizer)
+                ],
+                [".", "Errors", ".", "."],
+                [".", "Throttles", ".", "."],
+            ]),
+            "Sum",
+            12,
+        )],
+        authorizer_widgets(authorizer),
+    ]
+    .concat();
+    add_dashboard(stack, &widgets);
 }
 
 /// The `AlarmEmail` parameter, and the topic and e-mail subscription made when it is set.
@@ -68,7 +96,7 @@ fn alarm_topic(stack: &mut Stack) -> Expr {
 }
 
 /// The authorizer's errors and throttles (Lambda's own metrics).
-fn function_alarms(stack: &mut Stack, watched: &Watched<'_>, actions: &Expr) {
+fn function_alarms(stack: &mut Stack, authorizer: &Handle, actions: &Expr) {
     let function_alarm = |metric: &str, function: &Handle, what: &str| {
         json!({
             "AlarmDescription": what,
@@ -94,7 +122,7 @@ fn function_alarms(stack: &mut Stack, watched: &Watched<'_>, actions: &Expr) {
     // `Decisions` with `Outcome=Unauthorized`): faults only, crashes and timeouts included.
     let mut errors = function_alarm(
         "Errors",
-        watched.authorizer,
+        authorizer,
         "The authorizer failed (not a refused token): its keys or the policy table may be unreachable, and callers get 500",
     );
     if let Some(alarm) = errors.as_object_mut() {
@@ -114,7 +142,7 @@ fn function_alarms(stack: &mut Stack, watched: &Watched<'_>, actions: &Expr) {
                 "Stat": "Sum",
             })
         };
-        let function = json!({ "Name": "FunctionName", "Value": watched.authorizer.r#ref() });
+        let function = json!({ "Name": "FunctionName", "Value": authorizer.r#ref() });
         alarm.insert(
             "Metrics".to_owned(),
             json!([
@@ -139,7 +167,7 @@ fn function_alarms(stack: &mut Stack, watched: &Watched<'_>, actions: &Expr) {
             "AWS::CloudWatch::Alarm",
             function_alarm(
                 "Throttles",
-                watched.authorizer,
+                authorizer,
                 "The authorizer was throttled: the account's concurrency is exhausted, and callers get 500",
             ),
         ),
@@ -219,7 +247,12 @@ fn api_alarms(stack: &mut Stack, watched: &Watched<'_>, actions: &Expr) {
 /// `deploy/stack/tests/aws_contracts.rs` checks every body against a schema of it.
 /// <https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/CloudWatch-Dashboard-Body-Structure.html>
 fn dashboard(stack: &mut Stack, watched: &Watched<'_>) {
-    let widgets = [api_widgets(watched), authorizer_widgets(watched)].concat();
+    let widgets = [api_widgets(watched), authorizer_widgets(watched.authorizer)].concat();
+    add_dashboard(stack, &widgets);
+}
+
+/// The dashboard of `widgets`, named after the stack and region.
+fn add_dashboard(stack: &mut Stack, widgets: &[serde_json::Value]) {
     let body = json!({ "widgets": widgets });
     stack.add(
         "Dashboard",
@@ -313,9 +346,9 @@ fn api_widgets(watched: &Watched<'_>) -> Vec<serde_json::Value> {
 
 /// The authorizer's decisions by outcome and reason, its policy cache and key fetches, and its
 /// decision time.
-fn authorizer_widgets(watched: &Watched<'_>) -> Vec<serde_json::Value> {
+fn authorizer_widgets(authorizer: &Handle) -> Vec<serde_json::Value> {
     let namespace = NAMESPACE;
-    let authorizer = function_name(watched.authorizer);
+    let authorizer = function_name(authorizer);
     vec![
         widget(
             "Authorizer decisions by outcome and reason",

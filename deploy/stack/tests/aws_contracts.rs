@@ -37,7 +37,18 @@ fn templates() -> Vec<(&'static str, Value)> {
     .to_template()
     .unwrap();
     let bootstrap = bootstrap::build().to_template().unwrap();
-    vec![("app", app), ("bootstrap", bootstrap)]
+    let authorizer_only = stack::attach::build(
+        &groups,
+        &Assets::placeholder(&stack::attach::FUNCTIONS),
+        &settings,
+    )
+    .to_template()
+    .unwrap();
+    vec![
+        ("app", app),
+        ("bootstrap", bootstrap),
+        ("authorizer-only", authorizer_only),
+    ]
 }
 
 /// A sample value for a `${...}` placeholder of `template`'s `Fn::Sub`, shaped as
@@ -177,7 +188,10 @@ fn every_dashboard_body_the_stacks_write_is_one_cloudwatch_accepts() {
             checked += 1;
         }
     }
-    assert!(checked >= 1, "the app stack has a dashboard to check");
+    assert!(
+        checked >= 2,
+        "the app and authorizer-only stacks each have a dashboard to check"
+    );
 }
 
 /// Issue 19, item 1: the SEARCH widget's `metrics` was an array of objects, not of arrays, and

@@ -1,4 +1,5 @@
-//! `groupgate synth`: the app stack's template and asset manifest.
+//! `groupgate synth`: the app stack's template and asset manifest, or the authorizer-only
+//! stack's.
 
 use std::path::PathBuf;
 
@@ -25,6 +26,10 @@ pub struct Args {
     /// Use stand-in asset keys instead of hashing built zips (for linting the template).
     #[arg(long)]
     placeholder_assets: bool,
+    /// Only the authorizer, its policy table, alarms and (new or existing) user pool, for a
+    /// REST API defined elsewhere (SAM, CDK, Terraform); its outputs are what that API needs.
+    #[arg(long)]
+    authorizer_only: bool,
     #[command(flatten)]
     settings: SettingsArgs,
 }
@@ -32,6 +37,11 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let assets = (!args.placeholder_assets).then_some(&*args.assets);
     let settings = args.settings.load()?;
-    operations::synth(&args.out, &args.policies, assets, &settings)?;
+    let target = if args.authorizer_only {
+        operations::SynthTarget::AuthorizerOnly
+    } else {
+        operations::SynthTarget::App
+    };
+    operations::synth(&args.out, &args.policies, assets, &settings, target)?;
     Ok(Outcome::Done)
 }

@@ -37,22 +37,39 @@ pub(crate) fn write_json(path: &Path, value: &serde_json::Value) -> anyhow::Resu
     std::fs::write(path, text).with_context(|| format!("writing `{}`", path.display()))
 }
 
-/// Writes `<out>/template.json` and `<out>/assets.json` from the group definitions in
-/// `policies`, the zips in `assets_dir` (or stand-in keys when `assets_dir` is `None`) and the
-/// settings.
+/// Which stack `groupgate synth` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SynthTarget {
+    /// The app stack: user pool, tables, functions, REST API, alarms.
+    App,
+    /// The authorizer-only stack, for a REST API defined elsewhere (`stack::attach`).
+    AuthorizerOnly,
+}
+
+/// Writes `<out>/template.json` and `<out>/assets.json` of `target` from the group definitions
+/// in `policies`, the zips in `assets_dir` (or stand-in keys when `assets_dir` is `None`) and
+/// the settings.
 pub fn synth(
     out: &Path,
     policies: &Path,
     assets_dir: Option<&Path>,
     settings: &Settings,
+    target: SynthTarget,
 ) -> anyhow::Result<()> {
     let groups = groups::load(policies)?;
-    let api = settings.api()?;
-    let assets = match assets_dir {
-        Some(dir) => Assets::from_dir(dir, &stack::FUNCTIONS)?,
-        None => Assets::placeholder(&stack::FUNCTIONS),
+    let functions: &[&str] = match target {
+        SynthTarget::App => &stack::FUNCTIONS,
+        SynthTarget::AuthorizerOnly => &stack::attach::FUNCTIONS,
     };
-    let template = stack::build(&groups, &api, &assets, settings).to_template()?;
+    let assets = match assets_dir {
+        Some(dir) => Assets::from_dir(dir, functions)?,
+        None => Assets::placeholder(functions),
+    };
+    let template = match target {
+        SynthTarget::App => stack::build(&groups, &settings.api()?, &assets, settings),
+        SynthTarget::AuthorizerOnly => stack::attach::build(&groups, &assets, settings),
+    }
+    .to_template()?;
     write_json(&out.join("template.json"), &template)?;
     write_json(&out.join("assets.json"), &serde_json::to_value(&assets)?)?;
     println!(
