@@ -240,9 +240,9 @@ impl MergedPolicy {
 
 /// The policy returned to API Gateway for one request: the whole merged policy (API Gateway
 /// caches it and applies it to every method of the API), or, when no statement of it bears on
-/// `execute-api:Invoke`, a Deny of every method of the request's stage, since a policy holds at
-/// least one statement. The authorizer, the policy tools and the fuzz targets all render it
-/// through this one type.
+/// `execute-api:Invoke`, a Deny of every method, since a policy holds at least one statement
+/// (and with nothing merged, no method is allowed). The authorizer, the policy tools and the
+/// fuzz targets all render it through this one type.
 ///
 /// It holds only what API Gateway documents for an authorizer's output
 /// (<https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-lambda-authorizer-output.html>):
@@ -257,13 +257,15 @@ impl MergedPolicy {
 /// - a resource `*` becomes `arn:{partition}:execute-api:*:*:*/*/*/*`, which matches every method
 ///   ARN of the request's partition (`{apiId}/{stage}/{METHOD}/{path}` has three `/`, and `*`
 ///   matches any run of characters, `/` and none included), as `*` does.
+///
+/// Nothing of the request's method ARN but its partition is copied into the policy, and that
+/// only when it is a partition's plain name (else `*`): the ARN's characters are literal, and a
+/// `?` or `*` in them would be read as a wildcard.
 #[derive(Debug)]
 pub struct ReturnedPolicy {
     merged: MergedPolicy,
-    /// The request's partition, for the ARN `*` is spelled as.
-    partition: String,
-    /// What a policy with no statement to return denies: the stage's wildcard ARN.
-    stage_wildcard: String,
+    /// Every method ARN of the request's partition: what `*` and an empty policy stand for.
+    every_method: String,
 }
 
 /// One statement as returned: its effect and its resources, documented elements only (no
@@ -275,16 +277,20 @@ struct ReturnedStatement<'a> {
     #[serde(rename = "Action")]
     action: [&'static str; 1],
     #[serde(rename = "Resource")]
-    resource: Vec<std::borrow::Cow<'a, str>>,
+    resource: Vec<&'a str>,
 }
 
 impl ReturnedPolicy {
     /// The policy returned for a request on `method_arn`, from the merge it was decided on.
     pub fn new(merged: MergedPolicy, method_arn: &MethodArn) -> Self {
+        let partition = method_arn.partition();
+        let plain = partition
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let partition = if plain { partition } else { "*" };
         Self {
             merged,
-            partition: method_arn.partition().to_owned(),
-            stage_wildcard: method_arn.stage_wildcard(),
+            every_method: format!("arn:{partition}:execute-api:*:*:*/*/*/*"),
         }
     }
 
@@ -299,7 +305,6 @@ impl ReturnedPolicy {
     }
 
     fn statements(&self) -> Vec<ReturnedStatement<'_>> {
-        let every_method = format!("arn:{}:execute-api:*:*:*/*/*/*", self.partition);
         let statements: Vec<_> = self
             .merged
             .entries()
@@ -314,9 +319,9 @@ impl ReturnedPolicy {
                     .iter()
                     .map(|p| {
                         if p.matches_anything() {
-                            every_method.clone().into()
+                            self.every_method.as_str()
                         } else {
-                            p.as_str().into()
+                            p.as_str()
                         }
                     })
                     .collect(),
@@ -328,7 +333,7 @@ impl ReturnedPolicy {
         vec![ReturnedStatement {
             effect: Effect::Deny,
             action: [INVOKE_ACTION],
-            resource: vec![self.stage_wildcard.as_str().into()],
+            resource: vec![self.every_method.as_str()],
         }]
     }
 }
@@ -362,7 +367,7 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_merge_returns_a_deny_of_the_whole_stage_and_anything_else_the_merge() {
+    fn an_empty_merge_returns_a_deny_of_every_method_and_anything_else_the_merge() {
         let arn = MethodArn::parse(
             "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3/prod/GET/petstore/v1/pets",
         )
@@ -371,7 +376,7 @@ mod tests {
             returned(Vec::new(), &arn),
             serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny",
                 "Action": [INVOKE_ACTION],
-                "Resource": ["arn:aws:execute-api:eu-west-1:123456789012:a1b2c3/prod/*"]}]})
+                "Resource": ["arn:aws:execute-api:*:*:*/*/*/*"]}]})
         );
         // Statements whose conditions fail are not merged: that too is an empty merge.
         let elsewhere = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*",
@@ -414,12 +419,12 @@ mod tests {
                  "Resource": ["arn:aws-cn:execute-api:*:*:*/*/DELETE/*", every]},
             ])
         );
-        // Only statements for other services: nothing bears on an invoke, so the stage is denied.
+        // Only statements for other services: nothing bears on an invoke, so all is denied.
         let other = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
         assert_eq!(
             returned(vec![group("g", other)], &arn)["Statement"],
             serde_json::json!([{"Effect": "Deny", "Action": [INVOKE_ACTION],
-                "Resource": ["arn:aws-cn:execute-api:cn-north-1:123456789012:a1b2c3/prod/*"]}])
+                "Resource": [every]}])
         );
     }
 
@@ -453,6 +458,42 @@ mod tests {
                 Ok(crate::reference::Verdict::ExplicitDeny),
                 "{document}"
             );
+        }
+    }
+
+    /// Found by the `decision` fuzz target: the request's method ARN was copied into the
+    /// returned policy, so a `?` in it (API Gateway's ARNs are literal) made an undocumented
+    /// wildcard. Only a plain partition name is copied now.
+    #[test]
+    fn wildcards_in_the_requests_arn_never_reach_the_returned_policy() {
+        for (arn, every) in [
+            (
+                "arn:aws:execute-api:us-easu-1:123456?89012:api0000000/prod/GET/petstore/v1/pets",
+                "arn:aws:execute-api:*:*:*/*/*/*",
+            ),
+            (
+                "arn:a?s:execute-api:r:1:api/prod/GET/x",
+                "arn:*:execute-api:*:*:*/*/*/*",
+            ),
+            (
+                "arn:a*:execute-api:r:1:api/prod/GET/x",
+                "arn:*:execute-api:*:*:*/*/*/*",
+            ),
+        ] {
+            let arn = MethodArn::parse(arn).unwrap();
+            let admin = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+            for groups in [Vec::new(), vec![group("admin", admin)]] {
+                let document = returned(groups, &arn);
+                assert_eq!(
+                    crate::reference::documented(&document),
+                    Ok(()),
+                    "{document}"
+                );
+                assert_eq!(
+                    document["Statement"][0]["Resource"],
+                    serde_json::json!([every])
+                );
+            }
         }
     }
 }

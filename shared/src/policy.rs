@@ -392,10 +392,11 @@ impl TryFrom<RawStatement> for Statement {
 // Neither names `NotAction`, `NotResource` or the `?` wildcard, so what API Gateway makes of
 // them is unknown, and a `Deny` it ignored would let callers through. They are refused rather
 // than translated: `NotResource` is the complement of its patterns over every method ARN there
-// could be, which no finite list of `*` patterns equals in general, and a `?` has no `*` form.
-// A refused policy is invalid, so its group denies everything.
+// could be, which in general only an unwieldy list of `*` patterns (one per character that could
+// // come next) equals, where one slip in translating a `Deny` lets callers through; and a `?`
+// has no `*` form. A refused policy is invalid, so its group denies everything.
 const NOT_ACTION_REFUSED: &str = "`NotAction` is not allowed: API Gateway documents only `Action` in an authorizer's policy; write `\"Action\": \"execute-api:Invoke\"`";
-const NOT_RESOURCE_REFUSED: &str = "`NotResource` is not allowed: API Gateway documents only `Resource` in an authorizer's policy; list the method ARNs the statement covers in `Resource` (a `Deny` of all but X is an `Allow` of X alone)";
+const NOT_RESOURCE_REFUSED: &str = "`NotResource` is not allowed: API Gateway documents only `Resource` in an authorizer's policy; list in `Resource` the method ARNs the statement should cover";
 
 fn scope(
     element: &str,
@@ -794,7 +795,7 @@ mod tests {
             (
                 r#"{"Effect":"Deny","Action":"execute-api:Invoke","NotResource":"arn:aws:execute-api:*:*:*/*/GET/*"}"#,
                 "statement #0: `NotResource` is not allowed: API Gateway documents only `Resource`",
-                "list the method ARNs",
+                "list in `Resource` the method ARNs",
             ),
             (
                 r#"{"Effect":"Allow","NotAction":"s3:*","Resource":"*"}"#,

@@ -111,6 +111,8 @@ fn policy() -> impl Strategy<Value = (Value, bool)> {
 
 fn method_arn() -> impl Strategy<Value = String> {
     (
+        // API Gateway's ARNs are literal: a `?` or `*` in one is a character, never a wildcard.
+        prop_oneof![Just("123456789012"), Just("1234?6789012"), Just("*")],
         prop_oneof![Just("a1b2c3"), Just("zz9")],
         prop_oneof![Just("prod"), Just("test")],
         prop_oneof![Just("GET"), Just("POST"), Just("DELETE")],
@@ -122,8 +124,8 @@ fn method_arn() -> impl Strategy<Value = String> {
             Just("petstore/v1/x/pets/2"),
         ],
     )
-        .prop_map(|(api, stage, method, path)| {
-            format!("arn:aws:execute-api:eu-west-1:123456789012:{api}/{stage}/{method}/{path}")
+        .prop_map(|(account, api, stage, method, path)| {
+            format!("arn:aws:execute-api:eu-west-1:{account}:{api}/{stage}/{method}/{path}")
         })
 }
 

@@ -268,7 +268,7 @@ fn validate_refuses_what_api_gateway_does_not_document() {
     for (file, needle) in [
         (
             "not-resource.json",
-            "error: /policy: group `not-resource`: statement #0: `NotResource` is not allowed: API Gateway documents only `Resource` in an authorizer's policy; list the method ARNs",
+            "error: /policy: group `not-resource`: statement #0: `NotResource` is not allowed: API Gateway documents only `Resource` in an authorizer's policy; list in `Resource` the method ARNs",
         ),
         (
             "not-action.json",
