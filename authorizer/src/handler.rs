@@ -18,8 +18,8 @@ use crate::record::{Decided, DecisionRecord, ReasonCode};
 
 /// What the authorizer returns to API Gateway.
 ///
-/// Our own type rather than `aws_lambda_events`' response, whose statement type cannot carry
-/// `NotAction`/`NotResource`.
+/// Our own type rather than `aws_lambda_events`' response: the policy is rendered straight
+/// from the merge it was decided on, in the documented elements only (see [`ReturnedPolicy`]).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthorizerResponse {

@@ -111,6 +111,9 @@ impl MethodArn {
     pub fn as_str(&self) -> &str {
         &self.arn
     }
+    pub fn partition(&self) -> &str {
+        self.part(PARTITION)
+    }
     pub fn region(&self) -> &str {
         self.part(REGION)
     }
@@ -205,6 +208,11 @@ impl Pattern {
 
     pub fn as_str(&self) -> &str {
         &self.source
+    }
+
+    /// Whether it matches everything (it is all `*`).
+    pub fn matches_anything(&self) -> bool {
+        self.kind == PatternKind::Anything
     }
 
     pub fn matches(&self, candidate: &str) -> bool {

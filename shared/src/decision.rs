@@ -11,7 +11,7 @@ use serde::{Serialize, Serializer};
 
 use crate::arn::{MethodArn, Pattern};
 use crate::group::GroupPolicy;
-use crate::policy::{Effect, PolicyDocument, RequestFacts, Scope, Statement, StatementJson};
+use crate::policy::{Effect, PolicyDocument, RequestFacts, Scope, Statement};
 use crate::untrusted::Untrusted;
 
 /// The action API Gateway checks for a method call.
@@ -21,8 +21,8 @@ pub const INVOKE_ACTION: &str = "execute-api:Invoke";
 static DENY_EVERYTHING: LazyLock<Statement> = LazyLock::new(|| Statement {
     sid: Some("InvalidGroupPolicy".to_owned()),
     effect: Effect::Deny,
-    action: Scope::Only(vec![Pattern::action("*")]),
-    resource: Scope::Only(vec![Pattern::resource("*")]),
+    action: Scope::new(vec![Pattern::action("*")]),
+    resource: Scope::new(vec![Pattern::resource("*")]),
     condition: None,
 });
 
@@ -239,21 +239,59 @@ impl MergedPolicy {
 }
 
 /// The policy returned to API Gateway for one request: the whole merged policy (API Gateway
-/// caches it and applies it to every method of the API), or, when no statement of it applies, a
-/// Deny of every method of the request's stage, since a policy holds at least one statement.
-/// The authorizer, the policy tools and the fuzz targets all render it through this one type.
+/// caches it and applies it to every method of the API), or, when no statement of it bears on
+/// `execute-api:Invoke`, a Deny of every method, since a policy holds at least one statement
+/// (and with nothing merged, no method is allowed). The authorizer, the policy tools and the
+/// fuzz targets all render it through this one type.
+///
+/// It holds only what API Gateway documents for an authorizer's output
+/// (<https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-lambda-authorizer-output.html>):
+/// `Version`, and statements of `Effect`, `Action` `execute-api:Invoke` and `Resource` method
+/// ARN patterns with `*` wildcards (the parser refuses `NotAction`, `NotResource` and `?`). Two
+/// translations keep it so, each equal to the merged policy for the one action API Gateway
+/// checks, `execute-api:Invoke` on a method ARN ("whether to allow or deny ... the API Gateway
+/// execution service to invoke (`Action`) the specified API method (`Resource`)", ibid.):
+/// - a statement's actions become `execute-api:Invoke` when one of them matches it (it applies
+///   to an invoke exactly when its resources match), and the statement is left out when none
+///   does (it never applies to an invoke);
+/// - a resource `*` becomes `arn:{partition}:execute-api:*:*:*/*/*/*`, which matches every method
+///   ARN of the request's partition (`{apiId}/{stage}/{METHOD}/{path}` has three `/`, and `*`
+///   matches any run of characters, `/` and none included), as `*` does.
+///
+/// Nothing of the request's method ARN but its partition is copied into the policy, and that
+/// only when it is a partition's plain name (else `*`): the ARN's characters are literal, and a
+/// `?` or `*` in them would be read as a wildcard.
 #[derive(Debug)]
 pub struct ReturnedPolicy {
     merged: MergedPolicy,
-    /// What an empty merge denies (the stage's wildcard ARN); `None` when it has statements.
-    deny_scope: Option<String>,
+    /// Every method ARN of the request's partition: what `*` and an empty policy stand for.
+    every_method: String,
+}
+
+/// One statement as returned: its effect and its resources, documented elements only (no
+/// `Sid`: the documented output names none; the log says which statement decided).
+#[derive(Debug, Serialize)]
+struct ReturnedStatement<'a> {
+    #[serde(rename = "Effect")]
+    effect: Effect,
+    #[serde(rename = "Action")]
+    action: [&'static str; 1],
+    #[serde(rename = "Resource")]
+    resource: Vec<&'a str>,
 }
 
 impl ReturnedPolicy {
     /// The policy returned for a request on `method_arn`, from the merge it was decided on.
     pub fn new(merged: MergedPolicy, method_arn: &MethodArn) -> Self {
-        let deny_scope = merged.is_empty().then(|| method_arn.stage_wildcard());
-        Self { merged, deny_scope }
+        let partition = method_arn.partition();
+        let plain = partition
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let partition = if plain { partition } else { "*" };
+        Self {
+            merged,
+            every_method: format!("arn:{partition}:execute-api:*:*:*/*/*/*"),
+        }
     }
 
     /// The merged policy it renders.
@@ -265,6 +303,39 @@ impl ReturnedPolicy {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
+
+    fn statements(&self) -> Vec<ReturnedStatement<'_>> {
+        let statements: Vec<_> = self
+            .merged
+            .entries()
+            .filter(|entry| entry.statement.action.matches(INVOKE_ACTION))
+            .map(|entry| ReturnedStatement {
+                effect: entry.statement.effect,
+                action: [INVOKE_ACTION],
+                resource: entry
+                    .statement
+                    .resource
+                    .patterns()
+                    .iter()
+                    .map(|p| {
+                        if p.matches_anything() {
+                            self.every_method.as_str()
+                        } else {
+                            p.as_str()
+                        }
+                    })
+                    .collect(),
+            })
+            .collect();
+        if !statements.is_empty() {
+            return statements;
+        }
+        vec![ReturnedStatement {
+            effect: Effect::Deny,
+            action: [INVOKE_ACTION],
+            resource: vec![self.every_method.as_str()],
+        }]
+    }
 }
 
 impl Serialize for ReturnedPolicy {
@@ -272,27 +343,7 @@ impl Serialize for ReturnedPolicy {
         use serde::ser::SerializeStruct;
         let mut doc = serializer.serialize_struct("PolicyDocument", 2)?;
         doc.serialize_field("Version", crate::policy::POLICY_VERSION)?;
-        match &self.deny_scope {
-            Some(scope) => doc.serialize_field(
-                "Statement",
-                &[serde_json::json!({
-                    "Effect": "Deny",
-                    "Action": [INVOKE_ACTION],
-                    "Resource": [scope],
-                })],
-            )?,
-            None => {
-                let statements: Vec<_> = self
-                    .merged
-                    .entries()
-                    .map(|entry| StatementJson {
-                        statement: entry.statement,
-                        with_condition: false,
-                    })
-                    .collect();
-                doc.serialize_field("Statement", &statements)?;
-            }
-        }
+        doc.serialize_field("Statement", &self.statements())?;
         doc.end()
     }
 }
@@ -316,7 +367,7 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_merge_returns_a_deny_of_the_whole_stage_and_anything_else_the_merge() {
+    fn an_empty_merge_returns_a_deny_of_every_method_and_anything_else_the_merge() {
         let arn = MethodArn::parse(
             "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3/prod/GET/petstore/v1/pets",
         )
@@ -325,7 +376,7 @@ mod tests {
             returned(Vec::new(), &arn),
             serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny",
                 "Action": [INVOKE_ACTION],
-                "Resource": ["arn:aws:execute-api:eu-west-1:123456789012:a1b2c3/prod/*"]}]})
+                "Resource": ["arn:aws:execute-api:*:*:*/*/*/*"]}]})
         );
         // Statements whose conditions fail are not merged: that too is an empty merge.
         let elsewhere = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*",
@@ -341,8 +392,108 @@ mod tests {
             "Action":"execute-api:Invoke","Resource":"arn:aws:execute-api:*:*:*/*/GET/*"}]}"#;
         assert_eq!(
             returned(vec![group("viewer", viewer)], &arn)["Statement"],
-            serde_json::json!([{"Sid": "Read", "Effect": "Allow", "Action": [INVOKE_ACTION],
+            serde_json::json!([{"Effect": "Allow", "Action": [INVOKE_ACTION],
                 "Resource": ["arn:aws:execute-api:*:*:*/*/GET/*"]}])
         );
+    }
+
+    /// Issue #22: the returned policy spells actions and `*` resources in the documented forms,
+    /// and leaves out statements that never bear on an invoke.
+    #[test]
+    fn the_returned_policy_spells_every_element_in_its_documented_form() {
+        let arn = MethodArn::parse(
+            "arn:aws-cn:execute-api:cn-north-1:123456789012:a1b2c3/prod/GET/petstore/v1/pets",
+        )
+        .unwrap();
+        let policy = r#"{"Version":"2012-10-17","Statement":[
+            {"Sid":"All","Effect":"Allow","Action":"*","Resource":"*"},
+            {"Effect":"Deny","Action":["EXECUTE-API:invoke","s3:GetObject"],
+             "Resource":["arn:aws-cn:execute-api:*:*:*/*/DELETE/*","*"]},
+            {"Effect":"Deny","Action":"s3:*","Resource":"*"}]}"#;
+        let every = "arn:aws-cn:execute-api:*:*:*/*/*/*";
+        assert_eq!(
+            returned(vec![group("g", policy)], &arn)["Statement"],
+            serde_json::json!([
+                {"Effect": "Allow", "Action": [INVOKE_ACTION], "Resource": [every]},
+                {"Effect": "Deny", "Action": [INVOKE_ACTION],
+                 "Resource": ["arn:aws-cn:execute-api:*:*:*/*/DELETE/*", every]},
+            ])
+        );
+        // Only statements for other services: nothing bears on an invoke, so all is denied.
+        let other = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
+        assert_eq!(
+            returned(vec![group("g", other)], &arn)["Statement"],
+            serde_json::json!([{"Effect": "Deny", "Action": [INVOKE_ACTION],
+                "Resource": [every]}])
+        );
+    }
+
+    /// Issue #22: a group whose policy uses `NotResource` (or `NotAction`, or `?`) is invalid,
+    /// and an invalid group denies everything, whatever the user's other groups allow: in the
+    /// decision, and in the policy API Gateway receives.
+    #[test]
+    fn a_group_using_what_is_not_documented_denies_everything() {
+        let arn = MethodArn::parse(
+            "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3/prod/GET/petstore/v1/pets",
+        )
+        .unwrap();
+        let everything = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+            "Action":"execute-api:Invoke","Resource":"*"}]}"#;
+        for undocumented in [
+            r#"{"Effect":"Deny","Action":"execute-api:Invoke","NotResource":"arn:aws:execute-api:*:*:*/*/POST/*"}"#,
+            r#"{"Effect":"Allow","NotAction":"s3:*","Resource":"*"}"#,
+            r#"{"Effect":"Allow","Action":"*","Resource":"arn:aws:execute-api:*:*:*/*/G?T/*"}"#,
+        ] {
+            let policy = format!(r#"{{"Version":"2012-10-17","Statement":[{undocumented}]}}"#);
+            let groups = vec![group("admin", everything), group("odd", &policy)];
+            let merged = MergedPolicy::for_request(groups, &RequestFacts::default());
+            assert_eq!(
+                merged.decide(INVOKE_ACTION, arn.as_str()),
+                Decision::Deny(Reason::InvalidPolicy { group: "odd" })
+            );
+            let document = serde_json::to_value(ReturnedPolicy::new(merged, &arn)).unwrap();
+            assert_eq!(crate::reference::documented(&document), Ok(()));
+            assert_eq!(
+                crate::reference::evaluate(&document, INVOKE_ACTION, arn.as_str()),
+                Ok(crate::reference::Verdict::ExplicitDeny),
+                "{document}"
+            );
+        }
+    }
+
+    /// Found by the `decision` fuzz target: the request's method ARN was copied into the
+    /// returned policy, so a `?` in it (API Gateway's ARNs are literal) made an undocumented
+    /// wildcard. Only a plain partition name is copied now.
+    #[test]
+    fn wildcards_in_the_requests_arn_never_reach_the_returned_policy() {
+        for (arn, every) in [
+            (
+                "arn:aws:execute-api:us-easu-1:123456?89012:api0000000/prod/GET/petstore/v1/pets",
+                "arn:aws:execute-api:*:*:*/*/*/*",
+            ),
+            (
+                "arn:a?s:execute-api:r:1:api/prod/GET/x",
+                "arn:*:execute-api:*:*:*/*/*/*",
+            ),
+            (
+                "arn:a*:execute-api:r:1:api/prod/GET/x",
+                "arn:*:execute-api:*:*:*/*/*/*",
+            ),
+        ] {
+            let arn = MethodArn::parse(arn).unwrap();
+            let admin = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+            for groups in [Vec::new(), vec![group("admin", admin)]] {
+                let document = returned(groups, &arn);
+                assert_eq!(
+                    crate::reference::documented(&document),
+                    Ok(()),
+                    "{document}"
+                );
+                assert_eq!(
+                    document["Statement"][0]["Resource"],
+                    serde_json::json!([every])
+                );
+            }
+        }
     }
 }

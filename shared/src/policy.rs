@@ -29,29 +29,34 @@ pub enum Effect {
     Deny,
 }
 
-/// What a statement's `Action`/`NotAction` or `Resource`/`NotResource` element covers.
+/// What a statement's `Action` or `Resource` element covers: what any of its patterns match.
+///
+/// There is no `NotAction`/`NotResource`: API Gateway documents neither for the policy a Lambda
+/// authorizer returns (see [`documented`]), so a policy using them is invalid.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scope {
-    /// Matches what any of the patterns match.
-    Only(Vec<Pattern>),
-    /// Matches what none of the patterns match.
-    AllBut(Vec<Pattern>),
-}
+pub struct Scope(Vec<Pattern>);
 
 impl Scope {
-    pub fn matches(&self, candidate: &str) -> bool {
-        match self {
-            Scope::Only(patterns) => patterns.iter().any(|p| p.matches(candidate)),
-            Scope::AllBut(patterns) => !patterns.iter().any(|p| p.matches(candidate)),
-        }
+    /// A scope of these patterns (for statements built in code; the parser checks its own).
+    pub fn new(patterns: Vec<Pattern>) -> Self {
+        Self(patterns)
     }
 
-    fn patterns(&self) -> &[Pattern] {
-        match self {
-            Scope::Only(p) | Scope::AllBut(p) => p,
-        }
+    pub fn matches(&self, candidate: &str) -> bool {
+        self.0.iter().any(|p| p.matches(candidate))
+    }
+
+    pub fn patterns(&self) -> &[Pattern] {
+        &self.0
     }
 }
+
+/// The longest method ARN API Gateway authorizes, in bytes ([the authorizer output][output]:
+/// an authorization-enabled method ARN is at most 1600 bytes): a `Resource` value longer than
+/// this is refused, since it is longer than anything it could be meant to match.
+///
+/// [output]: https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-lambda-authorizer-output.html
+pub const MAX_RESOURCE_BYTES: usize = 1600;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Statement {
@@ -192,31 +197,19 @@ impl Serialize for PolicyDocument {
         use serde::ser::SerializeStruct;
         let mut doc = serializer.serialize_struct("PolicyDocument", 2)?;
         doc.serialize_field("Version", POLICY_VERSION)?;
-        let statements: Vec<_> = self
-            .statements
-            .iter()
-            .map(|statement| StatementJson {
-                statement,
-                with_condition: true,
-            })
-            .collect();
+        let statements: Vec<_> = self.statements.iter().map(StatementJson).collect();
         doc.serialize_field("Statement", &statements)?;
         doc.end()
     }
 }
 
-/// The one JSON form of a statement. `with_condition: false` leaves the condition out, for
-/// statements whose condition was already evaluated and held (the policy returned to API
-/// Gateway, which cannot evaluate conditions itself).
-pub(crate) struct StatementJson<'a> {
-    pub(crate) statement: &'a Statement,
-    pub(crate) with_condition: bool,
-}
+/// The JSON form of a statement, as a group's policy writes it.
+struct StatementJson<'a>(&'a Statement);
 
 impl Serialize for StatementJson<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let s = self.statement;
+        let s = self.0;
         struct Names<'a>(&'a Scope);
         impl Serialize for Names<'_> {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -228,15 +221,9 @@ impl Serialize for StatementJson<'_> {
             map.serialize_entry("Sid", sid)?;
         }
         map.serialize_entry("Effect", &s.effect)?;
-        match &s.action {
-            Scope::Only(_) => map.serialize_entry("Action", &Names(&s.action))?,
-            Scope::AllBut(_) => map.serialize_entry("NotAction", &Names(&s.action))?,
-        }
-        match &s.resource {
-            Scope::Only(_) => map.serialize_entry("Resource", &Names(&s.resource))?,
-            Scope::AllBut(_) => map.serialize_entry("NotResource", &Names(&s.resource))?,
-        }
-        if let (true, Some(condition)) = (self.with_condition, &s.condition) {
+        map.serialize_entry("Action", &Names(&s.action))?;
+        map.serialize_entry("Resource", &Names(&s.resource))?;
+        if let Some(condition) = &s.condition {
             map.serialize_entry("Condition", condition)?;
         }
         map.end()
@@ -374,20 +361,14 @@ impl TryFrom<RawStatement> for Statement {
                 )));
             }
         };
-        let action = scope(
-            "Action",
-            raw.action,
-            raw.not_action,
-            Pattern::action,
-            check_action,
-        )?;
-        let resource = scope(
-            "Resource",
-            raw.resource,
-            raw.not_resource,
-            Pattern::resource,
-            check_resource,
-        )?;
+        if raw.not_action.is_some() {
+            return Err(PolicyError(NOT_ACTION_REFUSED.to_owned()));
+        }
+        if raw.not_resource.is_some() {
+            return Err(PolicyError(NOT_RESOURCE_REFUSED.to_owned()));
+        }
+        let action = scope("Action", raw.action, Pattern::action, check_action)?;
+        let resource = scope("Resource", raw.resource, Pattern::resource, check_resource)?;
         let condition = raw.condition.map(condition).transpose()?;
         Ok(Self {
             sid: raw.sid,
@@ -399,36 +380,54 @@ impl TryFrom<RawStatement> for Statement {
     }
 }
 
+// Why only these: API Gateway documents, for the policy a Lambda authorizer returns, a
+// `Version` and `Statement`s of `Effect` (`Allow|Deny`), `Action` (`execute-api:Invoke`) and
+// `Resource` in the form
+// `arn:aws:execute-api:{regionId}:{accountId}:{apiId}/{stage}/{httpVerb}/[{resource}/[{child-resources}]]`,
+// where a wild card (`*`) may stand for parts
+// (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-lambda-authorizer-output.html;
+// the same template, with `*` for region, account, stage, method and path, in
+// https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-control-access-using-iam-policies-to-invoke-api.html
+// and https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-iam-policy-examples-for-api-execution.html).
+// Neither names `NotAction`, `NotResource` or the `?` wildcard, so what API Gateway makes of
+// them is unknown, and a `Deny` it ignored would let callers through. They are refused rather
+// than translated: `NotResource` is the complement of its patterns over every method ARN there
+// could be, which in general only an unwieldy list of `*` patterns (one per character that could
+// // come next) equals, where one slip in translating a `Deny` lets callers through; and a `?`
+// has no `*` form. A refused policy is invalid, so its group denies everything.
+const NOT_ACTION_REFUSED: &str = "`NotAction` is not allowed: API Gateway documents only `Action` in an authorizer's policy; write `\"Action\": \"execute-api:Invoke\"`";
+const NOT_RESOURCE_REFUSED: &str = "`NotResource` is not allowed: API Gateway documents only `Resource` in an authorizer's policy; list in `Resource` the method ARNs the statement should cover";
+
 fn scope(
     element: &str,
-    only: Option<StringOrList>,
-    all_but: Option<StringOrList>,
+    values: Option<StringOrList>,
     pattern: fn(&str) -> Pattern,
     check: fn(&str) -> Result<(), String>,
 ) -> Result<Scope, PolicyError> {
-    let compile = |StringOrList(values), name: &str| -> Result<Vec<Pattern>, PolicyError> {
-        if values.is_empty() {
-            return Err(PolicyError(format!("`{name}` is empty")));
-        }
-        values
-            .iter()
-            .map(|v| {
-                check(v).map_err(|why| PolicyError(format!("`{name}` value `{v}` {why}")))?;
-                Ok(pattern(v))
-            })
-            .collect()
+    let Some(StringOrList(values)) = values else {
+        return Err(PolicyError(format!("needs `{element}`")));
     };
-    match (only, all_but) {
-        (Some(v), None) => Ok(Scope::Only(compile(v, element)?)),
-        (None, Some(v)) => Ok(Scope::AllBut(compile(v, &format!("Not{element}"))?)),
-        (Some(_), Some(_)) => Err(PolicyError(format!(
-            "has both `{element}` and `Not{element}`"
-        ))),
-        (None, None) => Err(PolicyError(format!("needs `{element}` or `Not{element}`"))),
+    if values.is_empty() {
+        return Err(PolicyError(format!("`{element}` is empty")));
     }
+    values
+        .iter()
+        .map(|v| {
+            check(v).map_err(|why| PolicyError(format!("`{element}` value `{v}` {why}")))?;
+            Ok(pattern(v))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Scope)
 }
 
+/// `?` matches one character in IAM, but API Gateway documents only `*` for its authorizer's
+/// policy (see above `scope`).
+const QUESTION_MARK_REFUSED: &str = "uses `?`: API Gateway documents only the `*` wildcard in an authorizer's policy; use `*` or spell the characters out";
+
 fn check_action(value: &str) -> Result<(), String> {
+    if value.contains('?') {
+        return Err(QUESTION_MARK_REFUSED.to_owned());
+    }
     if value == "*"
         || value
             .split_once(':')
@@ -440,12 +439,42 @@ fn check_action(value: &str) -> Result<(), String> {
     }
 }
 
+/// A resource is `*` (every method: the returned policy spells it as an ARN, see
+/// `ReturnedPolicy`) or a method ARN pattern in the documented form, at most
+/// [`MAX_RESOURCE_BYTES`] long.
 fn check_resource(value: &str) -> Result<(), String> {
-    if value == "*" || value.starts_with("arn:") {
+    if value.contains('?') {
+        return Err(QUESTION_MARK_REFUSED.to_owned());
+    }
+    if value.len() > MAX_RESOURCE_BYTES {
+        return Err(format!(
+            "is {} bytes: longer than any method ARN (API Gateway allows {MAX_RESOURCE_BYTES})",
+            value.len()
+        ));
+    }
+    if value == "*" || is_method_arn_pattern(value) {
         Ok(())
     } else {
-        Err("is not `*` or an ARN".to_owned())
+        Err("is not `*` or `arn:{partition}:execute-api:{region}:{account}:{apiId}/{stage}/{METHOD}/{path}` (parts may be `*`; a final `*` may stand for the parts after it)".to_owned())
     }
+}
+
+/// Whether `value` has the documented method ARN form: `arn`, a partition, `execute-api`, a
+/// region and an account, then `{apiId}/{stage}/{METHOD}/{path}`, where a final `*` may stand
+/// for the fields after the API id (`{apiId}/{stage}/*`, as the documentation's examples do).
+fn is_method_arn_pattern(value: &str) -> bool {
+    let fields: Vec<&str> = value.splitn(6, ':').collect();
+    let ["arn", partition, "execute-api", region, account, rest] = fields.as_slice() else {
+        return false;
+    };
+    let head = [partition, region, account].iter().all(|f| !f.is_empty());
+    let parts: Vec<&str> = rest.splitn(4, '/').collect();
+    let tail = match parts.as_slice() {
+        [api, stage, method, _path] => [api, stage, method].iter().all(|f| !f.is_empty()),
+        [api, .., last] => !api.is_empty() && last.ends_with('*'),
+        _ => false,
+    };
+    head && tail
 }
 
 fn condition(
@@ -573,11 +602,15 @@ mod tests {
             (base(r#"{"Effect":"Allow","Resource":"*"}"#), "needs `Action`"),
             (
                 base(r#"{"Effect":"Allow","Action":"*","NotAction":"*","Resource":"*"}"#),
-                "both `Action`",
+                "`NotAction` is not allowed",
             ),
             (base(r#"{"Effect":"Allow","Action":[],"Resource":"*"}"#), "`Action` is empty"),
             (base(r#"{"Effect":"Allow","Action":"invoke","Resource":"*"}"#), "`invoke`"),
             (base(r#"{"Effect":"Allow","Action":"*","Resource":"petstore/*"}"#), "`petstore/*`"),
+            (
+                base(r#"{"Effect":"Allow","Action":"*","Resource":"arn:aws:s3:::bucket/*"}"#),
+                "is not `*` or `arn:{partition}:execute-api:",
+            ),
             (
                 base(r#"{"Effect":"Allow","Action":"*","Resource":"*","Principal":"*"}"#),
                 "Principal",
@@ -620,8 +653,8 @@ mod tests {
     #[test]
     fn serializing_keeps_every_element_and_parses_back_equal() {
         let doc = PolicyDocument::from_json(
-            r#"{"Version":"2012-10-17","Statement":[{"Sid":"S","Effect":"Deny","NotAction":"execute-api:Invoke",
-            "NotResource":["arn:aws:execute-api:*:*:*/*/GET/x"],"Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8",
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"S","Effect":"Deny","Action":"execute-api:Invoke",
+            "Resource":["arn:aws:execute-api:*:*:*/*/GET/x"],"Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8",
             "aws:sourceip":["192.0.2.1","2001:db8::/32"]},"NotIpAddress":{"aws:SourceIp":"10.1.0.0/16"}}}]}"#,
         )
         .unwrap();
@@ -629,7 +662,7 @@ mod tests {
         assert_eq!(
             json,
             serde_json::json!({"Version":"2012-10-17","Statement":[{"Sid":"S","Effect":"Deny",
-                "NotAction":["execute-api:Invoke"],"NotResource":["arn:aws:execute-api:*:*:*/*/GET/x"],
+                "Action":["execute-api:Invoke"],"Resource":["arn:aws:execute-api:*:*:*/*/GET/x"],
                 "Condition":{"IpAddress":{"aws:SourceIp":["10.0.0.0/8"],"aws:sourceip":["192.0.2.1/32","2001:db8::/32"]},
                     "NotIpAddress":{"aws:SourceIp":["10.1.0.0/16"]}}}]})
         );
@@ -749,6 +782,94 @@ mod tests {
                 r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Action":"*","Resource":"*","Condition":{condition}}}}}"#
             );
             assert!(PolicyDocument::from_json(&text).is_err(), "{condition}");
+        }
+    }
+
+    /// Issue #22: API Gateway documents no `NotAction`, `NotResource` or `?` for an
+    /// authorizer's policy, so a policy using one is invalid, with a one-line reason that says
+    /// what to write instead.
+    #[test]
+    fn what_api_gateway_does_not_document_is_refused_with_what_to_write_instead() {
+        let base = |stmt: &str| format!(r#"{{"Version":"2012-10-17","Statement":[{stmt}]}}"#);
+        let cases = [
+            (
+                r#"{"Effect":"Deny","Action":"execute-api:Invoke","NotResource":"arn:aws:execute-api:*:*:*/*/GET/*"}"#,
+                "statement #0: `NotResource` is not allowed: API Gateway documents only `Resource`",
+                "list in `Resource` the method ARNs",
+            ),
+            (
+                r#"{"Effect":"Allow","NotAction":"s3:*","Resource":"*"}"#,
+                "statement #0: `NotAction` is not allowed: API Gateway documents only `Action`",
+                r#"write `"Action": "execute-api:Invoke"`"#,
+            ),
+            (
+                r#"{"Effect":"Allow","Action":"execute-api:Invoke","Resource":"arn:aws:execute-api:*:*:*/*/GET/petstore/v?/pets"}"#,
+                "`Resource` value `arn:aws:execute-api:*:*:*/*/GET/petstore/v?/pets` uses `?`: API Gateway documents only the `*` wildcard",
+                "use `*` or spell the characters out",
+            ),
+            (
+                r#"{"Effect":"Allow","Action":"execute-api:Inv?ke","Resource":"*"}"#,
+                "`Action` value `execute-api:Inv?ke` uses `?`",
+                "use `*`",
+            ),
+        ];
+        for (statement, reason, instead) in cases {
+            let err = PolicyDocument::from_json(&base(statement))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(reason), "{statement}\n  gave: {err}");
+            assert!(err.contains(instead), "{statement}\n  gave: {err}");
+            assert!(!err.contains('\n'), "one line: {err}");
+        }
+    }
+
+    /// Issue #22: a method ARN is at most 1600 bytes (API Gateway answers 414 past it), so a
+    /// `Resource` may be 1600 bytes and not one more.
+    #[test]
+    fn a_resource_may_be_as_long_as_the_longest_method_arn_and_no_longer() {
+        let prefix = "arn:aws:execute-api:us-east-1:123456789012:a1b2c3/prod/GET/";
+        let of_length = |n: usize| format!("{prefix}{}", "p".repeat(n - prefix.len()));
+        let doc = |resource: &str| {
+            format!(
+                r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Action":"execute-api:Invoke","Resource":"{resource}"}}}}"#
+            )
+        };
+        let at = of_length(MAX_RESOURCE_BYTES);
+        assert_eq!(at.len(), 1600);
+        assert!(PolicyDocument::from_json(&doc(&at)).is_ok());
+        let past = of_length(MAX_RESOURCE_BYTES + 1);
+        let err = PolicyDocument::from_json(&doc(&past))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("is 1601 bytes: longer than any method ARN (API Gateway allows 1600)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn resources_take_the_documented_method_arn_form() {
+        let good = [
+            "*",
+            "arn:aws:execute-api:*:*:*/*/*/*",
+            "arn:aws:execute-api:us-east-1:*:a123456789/test/POST/my-demo-resource-path/*",
+            "arn:aws:execute-api:*:*:a123456789/*/*/petstorewalkthrough/pets",
+            "arn:aws-cn:execute-api:r:1:api/prod/*",
+            "arn:aws:execute-api:r:1:api/prod/GET/",
+        ];
+        let bad = [
+            "arn:aws:s3:::bucket/key",
+            "arn:aws:execute-api:r:1:api/prod",
+            "arn:aws:execute-api:r:1:api",
+            "arn:aws:execute-api:r:1:api//GET/x",
+            "arn::execute-api:r:1:api/prod/GET/x",
+            "arn:aws:execute-api:*",
+        ];
+        for resource in good {
+            assert_eq!(check_resource(resource), Ok(()), "{resource}");
+        }
+        for resource in bad {
+            assert!(check_resource(resource).is_err(), "{resource}");
         }
     }
 }

@@ -3,11 +3,12 @@
 //! small enough to check by eye. The policy tools, the property tests and the fuzzers hold the
 //! authorizer's decision to it.
 //!
-//! The rules: a statement applies when its `Action` (or everything but its `NotAction`) and its
-//! `Resource` (or everything but its `NotResource`) match; `*` matches any run of characters and
-//! `?` any one; actions match without regard to (ASCII) case, resources exactly. Any applying `Deny`
-//! wins; else any applying `Allow` allows; else it is denied. A returned policy has no
+//! The rules: a statement applies when its `Action` and its `Resource` match; `*` matches any run
+//! of characters; actions match without regard to (ASCII) case, resources exactly. Any applying
+//! `Deny` wins; else any applying `Allow` allows; else it is denied. A returned policy has no
 //! conditions (they were applied before it was returned), so a `Condition` is an error here.
+//! So are `NotAction`, `NotResource` and a `?` in a pattern: API Gateway documents none of them
+//! for an authorizer's policy, so there is no rule to evaluate them by (see [`documented`]).
 //! [`evaluate`] also tells an explicit deny from no allow, as API Gateway's two 403 messages do
 //! (the local gateway answers with them).
 
@@ -67,10 +68,13 @@ fn element(
     negative: &str,
     matches: impl Fn(&str) -> bool,
 ) -> Result<bool, String> {
-    let (value, negated) = match (statement.get(positive), statement.get(negative)) {
-        (Some(v), None) => (v, false),
-        (None, Some(v)) => (v, true),
-        _ => return Err(format!("not exactly one of `{positive}` and `{negative}`")),
+    if statement.get(negative).is_some() {
+        return Err(format!(
+            "`{negative}` is not documented for an authorizer's policy"
+        ));
+    }
+    let Some(value) = statement.get(positive) else {
+        return Err(format!("no `{positive}`"));
     };
     let patterns: Vec<&str> = match value {
         Value::String(one) => vec![one.as_str()],
@@ -80,10 +84,106 @@ fn element(
             .collect::<Result<_, _>>()?,
         _ => return Err(format!("`{positive}` is neither a string nor a list")),
     };
-    Ok(patterns.into_iter().any(matches) != negated)
+    if patterns.iter().any(|p| p.contains('?')) {
+        return Err(format!(
+            "`{positive}` uses `?`, not documented for an authorizer's policy"
+        ));
+    }
+    Ok(patterns.into_iter().any(matches))
 }
 
-/// `*` matches any run of characters, `?` any one character; everything else itself.
+/// Whether a returned policy uses only what API Gateway documents for a Lambda authorizer's
+/// output, or the first thing it does not: a `Version` of `2012-10-17` and a list of statements
+/// of exactly `Effect` (`Allow` or `Deny`), `Action` (`execute-api:Invoke`) and `Resource`
+/// method ARNs, `arn:{partition}:execute-api:{region}:{account}:{apiId}/{stage}/{METHOD}/{path}`,
+/// with no wildcard but `*`, at most 1600 bytes
+/// (<https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-lambda-authorizer-output.html>).
+/// A `*` may stand for any of the fields, or end the ARN after the API id.
+pub fn documented(policy: &Value) -> Result<(), String> {
+    let Some(document) = policy.as_object() else {
+        return Err("not an object".to_owned());
+    };
+    if let Some(key) = document
+        .keys()
+        .find(|k| !["Version", "Statement"].contains(&k.as_str()))
+    {
+        return Err(format!("undocumented element `{key}`"));
+    }
+    if policy.get("Version").and_then(Value::as_str) != Some("2012-10-17") {
+        return Err("`Version` is not `2012-10-17`".to_owned());
+    }
+    let Some(statements) = policy.get("Statement").and_then(Value::as_array) else {
+        return Err("`Statement` is not a list".to_owned());
+    };
+    if statements.is_empty() {
+        return Err("`Statement` is empty".to_owned());
+    }
+    statements.iter().try_for_each(documented_statement)
+}
+
+fn documented_statement(statement: &Value) -> Result<(), String> {
+    let Some(fields) = statement.as_object() else {
+        return Err("a statement is not an object".to_owned());
+    };
+    if let Some(key) = fields
+        .keys()
+        .find(|k| !["Effect", "Action", "Resource"].contains(&k.as_str()))
+    {
+        return Err(format!("undocumented statement element `{key}`"));
+    }
+    match statement.get("Effect").and_then(Value::as_str) {
+        Some("Allow" | "Deny") => {}
+        other => return Err(format!("`Effect` is {other:?}")),
+    }
+    let strings = |name: &str| -> Result<Vec<&str>, String> {
+        match statement.get(name) {
+            Some(Value::String(one)) => Ok(vec![one.as_str()]),
+            Some(Value::Array(list)) if !list.is_empty() => list
+                .iter()
+                .map(|v| v.as_str().ok_or(format!("`{name}` holds a non-string")))
+                .collect(),
+            _ => Err(format!("`{name}` is not a string or a list of strings")),
+        }
+    };
+    if let Some(action) = strings("Action")?
+        .into_iter()
+        .find(|a| *a != "execute-api:Invoke")
+    {
+        return Err(format!("`Action` `{action}` is not `execute-api:Invoke`"));
+    }
+    match strings("Resource")?
+        .into_iter()
+        .find(|r| !documented_resource(r))
+    {
+        Some(resource) => Err(format!("`Resource` `{resource}` is not a method ARN")),
+        None => Ok(()),
+    }
+}
+
+/// `arn:{partition}:execute-api:{region}:{account}:{apiId}/{stage}/{METHOD}/{path}`, fields
+/// non-empty (the path may be), `*` the only wildcard, where a final `*` may end the ARN
+/// anywhere after the API id.
+fn documented_resource(resource: &str) -> bool {
+    if resource.len() > 1600 || resource.contains('?') {
+        return false;
+    }
+    let fields: Vec<&str> = resource.splitn(6, ':').collect();
+    let [arn, partition, service, region, account, rest] = fields.as_slice() else {
+        return false;
+    };
+    let parts: Vec<&str> = rest.splitn(4, '/').collect();
+    let head_ok = *arn == "arn"
+        && *service == "execute-api"
+        && [partition, region, account].iter().all(|f| !f.is_empty());
+    let parts_ok = match parts.as_slice() {
+        [api, stage, method, _path] => [api, stage, method].iter().all(|f| !f.is_empty()),
+        [api, .., last] => !api.is_empty() && last.ends_with('*'),
+        _ => false,
+    };
+    head_ok && parts_ok
+}
+
+/// `*` matches any run of characters; everything else itself (a `?` never gets here).
 fn glob(pattern: &str, text: &str) -> bool {
     let text: Vec<char> = text.chars().collect();
     // row[j]: the pattern read so far matches the first j characters of the text.
@@ -94,7 +194,6 @@ fn glob(pattern: &str, text: &str) -> bool {
             let before = |v: &Vec<bool>| j > 0 && v.get(j - 1) == Some(&true);
             next.push(match p {
                 '*' => row.get(j) == Some(&true) || before(&next),
-                '?' => before(&row),
                 c => before(&row) && text.get(j - 1) == Some(&c),
             });
         }
@@ -157,30 +256,70 @@ mod tests {
             ),
             Ok(false)
         );
-        assert_eq!(
-            allows(
-                &policy(json!({"Effect": "Allow", "Action": "*", "NotResource": "*/POST/*"})),
+    }
+
+    /// API Gateway documents no `NotAction`, `NotResource` or `?` for an authorizer's policy,
+    /// so the reference has no rule for them: a policy using one cannot be read.
+    #[test]
+    fn what_api_gateway_does_not_document_cannot_be_read() {
+        for statement in [
+            json!({"Effect": "Deny", "Action": "*", "NotResource": "*/POST/*"}),
+            json!({"Effect": "Allow", "NotAction": "execute-api:*", "Resource": "*"}),
+            json!({"Effect": "Allow", "Action": "*", "Resource": "*/GET/petstore/v?/pets"}),
+            json!({"Effect": "Allow", "Action": "execute-api:Inv?ke", "Resource": "*"}),
+        ] {
+            let error = allows(
+                &json!({"Statement": [statement]}),
                 "execute-api:Invoke",
-                ARN
-            ),
-            Ok(true)
+                ARN,
+            )
+            .unwrap_err();
+            assert!(
+                error.contains("NotResource") || error.contains("NotAction") || error.contains('?'),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn documented_holds_the_returned_policy_to_the_documented_elements() {
+        let doc = |statement: serde_json::Value| json!({"Version": "2012-10-17", "Statement": [statement]});
+        let good = json!({"Effect": "Deny", "Action": ["execute-api:Invoke"],
+            "Resource": [ARN, "arn:aws:execute-api:*:*:*/*/*/*", "arn:aws-cn:execute-api:r:1:api/prod/*",
+                "arn:aws:execute-api:r:1:api/prod/GET/"]});
+        assert_eq!(documented(&doc(good)), Ok(()));
+        let long = format!("arn:aws:execute-api:r:1:api/prod/GET/{}", "p".repeat(1600));
+        for bad in [
+            json!({"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": ARN, "Sid": "S"}),
+            json!({"Effect": "allow", "Action": "execute-api:Invoke", "Resource": ARN}),
+            json!({"Effect": "Allow", "Action": "*", "Resource": ARN}),
+            json!({"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "*"}),
+            json!({"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "arn:aws:s3:::b/k"}),
+            json!({"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "arn:aws:execute-api:r:1:api/prod"}),
+            json!({"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": ARN.replace("GET", "G?T")}),
+            json!({"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": long}),
+            json!({"Effect": "Allow", "Action": "execute-api:Invoke", "NotResource": ARN}),
+            json!({"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": []}),
+        ] {
+            assert!(documented(&doc(bad.clone())).is_err(), "{bad}");
+        }
+        assert!(documented(&json!({"Version": "2012-10-17", "Statement": []})).is_err());
+        assert!(
+            documented(&json!({"Version": "2008-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": ARN}]}))
+            .is_err()
         );
-        assert_eq!(
-            allows(
-                &policy(json!({"Effect": "Allow", "NotAction": "execute-api:*", "Resource": "*"})),
-                "execute-api:Invoke",
-                ARN
-            ),
-            Ok(false)
+        assert!(
+            documented(&json!({"Version": "2012-10-17", "Id": "x", "Statement": [
+            {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": ARN}]}))
+            .is_err()
         );
     }
 
     #[test]
-    fn glob_follows_star_and_question_mark() {
+    fn glob_follows_star() {
         assert!(glob("a*c", "abbbc"));
         assert!(glob("a*", "a"));
-        assert!(glob("a?c", "abc"));
-        assert!(!glob("a?c", "ac"));
         assert!(!glob("a*d", "abc"));
         assert!(glob("*/GET/petstore/v1/*", "api/prod/GET/petstore/v1/pets"));
     }

@@ -83,6 +83,13 @@ fn decision_table() {
         }
 
         let rendered = policy.to_json();
+        let document: serde_json::Value = serde_json::from_str(&rendered).unwrap();
+        if let Err(why) = groupgate_shared::reference::documented(&document) {
+            failures.push(format!(
+                "{}: the returned policy {rendered} is not documented: {why}",
+                case.name
+            ));
+        }
         let returned = PolicyDocument::from_json(&rendered).unwrap();
         let cached = MergedPolicy::from_document("returned", returned, &RequestFacts::default());
         let again = cached.decide(INVOKE_ACTION, arn.as_str());

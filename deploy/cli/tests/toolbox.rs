@@ -226,6 +226,89 @@ fn each_finding_of_validate() {
     );
 }
 
+/// Issue #22: what API Gateway does not document for an authorizer's policy (`NotResource`,
+/// `NotAction`, `?`), and a `Resource` longer than the longest method ARN (1600 bytes), are
+/// errors, each on one line that says why and what to write instead.
+#[test]
+fn validate_refuses_what_api_gateway_does_not_document() {
+    let resource_of = |bytes: usize| {
+        let prefix = "arn:aws:execute-api:*:*:*/*/GET/petstore/v1/pets/";
+        format!("{prefix}{}", "*".repeat(bytes - prefix.len()))
+    };
+    let dir = folder(&[
+        (
+            "not-resource.json",
+            definition(
+                "not-resource",
+                json!([{"Effect": "Deny", "Action": "execute-api:Invoke", "NotResource": V1}]),
+            ),
+        ),
+        (
+            "not-action.json",
+            definition(
+                "not-action",
+                json!([{"Effect": "Allow", "NotAction": "s3:*", "Resource": V1}]),
+            ),
+        ),
+        (
+            "question.json",
+            definition(
+                "question",
+                json!([{"Effect": "Allow", "Action": "execute-api:Invoke",
+                        "Resource": "arn:aws:execute-api:*:*:*/*/GET/petstore/v?/pets"}]),
+            ),
+        ),
+        (
+            "at-limit.json",
+            definition(
+                "at-limit",
+                json!([{"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": resource_of(1600)}]),
+            ),
+        ),
+        (
+            "past-limit.json",
+            definition(
+                "past-limit",
+                json!([{"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": resource_of(1601)}]),
+            ),
+        ),
+    ]);
+    let found = findings(&dir, false);
+    for (file, needle) in [
+        (
+            "not-resource.json",
+            "error: /policy: group `not-resource`: statement #0: `NotResource` is not allowed: API Gateway documents only `Resource` in an authorizer's policy; list in `Resource` the method ARNs",
+        ),
+        (
+            "not-action.json",
+            "error: /policy: group `not-action`: statement #0: `NotAction` is not allowed: API Gateway documents only `Action` in an authorizer's policy; write `\"Action\": \"execute-api:Invoke\"`",
+        ),
+        (
+            "question.json",
+            "uses `?`: API Gateway documents only the `*` wildcard in an authorizer's policy; use `*` or spell the characters out",
+        ),
+        (
+            "past-limit.json",
+            "is 1601 bytes: longer than any method ARN (API Gateway allows 1600)",
+        ),
+    ] {
+        assert!(
+            has(&found, Severity::Error, file, needle),
+            "{file}: {needle}: {found:#?}"
+        );
+    }
+    assert!(
+        found.iter().all(|(_, _, text)| !text.contains('\n')),
+        "{found:#?}"
+    );
+    assert!(
+        !found
+            .iter()
+            .any(|(s, f, _)| *s == Severity::Error && f == "at-limit.json"),
+        "{found:#?}"
+    );
+}
+
 #[test]
 fn warnings_pass_unless_strict_and_a_missing_folder_is_a_usage_error() {
     let dir = folder(&[(
@@ -497,18 +580,24 @@ fn statement() -> impl Strategy<Value = Value> {
         Just("arn:aws:execute-api:*:*:*/*/*/petstore/v1/pets"),
         Just("arn:aws:execute-api:*:*:*/prod/POST/petstore/v1/pets"),
         Just("arn:aws:execute-api:*:*:*/test/*"),
-        Just("arn:aws:execute-api:*:*:*/*/GET/petstore/v?/pets"),
+        Just("arn:aws:execute-api:*:*:*/*/GET/petstore/v*/pets"),
         Just("arn:aws:execute-api:*:*:*/*/GET/petstore/v2/status"),
     ];
-    let not_resource = any::<bool>();
+    // Now and then a statement API Gateway does not document (issue #22): its group is
+    // invalid and denies everything.
+    let documented = prop::bool::weighted(0.9);
     (
         effect,
         action,
         prop::collection::vec(resource, 1..3),
-        not_resource,
+        documented,
     )
-        .prop_map(|(effect, action, resources, not)| {
-            let key = if not { "NotResource" } else { "Resource" };
+        .prop_map(|(effect, action, resources, documented)| {
+            let key = if documented {
+                "Resource"
+            } else {
+                "NotResource"
+            };
             json!({"Effect": effect, "Action": action, key: resources})
         })
 }

@@ -295,6 +295,20 @@ async fn malformed_authorizer_output_is_500() {
         .as_array_mut()
         .unwrap()
         .push(json!({"Effect": "Perhaps", "Action": "x:Y", "Resource": "arn:aws:s3:::b"}));
+    // API Gateway documents no `NotResource`, `NotAction` or `?` for an authorizer's policy
+    // (issue #22): the local gateway has no rule to apply them by, and fails closed.
+    let mut not_resource = allow(&["*"]);
+    not_resource["policyDocument"]["Statement"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"Effect": "Deny", "Action": "execute-api:Invoke",
+            "NotResource": "arn:aws:execute-api:*:*:*/*/POST/*"}));
+    let mut not_action = allow(&["*"]);
+    not_action["policyDocument"]["Statement"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"Effect": "Deny", "NotAction": "s3:*", "Resource": "*"}));
+    let question_mark = allow(&["arn:aws:execute-api:*:*:*/*/GET/petstore/v?/*"]);
     let outputs = [
         nested,
         no_principal,
@@ -303,6 +317,9 @@ async fn malformed_authorizer_output_is_500() {
         no_statement,
         condition,
         bad_effect_elsewhere,
+        not_resource,
+        not_action,
+        question_mark,
         json!("Allow"),
     ];
     for (i, output) in outputs.into_iter().enumerate() {

@@ -1,7 +1,8 @@
 //! The decision: group policies and a request from the input, decided by `MergedPolicy`, and
 //! the policy returned to API Gateway (`ReturnedPolicy`, as the authorizer renders it) evaluated
-//! by the independent reference evaluator. They must agree. Input: JSON
-//! `{"policies": [policy...], "arn": "...", "ip": "..."}`.
+//! by the independent reference evaluator. They must agree, and the returned policy must use
+//! only what API Gateway documents for an authorizer's output (`reference::documented`). Input:
+//! JSON `{"policies": [policy...], "arn": "...", "ip": "..."}`.
 #![no_main]
 
 use std::sync::Arc;
@@ -44,6 +45,9 @@ fuzz_target!(|data: &[u8]| {
         .decide(INVOKE_ACTION, arn.as_str())
         .is_allow();
     let returned = serde_json::to_value(&policy).expect("the policy renders");
+    if let Err(why) = groupgate_shared::reference::documented(&returned) {
+        panic!("the returned policy is not documented ({why}): {returned}");
+    }
     let reference = groupgate_shared::reference::allows(&returned, INVOKE_ACTION, arn.as_str())
         .expect("the returned policy reads");
     assert_eq!(decided, reference, "returned {returned}");

@@ -105,6 +105,9 @@ fuzz_target!(|data: &[u8]| {
             let arn = method_arn.unwrap_or_default();
             groupgate_shared::reference::allows(&returned, INVOKE_ACTION, arn)
                 .expect("the returned policy reads");
+            if let Err(why) = groupgate_shared::reference::documented(&returned) {
+                panic!("the returned policy is not documented ({why}): {returned}");
+            }
         }
         Err(AuthorizerError::Failed(reason)) => {
             assert!(!arn_ok, "failed with a good method ARN: {reason}");

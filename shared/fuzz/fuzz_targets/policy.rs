@@ -1,5 +1,6 @@
-//! The IAM policy parser. Invariant beyond "no panic": a policy that parses serializes, through
-//! the full-fidelity serializer, to one that parses to the same thing.
+//! The IAM policy parser. Invariants beyond "no panic": a policy that parses serializes, through
+//! the full-fidelity serializer, to one that parses to the same thing; and it holds none of what
+//! API Gateway does not document for an authorizer's policy (`NotAction`, `NotResource`, `?`).
 #![no_main]
 
 use groupgate_shared::PolicyDocument;
@@ -13,6 +14,24 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let written = serde_json::to_string(&policy).expect("a parsed policy serializes");
+    let value: serde_json::Value = serde_json::from_str(&written).expect("written JSON reads");
+    let statements = value["Statement"].as_array().expect("a written list");
+    for key in ["NotAction", "NotResource"] {
+        assert!(
+            statements.iter().all(|s| s.get(key).is_none()),
+            "{key} parsed: {written}"
+        );
+    }
+    for statement in &policy.statements {
+        let patterns = statement
+            .action
+            .patterns()
+            .iter()
+            .chain(statement.resource.patterns());
+        for pattern in patterns {
+            assert!(!pattern.as_str().contains('?'), "`?` parsed: {written}");
+        }
+    }
     let again = PolicyDocument::from_json(&written).expect("a written policy parses again");
     assert_eq!(
         policy, again,

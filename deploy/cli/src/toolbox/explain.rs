@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use base64::Engine as _;
 use groupgate_shared::jwks::{JwksSource as _, KeySet};
 use groupgate_shared::{
-    DEFAULT_CLOCK_LEEWAY, ExpectedTokenUse, INVOKE_ACTION, Origin, Reason, Rejection, Scope,
-    TokenRules, TokenUse,
+    DEFAULT_CLOCK_LEEWAY, ExpectedTokenUse, INVOKE_ACTION, Origin, Reason, Rejection, TokenRules,
+    TokenUse,
 };
 use serde_json::{Value, json};
 
@@ -436,13 +436,12 @@ fn matching_pattern(catalogue: &Catalogue, origin: &Origin<'_>, arn: &str) -> Op
         .find(|g| g.group == origin.group)
         .and_then(|g| g.policy.as_ref().ok())
         .and_then(|p| p.statements.get(origin.index))?;
-    match &statement.resource {
-        Scope::Only(patterns) => patterns
-            .iter()
-            .find(|p| p.matches(arn))
-            .map(|p| p.as_str().to_owned()),
-        Scope::AllBut(_) => Some("(NotResource: everything but its patterns)".to_owned()),
-    }
+    statement
+        .resource
+        .patterns()
+        .iter()
+        .find(|p| p.matches(arn))
+        .map(|p| p.as_str().to_owned())
 }
 
 /// What `groups` can reach: every route of the API, decided; also returned for the JSON report.
