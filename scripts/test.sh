@@ -81,7 +81,7 @@ stage_bench() {
   [ "${GITHUB_ACTIONS:-}" = true ] && export GROUPGATE_BENCH_REPORT_ONLY=1
   cargo bench --quiet -p authorizer --bench instructions >"$LOGS/bench-instructions.log" 2>&1 ||
     fail "the instruction-count benchmark (over budget, or it could not run)" "$LOGS/bench-instructions.log"
-  grep -E '^decision_instructions' "$LOGS/bench-instructions.log" | sed 's/^/    /'
+  grep -E '^decision_(instructions|three_pools)' "$LOGS/bench-instructions.log" | sed 's/^/    /'
 
   say "the release bootstrap under a local Runtime API: memory held flat, cold starts measured (cargo bench -p authorizer --bench memory, --bench coldstart)"
   cargo bench --quiet -p authorizer --bench memory >"$LOGS/bench-memory.log" 2>&1 ||

@@ -16,7 +16,9 @@
 //! - `decision_instructions`, `verify_instructions`: per iteration;
 //! - `decision_instructions_vs_verify`: the path over the floor, budget [`MAX_VS_VERIFY`];
 //! - `decision_instructions_vs_baseline`: today's decision count over the committed one in
-//!   `instructions-baseline.json`, budget [`MAX_VS_BASELINE`].
+//!   `instructions-baseline.json`, budget [`MAX_VS_BASELINE`];
+//! - `decision_three_pools_instructions`: the same decision with three pools trusted (the
+//!   token's matched last), reported only.
 //!
 //! It exits non-zero over either budget (only reports with `GROUPGATE_BENCH_REPORT_ONLY=1`, for
 //! machines of another kind than the baseline's). `GROUPGATE_UPDATE_BASELINE=1 cargo bench -p authorizer
@@ -92,10 +94,14 @@ fn per_iteration(path: &str) -> u64 {
 fn run_workload(spec: &str) {
     let (path, iterations) = spec.split_once(':').expect("path:iterations");
     let iterations: u64 = iterations.parse().expect("iterations");
-    let bench = Bench::new();
+    let bench = if path == "decision3" {
+        Bench::with_pools(3)
+    } else {
+        Bench::new()
+    };
     for _ in 0..iterations {
         match path {
-            "decision" => {
+            "decision" | "decision3" => {
                 std::hint::black_box(bench.decide());
             }
             "verify" => bench.verify_floor(),
@@ -116,6 +122,10 @@ fn main() {
     println!("verify_instructions={}", today.verify);
     let vs_verify = today.decision as f64 / today.verify as f64;
     println!("decision_instructions_vs_verify={vs_verify:.3} (budget {MAX_VS_VERIFY})");
+    println!(
+        "decision_three_pools_instructions={}",
+        per_iteration("decision3")
+    );
 
     if std::env::var("GROUPGATE_UPDATE_BASELINE").is_ok_and(|v| v == "1") {
         let text = serde_json::to_string_pretty(&today).expect("json") + "\n";

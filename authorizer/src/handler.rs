@@ -7,8 +7,8 @@ use groupgate_shared::context::AuthorizerContext;
 use groupgate_shared::jwks::JwksSource;
 use groupgate_shared::untrusted::{Untrusted, UntrustedList};
 use groupgate_shared::{
-    GroupPolicyStore, INVOKE_ACTION, MergedPolicy, MethodArn, RequestFacts, ReturnedPolicy,
-    TokenVerifier, VerifyError, bearer_token,
+    GroupPolicyStore, INVOKE_ACTION, MergedPolicy, MethodArn, Rejection, RequestFacts,
+    ReturnedPolicy, TokenVerifier, VerifyError, bearer_token,
 };
 use lambda_runtime::Diagnostic;
 use serde::Serialize;
@@ -111,18 +111,9 @@ impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
         let facts = RequestFacts::from_source_ip(call.source_ip);
 
         let token = token_of(call.authorization, request_id)?;
-        let claims = match self.verifier.verify(token, now).await {
-            Ok(claims) => claims,
-            Err(VerifyError::Rejected(rejection)) => {
-                DecisionRecord {
-                    request_id,
-                    reason: ReasonCode::TokenRejected(rejection.code()),
-                    detail: Some(&rejection),
-                    decided: None,
-                }
-                .emit();
-                return Err(AuthorizerError::Unauthorized);
-            }
+        let verified = match self.verifier.verify(token, now).await {
+            Ok(verified) => verified,
+            Err(VerifyError::Rejected(rejection)) => return Err(rejected(request_id, &rejection)),
             Err(VerifyError::KeysUnavailable(e)) => {
                 return Err(failed(
                     request_id,
@@ -132,9 +123,14 @@ impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
             }
         };
 
+        let claims = &verified.claims;
+        let caller = verified
+            .names
+            .policy_keys(claims)
+            .map_err(|rejection| rejected(request_id, &rejection))?;
         let loaded = self
             .store
-            .load(&claims.groups)
+            .load(&caller.keys)
             .await
             .map_err(|e| failed(request_id, ReasonCode::of_store_error(&e), &e.to_string()))?;
         warn_invalid(&loaded.policies, request_id);
@@ -147,7 +143,7 @@ impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
             detail: Some(decision.reason()),
             decided: Some(Decided {
                 sub: &Untrusted(&claims.sub),
-                groups: &UntrustedList(&claims.groups),
+                groups: &UntrustedList(&caller.keys),
                 method_arn: &Untrusted(method_arn.as_str()),
                 latency_us: started.elapsed().as_micros() as u64,
                 cache_hits: loaded.cache_hits,
@@ -155,13 +151,25 @@ impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
             }),
         }
         .emit();
-        let context = AuthorizerContext::new(&claims, merged.groups());
+        let context = AuthorizerContext::new(claims, caller.principal, merged.groups());
         Ok(AuthorizerResponse {
-            principal_id: claims.sub,
+            principal_id: claims.sub.clone(),
             policy_document: ReturnedPolicy::new(merged, &method_arn),
             context,
         })
     }
+}
+
+/// `Unauthorized` for a token that was not accepted, logged with why.
+fn rejected(request_id: &str, rejection: &Rejection) -> AuthorizerError {
+    DecisionRecord {
+        request_id,
+        reason: ReasonCode::TokenRejected(rejection.code()),
+        detail: Some(rejection),
+        decided: None,
+    }
+    .emit();
+    AuthorizerError::Unauthorized
 }
 
 /// The event's method ARN, or the failure of a malformed event.

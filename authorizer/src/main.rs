@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use authorizer::{Authorizer, AuthorizerEvent, Config};
 use groupgate_shared::dynamodb::{Backoff, DynamoPolicySource};
 use groupgate_shared::jwks::{HttpJwksSource, JwksCache};
-use groupgate_shared::{GroupPolicyStore, TokenRules, TokenVerifier};
+use groupgate_shared::{GroupPolicyStore, PoolNaming, TokenRules, TokenVerifier, TrustedPool};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 /// How often an unknown `kid` may trigger a JWKS fetch.
@@ -25,18 +25,7 @@ async fn main() -> Result<(), Error> {
     authorizer::logging::init(authorizer::logging::LogFormat::from_env(), std::io::stdout);
     let config = Config::from_env()?;
 
-    let rules = TokenRules::new(
-        &config.user_pool_id,
-        config.client_ids.clone(),
-        config.token_use,
-        config.leeway,
-    )?;
-    let jwks_url = config
-        .jwks_url
-        .clone()
-        .unwrap_or_else(|| rules.default_jwks_url());
-    let keys = JwksCache::new(HttpJwksSource::new(jwks_url)?, JWKS_REFRESH_INTERVAL)
-        .with_max_age(config.jwks_max_age);
+    let verifier = verifier(&config)?;
 
     let aws = aws_config::from_env()
         .timeout_config(authorizer::sdk_timeouts())
@@ -48,8 +37,8 @@ async fn main() -> Result<(), Error> {
         Backoff::default(),
     );
     let store = GroupPolicyStore::new(policies, config.policy_cache_ttl);
-    warm_up(&keys, &store).await;
-    let authorizer = Authorizer::new(TokenVerifier::new(rules, keys), store);
+    warm_up(&verifier, &store).await;
+    let authorizer = Authorizer::new(verifier, store);
     let authorizer = Arc::new(authorizer);
 
     // Sequential unless AWS_LAMBDA_MAX_CONCURRENCY > 1, when one process serves that many
@@ -67,15 +56,59 @@ async fn main() -> Result<(), Error> {
     .await
 }
 
-/// Fetches the keys and reads the group policies (opening the table's connection) concurrently,
-/// within [`INIT_DEADLINE`]. Nothing here can fail start-up: what did not finish is done lazily.
-async fn warm_up(keys: &JwksCache<HttpJwksSource>, store: &GroupPolicyStore<DynamoPolicySource>) {
-    let warm = async { tokio::join!(keys.prefetch(), store.preload(PRELOAD_LIMIT)) };
+/// The verifier of the configured pools, each with its own key cache (its own fetches and
+/// refetch rate limit) reading its own JWKS address.
+fn verifier(config: &Config) -> Result<TokenVerifier<HttpJwksSource>, Error> {
+    let mut pools = Vec::with_capacity(config.pools.len());
+    for pool in &config.pools {
+        let rules = TokenRules::new(
+            &pool.pool_id,
+            pool.client_ids.clone(),
+            pool.token_use,
+            config.leeway,
+        )?;
+        let jwks_url = pool
+            .jwks_url
+            .clone()
+            .unwrap_or_else(|| rules.default_jwks_url());
+        let keys = JwksCache::new(HttpJwksSource::new(jwks_url)?, JWKS_REFRESH_INTERVAL)
+            .with_max_age(config.jwks_max_age);
+        pools.push(TrustedPool {
+            rules,
+            keys,
+            naming: PoolNaming {
+                group_prefix: pool.group_prefix.clone(),
+                scopes_for_users: pool.scopes_for_users,
+            },
+        });
+    }
+    Ok(TokenVerifier::for_pools(pools)?)
+}
+
+/// Fetches the pools' keys and reads the group policies (opening the table's connection)
+/// concurrently, within [`INIT_DEADLINE`]. Nothing here can fail start-up: what did not finish
+/// is done lazily.
+async fn warm_up(
+    verifier: &TokenVerifier<HttpJwksSource>,
+    store: &GroupPolicyStore<DynamoPolicySource>,
+) {
+    let warm = async { tokio::join!(verifier.prefetch(), store.preload(PRELOAD_LIMIT)) };
     match tokio::time::timeout(INIT_DEADLINE, warm).await {
-        Ok((keys, table)) => tracing::info!(
-            jwks_fetch = if keys.is_ok() { "ok" } else { "failed" },
-            keys = keys.as_ref().map_or(0, |n| *n),
-            keys_error = keys.err().map(|e| e.to_string()),
+        Ok((pools, table)) => tracing::info!(
+            jwks_fetch = if pools.iter().all(Result::is_ok) {
+                "ok"
+            } else {
+                "failed"
+            },
+            keys = pools
+                .iter()
+                .map(|p| p.as_ref().map_or(0, |n| *n))
+                .sum::<usize>(),
+            keys_error = pools
+                .iter()
+                .filter_map(|p| p.as_ref().err().map(|e| e.to_string()))
+                .collect::<Vec<_>>()
+                .join("; "),
             policies = table.as_ref().map_or(0, |n| *n),
             table_error = table.err().map(|e| e.to_string()),
             "start-up warm-up done",

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use backend::roles::RoleBroker;
+use groupgate_shared::PrincipalType;
 use groupgate_shared::context::Caller;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
@@ -90,6 +91,8 @@ fn caller(name: &str, role_name: &str) -> Caller {
         role_arn: Some(role(role_name)),
         preferred_role: None,
         roles: Vec::new(),
+        principal_type: PrincipalType::User,
+        client_id: None,
     }
 }
 

@@ -74,6 +74,54 @@ impl CognitoClaims {
     }
 }
 
+/// Who a token speaks for: a person signed in to the pool, or an app client on its own behalf
+/// (Cognito's client-credentials grant, which "authorize[s] an application rather than a
+/// user": <https://docs.aws.amazon.com/cli/latest/reference/cognito-idp/get-client-token.html>).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrincipalType {
+    User,
+    Client,
+}
+
+impl PrincipalType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrincipalType::User => "user",
+            PrincipalType::Client => "client",
+        }
+    }
+}
+
+impl CognitoClaims {
+    /// [`PrincipalType::Client`] for a client-credentials access token: no user name, no
+    /// groups, a `scope` claim, and a `sub` that is the app client's id (no user's `sub`, a
+    /// UUID, is an app client id). Every other token names a person.
+    pub fn principal_type(&self) -> PrincipalType {
+        let client = self.token_use == TokenUse::Access
+            && self.username.is_none()
+            && self.cognito_username.is_none()
+            && self.groups.is_empty()
+            && self.scopes().next().is_some()
+            && self.client_id.as_deref() == Some(self.sub.as_str());
+        if client {
+            PrincipalType::Client
+        } else {
+            PrincipalType::User
+        }
+    }
+
+    /// The scopes of the `scope` claim, which holds them separated by spaces
+    /// (<https://www.rfc-editor.org/rfc/rfc6749#section-3.3>); custom scopes are
+    /// `{resource server}/{scope}`.
+    pub fn scopes(&self) -> impl Iterator<Item = &str> + Clone {
+        self.scope
+            .as_deref()
+            .unwrap_or_default()
+            .split(' ')
+            .filter(|s| !s.is_empty())
+    }
+}
+
 /// Reads the claims in one pass over the payload, refusing any claim name seen twice.
 ///
 /// serde's derived structs catch a repeated *known* field but silently let a repeated unknown one

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::claims::{CognitoClaims, TokenUse};
+use crate::claims::{CognitoClaims, PrincipalType, TokenUse};
 use crate::group::GroupPolicy;
 
 /// The keys of the context, written and read only through this module.
@@ -23,6 +23,8 @@ mod key {
     pub const GROUPS: &str = "groups";
     pub const TOKEN_USE: &str = "token_use";
     pub const ROLE_ARN: &str = "role_arn";
+    pub const PRINCIPAL_TYPE: &str = "principal_type";
+    pub const CLIENT_ID: &str = "client_id";
     /// Where a Cognito user pool authorizer puts the token's claims instead.
     pub const CLAIMS: &str = "claims";
 }
@@ -40,7 +42,8 @@ pub const MAPPED_CONTEXT_VARIABLES: &[&str] = &[
 ];
 
 /// The keys of the authorizer's context, as an integration's request parameters name them
-/// (`context.authorizer.sub`). `role_arn` is absent when the caller has no role.
+/// (`context.authorizer.sub`). `role_arn` is absent when the caller has no role, `client_id`
+/// when the token names no app client.
 pub const CONTEXT_KEYS: &[&str] = &[
     key::PRINCIPAL_ID,
     key::SUB,
@@ -48,6 +51,8 @@ pub const CONTEXT_KEYS: &[&str] = &[
     key::GROUPS,
     key::TOKEN_USE,
     key::ROLE_ARN,
+    key::PRINCIPAL_TYPE,
+    key::CLIENT_ID,
 ];
 
 /// What the authorizer returns as `context`, serialized to the flat shape API Gateway accepts.
@@ -57,22 +62,41 @@ pub struct AuthorizerContext {
     pub username: String,
     pub groups: Vec<String>,
     pub token_use: TokenUse,
-    /// The role the caller acts as, chosen by [`choose_role`]; absent when there is none.
+    /// The role the caller acts as, chosen by [`choose_role`]; absent when there is none, and
+    /// always for a machine client.
     pub role_arn: Option<String>,
+    pub principal_type: PrincipalType,
+    /// The app client the token was issued to (`client_id`, or an ID token's `aud`).
+    pub client_id: Option<String>,
 }
 
 impl AuthorizerContext {
-    /// The context for a verified caller and the entries of their groups.
-    pub fn new(claims: &CognitoClaims, groups: &[Arc<GroupPolicy>]) -> Self {
-        let by_group = lowest_precedence_role(groups);
+    /// The context for a verified caller of `principal_type` and the entries of the policies
+    /// it was authorized by. A machine client acts as no role: a scope's entry names none it
+    /// could take, and it has no groups.
+    pub fn new(
+        claims: &CognitoClaims,
+        principal_type: PrincipalType,
+        policies: &[Arc<GroupPolicy>],
+    ) -> Self {
+        let role_arn = match principal_type {
+            PrincipalType::Client => None,
+            PrincipalType::User => choose_role(
+                claims.preferred_role.as_deref(),
+                &claims.roles,
+                lowest_precedence_role(policies),
+            )
+            .ok()
+            .map(str::to_owned),
+        };
         Self {
             sub: claims.sub.clone(),
             username: claims.username().to_owned(),
             groups: claims.groups.clone(),
             token_use: claims.token_use,
-            role_arn: choose_role(claims.preferred_role.as_deref(), &claims.roles, by_group)
-                .ok()
-                .map(str::to_owned),
+            role_arn,
+            principal_type,
+            client_id: claims.client_id.clone().or_else(|| claims.aud.clone()),
         }
     }
 }
@@ -88,6 +112,10 @@ impl Serialize for AuthorizerContext {
         map.serialize_entry(key::TOKEN_USE, self.token_use.as_str())?;
         if let Some(role) = &self.role_arn {
             map.serialize_entry(key::ROLE_ARN, role)?;
+        }
+        map.serialize_entry(key::PRINCIPAL_TYPE, self.principal_type.as_str())?;
+        if let Some(client) = &self.client_id {
+            map.serialize_entry(key::CLIENT_ID, client)?;
         }
         map.end()
     }
@@ -105,6 +133,10 @@ pub struct Caller {
     pub preferred_role: Option<String>,
     /// `cognito:roles` from a Cognito authorizer's claims.
     pub roles: Vec<String>,
+    /// A person, or a machine client (which never acts as a group's role).
+    pub principal_type: PrincipalType,
+    /// The app client the caller's token was issued to, when known.
+    pub client_id: Option<String>,
 }
 
 /// Why the request context does not name a caller.
@@ -132,8 +164,11 @@ impl Caller {
     }
 
     /// The role this caller acts as, by [`choose_role`]: the one our authorizer chose, else the
-    /// one the Cognito claims name.
+    /// one the Cognito claims name. A machine client has none, whatever the context says.
     pub fn role(&self) -> Result<&str, NoRole> {
+        if self.principal_type == PrincipalType::Client {
+            return Err(NoRole::None);
+        }
         match &self.role_arn {
             Some(role) => Ok(role),
             None => choose_role(self.preferred_role.as_deref(), &self.roles, None),
@@ -207,6 +242,18 @@ fn from_lambda_context(fields: &HashMap<String, Value>) -> Result<Caller, Identi
             IdentityError::Malformed(format!("`groups` is not a JSON array of strings: {e}"))
         })?,
     };
+    // A context without `principal_type` was written before machine clients were told apart,
+    // when every caller was a person.
+    let principal_type = match string(get, key::PRINCIPAL_TYPE)? {
+        None | Some("user") => PrincipalType::User,
+        Some("client") => PrincipalType::Client,
+        Some(other) => {
+            return Err(IdentityError::Malformed(format!(
+                "`principal_type` is `{}`, not `user` or `client`",
+                crate::untrusted::Untrusted(other)
+            )));
+        }
+    };
     Ok(Caller {
         sub: sub.to_owned(),
         username: string(get, key::USERNAME)?.unwrap_or(sub).to_owned(),
@@ -214,6 +261,8 @@ fn from_lambda_context(fields: &HashMap<String, Value>) -> Result<Caller, Identi
         role_arn: string(get, key::ROLE_ARN)?.map(str::to_owned),
         preferred_role: None,
         roles: Vec::new(),
+        principal_type,
+        client_id: string(get, key::CLIENT_ID)?.map(str::to_owned),
     })
 }
 
@@ -222,16 +271,28 @@ fn from_cognito_claims(claims: &serde_json::Map<String, Value>) -> Result<Caller
     let sub = string(get, "sub")?
         .filter(|s| !s.is_empty())
         .ok_or_else(|| IdentityError::Malformed("claim `sub` is missing or empty".into()))?;
-    let username = string(get, "cognito:username")?
-        .or(string(get, "username")?)
-        .unwrap_or(sub);
+    let named = string(get, "cognito:username")?.or(string(get, "username")?);
+    let client_id = string(get, "client_id")?.or(string(get, "aud")?);
+    let groups = claim_list(claims.get("cognito:groups"), "cognito:groups")?;
+    // The same rule as [`CognitoClaims::principal_type`], on the claims as strings.
+    let principal_type = if named.is_none()
+        && groups.is_empty()
+        && string(get, "token_use")? == Some("access")
+        && client_id == Some(sub)
+    {
+        PrincipalType::Client
+    } else {
+        PrincipalType::User
+    };
     Ok(Caller {
         sub: sub.to_owned(),
-        username: username.to_owned(),
-        groups: claim_list(claims.get("cognito:groups"), "cognito:groups")?,
+        username: named.unwrap_or(sub).to_owned(),
+        groups,
         role_arn: None,
         preferred_role: string(get, "cognito:preferred_role")?.map(str::to_owned),
         roles: claim_list(claims.get("cognito:roles"), "cognito:roles")?,
+        principal_type,
+        client_id: client_id.map(str::to_owned),
     })
 }
 
@@ -377,6 +438,66 @@ mod tests {
     }
 
     #[test]
+    fn a_machine_client_never_acts_as_a_role_whatever_the_context_says() {
+        let c =
+            Caller::from_authorizer_fields(&fields(json!({"principalId": "app1", "sub": "app1",
+            "username": "app1", "groups": "[]", "role_arn": "arn:aws:iam::1:role/r",
+            "token_use": "access", "principal_type": "client", "client_id": "app1"})))
+            .unwrap();
+        assert_eq!(c.principal_type, PrincipalType::Client);
+        assert_eq!(c.client_id.as_deref(), Some("app1"));
+        assert_eq!(c.role(), Err(NoRole::None));
+        // A context from before principal types names a person, who keeps the chosen role.
+        let older = Caller::from_authorizer_fields(&fields(json!({"principalId": "s", "sub": "s",
+            "role_arn": "arn:aws:iam::1:role/r"})))
+        .unwrap();
+        assert_eq!(older.principal_type, PrincipalType::User);
+        assert_eq!(older.role(), Ok("arn:aws:iam::1:role/r"));
+        let odd =
+            Caller::from_authorizer_fields(&fields(json!({"sub": "s", "principal_type": "robot"})))
+                .unwrap_err();
+        assert!(odd.to_string().contains("`principal_type`"), "{odd}");
+    }
+
+    #[test]
+    fn a_cognito_authorizers_client_credentials_claims_name_a_client_without_a_role() {
+        let c = Caller::from_authorizer_fields(&fields(json!({"claims": {"sub": "app1",
+            "client_id": "app1", "token_use": "access", "scope": "petstore/pets.read",
+            "cognito:roles": "arn:aws:iam::1:role/a"}})))
+        .unwrap();
+        assert_eq!(c.principal_type, PrincipalType::Client);
+        assert_eq!(c.role(), Err(NoRole::None));
+        let person = Caller::from_authorizer_fields(&fields(json!({"claims": {"sub": "u-1",
+            "client_id": "app1", "token_use": "access", "username": "alice",
+            "cognito:roles": "arn:aws:iam::1:role/a"}})))
+        .unwrap();
+        assert_eq!(person.principal_type, PrincipalType::User);
+        assert_eq!(person.role(), Ok("arn:aws:iam::1:role/a"));
+    }
+
+    #[test]
+    fn the_authorizer_gives_a_client_no_role_even_when_a_scope_entry_names_one() {
+        let claims = CognitoClaims::from_json(
+            br#"{"sub":"app1","client_id":"app1","iss":"i","token_use":"access","exp":2,"iat":1,
+            "scope":"petstore/pets.read"}"#,
+        )
+        .unwrap();
+        let entries = [group("scope:petstore/pets.read", Some(1), Some("arn:r"))];
+        let client = AuthorizerContext::new(&claims, PrincipalType::Client, &entries);
+        assert_eq!(client.role_arn, None);
+        assert_eq!(client.client_id.as_deref(), Some("app1"));
+        let written = serde_json::to_value(&client).unwrap();
+        assert_eq!(written["principal_type"], "client");
+        assert_eq!(written["client_id"], "app1");
+        let person = AuthorizerContext::new(&claims, PrincipalType::User, &entries);
+        assert_eq!(person.role_arn.as_deref(), Some("arn:r"));
+        assert_eq!(
+            serde_json::to_value(&person).unwrap()["principal_type"],
+            "user"
+        );
+    }
+
+    #[test]
     fn no_authorizer_fields_is_missing_identity() {
         assert_eq!(
             Caller::from_authorizer_fields(&HashMap::new()),
@@ -422,6 +543,8 @@ mod tests {
                 groups in proptest::collection::vec(text(), 0..6),
                 role_arn in proptest::option::of(text()),
                 access in any::<bool>(),
+                client in any::<bool>(),
+                client_id in proptest::option::of("[a-z0-9]{1,26}"),
             ) {
                 let written = AuthorizerContext {
                     sub: sub.clone(),
@@ -429,6 +552,8 @@ mod tests {
                     groups: groups.clone(),
                     token_use: if access { TokenUse::Access } else { TokenUse::Id },
                     role_arn: role_arn.clone(),
+                    principal_type: if client { PrincipalType::Client } else { PrincipalType::User },
+                    client_id: client_id.clone(),
                 };
                 let mut fields: HashMap<String, Value> =
                     serde_json::from_value(serde_json::to_value(&written).unwrap()).unwrap();
@@ -439,6 +564,11 @@ mod tests {
                 prop_assert_eq!(read.username, username);
                 prop_assert_eq!(read.groups, groups);
                 prop_assert_eq!(read.role_arn, role_arn);
+                prop_assert_eq!(read.client_id, client_id);
+                prop_assert_eq!(
+                    read.principal_type,
+                    if client { PrincipalType::Client } else { PrincipalType::User }
+                );
             }
         }
     }

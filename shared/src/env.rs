@@ -12,6 +12,8 @@ pub const APP_CLIENT_IDS: &str = "APP_CLIENT_IDS";
 pub const POLICY_TABLE: &str = "POLICY_TABLE";
 pub const TOKEN_USE: &str = "TOKEN_USE";
 pub const JWKS_URL: &str = "JWKS_URL";
+/// Several trusted pools, as a JSON array (instead of the four one-pool variables above).
+pub const USER_POOLS: &str = "USER_POOLS";
 pub const POLICY_CACHE_TTL_SECONDS: &str = "POLICY_CACHE_TTL_SECONDS";
 pub const CLOCK_LEEWAY_SECONDS: &str = "CLOCK_LEEWAY_SECONDS";
 pub const JWKS_MAX_AGE_SECONDS: &str = "JWKS_MAX_AGE_SECONDS";

@@ -2,8 +2,11 @@
 //! authorizer tells the backend.
 //!
 //! A request's path through this crate, in the order the authorizer takes it:
-//! - `token`: [`TokenVerifier`] checks a Cognito JWT (keys from [`jwks`]) into
-//!   [`CognitoClaims`] (`claims`), or says why not ([`Rejection`]);
+//! - `token`: [`TokenVerifier`] checks a Cognito JWT of a trusted pool (its issuer picks the
+//!   pool, its keys come from that pool's [`jwks`]) into [`CognitoClaims`] (`claims`), or says
+//!   why not ([`Rejection`]);
+//! - `pool`: [`PolicyNames`] turns the claims into the keys of the caller's policies: a
+//!   person's groups or a machine client's scopes, under the pool's group prefix;
 //! - `store`: [`GroupPolicyStore`] loads each group's [`GroupPolicy`] (`group`) through a
 //!   [`PolicySource`], cached; [`dynamodb`] is the real source (feature `dynamodb`);
 //! - `policy`: [`PolicyDocument`], the strict IAM policy model the entries are parsed into
@@ -40,6 +43,7 @@ mod group;
 pub mod json;
 pub mod jwks;
 mod policy;
+mod pool;
 pub mod reference;
 pub mod route;
 #[cfg(feature = "dynamodb")]
@@ -49,7 +53,7 @@ mod token;
 pub mod untrusted;
 
 pub use arn::{MethodArn, Pattern};
-pub use claims::{CognitoClaims, MAX_GROUPS, TokenUse};
+pub use claims::{CognitoClaims, MAX_GROUPS, PrincipalType, TokenUse};
 pub use decision::{Decision, INVOKE_ACTION, MergedPolicy, Origin, Reason, ReturnedPolicy};
 pub use error::{Error, PolicyError, StoreFailure};
 pub use group::GroupPolicy;
@@ -57,8 +61,9 @@ pub use policy::{
     Condition, ConditionBlock, ConditionKey, ConditionOutcome, Effect, IpOperator, POLICY_VERSION,
     PolicyDocument, RequestFacts, Scope, Statement,
 };
+pub use pool::{MAX_SCOPES, PolicyKeys, PolicyNames, PoolNaming, SCOPE_MARKER};
 pub use store::{GroupPolicyStore, Loaded, MAX_KEY_BYTES, PolicySource, is_storable_key};
 pub use token::{
     DEFAULT_CLOCK_LEEWAY, ExpectedTokenUse, MAX_TOKEN_LIFETIME, Rejection, TokenRules,
-    TokenVerifier, VerifyError, bearer_token, user_pool_region,
+    TokenVerifier, TrustedPool, Verified, VerifyError, bearer_token, user_pool_region,
 };

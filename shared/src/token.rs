@@ -17,6 +17,7 @@ use aws_lc_rs::signature::ParsedPublicKey;
 use crate::Error;
 use crate::claims::{CognitoClaims, TokenUse};
 use crate::jwks::{JwksCache, JwksSource, KeyLookup, KeySet};
+use crate::pool::{PolicyNames, PoolNaming};
 use crate::untrusted::Untrusted;
 
 /// Longest lifetime (`exp - iat`) accepted; Cognito's own maximum for access and ID tokens.
@@ -163,30 +164,43 @@ impl TokenRules {
         format!("{issuer}/.well-known/jwks.json")
     }
 
+    /// Whether `iss` is one of this pool's two issuer forms, compared exactly. Cognito issues
+    /// tokens under `https://cognito-idp.{region}.amazonaws.com/{pool}` (the original issuer) or
+    /// `https://issuer-cognito-idp.{region}.amazonaws.com/{pool}` (the updated one), by the
+    /// pool's issuer configuration:
+    /// <https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_IssuerConfigurationType.html>
+    pub fn issues(&self, iss: &str) -> bool {
+        self.issuers.iter().any(|issuer| issuer == iss)
+    }
+
     /// Verifies `token` with `keys` at time `now` (seconds since the epoch).
     pub fn verify(&self, token: &str, keys: &KeySet, now: u64) -> Result<CognitoClaims, Rejection> {
         let parts = TokenParts::split(token)?;
         let kid = parts.header()?.kid;
-        self.finish(&parts, keys.get(&kid), now)
+        let claims = parts.claims()?;
+        self.finish(&parts, claims, keys.get(&kid), now)
     }
 
-    /// Checks the signature with `key` (the one the header's `kid` names), then the claims.
+    /// Checks the signature with `key` (the one the header's `kid` names), then `claims` (read
+    /// from the same payload before the signature was checked, and trusted only now).
     fn finish(
         &self,
         parts: &TokenParts<'_>,
+        claims: CognitoClaims,
         key: Option<&ParsedPublicKey>,
         now: u64,
     ) -> Result<CognitoClaims, Rejection> {
         let key = key.ok_or(Rejection::UnknownKey)?;
         key.verify_sig(parts.signed, &parts.signature()?)
             .map_err(|_| Rejection::BadSignature)?;
-        let claims = parts.claims()?;
         self.check_claims(&claims, now)?;
         Ok(claims)
     }
 
     fn check_claims(&self, claims: &CognitoClaims, now: u64) -> Result<(), Rejection> {
-        if !self.issuers.contains(&claims.iss) {
+        // Checked again here, after the signature: the issuer chose the pool, and only the
+        // pool's own key may vouch for it.
+        if !self.issues(&claims.iss) {
             return Err(Rejection::Issuer);
         }
         let audience = match (self.token_use, claims.token_use) {
@@ -312,33 +326,122 @@ fn decode_segment(name: &str, segment: &str) -> Result<Vec<u8>, Rejection> {
         .map_err(|e| Rejection::Malformed(format!("{name} is not base64url: {e}")))
 }
 
-/// Verifies tokens against the user pool's JWKS, fetching and refreshing it as needed.
-pub struct TokenVerifier<S> {
+/// One trusted user pool as the verifier holds it: the rules its tokens must pass, its own key
+/// cache (so its fetches and their rate limit are its own), and how its callers are named in
+/// the policy table.
+struct Pool<S> {
     rules: TokenRules,
     keys: JwksCache<S>,
+    names: PolicyNames,
+}
+
+/// A token that passed, with the naming of the pool whose key verified it.
+#[derive(Debug)]
+pub struct Verified<'v> {
+    pub claims: CognitoClaims,
+    pub names: &'v PolicyNames,
+}
+
+/// Verifies tokens of the configured user pools, each against its own JWKS, fetching and
+/// refreshing the keys as needed.
+///
+/// The token's unverified `iss` picks the pool, by exact match; a token naming no configured
+/// pool is rejected before any key is looked up, so keys are only ever fetched from a
+/// configured pool's JWKS, never from an address a token chose.
+pub struct TokenVerifier<S> {
+    pools: Vec<Pool<S>>,
 }
 
 impl<S: JwksSource> TokenVerifier<S> {
+    /// A verifier for one pool, whose groups are looked up as they are named.
     pub fn new(rules: TokenRules, keys: JwksCache<S>) -> Self {
-        Self { rules, keys }
+        Self {
+            pools: vec![Pool {
+                rules,
+                keys,
+                names: PolicyNames::unprefixed(),
+            }],
+        }
     }
 
-    pub fn rules(&self) -> &TokenRules {
-        &self.rules
+    /// A verifier for several pools. Refuses none at all, two pools of one issuer and two
+    /// pools with the same group prefix (see [`PolicyNames`] for prefixes that overlap).
+    pub fn for_pools(pools: Vec<TrustedPool<S>>) -> Result<Self, Error> {
+        if pools.is_empty() {
+            return Err(Error::Config("no user pool is trusted".to_owned()));
+        }
+        let prefixes: Vec<&str> = pools
+            .iter()
+            .map(|p| p.naming.group_prefix.as_str())
+            .collect();
+        let mut built = Vec::with_capacity(pools.len());
+        for (index, pool) in pools.iter().enumerate() {
+            let [issuer, _] = &pool.rules.issuers;
+            if pools.iter().take(index).any(|p| p.rules.issues(issuer)) {
+                return Err(Error::Config(format!(
+                    "user pool `{issuer}` is trusted twice"
+                )));
+            }
+            built.push(PolicyNames::among(&pool.naming, &prefixes)?);
+        }
+        Ok(Self {
+            pools: pools
+                .into_iter()
+                .zip(built)
+                .map(|(pool, names)| Pool {
+                    rules: pool.rules,
+                    keys: pool.keys,
+                    names,
+                })
+                .collect(),
+        })
     }
 
-    pub async fn verify(&self, token: &str, now: u64) -> Result<CognitoClaims, VerifyError> {
+    /// The rules of the first pool configured.
+    pub fn rules(&self) -> Option<&TokenRules> {
+        self.pools.first().map(|p| &p.rules)
+    }
+
+    /// Fetches every pool's keys ahead of the first request, one pool after another; what a
+    /// start-up deadline cuts off is fetched by the first request that needs it. Returns how
+    /// many keys each pool holds, or why not.
+    pub async fn prefetch(&self) -> Vec<Result<usize, Error>> {
+        let mut held = Vec::with_capacity(self.pools.len());
+        for pool in &self.pools {
+            held.push(pool.keys.prefetch().await);
+        }
+        held
+    }
+
+    pub async fn verify(&self, token: &str, now: u64) -> Result<Verified<'_>, VerifyError> {
         let parts = TokenParts::split(token).map_err(VerifyError::Rejected)?;
         let kid = parts.header().map_err(VerifyError::Rejected)?.kid;
-        match self.keys.lookup(&kid).await {
-            Ok(KeyLookup::Found(keys)) => self
+        let claims = parts.claims().map_err(VerifyError::Rejected)?;
+        let pool = self
+            .pools
+            .iter()
+            .find(|p| p.rules.issues(&claims.iss))
+            .ok_or(VerifyError::Rejected(Rejection::Issuer))?;
+        match pool.keys.lookup(&kid).await {
+            Ok(KeyLookup::Found(keys)) => pool
                 .rules
-                .finish(&parts, keys.get(&kid), now)
+                .finish(&parts, claims, keys.get(&kid), now)
+                .map(|claims| Verified {
+                    claims,
+                    names: &pool.names,
+                })
                 .map_err(VerifyError::Rejected),
             Ok(KeyLookup::Unknown) => Err(VerifyError::Rejected(Rejection::UnknownKey)),
             Err(err) => Err(VerifyError::KeysUnavailable(err)),
         }
     }
+}
+
+/// A pool to trust, as configured: its rules, its key cache and how its callers are named.
+pub struct TrustedPool<S> {
+    pub rules: TokenRules,
+    pub keys: JwksCache<S>,
+    pub naming: PoolNaming,
 }
 
 #[cfg(test)]
@@ -610,5 +713,206 @@ mod tests {
             rules(ExpectedTokenUse::Access).default_jwks_url(),
             format!("{ISSUER}/.well-known/jwks.json")
         );
+    }
+
+    mod pools {
+        use super::*;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        const POOL_A: &str = "us-east-1_PoolA";
+        const POOL_B: &str = "eu-west-1_PoolB";
+        static A_KEY: LazyLock<TestKey> = LazyLock::new(|| TestKey::generate("shared-kid"));
+        static B_KEY: LazyLock<TestKey> = LazyLock::new(|| TestKey::generate("shared-kid"));
+
+        /// A pool's JWKS in memory, counting fetches; one that hangs never answers.
+        struct Served {
+            document: String,
+            fetches: AtomicUsize,
+            hangs: bool,
+        }
+
+        impl JwksSource for &Served {
+            async fn fetch(&self) -> Result<Vec<u8>, Error> {
+                self.fetches.fetch_add(1, Ordering::SeqCst);
+                if self.hangs {
+                    std::future::pending::<()>().await;
+                }
+                Ok(self.document.clone().into_bytes())
+            }
+        }
+
+        fn served(key: &TestKey, hangs: bool) -> &'static Served {
+            Box::leak(Box::new(Served {
+                document: jwks(&[key]),
+                fetches: AtomicUsize::new(0),
+                hangs,
+            }))
+        }
+
+        fn pool(id: &str, prefix: &str, source: &'static Served) -> TrustedPool<&'static Served> {
+            TrustedPool {
+                rules: TokenRules::new(
+                    id,
+                    vec![CLIENT.to_owned()],
+                    ExpectedTokenUse::Access,
+                    Duration::from_secs(30),
+                )
+                .unwrap(),
+                keys: JwksCache::new(source, Duration::from_secs(10)),
+                naming: PoolNaming {
+                    group_prefix: prefix.to_owned(),
+                    scopes_for_users: false,
+                },
+            }
+        }
+
+        fn issuer(form: &str, pool: &str) -> String {
+            let region = user_pool_region(pool).unwrap();
+            format!("https://{form}.{region}.amazonaws.com/{pool}")
+        }
+
+        fn token(key: &TestKey, iss: &str) -> String {
+            key.sign(&access_claims(iss, CLIENT, &["admin"], NOW))
+        }
+
+        fn two(a: &'static Served, b: &'static Served) -> TokenVerifier<&'static Served> {
+            TokenVerifier::for_pools(vec![pool(POOL_A, "", a), pool(POOL_B, "b:", b)]).unwrap()
+        }
+
+        fn rejection(result: Result<Verified<'_>, VerifyError>) -> Rejection {
+            match result {
+                Err(VerifyError::Rejected(rejection)) => rejection,
+                other => panic!("not a rejection: {other:?}"),
+            }
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn an_unconfigured_issuer_is_rejected_before_any_key_is_fetched() {
+            let (a, b) = (served(&A_KEY, false), served(&B_KEY, false));
+            let verifier = two(a, b);
+            for iss in [
+                issuer("cognito-idp", "us-east-1_Other"),
+                format!("{}/", issuer("cognito-idp", POOL_A)),
+                issuer("cognito-idp", POOL_A).to_uppercase(),
+                "https://attacker.example/us-east-1_PoolA".to_owned(),
+            ] {
+                let result = verifier.verify(&token(&A_KEY, &iss), NOW).await;
+                assert_eq!(rejection(result), Rejection::Issuer, "{iss}");
+            }
+            assert_eq!(a.fetches.load(Ordering::SeqCst), 0);
+            assert_eq!(b.fetches.load(Ordering::SeqCst), 0);
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn both_issuer_forms_select_their_pool_and_its_naming() {
+            let verifier = two(served(&A_KEY, false), served(&B_KEY, false));
+            for form in ["cognito-idp", "issuer-cognito-idp"] {
+                let a = verifier
+                    .verify(&token(&A_KEY, &issuer(form, POOL_A)), NOW)
+                    .await
+                    .unwrap();
+                assert_eq!(a.names.prefix(), "", "{form}");
+                let b = verifier
+                    .verify(&token(&B_KEY, &issuer(form, POOL_B)), NOW)
+                    .await
+                    .unwrap();
+                assert_eq!(b.names.prefix(), "b:", "{form}");
+            }
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn a_token_naming_pool_b_but_signed_with_pool_as_key_is_rejected() {
+            let verifier = two(served(&A_KEY, false), served(&B_KEY, false));
+            // Both pools have a key `shared-kid`: B's is looked up, and A's signature fails it.
+            let forged = token(&A_KEY, &issuer("cognito-idp", POOL_B));
+            assert_eq!(
+                rejection(verifier.verify(&forged, NOW).await),
+                Rejection::BadSignature
+            );
+            // A kid only pool A has is unknown in pool B.
+            let only_a: &'static TestKey = Box::leak(Box::new(TestKey::generate("only-a")));
+            let a = served(only_a, false);
+            let verifier = two(a, served(&B_KEY, false));
+            let forged = token(only_a, &issuer("cognito-idp", POOL_B));
+            assert_eq!(
+                rejection(verifier.verify(&forged, NOW).await),
+                Rejection::UnknownKey
+            );
+            assert_eq!(
+                a.fetches.load(Ordering::SeqCst),
+                0,
+                "pool A's keys not read"
+            );
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn pool_bs_unknown_kid_flood_costs_pool_a_no_fetch_and_no_wait() {
+            let (a, b) = (served(&A_KEY, false), served(&B_KEY, false));
+            let verifier = two(a, b);
+            let good_a = token(&A_KEY, &issuer("cognito-idp", POOL_A));
+            assert!(verifier.verify(&good_a, NOW).await.is_ok());
+            for i in 0..200 {
+                let flood = B_KEY.sign_with_header(
+                    json!({"alg": "RS256", "kid": format!("flood-{i}")}),
+                    &access_claims(&issuer("cognito-idp", POOL_B), CLIENT, &[], NOW),
+                );
+                assert_eq!(
+                    rejection(verifier.verify(&flood, NOW).await),
+                    Rejection::UnknownKey
+                );
+                assert!(verifier.verify(&good_a, NOW).await.is_ok());
+            }
+            assert_eq!(b.fetches.load(Ordering::SeqCst), 1, "B's own rate limit");
+            assert_eq!(
+                a.fetches.load(Ordering::SeqCst),
+                1,
+                "A fetched once, at first"
+            );
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn pool_as_decisions_do_not_wait_on_pool_bs_hung_jwks() {
+            let (a, b) = (served(&A_KEY, false), served(&B_KEY, true));
+            let verifier: &'static TokenVerifier<&'static Served> = Box::leak(Box::new(two(a, b)));
+            let mut flood = tokio::task::JoinSet::new();
+            for i in 0..20 {
+                let token = B_KEY.sign_with_header(
+                    json!({"alg": "RS256", "kid": format!("flood-{i}")}),
+                    &access_claims(&issuer("cognito-idp", POOL_B), CLIENT, &[], NOW),
+                );
+                flood.spawn(async move { verifier.verify(&token, NOW).await.is_ok() });
+            }
+            while b.fetches.load(Ordering::SeqCst) == 0 {
+                tokio::task::yield_now().await;
+            }
+            // The clock is paused: a decision that waited on pool B's fetch would let it run
+            // to the millisecond and time out; pool A's is answered without waiting at all.
+            let good_a = token(&A_KEY, &issuer("cognito-idp", POOL_A));
+            for _ in 0..10 {
+                let decided =
+                    tokio::time::timeout(Duration::from_millis(1), verifier.verify(&good_a, NOW))
+                        .await;
+                assert!(matches!(decided, Ok(Ok(_))), "{decided:?}");
+            }
+            assert_eq!(b.fetches.load(Ordering::SeqCst), 1);
+            assert_eq!(
+                flood.len(),
+                20,
+                "pool B's requests are still waiting on its JWKS"
+            );
+            flood.abort_all();
+        }
+
+        #[test]
+        fn a_pool_trusted_twice_or_none_is_refused() {
+            let a = served(&A_KEY, false);
+            let twice = TokenVerifier::for_pools(vec![pool(POOL_A, "", a), pool(POOL_A, "x:", a)]);
+            assert!(twice.err().unwrap().to_string().contains("trusted twice"));
+            let none = TokenVerifier::<&'static Served>::for_pools(Vec::new());
+            assert!(none.err().unwrap().to_string().contains("no user pool"));
+            let same_prefix =
+                TokenVerifier::for_pools(vec![pool(POOL_A, "", a), pool(POOL_B, "", a)]);
+            assert!(same_prefix.is_err());
+        }
     }
 }

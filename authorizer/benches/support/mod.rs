@@ -13,7 +13,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use groupgate_shared::PolicySource;
 use groupgate_shared::jwks::{JwksCache, JwksSource};
 use groupgate_shared::{
-    Error, ExpectedTokenUse, GroupPolicy, GroupPolicyStore, TokenRules, TokenVerifier,
+    Error, ExpectedTokenUse, GroupPolicy, GroupPolicyStore, PoolNaming, TokenRules, TokenVerifier,
+    TrustedPool,
 };
 
 const POOL: &str = "us-east-1_Bench0001";
@@ -85,6 +86,12 @@ impl Bench {
     /// Builds the authorizer and warms its caches with one decision. Log lines go to a sink in
     /// the JSON format the template configures, so formatting them is measured too.
     pub fn new() -> Self {
+        Self::with_pools(1)
+    }
+
+    /// The same, with `pools` trusted pools: the bench token's pool (no group prefix) listed
+    /// last, after others with prefixes, so its issuer is matched after theirs.
+    pub fn with_pools(pools: usize) -> Self {
         init(LogFormat::Json, std::io::sink);
         let token = TOKEN.trim();
         let rules = TokenRules::new(
@@ -96,7 +103,33 @@ impl Bench {
         .expect("rules");
         let keys = JwksCache::new(Jwks, Duration::from_secs(10));
         let store = GroupPolicyStore::new(Policies(policies()), Duration::from_secs(3600));
-        let authorizer = Authorizer::new(TokenVerifier::new(rules, keys), store);
+        let verifier = if pools <= 1 {
+            TokenVerifier::new(rules, keys)
+        } else {
+            let mut trusted: Vec<TrustedPool<Jwks>> = (1..pools)
+                .map(|i| TrustedPool {
+                    rules: TokenRules::new(
+                        &format!("eu-west-1_Other{i:04}"),
+                        vec![CLIENT.into()],
+                        ExpectedTokenUse::Access,
+                        Duration::from_secs(30),
+                    )
+                    .expect("rules"),
+                    keys: JwksCache::new(Jwks, Duration::from_secs(10)),
+                    naming: PoolNaming {
+                        group_prefix: format!("tenant-{i}:"),
+                        scopes_for_users: false,
+                    },
+                })
+                .collect();
+            trusted.push(TrustedPool {
+                rules,
+                keys,
+                naming: PoolNaming::default(),
+            });
+            TokenVerifier::for_pools(trusted).expect("pools")
+        };
+        let authorizer = Authorizer::new(verifier, store);
 
         let mut event: serde_json::Value = serde_json::from_str(EVENT).expect("event fixture");
         event["headers"]["Authorization"] = format!("Bearer {token}").into();

@@ -1,6 +1,7 @@
 //! The backend's reading of the caller from the authorizer's fields, in both shapes (our Lambda
 //! authorizer's flat context, and a Cognito authorizer's `claims`). Invariant beyond "no
-//! panic": a caller it reads has a subject, and any role it chooses is one the fields named.
+//! panic": a caller it reads has a subject, any role it chooses is one the fields named, and a
+//! machine client never has one.
 #![no_main]
 
 use std::collections::HashMap;
@@ -26,6 +27,9 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     assert!(!caller.sub.is_empty(), "a caller without a subject");
+    if caller.principal_type == groupgate_shared::PrincipalType::Client {
+        assert!(caller.role().is_err(), "a machine client with a role");
+    }
     if let Ok(role) = caller.role() {
         let mut all = Vec::new();
         fields.values().for_each(|v| strings(v, &mut all));
