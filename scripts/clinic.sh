@@ -113,12 +113,13 @@ print(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))[
 
 upstream_calls() { wc -l <"$WORK/upstream.jsonl"; }
 
-# The last request the service received: the value of header NAME (lower case), or its path.
+# The last request the service received: its path, or the values of header NAME (lower case),
+# comma-separated, so a header received twice shows both.
 last_seen() {
   python3 -c 'import json, sys
 line = open(sys.argv[1]).read().splitlines()[-1]
 seen = json.loads(line)
-print(seen["path"] if sys.argv[2] == "path" else seen["headers"].get(sys.argv[2], ""))' "$WORK/upstream.jsonl" "$1"
+print(seen["path"] if sys.argv[2] == "path" else ",".join(seen["headers"].get(sys.argv[2], [])))' "$WORK/upstream.jsonl" "$1"
 }
 
 # Every cell of the access matrix for one caller: check_caller GROUP TOKEN SUB

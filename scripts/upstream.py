@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A stand-in for a team's own HTTP service behind an `http_proxy` integration (the clinic
 example, examples/clinic/api.yaml): it answers every request with what it received, and appends
-each request (method, path, headers) as one JSON line to a log, so scripts/clinic.sh can check
+each request (method, path, every value of each header) as one JSON line to a log, so scripts/clinic.sh can check
 which calls reached it and the caller identity API Gateway's request parameters gave it.
 
     scripts/upstream.py PORT LOG
@@ -18,7 +18,8 @@ class Handler(BaseHTTPRequestHandler):
         seen = {
             "method": self.command,
             "path": self.path,
-            "headers": {k.lower(): v for k, v in self.headers.items()},
+            # Every value of each header, so a header sent twice shows as two.
+            "headers": {k.lower(): self.headers.get_all(k) for k in set(self.headers.keys())},
             "body": body,
         }
         with open(LOG, "a", encoding="utf-8") as log:

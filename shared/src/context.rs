@@ -55,6 +55,10 @@ pub const CONTEXT_KEYS: &[&str] = &[
     key::CLIENT_ID,
 ];
 
+/// The keys of [`CONTEXT_KEYS`] the authorizer leaves out for some callers: an integration that
+/// maps one would hand the service nothing for those callers, or whatever the client sent.
+pub const OPTIONAL_CONTEXT_KEYS: &[&str] = &[key::ROLE_ARN, key::CLIENT_ID];
+
 /// What the authorizer returns as `context`, serialized to the flat shape API Gateway accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizerContext {

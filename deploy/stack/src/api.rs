@@ -19,7 +19,9 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use groupgate_shared::context::{CONTEXT_KEYS, MAPPED_CONTEXT_VARIABLES as CONTEXT_VARIABLES};
+use groupgate_shared::context::{
+    CONTEXT_KEYS, MAPPED_CONTEXT_VARIABLES as CONTEXT_VARIABLES, OPTIONAL_CONTEXT_KEYS,
+};
 use serde_json::{Map, Value};
 
 /// The settings' default document, relative to the checkout.
@@ -47,7 +49,6 @@ const INTEGRATION_FIELDS: &[&str] = &[
     "uri",
     "httpMethod",
     "requestParameters",
-    "passthroughBehavior",
     "timeoutInMillis",
 ];
 
@@ -631,6 +632,14 @@ impl Reader<'_> {
             return Ok(());
         }
         if let Some(key) = source.strip_prefix("context.authorizer.") {
+            // AWS documents the mapping, not what it does when the key is absent: a client's
+            // own header of that name could reach the service. Only keys every caller has.
+            if OPTIONAL_CONTEXT_KEYS.contains(&key) {
+                return Err(self.error(
+                    at,
+                    format!("`{source}`: the authorizer sets `{key}` for some callers only, so the service could receive nothing or the client's own header; map a key every caller has ({})", CONTEXT_KEYS.iter().filter(|k| !OPTIONAL_CONTEXT_KEYS.contains(k)).copied().collect::<Vec<_>>().join(", ")),
+                ));
+            }
             if CONTEXT_KEYS.contains(&key) {
                 return Ok(());
             }
@@ -873,6 +882,12 @@ paths:
                 "    post: {}\n    trace: {}",
                 "/paths/~1visits/trace",
                 "TRACE",
+            ),
+            (
+                "context.authorizer.sub",
+                "context.authorizer.role_arn",
+                "/paths/~1visits~1{visitId}/get/x-amazon-apigateway-integration/requestParameters/integration.request.header.X-User-Sub",
+                "for some callers only",
             ),
             (
                 "      security: []",

@@ -223,13 +223,20 @@ fn outputs(
     client: &Handle,
     policy_table: &Handle,
 ) {
-    // The issuer Cognito writes into `iss` by default (the "original" issuer format).
+    // The issuer Cognito writes into `iss` by default (the "original" issuer format), in the
+    // pool's own region: the part of its id before `_` (an existing pool may be in another
+    // region than this stack). A pool set to the newer issuer format writes
+    // `https://issuer-cognito-idp.{region}.amazonaws.com/{id}` instead.
     // https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_IssuerConfigurationType.html
+    let region = Expr::Select(
+        0,
+        Box::new(Expr::Split("_".into(), Box::new(user_pool_id.clone()))),
+    );
     let issuer = Expr::join(
         "",
         vec![
             "https://cognito-idp.".into(),
-            Expr::pseudo("Region"),
+            region,
             ".amazonaws.com/".into(),
             user_pool_id.clone(),
         ],
