@@ -118,6 +118,32 @@ impl Integration {
     }
 }
 
+/// The template's logical id of the API Gateway resource of `path` (`/pets/{id}`: `ApiPetsId`).
+pub(crate) fn resource_id(path: &str) -> String {
+    format!("Api{}", crate::construct::id_fragment(path))
+}
+
+/// The template's logical id of the method `method` of `path` (`ApiPetsIdGet`; `ApiPetsOptions`
+/// for the CORS preflight).
+pub(crate) fn method_id(path: &str, method: &str) -> String {
+    let lower = method.to_ascii_lowercase();
+    let mut chars = lower.chars();
+    let capitalized = chars
+        .next()
+        .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+        .unwrap_or_default();
+    format!("{}{capitalized}", resource_id(path))
+}
+
+/// The app stack's other logical ids that [`resource_id`] and [`method_id`] could also make.
+const OTHER_API_IDS: &[&str] = &[
+    "Api5xxAlarm",
+    "ApiAccessLogGroup",
+    "ApiAuthorizer",
+    "ApiRefusalsAlarm",
+    "ApiStage",
+];
+
 /// A document refused: the file, the JSON pointer (RFC 6901) of what is wrong, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("API document `{}`: {}: {message}", file.display(), if pointer.is_empty() { "(the document)" } else { pointer })]
@@ -286,12 +312,57 @@ impl Reader<'_> {
             }
         }
         self.sibling_parameters(paths.keys())?;
+        self.logical_ids(&operations)?;
         Ok(Api {
             file: self.file.to_owned(),
             title: title.to_owned(),
             description,
             operations,
         })
+    }
+
+    /// Each path part and method becomes a template resource named from its path with only
+    /// letters and digits kept (`/a-b` and `/a/b` are both `ApiAB`): two that would share a name
+    /// are refused here, where the pointer can say which, rather than at synth.
+    fn logical_ids(&self, operations: &[Operation]) -> Result<(), ApiError> {
+        let mut named: std::collections::BTreeMap<String, String> = OTHER_API_IDS
+            .iter()
+            .map(|id| ((*id).to_owned(), format!("the stack's own `{id}`")))
+            .collect();
+        let mut claim = |id: String, what: String, path: &str| -> Result<(), ApiError> {
+            match named.get(&id) {
+                Some(other) if *other != what => Err(self.error(
+                    &format!("/paths/{}", token(path)),
+                    format!("{what} and {other} would both be `{id}` in the template: rename one"),
+                )),
+                _ => {
+                    named.insert(id, what);
+                    Ok(())
+                }
+            }
+        };
+        for operation in operations {
+            let path = &operation.path;
+            let mut prefix = String::new();
+            for part in path.split('/').filter(|p| !p.is_empty()) {
+                prefix.push('/');
+                prefix.push_str(part);
+                claim(
+                    resource_id(&prefix),
+                    format!("the resource `{prefix}`"),
+                    path,
+                )?;
+            }
+            let method = &operation.method;
+            claim(method_id(path, method), format!("`{method} {path}`"), path)?;
+            // The CORS preflight, when the settings ask for one.
+            claim(
+                method_id(path, "OPTIONS"),
+                format!("`OPTIONS {path}`"),
+                path,
+            )?;
+        }
+        Ok(())
     }
 
     /// A public operation has no authorizer, so nothing of its context to map.
@@ -883,6 +954,13 @@ paths:
                 "/paths/~1visits/trace",
                 "TRACE",
             ),
+            (
+                "  /health:",
+                "  /visits-visitId:",
+                "/paths/~1visits-visitId",
+                "would both be `ApiVisitsVisitId`",
+            ),
+            ("  /health:", "  /stage:", "/paths/~1stage", "`ApiStage`"),
             (
                 "context.authorizer.sub",
                 "context.authorizer.role_arn",

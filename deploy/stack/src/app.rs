@@ -7,7 +7,7 @@ use groupgate_shared::env;
 use serde_json::json;
 
 use crate::Settings;
-use crate::api::{Api, Integration, Operation};
+use crate::api::{self, Api, Integration, Operation};
 use crate::assets::Assets;
 use crate::bootstrap::{APP_ROLE_PATH, PRODUCT_TAG};
 use crate::construct::resources::{
@@ -98,15 +98,6 @@ pub const FUNCTIONS: [&str; 2] = ["authorizer", "backend"];
 
 /// The access log line: who (`principalId`), what the authorizer and API Gateway decided.
 const ACCESS_LOG_FORMAT: &str = r#"{"requestId":"$context.requestId","ip":"$context.identity.sourceIp","method":"$context.httpMethod","path":"$context.resourcePath","status":"$context.status","principalId":"$context.authorizer.principalId","authorizeStatus":"$context.authorize.status","authorizeError":"$context.authorize.error","authorizerStatus":"$context.authorizer.status","authorizerError":"$context.authorizer.error","authorizerLatency":"$context.authorizer.latency","responseLatency":"$context.responseLatency"}"#;
-
-fn capitalized(method: &str) -> String {
-    let lower = method.to_ascii_lowercase();
-    let mut chars = lower.chars();
-    chars
-        .next()
-        .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
-        .unwrap_or_default()
-}
 
 /// The template's parameters, and the settings it is synthesized with.
 pub(crate) struct Params<'s> {
@@ -728,14 +719,7 @@ fn methods(
         if operation.public {
             method = method.waive(waivers::PUBLIC_METHOD);
         }
-        methods.push(stack.add(
-            &format!(
-                "Api{}{}",
-                id_fragment(&operation.path),
-                capitalized(&operation.method)
-            ),
-            method,
-        ));
+        methods.push(stack.add(&api::method_id(&operation.path, &operation.method), method));
     }
     if !origins.is_empty() {
         for (path, resource) in &resource_ids {
@@ -770,7 +754,7 @@ fn resource(
             Some((_, h)) => h.clone(),
             None => {
                 let h = stack.add(
-                    &format!("Api{}", id_fragment(&prefix)),
+                    &api::resource_id(&prefix),
                     Resource::new(
                         "AWS::ApiGateway::Resource",
                         json!({ "RestApiId": api.r#ref(), "ParentId": parent, "PathPart": part }),
@@ -874,7 +858,7 @@ fn preflight(
     let header = |name: &str| format!("method.response.header.{name}");
     let allow_methods = format!("'{},OPTIONS'", methods.join(","));
     stack.add(
-        &format!("Api{}Options", id_fragment(path)),
+        &api::method_id(path, "OPTIONS"),
         Resource::new(
             "AWS::ApiGateway::Method",
             json!({
@@ -1126,15 +1110,5 @@ fn outputs(
         } else {
             stack.output(output.key(), value, output.description());
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn methods_are_capitalized_for_ids() {
-        assert_eq!(capitalized("POST"), "Post");
     }
 }
