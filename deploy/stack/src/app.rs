@@ -14,7 +14,7 @@ use crate::construct::resources::{
     Function, LOG_RETENTION_DAYS, RoleScope, allow, dynamodb_table, iam_role, invoke_permission,
     lambda_function, lambda_invocation_uri, log_group,
 };
-use crate::construct::{Expr, Handle, Parameter, Resource, Stack, canonical, id_fragment};
+use crate::construct::{Expr, Handle, Parameter, Resource, Stack, canonical};
 use crate::groups::{DataAccess, GroupDefinition};
 use crate::monitoring;
 use crate::outputs::Output;
