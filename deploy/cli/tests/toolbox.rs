@@ -226,6 +226,51 @@ fn each_finding_of_validate() {
     );
 }
 
+/// A Deny whose `*` before the end of its resource is all that makes it match a path parameter
+/// holding `:` is warned about (IAM documents that such a `*` does not match `:`); one ending in
+/// `*`, or an Allow, is not.
+#[test]
+fn validate_warns_of_a_deny_that_only_groupgates_wildcard_makes_match_a_colon() {
+    let deny = |resource: &str| {
+        json!([
+            {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "arn:aws:execute-api:*:*:*/*/GET/*"},
+            {"Effect": "Deny", "Action": "execute-api:Invoke", "Resource": resource},
+        ])
+    };
+    let dir = folder(&[
+        (
+            "mid.json",
+            definition(
+                "mid",
+                deny("arn:aws:execute-api:*:*:*/*/GET/petstore/v1/pets/*b"),
+            ),
+        ),
+        (
+            "end.json",
+            definition(
+                "end",
+                deny("arn:aws:execute-api:*:*:*/*/GET/petstore/v1/pets/*"),
+            ),
+        ),
+    ]);
+    let found = findings(&dir, false);
+    assert!(
+        has(
+            &found,
+            Severity::Warning,
+            "mid.json",
+            "`GET /petstore/v1/pets/{id}` with a path parameter holding `:`"
+        ),
+        "{found:?}"
+    );
+    assert!(
+        !found
+            .iter()
+            .any(|(_, file, text)| file == "end.json" && text.contains("holding `:`")),
+        "{found:?}"
+    );
+}
+
 /// Issue #22: what API Gateway does not document for an authorizer's policy (`NotResource`,
 /// `NotAction`, `?`), and a `Resource` longer than the longest method ARN (1600 bytes), are
 /// errors, each on one line that says why and what to write instead.

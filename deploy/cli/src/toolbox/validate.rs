@@ -114,6 +114,7 @@ pub fn validate(dir: &Path, context: &Context<'_>) -> anyhow::Result<Vec<Finding
         .collect();
     paths.sort();
     let arns = route_arns(context.api, context.stage);
+    let probes = colon_probes(context.api, context.stage);
     let mut findings = Vec::new();
     let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
     for path in &paths {
@@ -155,10 +156,72 @@ pub fn validate(dir: &Path, context: &Context<'_>) -> anyhow::Result<Vec<Finding
         }
         if let Ok(document) = PolicyDocument::from_value(definition.policy.clone()) {
             findings.extend(lint_statements(path, &document, &arns, context.cached));
+            findings.extend(lint_deny_wildcards(path, &document, &probes));
         }
     }
     findings.extend(live_findings(dir, context, &seen));
     Ok(findings)
+}
+
+/// A Deny that IAM's documented wildcard rule would not apply to a request whose path
+/// parameter holds a `:`. groupgate's `*` matches `:`; IAM documents that only a `*` ending an
+/// ARN segment (the parts between colons) "can expand to match beyond the colon boundaries",
+/// and API Gateway does not say which rule it applies to an authorizer's policy. Each route
+/// with a path parameter is probed with the value `a:b`.
+/// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html
+fn lint_deny_wildcards(
+    path: &Path,
+    document: &PolicyDocument,
+    probes: &[(String, String)],
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for (i, statement) in document.statements.iter().enumerate() {
+        if statement.effect != Effect::Deny || !statement.action.matches(INVOKE_ACTION) {
+            continue;
+        }
+        for pattern in statement.resource.patterns() {
+            let escaped = probes
+                .iter()
+                .find(|(_, arn)| pattern.matches(arn) && !iam_segment_match(pattern.as_str(), arn));
+            if let Some((route, _)) = escaped {
+                findings.push(
+                    Finding::new(
+                        Severity::Warning,
+                        path,
+                        format!("this Deny's `{}` matches `{route}` with a path parameter holding `:` only because groupgate's `*` matches `:`; IAM documents that a `*` not ending an ARN segment does not, so on AWS such a request might not be denied: end the pattern with `*` or deny the route whole", pattern.as_str()),
+                    )
+                    .at(format!("/policy/Statement/{i}/Resource")),
+                );
+            }
+        }
+    }
+    findings
+}
+
+/// Whether `pattern` matches `candidate` by IAM's documented rule: a `*` matches within a
+/// colon-separated segment, and across colons only when it is the last character of a
+/// segment of the pattern.
+fn iam_segment_match(pattern: &str, candidate: &str) -> bool {
+    let pattern: Vec<char> = pattern.chars().collect();
+    let candidate: Vec<char> = candidate.chars().collect();
+    iam_match_from(&pattern, &candidate)
+}
+
+fn iam_match_from(pattern: &[char], candidate: &[char]) -> bool {
+    match pattern.split_first() {
+        None => candidate.is_empty(),
+        Some(('*', rest)) => {
+            let crosses_colons = rest.first().is_none_or(|c| *c == ':');
+            (0..=candidate.len())
+                .take_while(|&n| {
+                    crosses_colons || candidate.get(..n).is_some_and(|t| !t.contains(&':'))
+                })
+                .any(|n| candidate.get(n..).is_some_and(|c| iam_match_from(rest, c)))
+        }
+        Some((c, rest)) => candidate
+            .split_first()
+            .is_some_and(|(d, more)| c == d && iam_match_from(rest, more)),
+    }
 }
 
 /// What the live table, when one was given, says of the definitions `seen` (group and file):
@@ -236,6 +299,29 @@ fn route_arns(api: &Api, stage: &str) -> Vec<(String, String)> {
     routes(api)
         .into_iter()
         .filter_map(|(method, route, path)| {
+            let request = Request {
+                method: method.clone(),
+                path,
+                source_ip: None,
+                stage: stage.to_owned(),
+            };
+            let arn = request.method_arn().ok()?;
+            Some((format!("{method} {route}"), arn.as_str().to_owned()))
+        })
+        .collect()
+}
+
+/// The method ARNs of the routes with a path parameter, each parameter holding `a:b`.
+fn colon_probes(api: &Api, stage: &str) -> Vec<(String, String)> {
+    routes(api)
+        .into_iter()
+        .filter(|(_, route, _)| route.contains('{'))
+        .filter_map(|(method, route, _)| {
+            let path = route
+                .split('/')
+                .map(|part| if part.starts_with('{') { "a:b" } else { part })
+                .collect::<Vec<_>>()
+                .join("/");
             let request = Request {
                 method: method.clone(),
                 path,
@@ -348,4 +434,28 @@ fn mentions_source_ip(statement: &Statement) -> bool {
                 .any(|k| k.name.eq_ignore_ascii_case("aws:SourceIp"))
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::iam_segment_match;
+
+    #[test]
+    fn iams_wildcard_crosses_a_colon_only_at_the_end_of_a_segment() {
+        let deny = "arn:aws:execute-api:*:*:*/*/DELETE/pets/*/photos";
+        let arn = |id: &str| {
+            format!("arn:aws:execute-api:eu-west-1:123456789012:a1/prod/DELETE/pets/{id}/photos")
+        };
+        assert!(iam_segment_match(deny, &arn("7")));
+        assert!(!iam_segment_match(deny, &arn("a:b")));
+        assert!(iam_segment_match("arn:aws:execute-api:*:*:*", &arn("a:b")));
+        assert!(iam_segment_match(
+            "arn:aws:execute-api:*:*:*/*/DELETE/pets/*",
+            &arn("a:b")
+        ));
+        assert!(!iam_segment_match(
+            "arn:aws:execute-api:*:*:*/*/GET/*",
+            &arn("7")
+        ));
+    }
 }
