@@ -3,24 +3,15 @@
 //! existing user pool, and that it stays within what the app stack (and so the bootstrap's
 //! boundary and execution policy) already covers.
 
+mod common;
+
 use std::collections::BTreeSet;
 
+use common::{fixture_api, fixture_groups, settings};
+use groupgate_stack as stack;
 use groupgate_stack::assets::Assets;
 use groupgate_stack::attach::{self, AttachOutput};
-use groupgate_stack::{self as stack, groups};
 use serde_json::Value;
-
-fn fixture_groups() -> Vec<groups::GroupDefinition> {
-    let dir = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/testkit/fixtures/policies"
-    );
-    groups::load(std::path::Path::new(dir)).unwrap()
-}
-
-fn settings() -> stack::Settings {
-    stack::Settings::load(&stack::Settings::default_path()).unwrap()
-}
 
 fn template() -> Value {
     attach::build(
@@ -85,11 +76,7 @@ fn it_grants_no_one_the_right_to_invoke_the_authorizer() {
 /// execution policy, checked against the app stack, cover this stack as well.
 #[test]
 fn every_resource_type_is_one_the_app_stack_already_deploys() {
-    let api = stack::Api::load(std::path::Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/testkit/fixtures/api/petstore.yaml"
-    )))
-    .unwrap();
+    let api = fixture_api();
     let app = stack::build(
         &fixture_groups(),
         &api,

@@ -2,34 +2,16 @@
 //! The synthesized template: a reviewed snapshot, determinism, and the properties that matter
 //! for security checked one by one.
 
+mod common;
+
+use common::{fixture_api, fixture_groups, settings};
 use groupgate_stack::assets::Assets;
 use groupgate_stack::{self as stack, bootstrap, groups};
 use serde_json::{Value, json};
 
-/// The tests' own groups (see `shared/testkit/fixtures/README.md`): these tests name and count
-/// them, and the snapshot holds their roles, so `policies/` can change without moving them.
-/// The product's own `policies/` is checked by cfn-lint on its synthesized template and by the
-/// property tests at the end of this file.
-fn fixture_groups() -> Vec<groups::GroupDefinition> {
-    let dir = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/testkit/fixtures/policies"
-    );
-    groups::load(std::path::Path::new(dir)).unwrap()
-}
-
-/// The tests' own copy of the petstore's API (see `shared/testkit/fixtures/README.md`).
-fn fixture_api() -> stack::Api {
-    let file = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/testkit/fixtures/api/petstore.yaml"
-    );
-    stack::Api::load(std::path::Path::new(file)).unwrap()
-}
-
-fn settings() -> stack::Settings {
-    stack::Settings::load(&stack::Settings::default_path()).unwrap()
-}
+// The tests' own groups and API (`common`): these tests name and count them, and the snapshot
+// holds their roles. The product's own `policies/` is checked by cfn-lint on its synthesized
+// template and by the property tests at the end of this file.
 
 fn template_with(settings: &stack::Settings) -> Value {
     let groups = fixture_groups();

@@ -113,8 +113,9 @@ pub fn validate(dir: &Path, context: &Context<'_>) -> anyhow::Result<Vec<Finding
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     paths.sort();
-    let arns = route_arns(context.api, context.stage);
-    let probes = colon_probes(context.api, context.stage);
+    let arns = route_arns(context.api, context.stage, None);
+    // Each route with a path parameter, the parameter holding a `:`.
+    let probes = route_arns(context.api, context.stage, Some("a:b"));
     let mut findings = Vec::new();
     let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
     for path in &paths {
@@ -294,34 +295,21 @@ fn parse(path: &Path, findings: &mut Vec<Finding>) -> Option<GroupDefinition> {
     }
 }
 
-/// The method ARNs of the API's routes on `stage`.
-fn route_arns(api: &Api, stage: &str) -> Vec<(String, String)> {
+/// The method ARNs of the API's routes on `stage`, keyed `METHOD /route`: each path parameter
+/// holding `parameter` when given (and then only the routes that have one), else the sample.
+fn route_arns(api: &Api, stage: &str, parameter: Option<&str>) -> Vec<(String, String)> {
     routes(api)
         .into_iter()
-        .filter_map(|(method, route, path)| {
-            let request = Request {
-                method: method.clone(),
-                path,
-                source_ip: None,
-                stage: stage.to_owned(),
+        .filter(|(_, route, _)| parameter.is_none() || route.contains('{'))
+        .filter_map(|(method, route, sample)| {
+            let path = match parameter {
+                Some(value) => route
+                    .split('/')
+                    .map(|part| if part.starts_with('{') { value } else { part })
+                    .collect::<Vec<_>>()
+                    .join("/"),
+                None => sample,
             };
-            let arn = request.method_arn().ok()?;
-            Some((format!("{method} {route}"), arn.as_str().to_owned()))
-        })
-        .collect()
-}
-
-/// The method ARNs of the routes with a path parameter, each parameter holding `a:b`.
-fn colon_probes(api: &Api, stage: &str) -> Vec<(String, String)> {
-    routes(api)
-        .into_iter()
-        .filter(|(_, route, _)| route.contains('{'))
-        .filter_map(|(method, route, _)| {
-            let path = route
-                .split('/')
-                .map(|part| if part.starts_with('{') { "a:b" } else { part })
-                .collect::<Vec<_>>()
-                .join("/");
             let request = Request {
                 method: method.clone(),
                 path,
