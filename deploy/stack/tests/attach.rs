@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{fixture_api, fixture_groups, settings};
+use common::{app_template, fixture_api, fixture_groups, settings};
 use groupgate_stack as stack;
 use groupgate_stack::assets::Assets;
 use groupgate_stack::attach::{self, AttachOutput};
@@ -76,15 +76,7 @@ fn it_grants_no_one_the_right_to_invoke_the_authorizer() {
 /// execution policy, checked against the app stack, cover this stack as well.
 #[test]
 fn every_resource_type_is_one_the_app_stack_already_deploys() {
-    let api = fixture_api();
-    let app = stack::build(
-        &fixture_groups(),
-        &api,
-        &Assets::placeholder(&stack::FUNCTIONS),
-        &settings(),
-    )
-    .to_template()
-    .unwrap();
+    let app = app_template(&fixture_api(), &settings());
     let app_types: BTreeSet<&str> = resources(&app)
         .values()
         .map(|r| r["Type"].as_str().unwrap())

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{fixture_api, fixture_groups, settings};
+use common::{app_template, fixture_api, fixture_groups, settings};
 use groupgate_stack::assets::Assets;
 use groupgate_stack::{self as stack, bootstrap, groups};
 use serde_json::{Value, json};
@@ -14,15 +14,7 @@ use serde_json::{Value, json};
 // template and by the property tests at the end of this file.
 
 fn template_with(settings: &stack::Settings) -> Value {
-    let groups = fixture_groups();
-    stack::build(
-        &groups,
-        &fixture_api(),
-        &Assets::placeholder(&stack::FUNCTIONS),
-        settings,
-    )
-    .to_template()
-    .unwrap()
+    app_template(&fixture_api(), settings)
 }
 
 fn deployment_id(t: &Value) -> String {
@@ -38,15 +30,7 @@ fn deployment_id(t: &Value) -> String {
 }
 
 fn template() -> Value {
-    let groups = fixture_groups();
-    stack::build(
-        &groups,
-        &fixture_api(),
-        &Assets::placeholder(&stack::FUNCTIONS),
-        &stack::Settings::load(&stack::Settings::default_path()).unwrap(),
-    )
-    .to_template()
-    .unwrap()
+    template_with(&settings())
 }
 
 #[test]
@@ -916,14 +900,7 @@ fn clinic_with_a_lambda() -> stack::Api {
 #[test]
 fn another_api_document_shapes_the_methods_their_integrations_and_who_needs_a_token() {
     let api = clinic_with_a_lambda();
-    let t = stack::build(
-        &fixture_groups(),
-        &api,
-        &Assets::placeholder(&stack::FUNCTIONS),
-        &settings(),
-    )
-    .to_template()
-    .unwrap();
+    let t = app_template(&api, &settings());
     let methods = of_type(&t, "AWS::ApiGateway::Method");
     assert_eq!(methods.len(), api.operations.len());
 
