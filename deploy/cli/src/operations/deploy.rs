@@ -28,7 +28,6 @@ use sha2::{Digest, Sha256};
 
 use super::cloudformation::{self, Outcome, Polling, StackRequest};
 use super::{seed, write_json};
-use crate::description::StackDescription;
 use crate::stack::bootstrap::Bootstrapped;
 use crate::stack::groups::{self, GroupDefinition};
 use crate::stack::{self, Settings, StackOutputs, assets::Assets};
@@ -169,15 +168,7 @@ pub async fn deploy(aws: &SdkConfig, request: &DeployRequest<'_>) -> anyhow::Res
 
     let cfn = aws_sdk_cloudformation::Client::new(aws);
     let outputs = stack_outputs(&cfn, request, &target, &groups).await?;
-    let description = StackDescription {
-        outputs,
-        local: None,
-    };
-    write_json(
-        &request.out.join("stack.json"),
-        &serde_json::to_value(&description)?,
-    )?;
-    let outputs = description.outputs;
+    let outputs = super::write_description(request.out, outputs)?;
 
     let apigateway = aws_sdk_apigateway::Client::new(aws);
     let (api, stage) = (&outputs.rest_api_id, &outputs.stage_name);

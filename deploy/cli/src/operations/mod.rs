@@ -37,6 +37,23 @@ pub(crate) fn write_json(path: &Path, value: &serde_json::Value) -> anyhow::Resu
     std::fs::write(path, text).with_context(|| format!("writing `{}`", path.display()))
 }
 
+/// Writes a deployed stack's description (`groupgate describe`'s JSON) to `out/stack.json`,
+/// as `deploy` and `deploy-policies` leave it for the smoke step; returns its outputs.
+pub(crate) fn write_description(
+    out: &Path,
+    outputs: stack::StackOutputs,
+) -> anyhow::Result<stack::StackOutputs> {
+    let description = crate::description::StackDescription {
+        outputs,
+        local: None,
+    };
+    write_json(
+        &out.join("stack.json"),
+        &serde_json::to_value(&description)?,
+    )?;
+    Ok(description.outputs)
+}
+
 /// Which stack `groupgate synth` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SynthTarget {

@@ -19,8 +19,7 @@ use serde_json::Value;
 
 use super::cloudformation::{self, Action};
 use super::deploy::{Target, flush_authorizer_cache, outputs_from_resources};
-use super::{seed, write_json};
-use crate::description::StackDescription;
+use super::seed;
 use crate::stack::{self, Settings, StackOutputs, assets::Assets, groups};
 
 /// What to deploy, and how.
@@ -134,15 +133,7 @@ async fn described_outputs(
         }
         Err(e) => return Err(e.into()),
     };
-    let description = StackDescription {
-        outputs,
-        local: None,
-    };
-    write_json(
-        &request.out.join("stack.json"),
-        &serde_json::to_value(&description)?,
-    )?;
-    Ok(description.outputs)
+    super::write_description(request.out, outputs)
 }
 
 /// Refuses, naming the first difference, unless the stack runs the template `request.policies`
