@@ -18,7 +18,7 @@ use super::simulate::NO_GROUP;
 use super::{Catalogue, Evaluation, Request, routes};
 use crate::description::StackDescription;
 use crate::exit::{Undecided, UsageError};
-use crate::stack::Api;
+use crate::stack::{Api, Operation};
 
 /// Where `explain` reads the caller's token, unless `--token -` says stdin. Never a flag's value:
 /// other users of the machine can read a process's command line (`ps`, `/proc/PID/cmdline`).
@@ -283,10 +283,9 @@ pub fn explain(
         }
         _ => (None, None),
     };
-    let (route, status) = caller_status(&mut text, api, request, decision.is_allow());
-    let public = api
-        .route_of(&request.method, &request.path)
-        .is_some_and(|o| o.public);
+    let (operation, status) = caller_status(&mut text, api, request, decision.is_allow());
+    let route = operation.map(|o| o.path.as_str());
+    let public = operation.is_some_and(|o| o.public);
     let shown = if public { "public" } else { decision.as_str() };
     let _ = writeln!(
         text,
@@ -339,17 +338,16 @@ pub fn explain(
     Ok(Report { text, json })
 }
 
-/// The API's route for `request` and the status its caller would see; a method the API does
-/// not have is API Gateway's 403 whatever the policies say, and a public one is reached by
+/// The API's operation for `request` and the status its caller would see; a method the API
+/// does not have is API Gateway's 403 whatever the policies say, and a public one is reached by
 /// anyone, each with a warning in `text`.
 fn caller_status<'a>(
     text: &mut String,
     api: &'a Api,
     request: &Request,
     allow: bool,
-) -> (Option<&'a str>, u16) {
+) -> (Option<&'a Operation>, u16) {
     let operation = api.route_of(&request.method, &request.path);
-    let route = operation.map(|o| o.path.as_str());
     let status = match operation {
         Some(o) if o.public => {
             let _ = writeln!(
@@ -369,7 +367,7 @@ fn caller_status<'a>(
             403
         }
     };
-    (route, status)
+    (operation, status)
 }
 
 /// Why the group a decision names as invalid has an invalid policy, as its stored item says.
@@ -541,8 +539,8 @@ fn refuse_stage_prefix(api: &Api, request: &Request) -> anyhow::Result<()> {
         return Ok(());
     };
     if rest.starts_with('/')
-        && super::route_of(api, &request.method, &request.path).is_none()
-        && super::route_of(api, &request.method, rest).is_some()
+        && api.route_of(&request.method, &request.path).is_none()
+        && api.route_of(&request.method, rest).is_some()
     {
         return Err(anyhow::Error::new(crate::exit::UsageError(format!(
             "`--path` is the path after the stage: give `{rest}` (the stage `{}` comes from the settings)",

@@ -177,13 +177,6 @@ impl Evaluation {
     }
 }
 
-/// The route of the API that serves `method` on `path` (a path after the stage), as API
-/// Gateway matches it. None when the API has no such method there, which API Gateway answers
-/// with 403 `Missing Authentication Token` before any authorizer runs.
-pub fn route_of<'a>(api: &'a Api, method: &str, path: &str) -> Option<&'a str> {
-    api.route_of(method, path).map(|o| o.path.as_str())
-}
-
 /// The status a call usually ends in: 201 for an allowed POST (the API's POSTs create), 200
 /// for another allowed call, 403 for a Deny.
 pub fn usual_status(allow: bool, method: &str) -> u16 {
