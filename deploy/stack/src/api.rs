@@ -210,7 +210,7 @@ struct Reader<'f> {
 }
 
 /// A JSON pointer's reference token (RFC 6901: `~` as `~0`, `/` as `~1`).
-fn token(key: &str) -> String {
+pub(crate) fn token(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
 

@@ -122,7 +122,7 @@ impl Settings {
         {
             return Err(ApiError {
                 file: api.file.clone(),
-                pointer: format!("/paths/{}/options", options.path.replace('~', "~0").replace('/', "~1")),
+                pointer: format!("/paths/{}/options", crate::api::token(&options.path)),
                 message: "with `cors_origins` set, groupgate answers each resource's CORS preflight itself: remove this OPTIONS operation or the origins".to_owned(),
             });
         }

@@ -49,11 +49,19 @@ impl Cell {
 pub fn matrix(catalogue: &Catalogue, api: &Api, stage: &str) -> anyhow::Result<Vec<Cell>> {
     let mut who: Vec<Option<&str>> = catalogue.names().into_iter().map(Some).collect();
     who.push(None);
+    // Each route once, with whether it is public (no authorizer runs for anyone).
+    let routes: Vec<_> = routes(api)
+        .into_iter()
+        .map(|(method, route, path)| {
+            let public = api.route_of(&method, &path).is_some_and(|o| o.public);
+            (method, route, path, public)
+        })
+        .collect();
     let mut cells = Vec::new();
     for group in who {
         let names: Vec<String> = group.map(str::to_owned).into_iter().collect();
-        for (method, route, path) in routes(api) {
-            if api.route_of(&method, &path).is_some_and(|o| o.public) {
+        for (method, route, path, public) in routes.iter().cloned() {
+            if public {
                 cells.push(Cell {
                     group: group.unwrap_or(NO_GROUP).to_owned(),
                     method,
