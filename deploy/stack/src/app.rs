@@ -772,7 +772,7 @@ fn resource(
 /// An operation's integration. A Lambda function other than the product's backend needs a
 /// resource-based policy letting API Gateway invoke it, which this stack does not add: the
 /// bootstrap's execution role may change only this stack's functions, and the function's owner
-/// decides who invokes it (the README's "Your API" gives the `aws lambda add-permission`).
+/// decides who invokes it (the book's "Your API" page gives the `aws lambda add-permission`).
 /// https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-lambda-proxy-integrations.html
 fn integration(operation: &Operation, backend_fn: &Handle) -> serde_json::Value {
     let mappings = |parameters: &[(String, String)]| {
