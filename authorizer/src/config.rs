@@ -185,6 +185,7 @@ fn pool_of(entry: serde_json::Value) -> Result<PoolConfig, String> {
         .token_use
         .parse()
         .map_err(|problem: String| named(format!("`token_use`: {problem}")))?;
+    groupgate_shared::check_group_prefix(&entry.group_prefix).map_err(named)?;
     if let Some(url) = &entry.jwks_url {
         check_url(url).map_err(|problem| named(format!("`jwks_url`: {problem}")))?;
     }
@@ -325,6 +326,34 @@ mod tests {
     }
 
     #[test]
+    fn the_templates_user_pools_is_read_as_the_stack_says() {
+        // What `groupgate synth` gives the authorizer with a `[[pools]]` entry, as the stack's
+        // template test evaluates it (deploy/stack/tests/template.rs).
+        let c = pools(include_str!(
+            "../../shared/testkit/fixtures/template-user-pools.json"
+        ))
+        .unwrap();
+        let read: Vec<_> = c
+            .pools
+            .iter()
+            .map(|p| {
+                (
+                    p.pool_id.as_str(),
+                    p.group_prefix.as_str(),
+                    p.client_ids.len(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            read,
+            [
+                ("us-east-1_Stack1", "", 3),
+                ("eu-west-1_Partner1", "partners:", 1)
+            ]
+        );
+    }
+
+    #[test]
     fn a_bad_user_pools_entry_is_named_with_what_is_wrong() {
         let entry = |fields: &str| {
             format!(
@@ -388,6 +417,13 @@ mod tests {
                     "group_prefix": """#,
                 ),
                 "entry 1 (`us-east-1_B`): group prefix `` is entry 0's too",
+            ),
+            (
+                entry(
+                    r#""pool_id": "us-east-1_B", "client_ids": ["c"], "token_use": "id",
+                    "group_prefix": "tenant-b""#,
+                ),
+                "entry 1: (`us-east-1_B`) group prefix `tenant-b` must end with `:`",
             ),
             (
                 entry(

@@ -61,7 +61,7 @@ pub use policy::{
     Condition, ConditionBlock, ConditionKey, ConditionOutcome, Effect, IpOperator, POLICY_VERSION,
     PolicyDocument, RequestFacts, Scope, Statement,
 };
-pub use pool::{MAX_SCOPES, PolicyKeys, PolicyNames, PoolNaming, SCOPE_MARKER};
+pub use pool::{MAX_SCOPES, PolicyKeys, PolicyNames, PoolNaming, SCOPE_MARKER, check_group_prefix};
 pub use store::{GroupPolicyStore, Loaded, MAX_KEY_BYTES, PolicySource, is_storable_key};
 pub use token::{
     DEFAULT_CLOCK_LEEWAY, ExpectedTokenUse, MAX_TOKEN_LIFETIME, Rejection, TokenRules,

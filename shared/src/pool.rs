@@ -17,6 +17,30 @@ pub const SCOPE_MARKER: &str = "scope:";
 /// a token whose scopes count and that carries more is refused, not truncated.
 pub const MAX_SCOPES: usize = 100;
 
+/// Checks a pool's `group_prefix`: empty (one pool's groups as they are), or 1-63 letters,
+/// digits, `-`, `_` or `.` and then `:`. The closing `:` keeps one prefix from being the start
+/// of another pool's group name by accident (`tenant` and `tenant-b:`), and makes a key read as
+/// `pool:group`.
+pub fn check_group_prefix(prefix: &str) -> Result<(), String> {
+    let Some(name) = prefix.strip_suffix(':') else {
+        return match prefix.is_empty() {
+            true => Ok(()),
+            false => Err(format!("group prefix `{prefix}` must end with `:`")),
+        };
+    };
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+    match ok {
+        true => Ok(()),
+        false => Err(format!(
+            "group prefix `{prefix}` must be 1-63 letters, digits, `-`, `_` or `.`, then `:`"
+        )),
+    }
+}
+
 /// A pool's naming, as configured.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PoolNaming {

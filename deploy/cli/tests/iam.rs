@@ -1091,7 +1091,7 @@ fn every_listed_call_is_allowed_to_the_role_that_makes_it() {
                             role,
                             &r,
                             granted,
-                            &format!("{why}, group `{}` with {:?}", group.group, group.pets_table),
+                            &format!("{why}, group `{}` with {:?}", group.key, group.pets_table),
                         );
                     }
                 }

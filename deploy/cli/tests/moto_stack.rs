@@ -155,7 +155,7 @@ async fn the_template_reaches_create_complete_in_moto() {
         roles.keys().map(String::as_str).collect::<BTreeSet<_>>(),
         groups
             .iter()
-            .map(|g| g.group.as_str())
+            .map(|g| g.key.as_str())
             .collect::<BTreeSet<_>>()
     );
     for arn in roles.values() {

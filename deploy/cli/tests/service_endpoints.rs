@@ -320,7 +320,7 @@ fn all_outputs(overrides: &[(&str, &str)]) -> Vec<(String, String)> {
         .map(|g| {
             format!(
                 "{}=arn:aws:iam::123456789012:role/groupgate/s/groups/{}",
-                g.group, g.group
+                g.key, g.key
             )
         })
         .collect::<Vec<_>>()

@@ -85,6 +85,7 @@ fn findings(dir: &Path, cached: bool) -> Vec<(Severity, String, String)> {
     let api = fixture_api();
     let context = Context {
         stage: "prod",
+        pools: vec!["partners:"],
         api: &api,
         cached,
         live_groups: None,
@@ -120,6 +121,24 @@ fn each_finding_of_validate() {
             "{\n  \"group\": \"broken\",\n  \"policy\": {,\n}".to_owned(),
         ),
         ("misnamed.json", definition("other", json!([allow_v1]))),
+        (
+            "scope-monitor.json",
+            json!({"scope": "petstore/monitor", "description": "d",
+                   "policy": {"Version": "2012-10-17", "Statement": [allow_v1]}})
+            .to_string(),
+        ),
+        (
+            "partners-admin.json",
+            json!({"group": "admin", "pool": "partners:", "precedence": 1, "description": "d",
+                   "policy": {"Version": "2012-10-17", "Statement": [allow_v1]}})
+            .to_string(),
+        ),
+        (
+            "strangers-admin.json",
+            json!({"group": "admin", "pool": "strangers:", "precedence": 1, "description": "d",
+                   "policy": {"Version": "2012-10-17", "Statement": [allow_v1]}})
+            .to_string(),
+        ),
         (
             "readonly.json",
             definition("readonly", json!([allow_v1]))
@@ -170,6 +189,16 @@ fn each_finding_of_validate() {
         (Severity::Error, "misnamed.json", "defines group `other`"),
         (
             Severity::Error,
+            "scope-monitor.json",
+            "/scope: the file is named `scope-monitor.json` but defines scope `scope:petstore/monitor`: name it `scope-petstore-monitor.json`",
+        ),
+        (
+            Severity::Error,
+            "strangers-admin.json",
+            "/pool: pool `strangers:` is no `group_prefix`",
+        ),
+        (
+            Severity::Error,
             "readonly.json",
             "error: /pets_table: unknown variant `readonly`",
         ),
@@ -193,6 +222,13 @@ fn each_finding_of_validate() {
             "{file}: {needle}: {found:#?}"
         );
     }
+    // A configured pool's group, in its file named after its key, is clean.
+    assert!(
+        !found
+            .iter()
+            .any(|(_, file, _)| file == "partners-admin.json"),
+        "{found:#?}"
+    );
     // Without the authorizer cache, a SourceIp condition is fine.
     assert!(!has(
         &findings(&dir, false),

@@ -722,7 +722,7 @@ fn stand_in_authorizer(rule: Rule) -> Handler {
         .map(|d| {
             Arc::new(GroupPolicy {
                 policy: PolicyDocument::from_json(&d.policy_text()),
-                group: d.group,
+                group: d.key,
                 role_arn: None,
                 precedence: None,
             })

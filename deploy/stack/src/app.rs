@@ -15,9 +15,10 @@ use crate::construct::resources::{
     lambda_function, lambda_invocation_uri, log_group,
 };
 use crate::construct::{Expr, Handle, Parameter, Resource, Stack, canonical};
-use crate::groups::{DataAccess, GroupDefinition};
+use crate::groups::{DataAccess, GroupDefinition, Subject};
 use crate::monitoring;
 use crate::outputs::Output;
+use crate::settings::TrustedPool;
 
 /// The hint of each gateway response type, for the local gateway.
 pub fn gateway_hints() -> std::collections::HashMap<String, String> {
@@ -115,14 +116,76 @@ pub(crate) struct Identity {
     pub(crate) pool: Handle,
     pub(crate) client: Handle,
     pub(crate) operator_client: Handle,
+    /// The client-credentials client, when the pool's policies name scopes.
+    pub(crate) machine_client: Option<Handle>,
+}
+
+impl Identity {
+    /// The ids of the app clients whose tokens the authorizer accepts, joined with `,`.
+    pub(crate) fn client_ids(&self) -> Expr {
+        let mut ids = vec![self.client.r#ref(), self.operator_client.r#ref()];
+        ids.extend(self.machine_client.iter().map(Handle::r#ref));
+        Expr::join(",", ids)
+    }
 }
 
 /// What the authorizer function is configured with: the pool and app clients whose tokens it
 /// accepts, and the table it reads the group policies from.
 pub(crate) struct AuthorizerInputs<'a> {
     pub(crate) user_pool_id: Expr,
+    /// The app clients' ids, joined with `,`.
     pub(crate) app_client_ids: Expr,
     pub(crate) policy_table: &'a Handle,
+    /// Other trusted pools (`[[pools]]`): with any, the authorizer is given `USER_POOLS`.
+    pub(crate) other_pools: &'a [TrustedPool],
+}
+
+/// The authorizer's variables naming the pools it trusts: the stack's pool alone as
+/// `USER_POOL_ID`, `APP_CLIENT_IDS` and `TOKEN_USE` (its groups unprefixed), or, with other
+/// pools, all of them in `USER_POOLS`, the stack's pool first with the empty prefix.
+fn trusted_pools_environment(inputs: &AuthorizerInputs) -> Vec<(&'static str, Expr)> {
+    if inputs.other_pools.is_empty() {
+        return vec![
+            (env::USER_POOL_ID, inputs.user_pool_id.clone()),
+            (env::APP_CLIENT_IDS, inputs.app_client_ids.clone()),
+            (env::TOKEN_USE, "access".into()),
+        ];
+    }
+    let others: Vec<serde_json::Value> = inputs
+        .other_pools
+        .iter()
+        .map(|pool| {
+            json!({
+                "pool_id": pool.pool_id,
+                "client_ids": pool.client_ids,
+                "token_use": pool.token_use,
+                "group_prefix": pool.group_prefix,
+                "scopes_for_users": pool.scopes_for_users,
+            })
+        })
+        .collect();
+    let others = serde_json::Value::Array(others).to_string();
+    // `[{own pool}, ...others]`: the client ids go in as JSON strings, one per id of the list.
+    let users_pools = Expr::join(
+        "",
+        vec![
+            "[{\"pool_id\":\"".into(),
+            inputs.user_pool_id.clone(),
+            "\",\"client_ids\":[\"".into(),
+            // `Fn::Join` of the `Fn::Split` list itself: a `Fn::Join` list of one list is invalid.
+            Expr::Literal(json!({ "Fn::Join": [
+                "\",\"",
+                Expr::Split(",".into(), Box::new(inputs.app_client_ids.clone())),
+            ] })),
+            "\"],\"token_use\":\"access\",\"group_prefix\":\"\"},".into(),
+            others
+                .strip_prefix('[')
+                .unwrap_or(&others)
+                .to_owned()
+                .into(),
+        ],
+    );
+    vec![(env::USER_POOLS, users_pools)]
 }
 
 /// The two tables.
@@ -166,7 +229,7 @@ pub fn build(groups: &[GroupDefinition], api: &Api, assets: &Assets, settings: &
         api.title
     ));
     let params = parameters(&mut stack, settings);
-    let identity = identity(&mut stack, &params);
+    let identity = identity(&mut stack, &params, groups);
     let data = data(&mut stack);
     let functions = functions(&mut stack, &params, &identity, &data, assets);
     let role_pairs = group_roles(&mut stack, groups, &params, &identity, &data, &functions);
@@ -236,10 +299,11 @@ pub(crate) fn parameters<'s>(stack: &mut Stack, settings: &'s Settings) -> Param
 }
 
 /// The user pool, its app clients and hosted UI domain.
-pub(crate) fn identity(stack: &mut Stack, params: &Params) -> Identity {
+pub(crate) fn identity(stack: &mut Stack, params: &Params, groups: &[GroupDefinition]) -> Identity {
     let pool = user_pool(stack);
     let client = web_client(stack, &pool, params);
     let operator_client = operator_client(stack, &pool);
+    let machine_client = machine_access(stack, &pool, groups);
     // A unique prefix per stack: `groupgate-` and the stack id's UUID.
     let domain_prefix = Expr::join(
         "-",
@@ -263,7 +327,96 @@ pub(crate) fn identity(stack: &mut Stack, params: &Params) -> Identity {
         pool,
         client,
         operator_client,
+        machine_client,
     }
+}
+
+/// The scopes the stack's own pool's policies name, by resource server: a resource server each
+/// (`AWS::Cognito::UserPoolResourceServer`), and one confidential client allowed Cognito's
+/// client-credentials grant for them all, whose tokens the authorizer accepts. None without
+/// scopes. Its secret stays in Cognito (`DescribeUserPoolClient`); more clients, each with
+/// fewer scopes, are the operator's to add, as the README says.
+/// <https://docs.aws.amazon.com/cognito/latest/developerguide/cognito-user-pools-define-resource-servers.html>
+fn machine_access(stack: &mut Stack, pool: &Handle, groups: &[GroupDefinition]) -> Option<Handle> {
+    let mut servers: std::collections::BTreeMap<&str, Vec<(&str, &str)>> = Default::default();
+    for group in groups {
+        if let Some((server, name)) = group.stack_scope().and_then(crate::groups::split_scope) {
+            servers
+                .entry(server)
+                .or_default()
+                .push((name, group.description.as_str()));
+        }
+    }
+    if servers.is_empty() {
+        return None;
+    }
+    let mut handles = Vec::new();
+    for (server, scopes) in &servers {
+        let scopes: Vec<serde_json::Value> = scopes
+            .iter()
+            .map(|(name, description)| {
+                json!({ "ScopeName": name, "ScopeDescription": scope_description(description) })
+            })
+            .collect();
+        handles.push(stack.add(
+            &crate::groups::resource_server_id(server),
+            Resource::new(
+                "AWS::Cognito::UserPoolResourceServer",
+                json!({
+                    "UserPoolId": pool.r#ref(),
+                    "Identifier": server,
+                    "Name": resource_server_name(server),
+                    "Scopes": scopes,
+                }),
+            ),
+        ));
+    }
+    let all_scopes: Vec<&str> = groups.iter().filter_map(|g| g.stack_scope()).collect();
+    let servers: Vec<&Handle> = handles.iter().collect();
+    Some(
+        stack.add(
+            "MachineClient",
+            Resource::new(
+                "AWS::Cognito::UserPoolClient",
+                json!({
+                    "UserPoolId": pool.r#ref(),
+                    "ClientName": "machine",
+                    // The client-credentials grant needs a secret; no user ever signs in here.
+                    "GenerateSecret": true,
+                    "AllowedOAuthFlowsUserPoolClient": true,
+                    "AllowedOAuthFlows": ["client_credentials"],
+                    "AllowedOAuthScopes": all_scopes,
+                    "ExplicitAuthFlows": ["ALLOW_REFRESH_TOKEN_AUTH"],
+                    "PreventUserExistenceErrors": "ENABLED",
+                    "AccessTokenValidity": 60,
+                    "TokenValidityUnits": { "AccessToken": "minutes" },
+                }),
+            )
+            // The scopes are strings to CloudFormation: the servers declaring them must exist
+            // before a client may be allowed them.
+            .depends_on(&servers),
+        ),
+    )
+}
+
+/// Cognito takes 1-256 characters for a scope's description.
+fn scope_description(description: &str) -> String {
+    description.chars().take(256).collect()
+}
+
+/// A resource server's display name: Cognito allows `[\w\s+=,.@-]`, 1-256, so a URL
+/// identifier's other characters become `-`.
+fn resource_server_name(identifier: &str) -> String {
+    identifier
+        .chars()
+        .take(256)
+        .map(
+            |c| match c.is_ascii_alphanumeric() || "_ +=,.@-".contains(c) {
+                true => c,
+                false => '-',
+            },
+        )
+        .collect()
 }
 
 /// The pool: people sign in by email, created by an administrator only; kept on stack delete.
@@ -423,11 +576,9 @@ fn functions(
         params,
         &AuthorizerInputs {
             user_pool_id: identity.pool.r#ref(),
-            app_client_ids: Expr::join(
-                ",",
-                vec![identity.client.r#ref(), identity.operator_client.r#ref()],
-            ),
+            app_client_ids: identity.client_ids(),
             policy_table: &data.policy_table,
+            other_pools: &params.settings.pools,
         },
         assets,
     );
@@ -477,16 +628,17 @@ pub(crate) fn authorizer_function(
             log_group: &logs,
             memory_mb: 512,
             timeout_seconds: 10,
-            environment: vec![
-                (env::USER_POOL_ID, inputs.user_pool_id.clone()),
-                (env::APP_CLIENT_IDS, inputs.app_client_ids.clone()),
-                (env::POLICY_TABLE, inputs.policy_table.r#ref()),
-                (env::TOKEN_USE, "access".into()),
-                (
-                    env::POLICY_CACHE_TTL_SECONDS,
-                    POLICY_CACHE_TTL_SECONDS.to_string().into(),
-                ),
-            ],
+            environment: [
+                trusted_pools_environment(inputs),
+                vec![
+                    (env::POLICY_TABLE, inputs.policy_table.r#ref()),
+                    (
+                        env::POLICY_CACHE_TTL_SECONDS,
+                        POLICY_CACHE_TTL_SECONDS.to_string().into(),
+                    ),
+                ],
+            ]
+            .concat(),
         })
         .waive(waivers::FUNCTION),
     )
@@ -584,7 +736,12 @@ fn group_roles(
     let (pool, pets_table, backend_role) =
         (&identity.pool, &data.pets_table, &functions.backend_role);
     let mut role_pairs = Vec::new();
-    for group in groups {
+    // Every group's role (another pool's too: the backend assumes it from the policy table's
+    // item); a scope has none: the backend never assumes a role for a machine client.
+    for group in groups
+        .iter()
+        .filter(|g| matches!(g.subject, Subject::Group(_)))
+    {
         let name = group.logical_name();
         let mut statements = Vec::new();
         if group.pets_table != DataAccess::None {
@@ -606,23 +763,26 @@ fn group_roles(
                 statements,
             ),
         );
-        stack.add(&format!("Group{name}"), cognito_group(pool, group));
-        role_pairs.push(Expr::join(
-            "=",
-            vec![group.group.clone().into(), role.arn()],
-        ));
+        // Only the stack's own pool gets the group: another pool's groups are its owner's.
+        if let Some(group_name) = group.stack_group() {
+            stack.add(
+                &format!("Group{name}"),
+                cognito_group(pool, group_name, group),
+            );
+        }
+        role_pairs.push(Expr::join("=", vec![group.key.clone().into(), role.arn()]));
     }
 
     role_pairs
 }
 
-/// The Cognito group of a definition, in `pool`.
-pub(crate) fn cognito_group(pool: &Handle, group: &GroupDefinition) -> Resource {
+/// The Cognito group `name` of a definition, in `pool`.
+pub(crate) fn cognito_group(pool: &Handle, name: &str, group: &GroupDefinition) -> Resource {
     Resource::new(
         "AWS::Cognito::UserPoolGroup",
         json!({
             "UserPoolId": pool.r#ref(),
-            "GroupName": group.group,
+            "GroupName": name,
             "Description": group.description,
             "Precedence": group.precedence,
         }),

@@ -98,26 +98,36 @@ pub fn build(groups: &[GroupDefinition], assets: &Assets, settings: &Settings) -
     );
     let params = app::parameters(&mut stack, settings);
     let pool = pool_choice(&mut stack);
-    let identity = app::identity(&mut stack, &params);
-    for handle in [&identity.pool, &identity.client, &identity.operator_client] {
-        created_with_pool(&mut stack, handle.id());
+    let identity = app::identity(&mut stack, &params, groups);
+    let mut created = vec![
+        identity.pool.id().to_owned(),
+        identity.client.id().to_owned(),
+        identity.operator_client.id().to_owned(),
+        "UserPoolDomain".to_owned(),
+    ];
+    created.extend(identity.machine_client.iter().map(|h| h.id().to_owned()));
+    created.extend(
+        groups
+            .iter()
+            .filter_map(|g| g.stack_scope().and_then(crate::groups::split_scope))
+            .map(|(server, _)| crate::groups::resource_server_id(server)),
+    );
+    created.sort();
+    created.dedup();
+    for id in &created {
+        created_with_pool(&mut stack, id);
     }
-    created_with_pool(&mut stack, "UserPoolDomain");
     for group in groups {
-        let id = format!("Group{}", group.logical_name());
-        stack.add(
-            &id,
-            app::cognito_group(&identity.pool, group).when(CREATES_USER_POOL),
-        );
+        if let Some(name) = group.stack_group() {
+            let id = format!("Group{}", group.logical_name());
+            stack.add(
+                &id,
+                app::cognito_group(&identity.pool, name, group).when(CREATES_USER_POOL),
+            );
+        }
     }
     let user_pool_id = pool.pick(identity.pool.r#ref(), pool.existing_id.clone());
-    let app_client_ids = pool.pick(
-        Expr::join(
-            ",",
-            vec![identity.client.r#ref(), identity.operator_client.r#ref()],
-        ),
-        pool.existing_clients.clone(),
-    );
+    let app_client_ids = pool.pick(identity.client_ids(), pool.existing_clients.clone());
     let policy_table = app::policy_table(&mut stack);
     let authorizer = app::authorizer_function(
         &mut stack,
@@ -126,6 +136,7 @@ pub fn build(groups: &[GroupDefinition], assets: &Assets, settings: &Settings) -
             user_pool_id: user_pool_id.clone(),
             app_client_ids,
             policy_table: &policy_table,
+            other_pools: &settings.pools,
         },
         assets,
     );

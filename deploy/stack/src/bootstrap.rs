@@ -595,7 +595,7 @@ const TOPIC_ACTIONS: &[&str] = &[
 ];
 
 /// On the product's user pools (`AWS::Cognito::UserPool`, `...Client`, `...Group`,
-/// `...Domain`), less SMS roles, analytics, custom domains and KMS, which it does not use.
+/// `...Domain`, `...ResourceServer`), less SMS roles, analytics, custom domains and KMS, which it does not use.
 const USER_POOL_ACTIONS: &[&str] = &[
     "cognito-idp:DescribeUserPool",
     "cognito-idp:UpdateUserPool",
@@ -617,6 +617,10 @@ const USER_POOL_ACTIONS: &[&str] = &[
     "cognito-idp:CreateUserPoolDomain",
     "cognito-idp:UpdateUserPoolDomain",
     "cognito-idp:DeleteUserPoolDomain",
+    "cognito-idp:CreateResourceServer",
+    "cognito-idp:DescribeResourceServer",
+    "cognito-idp:UpdateResourceServer",
+    "cognito-idp:DeleteResourceServer",
 ];
 
 /// The role CloudFormation deploys product stacks with: every statement names the product's

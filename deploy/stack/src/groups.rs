@@ -1,6 +1,12 @@
-//! Group definitions: one JSON file per Cognito group in `policies/`, the single source of the
-//! groups, their API policies and their data permissions for the template, the policy table and
-//! the local stack.
+//! Policy definitions: one JSON file in `policies/` per Cognito group, or per OAuth scope that
+//! machine clients are authorized by, the single source of the groups, the scopes, their API
+//! policies and their data permissions for the template, the policy table and the local stack.
+//!
+//! A definition names what it is for: `"group": "admin"` (people in that group) or
+//! `"scope": "petstore/pets.read"` (machine clients granted that scope, by the client-credentials
+//! flow), and, for another trusted pool than the stack's own, `"pool"`: that pool's
+//! `group_prefix` from `deploy/groupgate.toml`'s `[[pools]]`. Its key in the policy table is what
+//! the authorizer looks up: the prefix, then the group, or `scope:` and the scope.
 
 use std::path::{Path, PathBuf};
 
@@ -35,16 +41,53 @@ impl DataAccess {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// Whom a definition's policy is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// The people in a Cognito group (`cognito:groups`).
+    Group(String),
+    /// The machine clients whose access token carries a custom scope: `{resource server}/{name}`.
+    Scope(String),
+}
+
+impl Subject {
+    /// `group` or `scope`, for messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Subject::Group(_) => "group",
+            Subject::Scope(_) => "scope",
+        }
+    }
+}
+
+/// One file of `policies/`, checked.
+#[derive(Debug, Clone, PartialEq)]
 pub struct GroupDefinition {
-    pub group: String,
+    /// The policy table's key, which the authorizer looks up: the pool's prefix, then the group,
+    /// or `scope:` and the scope (`admin`, `partners:admin`, `scope:petstore/pets.read`).
+    pub key: String,
+    pub subject: Subject,
+    /// The `group_prefix` of the pool whose callers it is for; empty for the stack's own pool.
+    pub pool: String,
+    /// The Cognito group's precedence; 0 for a scope (a machine client has no role to choose).
     pub precedence: u32,
     pub description: String,
-    #[serde(default)]
     pub pets_table: DataAccess,
     /// The API policy, as written (validated with the shared parser on load).
     pub policy: serde_json::Value,
+}
+
+/// A definition as written in its file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Written {
+    group: Option<String>,
+    scope: Option<String>,
+    pool: Option<String>,
+    precedence: Option<u32>,
+    description: String,
+    pets_table: Option<DataAccess>,
+    policy: serde_json::Value,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -117,28 +160,92 @@ impl GroupDefinition {
             groupgate_shared::json::parse_unique(text).map_err(|e| invalid(e.to_string()))?;
         // Through serde_path_to_error, so the error names the field (`/pets_table`), not only
         // what was wrong with it.
-        let definition: GroupDefinition = serde_path_to_error::deserialize(value)
+        let written: Written = serde_path_to_error::deserialize(value)
             .map_err(|e| at(Some(json_pointer(e.path())), e.into_inner().to_string()))?;
-        // Cognito's own rule for group names.
-        let name_ok = !definition.group.is_empty()
-            && definition.group.chars().count() <= 128
-            && !definition.group.chars().any(char::is_whitespace);
-        if !name_ok {
-            return Err(at(
-                Some("/group".to_owned()),
-                format!(
-                    "group name `{}` must be 1-128 characters without whitespace",
-                    definition.group
-                ),
-            ));
-        }
+        let field = |name: &str, message: String| at(Some(format!("/{name}")), message);
+        let subject = match (written.group, written.scope) {
+            (Some(group), None) => {
+                check_group_name(&group).map_err(|m| field("group", m))?;
+                Subject::Group(group)
+            }
+            (None, Some(scope)) => {
+                check_scope(&scope).map_err(|m| field("scope", m))?;
+                Subject::Scope(scope)
+            }
+            _ => {
+                return Err(invalid(
+                    "a definition names exactly one of `group` (people in a Cognito group) or `scope` (machine clients granted an OAuth scope)".to_owned(),
+                ));
+            }
+        };
+        let precedence = match (&subject, written.precedence) {
+            (Subject::Group(_), Some(precedence)) => precedence,
+            (Subject::Group(_), None) => {
+                return Err(invalid("missing field `precedence`".to_owned()));
+            }
+            (Subject::Scope(_), Some(_)) => {
+                return Err(field(
+                    "precedence",
+                    "a scope has no precedence: a machine client has no group role to choose"
+                        .to_owned(),
+                ));
+            }
+            (Subject::Scope(_), None) => 0,
+        };
+        let pets_table = match (&subject, written.pets_table) {
+            (Subject::Scope(_), Some(_)) => {
+                return Err(field(
+                    "pets_table",
+                    "a scope has no IAM role, so no pets_table access: the backend never assumes a role for a machine client".to_owned(),
+                ));
+            }
+            (_, access) => access.unwrap_or_default(),
+        };
+        let pool = match written.pool {
+            None => String::new(),
+            Some(prefix) => {
+                check_pool_prefix(&prefix).map_err(|m| field("pool", m))?;
+                prefix
+            }
+        };
+        let key = match &subject {
+            Subject::Group(group) => format!("{pool}{group}"),
+            Subject::Scope(scope) => format!("{pool}{SCOPE_MARKER}{scope}"),
+        };
+        let definition = GroupDefinition {
+            key,
+            subject,
+            pool,
+            precedence,
+            description: written.description,
+            pets_table,
+            policy: written.policy,
+        };
         PolicyDocument::from_value(definition.policy.clone()).map_err(|e| {
             at(
                 Some("/policy".to_owned()),
-                format!("group `{}`: {e}", definition.group),
+                format!("{} `{}`: {e}", definition.subject.kind(), definition.key),
             )
         })?;
         Ok(definition)
+    }
+
+    /// The Cognito group of the stack's own pool this definition makes (with its IAM role), if
+    /// it makes one: another pool's groups and every scope are made elsewhere.
+    pub fn stack_group(&self) -> Option<&str> {
+        match &self.subject {
+            Subject::Group(group) if self.pool.is_empty() => Some(group),
+            _ => None,
+        }
+    }
+
+    /// The scope of the stack's own pool this definition is for, if it is one: the template
+    /// declares it on the pool's resource server.
+    pub fn stack_scope(&self) -> Option<&str> {
+        match &self.subject {
+            Subject::Scope(scope) if self.pool.is_empty() => Some(scope),
+            _ => None,
+        }
     }
 
     /// The policy as the compact JSON text stored in the policy table.
@@ -148,12 +255,85 @@ impl GroupDefinition {
 
     /// A CloudFormation-safe id fragment: `pet-veterinarian` -> `PetVeterinarian`.
     pub fn logical_name(&self) -> String {
-        crate::construct::id_fragment(&self.group)
+        crate::construct::id_fragment(&self.key)
     }
 }
 
-/// Loads every `*.json` in `dir`, sorted by group name; group names and their logical names must
-/// be unique.
+pub use groupgate_shared::SCOPE_MARKER;
+
+/// Cognito's rule for group names: 1-128 characters, none of them white space.
+fn check_group_name(group: &str) -> Result<(), String> {
+    let ok = !group.is_empty()
+        && group.chars().count() <= 128
+        && !group.chars().any(char::is_whitespace);
+    if !ok {
+        return Err(format!(
+            "group name `{group}` must be 1-128 characters without whitespace"
+        ));
+    }
+    if group.starts_with(SCOPE_MARKER) {
+        return Err(format!(
+            "group name `{group}` starts with `{SCOPE_MARKER}`, which names a scope's policy: the authorizer gives such a group nothing"
+        ));
+    }
+    Ok(())
+}
+
+/// A custom scope as Cognito writes it in an access token: `{resource server}/{scope name}`,
+/// where the identifier is 1-256 of `[\x21\x23-\x5B\x5D-\x7E]` (it may hold `/`, as a URL
+/// does) and the name 1-256 of the same without `/`
+/// (<https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_ResourceServerType.html>,
+/// <https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_ResourceServerScopeType.html>).
+pub fn split_scope(scope: &str) -> Option<(&str, &str)> {
+    let allowed = |b: u8| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b);
+    let (server, name) = scope.rsplit_once('/')?;
+    let ok = (1..=256).contains(&server.len())
+        && (1..=256).contains(&name.len())
+        && server.bytes().all(allowed)
+        && name.bytes().all(allowed);
+    ok.then_some((server, name))
+}
+
+/// The name a definition's file should have, without `.json`: its key, each character other
+/// than a letter, digit, `.`, `_` or `-` made `-` (`scope:petstore/pets.read` is
+/// `scope-petstore-pets.read.json`), so that a file name never needs `/` or `:`.
+pub fn file_stem(key: &str) -> String {
+    key.chars()
+        .map(|c| match c.is_ascii_alphanumeric() || "._-".contains(c) {
+            true => c,
+            false => '-',
+        })
+        .collect()
+}
+
+/// The template's logical id of a resource server of the stack's own pool.
+pub fn resource_server_id(identifier: &str) -> String {
+    format!(
+        "ResourceServer{}",
+        crate::construct::id_fragment(identifier)
+    )
+}
+
+fn check_scope(scope: &str) -> Result<(), String> {
+    if split_scope(scope).is_none() {
+        return Err(format!(
+            "scope `{scope}` must be a custom scope as Cognito writes it: `{{resource server identifier}}/{{scope name}}`, each 1-256 printable ASCII characters without spaces, `\"` or `\\`"
+        ));
+    }
+    Ok(())
+}
+
+/// A pool is named by its `group_prefix` from `[[pools]]`; the stack's own pool by leaving `pool`
+/// out.
+fn check_pool_prefix(prefix: &str) -> Result<(), String> {
+    if prefix.is_empty() {
+        return Err("leave `pool` out for the stack's own pool; another pool is named by its `group_prefix`".to_owned());
+    }
+    groupgate_shared::check_group_prefix(prefix)
+}
+
+/// Loads every `*.json` in `dir`, sorted by key; keys, and the logical names of the stack's
+/// own groups (their template ids), must be unique.
 pub fn load(dir: &Path) -> Result<Vec<GroupDefinition>, GroupError> {
     let read_error = |error| GroupError::Read {
         path: dir.to_owned(),
@@ -172,16 +352,29 @@ pub fn load(dir: &Path) -> Result<Vec<GroupDefinition>, GroupError> {
             error,
         })?;
         let group = GroupDefinition::parse(&path, &text)?;
-        if let Some(twin) = groups.iter().find(|g: &&GroupDefinition| {
-            g.group == group.group || g.logical_name() == group.logical_name()
-        }) {
+        // Each group's role and Cognito group, and each resource server, has a template id
+        // made from its name: two names that make one id would be one resource.
+        let server_id = |d: &GroupDefinition| {
+            d.stack_scope()
+                .and_then(split_scope)
+                .map(|(server, _)| (server.to_owned(), resource_server_id(server)))
+        };
+        let clashes = |g: &&GroupDefinition| {
+            let both_groups = matches!(g.subject, Subject::Group(_))
+                && matches!(group.subject, Subject::Group(_));
+            let servers_clash = match (server_id(g), server_id(&group)) {
+                (Some((a, a_id)), Some((b, b_id))) => a != b && a_id == b_id,
+                _ => false,
+            };
+            g.key == group.key
+                || (both_groups && g.logical_name() == group.logical_name())
+                || servers_clash
+        };
+        if let Some(twin) = groups.iter().find(clashes) {
             return Err(GroupError::Invalid {
                 path,
-                pointer: Some("/group".to_owned()),
-                message: format!(
-                    "group `{}` clashes with group `{}`",
-                    group.group, twin.group
-                ),
+                pointer: None,
+                message: format!("`{}` clashes with `{}`", group.key, twin.key),
             });
         }
         groups.push(group);
@@ -190,11 +383,29 @@ pub fn load(dir: &Path) -> Result<Vec<GroupDefinition>, GroupError> {
         return Err(GroupError::Invalid {
             path: dir.to_owned(),
             pointer: None,
-            message: "no group definitions (*.json) found".to_owned(),
+            message: "no policy definitions (*.json) found".to_owned(),
         });
     }
-    groups.sort_by(|a, b| a.group.cmp(&b.group));
+    groups.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(groups)
+}
+
+/// Loads `dir` as [`load`] does, and checks that each definition's pool is the stack's own or
+/// one of `settings`' `[[pools]]`: a definition for a pool the authorizer does not trust would
+/// be seeded and never match.
+pub fn load_for(
+    dir: &Path,
+    settings: &crate::Settings,
+) -> Result<Vec<GroupDefinition>, GroupError> {
+    let definitions = load(dir)?;
+    settings
+        .check_definitions(&definitions)
+        .map_err(|message| GroupError::Invalid {
+            path: dir.to_owned(),
+            pointer: None,
+            message,
+        })?;
+    Ok(definitions)
 }
 
 /// The variable that names another policies folder than the checkout's (every command's
@@ -217,7 +428,7 @@ mod tests {
     #[test]
     fn the_shipped_definitions_load() {
         let groups = load(&default_dir()).unwrap();
-        let names: Vec<_> = groups.iter().map(|g| g.group.as_str()).collect();
+        let names: Vec<_> = groups.iter().map(|g| g.key.as_str()).collect();
         assert_eq!(names, ["admin", "pet-veterinarian", "pet-viewer"]);
         assert_eq!(groups[1].logical_name(), "PetVeterinarian");
     }
@@ -230,6 +441,128 @@ mod tests {
         let definition = GroupDefinition::parse(Path::new("policies/g.json"), &text).unwrap();
         assert_eq!(definition.pets_table, DataAccess::None);
         assert!(definition.pets_table.actions().is_empty());
+    }
+
+    const ALLOW_ALL: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"execute-api:Invoke","Resource":"*"}]}"#;
+
+    fn parsed(fields: &str) -> Result<GroupDefinition, GroupError> {
+        let text = format!(r#"{{{fields},"description":"d","policy":{ALLOW_ALL}}}"#);
+        GroupDefinition::parse(Path::new("policies/x.json"), &text)
+    }
+
+    #[test]
+    fn a_definition_is_keyed_by_its_pools_prefix_and_its_group_or_scope() {
+        let own = parsed(r#""group":"admin","precedence":1"#).unwrap();
+        assert_eq!(own.key, "admin");
+        assert_eq!(own.stack_group(), Some("admin"));
+        let other = parsed(r#""group":"admin","pool":"partners:","precedence":1"#).unwrap();
+        assert_eq!(other.key, "partners:admin");
+        assert_eq!(
+            other.stack_group(),
+            None,
+            "another pool's group is not the stack's"
+        );
+        let scope = parsed(r#""scope":"petstore/pets.read""#).unwrap();
+        assert_eq!(scope.key, "scope:petstore/pets.read");
+        assert_eq!(scope.stack_scope(), Some("petstore/pets.read"));
+        assert_eq!(scope.pets_table, DataAccess::None);
+        let url = parsed(r#""scope":"https://api.example.com/pets.read","pool":"b:""#).unwrap();
+        assert_eq!(url.key, "b:scope:https://api.example.com/pets.read");
+        assert_eq!(url.stack_scope(), None);
+        assert_eq!(
+            split_scope("https://api.example.com/pets.read"),
+            Some(("https://api.example.com", "pets.read"))
+        );
+    }
+
+    #[test]
+    fn a_definition_that_is_not_clearly_a_group_or_a_scope_is_refused() {
+        for (fields, pointer, needle) in [
+            (r#""precedence":1"#, None, "exactly one of `group`"),
+            (
+                r#""group":"a","scope":"s/r","precedence":1"#,
+                None,
+                "exactly one of `group`",
+            ),
+            (r#""group":"a""#, None, "missing field `precedence`"),
+            (
+                r#""scope":"petstore/read","precedence":1"#,
+                Some("/precedence"),
+                "no group role",
+            ),
+            (
+                r#""scope":"petstore/read","pets_table":"read""#,
+                Some("/pets_table"),
+                "no IAM role",
+            ),
+            (
+                r#""scope":"petstore""#,
+                Some("/scope"),
+                "{resource server identifier}/{scope name}",
+            ),
+            (
+                r#""scope":"pet store/read""#,
+                Some("/scope"),
+                "without spaces",
+            ),
+            (r#""scope":"petstore/""#, Some("/scope"), "1-256"),
+            (
+                r#""group":"scope:petstore/read","precedence":1"#,
+                Some("/group"),
+                "names a scope's policy",
+            ),
+            (
+                r#""group":"a","pool":"","precedence":1"#,
+                Some("/pool"),
+                "leave `pool` out",
+            ),
+            (
+                r#""group":"a","pool":"partners","precedence":1"#,
+                Some("/pool"),
+                "must end with `:`",
+            ),
+            (
+                r#""group":"a","pool":"part ners:","precedence":1"#,
+                Some("/pool"),
+                "letters, digits",
+            ),
+        ] {
+            let err = parsed(fields).unwrap_err();
+            assert_eq!(err.pointer(), pointer, "{fields}: {err}");
+            assert!(err.to_string().contains(needle), "{fields}: {err}");
+        }
+    }
+
+    #[test]
+    fn definitions_whose_keys_or_template_ids_would_be_one_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, fields: &str| {
+            let text = format!(r#"{{{fields},"description":"d","policy":{ALLOW_ALL}}}"#);
+            std::fs::write(dir.path().join(name), text).unwrap();
+        };
+        write("a.json", r#""group":"admin","precedence":1"#);
+        write("b.json", r#""group":"admin","pool":"p:","precedence":1"#);
+        write("c.json", r#""scope":"pet-store/read""#);
+        let loaded = load(dir.path()).unwrap();
+        let keys: Vec<_> = loaded.iter().map(|d| d.key.as_str()).collect();
+        assert_eq!(keys, ["admin", "p:admin", "scope:pet-store/read"]);
+        for (name, fields, needle) in [
+            (
+                "d.json",
+                r#""scope":"pet_store/write""#,
+                "clashes with `scope:pet-store/read`",
+            ),
+            (
+                "e.json",
+                r#""group":"p-admin","precedence":2"#,
+                "clashes with `p:admin`",
+            ),
+        ] {
+            write(name, fields);
+            let err = load(dir.path()).unwrap_err().to_string();
+            assert!(err.contains(needle), "{err}");
+            std::fs::remove_file(dir.path().join(name)).unwrap();
+        }
     }
 
     #[test]

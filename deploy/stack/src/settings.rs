@@ -46,6 +46,9 @@ pub struct Settings {
     /// `GROUPGATE_API` and `--api` override it. Default: the petstore's, [`DEFAULT_API`].
     #[serde(rename = "api", default = "default_api_file")]
     pub api_file: PathBuf,
+    /// Other user pools whose tokens the authorizer trusts, beside the stack's own.
+    #[serde(default)]
+    pub pools: Vec<TrustedPool>,
 }
 
 fn default_api_file() -> PathBuf {
@@ -53,6 +56,29 @@ fn default_api_file() -> PathBuf {
 }
 
 /// Stage throttling: steady requests per second, and the burst above it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedPool {
+    /// Put before its groups' names (and `scope:`) to make their keys in the policy table; a
+    /// definition names the pool by it (`"pool": "partners:"`).
+    pub group_prefix: String,
+    /// `{region}_{id}`: the pool may be in another region or account.
+    pub pool_id: String,
+    /// The app clients whose tokens are accepted (`aud` of an ID token, `client_id` of an
+    /// access token).
+    pub client_ids: Vec<String>,
+    /// `access` (the default, as for the stack's own pool), `id` or `any`.
+    #[serde(default = "default_token_use")]
+    pub token_use: String,
+    /// Whether a person's access token is authorized by its scopes too, not only its groups.
+    #[serde(default)]
+    pub scopes_for_users: bool,
+}
+
+fn default_token_use() -> String {
+    "access".to_owned()
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Throttle {
@@ -164,6 +190,24 @@ impl Settings {
         Ok(settings)
     }
 
+    /// Checks that each policy definition's pool is the stack's own or one of `[[pools]]`.
+    pub fn check_definitions(
+        &self,
+        definitions: &[crate::groups::GroupDefinition],
+    ) -> Result<(), String> {
+        for definition in definitions {
+            let known = definition.pool.is_empty()
+                || self.pools.iter().any(|p| p.group_prefix == definition.pool);
+            if !known {
+                return Err(format!(
+                    "`{}` names pool `{}`, which no `[[pools]]` entry of the settings has as its `group_prefix`",
+                    definition.key, definition.pool
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The CORS origins, checked.
     pub fn allowed_origins(&self) -> Result<groupgate_shared::cors::AllowedOrigins, String> {
         groupgate_shared::cors::AllowedOrigins::new(self.cors_origins.clone())
@@ -197,6 +241,36 @@ impl Settings {
         }
         if self.throttle.burst_limit == 0 {
             return Err("`throttle.burst_limit` must be at least 1".to_owned());
+        }
+        for (index, pool) in self.pools.iter().enumerate() {
+            let named =
+                |problem: String| format!("`pools[{index}]` (`{}`): {problem}", pool.pool_id);
+            groupgate_shared::user_pool_region(&pool.pool_id).map_err(named)?;
+            if pool.group_prefix.is_empty() {
+                return Err(named(
+                    "`group_prefix` is empty, which is the stack's own pool's: give this pool its own, such as `partners:`".to_owned(),
+                ));
+            }
+            groupgate_shared::check_group_prefix(&pool.group_prefix).map_err(named)?;
+            if pool.client_ids.is_empty() || pool.client_ids.iter().any(|c| c.trim().is_empty()) {
+                return Err(named(
+                    "`client_ids` must name at least one app client, none empty".to_owned(),
+                ));
+            }
+            pool.token_use
+                .parse::<groupgate_shared::ExpectedTokenUse>()
+                .map_err(|problem| named(format!("`token_use`: {problem}")))?;
+            if let Some(twin) = self
+                .pools
+                .iter()
+                .take(index)
+                .find(|p| p.pool_id == pool.pool_id || p.group_prefix == pool.group_prefix)
+            {
+                return Err(named(format!(
+                    "the pool or its `group_prefix` is listed twice (also `{}`, `{}`)",
+                    twin.pool_id, twin.group_prefix
+                )));
+            }
         }
         self.allowed_origins()
             .map_err(|e| format!("`cors_origins`: {e}"))?;
@@ -277,6 +351,48 @@ mod tests {
             assert_ne!(text, good, "{from}");
             let err = Settings::parse(&text).unwrap_err();
             assert!(err.contains(needle), "{to}: {err}");
+        }
+    }
+
+    #[test]
+    fn other_pools_are_read_and_each_bad_one_is_named() {
+        let good = std::fs::read_to_string(Settings::default_path()).unwrap();
+        let pool = |fields: &str| format!("{good}\n[[pools]]\n{fields}\n");
+        let ok = pool(
+            "group_prefix = \"partners:\"\npool_id = \"eu-west-1_Abc123\"\nclient_ids = [\"web1\"]",
+        );
+        let settings = Settings::parse(&ok).unwrap();
+        assert_eq!(settings.pools.len(), 1);
+        assert_eq!(settings.pools[0].token_use, "access");
+        assert!(!settings.pools[0].scopes_for_users);
+        for (fields, needle) in [
+            (
+                "group_prefix = \"\"\npool_id = \"eu-west-1_A1\"\nclient_ids = [\"c\"]",
+                "`pools[0]` (`eu-west-1_A1`): `group_prefix` is empty",
+            ),
+            (
+                "group_prefix = \"partners\"\npool_id = \"eu-west-1_A1\"\nclient_ids = [\"c\"]",
+                "must end with `:`",
+            ),
+            (
+                "group_prefix = \"p:\"\npool_id = \"A1\"\nclient_ids = [\"c\"]",
+                "`pools[0]` (`A1`)",
+            ),
+            (
+                "group_prefix = \"p:\"\npool_id = \"eu-west-1_A1\"\nclient_ids = []",
+                "`client_ids` must name",
+            ),
+            (
+                "group_prefix = \"p:\"\npool_id = \"eu-west-1_A1\"\nclient_ids = [\"c\"]\ntoken_use = \"refresh\"",
+                "`token_use`",
+            ),
+            (
+                "group_prefix = \"p:\"\npool_id = \"eu-west-1_A1\"\nclient_ids = [\"c\"]\n[[pools]]\ngroup_prefix = \"p:\"\npool_id = \"eu-west-1_B1\"\nclient_ids = [\"c\"]",
+                "`pools[1]` (`eu-west-1_B1`): the pool or its `group_prefix` is listed twice",
+            ),
+        ] {
+            let err = Settings::parse(&pool(fields)).unwrap_err();
+            assert!(err.contains(needle), "{fields}: {err}");
         }
     }
 }

@@ -862,15 +862,15 @@ fn the_products_own_groups_each_become_a_cognito_group_and_a_bounded_role() {
     for group in &groups {
         let logical = group.logical_name();
         let cognito = &resource(&t, &format!("Group{logical}"))["Properties"];
-        assert_eq!(cognito["GroupName"], group.group.as_str());
+        assert_eq!(cognito["GroupName"], group.key.as_str());
         assert_eq!(cognito["Precedence"], group.precedence);
         let role = &resource(&t, &format!("GroupRole{logical}"))["Properties"];
         assert_eq!(
             role["PermissionsBoundary"],
             json!({"Ref": "PermissionsBoundaryArn"})
         );
-        let name = serde_json::to_string(&group.group).unwrap();
-        assert!(pairs.contains(&name), "{} not in {pairs}", group.group);
+        let name = serde_json::to_string(&group.key).unwrap();
+        assert!(pairs.contains(&name), "{} not in {pairs}", group.key);
     }
     assert_eq!(
         of_type(&t, "AWS::Cognito::UserPoolGroup").len(),
@@ -997,4 +997,140 @@ fn with_cors_origins_an_options_operation_of_the_document_is_refused() {
     assert_eq!(err.pointer, "/paths/~1a/options");
     assert!(err.to_string().contains("preflight"), "{err}");
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `Fn::Join`, `Fn::Split` and `Ref` evaluated, each `Ref` as a value of the fixture's: enough
+/// to read a variable built from them as the function will see it.
+fn evaluate(value: &Value) -> Value {
+    if let Some(name) = value.get("Ref").and_then(Value::as_str) {
+        let id = match name {
+            "UserPool" => "us-east-1_Stack1",
+            "UserPoolClient" => "webclient",
+            "OperatorClient" => "operatorclient",
+            "MachineClient" => "machineclient",
+            other => panic!("no value for Ref {other}"),
+        };
+        return json!(id);
+    }
+    if let Some(args) = value.get("Fn::Split") {
+        let text = evaluate(&args[1]);
+        let parts: Vec<&str> = text
+            .as_str()
+            .unwrap()
+            .split(args[0].as_str().unwrap())
+            .collect();
+        return json!(parts);
+    }
+    if let Some(args) = value.get("Fn::Join") {
+        let parts = evaluate(&args[1]);
+        let parts: Vec<String> = parts
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| match evaluate(p) {
+                Value::String(s) => s,
+                other => panic!("a Fn::Join part is not a string: {other}"),
+            })
+            .collect();
+        return json!(parts.join(args[0].as_str().unwrap()));
+    }
+    match value {
+        Value::Array(items) => Value::Array(items.iter().map(evaluate).collect()),
+        other => other.clone(),
+    }
+}
+
+#[test]
+fn scopes_and_other_pools_make_a_resource_server_a_machine_client_and_user_pools() {
+    let dir = tempfile::tempdir().unwrap();
+    let allow_all = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"execute-api:Invoke","Resource":"*"}]}"#;
+    for (file, fields) in [
+        ("admin.json", r#""group":"admin","precedence":1"#),
+        (
+            "partners-admin.json",
+            r#""group":"admin","pool":"partners:","precedence":1,"pets_table":"read""#,
+        ),
+        (
+            "scope-petstore-pets.read.json",
+            r#""scope":"petstore/pets.read""#,
+        ),
+        (
+            "scope-petstore-pets.write.json",
+            r#""scope":"petstore/pets.write""#,
+        ),
+    ] {
+        let text = format!(r#"{{{fields},"description":"d of {file}","policy":{allow_all}}}"#);
+        std::fs::write(dir.path().join(file), text).unwrap();
+    }
+    let mut settings = common::settings();
+    let definitions = groups::load(dir.path()).unwrap();
+    let unknown = groups::load_for(dir.path(), &settings)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        unknown.contains("`partners:admin` names pool `partners:`, which no `[[pools]]`"),
+        "{unknown}"
+    );
+    settings.pools = vec![stack::settings::TrustedPool {
+        group_prefix: "partners:".to_owned(),
+        pool_id: "eu-west-1_Partner1".to_owned(),
+        client_ids: vec!["partnerweb".to_owned()],
+        token_use: "access".to_owned(),
+        scopes_for_users: false,
+    }];
+    assert_eq!(
+        groups::load_for(dir.path(), &settings).unwrap(),
+        definitions
+    );
+    let t = stack::build(
+        &definitions,
+        &settings.api().unwrap(),
+        &Assets::placeholder(&stack::FUNCTIONS),
+        &settings,
+    )
+    .to_template()
+    .unwrap();
+
+    // The stack's own pool gets its own group; the partner pool's group gets only its role.
+    assert_eq!(of_type(&t, "AWS::Cognito::UserPoolGroup").len(), 1);
+    assert_eq!(
+        resource(&t, "GroupAdmin")["Properties"]["GroupName"],
+        "admin"
+    );
+    resource(&t, "GroupRolePartnersAdmin");
+    let pairs = t["Outputs"]["GroupRoleArns"]["Value"].to_string();
+    assert!(pairs.contains("\"partners:admin\""), "{pairs}");
+    assert!(!pairs.contains("scope:"), "a scope has no role: {pairs}");
+
+    let server = &resource(&t, "ResourceServerPetstore")["Properties"];
+    assert_eq!(server["Identifier"], "petstore");
+    assert_eq!(
+        server["Scopes"],
+        json!([
+            {"ScopeName": "pets.read", "ScopeDescription": "d of scope-petstore-pets.read.json"},
+            {"ScopeName": "pets.write", "ScopeDescription": "d of scope-petstore-pets.write.json"},
+        ])
+    );
+    let machine = resource(&t, "MachineClient");
+    assert_eq!(machine["DependsOn"], json!(["ResourceServerPetstore"]));
+    let machine = &machine["Properties"];
+    assert_eq!(machine["AllowedOAuthFlows"], json!(["client_credentials"]));
+    assert_eq!(machine["GenerateSecret"], true);
+    assert_eq!(
+        machine["AllowedOAuthScopes"],
+        json!(["petstore/pets.read", "petstore/pets.write"])
+    );
+
+    // With another pool, the authorizer trusts both through USER_POOLS, the stack's pool first
+    // with its three clients and no prefix.
+    let variables = &resource(&t, "AuthorizerFunction")["Properties"]["Environment"]["Variables"];
+    assert!(variables.get("USER_POOL_ID").is_none(), "{variables}");
+    let pools = evaluate(&variables["USER_POOLS"]);
+    let pools: Value = serde_json::from_str(pools.as_str().unwrap()).unwrap();
+    // The authorizer's own tests parse this file as `USER_POOLS` (authorizer/src/config.rs).
+    let fixture: Value = serde_json::from_str(include_str!(
+        "../../../shared/testkit/fixtures/template-user-pools.json"
+    ))
+    .unwrap();
+    assert_eq!(pools, fixture);
 }

@@ -23,6 +23,15 @@ pub struct Args {
     /// The caller's groups instead of a token, comma-separated (`--groups ''` for none).
     #[arg(long, value_delimiter = ',')]
     groups: Option<Vec<String>>,
+    /// A machine client's custom scopes instead of a token, comma-separated
+    /// (`petstore/pets.read`): each is looked up as `scope:{scope}`, as the authorizer looks up
+    /// a client-credentials token's.
+    #[arg(long, value_delimiter = ',', conflicts_with_all = ["token", "groups"])]
+    scopes: Option<Vec<String>>,
+    /// With --groups or --scopes: the `group_prefix` of the `[[pools]]` pool the caller is
+    /// from (`partners:`); left out for the stack's own pool.
+    #[arg(long, value_name = "PREFIX", default_value = "")]
+    pool: String,
     /// The request's HTTP method (any case).
     #[arg(long)]
     method: String,
@@ -68,9 +77,35 @@ pub struct Args {
 /// Explains the request with the settings file's stage.
 pub async fn run(args: Args) -> anyhow::Result<Outcome> {
     let (settings, api) = args.settings.load_with_api()?;
+    if !args.pool.is_empty() && !settings.pools.iter().any(|p| p.group_prefix == args.pool) {
+        return Err(crate::exit::UsageError(format!(
+            "--pool `{}` is no `group_prefix` of the settings' `[[pools]]`",
+            args.pool
+        ))
+        .into());
+    }
+    // The policy keys the authorizer would look up for these groups or scopes.
+    let pool = &args.pool;
+    let keys = match (args.groups, args.scopes) {
+        (Some(groups), _) => Some(
+            groups
+                .iter()
+                .filter(|g| !g.is_empty())
+                .map(|g| format!("{pool}{g}"))
+                .collect(),
+        ),
+        (None, Some(scopes)) => Some(
+            scopes
+                .iter()
+                .filter(|s| !s.is_empty())
+                .map(|s| format!("{pool}{}{s}", groups::SCOPE_MARKER))
+                .collect(),
+        ),
+        (None, None) => None,
+    };
     let options = Options {
         token: args.token,
-        groups: args.groups,
+        groups: keys,
         method: args.method,
         path: args.path,
         source_ip: args.source_ip,

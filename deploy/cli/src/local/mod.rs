@@ -33,7 +33,7 @@ pub async fn provision_emulator(
     env_file: &Path,
     settings: &Settings,
 ) -> anyhow::Result<()> {
-    let groups = groups::load(policies)?;
+    let groups = groups::load_for(policies, settings)?;
     let api = settings.api()?;
     let definition = stack::build(
         &groups,

@@ -139,8 +139,15 @@ pub async fn provision(
         groupgate_shared::dynamodb::create_table(&dynamodb, name, &key, kind).await?;
     }
     crate::operations::pets::seed_defaults(&dynamodb, PETS_TABLE).await?;
-    let roles = create_groups(&aws_sdk_iam::Client::new(aws), &cognito, &pool, groups).await?;
-    let users = demo_users(groups);
+    // The local pool's groups; scopes and other pools' groups are seeded only.
+    let local_groups: Vec<GroupDefinition> = groups
+        .iter()
+        .filter(|g| g.stack_group().is_some())
+        .cloned()
+        .collect();
+    let iam = aws_sdk_iam::Client::new(aws);
+    let roles = create_groups(&iam, &cognito, &pool, &local_groups).await?;
+    let users = demo_users(&local_groups);
     create_users(&cognito, &pool, &users).await?;
     seed::seed(&dynamodb, POLICY_TABLE, groups, &roles, true).await?;
 
@@ -234,7 +241,7 @@ async fn create_client(
         .context("CreateUserPoolClient returned no client id")
 }
 
-/// One Cognito group per definition, each with an IAM role under [`LOCAL_ROLE_PATH`]. Returns
+/// One Cognito group per definition (of the local pool's groups), each with an IAM role under [`LOCAL_ROLE_PATH`]. Returns
 /// the role ARN of each group.
 pub(crate) async fn create_groups(
     iam: &aws_sdk_iam::Client,
@@ -275,7 +282,7 @@ pub(crate) async fn create_groups(
         let made = cognito
             .create_group()
             .user_pool_id(pool)
-            .group_name(&group.group)
+            .group_name(&group.key)
             .description(&group.description)
             .precedence(cognito_precedence(group))
             .role_arn(&role_arn)
@@ -291,7 +298,7 @@ pub(crate) async fn create_groups(
             }
             Err(e) => return Err(sdk("Cognito CreateGroup")(e)),
         }
-        roles.insert(group.group.clone(), role_arn);
+        roles.insert(group.key.clone(), role_arn);
     }
     Ok(roles)
 }
@@ -307,13 +314,13 @@ pub(crate) async fn update_group(
     cognito
         .update_group()
         .user_pool_id(pool)
-        .group_name(&definition.group)
+        .group_name(&definition.key)
         .description(&definition.description)
         .precedence(cognito_precedence(definition))
         .set_role_arn(role_arn)
         .send()
         .await
-        .map_err(sdk(&format!("Cognito UpdateGroup `{}`", definition.group)))?;
+        .map_err(sdk(&format!("Cognito UpdateGroup `{}`", definition.key)))?;
     Ok(())
 }
 
@@ -343,7 +350,7 @@ pub(crate) fn demo_user(group: &str) -> DemoUser {
 
 /// One demo user per group, and one in no group.
 fn demo_users(groups: &[GroupDefinition]) -> Vec<DemoUser> {
-    let mut users: Vec<DemoUser> = groups.iter().map(|g| demo_user(&g.group)).collect();
+    let mut users: Vec<DemoUser> = groups.iter().map(|g| demo_user(&g.key)).collect();
     users.push(DemoUser {
         username: "nobody@groupgate.local".to_owned(),
         password: generate_password(),

@@ -74,27 +74,36 @@ pub async fn sync(policies: &Path) -> anyhow::Result<SyncReport> {
     let mut roles = outputs.group_role_arns.clone();
 
     let mut report = SyncReport::default();
-    let new: Vec<GroupDefinition> = definitions
+    // The local pool's groups each have a Cognito group, a role and a demo user; scopes and
+    // other pools' groups are only seeded.
+    let local_groups: Vec<&GroupDefinition> = definitions
         .iter()
-        .filter(|d| !roles.contains_key(&d.group))
-        .cloned()
+        .filter(|d| d.stack_group().is_some())
         .collect();
-    for definition in definitions.iter().filter(|d| roles.contains_key(&d.group)) {
+    let new: Vec<GroupDefinition> = local_groups
+        .iter()
+        .filter(|d| !roles.contains_key(&d.key))
+        .map(|d| (*d).clone())
+        .collect();
+    for definition in definitions.iter() {
         let wanted = (definition.policy_text(), definition.precedence.to_string());
-        if stored.get(&definition.group) != Some(&wanted) {
-            report.changed.push(definition.group.clone());
+        let known = roles.contains_key(&definition.key) || stored.contains_key(&definition.key);
+        if known && stored.get(&definition.key) != Some(&wanted) {
+            report.changed.push(definition.key.clone());
         }
+    }
+    for definition in local_groups.iter().filter(|d| roles.contains_key(&d.key)) {
         provision::update_group(
             &cognito,
             &pool,
             definition,
-            roles.get(&definition.group).cloned(),
+            roles.get(&definition.key).cloned(),
         )
         .await?;
     }
     let removed: Vec<String> = roles
         .keys()
-        .filter(|g| !definitions.iter().any(|d| &d.group == *g))
+        .filter(|g| !local_groups.iter().any(|d| &d.key == *g))
         .cloned()
         .collect();
 
@@ -104,7 +113,7 @@ pub async fn sync(policies: &Path) -> anyhow::Result<SyncReport> {
     // not leave groups the description does not know.
     described.outputs.group_role_arns = roles.clone();
     save(&described, &path)?;
-    let users: Vec<_> = new.iter().map(|g| provision::demo_user(&g.group)).collect();
+    let users: Vec<_> = new.iter().map(|g| provision::demo_user(&g.key)).collect();
     provision::create_users(&cognito, &pool, &users).await?;
     let local = described
         .local
@@ -124,7 +133,7 @@ pub async fn sync(policies: &Path) -> anyhow::Result<SyncReport> {
         remove_group(&cognito, &iam, &pool, group, &roles).await?;
         remove_demo_user(&cognito, &pool, group, &mut local.users).await?;
     }
-    report.added = new.into_iter().map(|g| g.group).collect();
+    report.added = new.into_iter().map(|g| g.key).collect();
     report.removed = removed;
     described.outputs.group_role_arns = kept;
     save(&described, &path)?;

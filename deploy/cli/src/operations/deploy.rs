@@ -162,7 +162,7 @@ pub async fn deploy(aws: &SdkConfig, request: &DeployRequest<'_>) -> anyhow::Res
         target.account, target.region
     );
     let bootstrapped = check_bootstrapped(aws, &target).await?;
-    let groups = groups::load(request.policies)?;
+    let groups = groups::load_for(request.policies, request.settings)?;
     let (deployed, uploaded) = update_stack(aws, request, &target, &bootstrapped, &groups).await?;
     let outcome = deployed.outcome;
 
@@ -557,13 +557,14 @@ pub async fn outputs_from_resources(
     } = target;
     let group_role_arns = groups
         .iter()
+        .filter(|g| matches!(g.subject, groups::Subject::Group(_)))
         .map(|g| {
             let role = id(&format!("GroupRole{}", g.logical_name()))?;
             let arn = format!(
                 "arn:{partition}:iam::{account}:role{}{name}/groups/{role}",
                 crate::stack::bootstrap::APP_ROLE_PATH
             );
-            Ok((g.group.clone(), arn))
+            Ok((g.key.clone(), arn))
         })
         .collect::<anyhow::Result<_>>()?;
     // moto's CloudFormation skips the Cognito resources: their ids say so, and nothing after

@@ -73,7 +73,7 @@ pub fn synth(
     settings: &Settings,
     target: SynthTarget,
 ) -> anyhow::Result<()> {
-    let groups = groups::load(policies)?;
+    let groups = groups::load_for(policies, settings)?;
     let functions: &[&str] = match target {
         SynthTarget::App => &stack::FUNCTIONS,
         SynthTarget::AuthorizerOnly => &stack::attach::FUNCTIONS,

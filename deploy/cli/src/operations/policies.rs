@@ -54,7 +54,7 @@ pub async fn deploy_policies(
     request: &PolicyDeployRequest<'_>,
 ) -> anyhow::Result<PolicyDeployReport> {
     let name = request.stack_name;
-    let groups = groups::load(request.policies)?;
+    let groups = groups::load_for(request.policies, request.settings)?;
     let cfn = aws_sdk_cloudformation::Client::new(aws);
     match cloudformation::action(
         name,
@@ -296,7 +296,8 @@ mod tests {
 
         let mut added = groups();
         let mut groomers = added[0].clone();
-        groomers.group = "groomers".to_owned();
+        groomers.key = "groomers".to_owned();
+        groomers.subject = crate::stack::groups::Subject::Group("groomers".to_owned());
         added.push(groomers);
         let difference = template_difference(&deployed, &template(&added, &placeholder)).unwrap();
         assert!(difference.contains("Groomers"), "{difference}");

@@ -23,10 +23,7 @@ pub async fn seed(
     roles: &BTreeMap<String, String>,
     prune: bool,
 ) -> anyhow::Result<SeedReport> {
-    if let Some(unknown) = roles
-        .keys()
-        .find(|g| !groups.iter().any(|d| &d.group == *g))
-    {
+    if let Some(unknown) = roles.keys().find(|g| !groups.iter().any(|d| &d.key == *g)) {
         anyhow::bail!("a role is given for group `{unknown}`, which has no definition");
     }
     let mut report = SeedReport::default();
@@ -38,21 +35,23 @@ pub async fn seed(
         let mut update = client
             .update_item()
             .table_name(table)
-            .key("group", AttributeValue::S(group.group.clone()))
+            .key("group", AttributeValue::S(group.key.clone()))
             .expression_attribute_names("#p", "policy")
             .expression_attribute_names("#n", "precedence")
             .expression_attribute_values(":p", AttributeValue::S(group.policy_text()))
             .expression_attribute_values(":n", AttributeValue::N(group.precedence.to_string()));
-        if let Some(role) = roles.get(&group.group) {
+        if let Some(role) = roles.get(&group.key) {
             set.push_str(", #r = :r");
             update = update
                 .expression_attribute_names("#r", "role_arn")
                 .expression_attribute_values(":r", AttributeValue::S(role.clone()));
         }
-        update.update_expression(set).send().await.map_err(|e| {
-            crate::aws::failed(format!("writing group `{}` to `{table}`", group.group), e)
-        })?;
-        report.written.push(group.group.clone());
+        update
+            .update_expression(set)
+            .send()
+            .await
+            .map_err(|e| crate::aws::failed(format!("writing `{}` to `{table}`", group.key), e))?;
+        report.written.push(group.key.clone());
     }
     if prune {
         report.removed = prune_undefined(client, table, groups).await?;
@@ -66,7 +65,7 @@ async fn prune_undefined(
     table: &str,
     groups: &[GroupDefinition],
 ) -> anyhow::Result<Vec<String>> {
-    let defined: BTreeSet<&str> = groups.iter().map(|g| g.group.as_str()).collect();
+    let defined: BTreeSet<&str> = groups.iter().map(|g| g.key.as_str()).collect();
     let mut pages = client
         .scan()
         .table_name(table)

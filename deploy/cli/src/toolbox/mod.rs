@@ -61,7 +61,7 @@ impl Catalogue {
             .iter()
             .map(|d| {
                 Arc::new(GroupPolicy {
-                    group: d.group.clone(),
+                    group: d.key.clone(),
                     policy: PolicyDocument::from_json(&d.policy_text()),
                     role_arn: None,
                     precedence: Some(d.precedence.into()),

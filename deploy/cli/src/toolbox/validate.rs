@@ -13,7 +13,7 @@ use groupgate_shared::{ConditionBlock, Effect, INVOKE_ACTION, PolicyDocument, St
 
 use super::{Request, routes};
 use crate::stack::Api;
-use crate::stack::groups::GroupDefinition;
+use crate::stack::groups::{self, GroupDefinition};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
@@ -94,6 +94,8 @@ fn escape_property(text: &str) -> String {
 /// What `validate` checks the policies against.
 pub struct Context<'a> {
     pub stage: &'a str,
+    /// The `group_prefix` of each of the settings' `[[pools]]`: a definition may name these.
+    pub pools: Vec<&'a str>,
     /// The API whose routes the statements are judged over.
     pub api: &'a Api,
     /// Whether API Gateway caches authorizer results (a TTL above 0).
@@ -126,34 +128,51 @@ pub fn validate(dir: &Path, context: &Context<'_>) -> anyhow::Result<Vec<Finding
             .file_stem()
             .and_then(|s| s.to_str())
             .unwrap_or_default();
-        if stem != definition.group {
+        let expected = groups::file_stem(&definition.key);
+        let field = format!("/{}", definition.subject.kind());
+        if stem != expected {
             findings.push(
                 Finding::new(
-                    Severity::Error,
-                    path,
-                    format!(
-                        "the file is named `{stem}.json` but defines group `{}`",
-                        definition.group
-                    ),
-                )
-                .at("/group"),
+                Severity::Error,
+                path,
+                format!(
+                    "the file is named `{stem}.json` but defines {} `{}`: name it `{expected}.json`",
+                    definition.subject.kind(),
+                    definition.key
+                ),
+            )
+                .at(field.clone()),
             );
         }
-        if let Some(first) = seen.get(&definition.group) {
+        if !definition.pool.is_empty() && !context.pools.contains(&definition.pool.as_str()) {
             findings.push(
                 Finding::new(
                     Severity::Error,
                     path,
                     format!(
-                        "group `{}` is defined twice (also in `{}`)",
-                        definition.group,
+                        "pool `{}` is no `group_prefix` of the settings' `[[pools]]`: the authorizer trusts no such pool, so this policy would never apply",
+                        definition.pool
+                    ),
+                )
+                .at("/pool"),
+            );
+        }
+        if let Some(first) = seen.get(&definition.key) {
+            findings.push(
+                Finding::new(
+                    Severity::Error,
+                    path,
+                    format!(
+                        "{} `{}` is defined twice (also in `{}`)",
+                        definition.subject.kind(),
+                        definition.key,
                         first.display()
                     ),
                 )
-                .at("/group"),
+                .at(field),
             );
         } else {
-            seen.insert(definition.group.clone(), path.clone());
+            seen.insert(definition.key.clone(), path.clone());
         }
         if let Ok(document) = PolicyDocument::from_value(definition.policy.clone()) {
             findings.extend(lint_statements(path, &document, &arns, context.cached));
