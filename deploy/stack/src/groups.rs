@@ -426,8 +426,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_shipped_definitions_load() {
-        let groups = load(&default_dir()).unwrap();
+    fn the_shipped_and_the_fixture_definitions_load_sorted_by_key() {
+        // Whatever `policies/` holds loads, in key order; the tests' own copy has fixed names.
+        let shipped = load(&default_dir()).unwrap();
+        assert!(shipped.windows(2).all(|w| w[0].key < w[1].key));
+        let fixture =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testkit/fixtures/policies");
+        let groups = load(&fixture).unwrap();
         let names: Vec<_> = groups.iter().map(|g| g.key.as_str()).collect();
         assert_eq!(names, ["admin", "pet-veterinarian", "pet-viewer"]);
         assert_eq!(groups[1].logical_name(), "PetVeterinarian");

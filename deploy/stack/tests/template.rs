@@ -841,12 +841,14 @@ fn alarms_watch_the_authorizer_and_the_api_and_notify_only_when_an_email_is_give
     assert!(body.contains("{groupgate,FunctionName,Outcome,Reason}"));
 }
 
-/// Whatever groups the product's `policies/` holds (or `GROUPGATE_POLICIES` names: the policy
-/// author's rehearsal in `scripts/test.sh toolbox` adds one), each becomes one Cognito group of
-/// its name and precedence and one role under the product's path with the boundary, named in
-/// `GroupRoleArns`; nothing else in the template depends on how many there are.
+/// Whatever the product's `policies/` holds (or `GROUPGATE_POLICIES` names: the policy author's
+/// rehearsal in `scripts/test.sh toolbox` adds a group), each group of the stack's pool becomes
+/// one Cognito group of its name and precedence, every group one role under the product's path
+/// with the boundary, named in `GroupRoleArns`, and each of the pool's scopes is declared on its
+/// resource server and allowed to the machine client; nothing else in the template depends on
+/// how many there are.
 #[test]
-fn the_products_own_groups_each_become_a_cognito_group_and_a_bounded_role() {
+fn the_products_own_definitions_each_become_their_group_role_or_scope() {
     let groups = groups::load(&groups::default_dir()).unwrap();
     assert!(!groups.is_empty(), "policies/ defines no group");
     let settings = settings();
@@ -859,26 +861,57 @@ fn the_products_own_groups_each_become_a_cognito_group_and_a_bounded_role() {
     .to_template()
     .unwrap();
     let pairs = t["Outputs"]["GroupRoleArns"]["Value"].to_string();
+    let mut roles = 0;
+    let mut cognito_groups = 0;
     for group in &groups {
         let logical = group.logical_name();
-        let cognito = &resource(&t, &format!("Group{logical}"))["Properties"];
-        assert_eq!(cognito["GroupName"], group.key.as_str());
-        assert_eq!(cognito["Precedence"], group.precedence);
-        let role = &resource(&t, &format!("GroupRole{logical}"))["Properties"];
-        assert_eq!(
-            role["PermissionsBoundary"],
-            json!({"Ref": "PermissionsBoundaryArn"})
-        );
-        let name = serde_json::to_string(&group.key).unwrap();
-        assert!(pairs.contains(&name), "{} not in {pairs}", group.key);
+        match &group.subject {
+            groups::Subject::Group(_) => {
+                if let Some(name) = group.stack_group() {
+                    let cognito = &resource(&t, &format!("Group{logical}"))["Properties"];
+                    assert_eq!(cognito["GroupName"], name);
+                    assert_eq!(cognito["Precedence"], group.precedence);
+                    cognito_groups += 1;
+                }
+                let role = &resource(&t, &format!("GroupRole{logical}"))["Properties"];
+                assert_eq!(
+                    role["PermissionsBoundary"],
+                    json!({"Ref": "PermissionsBoundaryArn"})
+                );
+                roles += 1;
+                let name = serde_json::to_string(&group.key).unwrap();
+                assert!(pairs.contains(&name), "{} not in {pairs}", group.key);
+            }
+            groups::Subject::Scope(scope) => {
+                let (server, name) = groups::split_scope(scope).unwrap();
+                if group.stack_scope().is_some() {
+                    let declared = &resource(&t, &groups::resource_server_id(server))["Properties"];
+                    assert_eq!(declared["Identifier"], server);
+                    assert!(
+                        declared["Scopes"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .any(|s| s["ScopeName"] == name),
+                        "{scope} not declared"
+                    );
+                    let allowed =
+                        &resource(&t, "MachineClient")["Properties"]["AllowedOAuthScopes"];
+                    assert!(
+                        allowed.as_array().unwrap().contains(&json!(scope)),
+                        "{allowed}"
+                    );
+                }
+            }
+        }
     }
     assert_eq!(
         of_type(&t, "AWS::Cognito::UserPoolGroup").len(),
-        groups.len()
+        cognito_groups
     );
     assert_eq!(
         of_type(&t, "AWS::IAM::Role").len(),
-        stack::FUNCTIONS.len() + groups.len(),
+        stack::FUNCTIONS.len() + roles,
         "one role per function and per group"
     );
 }
