@@ -191,3 +191,70 @@ fn decision_of(response: &Response) -> CedarDecision {
         errors,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POOL: &str = "us-east-1_Pool";
+
+    fn store(policies: &str) -> CedarPolicyStore {
+        let schema = ApiSchema::for_routes("api", &[("GET", "/pets"), ("POST", "/pets")]).unwrap();
+        let files = [("p.cedar".to_owned(), policies.to_owned())];
+        let policies = CedarPolicies::from_files(&files, &schema).unwrap();
+        CedarPolicyStore::new(schema, policies, "api").unwrap()
+    }
+
+    #[test]
+    fn a_forbid_beats_a_permit_and_is_named() {
+        let store = store(
+            r#"permit (principal in api::UserGroup::"us-east-1_Pool|staff", action, resource);
+forbid (principal, action == api::Action::"post /pets", resource);"#,
+        );
+        let get = store.decide("sub", &["staff"], POOL, "GET", "/pets");
+        assert!(get.allow, "{get}");
+        assert_eq!(get.policies, ["p.cedar#0"]);
+        let post = store.decide("sub", &["staff"], POOL, "POST", "/pets");
+        assert!(!post.allow, "{post}");
+        assert_eq!(post.policies, ["p.cedar#1"]);
+        assert_eq!(post.code(), "explicit_deny");
+        assert_eq!(post.to_string(), "Deny: forbidden by p.cedar#1");
+    }
+
+    #[test]
+    fn the_principal_is_the_pool_qualified_user() {
+        let store = store(
+            r#"permit (principal == api::User::"us-east-1_Pool|alice", action, resource == api::Application::"api");"#,
+        );
+        assert!(store.decide("alice", &[], POOL, "GET", "/pets").allow);
+        assert!(
+            !store
+                .decide("alice", &[], "us-east-1_Other", "GET", "/pets")
+                .allow
+        );
+        assert!(!store.decide("bob", &[], POOL, "GET", "/pets").allow);
+    }
+
+    #[test]
+    fn a_policy_that_errs_denies_even_where_another_permits() {
+        // Valid in strict mode, but the sum overflows when evaluated: Cedar skips the forbid and
+        // would allow; this crate denies, with Cedar's error.
+        let store = store(
+            r#"permit (principal, action, resource);
+forbid (principal, action, resource) when { 9223372036854775807 + 1 > 0 };"#,
+        );
+        let decision = store.decide("sub", &[], POOL, "GET", "/pets");
+        assert!(!decision.allow, "{decision}");
+        assert_eq!(decision.code(), "cedar_error");
+        assert!(decision.policies.is_empty());
+        assert!(decision.errors[0].contains("p.cedar#1"), "{decision}");
+    }
+
+    #[test]
+    fn a_method_the_route_does_not_have_is_denied_with_the_error() {
+        let store = store("permit (principal, action, resource);");
+        let decision = store.decide("sub", &[], POOL, "DELETE", "/pets");
+        assert!(!decision.allow);
+        assert!(decision.to_string().contains("error:"), "{decision}");
+    }
+}
