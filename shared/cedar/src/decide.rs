@@ -1,0 +1,260 @@
+//! The decision: a verified caller and a route in, Allow or Deny with the policies that
+//! determined it out, from Cedar's `Authorizer`.
+//!
+//! The request Cedar is asked, as a Verified Permissions API-linked store's authorizer asks it:
+//! - principal `User::"{userPoolId}|{sub}"`, the form a Cognito identity source gives its users
+//!   (<https://docs.aws.amazon.com/verifiedpermissions/latest/userguide/identity-sources-cognito.html>),
+//!   a member of `UserGroup::"{userPoolId}|{group}"` for each of its groups (the form of API
+//!   Gateway's example policy,
+//!   <https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-lambda-authorizer-verified-permissions.html>);
+//! - action `Action::"{method} {resource path}"` (`"get /pets/{id}"`, see [`crate::action_name`]);
+//! - resource `Application::"{api name}"`, the API as one entity;
+//! - an empty context. The request's path parameters and source address are not given to the
+//!   policies yet; when they are, the returned policy's caching must account for them.
+//!
+//! The entities are built directly (no entity JSON is written and parsed). Any error Cedar
+//! reports, in building the request or in evaluating a policy, makes the answer Deny and is kept
+//! with it: the decision fails closed, as Cedar's own `Authorizer` does for a policy that errs.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use cedar_policy::{Authorizer, Context, Entities, Entity, EntityId, EntityUid, Request, Response};
+
+use crate::error::Error;
+use crate::policies::CedarPolicies;
+use crate::schema::{APPLICATION, ApiSchema, USER, USER_GROUP};
+
+/// A Cedar decision and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CedarDecision {
+    pub allow: bool,
+    /// The ids of the policies that determined it (`admin.cedar#0`): the permits that allowed
+    /// it, or the forbids that denied it; empty for a Deny that no policy permitted.
+    pub policies: Vec<String>,
+    /// Errors met on the way, each of which denies (a policy that errs is skipped by Cedar; a
+    /// request that cannot be built is not asked).
+    pub errors: Vec<String>,
+}
+
+impl CedarDecision {
+    fn failed(error: impl fmt::Display) -> Self {
+        Self {
+            allow: false,
+            policies: Vec::new(),
+            errors: vec![error.to_string()],
+        }
+    }
+
+    /// A short stable code for logs and metrics, as the IAM decision's reasons have.
+    pub fn code(&self) -> &'static str {
+        match (self.allow, self.errors.is_empty(), self.policies.is_empty()) {
+            (true, _, _) => "allowed",
+            (false, false, _) => "cedar_error",
+            (false, true, false) => "explicit_deny",
+            (false, true, true) => "no_allow",
+        }
+    }
+}
+
+impl fmt::Display for CedarDecision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let decision = if self.allow { "Allow" } else { "Deny" };
+        match (self.allow, self.policies.as_slice()) {
+            (true, ids) => write!(f, "{decision}: permitted by {}", ids.join(", "))?,
+            (false, []) => write!(f, "{decision}: no policy permits it")?,
+            (false, ids) => write!(f, "{decision}: forbidden by {}", ids.join(", "))?,
+        }
+        for error in &self.errors {
+            write!(f, "; error: {error}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A schema, its validated policies and the API they guard: everything a decision needs.
+#[derive(Debug, Clone)]
+pub struct CedarPolicyStore {
+    schema: ApiSchema,
+    policies: CedarPolicies,
+    application: EntityUid,
+    authorizer: Authorizer,
+}
+
+impl CedarPolicyStore {
+    /// `api_name` names the resource, `Application::"{api_name}"`.
+    pub fn new(schema: ApiSchema, policies: CedarPolicies, api_name: &str) -> Result<Self, Error> {
+        let application = EntityUid::from_type_name_and_id(
+            schema.entity_type(APPLICATION)?,
+            EntityId::new(api_name),
+        );
+        Ok(Self {
+            schema,
+            policies,
+            application,
+            authorizer: Authorizer::new(),
+        })
+    }
+
+    pub fn schema(&self) -> &ApiSchema {
+        &self.schema
+    }
+
+    pub fn policies(&self) -> &CedarPolicies {
+        &self.policies
+    }
+
+    /// Whether the user `sub` of the pool `pool_id`, a member of `groups`, may call `method`
+    /// (`GET`) on the route `path_template` (`/pets/{id}`, the resource path, not the path
+    /// asked). A route the schema does not know, or any other error, is a Deny.
+    pub fn decide(
+        &self,
+        principal_sub: &str,
+        groups: &[&str],
+        pool_id: &str,
+        method: &str,
+        path_template: &str,
+    ) -> CedarDecision {
+        match self.ask(principal_sub, groups, pool_id, method, path_template) {
+            Ok(response) => decision_of(&response),
+            Err(e) => CedarDecision::failed(e),
+        }
+    }
+
+    fn ask(
+        &self,
+        principal_sub: &str,
+        groups: &[&str],
+        pool_id: &str,
+        method: &str,
+        path_template: &str,
+    ) -> Result<Response, String> {
+        let schema = self.schema.schema();
+        let types = |name| self.schema.entity_type(name).map_err(|e| e.to_string());
+        let user_type = types(USER)?;
+        let group_type = types(USER_GROUP)?;
+        let group_uids: HashSet<EntityUid> = groups
+            .iter()
+            .map(|group| {
+                EntityUid::from_type_name_and_id(
+                    group_type.clone(),
+                    EntityId::new(format!("{pool_id}|{group}")),
+                )
+            })
+            .collect();
+        let principal = EntityUid::from_type_name_and_id(
+            user_type,
+            EntityId::new(format!("{pool_id}|{principal_sub}")),
+        );
+        let action = EntityUid::from_type_name_and_id(
+            types("Action")?,
+            EntityId::new(crate::schema::action_name(method, path_template)),
+        );
+        let entities = group_uids
+            .iter()
+            .map(|uid| Entity::new_no_attrs(uid.clone(), HashSet::new()))
+            .chain([
+                Entity::new_no_attrs(principal.clone(), group_uids.clone()),
+                Entity::new_no_attrs(self.application.clone(), HashSet::new()),
+            ]);
+        let entities =
+            Entities::from_entities(entities, Some(schema)).map_err(|e| e.to_string())?;
+        let request = Request::new(
+            principal,
+            action,
+            self.application.clone(),
+            Context::empty(),
+            Some(schema),
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(self
+            .authorizer
+            .is_authorized(&request, self.policies.set(), &entities))
+    }
+}
+
+/// Cedar's answer as ours: an evaluation error anywhere denies, even where another policy
+/// permits, so that a policy that cannot be evaluated never leaves a forbid unsaid.
+fn decision_of(response: &Response) -> CedarDecision {
+    let diagnostics = response.diagnostics();
+    let mut policies: Vec<String> = diagnostics.reason().map(ToString::to_string).collect();
+    policies.sort();
+    let errors: Vec<String> = diagnostics.errors().map(ToString::to_string).collect();
+    let permitted = response.decision() == cedar_policy::Decision::Allow;
+    CedarDecision {
+        allow: permitted && errors.is_empty(),
+        policies: if permitted && !errors.is_empty() {
+            Vec::new()
+        } else {
+            policies
+        },
+        errors,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POOL: &str = "us-east-1_Pool";
+
+    fn store(policies: &str) -> CedarPolicyStore {
+        let schema = ApiSchema::for_routes("api", &[("GET", "/pets"), ("POST", "/pets")]).unwrap();
+        let files = [("p.cedar".to_owned(), policies.to_owned())];
+        let policies = CedarPolicies::from_files(&files, &schema).unwrap();
+        CedarPolicyStore::new(schema, policies, "api").unwrap()
+    }
+
+    #[test]
+    fn a_forbid_beats_a_permit_and_is_named() {
+        let store = store(
+            r#"permit (principal in api::UserGroup::"us-east-1_Pool|staff", action, resource);
+forbid (principal, action == api::Action::"post /pets", resource);"#,
+        );
+        let get = store.decide("sub", &["staff"], POOL, "GET", "/pets");
+        assert!(get.allow, "{get}");
+        assert_eq!(get.policies, ["p.cedar#0"]);
+        let post = store.decide("sub", &["staff"], POOL, "POST", "/pets");
+        assert!(!post.allow, "{post}");
+        assert_eq!(post.policies, ["p.cedar#1"]);
+        assert_eq!(post.code(), "explicit_deny");
+        assert_eq!(post.to_string(), "Deny: forbidden by p.cedar#1");
+    }
+
+    #[test]
+    fn the_principal_is_the_pool_qualified_user() {
+        let store = store(
+            r#"permit (principal == api::User::"us-east-1_Pool|alice", action, resource == api::Application::"api");"#,
+        );
+        assert!(store.decide("alice", &[], POOL, "GET", "/pets").allow);
+        assert!(
+            !store
+                .decide("alice", &[], "us-east-1_Other", "GET", "/pets")
+                .allow
+        );
+        assert!(!store.decide("bob", &[], POOL, "GET", "/pets").allow);
+    }
+
+    #[test]
+    fn a_policy_that_errs_denies_even_where_another_permits() {
+        // Valid in strict mode, but the sum overflows when evaluated: Cedar skips the forbid and
+        // would allow; this crate denies, with Cedar's error.
+        let store = store(
+            r#"permit (principal, action, resource);
+forbid (principal, action, resource) when { 9223372036854775807 + 1 > 0 };"#,
+        );
+        let decision = store.decide("sub", &[], POOL, "GET", "/pets");
+        assert!(!decision.allow, "{decision}");
+        assert_eq!(decision.code(), "cedar_error");
+        assert!(decision.policies.is_empty());
+        assert!(decision.errors[0].contains("p.cedar#1"), "{decision}");
+    }
+
+    #[test]
+    fn a_method_the_route_does_not_have_is_denied_with_the_error() {
+        let store = store("permit (principal, action, resource);");
+        let decision = store.decide("sub", &[], POOL, "DELETE", "/pets");
+        assert!(!decision.allow);
+        assert!(decision.to_string().contains("error:"), "{decision}");
+    }
+}

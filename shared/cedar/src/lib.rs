@@ -1,0 +1,23 @@
+//! Cedar policies per Cognito group, decided in-process, in the shape of Amazon Verified
+//! Permissions' API-linked policy stores (issue 24's foundation; nothing calls it yet).
+//!
+//! - `schema`: [`ApiSchema`], the Cedar schema generated from an API's routes (`User` in
+//!   `UserGroup`, `Application`, one action per method such as `"get /pets/{id}"`);
+//! - `policies`: [`CedarPolicies`], `*.cedar` files read into one policy set, each policy named
+//!   after its file (`admin.cedar#0`), validated strictly against the schema;
+//! - `decide`: [`CedarPolicyStore::decide`], a caller's groups and a route in, a
+//!   [`CedarDecision`] with the policies that determined it out; any error denies;
+//! - `import`: the schema and policies in the form Verified Permissions imports, and back;
+//! - `error`: [`Error`], and the [`Problem`] (file, line, Cedar's message) of a policy error.
+
+mod decide;
+mod error;
+mod import;
+mod policies;
+mod schema;
+
+pub use decide::{CedarDecision, CedarPolicyStore};
+pub use error::{Error, Problem};
+pub use import::{from_import_json, to_import_json};
+pub use policies::{CedarPolicies, EXTENSION, Statement};
+pub use schema::{APPLICATION, ApiSchema, USER, USER_GROUP, action_name};

@@ -1,0 +1,255 @@
+//! The petstore's policies in Cedar (`examples/cedar/policies/`) decide as its IAM policies
+//! (`policies/`) do: cell by cell against the committed access matrix (`deploy/access.json`),
+//! and for random sets of groups (none, unknown ones included) on every route against the IAM
+//! decision of `groupgate_shared`. And a Verified Permissions import document of the schema and
+//! policies reads back into a store that decides the same.
+// The fixtures are loaded in helpers outside the `#[test]` functions: one that does not load
+// fails every test that uses it, which is what the lint's test exemption is for.
+#![allow(clippy::unwrap_used, reason = "test fixtures")]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock};
+
+use groupgate_cedar::{
+    ApiSchema, CedarPolicies, CedarPolicyStore, from_import_json, to_import_json,
+};
+use groupgate_shared::{
+    GroupPolicy, INVOKE_ACTION, MergedPolicy, MethodArn, PolicyDocument, RequestFacts,
+};
+use groupgate_stack::Api;
+use proptest::prelude::*;
+
+/// The pool the example policies name (`us-east-1_EXAMPLE|admin`).
+const POOL: &str = "us-east-1_EXAMPLE";
+const SUB: &str = "0a1b2c3d-4e5f-6789-abcd-ef0123456789";
+/// The methods an `ANY` operation is asked with, as `groupgate simulate` asks them.
+const ANY_METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+static API: LazyLock<Api> = LazyLock::new(|| Api::load(&root().join("api/petstore.yaml")).unwrap());
+
+/// The routes the authorizer decides, as (method, resource path): public ones are skipped
+/// (API Gateway runs no authorizer for them), `ANY` is asked with each method it stands for.
+fn routes() -> Vec<(String, String)> {
+    let mut routes = Vec::new();
+    for operation in API.operations.iter().filter(|o| !o.public) {
+        if operation.method == "ANY" {
+            for method in ANY_METHODS {
+                let declared = API
+                    .operations
+                    .iter()
+                    .any(|o| o.path == operation.path && o.method == method);
+                if !declared {
+                    routes.push((method.to_owned(), operation.path.clone()));
+                }
+            }
+        } else {
+            routes.push((operation.method.clone(), operation.path.clone()));
+        }
+    }
+    routes
+}
+
+fn schema() -> ApiSchema {
+    let routes: Vec<(&str, &str)> = API
+        .operations
+        .iter()
+        .map(|o| (o.method.as_str(), o.path.as_str()))
+        .collect();
+    ApiSchema::for_routes("petstore", &routes).unwrap()
+}
+
+static STORE: LazyLock<CedarPolicyStore> = LazyLock::new(|| {
+    let schema = schema();
+    let policies =
+        CedarPolicies::load_dir(&root().join("examples/cedar/policies"), &schema).unwrap();
+    CedarPolicyStore::new(schema, policies, &API.title).unwrap()
+});
+
+/// The IAM group policies, as `groupgate simulate` reads them from `policies/`.
+static IAM_GROUPS: LazyLock<Vec<Arc<GroupPolicy>>> = LazyLock::new(|| {
+    groupgate_stack::groups::load(&root().join("policies"))
+        .unwrap()
+        .iter()
+        .map(|d| {
+            Arc::new(GroupPolicy {
+                group: d.group.clone(),
+                policy: PolicyDocument::from_json(&d.policy_text()),
+                role_arn: None,
+                precedence: Some(d.precedence.into()),
+            })
+        })
+        .collect()
+});
+
+/// The IAM decision for `groups` on `method path_template`, the path parameters given a sample
+/// value, as `groupgate simulate` decides it.
+fn iam_allows(groups: &[&str], method: &str, path_template: &str) -> bool {
+    let path: Vec<&str> = path_template
+        .split('/')
+        .map(|part| {
+            if part.starts_with('{') && part.ends_with('}') {
+                "1"
+            } else {
+                part
+            }
+        })
+        .collect();
+    let arn = MethodArn::for_request(
+        "us-east-1",
+        "123456789012",
+        "abcdef1234",
+        "prod",
+        method,
+        &path.join("/"),
+    )
+    .unwrap();
+    let selected = groups
+        .iter()
+        .filter_map(|name| IAM_GROUPS.iter().find(|g| g.group == *name).cloned())
+        .collect();
+    MergedPolicy::for_request(selected, &RequestFacts::default())
+        .decide(INVOKE_ACTION, arn.as_str())
+        .is_allow()
+}
+
+#[test]
+fn the_cedar_policies_give_the_committed_access_matrix() {
+    let text = std::fs::read_to_string(root().join("deploy/access.json")).unwrap();
+    let access: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let decisions: BTreeMap<String, BTreeMap<String, String>> =
+        serde_json::from_value(access["decisions"].clone()).unwrap();
+    let mut checked = 0;
+    for (group, cells) in &decisions {
+        let groups: Vec<&str> = if group == "(no group)" {
+            vec![]
+        } else {
+            vec![group.as_str()]
+        };
+        for (route, expected) in cells {
+            let (method, path) = route.split_once(' ').unwrap();
+            if API.route_of(method, path).is_some_and(|o| o.public) {
+                continue;
+            }
+            let decision = STORE.decide(SUB, &groups, POOL, method, path);
+            let got = if decision.allow { "Allow" } else { "Deny" };
+            assert_eq!(got, expected, "{group} on {route}: {decision}");
+            assert!(decision.errors.is_empty(), "{group} on {route}: {decision}");
+            checked += 1;
+        }
+    }
+    // Every group of the matrix on every route the authorizer decides.
+    assert_eq!(checked, decisions.len() * routes().len());
+}
+
+#[test]
+fn an_allow_names_the_policy_file_that_permitted_it() {
+    let decision = STORE.decide(SUB, &["pet-viewer"], POOL, "GET", "/petstore/v2/status");
+    assert!(decision.allow, "{decision}");
+    assert_eq!(decision.policies, ["pet-viewer.cedar#0"]);
+    let both = STORE.decide(
+        SUB,
+        &["pet-viewer", "admin"],
+        POOL,
+        "GET",
+        "/petstore/v2/status",
+    );
+    assert_eq!(both.policies, ["admin.cedar#0", "pet-viewer.cedar#0"]);
+    let denied = STORE.decide(SUB, &["pet-viewer"], POOL, "GET", "/petstore/v2/identity");
+    assert!(
+        !denied.allow && denied.policies.is_empty() && denied.errors.is_empty(),
+        "{denied}"
+    );
+    assert_eq!(denied.code(), "no_allow");
+}
+
+#[test]
+fn a_group_of_another_pool_grants_nothing() {
+    let decision = STORE.decide(
+        SUB,
+        &["admin"],
+        "eu-west-1_Other",
+        "GET",
+        "/petstore/v1/pets",
+    );
+    assert!(!decision.allow, "{decision}");
+}
+
+#[test]
+fn a_route_the_schema_does_not_know_is_denied_with_cedars_error() {
+    let decision = STORE.decide(SUB, &["admin"], POOL, "DELETE", "/petstore/v1/pets");
+    assert!(!decision.allow, "{decision}");
+    assert_eq!(decision.code(), "cedar_error");
+    assert!(
+        decision.errors[0].contains("delete /petstore/v1/pets"),
+        "{decision}"
+    );
+}
+
+#[test]
+fn the_verified_permissions_import_reads_back_and_decides_the_same() {
+    let document = to_import_json(STORE.schema(), STORE.policies());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("verified-permissions.json");
+    std::fs::write(&file, &document).unwrap();
+    let (schema, policies) = from_import_json(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(schema.json(), STORE.schema().json());
+    assert_eq!(policies.statements(), STORE.policies().statements());
+    let back = CedarPolicyStore::new(schema, policies, &API.title).unwrap();
+    let names = ["admin", "pet-veterinarian", "pet-viewer", "auditor"];
+    for mask in 0..(1 << names.len()) {
+        let groups: Vec<&str> = names
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| mask & (1 << i) != 0)
+            .map(|(_, n)| *n)
+            .collect();
+        for (method, path) in routes() {
+            assert_eq!(
+                back.decide(SUB, &groups, POOL, &method, &path),
+                STORE.decide(SUB, &groups, POOL, &method, &path),
+                "{groups:?} on {method} {path}"
+            );
+        }
+    }
+    // Each statement is one policy of Cedar text, as `CreatePolicy` takes it.
+    let json: serde_json::Value = serde_json::from_str(&document).unwrap();
+    let first = &json["policies"][0]["definition"]["static"];
+    assert_eq!(first["description"], "admin.cedar#0");
+    assert!(first["statement"].as_str().unwrap().starts_with("permit"));
+    assert!(json["schema"]["definition"]["cedarJson"].is_string());
+}
+
+/// A group set: any of the petstore's groups, and names no policy has (one differs only in
+/// case, one is a pool-qualified name, as a forged claim might be).
+fn groups() -> impl Strategy<Value = Vec<&'static str>> {
+    proptest::sample::subsequence(
+        vec![
+            "admin",
+            "pet-veterinarian",
+            "pet-viewer",
+            "Admin",
+            "auditor",
+            "us-east-1_EXAMPLE|admin",
+            "",
+        ],
+        0..=4,
+    )
+}
+
+proptest! {
+    #[test]
+    fn cedar_and_iam_decide_the_same_for_any_groups_on_any_route(
+        groups in groups(),
+        route in proptest::sample::select(routes()),
+    ) {
+        let (method, path) = route;
+        let cedar = STORE.decide(SUB, &groups, POOL, &method, &path);
+        prop_assert_eq!(cedar.allow, iam_allows(&groups, &method, &path), "{:?} on {} {}: {}", groups, method, path, cedar);
+        prop_assert!(cedar.errors.is_empty(), "{}", cedar);
+    }
+}
