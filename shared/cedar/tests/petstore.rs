@@ -30,7 +30,13 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-static API: LazyLock<Api> = LazyLock::new(|| Api::load(&root().join("api/petstore.yaml")).unwrap());
+/// The tests' own copy of the petstore (`shared/testkit/fixtures/`): its API, its IAM groups and
+/// its access matrix, so that a policy author's new group in `policies/` never breaks these.
+fn fixture(path: &str) -> PathBuf {
+    root().join("shared/testkit/fixtures").join(path)
+}
+
+static API: LazyLock<Api> = LazyLock::new(|| Api::load(&fixture("api/petstore.yaml")).unwrap());
 
 /// The routes the authorizer decides, as (method, resource path): public ones are skipped
 /// (API Gateway runs no authorizer for them), `ANY` is asked with each method it stands for.
@@ -70,14 +76,14 @@ static STORE: LazyLock<CedarPolicyStore> = LazyLock::new(|| {
     CedarPolicyStore::new(schema, policies, &API.title).unwrap()
 });
 
-/// The IAM group policies, as `groupgate simulate` reads them from `policies/`.
+/// The IAM group policies, as `groupgate simulate` reads them.
 static IAM_GROUPS: LazyLock<Vec<Arc<GroupPolicy>>> = LazyLock::new(|| {
-    groupgate_stack::groups::load(&root().join("policies"))
+    groupgate_stack::groups::load(&fixture("policies"))
         .unwrap()
         .iter()
         .map(|d| {
             Arc::new(GroupPolicy {
-                group: d.group.clone(),
+                group: d.key.clone(),
                 policy: PolicyDocument::from_json(&d.policy_text()),
                 role_arn: None,
                 precedence: Some(d.precedence.into()),
@@ -119,7 +125,7 @@ fn iam_allows(groups: &[&str], method: &str, path_template: &str) -> bool {
 
 #[test]
 fn the_cedar_policies_give_the_committed_access_matrix() {
-    let text = std::fs::read_to_string(root().join("deploy/access.json")).unwrap();
+    let text = std::fs::read_to_string(fixture("access.json")).unwrap();
     let access: serde_json::Value = serde_json::from_str(&text).unwrap();
     let decisions: BTreeMap<String, BTreeMap<String, String>> =
         serde_json::from_value(access["decisions"].clone()).unwrap();
