@@ -187,6 +187,19 @@ stack_token() {
   groupgate token --stack-file "$1" --user "$2"
 }
 
+# Prints a machine client's access token carrying SCOPE, for the local stack of the description
+# FILE: its machine client, signed by scripts/machine-token.py (moto has no token endpoint).
+# Returns 2, printing nothing, for a stack that is not local or has no machine client:
+# machine_token FILE SCOPE
+machine_token() {
+  local pool client
+  [ -n "$(json_get_optional "$1" local jwks_url)" ] || return 2
+  client=$(json_get_optional "$1" machine_client_id)
+  [ -n "$client" ] || return 2
+  pool=$(json_get "$1" user_pool_id)
+  "$VENV/bin/python" "$ROOT/scripts/machine-token.py" "$pool" "$client" "$2"
+}
+
 # Reading JSON that holds data from outside the scripts (stack descriptions, group names from
 # policies/): each reader below is a fixed Python program, and the file, the path and
 # any group name reach it as arguments, never as code.

@@ -78,12 +78,20 @@ groupgate simulate --format tsv --expect "$ROOT/deploy/access.json" --policies "
   --settings "$ROOT/deploy/groupgate.toml" --environment "${SMOKE_ENVIRONMENT:-local}" >"$CASES" ||
   fail "groupgate simulate: the policies no longer match deploy/access.json"
 declare -A TOKENS
+skipped=0
 # A token for a user in exactly the group GROUP (`(no group)`: in none), from --users, else from
-# the local stack's demo users: token_for GROUP
+# the local stack's demo users; for a column `scope:SCOPE`, a machine client's token with that
+# scope. Returns 2 when there is no way to get one here: token_for GROUP
 token_for() {
-  local group=$1 user="" password="" name secret in
+  local group=$1 user="" password="" name secret in status=0
   [ "$group" != "(no group)" ] || group=""
   [ -z "${TOKENS[$1]:-}" ] || return 0
+  if [ "${group#scope:}" != "$group" ]; then
+    TOKENS[$1]=$(machine_token "$STACK_FILE" "${group#scope:}") || status=$?
+    [ "$status" -ne 2 ] || return 2
+    [ "$status" -eq 0 ] || fail "no machine token for $group"
+    return 0
+  fi
   if [ -n "$USERS_FILE" ]; then
     while IFS=$'\t' read -r name secret in; do
       if [ "$in" = "$group" ]; then user=$name password=$secret; break; fi
@@ -100,7 +108,15 @@ check "a 401 says what to do" 401 '"hint":"send a valid Cognito access token' --
 check "a garbage token is 401" 401 'Unauthorized' -- -H "Authorization: Bearer not.a.token" "$api/petstore/v1/pets"
 while IFS=$'\t' read -r group method _route path decision status; do
   [ "$group" = group ] && continue
-  token_for "$group"
+  got=0
+  token_for "$group" || got=$?
+  if [ "$got" -eq 2 ]; then
+    # The client-credentials grant needs the machine client's secret, which a deployed stack's
+    # smoke run does not read: these cells are checked on the local stack and offline.
+    printf 'skip %s: %s %s: no machine token for a deployed stack\n' "$group" "$method" "$path"
+    skipped=$((skipped + 1))
+    continue
+  fi
   args=(-H "Authorization: Bearer ${TOKENS[$group]}")
   [ "$method" = POST ] && args+=(-X POST -d '{"name":"Smoke Test Pet"}')
   check "$group: $method $path is $status ($decision)" "$status" "" -- "${args[@]}" "$api$path"
@@ -124,5 +140,5 @@ for id in "${removed[@]}"; do
     -H "Authorization: Bearer $admin" "$api/petstore/v1/pets/$id"
 done
 
-printf 'smoke: %d passed, %d failed\n' "$passed" "$failed"
+printf 'smoke: %d passed, %d failed, %d skipped\n' "$passed" "$failed" "$skipped"
 [ "$failed" -eq 0 ]

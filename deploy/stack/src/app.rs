@@ -1237,7 +1237,8 @@ fn deployment_and_stage(
     );
 }
 
-/// Every [`Output`], with its value in this stack; the hosted UI's only when there is one.
+/// Every [`Output`], with its value in this stack; the hosted UI's and the machine client's only
+/// when there is one.
 fn outputs(
     stack: &mut Stack,
     params: &Params,
@@ -1249,6 +1250,10 @@ fn outputs(
     let group_roles = Expr::join(",", role_pairs);
     for output in Output::ALL {
         let value = match output {
+            Output::MachineClientId => match &identity.machine_client {
+                Some(client) => client.r#ref(),
+                None => continue,
+            },
             Output::ApiUrl => Expr::sub(format!(
                 "https://${{RestApi}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{stage}"
             )),

@@ -23,11 +23,13 @@ pub enum Output {
     GroupRoleArns,
     /// Only when the stack has a hosted UI (its callback URL parameter is set).
     HostedUiUrl,
+    /// Only when the policies name scopes of the stack's pool.
+    MachineClientId,
 }
 
 impl Output {
     /// Every output, in the template's order.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::ApiUrl,
         Self::RestApiId,
         Self::StageName,
@@ -39,6 +41,7 @@ impl Output {
         Self::PetsTableName,
         Self::GroupRoleArns,
         Self::HostedUiUrl,
+        Self::MachineClientId,
     ];
 
     /// The output's key in the template and in DescribeStacks.
@@ -55,6 +58,7 @@ impl Output {
             Self::PetsTableName => "PetsTableName",
             Self::GroupRoleArns => "GroupRoleArns",
             Self::HostedUiUrl => "HostedUiUrl",
+            Self::MachineClientId => "MachineClientId",
         }
     }
 
@@ -74,6 +78,9 @@ impl Output {
             Self::PetsTableName => "DynamoDB table of pets",
             Self::GroupRoleArns => "group=role ARN pairs, for seeding the policy table",
             Self::HostedUiUrl => "Cognito hosted UI sign-in page",
+            Self::MachineClientId => {
+                "Cognito client for machine clients (client-credentials grant, the policies' scopes)"
+            }
         }
     }
 }
@@ -109,6 +116,9 @@ pub struct StackOutputs {
     pub group_role_arns: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hosted_ui_url: Option<String>,
+    /// The client-credentials client, when the policies name scopes of the stack's pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine_client_id: Option<String>,
 }
 
 impl StackOutputs {
@@ -154,6 +164,7 @@ impl StackOutputs {
             pets_table_name: take(Output::PetsTableName)?,
             group_role_arns,
             hosted_ui_url: take(Output::HostedUiUrl).ok(),
+            machine_client_id: take(Output::MachineClientId).ok(),
         })
     }
 }

@@ -8,7 +8,8 @@ use anyhow::Context as _;
 use aws_config::SdkConfig;
 use aws_sdk_cognitoidentityprovider::Client as Cognito;
 use aws_sdk_cognitoidentityprovider::types::{
-    ExplicitAuthFlowsType, PasswordPolicyType, UserPoolPolicyType, UsernameAttributeType,
+    ExplicitAuthFlowsType, OAuthFlowType, PasswordPolicyType, ResourceServerScopeType,
+    UserPoolPolicyType, UsernameAttributeType,
 };
 use aws_sdk_dynamodb::types::ScalarAttributeType;
 use rand::Rng;
@@ -134,6 +135,7 @@ pub async fn provision(
 
     let (pool, client_id) = create_pool(&cognito, stack).await?;
     let operator_client_id = create_client(&cognito, stack, &pool, "OperatorClient").await?;
+    let machine_client_id = create_machine_client(&cognito, stack, &pool).await?;
     for (id, name) in [("PolicyTable", POLICY_TABLE), ("PetsTable", PETS_TABLE)] {
         let (key, kind) = key_schema(stack, id)?;
         groupgate_shared::dynamodb::create_table(&dynamodb, name, &key, kind).await?;
@@ -162,6 +164,7 @@ pub async fn provision(
         pets_table_name: PETS_TABLE.to_owned(),
         group_role_arns: roles,
         hosted_ui_url: None,
+        machine_client_id,
         user_pool_id: pool.clone(),
     };
     let local = LocalParts {
@@ -209,6 +212,78 @@ async fn create_pool(cognito: &Cognito, stack: &Stack) -> anyhow::Result<(String
         .context("CreateUserPool returned no pool id")?;
     let client_id = create_client(cognito, stack, &pool, "UserPoolClient").await?;
     Ok((pool, client_id))
+}
+
+/// The stack's resource servers and its client-credentials client, when the policies name
+/// scopes of its pool. Returns the client's id. moto has no token endpoint, so the local
+/// stack's machine tokens are signed by `scripts/machine-token.py` with the key moto signs its
+/// own tokens with; the client and its scopes here are what the authorizer and the toolbox see.
+async fn create_machine_client(
+    cognito: &Cognito,
+    stack: &Stack,
+    pool: &str,
+) -> anyhow::Result<Option<String>> {
+    if stack.resource("MachineClient").is_none() {
+        return Ok(None);
+    }
+    for (id, resource) in stack.resources() {
+        if resource.kind != "AWS::Cognito::UserPoolResourceServer" {
+            continue;
+        }
+        let text = |key: &str| {
+            resource
+                .properties
+                .get(key)
+                .and_then(Value::as_str)
+                .with_context(|| format!("no `{key}` for `{id}` in the stack"))
+        };
+        let scopes = resource
+            .properties
+            .get("Scopes")
+            .and_then(Value::as_array)
+            .with_context(|| format!("no scopes for `{id}` in the stack"))?
+            .iter()
+            .map(|scope| {
+                let field = |key: &str| scope.get(key).and_then(Value::as_str).unwrap_or_default();
+                ResourceServerScopeType::builder()
+                    .scope_name(field("ScopeName"))
+                    .scope_description(field("ScopeDescription"))
+                    .build()
+                    .context("a resource server scope")
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        cognito
+            .create_resource_server()
+            .user_pool_id(pool)
+            .identifier(text("Identifier")?)
+            .name(text("Name")?)
+            .set_scopes(Some(scopes))
+            .send()
+            .await
+            .map_err(sdk("Cognito CreateResourceServer"))?;
+    }
+    let scopes: Vec<String> = property(stack, "MachineClient", &["AllowedOAuthScopes"])
+        .and_then(Value::as_array)
+        .context("no scopes for `MachineClient` in the stack")?
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect();
+    let client = cognito
+        .create_user_pool_client()
+        .user_pool_id(pool)
+        .client_name("machine")
+        .generate_secret(true)
+        .allowed_o_auth_flows_user_pool_client(true)
+        .allowed_o_auth_flows(OAuthFlowType::ClientCredentials)
+        .set_allowed_o_auth_scopes(Some(scopes))
+        .send()
+        .await
+        .map_err(sdk("Cognito CreateUserPoolClient `machine`"))?
+        .user_pool_client
+        .and_then(|c| c.client_id)
+        .context("CreateUserPoolClient returned no client id")?;
+    Ok(Some(client))
 }
 
 /// The app client `id` of the stack, with its name and auth flows. Returns its client id.
@@ -412,7 +487,11 @@ pub fn functions_env(
     assume_group_role: bool,
     cors_origins: &str,
 ) -> String {
-    let client_ids = format!("{},{}", stack.user_pool_client_id, stack.operator_client_id);
+    let mut client_ids = format!("{},{}", stack.user_pool_client_id, stack.operator_client_id);
+    if let Some(machine) = &stack.machine_client_id {
+        client_ids.push(',');
+        client_ids.push_str(machine);
+    }
     [
         ("AWS_ENDPOINT_URL", local.cognito_endpoint.as_str()),
         ("AWS_REGION", stack.region.as_str()),

@@ -586,6 +586,7 @@ pub async fn outputs_from_resources(
         pets_table_name: id("PetsTable")?,
         group_role_arns,
         hosted_ui_url: None,
+        machine_client_id: id("MachineClient").ok(),
     })
 }
 
