@@ -17,6 +17,9 @@
 #                                       `api`, the petstore's api/petstore.yaml): its routes, which
 #                                       need no token, and where each goes (the backend function,
 #                                       or an http_proxy URL of a service you run).
+#   GROUPGATE_SETTINGS=FILE             another settings file than deploy/groupgate.toml; each of
+#                                       its `[[pools]]` gets a pool of its own in moto, with a demo
+#                                       user per group of its (scripts/tenants.sh uses it).
 # And each overriding deploy/groupgate.toml as the same `synth` flag would:
 #   GROUPGATE_ASSUME_GROUP_ROLE=false   the backend acts with its own credentials;
 #   GROUPGATE_AUTHORIZER_TTL=SECONDS    the gateway's authorizer cache TTL;
@@ -42,6 +45,12 @@ export PATH="$VENV/bin:$PATH"
 POLICIES_DIR=$(cd "${GROUPGATE_POLICIES:-$ROOT/policies}" && pwd) ||
   fail "GROUPGATE_POLICIES: no folder ${GROUPGATE_POLICIES:-}"
 export GROUPGATE_POLICIES="$POLICIES_DIR"
+if [ -n "${GROUPGATE_SETTINGS:-}" ]; then
+  [ -f "$GROUPGATE_SETTINGS" ] || fail "GROUPGATE_SETTINGS: no file $GROUPGATE_SETTINGS"
+  GROUPGATE_SETTINGS="$(cd "$(dirname "$GROUPGATE_SETTINGS")" && pwd)/$(basename "$GROUPGATE_SETTINGS")"
+  export GROUPGATE_SETTINGS
+  say "with the settings of $GROUPGATE_SETTINGS"
+fi
 if [ -n "${GROUPGATE_API:-}" ]; then
   [ -f "$GROUPGATE_API" ] || fail "GROUPGATE_API: no file $GROUPGATE_API"
   GROUPGATE_API="$(cd "$(dirname "$GROUPGATE_API")" && pwd)/$(basename "$GROUPGATE_API")"

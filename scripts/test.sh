@@ -24,12 +24,12 @@ describe() {
     bench) echo "the warm decision's instruction budget, memory held flat, cold starts (valgrind)" ;;
     templates) echo "the app, authorizer-only and bootstrap templates synthesized twice to the same bytes, cfn-lint, checkov; the SAM and CDK wiring examples" ;;
     fuzz) echo "each fuzz target for 10 s (scripts/fuzz.sh all 10)" ;;
-    toolbox) echo "groupgate validate, simulate --expect deploy/access.json, a policy author adding a group (scripts/policy-author.sh), the clinic example API offline (scripts/clinic.sh offline)" ;;
+    toolbox) echo "groupgate validate, simulate --expect deploy/access.json, a policy author adding a group (scripts/policy-author.sh), the clinic example API offline (scripts/clinic.sh offline), the tenants example offline (scripts/tenants.sh offline)" ;;
     docs) echo "the CLI reference is current, the README is a front page, the book builds (mdBook), no broken link" ;;
     pipeline) echo "shellcheck, actionlint, the workflow rules, the scripts' JSON readers, cache-trim, the deploy route" ;;
     build) echo "the arm64 Lambda zips and the tool (scripts/pipeline/build.sh), zipped twice to the same bytes" ;;
     acceptance) echo "the deploy rehearsal and the policy-only deploy rehearsal against moto" ;;
-    local) echo "the local stack (scripts/dev.sh): smoke, deployed-smoke, browser CORS, explain and policy-follow tests; then the clinic example API on it (scripts/clinic.sh local)" ;;
+    local) echo "the local stack (scripts/dev.sh): smoke, deployed-smoke, browser CORS, explain and policy-follow tests; then the clinic example API on it (scripts/clinic.sh local), and a second pool and a machine client (scripts/tenants.sh local)" ;;
     *) return 1 ;;
   esac
 }
@@ -174,6 +174,10 @@ stage_toolbox() {
   "$ROOT/scripts/clinic.sh" offline 2>&1 | tee "$LOGS/clinic-offline.log" ||
     fail "the clinic example API (scripts/clinic.sh offline)" "$LOGS/clinic-offline.log"
   COUNTED+=("$LOGS/clinic-offline.log")
+  say "a second trusted pool, offline: synth with USER_POOLS, cfn-lint, validate, simulate (scripts/tenants.sh offline)"
+  "$ROOT/scripts/tenants.sh" offline 2>&1 | tee "$LOGS/tenants-offline.log" ||
+    fail "the tenants example (scripts/tenants.sh offline)" "$LOGS/tenants-offline.log"
+  COUNTED+=("$LOGS/tenants-offline.log")
 }
 
 stage_docs() {
@@ -336,6 +340,11 @@ stage_local() {
   "$ROOT/scripts/clinic.sh" local 2>&1 | tee "$LOGS/clinic-local.log" ||
     fail "the clinic example API on the local stack (scripts/clinic.sh local)" "$LOGS/clinic-local.log"
   COUNTED+=("$LOGS/clinic-local.log")
+
+  say "a second pool and a machine client on the local stack: the tenants example (scripts/tenants.sh local)"
+  "$ROOT/scripts/tenants.sh" local 2>&1 | tee "$LOGS/tenants-local.log" ||
+    fail "the tenants example on the local stack (scripts/tenants.sh local)" "$LOGS/tenants-local.log"
+  COUNTED+=("$LOGS/tenants-local.log")
 }
 
 # mdBook, pinned: the one on PATH when it is that version, else installed into .local/tools.

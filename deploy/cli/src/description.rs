@@ -40,6 +40,21 @@ pub struct LocalParts {
     pub jwks_url: String,
     /// One demo user per group and one in no group, with their passwords.
     pub users: Vec<DemoUser>,
+    /// The emulator's stand-ins for the settings' other trusted pools (`[[pools]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pools: Vec<LocalPool>,
+}
+
+/// A pool of the settings' `[[pools]]`, as the local stack made it in the emulator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalPool {
+    pub group_prefix: String,
+    /// The emulator's pool, in place of the settings' `pool_id`.
+    pub pool_id: String,
+    /// Its one client, with the admin sign-in flow, for the demo users' tokens.
+    pub client_id: String,
+    pub jwks_url: String,
+    pub scopes_for_users: bool,
 }
 
 /// A demo user of the local stack.
@@ -47,7 +62,11 @@ pub struct LocalParts {
 pub struct DemoUser {
     pub username: String,
     pub password: String,
+    /// Its groups' keys in the policy table (`partners:admin` for another pool's).
     pub groups: Vec<String>,
+    /// The `group_prefix` of the other pool it is a user of; none: the stack's own pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<String>,
 }
 
 /// The local stack is not running (or not found in this checkout).
@@ -174,6 +193,32 @@ impl StackDescription {
             .config(Some(("cognito_endpoint", &*local.cognito_endpoint)))
             .await?;
         Ok(aws_sdk_iam::Client::new(&config))
+    }
+
+    /// The pool and the admin-flow client a user signs in with: the stack's pool and operator
+    /// client, or, for a local demo user of another pool, that pool's.
+    pub fn sign_in_pool(&self, user: &str) -> anyhow::Result<(&str, &str)> {
+        let own = (
+            self.outputs.user_pool_id.as_str(),
+            self.outputs.operator_client_id.as_str(),
+        );
+        let Some(local) = &self.local else {
+            return Ok(own);
+        };
+        let prefix = local
+            .users
+            .iter()
+            .find(|u| u.username == user)
+            .and_then(|u| u.pool.as_deref());
+        match prefix {
+            None => Ok(own),
+            Some(prefix) => local
+                .pools
+                .iter()
+                .find(|p| p.group_prefix == prefix)
+                .map(|p| (p.pool_id.as_str(), p.client_id.as_str()))
+                .with_context(|| format!("the local stack has no pool `{prefix}` for `{user}`")),
+        }
     }
 
     /// The password the description keeps for `user` (the local stack's demo users).

@@ -15,6 +15,10 @@ pub const MAX_AUTHORIZER_TTL_SECONDS: u32 = 3600;
 /// The settings file, relative to the checkout's root.
 const SETTINGS_FILE: &str = "deploy/groupgate.toml";
 
+/// The variable that names another settings file than the checkout's (every command's
+/// `--settings` default, and `scripts/dev.sh`'s local stack).
+pub const SETTINGS_VARIABLE: &str = "GROUPGATE_SETTINGS";
+
 /// The checkout the tool runs in: the nearest folder, from the current one up, that holds
 /// `deploy/groupgate.toml`; else the current folder. The defaults of `--settings` and
 /// `--policies` are found from it, so a prebuilt `groupgate` works in any checkout.
@@ -114,7 +118,10 @@ pub enum SettingsError {
 impl Settings {
     /// The committed settings file, `deploy/groupgate.toml`.
     pub fn default_path() -> PathBuf {
-        checkout_root().join(SETTINGS_FILE)
+        match std::env::var_os(SETTINGS_VARIABLE) {
+            Some(file) if !file.is_empty() => PathBuf::from(file),
+            _ => checkout_root().join(SETTINGS_FILE),
+        }
     }
 
     /// Reads and checks a settings file.

@@ -55,15 +55,8 @@ pub async fn run(args: Args) -> anyhow::Result<Outcome> {
         })?,
     };
     let cognito = stack.cognito().await?;
-    let outputs = &stack.outputs;
-    let token = token::access_token(
-        &cognito,
-        &outputs.user_pool_id,
-        &outputs.operator_client_id,
-        user,
-        &password,
-    )
-    .await?;
+    let (pool, client) = stack.sign_in_pool(user)?;
+    let token = token::access_token(&cognito, pool, client, user, &password).await?;
     println!("{token}");
     Ok(Outcome::Done)
 }

@@ -50,6 +50,7 @@ pub async fn provision_emulator(
     let plan = provision::Plan {
         stack: &definition,
         groups: &groups,
+        pools: &settings.pools,
         stage: &settings.stage,
         endpoint,
         api_url,

@@ -18,10 +18,11 @@ use serde_json::Value;
 use groupgate_shared::env;
 
 use crate::construct::Stack;
-use crate::description::{DemoUser, LocalParts};
+use crate::description::{DemoUser, LocalParts, LocalPool};
 use crate::operations::seed;
 use crate::stack::StackOutputs;
-use crate::stack::groups::GroupDefinition;
+use crate::stack::groups::{GroupDefinition, Subject};
+use crate::stack::settings::TrustedPool;
 
 /// The IAM path of the local stack's group roles (the stack's is `/groupgate/{stack}/`).
 pub const LOCAL_ROLE_PATH: &str = "/groupgate/local/";
@@ -112,6 +113,8 @@ where
 pub struct Plan<'a> {
     pub stack: &'a Stack,
     pub groups: &'a [GroupDefinition],
+    /// The settings' other trusted pools: each gets a pool of its own in the emulator.
+    pub pools: &'a [TrustedPool],
     pub stage: &'a str,
     /// The emulator's address (for the JWKS URL and the description's endpoints).
     pub endpoint: &'a str,
@@ -148,9 +151,30 @@ pub async fn provision(
         .cloned()
         .collect();
     let iam = aws_sdk_iam::Client::new(aws);
-    let roles = create_groups(&iam, &cognito, &pool, &local_groups).await?;
-    let users = demo_users(&local_groups);
+    let mut roles = create_groups(&iam, &cognito, &pool, &local_groups).await?;
+    let mut users = demo_users(&local_groups);
     create_users(&cognito, &pool, &users).await?;
+    // The settings' other pools: a pool each, with its groups, their roles and demo users.
+    let mut pools = Vec::with_capacity(plan.pools.len());
+    for trusted in plan.pools {
+        let (pool_id, client_id) = create_other_pool(&cognito, trusted).await?;
+        let its_groups: Vec<GroupDefinition> = groups
+            .iter()
+            .filter(|g| g.pool == trusted.group_prefix && matches!(g.subject, Subject::Group(_)))
+            .cloned()
+            .collect();
+        roles.extend(create_groups(&iam, &cognito, &pool_id, &its_groups).await?);
+        let its_users: Vec<DemoUser> = its_groups.iter().map(other_pool_user).collect();
+        create_users(&cognito, &pool_id, &its_users).await?;
+        users.extend(its_users);
+        pools.push(LocalPool {
+            group_prefix: trusted.group_prefix.clone(),
+            jwks_url: format!("{endpoint}/{pool_id}/.well-known/jwks.json"),
+            pool_id,
+            client_id,
+            scopes_for_users: trusted.scopes_for_users,
+        });
+    }
     seed::seed(&dynamodb, POLICY_TABLE, groups, &roles, true).await?;
 
     let outputs = StackOutputs {
@@ -172,6 +196,7 @@ pub async fn provision(
         dynamodb_endpoint: endpoint.to_owned(),
         jwks_url: format!("{endpoint}/{pool}/.well-known/jwks.json"),
         users,
+        pools,
     };
     Ok((outputs, local))
 }
@@ -357,7 +382,7 @@ pub(crate) async fn create_groups(
         let made = cognito
             .create_group()
             .user_pool_id(pool)
-            .group_name(&group.key)
+            .group_name(cognito_group_name(group))
             .description(&group.description)
             .precedence(cognito_precedence(group))
             .role_arn(&role_arn)
@@ -389,7 +414,7 @@ pub(crate) async fn update_group(
     cognito
         .update_group()
         .user_pool_id(pool)
-        .group_name(&definition.key)
+        .group_name(cognito_group_name(definition))
         .description(&definition.description)
         .precedence(cognito_precedence(definition))
         .set_role_arn(role_arn)
@@ -402,6 +427,64 @@ pub(crate) async fn update_group(
 /// Cognito's precedence is an `i32`; a larger one is held at its top.
 fn cognito_precedence(definition: &GroupDefinition) -> i32 {
     i32::try_from(definition.precedence).unwrap_or(i32::MAX)
+}
+
+/// A group definition's name in its own pool (its key without the pool's prefix).
+fn cognito_group_name(definition: &GroupDefinition) -> &str {
+    match &definition.subject {
+        Subject::Group(name) => name,
+        Subject::Scope(scope) => scope,
+    }
+}
+
+/// A stand-in in the emulator for another trusted pool: a pool of users signing in by email,
+/// and one client with the admin sign-in flow, for the demo users' tokens. Returns (pool id,
+/// client id).
+async fn create_other_pool(
+    cognito: &Cognito,
+    trusted: &TrustedPool,
+) -> anyhow::Result<(String, String)> {
+    let name = format!(
+        "groupgate-local-{}",
+        trusted.group_prefix.trim_end_matches(':')
+    );
+    let pool = cognito
+        .create_user_pool()
+        .pool_name(&name)
+        .username_attributes(UsernameAttributeType::Email)
+        .send()
+        .await
+        .map_err(sdk(&format!("Cognito CreateUserPool `{name}`")))?
+        .user_pool
+        .and_then(|p| p.id)
+        .context("CreateUserPool returned no pool id")?;
+    let client = cognito
+        .create_user_pool_client()
+        .user_pool_id(&pool)
+        .client_name("operator")
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowAdminUserPasswordAuth)
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
+        .send()
+        .await
+        .map_err(sdk(&format!("Cognito CreateUserPoolClient in `{name}`")))?
+        .user_pool_client
+        .and_then(|c| c.client_id)
+        .context("CreateUserPoolClient returned no client id")?;
+    Ok((pool, client))
+}
+
+/// The demo user of another pool's group: `admin@partners.groupgate.local` for `partners:admin`.
+fn other_pool_user(definition: &GroupDefinition) -> DemoUser {
+    DemoUser {
+        username: format!(
+            "{}@{}.groupgate.local",
+            cognito_group_name(definition),
+            definition.pool.trim_end_matches(':')
+        ),
+        password: generate_password(),
+        groups: vec![definition.key.clone()],
+        pool: Some(definition.pool.clone()),
+    }
 }
 
 /// The IAM role name [`create_groups`] gives `group`'s role.
@@ -420,6 +503,7 @@ pub(crate) fn demo_user(group: &str) -> DemoUser {
         username: demo_username(group),
         password: generate_password(),
         groups: vec![group.to_owned()],
+        pool: None,
     }
 }
 
@@ -430,6 +514,7 @@ fn demo_users(groups: &[GroupDefinition]) -> Vec<DemoUser> {
         username: "nobody@groupgate.local".to_owned(),
         password: generate_password(),
         groups: Vec::new(),
+        pool: None,
     });
     users
 }
@@ -467,11 +552,14 @@ pub(crate) async fn create_users(
             .await
             .map_err(sdk("Cognito AdminSetUserPassword"))?;
         for group in &user.groups {
+            // A key of another pool's group is its prefix and the group's own name.
+            let prefix = user.pool.as_deref().unwrap_or_default();
+            let name = group.strip_prefix(prefix).unwrap_or(group);
             cognito
                 .admin_add_user_to_group()
                 .user_pool_id(pool)
                 .username(&user.username)
-                .group_name(group)
+                .group_name(name)
                 .send()
                 .await
                 .map_err(sdk("Cognito AdminAddUserToGroup"))?;
@@ -487,20 +575,50 @@ pub fn functions_env(
     assume_group_role: bool,
     cors_origins: &str,
 ) -> String {
-    let mut client_ids = format!("{},{}", stack.user_pool_client_id, stack.operator_client_id);
-    if let Some(machine) = &stack.machine_client_id {
-        client_ids.push(',');
-        client_ids.push_str(machine);
-    }
+    let mut client_ids = vec![
+        stack.user_pool_client_id.clone(),
+        stack.operator_client_id.clone(),
+    ];
+    client_ids.extend(stack.machine_client_id.iter().cloned());
+    // With other pools, all of them in USER_POOLS (the stack's first, unprefixed), each with
+    // the emulator's address of its keys; the one-pool variables are then left out, as the
+    // authorizer refuses both.
+    let user_pools = match local.pools.is_empty() {
+        true => String::new(),
+        false => {
+            let mut pools = vec![serde_json::json!({
+                "pool_id": stack.user_pool_id, "client_ids": client_ids, "token_use": "access",
+                "group_prefix": "", "jwks_url": local.jwks_url,
+            })];
+            pools.extend(local.pools.iter().map(|p| {
+                serde_json::json!({
+                    "pool_id": p.pool_id, "client_ids": [p.client_id], "token_use": "access",
+                    "group_prefix": p.group_prefix, "jwks_url": p.jwks_url,
+                    "scopes_for_users": p.scopes_for_users,
+                })
+            }));
+            Value::Array(pools).to_string()
+        }
+    };
+    let one_pool = |value: &str| match user_pools.is_empty() {
+        true => value.to_owned(),
+        false => String::new(),
+    };
+    let (pool_id, client_ids, jwks_url) = (
+        one_pool(&stack.user_pool_id),
+        one_pool(&client_ids.join(",")),
+        one_pool(&local.jwks_url),
+    );
     [
         ("AWS_ENDPOINT_URL", local.cognito_endpoint.as_str()),
         ("AWS_REGION", stack.region.as_str()),
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing"),
-        (env::USER_POOL_ID, stack.user_pool_id.as_str()),
+        (env::USER_POOL_ID, pool_id.as_str()),
         (env::APP_CLIENT_IDS, client_ids.as_str()),
+        (env::USER_POOLS, user_pools.as_str()),
         (env::POLICY_TABLE, stack.policy_table_name.as_str()),
-        (env::JWKS_URL, local.jwks_url.as_str()),
+        (env::JWKS_URL, jwks_url.as_str()),
         (env::PETS_TABLE, stack.pets_table_name.as_str()),
         (
             env::ASSUME_GROUP_ROLE,
@@ -516,8 +634,28 @@ pub fn functions_env(
     ]
     .iter()
     .filter(|(_, v)| !v.is_empty())
-    .map(|(k, v)| format!("{k}={v}\n"))
+    .map(|(k, v)| env_line(k, v))
     .collect()
+}
+
+/// `KEY=VALUE` for cargo-lambda's environment file (dotenv): a value with characters the format
+/// reads specially (a JSON value's quotes and spaces, `#`, `$`) in single quotes, which keep it
+/// as it is, or, holding a single quote itself, in double quotes with `\`, `"` and `$` escaped.
+fn env_line(key: &str, value: &str) -> String {
+    let plain = value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_.,:/@=+".contains(&b));
+    if plain {
+        return format!("{key}={value}\n");
+    }
+    if !value.contains('\'') {
+        return format!("{key}='{value}'\n");
+    }
+    let escaped = value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('$', "\\$");
+    format!("{key}=\"{escaped}\"\n")
 }
 
 #[cfg(test)]
@@ -573,6 +711,69 @@ mod tests {
     }
 
     #[cfg(unix)]
+    #[tokio::test]
+    async fn each_other_pool_of_the_settings_gets_a_pool_its_users_and_a_place_in_user_pools() {
+        let moto = groupgate_testkit::Moto::start().await;
+        let dir = std::env::temp_dir().join(groupgate_testkit::unique("local-pools"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (out, env_file) = (dir.join("stack.json"), dir.join("functions.env"));
+        let example = crate::stack::settings::checkout_root().join("examples/tenants");
+        let settings = crate::stack::Settings::load(&example.join("groupgate.toml")).unwrap();
+        crate::local::provision_emulator(
+            &moto.endpoint,
+            "http://127.0.0.1:1/prod",
+            &example.join("policies"),
+            &out,
+            &env_file,
+            &settings,
+        )
+        .await
+        .unwrap();
+        let described = crate::description::StackDescription::load(&out).unwrap();
+        let local = described.local.as_ref().unwrap();
+        let [partners] = local.pools.as_slice() else {
+            panic!("one other pool: {:?}", local.pools)
+        };
+        assert_eq!(partners.group_prefix, "partners:");
+        assert_ne!(partners.pool_id, described.outputs.user_pool_id);
+        let user = local
+            .users
+            .iter()
+            .find(|u| u.pool.as_deref() == Some("partners:"))
+            .unwrap();
+        assert_eq!(user.groups, ["partners:admin"]);
+        assert_eq!(
+            described.sign_in_pool(&user.username).unwrap(),
+            (partners.pool_id.as_str(), partners.client_id.as_str())
+        );
+        assert!(
+            described
+                .outputs
+                .group_role_arns
+                .contains_key("partners:admin")
+        );
+        // The functions get every pool in USER_POOLS, and none of the one-pool variables.
+        let env = std::fs::read_to_string(&env_file).unwrap();
+        assert!(!env.contains("USER_POOL_ID="), "{env}");
+        let line = env.lines().find(|l| l.starts_with("USER_POOLS=")).unwrap();
+        let json = line
+            .strip_prefix("USER_POOLS='")
+            .and_then(|l| l.strip_suffix('\''))
+            .unwrap();
+        let pools: Value = serde_json::from_str(json).unwrap();
+        assert_eq!(pools[0]["group_prefix"], "");
+        assert_eq!(pools[1]["pool_id"], partners.pool_id.as_str());
+        assert_eq!(pools[1]["jwks_url"], partners.jwks_url.as_str());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn environment_file_values_are_quoted_as_dotenv_reads_them() {
+        assert_eq!(env_line("A", "us-east-1_x,y"), "A=us-east-1_x,y\n");
+        assert_eq!(env_line("P", r#"[{"a": "b"}]"#), "P='[{\"a\": \"b\"}]'\n");
+        assert_eq!(env_line("Q", r#"it's "$x""#), "Q=\"it's \\\"\\$x\\\"\"\n");
+    }
+
     #[test]
     fn a_private_file_in_a_missing_folder_is_created_with_it() {
         let dir = std::env::temp_dir().join(groupgate_testkit::unique("private"));

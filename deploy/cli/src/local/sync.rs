@@ -85,13 +85,7 @@ pub async fn sync(policies: &Path) -> anyhow::Result<SyncReport> {
         .filter(|d| !roles.contains_key(&d.key))
         .map(|d| (*d).clone())
         .collect();
-    for definition in definitions.iter() {
-        let wanted = (definition.policy_text(), definition.precedence.to_string());
-        let known = roles.contains_key(&definition.key) || stored.contains_key(&definition.key);
-        if known && stored.get(&definition.key) != Some(&wanted) {
-            report.changed.push(definition.key.clone());
-        }
-    }
+    report.changed = changed(&definitions, &roles, &stored);
     for definition in local_groups.iter().filter(|d| roles.contains_key(&d.key)) {
         provision::update_group(
             &cognito,
@@ -101,11 +95,7 @@ pub async fn sync(policies: &Path) -> anyhow::Result<SyncReport> {
         )
         .await?;
     }
-    let removed: Vec<String> = roles
-        .keys()
-        .filter(|g| !local_groups.iter().any(|d| &d.key == *g))
-        .cloned()
-        .collect();
+    let removed = removed(&described, &roles, &local_groups);
 
     let created = provision::create_groups(&iam, &cognito, &pool, &new).await?;
     roles.extend(created);
@@ -139,6 +129,41 @@ pub async fn sync(policies: &Path) -> anyhow::Result<SyncReport> {
     save(&described, &path)?;
     local_gateway::flush_cache(&described.outputs.api_url).await?;
     Ok(report)
+}
+
+/// The definitions already stored (or given a role) whose policy or precedence is not what is
+/// stored.
+fn changed(
+    definitions: &[GroupDefinition],
+    roles: &BTreeMap<String, String>,
+    stored: &HashMap<String, (String, String)>,
+) -> Vec<String> {
+    definitions
+        .iter()
+        .filter(|d| roles.contains_key(&d.key) || stored.contains_key(&d.key))
+        .filter(|d| stored.get(&d.key) != Some(&(d.policy_text(), d.precedence.to_string())))
+        .map(|d| d.key.clone())
+        .collect()
+}
+
+/// The local pool's groups no longer defined. Other pools' groups are made when the stack
+/// starts; a sync leaves them as they are.
+fn removed(
+    described: &StackDescription,
+    roles: &BTreeMap<String, String>,
+    local_groups: &[&GroupDefinition],
+) -> Vec<String> {
+    let other_pools: Vec<&str> = described
+        .local
+        .as_ref()
+        .map(|l| l.pools.iter().map(|p| p.group_prefix.as_str()).collect())
+        .unwrap_or_default();
+    roles
+        .keys()
+        .filter(|g| !local_groups.iter().any(|d| &d.key == *g))
+        .filter(|g| !other_pools.iter().any(|prefix| g.starts_with(prefix)))
+        .cloned()
+        .collect()
 }
 
 /// Each stored group's (policy text, precedence), as `seed` writes them.

@@ -49,6 +49,7 @@ pub async fn add_user(user: &str, group: &str) -> anyhow::Result<bool> {
                 username: user.to_owned(),
                 password: provision::generate_password(),
                 groups: vec![group.to_owned()],
+                pool: None,
             };
             provision::create_users(&cognito, &pool, std::slice::from_ref(&new)).await?;
             local.users.push(new);
@@ -80,17 +81,11 @@ pub async fn tokens(only: Option<&str>) -> anyhow::Result<Vec<(String, String)>>
         );
     }
     let cognito = described.cognito().await?;
-    let outputs = &described.outputs;
     let mut tokens = Vec::with_capacity(chosen.len());
     for user in chosen {
-        let token = token::access_token(
-            &cognito,
-            &outputs.user_pool_id,
-            &outputs.operator_client_id,
-            &user.username,
-            &user.password,
-        )
-        .await?;
+        let (pool, client) = described.sign_in_pool(&user.username)?;
+        let token =
+            token::access_token(&cognito, pool, client, &user.username, &user.password).await?;
         tokens.push((user.username.clone(), token));
     }
     Ok(tokens)
