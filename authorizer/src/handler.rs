@@ -151,7 +151,12 @@ impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
             }),
         }
         .emit();
-        let context = AuthorizerContext::new(claims, caller.principal, merged.groups());
+        let context = AuthorizerContext::new(
+            claims,
+            caller.principal,
+            merged.groups(),
+            verified.names.prefix(),
+        );
         Ok(AuthorizerResponse {
             principal_id: claims.sub.clone(),
             policy_document: ReturnedPolicy::new(merged, &method_arn),

@@ -215,6 +215,9 @@ async fn each_pools_groups_are_looked_up_under_its_prefix() {
         ["admin"],
         "the token's own group names"
     );
+    // ... under the pool's prefix, which the context names; the unprefixed pool's names none.
+    assert_eq!(tenant.context.pool.as_deref(), Some("tenant-b:"));
+    assert_eq!(staff.context.pool, None);
     // Pool B's `admin` was asked for as `tenant-b:admin`, never as `admin`.
     assert_eq!(*table.asked.lock().unwrap(), ["admin", "tenant-b:admin"]);
     assert_eq!(servers.hits(), [1, 1, 0]);

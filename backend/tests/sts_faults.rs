@@ -93,6 +93,7 @@ fn caller(name: &str, role_name: &str) -> Caller {
         roles: Vec::new(),
         principal_type: PrincipalType::User,
         client_id: None,
+        pool: None,
     }
 }
 

@@ -25,6 +25,7 @@ mod key {
     pub const ROLE_ARN: &str = "role_arn";
     pub const PRINCIPAL_TYPE: &str = "principal_type";
     pub const CLIENT_ID: &str = "client_id";
+    pub const POOL: &str = "pool";
     /// Where a Cognito user pool authorizer puts the token's claims instead.
     pub const CLAIMS: &str = "claims";
 }
@@ -43,7 +44,7 @@ pub const MAPPED_CONTEXT_VARIABLES: &[&str] = &[
 
 /// The keys of the authorizer's context, as an integration's request parameters name them
 /// (`context.authorizer.sub`). `role_arn` is absent when the caller has no role, `client_id`
-/// when the token names no app client.
+/// when the token names no app client, `pool` for the pool whose groups have no prefix.
 pub const CONTEXT_KEYS: &[&str] = &[
     key::PRINCIPAL_ID,
     key::SUB,
@@ -53,11 +54,12 @@ pub const CONTEXT_KEYS: &[&str] = &[
     key::ROLE_ARN,
     key::PRINCIPAL_TYPE,
     key::CLIENT_ID,
+    key::POOL,
 ];
 
 /// The keys of [`CONTEXT_KEYS`] the authorizer leaves out for some callers: an integration that
 /// maps one would hand the service nothing for those callers, or whatever the client sent.
-pub const OPTIONAL_CONTEXT_KEYS: &[&str] = &[key::ROLE_ARN, key::CLIENT_ID];
+pub const OPTIONAL_CONTEXT_KEYS: &[&str] = &[key::ROLE_ARN, key::CLIENT_ID, key::POOL];
 
 /// What the authorizer returns as `context`, serialized to the flat shape API Gateway accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +74,9 @@ pub struct AuthorizerContext {
     pub principal_type: PrincipalType,
     /// The app client the token was issued to (`client_id`, or an ID token's `aud`).
     pub client_id: Option<String>,
+    /// The `group_prefix` of the pool the token came from, when it has one: `groups` are the
+    /// token's own names, which only name a policy under this prefix (`partners:`).
+    pub pool: Option<String>,
 }
 
 impl AuthorizerContext {
@@ -82,6 +87,7 @@ impl AuthorizerContext {
         claims: &CognitoClaims,
         principal_type: PrincipalType,
         policies: &[Arc<GroupPolicy>],
+        group_prefix: &str,
     ) -> Self {
         let role_arn = match principal_type {
             PrincipalType::Client => None,
@@ -101,6 +107,7 @@ impl AuthorizerContext {
             role_arn,
             principal_type,
             client_id: claims.client_id.clone().or_else(|| claims.aud.clone()),
+            pool: (!group_prefix.is_empty()).then(|| group_prefix.to_owned()),
         }
     }
 }
@@ -120,6 +127,9 @@ impl Serialize for AuthorizerContext {
         map.serialize_entry(key::PRINCIPAL_TYPE, self.principal_type.as_str())?;
         if let Some(client) = &self.client_id {
             map.serialize_entry(key::CLIENT_ID, client)?;
+        }
+        if let Some(pool) = &self.pool {
+            map.serialize_entry(key::POOL, pool)?;
         }
         map.end()
     }
@@ -141,6 +151,8 @@ pub struct Caller {
     pub principal_type: PrincipalType,
     /// The app client the caller's token was issued to, when known.
     pub client_id: Option<String>,
+    /// The `group_prefix` of the caller's pool, when it has one (`pool`).
+    pub pool: Option<String>,
 }
 
 /// Why the request context does not name a caller.
@@ -267,6 +279,7 @@ fn from_lambda_context(fields: &HashMap<String, Value>) -> Result<Caller, Identi
         roles: Vec::new(),
         principal_type,
         client_id: string(get, key::CLIENT_ID)?.map(str::to_owned),
+        pool: string(get, key::POOL)?.map(str::to_owned),
     })
 }
 
@@ -297,6 +310,8 @@ fn from_cognito_claims(claims: &serde_json::Map<String, Value>) -> Result<Caller
         roles: claim_list(claims.get("cognito:roles"), "cognito:roles")?,
         principal_type,
         client_id: client_id.map(str::to_owned),
+        // A Cognito authorizer serves one pool, with no prefix.
+        pool: None,
     })
 }
 
@@ -487,18 +502,39 @@ mod tests {
         )
         .unwrap();
         let entries = [group("scope:petstore/pets.read", Some(1), Some("arn:r"))];
-        let client = AuthorizerContext::new(&claims, PrincipalType::Client, &entries);
+        let client = AuthorizerContext::new(&claims, PrincipalType::Client, &entries, "");
         assert_eq!(client.role_arn, None);
         assert_eq!(client.client_id.as_deref(), Some("app1"));
         let written = serde_json::to_value(&client).unwrap();
         assert_eq!(written["principal_type"], "client");
         assert_eq!(written["client_id"], "app1");
-        let person = AuthorizerContext::new(&claims, PrincipalType::User, &entries);
+        assert!(
+            written.get("pool").is_none(),
+            "the unprefixed pool is named by no key"
+        );
+        let person = AuthorizerContext::new(&claims, PrincipalType::User, &entries, "");
         assert_eq!(person.role_arn.as_deref(), Some("arn:r"));
         assert_eq!(
             serde_json::to_value(&person).unwrap()["principal_type"],
             "user"
         );
+    }
+
+    #[test]
+    fn a_caller_of_a_prefixed_pool_is_named_with_its_prefix() {
+        let claims = CognitoClaims::from_json(
+            br#"{"sub":"u1","client_id":"web","iss":"i","token_use":"access","exp":2,"iat":1,
+            "username":"ann","cognito:groups":["admin"]}"#,
+        )
+        .unwrap();
+        let context = AuthorizerContext::new(&claims, PrincipalType::User, &[], "partners:");
+        let mut fields: HashMap<String, Value> =
+            serde_json::from_value(serde_json::to_value(&context).unwrap()).unwrap();
+        assert_eq!(fields["pool"], "partners:");
+        assert_eq!(fields["groups"], r#"["admin"]"#);
+        fields.insert(key::PRINCIPAL_ID.to_owned(), json!("u1"));
+        let caller = Caller::from_authorizer_fields(&fields).unwrap();
+        assert_eq!(caller.pool.as_deref(), Some("partners:"));
     }
 
     #[test]
@@ -549,6 +585,7 @@ mod tests {
                 access in any::<bool>(),
                 client in any::<bool>(),
                 client_id in proptest::option::of("[a-z0-9]{1,26}"),
+                pool in proptest::option::of("[a-z0-9-]{1,12}:"),
             ) {
                 let written = AuthorizerContext {
                     sub: sub.clone(),
@@ -558,6 +595,7 @@ mod tests {
                     role_arn: role_arn.clone(),
                     principal_type: if client { PrincipalType::Client } else { PrincipalType::User },
                     client_id: client_id.clone(),
+                    pool: pool.clone(),
                 };
                 let mut fields: HashMap<String, Value> =
                     serde_json::from_value(serde_json::to_value(&written).unwrap()).unwrap();
@@ -569,6 +607,7 @@ mod tests {
                 prop_assert_eq!(read.groups, groups);
                 prop_assert_eq!(read.role_arn, role_arn);
                 prop_assert_eq!(read.client_id, client_id);
+                prop_assert_eq!(read.pool, pool);
                 prop_assert_eq!(
                     read.principal_type,
                     if client { PrincipalType::Client } else { PrincipalType::User }

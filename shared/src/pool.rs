@@ -12,9 +12,12 @@ use crate::untrusted::Untrusted;
 /// What follows a pool's prefix in the key of a scope's policy: `scope:petstore/pets.read`.
 pub const SCOPE_MARKER: &str = "scope:";
 
-/// Most scopes a token may have counted. Cognito allows 100 custom scopes per resource server
-/// (<https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_ResourceServerType.html>);
-/// a token whose scopes count and that carries more is refused, not truncated.
+/// Most scopes a token may have counted: groupgate's own bound on the work one token causes (a
+/// policy key and a table lookup per scope), not a Cognito limit. Cognito allows 100 custom
+/// scopes per resource server
+/// (<https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_ResourceServerType.html>)
+/// and a client may be allowed the scopes of several servers, so a real token can carry more: a
+/// token whose scopes count and that carries more is refused (fails closed), never truncated.
 pub const MAX_SCOPES: usize = 100;
 
 /// Checks a pool's `group_prefix`: empty (one pool's groups as they are), or 1-63 letters,
