@@ -119,7 +119,7 @@ mv "$ROOT/.local/stack.pending.json" "$STACK_FILE"
   fail "groupgate simulate on $POLICIES_DIR" "$LOGS/try.log"
 read -r try_group allowed_path denied_path < <(python3 -c 'import csv, sys
 rows = [r for r in csv.DictReader(open(sys.argv[1]), delimiter="\t") if r["method"] == "GET"]
-# The scopes of machine clients (`scope:...`) and the groups of other pools (`prefix:group`)
+# The scopes of machine clients (scope:...) and the groups of other pools (prefix:group)
 # have no demo user in the local pool: a person of this pool is tried.
 groups = [g for g in dict.fromkeys(r["group"] for r in rows) if g != "(no group)" and ":" not in g]
 paths = lambda g, d: [r["path"] for r in rows if r["group"] == g and r["decision"] == d]

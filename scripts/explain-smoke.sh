@@ -55,5 +55,17 @@ expect "the JSON form names the decision and the deciding group" \
   '"decision":"allow"' -- \
   --method GET --path /petstore/v1/pets --format json
 
+# A machine client's token: explained by its scope's policy, as the authorizer decides it.
+if scope=$(python3 -c 'import json, sys
+decisions = json.load(open(sys.argv[1]))["decisions"]
+print(next(k[len("scope:"):] for k in decisions if k.startswith("scope:")))' "$ROOT/deploy/access.json" 2>/dev/null); then
+  GROUPGATE_TOKEN=$(machine_token "$STACK_FILE" "$scope") || fail "no machine token for $scope"
+  token=$GROUPGATE_TOKEN
+  # shellcheck disable=SC2016 # the backquotes are the output's own, not an expansion
+  expect "a machine client's call is decided by its scope's policy" \
+    "client  a machine client (client-credentials token): its scopes' policies: scope:$scope" -- \
+    --method GET --path /petstore/v1/pets
+fi
+
 printf 'explain: %d passed, %d failed\n' "$passed" "$failed"
 [ "$failed" -eq 0 ]

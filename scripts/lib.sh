@@ -188,14 +188,19 @@ stack_token() {
 }
 
 # Prints a machine client's access token carrying SCOPE, for the local stack of the description
-# FILE: its machine client, signed by scripts/machine-token.py (moto has no token endpoint).
-# Returns 2, printing nothing, for a stack that is not local or has no machine client:
-# machine_token FILE SCOPE
+# FILE: its machine client, signed by scripts/machine-token.py (moto has no token endpoint, so
+# the token holds the scope asked for: the check is the authorizer's decision by scope, not
+# Cognito's list of the client's allowed scopes). Returns 2, printing nothing, for a deployed
+# stack; fails on a local stack without a machine client (one started before the scope was
+# added: restart scripts/dev.sh): machine_token FILE SCOPE
 machine_token() {
   local pool client
   [ -n "$(json_get_optional "$1" local jwks_url)" ] || return 2
   client=$(json_get_optional "$1" machine_client_id)
-  [ -n "$client" ] || return 2
+  if [ -z "$client" ]; then
+    say "the local stack has no machine client for $2: restart scripts/dev.sh after adding a scope" >&2
+    return 1
+  fi
   pool=$(json_get "$1" user_pool_id)
   "$VENV/bin/python" "$ROOT/scripts/machine-token.py" "$pool" "$client" "$2"
 }

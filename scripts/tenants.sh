@@ -67,7 +67,7 @@ PY
   # Without the pool in the settings, the partner's definition is refused, naming it.
   if tool synth --policies "$POLICIES" --placeholder-assets --out "$WORK/unknown-pool" >"$WORK/unknown-pool.log" 2>&1; then
     result FAIL "synth accepted a definition of a pool the settings do not trust"
-  elif grep -qF '`partners:admin` names pool `partners:`' "$WORK/unknown-pool.log"; then
+  elif grep -qF "\`partners:admin\` names pool \`partners:\`" "$WORK/unknown-pool.log"; then
     result ok "a definition of a pool the settings do not list is refused: $(head -n 1 "$WORK/unknown-pool.log")"
   else
     result FAIL "the refusal does not name the definition and pool: $(cat "$WORK/unknown-pool.log")"

@@ -36,12 +36,19 @@ pub fn check_group_prefix(prefix: &str) -> Result<(), String> {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
-    match ok {
-        true => Ok(()),
-        false => Err(format!(
+    if !ok {
+        return Err(format!(
             "group prefix `{prefix}` must be 1-63 letters, digits, `-`, `_` or `.`, then `:`"
-        )),
+        ));
     }
+    // `scope:` starts the keys of the unprefixed pool's scopes: a pool with that prefix would
+    // have its groups (`scope:` + a group named like a scope) looked up as those scopes' keys.
+    if SCOPE_MARKER.eq_ignore_ascii_case(prefix) {
+        return Err(format!(
+            "group prefix `{prefix}` is the marker of scopes' keys (`{SCOPE_MARKER}`): choose another"
+        ));
+    }
+    Ok(())
 }
 
 /// A pool's naming, as configured.
@@ -70,7 +77,7 @@ pub struct PolicyNames {
 
 impl PolicyNames {
     /// The one pool's naming when it is the only pool: no prefix, groups only.
-    pub(crate) fn unprefixed() -> Self {
+    pub fn unprefixed() -> Self {
         Self {
             prefix: String::new(),
             foreign: Vec::new(),
@@ -327,6 +334,15 @@ mod tests {
         let person = person(&["vet"], &many.join(" "));
         assert!(names("", &[""], false).policy_keys(&person).is_ok());
         assert!(names("", &[""], true).policy_keys(&person).is_err());
+    }
+
+    #[test]
+    fn a_prefix_must_end_with_a_colon_and_may_not_be_the_scope_marker() {
+        assert!(check_group_prefix("").is_ok());
+        assert!(check_group_prefix("tenant-b:").is_ok());
+        for bad in ["tenant-b", ":", "a:b:", "a b:", "scope:", "Scope:"] {
+            assert!(check_group_prefix(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

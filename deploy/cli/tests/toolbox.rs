@@ -85,7 +85,7 @@ fn findings(dir: &Path, cached: bool) -> Vec<(Severity, String, String)> {
     let api = fixture_api();
     let context = Context {
         stage: "prod",
-        pools: vec!["partners:"],
+        pools: vec!["", "partners:"],
         api: &api,
         cached,
         live_groups: None,
@@ -130,6 +130,12 @@ fn each_finding_of_validate() {
         (
             "partners-admin.json",
             json!({"group": "admin", "pool": "partners:", "precedence": 1, "description": "d",
+                   "policy": {"Version": "2012-10-17", "Statement": [allow_v1]}})
+            .to_string(),
+        ),
+        (
+            "partners-ops.json",
+            json!({"group": "partners:ops", "precedence": 1, "description": "d",
                    "policy": {"Version": "2012-10-17", "Statement": [allow_v1]}})
             .to_string(),
         ),
@@ -195,7 +201,12 @@ fn each_finding_of_validate() {
         (
             Severity::Error,
             "strangers-admin.json",
-            "/pool: pool `strangers:` is no `group_prefix`",
+            "/pool: `strangers:admin` names pool `strangers:`, which no `[[pools]]` entry",
+        ),
+        (
+            Severity::Error,
+            "partners-ops.json",
+            "`partners:ops` is meant for the stack's own pool, but the authorizer would look it up for the members of pool `partners:`",
         ),
         (
             Severity::Error,

@@ -354,9 +354,9 @@ fn machine_access(stack: &mut Stack, pool: &Handle, groups: &[GroupDefinition]) 
     for (server, scopes) in &servers {
         let scopes: Vec<serde_json::Value> = scopes
             .iter()
-            .map(|(name, description)| {
-                json!({ "ScopeName": name, "ScopeDescription": scope_description(description) })
-            })
+            .map(
+                |(name, description)| json!({ "ScopeName": name, "ScopeDescription": description }),
+            )
             .collect();
         handles.push(stack.add(
             &crate::groups::resource_server_id(server),
@@ -397,11 +397,6 @@ fn machine_access(stack: &mut Stack, pool: &Handle, groups: &[GroupDefinition]) 
             .depends_on(&servers),
         ),
     )
-}
-
-/// Cognito takes 1-256 characters for a scope's description.
-fn scope_description(description: &str) -> String {
-    description.chars().take(256).collect()
 }
 
 /// A resource server's display name: Cognito allows `[\w\s+=,.@-]`, 1-256, so a URL

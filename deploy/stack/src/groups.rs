@@ -90,6 +90,58 @@ struct Written {
     policy: serde_json::Value,
 }
 
+/// What is wrong with a definition: the field (none: the whole definition), and why.
+type FieldError = (Option<&'static str>, String);
+
+impl Written {
+    /// Whom it is for, with the group's precedence and pets-table access (a scope has neither:
+    /// a machine client has no role).
+    fn subject(&mut self) -> Result<(Subject, u32, DataAccess), FieldError> {
+        let subject = match (self.group.take(), self.scope.take()) {
+            (Some(group), None) => {
+                check_group_name(&group).map_err(|m| (Some("group"), m))?;
+                Subject::Group(group)
+            }
+            (None, Some(scope)) => {
+                check_scope(&scope).map_err(|m| (Some("scope"), m))?;
+                // Cognito's ScopeDescription: 1-256 characters.
+                let length = self.description.chars().count();
+                if !(1..=256).contains(&length) {
+                    return Err((
+                        Some("description"),
+                        format!(
+                            "a scope's description is its ScopeDescription in Cognito: 1-256 characters, not {length}"
+                        ),
+                    ));
+                }
+                Subject::Scope(scope)
+            }
+            _ => {
+                return Err((
+                    None,
+                    "a definition names exactly one of `group` (people in a Cognito group) or `scope` (machine clients granted an OAuth scope)".to_owned(),
+                ));
+            }
+        };
+        match (&subject, self.precedence, self.pets_table) {
+            (Subject::Group(_), Some(precedence), access) => {
+                Ok((subject, precedence, access.unwrap_or_default()))
+            }
+            (Subject::Group(_), None, _) => Err((None, "missing field `precedence`".to_owned())),
+            (Subject::Scope(_), Some(_), _) => Err((
+                Some("precedence"),
+                "a scope has no precedence: a machine client has no group role to choose"
+                    .to_owned(),
+            )),
+            (Subject::Scope(_), None, Some(_)) => Err((
+                Some("pets_table"),
+                "a scope has no IAM role, so no pets_table access: the backend never assumes a role for a machine client".to_owned(),
+            )),
+            (Subject::Scope(_), None, None) => Ok((subject, 0, DataAccess::None)),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum GroupError {
     #[error("cannot read `{path}`: {error}")]
@@ -160,47 +212,14 @@ impl GroupDefinition {
             groupgate_shared::json::parse_unique(text).map_err(|e| invalid(e.to_string()))?;
         // Through serde_path_to_error, so the error names the field (`/pets_table`), not only
         // what was wrong with it.
-        let written: Written = serde_path_to_error::deserialize(value)
+        let mut written: Written = serde_path_to_error::deserialize(value)
             .map_err(|e| at(Some(json_pointer(e.path())), e.into_inner().to_string()))?;
         let field = |name: &str, message: String| at(Some(format!("/{name}")), message);
-        let subject = match (written.group, written.scope) {
-            (Some(group), None) => {
-                check_group_name(&group).map_err(|m| field("group", m))?;
-                Subject::Group(group)
-            }
-            (None, Some(scope)) => {
-                check_scope(&scope).map_err(|m| field("scope", m))?;
-                Subject::Scope(scope)
-            }
-            _ => {
-                return Err(invalid(
-                    "a definition names exactly one of `group` (people in a Cognito group) or `scope` (machine clients granted an OAuth scope)".to_owned(),
-                ));
-            }
-        };
-        let precedence = match (&subject, written.precedence) {
-            (Subject::Group(_), Some(precedence)) => precedence,
-            (Subject::Group(_), None) => {
-                return Err(invalid("missing field `precedence`".to_owned()));
-            }
-            (Subject::Scope(_), Some(_)) => {
-                return Err(field(
-                    "precedence",
-                    "a scope has no precedence: a machine client has no group role to choose"
-                        .to_owned(),
-                ));
-            }
-            (Subject::Scope(_), None) => 0,
-        };
-        let pets_table = match (&subject, written.pets_table) {
-            (Subject::Scope(_), Some(_)) => {
-                return Err(field(
-                    "pets_table",
-                    "a scope has no IAM role, so no pets_table access: the backend never assumes a role for a machine client".to_owned(),
-                ));
-            }
-            (_, access) => access.unwrap_or_default(),
-        };
+        let (subject, precedence, pets_table) =
+            written.subject().map_err(|(name, message)| match name {
+                Some(name) => field(name, message),
+                None => invalid(message),
+            })?;
         let pool = match written.pool {
             None => String::new(),
             Some(prefix) => {
@@ -261,6 +280,9 @@ impl GroupDefinition {
 
 pub use groupgate_shared::SCOPE_MARKER;
 
+/// Most scopes one app client may be allowed (`AllowedOAuthScopes`).
+pub const MAX_CLIENT_SCOPES: usize = 50;
+
 /// Cognito's rule for group names: 1-128 characters, none of them white space.
 fn check_group_name(group: &str) -> Result<(), String> {
     let ok = !group.is_empty()
@@ -315,6 +337,14 @@ pub fn resource_server_id(identifier: &str) -> String {
 }
 
 fn check_scope(scope: &str) -> Result<(), String> {
+    // An app client's allowed scope (`ScopeType`) is at most 256 characters in all.
+    // https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_CreateUserPoolClient.html
+    if scope.len() > 256 {
+        return Err(format!(
+            "scope `{scope}` is {} characters: Cognito allows an app client at most 256 for a scope, its resource server's identifier included",
+            scope.len()
+        ));
+    }
     if split_scope(scope).is_none() {
         return Err(format!(
             "scope `{scope}` must be a custom scope as Cognito writes it: `{{resource server identifier}}/{{scope name}}`, each 1-256 printable ASCII characters without spaces, `\"` or `\\`"
@@ -386,8 +416,52 @@ pub fn load(dir: &Path) -> Result<Vec<GroupDefinition>, GroupError> {
             message: "no policy definitions (*.json) found".to_owned(),
         });
     }
+    // The stack's one machine client is allowed every scope of its pool, and a client may be
+    // allowed at most 50 (AllowedOAuthScopes).
+    // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-cognito-userpoolclient.html
+    let scopes = groups.iter().filter(|g| g.stack_scope().is_some()).count();
+    if scopes > MAX_CLIENT_SCOPES {
+        return Err(GroupError::Invalid {
+            path: dir.to_owned(),
+            pointer: None,
+            message: format!(
+                "{scopes} scopes of the stack's pool: its machine client may be allowed at most {MAX_CLIENT_SCOPES}"
+            ),
+        });
+    }
     groups.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(groups)
+}
+
+/// What is wrong with `definition` among trusted pools of these prefixes (the stack's own, `""`,
+/// among them), if anything: its pool must be one of them, and its key must be that pool's as
+/// the authorizer reads keys (the longest prefix it starts with owns it, see
+/// [`groupgate_shared::PolicyNames`]). A stack group named `partners:admin` would otherwise be
+/// the `partners:` pool's `admin`, with this definition's policy and role.
+pub fn ownership_problem(definition: &GroupDefinition, prefixes: &[&str]) -> Option<String> {
+    if !prefixes.contains(&definition.pool.as_str()) {
+        return Some(format!(
+            "`{}` names pool `{}`, which no `[[pools]]` entry of the settings has as its `group_prefix`",
+            definition.key, definition.pool
+        ));
+    }
+    let owner = prefixes
+        .iter()
+        .filter(|p| definition.key.starts_with(**p))
+        .max_by_key(|p| p.len())
+        .copied()
+        .unwrap_or_default();
+    if owner != definition.pool {
+        let pool = match definition.pool.as_str() {
+            "" => "the stack's own pool".to_owned(),
+            other => format!("pool `{other}`"),
+        };
+        return Some(format!(
+            "`{}` is meant for {pool}, but the authorizer would look it up for the members of pool `{owner}` (its name starts with that pool's `group_prefix`): rename it, or say `\"pool\": \"{owner}\"`",
+            definition.key
+        ));
+    }
+    None
 }
 
 /// Loads `dir` as [`load`] does, and checks that each definition's pool is the stack's own or
@@ -482,7 +556,9 @@ mod tests {
 
     #[test]
     fn a_definition_that_is_not_clearly_a_group_or_a_scope_is_refused() {
+        let long = format!(r#""scope":"{}/{}""#, "s".repeat(200), "n".repeat(60));
         for (fields, pointer, needle) in [
+            (long.as_str(), Some("/scope"), "at most 256"),
             (r#""precedence":1"#, None, "exactly one of `group`"),
             (
                 r#""group":"a","scope":"s/r","precedence":1"#,
@@ -536,6 +612,26 @@ mod tests {
             assert_eq!(err.pointer(), pointer, "{fields}: {err}");
             assert!(err.to_string().contains(needle), "{fields}: {err}");
         }
+    }
+
+    #[test]
+    fn a_scope_needs_a_description_cognito_takes() {
+        let text = format!(r#"{{"scope":"petstore/read","description":"","policy":{ALLOW_ALL}}}"#);
+        let err = GroupDefinition::parse(Path::new("policies/x.json"), &text).unwrap_err();
+        assert_eq!(err.pointer(), Some("/description"));
+        assert!(err.to_string().contains("1-256 characters, not 0"), "{err}");
+    }
+
+    #[test]
+    fn more_scopes_than_one_client_may_be_allowed_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..=MAX_CLIENT_SCOPES {
+            let text =
+                format!(r#"{{"scope":"petstore/s{i}","description":"d","policy":{ALLOW_ALL}}}"#);
+            std::fs::write(dir.path().join(format!("scope-petstore-s{i}.json")), text).unwrap();
+        }
+        let err = load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("may be allowed at most 50"), "{err}");
     }
 
     #[test]

@@ -197,22 +197,27 @@ impl Settings {
         Ok(settings)
     }
 
-    /// Checks that each policy definition's pool is the stack's own or one of `[[pools]]`.
+    /// The group prefix of every trusted pool: the stack's own (`""`) and each of `[[pools]]`.
+    pub fn group_prefixes(&self) -> Vec<&str> {
+        let mut prefixes = vec![""];
+        prefixes.extend(self.pools.iter().map(|p| p.group_prefix.as_str()));
+        prefixes
+    }
+
+    /// Checks that each policy definition's pool is the stack's own or one of `[[pools]]`, and
+    /// that the authorizer would look it up for that pool's callers.
     pub fn check_definitions(
         &self,
         definitions: &[crate::groups::GroupDefinition],
     ) -> Result<(), String> {
-        for definition in definitions {
-            let known = definition.pool.is_empty()
-                || self.pools.iter().any(|p| p.group_prefix == definition.pool);
-            if !known {
-                return Err(format!(
-                    "`{}` names pool `{}`, which no `[[pools]]` entry of the settings has as its `group_prefix`",
-                    definition.key, definition.pool
-                ));
-            }
+        let prefixes = self.group_prefixes();
+        match definitions
+            .iter()
+            .find_map(|d| crate::groups::ownership_problem(d, &prefixes))
+        {
+            Some(problem) => Err(problem),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// The CORS origins, checked.

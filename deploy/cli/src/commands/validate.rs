@@ -67,11 +67,7 @@ pub async fn run(args: Args) -> anyhow::Result<Outcome> {
     };
     let context = validate::Context {
         stage: &settings.stage,
-        pools: settings
-            .pools
-            .iter()
-            .map(|p| p.group_prefix.as_str())
-            .collect(),
+        pools: settings.group_prefixes(),
         api: &api,
         cached: settings.authorizer_ttl_seconds > 0,
         live_groups: live,

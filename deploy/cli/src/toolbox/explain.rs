@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use base64::Engine as _;
 use groupgate_shared::jwks::{JwksSource as _, KeySet};
 use groupgate_shared::{
-    DEFAULT_CLOCK_LEEWAY, ExpectedTokenUse, INVOKE_ACTION, Origin, Reason, Rejection, TokenRules,
-    TokenUse,
+    DEFAULT_CLOCK_LEEWAY, ExpectedTokenUse, INVOKE_ACTION, Origin, PolicyNames, Reason, Rejection,
+    TokenRules, TokenUse,
 };
 use serde_json::{Value, json};
 
@@ -194,8 +194,23 @@ pub async fn verify_token(
     let heading = format!("token, checked as the authorizer does (keys from {url}):");
     match rules.verify(token, &keys, now) {
         Ok(claims) => {
-            let lines = [vec![heading], accepted(&claims, now)].concat();
-            Ok(Ok((claims.groups, lines)))
+            let mut lines = [vec![heading.clone()], accepted(&claims, now)].concat();
+            // The keys the authorizer looks up for this caller of the stack's own pool: a
+            // person's groups, or a machine client's scopes (`scope:...`).
+            let keys = match PolicyNames::unprefixed().policy_keys(&claims) {
+                Ok(keys) => keys.keys.into_owned(),
+                Err(rejection) => {
+                    let claims = unverified_claims(token);
+                    return Ok(Err(refused(heading, &rejection, &claims, settings, now)));
+                }
+            };
+            if claims.principal_type() == groupgate_shared::PrincipalType::Client {
+                lines.push(format!(
+                    "  client  a machine client (client-credentials token): its scopes' policies: {}",
+                    keys.join(", ")
+                ));
+            }
+            Ok(Ok((keys, lines)))
         }
         Err(rejection) => {
             let claims = unverified_claims(token);
@@ -617,6 +632,7 @@ async fn token_settings(args: &Options) -> anyhow::Result<TokenSettings> {
         }
         if settings.client_ids.is_empty() {
             settings.client_ids = vec![outputs.user_pool_client_id, outputs.operator_client_id];
+            settings.client_ids.extend(outputs.machine_client_id);
         }
         if settings.jwks_url.is_none() {
             settings.jwks_url = described.local.map(|l| l.jwks_url);

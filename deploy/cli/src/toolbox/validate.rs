@@ -94,7 +94,8 @@ fn escape_property(text: &str) -> String {
 /// What `validate` checks the policies against.
 pub struct Context<'a> {
     pub stage: &'a str,
-    /// The `group_prefix` of each of the settings' `[[pools]]`: a definition may name these.
+    /// The group prefix of every trusted pool: the stack's own (`""`) and each of the settings'
+    /// `[[pools]]` (`Settings::group_prefixes`).
     pub pools: Vec<&'a str>,
     /// The API whose routes the statements are judged over.
     pub api: &'a Api,
@@ -144,18 +145,8 @@ pub fn validate(dir: &Path, context: &Context<'_>) -> anyhow::Result<Vec<Finding
                 .at(field.clone()),
             );
         }
-        if !definition.pool.is_empty() && !context.pools.contains(&definition.pool.as_str()) {
-            findings.push(
-                Finding::new(
-                    Severity::Error,
-                    path,
-                    format!(
-                        "pool `{}` is no `group_prefix` of the settings' `[[pools]]`: the authorizer trusts no such pool, so this policy would never apply",
-                        definition.pool
-                    ),
-                )
-                .at("/pool"),
-            );
+        if let Some(problem) = groups::ownership_problem(&definition, &context.pools) {
+            findings.push(Finding::new(Severity::Error, path, problem).at("/pool"));
         }
         if let Some(first) = seen.get(&definition.key) {
             findings.push(
