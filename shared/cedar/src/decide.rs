@@ -1,12 +1,12 @@
 //! The decision: a verified caller and a route in, Allow or Deny with the policies that
 //! determined it out, from Cedar's `Authorizer`.
 //!
-//! The request Cedar is asked, as a Verified Permissions API-linked store's authorizer asks it:
-//! - principal `User::"{userPoolId}|{sub}"`, the form a Cognito identity source gives its users
-//!   (<https://docs.aws.amazon.com/verifiedpermissions/latest/userguide/identity-sources-cognito.html>),
-//!   a member of `UserGroup::"{userPoolId}|{group}"` for each of its groups (the form of API
-//!   Gateway's example policy,
-//!   <https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-lambda-authorizer-verified-permissions.html>);
+//! The request Cedar is asked, as a Verified Permissions API-linked store's authorizer asks it,
+//! but with groupgate's own ids for users and groups (see [`crate::pool`] for why, and for the
+//! rewrite to and from Verified Permissions' `{userPoolId}|` form):
+//! - principal `User::"{sub}"`, a member of `UserGroup::"{key}"` for each of its groups' policy
+//!   keys (`admin`, `partners:admin` for another pool's group, `scope:petstore/status.read`
+//!   for a machine client's scope), as the IAM decision keys its policies;
 //! - action `Action::"{method} {resource path}"` (`"get /pets/{id}"`, see [`crate::action_name`]);
 //! - resource `Application::"{api name}"`, the API as one entity;
 //! - an empty context. The request's path parameters and source address are not given to the
@@ -104,18 +104,18 @@ impl CedarPolicyStore {
         &self.policies
     }
 
-    /// Whether the user `sub` of the pool `pool_id`, a member of `groups`, may call `method`
-    /// (`GET`) on the route `path_template` (`/pets/{id}`, the resource path, not the path
-    /// asked). A route the schema does not know, or any other error, is a Deny.
+    /// Whether the caller `sub`, a member of the groups keyed `groups` (`admin`,
+    /// `partners:admin`), may call `method` (`GET`) on the route `path_template` (`/pets/{id}`,
+    /// the resource path, not the path asked). A route the schema does not know, or any other
+    /// error, is a Deny.
     pub fn decide(
         &self,
         principal_sub: &str,
         groups: &[&str],
-        pool_id: &str,
         method: &str,
         path_template: &str,
     ) -> CedarDecision {
-        match self.ask(principal_sub, groups, pool_id, method, path_template) {
+        match self.ask(principal_sub, groups, method, path_template) {
             Ok(response) => decision_of(&response),
             Err(e) => CedarDecision::failed(e),
         }
@@ -125,7 +125,6 @@ impl CedarPolicyStore {
         &self,
         principal_sub: &str,
         groups: &[&str],
-        pool_id: &str,
         method: &str,
         path_template: &str,
     ) -> Result<Response, String> {
@@ -136,16 +135,10 @@ impl CedarPolicyStore {
         let group_uids: HashSet<EntityUid> = groups
             .iter()
             .map(|group| {
-                EntityUid::from_type_name_and_id(
-                    group_type.clone(),
-                    EntityId::new(format!("{pool_id}|{group}")),
-                )
+                EntityUid::from_type_name_and_id(group_type.clone(), EntityId::new(*group))
             })
             .collect();
-        let principal = EntityUid::from_type_name_and_id(
-            user_type,
-            EntityId::new(format!("{pool_id}|{principal_sub}")),
-        );
+        let principal = EntityUid::from_type_name_and_id(user_type, EntityId::new(principal_sub));
         let action = EntityUid::from_type_name_and_id(
             types("Action")?,
             EntityId::new(crate::schema::action_name(method, path_template)),
@@ -196,8 +189,6 @@ fn decision_of(response: &Response) -> CedarDecision {
 mod tests {
     use super::*;
 
-    const POOL: &str = "us-east-1_Pool";
-
     fn store(policies: &str) -> CedarPolicyStore {
         let schema = ApiSchema::for_routes("api", &[("GET", "/pets"), ("POST", "/pets")]).unwrap();
         let files = [("p.cedar".to_owned(), policies.to_owned())];
@@ -208,13 +199,13 @@ mod tests {
     #[test]
     fn a_forbid_beats_a_permit_and_is_named() {
         let store = store(
-            r#"permit (principal in api::UserGroup::"us-east-1_Pool|staff", action, resource);
+            r#"permit (principal in api::UserGroup::"staff", action, resource);
 forbid (principal, action == api::Action::"post /pets", resource);"#,
         );
-        let get = store.decide("sub", &["staff"], POOL, "GET", "/pets");
+        let get = store.decide("sub", &["staff"], "GET", "/pets");
         assert!(get.allow, "{get}");
         assert_eq!(get.policies, ["p.cedar#0"]);
-        let post = store.decide("sub", &["staff"], POOL, "POST", "/pets");
+        let post = store.decide("sub", &["staff"], "POST", "/pets");
         assert!(!post.allow, "{post}");
         assert_eq!(post.policies, ["p.cedar#1"]);
         assert_eq!(post.code(), "explicit_deny");
@@ -222,17 +213,20 @@ forbid (principal, action == api::Action::"post /pets", resource);"#,
     }
 
     #[test]
-    fn the_principal_is_the_pool_qualified_user() {
+    fn the_principal_is_the_user_by_sub_and_groups_by_key() {
         let store = store(
-            r#"permit (principal == api::User::"us-east-1_Pool|alice", action, resource == api::Application::"api");"#,
+            r#"permit (principal == api::User::"alice", action, resource == api::Application::"api");
+permit (principal in api::UserGroup::"partners:admin", action == api::Action::"post /pets", resource);"#,
         );
-        assert!(store.decide("alice", &[], POOL, "GET", "/pets").allow);
+        assert!(store.decide("alice", &[], "GET", "/pets").allow);
+        assert!(!store.decide("bob", &[], "GET", "/pets").allow);
         assert!(
-            !store
-                .decide("alice", &[], "us-east-1_Other", "GET", "/pets")
+            store
+                .decide("bob", &["partners:admin"], "POST", "/pets")
                 .allow
         );
-        assert!(!store.decide("bob", &[], POOL, "GET", "/pets").allow);
+        // The pool's own `admin` is not the partners' one.
+        assert!(!store.decide("bob", &["admin"], "POST", "/pets").allow);
     }
 
     #[test]
@@ -243,7 +237,7 @@ forbid (principal, action == api::Action::"post /pets", resource);"#,
             r#"permit (principal, action, resource);
 forbid (principal, action, resource) when { 9223372036854775807 + 1 > 0 };"#,
         );
-        let decision = store.decide("sub", &[], POOL, "GET", "/pets");
+        let decision = store.decide("sub", &[], "GET", "/pets");
         assert!(!decision.allow, "{decision}");
         assert_eq!(decision.code(), "cedar_error");
         assert!(decision.policies.is_empty());
@@ -253,7 +247,7 @@ forbid (principal, action, resource) when { 9223372036854775807 + 1 > 0 };"#,
     #[test]
     fn a_method_the_route_does_not_have_is_denied_with_the_error() {
         let store = store("permit (principal, action, resource);");
-        let decision = store.decide("sub", &[], POOL, "DELETE", "/pets");
+        let decision = store.decide("sub", &[], "DELETE", "/pets");
         assert!(!decision.allow);
         assert!(decision.to_string().contains("error:"), "{decision}");
     }

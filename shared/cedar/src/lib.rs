@@ -8,12 +8,15 @@
 //! - `decide`: [`CedarPolicyStore::decide`], a caller's groups and a route in, a
 //!   [`CedarDecision`] with the policies that determined it out; any error denies;
 //! - `import`: the schema and policies in the form Verified Permissions imports, and back;
+//! - `pool`: groupgate's ids (`UserGroup::"admin"`, `User::"{sub}"`) to and from Verified
+//!   Permissions' pool-qualified ones (`"{userPoolId}|admin"`);
 //! - `error`: [`Error`], and the [`Problem`] (file, line, Cedar's message) of a policy error.
 
 mod decide;
 mod error;
 mod import;
 mod policies;
+mod pool;
 mod schema;
 
 pub use decide::{CedarDecision, CedarPolicyStore};

@@ -251,7 +251,7 @@ mod tests {
 
     const VIEWER: &str = r#"// Viewers read.
 permit (
-    principal in petstore::UserGroup::"us-east-1_Pool|viewer",
+    principal in petstore::UserGroup::"viewer",
     action == petstore::Action::"get /pets",
     resource
 );
