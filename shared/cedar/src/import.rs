@@ -76,6 +76,7 @@ pub fn from_import_json(text: &str, pool_id: &str) -> Result<(ApiSchema, CedarPo
             file: file_of_id(&id).to_owned(),
             text: field("statement")?.to_owned(),
             id,
+            line: None,
         };
         statements.push(unqualify(&statement, pool_id)?);
     }

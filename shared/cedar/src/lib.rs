@@ -23,4 +23,4 @@ pub use decide::{CedarDecision, CedarPolicyStore};
 pub use error::{Error, Problem};
 pub use import::{from_import_json, to_import_json};
 pub use policies::{CedarPolicies, EXTENSION, Statement};
-pub use schema::{APPLICATION, ApiSchema, USER, USER_GROUP, action_name};
+pub use schema::{APPLICATION, ApiSchema, USER, USER_GROUP, action_name, namespace_of};

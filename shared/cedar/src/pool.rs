@@ -10,6 +10,8 @@
 //! has one identity source, so a key of another pool or of a scope (one with a `:`) has no
 //! Verified Permissions form and is refused.
 
+use std::collections::BTreeSet;
+
 use cedar_policy::{Policy, PolicyId};
 use serde_json::Value;
 
@@ -71,6 +73,7 @@ fn rewrite(
         id: statement.id.clone(),
         file: statement.file.clone(),
         text: policy.to_string(),
+        line: statement.line,
     })
 }
 
@@ -100,6 +103,25 @@ fn walk(
     }
 }
 
+/// Adds to `found` the ids of the groups (`UserGroup` entities) a policy's JSON form names,
+/// anywhere in it.
+pub(crate) fn named_groups(value: &Value, found: &mut BTreeSet<String>) {
+    match value {
+        Value::Object(object) => {
+            let group = object
+                .get("type")
+                .and_then(Value::as_str)
+                .is_some_and(|t| t.rsplit("::").next() == Some(USER_GROUP));
+            if let (true, Some(Value::String(id))) = (group, object.get("id")) {
+                found.insert(id.clone());
+            }
+            object.values().for_each(|v| named_groups(v, found));
+        }
+        Value::Array(items) => items.iter().for_each(|v| named_groups(v, found)),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,6 +131,7 @@ mod tests {
             id: "a.cedar#0".to_owned(),
             file: "a.cedar".to_owned(),
             text: text.to_owned(),
+            line: None,
         }
     }
 
