@@ -347,10 +347,17 @@ mod tests {
     #[test]
     fn the_policy_language_is_read_overridden_and_a_wrong_one_named() {
         let good = std::fs::read_to_string(Settings::default_path()).unwrap();
-        let cedar = Settings::parse(&format!("policy_language = \"cedar\"\n{good}")).unwrap();
+        let with = |language: &str| {
+            good.replace(
+                "policy_language = \"iam\"",
+                &format!("policy_language = \"{language}\""),
+            )
+        };
+        assert_ne!(with("cedar"), good);
+        let cedar = Settings::parse(&with("cedar")).unwrap();
         assert_eq!(cedar.policy_language, PolicyLanguage::Cedar);
         assert_eq!(cedar.policy_language.extension(), "cedar");
-        let err = Settings::parse(&format!("policy_language = \"rego\"\n{good}")).unwrap_err();
+        let err = Settings::parse(&with("rego")).unwrap_err();
         assert!(
             err.contains("policy_language") && err.contains("rego"),
             "{err}"
