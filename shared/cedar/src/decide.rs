@@ -12,14 +12,22 @@
 //! - an empty context. The request's path parameters and source address are not given to the
 //!   policies yet; when they are, the returned policy's caching must account for them.
 //!
-//! The entities are built directly (no entity JSON is written and parsed). Any error Cedar
-//! reports, in building the request or in evaluating a policy, makes the answer Deny and is kept
-//! with it: the decision fails closed, as Cedar's own `Authorizer` does for a policy that errs.
+//! The entities are built directly (no entity JSON is written and parsed). What does not depend
+//! on the caller is built once per store: the entity types, the application, and each action's
+//! uid, looked up by name; an action the schema does not have is an error (and so a Deny), as
+//! Cedar's own request validation would make it. The request and the caller's entities are not
+//! checked against the schema again on each decision: they are built here, of the schema's types,
+//! with no attributes and an empty context, so the check could find nothing, and it cost more
+//! than half the decision. Any error Cedar reports, in building the request or in evaluating a
+//! policy, makes the answer Deny and is kept with it: the decision fails closed, as Cedar's own
+//! `Authorizer` does for a policy that errs.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use cedar_policy::{Authorizer, Context, Entities, Entity, EntityId, EntityUid, Request, Response};
+use cedar_policy::{
+    Authorizer, Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, Request, Response,
+};
 
 use crate::error::Error;
 use crate::policies::CedarPolicies;
@@ -78,6 +86,10 @@ pub struct CedarPolicyStore {
     schema: ApiSchema,
     policies: CedarPolicies,
     application: EntityUid,
+    user_type: EntityTypeName,
+    group_type: EntityTypeName,
+    /// Each action of the schema by its name (`get /pets/{id}`).
+    actions: HashMap<String, EntityUid>,
     authorizer: Authorizer,
 }
 
@@ -88,10 +100,18 @@ impl CedarPolicyStore {
             schema.entity_type(APPLICATION)?,
             EntityId::new(api_name),
         );
+        let actions = schema
+            .schema()
+            .actions()
+            .map(|uid| (uid.id().unescaped().to_owned(), uid.clone()))
+            .collect();
         Ok(Self {
+            user_type: schema.entity_type(USER)?,
+            group_type: schema.entity_type(USER_GROUP)?,
             schema,
             policies,
             application,
+            actions,
             authorizer: Authorizer::new(),
         })
     }
@@ -128,21 +148,20 @@ impl CedarPolicyStore {
         method: &str,
         path_template: &str,
     ) -> Result<Response, String> {
-        let schema = self.schema.schema();
-        let types = |name| self.schema.entity_type(name).map_err(|e| e.to_string());
-        let user_type = types(USER)?;
-        let group_type = types(USER_GROUP)?;
+        let name = crate::schema::action_name(method, path_template);
+        let action = self
+            .actions
+            .get(&name)
+            .ok_or_else(|| format!("the schema has no action `{name}`: no route of the API"))?
+            .clone();
         let group_uids: HashSet<EntityUid> = groups
             .iter()
             .map(|group| {
-                EntityUid::from_type_name_and_id(group_type.clone(), EntityId::new(*group))
+                EntityUid::from_type_name_and_id(self.group_type.clone(), EntityId::new(*group))
             })
             .collect();
-        let principal = EntityUid::from_type_name_and_id(user_type, EntityId::new(principal_sub));
-        let action = EntityUid::from_type_name_and_id(
-            types("Action")?,
-            EntityId::new(crate::schema::action_name(method, path_template)),
-        );
+        let principal =
+            EntityUid::from_type_name_and_id(self.user_type.clone(), EntityId::new(principal_sub));
         let entities = group_uids
             .iter()
             .map(|uid| Entity::new_no_attrs(uid.clone(), HashSet::new()))
@@ -150,14 +169,13 @@ impl CedarPolicyStore {
                 Entity::new_no_attrs(principal.clone(), group_uids.clone()),
                 Entity::new_no_attrs(self.application.clone(), HashSet::new()),
             ]);
-        let entities =
-            Entities::from_entities(entities, Some(schema)).map_err(|e| e.to_string())?;
+        let entities = Entities::from_entities(entities, None).map_err(|e| e.to_string())?;
         let request = Request::new(
             principal,
             action,
             self.application.clone(),
             Context::empty(),
-            Some(schema),
+            None,
         )
         .map_err(|e| e.to_string())?;
         Ok(self
