@@ -14,6 +14,8 @@
 //!
 //! - `cedar_decide`: [`CedarPolicyStore::decide`] on the petstore's Cedar policies, a member of
 //!   `pet-viewer` on `GET /petstore/v1/pets/{id}`;
+//! - `cedar_decide_for`: the same with the caller's entities built once
+//!   ([`CedarPolicyStore::caller`]), as an authorizer reusing them per caller would;
 //! - `iam_policy`: the IAM side's policy work for the same caller and route, as the authorizer
 //!   does it after the token check: merge the group's policy, decide, render the returned
 //!   policy as JSON.
@@ -75,6 +77,18 @@ fn run(path: &str, iterations: u64) {
                 let decision = std::hint::black_box(&store).decide(
                     std::hint::black_box(SUB),
                     &["pet-viewer"],
+                    "GET",
+                    "/petstore/v1/pets/{id}",
+                );
+                assert!(decision.allow);
+            }
+        }
+        "cedar_decide_for" => {
+            let store = cedar_store();
+            let caller = store.caller(SUB, &["pet-viewer"]).unwrap();
+            for _ in 0..iterations {
+                let decision = std::hint::black_box(&store).decide_for(
+                    std::hint::black_box(&caller),
                     "GET",
                     "/petstore/v1/pets/{id}",
                 );
@@ -146,7 +160,7 @@ fn main() {
         run(path, iterations.parse().unwrap());
         return;
     }
-    for path in ["cedar_decide", "iam_policy"] {
+    for path in ["cedar_decide", "cedar_decide_for", "iam_policy"] {
         let per = (count(path, HIGH) - count(path, LOW)) / (HIGH - LOW);
         println!("{path}_instructions {per}");
     }

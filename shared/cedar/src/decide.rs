@@ -135,25 +135,15 @@ impl CedarPolicyStore {
         method: &str,
         path_template: &str,
     ) -> CedarDecision {
-        match self.ask(principal_sub, groups, method, path_template) {
-            Ok(response) => decision_of(&response),
+        match self.caller(principal_sub, groups) {
+            Ok(caller) => self.decide_for(&caller, method, path_template),
             Err(e) => CedarDecision::failed(e),
         }
     }
 
-    fn ask(
-        &self,
-        principal_sub: &str,
-        groups: &[&str],
-        method: &str,
-        path_template: &str,
-    ) -> Result<Response, String> {
-        let name = crate::schema::action_name(method, path_template);
-        let action = self
-            .actions
-            .get(&name)
-            .ok_or_else(|| format!("the schema has no action `{name}`: no route of the API"))?
-            .clone();
+    /// The caller `sub` in the groups keyed `groups`, as Cedar's principal and entities: built
+    /// once, it can be asked about any number of routes with [`CedarPolicyStore::decide_for`].
+    pub fn caller(&self, principal_sub: &str, groups: &[&str]) -> Result<CedarCaller, String> {
         let group_uids: HashSet<EntityUid> = groups
             .iter()
             .map(|group| {
@@ -170,8 +160,40 @@ impl CedarPolicyStore {
                 Entity::new_no_attrs(self.application.clone(), HashSet::new()),
             ]);
         let entities = Entities::from_entities(entities, None).map_err(|e| e.to_string())?;
-        let request = Request::new(
+        Ok(CedarCaller {
             principal,
+            entities,
+        })
+    }
+
+    /// [`CedarPolicyStore::decide`] for a caller built by [`CedarPolicyStore::caller`] of this
+    /// store.
+    pub fn decide_for(
+        &self,
+        caller: &CedarCaller,
+        method: &str,
+        path_template: &str,
+    ) -> CedarDecision {
+        match self.ask(caller, method, path_template) {
+            Ok(response) => decision_of(&response),
+            Err(e) => CedarDecision::failed(e),
+        }
+    }
+
+    fn ask(
+        &self,
+        caller: &CedarCaller,
+        method: &str,
+        path_template: &str,
+    ) -> Result<Response, String> {
+        let name = crate::schema::action_name(method, path_template);
+        let action = self
+            .actions
+            .get(&name)
+            .ok_or_else(|| format!("the schema has no action `{name}`: no route of the API"))?
+            .clone();
+        let request = Request::new(
+            caller.principal.clone(),
             action,
             self.application.clone(),
             Context::empty(),
@@ -180,8 +202,16 @@ impl CedarPolicyStore {
         .map_err(|e| e.to_string())?;
         Ok(self
             .authorizer
-            .is_authorized(&request, self.policies.set(), &entities))
+            .is_authorized(&request, self.policies.set(), &caller.entities))
     }
+}
+
+/// A caller as Cedar sees it: the principal `User::"{sub}"` and the entities of it, its groups
+/// and the application.
+#[derive(Debug, Clone)]
+pub struct CedarCaller {
+    principal: EntityUid,
+    entities: Entities,
 }
 
 /// Cedar's answer as ours: an evaluation error anywhere denies, even where another policy
@@ -245,6 +275,22 @@ permit (principal in api::UserGroup::"partners:admin", action == api::Action::"p
         );
         // The pool's own `admin` is not the partners' one.
         assert!(!store.decide("bob", &["admin"], "POST", "/pets").allow);
+    }
+
+    #[test]
+    fn a_caller_built_once_decides_as_a_fresh_one_on_every_route() {
+        let store = store(
+            r#"permit (principal in api::UserGroup::"staff", action == api::Action::"get /pets", resource);"#,
+        );
+        let caller = store.caller("sub", &["staff"]).unwrap();
+        for method in ["GET", "POST", "DELETE"] {
+            assert_eq!(
+                store.decide_for(&caller, method, "/pets"),
+                store.decide("sub", &["staff"], method, "/pets"),
+                "{method}"
+            );
+        }
+        assert!(store.decide_for(&caller, "GET", "/pets").allow);
     }
 
     #[test]

@@ -19,7 +19,7 @@ mod policies;
 mod pool;
 mod schema;
 
-pub use decide::{CedarDecision, CedarPolicyStore};
+pub use decide::{CedarCaller, CedarDecision, CedarPolicyStore};
 pub use error::{Error, Problem};
 pub use import::{from_import_json, to_import_json};
 pub use policies::{CedarPolicies, EXTENSION, Statement};
