@@ -1122,6 +1122,14 @@ fn validate_in_cedar_warns_of_a_policy_that_matches_no_route() {
         "--strict",
     ]);
     assert_eq!(strict.status.code(), Some(1), "{}", text(&strict));
+    let missing = groupgate(&[
+        "validate",
+        "--policy-language",
+        "cedar",
+        "--policies",
+        "/nonexistent/policies",
+    ]);
+    assert_eq!(missing.status.code(), Some(2), "{}", text(&missing));
 }
 
 #[test]

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use super::routes;
 use super::simulate::{Cell, NO_GROUP, PUBLIC};
 use super::validate::{Finding, Severity};
+use crate::exit::UsageError;
 use crate::stack::Api;
 
 /// The sub of the caller the toolbox asks about: Cedar policies on groups do not depend on it.
@@ -32,8 +33,21 @@ pub fn schema(api: &Api) -> anyhow::Result<ApiSchema> {
         .map_err(|e| anyhow::anyhow!("the Cedar schema of `{}`: {e}", api.file.display()))
 }
 
+/// A policies folder that does not exist is a usage error, as with IAM policies.
+fn folder_exists(dir: &Path) -> anyhow::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    Err(UsageError(format!(
+        "the policies folder `{}` does not exist",
+        dir.display()
+    ))
+    .into())
+}
+
 /// The policies of `dir` over `api`'s schema, ready to decide.
 pub fn load(dir: &Path, api: &Api) -> anyhow::Result<CedarPolicyStore> {
+    folder_exists(dir)?;
     let schema = schema(api)?;
     let policies = CedarPolicies::load_dir(dir, &schema)?;
     Ok(CedarPolicyStore::new(schema, policies, &api.title)?)
@@ -52,6 +66,7 @@ fn decided_actions(api: &Api) -> BTreeSet<String> {
 /// message), Cedar's warnings, and a warning for each policy that matches no route the
 /// authorizer decides.
 pub fn validate(dir: &Path, api: &Api) -> anyhow::Result<Vec<Finding>> {
+    folder_exists(dir)?;
     let schema = schema(api)?;
     let finding = |severity, problem: &Problem| Finding {
         severity,
