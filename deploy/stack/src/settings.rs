@@ -53,6 +53,55 @@ pub struct Settings {
     /// Other user pools whose tokens the authorizer trusts, beside the stack's own.
     #[serde(default)]
     pub pools: Vec<TrustedPool>,
+    /// The language of the policies folder: IAM group definitions (`*.json`, the default) or
+    /// Cedar policies (`*.cedar`, issue 24). `--policy-language` overrides it.
+    #[serde(default)]
+    pub policy_language: PolicyLanguage,
+}
+
+/// The language the policies are written in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PolicyLanguage {
+    /// One IAM policy document per group, in a group definition (`policies/*.json`).
+    #[default]
+    Iam,
+    /// Cedar policies (`*.cedar`) over the schema generated from the API's routes, in the
+    /// shape of Verified Permissions' API-linked policy stores.
+    Cedar,
+}
+
+impl PolicyLanguage {
+    /// The extension of the policies folder's files in this language.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Iam => "json",
+            Self::Cedar => "cedar",
+        }
+    }
+}
+
+impl std::fmt::Display for PolicyLanguage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Iam => "iam",
+            Self::Cedar => "cedar",
+        })
+    }
+}
+
+impl std::str::FromStr for PolicyLanguage {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "iam" => Ok(Self::Iam),
+            "cedar" => Ok(Self::Cedar),
+            _ => Err(format!(
+                "`{text}` is not a policy language: `iam` or `cedar`"
+            )),
+        }
+    }
 }
 
 fn default_api_file() -> PathBuf {
@@ -102,6 +151,8 @@ pub struct Overrides {
     pub cors_origins: Option<Vec<String>>,
     /// The API's document (`--api`).
     pub api_file: Option<PathBuf>,
+    /// `--policy-language`.
+    pub policy_language: Option<PolicyLanguage>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -180,7 +231,9 @@ impl Settings {
             throttle_burst_limit,
             cors_origins,
             api_file,
+            policy_language,
         } = overrides;
+        settings.policy_language = policy_language.unwrap_or(settings.policy_language);
         settings.api_file = api_file.unwrap_or(settings.api_file);
         settings.cors_origins = cors_origins.unwrap_or(settings.cors_origins);
         settings.stage = stage.unwrap_or(settings.stage);
@@ -300,6 +353,41 @@ mod tests {
         assert_eq!(s.stage, "prod");
         assert_eq!(s.authorizer_ttl_seconds, 300);
         assert!(s.assume_group_role);
+        assert_eq!(s.policy_language, PolicyLanguage::Iam);
+    }
+
+    #[test]
+    fn the_policy_language_is_read_overridden_and_a_wrong_one_named() {
+        let good = std::fs::read_to_string(Settings::default_path()).unwrap();
+        let with = |language: &str| {
+            good.replace(
+                "policy_language = \"iam\"",
+                &format!("policy_language = \"{language}\""),
+            )
+        };
+        assert_ne!(with("cedar"), good);
+        let cedar = Settings::parse(&with("cedar")).unwrap();
+        assert_eq!(cedar.policy_language, PolicyLanguage::Cedar);
+        assert_eq!(cedar.policy_language.extension(), "cedar");
+        let err = Settings::parse(&with("rego")).unwrap_err();
+        assert!(
+            err.contains("policy_language") && err.contains("rego"),
+            "{err}"
+        );
+        let s = Settings::load_with(
+            &Settings::default_path(),
+            Overrides {
+                policy_language: Some(PolicyLanguage::Cedar),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(s.policy_language, PolicyLanguage::Cedar);
+        assert_eq!("cedar".parse(), Ok(PolicyLanguage::Cedar));
+        assert_eq!(
+            "Cedar".parse::<PolicyLanguage>(),
+            Err("`Cedar` is not a policy language: `iam` or `cedar`".to_owned())
+        );
     }
 
     #[test]

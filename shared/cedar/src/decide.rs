@@ -1,25 +1,33 @@
 //! The decision: a verified caller and a route in, Allow or Deny with the policies that
 //! determined it out, from Cedar's `Authorizer`.
 //!
-//! The request Cedar is asked, as a Verified Permissions API-linked store's authorizer asks it:
-//! - principal `User::"{userPoolId}|{sub}"`, the form a Cognito identity source gives its users
-//!   (<https://docs.aws.amazon.com/verifiedpermissions/latest/userguide/identity-sources-cognito.html>),
-//!   a member of `UserGroup::"{userPoolId}|{group}"` for each of its groups (the form of API
-//!   Gateway's example policy,
-//!   <https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-lambda-authorizer-verified-permissions.html>);
+//! The request Cedar is asked, as a Verified Permissions API-linked store's authorizer asks it,
+//! but with groupgate's own ids for users and groups (see [`crate::pool`] for why, and for the
+//! rewrite to and from Verified Permissions' `{userPoolId}|` form):
+//! - principal `User::"{sub}"`, a member of `UserGroup::"{key}"` for each of its groups' policy
+//!   keys (`admin`, `partners:admin` for another pool's group, `scope:petstore/status.read`
+//!   for a machine client's scope), as the IAM decision keys its policies;
 //! - action `Action::"{method} {resource path}"` (`"get /pets/{id}"`, see [`crate::action_name`]);
 //! - resource `Application::"{api name}"`, the API as one entity;
 //! - an empty context. The request's path parameters and source address are not given to the
 //!   policies yet; when they are, the returned policy's caching must account for them.
 //!
-//! The entities are built directly (no entity JSON is written and parsed). Any error Cedar
-//! reports, in building the request or in evaluating a policy, makes the answer Deny and is kept
-//! with it: the decision fails closed, as Cedar's own `Authorizer` does for a policy that errs.
+//! The entities are built directly (no entity JSON is written and parsed). What does not depend
+//! on the caller is built once per store: the entity types, the application, and each action's
+//! uid, looked up by name; an action the schema does not have is an error (and so a Deny), as
+//! Cedar's own request validation would make it. The request and the caller's entities are not
+//! checked against the schema again on each decision: they are built here, of the schema's types,
+//! with no attributes and an empty context, so the check could find nothing, and it cost more
+//! than half the decision. Any error Cedar reports, in building the request or in evaluating a
+//! policy, makes the answer Deny and is kept with it: the decision fails closed, as Cedar's own
+//! `Authorizer` does for a policy that errs.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use cedar_policy::{Authorizer, Context, Entities, Entity, EntityId, EntityUid, Request, Response};
+use cedar_policy::{
+    Authorizer, Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, Request, Response,
+};
 
 use crate::error::Error;
 use crate::policies::CedarPolicies;
@@ -78,6 +86,10 @@ pub struct CedarPolicyStore {
     schema: ApiSchema,
     policies: CedarPolicies,
     application: EntityUid,
+    user_type: EntityTypeName,
+    group_type: EntityTypeName,
+    /// Each action of the schema by its name (`get /pets/{id}`).
+    actions: HashMap<String, EntityUid>,
     authorizer: Authorizer,
 }
 
@@ -88,10 +100,18 @@ impl CedarPolicyStore {
             schema.entity_type(APPLICATION)?,
             EntityId::new(api_name),
         );
+        let actions = schema
+            .schema()
+            .actions()
+            .map(|uid| (uid.id().unescaped().to_owned(), uid.clone()))
+            .collect();
         Ok(Self {
+            user_type: schema.entity_type(USER)?,
+            group_type: schema.entity_type(USER_GROUP)?,
             schema,
             policies,
             application,
+            actions,
             authorizer: Authorizer::new(),
         })
     }
@@ -104,52 +124,34 @@ impl CedarPolicyStore {
         &self.policies
     }
 
-    /// Whether the user `sub` of the pool `pool_id`, a member of `groups`, may call `method`
-    /// (`GET`) on the route `path_template` (`/pets/{id}`, the resource path, not the path
-    /// asked). A route the schema does not know, or any other error, is a Deny.
+    /// Whether the caller `sub`, a member of the groups keyed `groups` (`admin`,
+    /// `partners:admin`), may call `method` (`GET`) on the route `path_template` (`/pets/{id}`,
+    /// the resource path, not the path asked). A route the schema does not know, or any other
+    /// error, is a Deny.
     pub fn decide(
         &self,
         principal_sub: &str,
         groups: &[&str],
-        pool_id: &str,
         method: &str,
         path_template: &str,
     ) -> CedarDecision {
-        match self.ask(principal_sub, groups, pool_id, method, path_template) {
-            Ok(response) => decision_of(&response),
+        match self.caller(principal_sub, groups) {
+            Ok(caller) => self.decide_for(&caller, method, path_template),
             Err(e) => CedarDecision::failed(e),
         }
     }
 
-    fn ask(
-        &self,
-        principal_sub: &str,
-        groups: &[&str],
-        pool_id: &str,
-        method: &str,
-        path_template: &str,
-    ) -> Result<Response, String> {
-        let schema = self.schema.schema();
-        let types = |name| self.schema.entity_type(name).map_err(|e| e.to_string());
-        let user_type = types(USER)?;
-        let group_type = types(USER_GROUP)?;
+    /// The caller `sub` in the groups keyed `groups`, as Cedar's principal and entities: built
+    /// once, it can be asked about any number of routes with [`CedarPolicyStore::decide_for`].
+    pub fn caller(&self, principal_sub: &str, groups: &[&str]) -> Result<CedarCaller, String> {
         let group_uids: HashSet<EntityUid> = groups
             .iter()
             .map(|group| {
-                EntityUid::from_type_name_and_id(
-                    group_type.clone(),
-                    EntityId::new(format!("{pool_id}|{group}")),
-                )
+                EntityUid::from_type_name_and_id(self.group_type.clone(), EntityId::new(*group))
             })
             .collect();
-        let principal = EntityUid::from_type_name_and_id(
-            user_type,
-            EntityId::new(format!("{pool_id}|{principal_sub}")),
-        );
-        let action = EntityUid::from_type_name_and_id(
-            types("Action")?,
-            EntityId::new(crate::schema::action_name(method, path_template)),
-        );
+        let principal =
+            EntityUid::from_type_name_and_id(self.user_type.clone(), EntityId::new(principal_sub));
         let entities = group_uids
             .iter()
             .map(|uid| Entity::new_no_attrs(uid.clone(), HashSet::new()))
@@ -157,20 +159,59 @@ impl CedarPolicyStore {
                 Entity::new_no_attrs(principal.clone(), group_uids.clone()),
                 Entity::new_no_attrs(self.application.clone(), HashSet::new()),
             ]);
-        let entities =
-            Entities::from_entities(entities, Some(schema)).map_err(|e| e.to_string())?;
-        let request = Request::new(
+        let entities = Entities::from_entities(entities, None).map_err(|e| e.to_string())?;
+        Ok(CedarCaller {
             principal,
+            entities,
+        })
+    }
+
+    /// [`CedarPolicyStore::decide`] for a caller built by [`CedarPolicyStore::caller`] of this
+    /// store.
+    pub fn decide_for(
+        &self,
+        caller: &CedarCaller,
+        method: &str,
+        path_template: &str,
+    ) -> CedarDecision {
+        match self.ask(caller, method, path_template) {
+            Ok(response) => decision_of(&response),
+            Err(e) => CedarDecision::failed(e),
+        }
+    }
+
+    fn ask(
+        &self,
+        caller: &CedarCaller,
+        method: &str,
+        path_template: &str,
+    ) -> Result<Response, String> {
+        let name = crate::schema::action_name(method, path_template);
+        let action = self
+            .actions
+            .get(&name)
+            .ok_or_else(|| format!("the schema has no action `{name}`: no route of the API"))?
+            .clone();
+        let request = Request::new(
+            caller.principal.clone(),
             action,
             self.application.clone(),
             Context::empty(),
-            Some(schema),
+            None,
         )
         .map_err(|e| e.to_string())?;
         Ok(self
             .authorizer
-            .is_authorized(&request, self.policies.set(), &entities))
+            .is_authorized(&request, self.policies.set(), &caller.entities))
     }
+}
+
+/// A caller as Cedar sees it: the principal `User::"{sub}"` and the entities of it, its groups
+/// and the application.
+#[derive(Debug, Clone)]
+pub struct CedarCaller {
+    principal: EntityUid,
+    entities: Entities,
 }
 
 /// Cedar's answer as ours: an evaluation error anywhere denies, even where another policy
@@ -196,8 +237,6 @@ fn decision_of(response: &Response) -> CedarDecision {
 mod tests {
     use super::*;
 
-    const POOL: &str = "us-east-1_Pool";
-
     fn store(policies: &str) -> CedarPolicyStore {
         let schema = ApiSchema::for_routes("api", &[("GET", "/pets"), ("POST", "/pets")]).unwrap();
         let files = [("p.cedar".to_owned(), policies.to_owned())];
@@ -208,13 +247,13 @@ mod tests {
     #[test]
     fn a_forbid_beats_a_permit_and_is_named() {
         let store = store(
-            r#"permit (principal in api::UserGroup::"us-east-1_Pool|staff", action, resource);
+            r#"permit (principal in api::UserGroup::"staff", action, resource);
 forbid (principal, action == api::Action::"post /pets", resource);"#,
         );
-        let get = store.decide("sub", &["staff"], POOL, "GET", "/pets");
+        let get = store.decide("sub", &["staff"], "GET", "/pets");
         assert!(get.allow, "{get}");
         assert_eq!(get.policies, ["p.cedar#0"]);
-        let post = store.decide("sub", &["staff"], POOL, "POST", "/pets");
+        let post = store.decide("sub", &["staff"], "POST", "/pets");
         assert!(!post.allow, "{post}");
         assert_eq!(post.policies, ["p.cedar#1"]);
         assert_eq!(post.code(), "explicit_deny");
@@ -222,17 +261,36 @@ forbid (principal, action == api::Action::"post /pets", resource);"#,
     }
 
     #[test]
-    fn the_principal_is_the_pool_qualified_user() {
+    fn the_principal_is_the_user_by_sub_and_groups_by_key() {
         let store = store(
-            r#"permit (principal == api::User::"us-east-1_Pool|alice", action, resource == api::Application::"api");"#,
+            r#"permit (principal == api::User::"alice", action, resource == api::Application::"api");
+permit (principal in api::UserGroup::"partners:admin", action == api::Action::"post /pets", resource);"#,
         );
-        assert!(store.decide("alice", &[], POOL, "GET", "/pets").allow);
+        assert!(store.decide("alice", &[], "GET", "/pets").allow);
+        assert!(!store.decide("bob", &[], "GET", "/pets").allow);
         assert!(
-            !store
-                .decide("alice", &[], "us-east-1_Other", "GET", "/pets")
+            store
+                .decide("bob", &["partners:admin"], "POST", "/pets")
                 .allow
         );
-        assert!(!store.decide("bob", &[], POOL, "GET", "/pets").allow);
+        // The pool's own `admin` is not the partners' one.
+        assert!(!store.decide("bob", &["admin"], "POST", "/pets").allow);
+    }
+
+    #[test]
+    fn a_caller_built_once_decides_as_a_fresh_one_on_every_route() {
+        let store = store(
+            r#"permit (principal in api::UserGroup::"staff", action == api::Action::"get /pets", resource);"#,
+        );
+        let caller = store.caller("sub", &["staff"]).unwrap();
+        for method in ["GET", "POST", "DELETE"] {
+            assert_eq!(
+                store.decide_for(&caller, method, "/pets"),
+                store.decide("sub", &["staff"], method, "/pets"),
+                "{method}"
+            );
+        }
+        assert!(store.decide_for(&caller, "GET", "/pets").allow);
     }
 
     #[test]
@@ -243,7 +301,7 @@ forbid (principal, action == api::Action::"post /pets", resource);"#,
             r#"permit (principal, action, resource);
 forbid (principal, action, resource) when { 9223372036854775807 + 1 > 0 };"#,
         );
-        let decision = store.decide("sub", &[], POOL, "GET", "/pets");
+        let decision = store.decide("sub", &[], "GET", "/pets");
         assert!(!decision.allow, "{decision}");
         assert_eq!(decision.code(), "cedar_error");
         assert!(decision.policies.is_empty());
@@ -253,7 +311,7 @@ forbid (principal, action, resource) when { 9223372036854775807 + 1 > 0 };"#,
     #[test]
     fn a_method_the_route_does_not_have_is_denied_with_the_error() {
         let store = store("permit (principal, action, resource);");
-        let decision = store.decide("sub", &[], POOL, "DELETE", "/pets");
+        let decision = store.decide("sub", &[], "DELETE", "/pets");
         assert!(!decision.allow);
         assert!(decision.to_string().contains("error:"), "{decision}");
     }

@@ -6,36 +6,44 @@
 //! <https://docs.aws.amazon.com/verifiedpermissions/latest/apireference/API_StaticPolicyDefinition.html>).
 //! One JSON document holds both, so a script can make the calls from it; reading it back gives
 //! the same schema and policies (Verified Permissions gives policies its own ids; the
-//! description keeps ours).
+//! description keeps ours). On the way out users and groups are qualified with the user pool's
+//! id, as Verified Permissions names them, and on the way back the pool's id is taken off
+//! (see [`crate::pool`]).
 
 use serde_json::{Value, json};
 
 use crate::error::Error;
 use crate::policies::{CedarPolicies, Statement, file_of_id};
+use crate::pool::{qualify, unqualify};
 use crate::schema::ApiSchema;
 
-/// The document of a schema and its policies, in Verified Permissions' request shapes.
-pub fn to_import_json(schema: &ApiSchema, policies: &CedarPolicies) -> String {
-    let policies: Vec<Value> = policies
-        .statements()
-        .iter()
-        .map(|s| {
-            json!({
-                "definition": {
-                    "static": { "description": s.id, "statement": s.text }
-                }
-            })
-        })
-        .collect();
+/// The document of a schema and its policies, in Verified Permissions' request shapes, for a
+/// store whose identity source is the user pool `pool_id`. A policy naming another pool's
+/// group or a scope has no such form and is an error.
+pub fn to_import_json(
+    schema: &ApiSchema,
+    policies: &CedarPolicies,
+    pool_id: &str,
+) -> Result<String, Error> {
+    let mut statements = Vec::new();
+    for statement in policies.statements() {
+        let s = qualify(statement, pool_id)?;
+        statements.push(json!({
+            "definition": {
+                "static": { "description": s.id, "statement": s.text }
+            }
+        }));
+    }
     let document = json!({
         "schema": { "definition": { "cedarJson": schema.to_json_string() } },
-        "policies": policies,
+        "policies": statements,
     });
-    serde_json::to_string_pretty(&document).unwrap_or_default()
+    Ok(serde_json::to_string_pretty(&document).unwrap_or_default())
 }
 
-/// The schema and policies of a document [`to_import_json`] wrote, validated again.
-pub fn from_import_json(text: &str) -> Result<(ApiSchema, CedarPolicies), Error> {
+/// The schema and policies of a document [`to_import_json`] wrote for the pool `pool_id`, in
+/// groupgate's names, validated again. A user or group of another pool is an error.
+pub fn from_import_json(text: &str, pool_id: &str) -> Result<(ApiSchema, CedarPolicies), Error> {
     let bad = |what: &str| Error::Import(what.to_owned());
     let document: Value = serde_json::from_str(text).map_err(|e| Error::Import(e.to_string()))?;
     let cedar_json = document
@@ -64,11 +72,13 @@ pub fn from_import_json(text: &str) -> Result<(ApiSchema, CedarPolicies), Error>
                 })
         };
         let id = field("description")?.to_owned();
-        statements.push(Statement {
+        let statement = Statement {
             file: file_of_id(&id).to_owned(),
             text: field("statement")?.to_owned(),
             id,
-        });
+            line: None,
+        };
+        statements.push(unqualify(&statement, pool_id)?);
     }
     let policies = CedarPolicies::from_statements(statements, &schema)?;
     Ok((schema, policies))

@@ -8,16 +8,19 @@
 //! - `decide`: [`CedarPolicyStore::decide`], a caller's groups and a route in, a
 //!   [`CedarDecision`] with the policies that determined it out; any error denies;
 //! - `import`: the schema and policies in the form Verified Permissions imports, and back;
+//! - `pool`: groupgate's ids (`UserGroup::"admin"`, `User::"{sub}"`) to and from Verified
+//!   Permissions' pool-qualified ones (`"{userPoolId}|admin"`);
 //! - `error`: [`Error`], and the [`Problem`] (file, line, Cedar's message) of a policy error.
 
 mod decide;
 mod error;
 mod import;
 mod policies;
+mod pool;
 mod schema;
 
-pub use decide::{CedarDecision, CedarPolicyStore};
+pub use decide::{CedarCaller, CedarDecision, CedarPolicyStore};
 pub use error::{Error, Problem};
 pub use import::{from_import_json, to_import_json};
 pub use policies::{CedarPolicies, EXTENSION, Statement};
-pub use schema::{APPLICATION, ApiSchema, USER, USER_GROUP, action_name};
+pub use schema::{APPLICATION, ApiSchema, USER, USER_GROUP, action_name, namespace_of};

@@ -4,11 +4,13 @@
 //! (<https://docs.cedarpolicy.com/policies/validation.html>), as Verified Permissions validates
 //! a store's policies; a parse or validation error names its file and line.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::str::FromStr as _;
 
-use cedar_policy::{Policy, PolicyId, PolicySet, ValidationMode, Validator};
+use cedar_policy::{
+    ActionConstraint, Policy, PolicyId, PolicySet, ResourceConstraint, ValidationMode, Validator,
+};
 use miette::Diagnostic;
 
 use crate::error::{Error, Problem};
@@ -25,6 +27,9 @@ pub struct Statement {
     pub file: String,
     /// The policy's Cedar text, as in its file.
     pub text: String,
+    /// The 1-based line of its file it starts on, where known (not for a policy read back
+    /// from Verified Permissions' form).
+    pub line: Option<usize>,
 }
 
 /// A validated policy set and where each of its policies came from.
@@ -88,10 +93,17 @@ impl CedarPolicies {
             match parse_file(file, text) {
                 Ok(policies) => {
                     for policy in policies {
+                        let policy_text = policy.to_string();
+                        // A policy parsed from text prints as its own span of that text.
+                        let line = text
+                            .find(&policy_text)
+                            .and_then(|at| text.get(..at))
+                            .map(|before| before.matches('\n').count() + 1);
                         statements.push(Statement {
                             id: policy.id().to_string(),
                             file: file.clone(),
-                            text: policy.to_string(),
+                            text: policy_text,
+                            line,
                         });
                         if let Err(e) = set.add(policy) {
                             problems.push(Problem {
@@ -143,6 +155,65 @@ impl CedarPolicies {
     /// The policies in file order, then in each file's order.
     pub fn statements(&self) -> &[Statement] {
         &self.statements
+    }
+
+    /// The ids of every group the policies name (`admin`, `partners:admin`): with Cedar, these
+    /// are the groups there are, since no other file lists them.
+    pub fn group_keys(&self) -> BTreeSet<String> {
+        let mut found = BTreeSet::new();
+        for policy in self.set.policies() {
+            // A policy parsed from text always has a JSON form; one that had none would name
+            // no group here, and the decision, which does not use this, is unchanged.
+            if let Ok(json) = policy.to_json() {
+                crate::pool::named_groups(&json, &mut found);
+            }
+        }
+        found
+    }
+
+    /// The policies that can apply to no route the authorizer decides, and why: every action
+    /// they name is of a public route (API Gateway runs no authorizer for it), or their
+    /// resource is not the API, `Application::"{application}"`. `decided` holds the action
+    /// names of the routes the authorizer decides (`get /pets`).
+    pub fn matching_no_route(&self, decided: &BTreeSet<String>, application: &str) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        for statement in &self.statements {
+            let Some(policy) = self.set.policy(&PolicyId::new(&statement.id)) else {
+                continue;
+            };
+            let problem = |message: String| Problem {
+                file: statement.file.clone(),
+                line: statement.line,
+                message: format!("`{}` matches no route: {message}", statement.id),
+            };
+            let actions = match policy.action_constraint() {
+                ActionConstraint::Any => None,
+                ActionConstraint::Eq(uid) => Some(vec![uid]),
+                ActionConstraint::In(uids) => Some(uids),
+            };
+            if let Some(actions) = actions
+                && !actions.iter().any(|a| decided.contains(a.id().unescaped()))
+            {
+                let names: Vec<String> = actions.iter().map(ToString::to_string).collect();
+                problems.push(problem(format!(
+                    "its actions ({}) are only of public routes, for which no authorizer runs",
+                    names.join(", ")
+                )));
+            }
+            let resource = match policy.resource_constraint() {
+                ResourceConstraint::In(uid) | ResourceConstraint::Eq(uid) => Some(uid),
+                ResourceConstraint::IsIn(_, uid) => Some(uid),
+                ResourceConstraint::Any | ResourceConstraint::Is(_) => None,
+            };
+            if let Some(uid) = resource
+                && uid.id().unescaped() != application
+            {
+                problems.push(problem(format!(
+                    "its resource `{uid}` is not the API, whose every request is on `Application::\"{application}\"`"
+                )));
+            }
+        }
+        problems
     }
 
     /// What Cedar's validator warns of without refusing the set (a policy that can never
@@ -251,7 +322,7 @@ mod tests {
 
     const VIEWER: &str = r#"// Viewers read.
 permit (
-    principal in petstore::UserGroup::"us-east-1_Pool|viewer",
+    principal in petstore::UserGroup::"viewer",
     action == petstore::Action::"get /pets",
     resource
 );
@@ -267,7 +338,27 @@ forbid (principal, action == petstore::Action::"post /pets", resource);
         assert_eq!(ids, ["viewer.cedar#0", "viewer.cedar#1"]);
         assert!(loaded.statements()[1].text.starts_with("forbid"));
         assert_eq!(loaded.set().policies().count(), 2);
+        assert_eq!(Vec::from_iter(loaded.group_keys()), ["viewer"]);
+        assert_eq!(loaded.statements()[0].line, Some(2));
+        assert_eq!(loaded.statements()[1].line, Some(8));
         assert!(loaded.warnings().is_empty());
+    }
+
+    #[test]
+    fn a_policy_of_public_routes_only_or_another_resource_matches_no_route() {
+        let text = r#"permit (principal, action == petstore::Action::"get /pets", resource);
+permit (principal, action in [petstore::Action::"post /pets"], resource);
+permit (principal, action, resource == petstore::Application::"other");
+permit (principal, action, resource == petstore::Application::"petstore");
+"#;
+        let loaded = CedarPolicies::from_files(&files(&[("p.cedar", text)]), &schema()).unwrap();
+        // `GET /pets` is public: only `post /pets` is decided.
+        let decided = BTreeSet::from(["post /pets".to_owned()]);
+        let problems = loaded.matching_no_route(&decided, "petstore");
+        let found: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert!(found[0].starts_with("p.cedar:1: `p.cedar#0` matches no route: its actions (petstore::Action::\"get /pets\") are only of public routes"), "{found:#?}");
+        assert!(found[1].starts_with("p.cedar:3: `p.cedar#2` matches no route: its resource `petstore::Application::\"other\"`"), "{found:#?}");
     }
 
     #[test]

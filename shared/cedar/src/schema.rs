@@ -127,6 +127,21 @@ impl ApiSchema {
     }
 }
 
+/// The namespace for an API named `title` (its OpenAPI `info.title`): the title with every
+/// character other than an ASCII letter, digit or `_` made a `_`, and a `_` before a leading
+/// digit, so any title gives a Cedar identifier (`petstore` stays `petstore`; `Pet Store v2`
+/// is `Pet_Store_v2`).
+pub fn namespace_of(title: &str) -> String {
+    let mut namespace: String = title
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    if namespace.is_empty() || namespace.starts_with(|c: char| c.is_ascii_digit()) {
+        namespace.insert(0, '_');
+    }
+    namespace
+}
+
 /// The action of a method on a route: `get /pets/{id}`.
 pub fn action_name(method: &str, path: &str) -> String {
     format!("{} {path}", method.to_ascii_lowercase())
@@ -183,6 +198,17 @@ mod tests {
         let get = &schema.json()["petstore"]["actions"]["get /pets"]["appliesTo"];
         assert_eq!(get["principalTypes"], json!(["User"]));
         assert_eq!(get["resourceTypes"], json!(["Application"]));
+    }
+
+    #[test]
+    fn any_title_gives_a_namespace() {
+        assert_eq!(namespace_of("petstore"), "petstore");
+        assert_eq!(namespace_of("Pet Store v2"), "Pet_Store_v2");
+        assert_eq!(namespace_of("2fa-api"), "_2fa_api");
+        assert_eq!(namespace_of(""), "_");
+        for title in ["Pet Store v2", "2fa-api", "", "élan"] {
+            ApiSchema::for_routes(&namespace_of(title), &[("GET", "/")]).unwrap();
+        }
     }
 
     #[test]

@@ -20,7 +20,7 @@ use groupgate_shared::{
 use groupgate_stack::Api;
 use proptest::prelude::*;
 
-/// The pool the example policies name (`us-east-1_EXAMPLE|admin`).
+/// The pool of the Verified Permissions store the policies are exported to.
 const POOL: &str = "us-east-1_EXAMPLE";
 const SUB: &str = "0a1b2c3d-4e5f-6789-abcd-ef0123456789";
 /// The methods an `ANY` operation is asked with, as `groupgate simulate` asks them.
@@ -141,7 +141,7 @@ fn the_cedar_policies_give_the_committed_access_matrix() {
             if API.route_of(method, path).is_some_and(|o| o.public) {
                 continue;
             }
-            let decision = STORE.decide(SUB, &groups, POOL, method, path);
+            let decision = STORE.decide(SUB, &groups, method, path);
             let got = if decision.allow { "Allow" } else { "Deny" };
             assert_eq!(got, expected, "{group} on {route}: {decision}");
             assert!(decision.errors.is_empty(), "{group} on {route}: {decision}");
@@ -154,18 +154,12 @@ fn the_cedar_policies_give_the_committed_access_matrix() {
 
 #[test]
 fn an_allow_names_the_policy_file_that_permitted_it() {
-    let decision = STORE.decide(SUB, &["pet-viewer"], POOL, "GET", "/petstore/v2/status");
+    let decision = STORE.decide(SUB, &["pet-viewer"], "GET", "/petstore/v2/status");
     assert!(decision.allow, "{decision}");
     assert_eq!(decision.policies, ["pet-viewer.cedar#0"]);
-    let both = STORE.decide(
-        SUB,
-        &["pet-viewer", "admin"],
-        POOL,
-        "GET",
-        "/petstore/v2/status",
-    );
+    let both = STORE.decide(SUB, &["pet-viewer", "admin"], "GET", "/petstore/v2/status");
     assert_eq!(both.policies, ["admin.cedar#0", "pet-viewer.cedar#0"]);
-    let denied = STORE.decide(SUB, &["pet-viewer"], POOL, "GET", "/petstore/v2/identity");
+    let denied = STORE.decide(SUB, &["pet-viewer"], "GET", "/petstore/v2/identity");
     assert!(
         !denied.allow && denied.policies.is_empty() && denied.errors.is_empty(),
         "{denied}"
@@ -175,19 +169,14 @@ fn an_allow_names_the_policy_file_that_permitted_it() {
 
 #[test]
 fn a_group_of_another_pool_grants_nothing() {
-    let decision = STORE.decide(
-        SUB,
-        &["admin"],
-        "eu-west-1_Other",
-        "GET",
-        "/petstore/v1/pets",
-    );
+    // `partners:admin` is the key of the partners pool's `admin`, not the pool's own.
+    let decision = STORE.decide(SUB, &["partners:admin"], "GET", "/petstore/v1/pets");
     assert!(!decision.allow, "{decision}");
 }
 
 #[test]
 fn a_route_the_schema_does_not_know_is_denied_with_cedars_error() {
-    let decision = STORE.decide(SUB, &["admin"], POOL, "DELETE", "/petstore/v1/pets");
+    let decision = STORE.decide(SUB, &["admin"], "DELETE", "/petstore/v1/pets");
     assert!(!decision.allow, "{decision}");
     assert_eq!(decision.code(), "cedar_error");
     assert!(
@@ -198,13 +187,24 @@ fn a_route_the_schema_does_not_know_is_denied_with_cedars_error() {
 
 #[test]
 fn the_verified_permissions_import_reads_back_and_decides_the_same() {
-    let document = to_import_json(STORE.schema(), STORE.policies());
+    let document = to_import_json(STORE.schema(), STORE.policies(), POOL).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("verified-permissions.json");
     std::fs::write(&file, &document).unwrap();
-    let (schema, policies) = from_import_json(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let (schema, policies) =
+        from_import_json(&std::fs::read_to_string(&file).unwrap(), POOL).unwrap();
     assert_eq!(schema.json(), STORE.schema().json());
-    assert_eq!(policies.statements(), STORE.policies().statements());
+    let ids = |p: &CedarPolicies| -> Vec<String> {
+        p.statements().iter().map(|s| s.id.clone()).collect()
+    };
+    assert_eq!(ids(&policies), ids(STORE.policies()));
+    // Read back for another pool, the groups are not its own.
+    let e = from_import_json(&document, "eu-west-1_Other").unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("is not of the pool `eu-west-1_Other`"),
+        "{e}"
+    );
     let back = CedarPolicyStore::new(schema, policies, &API.title).unwrap();
     let names = ["admin", "pet-veterinarian", "pet-viewer", "auditor"];
     for mask in 0..(1 << names.len()) {
@@ -216,8 +216,8 @@ fn the_verified_permissions_import_reads_back_and_decides_the_same() {
             .collect();
         for (method, path) in routes() {
             assert_eq!(
-                back.decide(SUB, &groups, POOL, &method, &path),
-                STORE.decide(SUB, &groups, POOL, &method, &path),
+                back.decide(SUB, &groups, &method, &path),
+                STORE.decide(SUB, &groups, &method, &path),
                 "{groups:?} on {method} {path}"
             );
         }
@@ -226,12 +226,18 @@ fn the_verified_permissions_import_reads_back_and_decides_the_same() {
     let json: serde_json::Value = serde_json::from_str(&document).unwrap();
     let first = &json["policies"][0]["definition"]["static"];
     assert_eq!(first["description"], "admin.cedar#0");
-    assert!(first["statement"].as_str().unwrap().starts_with("permit"));
+    let statement = first["statement"].as_str().unwrap();
+    assert!(statement.starts_with("permit"), "{statement}");
+    // Verified Permissions names the pool's groups `{userPoolId}|{group}`.
+    assert!(
+        statement.contains(r#"petstore::UserGroup::"us-east-1_EXAMPLE|admin""#),
+        "{statement}"
+    );
     assert!(json["schema"]["definition"]["cedarJson"].is_string());
 }
 
-/// A group set: any of the petstore's groups, and names no policy has (one differs only in
-/// case, one is a pool-qualified name, as a forged claim might be).
+/// A group set: any of the petstore's groups, and keys no policy has (one differs only in case,
+/// one is another pool's, one pool-qualified as Verified Permissions writes it).
 fn groups() -> impl Strategy<Value = Vec<&'static str>> {
     proptest::sample::subsequence(
         vec![
@@ -241,6 +247,7 @@ fn groups() -> impl Strategy<Value = Vec<&'static str>> {
             "Admin",
             "auditor",
             "us-east-1_EXAMPLE|admin",
+            "partners:admin",
             "",
         ],
         0..=4,
@@ -254,7 +261,7 @@ proptest! {
         route in proptest::sample::select(routes()),
     ) {
         let (method, path) = route;
-        let cedar = STORE.decide(SUB, &groups, POOL, &method, &path);
+        let cedar = STORE.decide(SUB, &groups, &method, &path);
         prop_assert_eq!(cedar.allow, iam_allows(&groups, &method, &path), "{:?} on {} {}: {}", groups, method, path, cedar);
         prop_assert!(cedar.errors.is_empty(), "{}", cedar);
     }

@@ -2,9 +2,13 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context as _;
+
 use super::ToolboxSettingsArgs;
-use crate::exit::Outcome;
+use crate::exit::{Outcome, UsageError};
 use crate::stack::groups;
+use crate::stack::settings::PolicyLanguage;
+use crate::toolbox::cedar;
 use crate::toolbox::explain::{self, Options};
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -78,7 +82,7 @@ pub struct Args {
 pub async fn run(args: Args) -> anyhow::Result<Outcome> {
     let (settings, api) = args.settings.load_with_api()?;
     if !args.pool.is_empty() && !settings.pools.iter().any(|p| p.group_prefix == args.pool) {
-        return Err(crate::exit::UsageError(format!(
+        return Err(UsageError(format!(
             "--pool `{}` is no `group_prefix` of the settings' `[[pools]]`",
             args.pool
         ))
@@ -86,7 +90,7 @@ pub async fn run(args: Args) -> anyhow::Result<Outcome> {
     }
     // The policy keys the authorizer would look up for these groups or scopes.
     let pool = &args.pool;
-    let keys = match (args.groups, args.scopes) {
+    let keys: Option<Vec<String>> = match (args.groups, args.scopes) {
         (Some(groups), _) => Some(
             groups
                 .iter()
@@ -103,6 +107,19 @@ pub async fn run(args: Args) -> anyhow::Result<Outcome> {
         ),
         (None, None) => None,
     };
+    if settings.policy_language == PolicyLanguage::Cedar {
+        let (Some(keys), None) = (&keys, &args.table) else {
+            return Err(UsageError(
+                "with Cedar policies, explain takes --groups or --scopes and reads --policies (a token, or --table, is not read yet)".to_owned(),
+            )
+            .into());
+        };
+        let store = cedar::load(&args.policies, &api)
+            .with_context(|| format!("Cedar policies in `{}`", args.policies.display()))?;
+        cedar::explain(&store, &api, keys, &args.method, &args.path)
+            .print(args.format == Format::Json);
+        return Ok(Outcome::Done);
+    }
     let options = Options {
         token: args.token,
         groups: keys,

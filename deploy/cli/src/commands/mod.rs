@@ -22,7 +22,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::exit::Outcome;
 use crate::stack::Api;
-use crate::stack::settings::{Overrides, Settings};
+use crate::stack::settings::{Overrides, PolicyLanguage, Settings};
 
 /// groupgate, the operator's tool: the stack as code (synth), the bootstrap stack, deploys,
 /// seeding the tables, tokens for users, the policy toolbox (explain, validate, simulate), and
@@ -139,8 +139,17 @@ impl SettingsArgs {
             throttle_burst_limit: self.throttle_burst,
             cors_origins: (!self.cors_origins.is_empty()).then_some(self.cors_origins),
             api_file,
+            policy_language: self.toolbox.policy_language,
         };
-        Ok(Settings::load_with(&self.toolbox.settings_file, overrides)?)
+        let settings = Settings::load_with(&self.toolbox.settings_file, overrides)?;
+        // The stack seeds and decides IAM policies only: building it from a Cedar policies
+        // folder would deploy no policy at all, so it is refused rather than half-done.
+        if settings.policy_language == PolicyLanguage::Cedar {
+            anyhow::bail!(
+                "`policy_language = \"cedar\"`: the stack cannot deploy Cedar policies yet (issue 24); only the toolbox (validate, simulate, explain) reads them"
+            );
+        }
+        Ok(settings)
     }
 }
 
@@ -162,6 +171,10 @@ struct ToolboxSettingsArgs {
     /// settings' `api`).
     #[arg(long, value_name = "FILE")]
     api: Option<PathBuf>,
+    /// The language of the policies folder: `iam` (`*.json` group definitions) or `cedar`
+    /// (`*.cedar` policies); default: the settings' `policy_language`.
+    #[arg(long, value_name = "iam|cedar")]
+    policy_language: Option<PolicyLanguage>,
 }
 
 impl ToolboxSettingsArgs {
@@ -170,6 +183,7 @@ impl ToolboxSettingsArgs {
             api_file: self.api_file()?,
             stage: self.stage,
             authorizer_ttl_seconds: self.authorizer_ttl,
+            policy_language: self.policy_language,
             ..Overrides::default()
         };
         Ok(Settings::load_with(&self.settings_file, overrides)?)

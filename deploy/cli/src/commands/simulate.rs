@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 use super::ToolboxSettingsArgs;
-use crate::exit::Outcome;
+use crate::exit::{Outcome, UsageError};
 use crate::stack::groups;
-use crate::toolbox::{self, simulate};
+use crate::stack::settings::PolicyLanguage;
+use crate::toolbox::{self, cedar, simulate};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -38,8 +39,23 @@ pub struct Args {
 /// `--update` rewrites the file).
 pub async fn run(args: Args) -> anyhow::Result<Outcome> {
     let (settings, api) = args.settings.load_with_api()?;
-    let catalogue = toolbox::load(&args.policies, args.table.as_deref()).await?;
-    let cells = simulate::matrix(&catalogue, &api, &settings.stage)?;
+    let cells = match settings.policy_language {
+        PolicyLanguage::Iam => {
+            let catalogue = toolbox::load(&args.policies, args.table.as_deref()).await?;
+            simulate::matrix(&catalogue, &api, &settings.stage)?
+        }
+        PolicyLanguage::Cedar => {
+            if args.table.is_some() {
+                return Err(UsageError(
+                    "--table: no policy table holds Cedar policies yet; give --policies".to_owned(),
+                )
+                .into());
+            }
+            let store = cedar::load(&args.policies, &api)
+                .with_context(|| format!("Cedar policies in `{}`", args.policies.display()))?;
+            cedar::matrix(&store, &api)
+        }
+    };
     let access = match &args.expect {
         Some(path) => Some((path.as_path(), simulate::AccessFile::load(path)?)),
         None => None,

@@ -7,8 +7,11 @@
 //!
 //! - [`explain`]: why one request is allowed or denied;
 //! - [`simulate`]: every group against every route, and the committed access matrix;
-//! - [`validate`]: lints `policies/`.
+//! - [`validate`]: lints `policies/`;
+//! - [`cedar`]: the three on Cedar policies (`policy_language = "cedar"`), decided by
+//!   `groupgate-cedar`.
 
+pub mod cedar;
 pub mod explain;
 pub mod simulate;
 pub mod validate;
