@@ -259,7 +259,8 @@ mod tests {
     #[test]
     fn a_missing_or_empty_output_is_an_error_that_names_it() {
         for output in Output::ALL {
-            if output == Output::HostedUiUrl {
+            // The optional outputs: a stack without a hosted UI or without scopes has none.
+            if matches!(output, Output::HostedUiUrl | Output::MachineClientId) {
                 continue;
             }
             for value in [None, Some(" ")] {
@@ -279,8 +280,10 @@ mod tests {
         }
         let mut without_ui = outputs();
         without_ui.remove("HostedUiUrl");
+        without_ui.remove("MachineClientId");
         let read = StackOutputs::from_outputs("s", &without_ui).unwrap();
         assert_eq!(read.hosted_ui_url, None);
+        assert_eq!(read.machine_client_id, None);
         assert!(
             !serde_json::to_string(&read)
                 .unwrap()
