@@ -133,6 +133,16 @@ local_stack() {
   expect_status "the partner pool's admin (not the stack pool's admin grant)" 403 GET /petstore/v2/identity "$partner"
   expect_status "the partner pool's admin (not the stack pool's admin grant)" 403 POST /petstore/v1/pets "$partner"
 
+  say "groupgate explain on the partner pool's token: checked against that pool, decided by its key"
+  local explained
+  explained=$(GROUPGATE_TOKEN=$partner tool explain --settings "$SETTINGS" --policies "$POLICIES" \
+    --stack-file "$WORK/stack.json" --method GET --path /petstore/v1/pets 2>&1) || true
+  if grep -qF "allowed by group \`partners:admin\`" <<<"$explained"; then
+    result ok "explain: the partner's admin is allowed by \`partners:admin\`, as the authorizer decides"
+  else
+    result FAIL "explain on the partner's token: $explained"
+  fi
+
   say "a machine client, by its scope"
   expect_status "a client with petstore/status.read" 200 GET /petstore/v2/status "$machine"
   expect_status "a client with petstore/status.read" 403 GET /petstore/v1/pets "$machine"

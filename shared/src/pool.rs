@@ -86,7 +86,7 @@ impl PolicyNames {
     }
 
     /// `naming` among the prefixes of every trusted pool (its own included, once).
-    pub(crate) fn among(naming: &PoolNaming, prefixes: &[&str]) -> Result<Self, Error> {
+    pub fn among(naming: &PoolNaming, prefixes: &[&str]) -> Result<Self, Error> {
         let prefix = naming.group_prefix.as_str();
         if prefixes.iter().filter(|p| **p == prefix).count() > 1 {
             return Err(Error::Config(format!(

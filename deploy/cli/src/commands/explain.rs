@@ -137,6 +137,7 @@ pub async fn run(args: Args) -> anyhow::Result<Outcome> {
         json: args.format == Format::Json,
         stage: settings.stage,
         api,
+        pools: settings.pools,
     };
     explain::run(options).await?;
     Ok(Outcome::Done)

@@ -713,7 +713,9 @@ mod tests {
     #[cfg(unix)]
     #[tokio::test]
     async fn each_other_pool_of_the_settings_gets_a_pool_its_users_and_a_place_in_user_pools() {
-        let moto = groupgate_testkit::Moto::start().await;
+        // Its own server: the local stack's table names are fixed, and another test of this
+        // binary provisions the shared one.
+        let moto = groupgate_testkit::Moto::start_own().await;
         let dir = std::env::temp_dir().join(groupgate_testkit::unique("local-pools"));
         std::fs::create_dir_all(&dir).unwrap();
         let (out, env_file) = (dir.join("stack.json"), dir.join("functions.env"));

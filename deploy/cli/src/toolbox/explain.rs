@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use base64::Engine as _;
 use groupgate_shared::jwks::{JwksSource as _, KeySet};
 use groupgate_shared::{
-    DEFAULT_CLOCK_LEEWAY, ExpectedTokenUse, INVOKE_ACTION, Origin, PolicyNames, Reason, Rejection,
-    TokenRules, TokenUse,
+    DEFAULT_CLOCK_LEEWAY, ExpectedTokenUse, INVOKE_ACTION, Origin, PolicyNames, PoolNaming, Reason,
+    Rejection, TokenRules, TokenUse,
 };
 use serde_json::{Value, json};
 
@@ -32,6 +32,10 @@ pub struct TokenSettings {
     pub token_use: ExpectedTokenUse,
     /// Where the pool's keys are (the pool's own address on AWS).
     pub jwks_url: Option<String>,
+    /// How this pool's callers are named in the policy table (its group prefix).
+    pub naming: PoolNaming,
+    /// The group prefix of every trusted pool, this one's included.
+    pub prefixes: Vec<String>,
 }
 
 /// The token's checks, in the order the authorizer makes them.
@@ -195,9 +199,12 @@ pub async fn verify_token(
     match rules.verify(token, &keys, now) {
         Ok(claims) => {
             let mut lines = [vec![heading.clone()], accepted(&claims, now)].concat();
-            // The keys the authorizer looks up for this caller of the stack's own pool: a
-            // person's groups, or a machine client's scopes (`scope:...`).
-            let keys = match PolicyNames::unprefixed().policy_keys(&claims) {
+            // The keys the authorizer looks up for this caller of this pool: a person's groups,
+            // or a machine client's scopes (`scope:...`), under the pool's prefix.
+            let prefixes: Vec<&str> = settings.prefixes.iter().map(String::as_str).collect();
+            let names = PolicyNames::among(&settings.naming, &prefixes)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let keys = match names.policy_keys(&claims) {
                 Ok(keys) => keys.keys.into_owned(),
                 Err(rejection) => {
                     let claims = unverified_claims(token);
@@ -503,6 +510,8 @@ pub struct Options {
     pub stage: String,
     /// The API the request is made to.
     pub api: Api,
+    /// The settings' other trusted pools: a token of one is checked against it.
+    pub pools: Vec<crate::stack::settings::TrustedPool>,
 }
 
 /// Runs `explain` and prints its report once it decided (allow, deny or unauthorized); an
@@ -529,7 +538,7 @@ pub async fn run(args: Options) -> anyhow::Result<()> {
                 no_token().print(args.json);
                 return Ok(());
             };
-            let token_settings = token_settings(&args).await?;
+            let token_settings = token_settings(&args, token).await?;
             match verify_token(token, &token_settings, now).await? {
                 Ok((groups, lines)) => (groups, lines),
                 Err(report) => {
@@ -608,13 +617,19 @@ fn caller(args: &Options) -> anyhow::Result<Caller> {
 }
 
 /// The pool, clients and keys a token is checked against: the flags, else the deployed
-/// stack's outputs or the description file, else the running local stack's.
-async fn token_settings(args: &Options) -> anyhow::Result<TokenSettings> {
+/// stack's outputs or the description file, else the running local stack's; and when the
+/// token's (unverified) issuer names one of the settings' other pools, that pool (the local
+/// stack's stand-in for it, on the local stack), as the authorizer picks a pool by `iss`.
+async fn token_settings(args: &Options, token: &str) -> anyhow::Result<TokenSettings> {
+    let mut prefixes = vec![String::new()];
+    prefixes.extend(args.pools.iter().map(|p| p.group_prefix.clone()));
     let mut settings = TokenSettings {
         user_pool_id: args.user_pool_id.clone().unwrap_or_default(),
         client_ids: args.client_ids.clone(),
         token_use: groupgate_shared::ExpectedTokenUse::Access,
         jwks_url: args.jwks_url.clone(),
+        naming: PoolNaming::default(),
+        prefixes,
     };
     let described = match (&args.stack, &args.stack_file) {
         (Some(name), _) => {
@@ -625,6 +640,11 @@ async fn token_settings(args: &Options) -> anyhow::Result<TokenSettings> {
         (None, None) if settings.user_pool_id.is_empty() => StackDescription::running_local().ok(),
         (None, None) => None,
     };
+    if args.user_pool_id.is_none()
+        && let Some(settings) = other_pool_settings(args, token, described.as_ref(), &settings)?
+    {
+        return Ok(settings);
+    }
     if let Some(described) = described {
         let outputs = described.outputs;
         if settings.user_pool_id.is_empty() {
@@ -645,4 +665,50 @@ async fn token_settings(args: &Options) -> anyhow::Result<TokenSettings> {
         );
     }
     Ok(settings)
+}
+
+/// The settings for a token whose (unverified) issuer is one of the settings' other pools
+/// (locally, the emulator's stand-in for it): its pool, clients, keys and naming; none for
+/// another issuer.
+fn other_pool_settings(
+    args: &Options,
+    token: &str,
+    described: Option<&StackDescription>,
+    base: &TokenSettings,
+) -> anyhow::Result<Option<TokenSettings>> {
+    let issuer_pool = unverified_claims(token)
+        .get("iss")
+        .and_then(Value::as_str)
+        .and_then(|iss| iss.rsplit('/').next())
+        .map(str::to_owned)
+        .unwrap_or_default();
+    let local_pools = described
+        .and_then(|d| d.local.as_ref())
+        .map(|l| l.pools.as_slice())
+        .unwrap_or_default();
+    let stand_in = |prefix: &str| local_pools.iter().find(|lp| lp.group_prefix == prefix);
+    let Some(other) = args.pools.iter().find(|p| {
+        p.pool_id == issuer_pool
+            || stand_in(&p.group_prefix).is_some_and(|lp| lp.pool_id == issuer_pool)
+    }) else {
+        return Ok(None);
+    };
+    let local = stand_in(&other.group_prefix);
+    let mut settings = base.clone();
+    settings.user_pool_id = local.map_or(other.pool_id.clone(), |l| l.pool_id.clone());
+    if settings.client_ids.is_empty() {
+        settings.client_ids = local.map_or(other.client_ids.clone(), |l| vec![l.client_id.clone()]);
+    }
+    if settings.jwks_url.is_none() {
+        settings.jwks_url = local.map(|l| l.jwks_url.clone());
+    }
+    settings.token_use = other
+        .token_use
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("pool `{}`: {e}", other.group_prefix))?;
+    settings.naming = PoolNaming {
+        group_prefix: other.group_prefix.clone(),
+        scopes_for_users: other.scopes_for_users,
+    };
+    Ok(Some(settings))
 }
