@@ -272,6 +272,17 @@ impl GroupDefinition {
         self.policy.to_string()
     }
 
+    /// The entry the authorizer reads for this definition once seeded (its policy parsed from
+    /// the text the seed writes), with no role: what the toolbox and the tests decide with.
+    pub fn group_policy(&self) -> groupgate_shared::GroupPolicy {
+        groupgate_shared::GroupPolicy {
+            group: self.key.clone(),
+            policy: PolicyDocument::from_json(&self.policy_text()),
+            role_arn: None,
+            precedence: Some(self.precedence.into()),
+        }
+    }
+
     /// A CloudFormation-safe id fragment: `pet-veterinarian` -> `PetVeterinarian`.
     pub fn logical_name(&self) -> String {
         crate::construct::id_fragment(&self.key)

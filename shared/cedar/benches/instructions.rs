@@ -26,8 +26,7 @@ use std::sync::Arc;
 
 use groupgate_cedar::{ApiSchema, CedarPolicies, CedarPolicyStore, namespace_of};
 use groupgate_shared::{
-    GroupPolicy, INVOKE_ACTION, MergedPolicy, MethodArn, PolicyDocument, RequestFacts,
-    ReturnedPolicy,
+    GroupPolicy, INVOKE_ACTION, MergedPolicy, MethodArn, RequestFacts, ReturnedPolicy,
 };
 
 const LOW: u64 = 20;
@@ -58,14 +57,7 @@ fn iam_groups() -> Vec<Arc<GroupPolicy>> {
         .unwrap()
         .iter()
         .filter(|d| d.key == "pet-viewer")
-        .map(|d| {
-            Arc::new(GroupPolicy {
-                group: d.key.clone(),
-                policy: PolicyDocument::from_json(&d.policy_text()),
-                role_arn: None,
-                precedence: Some(d.precedence.into()),
-            })
-        })
+        .map(|d| Arc::new(d.group_policy()))
         .collect()
 }
 

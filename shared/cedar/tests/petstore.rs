@@ -14,9 +14,7 @@ use std::sync::{Arc, LazyLock};
 use groupgate_cedar::{
     ApiSchema, CedarPolicies, CedarPolicyStore, from_import_json, to_import_json,
 };
-use groupgate_shared::{
-    GroupPolicy, INVOKE_ACTION, MergedPolicy, MethodArn, PolicyDocument, RequestFacts,
-};
+use groupgate_shared::{GroupPolicy, INVOKE_ACTION, MergedPolicy, MethodArn, RequestFacts};
 use groupgate_stack::Api;
 use proptest::prelude::*;
 
@@ -81,14 +79,7 @@ static IAM_GROUPS: LazyLock<Vec<Arc<GroupPolicy>>> = LazyLock::new(|| {
     groupgate_stack::groups::load(&fixture("policies"))
         .unwrap()
         .iter()
-        .map(|d| {
-            Arc::new(GroupPolicy {
-                group: d.key.clone(),
-                policy: PolicyDocument::from_json(&d.policy_text()),
-                role_arn: None,
-                precedence: Some(d.precedence.into()),
-            })
-        })
+        .map(|d| Arc::new(d.group_policy()))
         .collect()
 });
 

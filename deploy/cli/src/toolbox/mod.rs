@@ -1,6 +1,6 @@
 //! The policy toolbox: `explain`, `validate` and `simulate`, on the authorizer's own code. A
-//! group's entry is parsed by [`PolicyDocument::from_json`] (what the authorizer does with a
-//! policy-table item), merged by [`MergedPolicy::for_request`], decided by
+//! group's entry is parsed by [`groupgate_shared::PolicyDocument::from_json`] (what the
+//! authorizer does with a policy-table item), merged by [`MergedPolicy::for_request`], decided by
 //! [`MergedPolicy::decide`], and rendered by [`ReturnedPolicy`]: the same functions, so
 //! the tools cannot disagree with the authorizer. Every decision is also held to
 //! [`groupgate_shared::reference`], an independent evaluator of the returned policy.
@@ -24,8 +24,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use aws_sdk_dynamodb::types::AttributeValue;
 use groupgate_shared::{
-    GroupPolicy, INVOKE_ACTION, MergedPolicy, MethodArn, PolicyDocument, RequestFacts,
-    ReturnedPolicy,
+    GroupPolicy, INVOKE_ACTION, MergedPolicy, MethodArn, RequestFacts, ReturnedPolicy,
 };
 use serde_json::Value;
 
@@ -62,14 +61,7 @@ impl Catalogue {
         let definitions = groups::load(dir)?;
         let groups = definitions
             .iter()
-            .map(|d| {
-                Arc::new(GroupPolicy {
-                    group: d.key.clone(),
-                    policy: PolicyDocument::from_json(&d.policy_text()),
-                    role_arn: None,
-                    precedence: Some(d.precedence.into()),
-                })
-            })
+            .map(|d| Arc::new(d.group_policy()))
             .collect();
         Ok(Self {
             groups,
