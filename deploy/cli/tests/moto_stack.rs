@@ -20,7 +20,8 @@ use groupgate_testkit::{FIXTURE_POLICIES, Moto, policy_table, unique};
 
 /// What moto's CloudFormation does not implement, and so skips without failing the stack; and
 /// the alarm topic and its subscription, which no alarm email leaves out by condition. Besides
-/// these, each group's Cognito group (`Group<Name>`), however many `policies/` defines.
+/// these, each group's Cognito group (`Group<Name>`), however many `policies/` defines, and
+/// the resource servers and machine client of its scopes.
 const SKIPPED_BY_MOTO: &[&str] = &[
     "AccessDeniedResponse",
     "AlarmEmailSubscription",
@@ -127,7 +128,25 @@ async fn the_template_reaches_create_complete_in_moto() {
     let expected: BTreeSet<String> = SKIPPED_BY_MOTO
         .iter()
         .map(|id| id.to_string())
-        .chain(groups.iter().map(|g| format!("Group{}", g.logical_name())))
+        .chain(
+            groups
+                .iter()
+                .filter(|g| g.stack_group().is_some())
+                .map(|g| format!("Group{}", g.logical_name())),
+        )
+        // The pool's scopes: their resource servers and the machine client, when there are any.
+        .chain(
+            groups
+                .iter()
+                .filter_map(|g| g.stack_scope().and_then(groups::split_scope))
+                .map(|(server, _)| groups::resource_server_id(server)),
+        )
+        .chain(
+            groups
+                .iter()
+                .any(|g| g.stack_scope().is_some())
+                .then(|| "MachineClient".to_owned()),
+        )
         .collect();
     assert_eq!(skipped, expected, "moto's skipped set changed");
     let created = template["Resources"].as_object().unwrap().len() - skipped.len();
@@ -150,11 +169,13 @@ async fn the_template_reaches_create_complete_in_moto() {
             .unwrap_or_else(|e| panic!("{key}: {e:?}"));
     }
     let roles = parse_group_roles(&outputs[Output::GroupRoleArns.key()]).unwrap();
-    // One role per group of policies/, whichever groups it defines, each under the stack's path.
+    // One role per group of policies/, whichever groups it defines, each under the stack's
+    // path; none for a scope.
     assert_eq!(
         roles.keys().map(String::as_str).collect::<BTreeSet<_>>(),
         groups
             .iter()
+            .filter(|g| matches!(g.subject, groups::Subject::Group(_)))
             .map(|g| g.key.as_str())
             .collect::<BTreeSet<_>>()
     );
