@@ -175,15 +175,7 @@ local_stack() {
   : >"$WORK/upstream.jsonl"
 
   say "starting the local stack on the clinic's API (log: .local/logs/clinic-dev.log)"
-  rm -f "$ROOT/.local/stack.json"
-  GROUPGATE_API="$API" GROUPGATE_POLICIES="$POLICIES" spawn "$LOGS/clinic-dev.log" "$ROOT/scripts/dev.sh"
-  local dev_pid=$LAST_PID deadline=$((SECONDS + 1200))
-  until [ -f "$ROOT/.local/stack.json" ]; do
-    kill -0 "$dev_pid" 2>/dev/null || fail "scripts/dev.sh exited before the stack was ready" "$LOGS/clinic-dev.log"
-    [ $SECONDS -lt $deadline ] || fail "the local stack was not ready within 20 minutes" "$LOGS/clinic-dev.log"
-    sleep 1
-  done
-  describe_stack "$WORK/stack.json"
+  GROUPGATE_API="$API" GROUPGATE_POLICIES="$POLICIES" start_local_stack "$LOGS/clinic-dev.log" "$WORK/stack.json"
   API_URL=$(json_get "$WORK/stack.json" api_url)
 
   local got group user token
@@ -206,9 +198,7 @@ local_stack() {
     check_caller "$group" "$token" "$(sub_of "$token")"
   done
 
-  say "stopping the local stack"
-  kill -TERM "$dev_pid"
-  for _ in $(seq 100); do kill -0 "$dev_pid" 2>/dev/null || break; sleep 0.2; done
+  stop_local_stack
   results clinic
 }
 

@@ -143,6 +143,31 @@ stop_all() {
   SPAWNED=()
 }
 
+# Starts scripts/dev.sh in the background, with whatever GROUPGATE_* variables the caller
+# exported or put before the call, and waits (up to 20 minutes: the first run builds both
+# functions) until it has written .local/stack.json; then writes the stack's description to
+# FILE. Sets DEV_PID. Fails, naming LOG, when dev.sh exits first: start_local_stack LOG FILE
+start_local_stack() {
+  local log=$1 out=$2 deadline=$((SECONDS + 1200))
+  rm -f "$ROOT/.local/stack.json"
+  spawn "$log" "$ROOT/scripts/dev.sh"
+  DEV_PID=$LAST_PID
+  until [ -f "$ROOT/.local/stack.json" ]; do
+    kill -0 "$DEV_PID" 2>/dev/null || fail "scripts/dev.sh exited before the stack was ready" "$log"
+    [ $SECONDS -lt $deadline ] || fail "the local stack was not ready within 20 minutes" "$log"
+    sleep 1
+  done
+  describe_stack "$out"
+}
+
+# Stops the dev.sh started by start_local_stack, waiting up to 20 s for it to stop what it
+# started (its own trap does).
+stop_local_stack() {
+  say "stopping the local stack"
+  kill -TERM "$DEV_PID" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$DEV_PID" 2>/dev/null || break; sleep 0.2; done
+}
+
 start_moto() {
   MOTO_PORT=$(free_port)
   spawn "$LOGS/moto.log" "$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT"

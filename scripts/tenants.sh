@@ -111,15 +111,7 @@ local_stack() {
   rm -rf "$WORK"
   mkdir -p "$WORK"
   say "starting the local stack with the tenants' settings and policies (log: .local/logs/tenants-dev.log)"
-  rm -f "$ROOT/.local/stack.json"
-  GROUPGATE_SETTINGS="$SETTINGS" GROUPGATE_POLICIES="$POLICIES" spawn "$LOGS/tenants-dev.log" "$ROOT/scripts/dev.sh"
-  local dev_pid=$LAST_PID deadline=$((SECONDS + 1200))
-  until [ -f "$ROOT/.local/stack.json" ]; do
-    kill -0 "$dev_pid" 2>/dev/null || fail "scripts/dev.sh exited before the stack was ready" "$LOGS/tenants-dev.log"
-    [ $SECONDS -lt $deadline ] || fail "the local stack was not ready within 20 minutes" "$LOGS/tenants-dev.log"
-    sleep 1
-  done
-  describe_stack "$WORK/stack.json"
+  GROUPGATE_SETTINGS="$SETTINGS" GROUPGATE_POLICIES="$POLICIES" start_local_stack "$LOGS/tenants-dev.log" "$WORK/stack.json"
   API_URL=$(json_get "$WORK/stack.json" api_url)
 
   local admin partner machine pool token
@@ -160,9 +152,7 @@ local_stack() {
     result ok "no request for the unconfigured pool's keys (moto's log)"
   fi
 
-  say "stopping the local stack"
-  kill -TERM "$dev_pid"
-  for _ in $(seq 100); do kill -0 "$dev_pid" 2>/dev/null || break; sleep 0.2; done
+  stop_local_stack
   results tenants
 }
 
