@@ -1017,6 +1017,121 @@ fn simulate_in_cedar_gives_the_same_access_matrix_and_names_a_changed_cell() {
 }
 
 #[test]
+fn cedar_export_and_import_round_trip_through_verified_permissions_form() {
+    // The example's Cedar files, and one policy for another pool's group, which a store with
+    // one identity source cannot hold.
+    let mut files: Vec<(String, String)> = std::fs::read_dir(cedar_examples())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "cedar"))
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read_to_string(&p).unwrap())
+        })
+        .collect();
+    files.push((
+        "partners.cedar".to_owned(),
+        r#"permit (principal in petstore::UserGroup::"partners:admin", action, resource);"#
+            .to_owned(),
+    ));
+    let refs: Vec<(&str, String)> = files.iter().map(|(n, c)| (n.as_str(), c.clone())).collect();
+    let dir = folder(&refs);
+    let document = dir.join("vp.json");
+    let export = |extra: &[&str]| {
+        let mut args = vec![
+            "cedar",
+            "export",
+            "--api",
+            FIXTURE_API,
+            "--policies",
+            dir.to_str().unwrap(),
+            "--user-pool-id",
+            "us-east-1_EXAMPLE",
+            "--out",
+            document.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        groupgate(&args)
+    };
+
+    let out = export(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("left out `partners.cedar#0`"),
+        "{}",
+        text(&out)
+    );
+    let out = export(&["--allow-left-out"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let written = std::fs::read_to_string(&document).unwrap();
+    assert!(
+        written.contains(r#"UserGroup::\"us-east-1_EXAMPLE|admin\""#),
+        "{written}"
+    );
+    assert!(!written.contains("partners:admin"), "{written}");
+
+    let back = dir.join("back");
+    let import = |into: &Path, pool: &str| {
+        groupgate(&[
+            "cedar",
+            "import",
+            "--api",
+            FIXTURE_API,
+            "--from",
+            document.to_str().unwrap(),
+            "--user-pool-id",
+            pool,
+            "--into",
+            into.to_str().unwrap(),
+        ])
+    };
+    let out = import(&back, "us-east-1_EXAMPLE");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // Read back, the policies decide the access matrix the originals do.
+    let out = groupgate(&[
+        "simulate",
+        "--policy-language",
+        "cedar",
+        "--api",
+        FIXTURE_API,
+        "--policies",
+        back.to_str().unwrap(),
+        "--expect",
+        FIXTURE_ACCESS,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // Importing again into the same folder would mix policies: refused, nothing changed.
+    let before = std::fs::read_to_string(back.join("admin.cedar")).unwrap();
+    let out = import(&back, "us-east-1_EXAMPLE");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("already holds"), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(back.join("admin.cedar")).unwrap(),
+        before
+    );
+
+    // Another pool's document is refused, naming the id.
+    let out = import(&dir.join("other"), "us-east-1_OTHER");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("not of the pool `us-east-1_OTHER`"),
+        "{}",
+        text(&out)
+    );
+    assert!(!dir.join("other").exists());
+
+    // A description that is a path writes nowhere but the folder.
+    let hostile = written.replace("admin.cedar#0", "../../escaped.cedar#0");
+    std::fs::write(&document, hostile).unwrap();
+    let into = dir.join("hostile");
+    let out = import(&into, "us-east-1_EXAMPLE");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(into.join("imported.cedar").is_file());
+    assert!(!dir.join("escaped.cedar").exists() && !into.join("../../escaped.cedar").exists());
+}
+
+#[test]
 fn validate_in_cedar_names_the_broken_file_and_line() {
     let examples = cedar_examples();
     let clean = groupgate(&[

@@ -21,6 +21,6 @@ mod schema;
 
 pub use decide::{CedarCaller, CedarDecision, CedarPolicyStore};
 pub use error::{Error, Problem};
-pub use import::{from_import_json, to_import_json};
+pub use import::{from_import_json, to_import_json, to_import_json_leaving_out};
 pub use policies::{CedarPolicies, EXTENSION, Statement};
 pub use schema::{APPLICATION, ApiSchema, USER, USER_GROUP, action_name, namespace_of};

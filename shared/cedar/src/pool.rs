@@ -45,7 +45,7 @@ pub(crate) fn unqualify(statement: &Statement, pool_id: &str) -> Result<Statemen
     })
 }
 
-fn check_pool_id(pool_id: &str) -> Result<(), Error> {
+pub(crate) fn check_pool_id(pool_id: &str) -> Result<(), Error> {
     if pool_id.is_empty() || pool_id.contains('|') {
         return Err(Error::Import(format!(
             "`{pool_id}` is not a user pool id (`us-east-1_AbCdEf123`)"

@@ -3,6 +3,7 @@
 //! into the exit code and the message a person reads.
 
 mod bootstrap;
+mod cedar;
 mod deploy;
 mod deploy_policies;
 mod describe;
@@ -83,6 +84,9 @@ enum Command {
     /// --expect, check the matrix against the access file. Exit 0: printed, or it matches; 1:
     /// it differs; 2: usage error; 3: the table could not be read.
     Simulate(simulate::Args),
+    /// Cedar policies to and from Amazon Verified Permissions' import form.
+    #[command(subcommand)]
+    Cedar(cedar::Command),
     /// The local stack (used by scripts/dev.sh).
     #[command(subcommand)]
     Local(local::Command),
@@ -104,6 +108,7 @@ impl Cli {
             Command::Explain(args) => explain::run(args).await,
             Command::Validate(args) => validate::run(args).await,
             Command::Simulate(args) => simulate::run(args).await,
+            Command::Cedar(command) => cedar::run(command),
             Command::Local(command) => local::run(command).await,
         }
     }
