@@ -284,6 +284,78 @@ async fn an_unknown_parameter_is_refused_before_anything_is_deployed() {
     );
 }
 
+#[tokio::test]
+async fn a_bootstrap_older_than_the_tool_is_refused_before_anything_is_deployed() {
+    let moto = Moto::start().await;
+    let aws = moto.sdk_config_in_new_account().await;
+    bootstrap(&aws).await;
+    let s3 = aws_sdk_s3::Client::new(&aws);
+    let bucket = artifact_bucket(&s3).await;
+    // The bootstrap tags its bucket with its version (moto's CloudFormation applies it).
+    let tags = s3
+        .get_bucket_tagging()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap()
+        .tag_set;
+    let version = tags
+        .iter()
+        .find(|t| t.key == groupgate_stack::bootstrap::VERSION_TAG)
+        .map(|t| t.value.clone());
+    assert_eq!(
+        version,
+        Some(groupgate_stack::bootstrap::BOOTSTRAP_VERSION.to_string())
+    );
+
+    let cfn = aws_sdk_cloudformation::Client::new(&aws);
+    let inputs = Inputs::new("v");
+    // The first bootstrap had no tag at all: version 1.
+    s3.delete_bucket_tagging()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let error = deploy(&aws, &inputs.request())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("is version 1, older than this tool needs"), "{error}");
+    assert!(error.contains("groupgate bootstrap"), "{error}");
+    assert!(
+        cfn.describe_stacks()
+            .stack_name(&inputs.name)
+            .send()
+            .await
+            .is_err(),
+        "no stack was created"
+    );
+
+    // A tag that is not a number is named, not read as some version.
+    s3.put_bucket_tagging()
+        .bucket(&bucket)
+        .tagging(
+            aws_sdk_s3::types::Tagging::builder()
+                .tag_set(
+                    aws_sdk_s3::types::Tag::builder()
+                        .key(groupgate_stack::bootstrap::VERSION_TAG)
+                        .value("two")
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let error = deploy(&aws, &inputs.request())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("is `two`, not a version number"), "{error}");
+}
+
 /// The artifact bucket the bootstrap made in `aws`'s account.
 async fn artifact_bucket(s3: &aws_sdk_s3::Client) -> String {
     s3.list_buckets()

@@ -60,6 +60,17 @@ pub const SUBJECT_CLAIMS: [&str; 5] = [
 /// The names of what a product stack's deploy needs, as `Fn::Sub` patterns of the account and
 /// region. `groupgate deploy` resolves the same patterns ([`Bootstrapped::resolve`]), so it finds
 /// them without reading the bootstrap stack.
+/// The bootstrap's version, kept as the artifact bucket's tag [`VERSION_TAG`]: `groupgate
+/// deploy` refuses a bootstrap older than the one it was built with, before it changes
+/// anything, rather than failing mid-update on a permission the old execution role lacks (and
+/// rolling back). Raise it whenever the execution or deploy role needs something new:
+/// - 1 (no tag): the first bootstrap;
+/// - 2: `cognito-idp:*ResourceServer` for scopes and their machine client (issue 23), and
+///   `s3:GetBucketTagging` for this check.
+pub const BOOTSTRAP_VERSION: u32 = 2;
+/// The artifact bucket's tag that holds [`BOOTSTRAP_VERSION`].
+pub const VERSION_TAG: &str = "groupgate:bootstrap-version";
+
 const BUCKET_NAME: &str = "groupgate-assets-${AWS::AccountId}-${AWS::Region}";
 const EXECUTION_ROLE_NAME: &str = "groupgate-cfn-exec-${AWS::Region}";
 const BOUNDARY_NAME: &str = "groupgate-boundary-${AWS::Region}";
@@ -388,6 +399,7 @@ fn artifact_bucket(stack: &mut Stack) -> Handle {
                         "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": 7 },
                     }],
                 },
+                "Tags": [{ "Key": VERSION_TAG, "Value": BOOTSTRAP_VERSION.to_string() }],
             }),
         )
         .retained()
@@ -1018,7 +1030,8 @@ fn after_update_permissions(bucket: &Handle) -> Vec<Value> {
         statement(
             "AssetBucket",
             "Allow",
-            &["s3:ListBucket", "s3:GetBucketLocation"],
+            // GetBucketTagging: the deploy reads the bootstrap's version (VERSION_TAG).
+            &["s3:ListBucket", "s3:GetBucketLocation", "s3:GetBucketTagging"],
             vec![bucket.arn()],
         ),
         statement(

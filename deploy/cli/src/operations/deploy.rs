@@ -140,6 +140,13 @@ pub async fn check_bootstrapped(aws: &SdkConfig, target: &Target) -> anyhow::Res
             found.bucket
         );
     }
+    let version = bootstrap_version(&s3, &found.bucket).await?;
+    if version < stack::bootstrap::BOOTSTRAP_VERSION {
+        anyhow::bail!(
+            "the bootstrap in {region} is version {version}, older than this tool needs ({}): its roles lack permissions this deploy uses, and the update would fail and roll back; {run_bootstrap} again",
+            stack::bootstrap::BOOTSTRAP_VERSION
+        );
+    }
     let account = aws_sdk_apigateway::Client::new(aws)
         .get_account()
         .send()
@@ -151,6 +158,32 @@ pub async fn check_bootstrapped(aws: &SdkConfig, target: &Target) -> anyhow::Res
         );
     }
     Ok(found)
+}
+
+/// The bootstrap's version, from its artifact bucket's tag: 1 for a bucket with no tag set or
+/// without the tag (the first bootstrap had none), an error for a tag that is not a number.
+async fn bootstrap_version(s3: &aws_sdk_s3::Client, bucket: &str) -> anyhow::Result<u32> {
+    use aws_sdk_s3::error::ProvideErrorMetadata as _;
+    let tag = stack::bootstrap::VERSION_TAG;
+    let tags = match s3.get_bucket_tagging().bucket(bucket).send().await {
+        Ok(tagging) => tagging.tag_set,
+        Err(e) if e.code() == Some("NoSuchTagSet") => Vec::new(),
+        Err(e) => {
+            return Err(crate::aws::failed(
+                format!("reading the artifact bucket `{bucket}`'s tags"),
+                e,
+            ));
+        }
+    };
+    match tags.iter().find(|t| t.key == tag) {
+        None => Ok(1),
+        Some(t) => t.value.parse().map_err(|_| {
+            anyhow::anyhow!(
+                "the artifact bucket `{bucket}`'s tag `{tag}` is `{}`, not a version number",
+                t.value
+            )
+        }),
+    }
 }
 
 /// Deploys the stack as [`DeployRequest`] says, in the SDK environment's account and region.

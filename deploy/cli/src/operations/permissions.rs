@@ -174,6 +174,13 @@ pub const CALLS: &[Call] = &[
     ),
     call(
         DEPLOY,
+        "get_bucket_tagging",
+        "s3:GetBucketTagging",
+        On::ArtifactBucket,
+        Caller::Deploy,
+    ),
+    call(
+        DEPLOY,
         "get_account",
         "apigateway:GET",
         On::ApiGatewayAccount,
