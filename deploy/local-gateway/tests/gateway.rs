@@ -721,7 +721,7 @@ fn stand_in_authorizer(rule: Rule) -> Handler {
         .into_iter()
         .map(|d| {
             Arc::new(GroupPolicy {
-                policy: PolicyDocument::from_json(&d.policy_text()),
+                policy: PolicyDocument::from_json(&d.policy_text().unwrap()),
                 group: d.key,
                 role_arn: None,
                 precedence: None,

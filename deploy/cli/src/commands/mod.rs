@@ -142,13 +142,6 @@ impl SettingsArgs {
             policy_language: self.toolbox.policy_language,
         };
         let settings = Settings::load_with(&self.toolbox.settings_file, overrides)?;
-        // The stack seeds and decides IAM policies only: building it from a Cedar policies
-        // folder would deploy no policy at all, so it is refused rather than half-done.
-        if settings.policy_language == PolicyLanguage::Cedar {
-            anyhow::bail!(
-                "`policy_language = \"cedar\"`: the stack cannot deploy Cedar policies yet (issue 24); only the toolbox (validate, simulate, explain) reads them"
-            );
-        }
         Ok(settings)
     }
 }

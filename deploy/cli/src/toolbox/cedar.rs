@@ -10,7 +10,9 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use groupgate_cedar::{ApiSchema, CedarPolicies, CedarPolicyStore, Problem, action_name};
+use groupgate_cedar::{
+    ApiSchema, CedarBundle, CedarPolicies, CedarPolicyStore, Problem, action_name,
+};
 use serde_json::{Value, json};
 
 use super::routes;
@@ -51,6 +53,16 @@ pub fn load(dir: &Path, api: &Api) -> anyhow::Result<CedarPolicyStore> {
     let schema = schema(api)?;
     let policies = CedarPolicies::load_dir(dir, &schema)?;
     Ok(CedarPolicyStore::new(schema, policies, &api.title)?)
+}
+
+/// The bundle the deploy stores for the authorizer: the policies of `dir`, validated strictly
+/// against `api`'s schema, as [`CedarBundle`]'s JSON. An invalid set is an error: nothing of it
+/// is seeded.
+pub fn bundle_json(dir: &Path, api: &Api) -> anyhow::Result<String> {
+    folder_exists(dir)?;
+    let schema = schema(api)?;
+    let policies = CedarPolicies::load_dir(dir, &schema)?;
+    Ok(CedarBundle::new(&schema, &policies, &api.title).to_json())
 }
 
 /// The action names of the routes the authorizer decides (not the public ones).
