@@ -125,6 +125,10 @@ pub async fn serve_gateway(
         routes: api.operations.iter().map(local_route).collect(),
         authorizer_ttl: Duration::from_secs(settings.authorizer_ttl_seconds.into()),
         identity_header: stack::IDENTITY_HEADER.to_owned(),
+        // As the template's identity sources say: with Cedar, the method and resource path.
+        cache_by_route: stack::identity_sources(settings.policy_language)
+            .iter()
+            .any(|source| source == "context.resourcePath"),
         invoke_url,
         authorizer_function: "authorizer".to_owned(),
         hints: stack::gateway_hints(),
