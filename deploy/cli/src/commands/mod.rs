@@ -11,6 +11,7 @@ mod local;
 mod remove_pets;
 mod seed_pets;
 mod seed_policies;
+mod settings;
 mod simulate;
 mod synth;
 mod token;
@@ -86,6 +87,9 @@ enum Command {
     /// The local stack (used by scripts/dev.sh).
     #[command(subcommand)]
     Local(local::Command),
+    /// The settings as the commands read them, for scripts (`settings get policy_language`).
+    #[command(subcommand)]
+    Settings(settings::Command),
 }
 
 impl Cli {
@@ -105,6 +109,7 @@ impl Cli {
             Command::Validate(args) => validate::run(args).await,
             Command::Simulate(args) => simulate::run(args).await,
             Command::Local(command) => local::run(command).await,
+            Command::Settings(command) => settings::run(command),
         }
     }
 }

@@ -132,11 +132,14 @@ pub async fn seed(
         report.written.push(group.key.clone());
     }
     if let Some(bundle) = seed.cedar_bundle {
+        // UpdateItem, as for the groups: the deploy role's one write action on the table.
         client
-            .put_item()
+            .update_item()
             .table_name(table)
-            .item("group", AttributeValue::S(CEDAR_BUNDLE_KEY.to_owned()))
-            .item(CEDAR_BUNDLE_ATTRIBUTE, AttributeValue::S(bundle.to_owned()))
+            .key("group", AttributeValue::S(CEDAR_BUNDLE_KEY.to_owned()))
+            .update_expression("SET #c = :c")
+            .expression_attribute_names("#c", CEDAR_BUNDLE_ATTRIBUTE)
+            .expression_attribute_values(":c", AttributeValue::S(bundle.to_owned()))
             .send()
             .await
             .map_err(|e| {
