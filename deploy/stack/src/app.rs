@@ -97,7 +97,7 @@ pub const IDENTITY_HEADER: &str = "Authorization";
 
 /// The authorizer's variable naming the policy language it decides with (`iam`, `cedar`); the
 /// template sets it only for Cedar, so an IAM stack's authorizer is configured as before.
-pub const POLICY_LANGUAGE_VARIABLE: &str = "POLICY_LANGUAGE";
+pub const POLICY_LANGUAGE_VARIABLE: &str = env::POLICY_LANGUAGE;
 
 /// What API Gateway caches the authorizer's answer by, as the REQUEST authorizer's
 /// `IdentitySource` mapping expressions. With IAM policies the answer is the caller's merged
