@@ -112,7 +112,9 @@ invoke() {
   curl -s --max-time 600 -o "$LOGS/warmup-$1.json" -w '%{http_code}' -X POST \
     "http://127.0.0.1:$WATCH_PORT/2015-03-31/functions/$1/invocations" -d @"$2"
 }
-status=$(invoke authorizer fixtures/events/authorizer-token.json) || true
+# A REQUEST event, as the stack's authorizer gets (a Cedar authorizer decides on its route and
+# refuses a TOKEN event); its token is no token, so the answer is Unauthorized in either language.
+status=$(invoke authorizer fixtures/events/authorizer-request.json) || true
 grep -q '"Unauthorized"' "$LOGS/warmup-authorizer.json" 2>/dev/null ||
   fail "the authorizer did not answer a warm-up event as expected (HTTP $status)" "$LOGS/watch.log"
 status=$(invoke backend fixtures/events/rest-proxy-status.json) || true
