@@ -612,7 +612,8 @@ fn functions(
 }
 
 /// The authorizer may read the policy table (BatchGetItem per request, one Scan at start-up to
-/// fill its cache), and write its logs.
+/// fill its cache; with Cedar, GetItem of the bundle's item), and write its logs. GetItem is
+/// granted in either language: it reads nothing BatchGetItem on the same table does not.
 pub(crate) fn authorizer_function(
     stack: &mut Stack,
     params: &Params,
@@ -631,7 +632,7 @@ pub(crate) fn authorizer_function(
             "authorizer",
             vec![
                 allow(
-                    &["dynamodb:BatchGetItem", "dynamodb:Scan"],
+                    &["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:Scan"],
                     vec![inputs.policy_table.arn()],
                 ),
                 write_logs(&logs),

@@ -131,7 +131,7 @@ fn the_authorizer_may_only_read_the_policy_table_and_write_its_logs_and_traces()
     let statements = inline_statements(resource(&t, "AuthorizerRole"));
     assert_eq!(
         statements[0],
-        json!({"Effect":"Allow","Action":["dynamodb:BatchGetItem","dynamodb:Scan"],
+        json!({"Effect":"Allow","Action":["dynamodb:BatchGetItem","dynamodb:GetItem","dynamodb:Scan"],
         "Resource":[{"Fn::GetAtt":["PolicyTable","Arn"]}]})
     );
     assert_eq!(
