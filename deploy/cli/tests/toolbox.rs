@@ -1199,3 +1199,35 @@ fn explain_in_cedar_names_the_deciding_policies_and_their_files() {
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 }
+
+/// `settings get`, which build.sh and dev.sh ask whether to build the authorizer with Cedar,
+/// reads the settings as every command does: `--settings`, else `GROUPGATE_SETTINGS`, flags
+/// laid over them.
+#[test]
+fn settings_get_prints_the_policy_language_as_the_commands_read_it() {
+    let cedar = checkout("examples/cedar/groupgate.toml");
+    let get = |extra: &[&str], settings_variable: Option<&Path>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_groupgate"));
+        command
+            .args(["settings", "get", "policy_language"])
+            .args(extra);
+        match settings_variable {
+            Some(file) => command.env("GROUPGATE_SETTINGS", file),
+            None => command.env_remove("GROUPGATE_SETTINGS"),
+        };
+        let out = command.output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(get(&[], None), "iam\n", "deploy/groupgate.toml");
+    assert_eq!(get(&[], Some(&cedar)), "cedar\n");
+    assert_eq!(
+        get(&["--settings", cedar.to_str().unwrap()], None),
+        "cedar\n"
+    );
+    assert_eq!(get(&["--policy-language", "iam"], Some(&cedar)), "iam\n");
+
+    let out = groupgate(&["settings", "get", "pools"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("policy_language"), "{}", text(&out));
+}
