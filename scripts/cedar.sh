@@ -6,10 +6,11 @@
 #   scripts/cedar.sh offline  synth + cfn-lint (the authorizer's identity sources and
 #                             POLICY_LANGUAGE), validate --strict, and simulate --expect
 #                             deploy/access.json: the same access matrix as the IAM policies
-#   scripts/cedar.sh local    the local stack with the example's settings and policies
-#                             (scripts/dev.sh with GROUPGATE_SETTINGS and GROUPGATE_POLICIES, so
-#                             the authorizer is built with its `cedar` feature): the policy table
-#                             holds the Cedar bundle, and scripts/smoke.sh passes against it
+#   scripts/cedar.sh local    the local stack with the example's settings and a copy of its
+#                             policies (scripts/dev.sh with GROUPGATE_SETTINGS and
+#                             GROUPGATE_POLICIES, so the authorizer is built with its `cedar`
+#                             feature): the policy table holds the Cedar bundle, scripts/smoke.sh
+#                             passes against it, and an edited .cedar file is followed
 #
 # scripts/test.sh runs `offline` in its toolbox stage and `local` in its local stage.
 set -euo pipefail
@@ -85,7 +86,9 @@ local_stack() {
   mkdir -p "$WORK"
   say "starting the local stack with the Cedar settings and policies (log: .local/logs/cedar-dev.log)"
   rm -f "$ROOT/.local/stack.json"
-  GROUPGATE_SETTINGS="$SETTINGS" GROUPGATE_POLICIES="$POLICIES" spawn "$LOGS/cedar-dev.log" "$ROOT/scripts/dev.sh"
+  # A copy: the follow check below edits it, never the repository's files.
+  cp -r "$POLICIES" "$WORK/policies"
+  GROUPGATE_SETTINGS="$SETTINGS" GROUPGATE_POLICIES="$WORK/policies" spawn "$LOGS/cedar-dev.log" "$ROOT/scripts/dev.sh"
   local dev_pid=$LAST_PID deadline=$((SECONDS + 1200))
   until [ -f "$ROOT/.local/stack.json" ]; do
     kill -0 "$dev_pid" 2>/dev/null || fail "scripts/dev.sh exited before the stack was ready" "$LOGS/cedar-dev.log"
@@ -120,6 +123,37 @@ PY
     result ok "scripts/smoke.sh: $(tail -n 1 "$LOGS/cedar-smoke.log")"
   else
     result FAIL "scripts/smoke.sh: $(grep -E '^FAIL' "$LOGS/cedar-smoke.log" | head -n 5) $(tail -n 1 "$LOGS/cedar-smoke.log")"
+  fi
+
+  say "an edited .cedar file is followed: pet-viewer loses the v2 status"
+  local viewer token got edited
+  viewer=$(stack_user "$WORK/stack.json" pet-viewer username)
+  token=$(stack_token "$WORK/stack.json" "$viewer")
+  status() {
+    curl -s -o /dev/null --max-time 30 -w '%{http_code}' -H "Authorization: Bearer $1" "$(json_get "$WORK/stack.json" api_url)$2"
+  }
+  got=$(status "$token" /petstore/v2/status)
+  if [ "$got" = 200 ]; then
+    result ok "pet-viewer may GET /petstore/v2/status before the edit"
+  else
+    result FAIL "pet-viewer's GET /petstore/v2/status is $got before the edit, wanted 200"
+  fi
+  # The status action leaves pet-viewer's list (the entry before it loses its comma).
+  python3 - "$WORK/policies/pet-viewer.cedar" <<'PY'
+import re, sys
+path = sys.argv[1]
+text = open(path).read()
+edited = re.sub(r',\s*petstore::Action::"get /petstore/v2/status"', "", text)
+assert edited != text, "no v2 status action in " + path
+open(path, "w").write(edited)
+PY
+  edited=$SECONDS
+  until [ "$(status "$token" /petstore/v2/status)" = 403 ] || [ $((SECONDS - edited)) -ge 15 ]; do sleep 0.2; done
+  got=$(status "$token" /petstore/v2/status)
+  if [ "$got" = 403 ]; then
+    result ok "the same token is refused $((SECONDS - edited)) s after the edit (local sync: $(tail -n 1 "$LOGS/sync.log" 2>/dev/null))"
+  else
+    result FAIL "pet-viewer's GET /petstore/v2/status is $got after the edit, wanted 403; $(tail -n 3 "$LOGS/sync.log" 2>/dev/null)"
   fi
 
   say "stopping the local stack"
