@@ -19,7 +19,9 @@
 #                                       or an http_proxy URL of a service you run).
 #   GROUPGATE_SETTINGS=FILE             another settings file than deploy/groupgate.toml; each of
 #                                       its `[[pools]]` gets a pool of its own in moto, with a demo
-#                                       user per group of its (scripts/tenants.sh uses it).
+#                                       user per group of its (scripts/tenants.sh uses it); with
+#                                       `policy_language = "cedar"` the authorizer is built with
+#                                       its `cedar` feature (scripts/cedar.sh uses it).
 # And each overriding deploy/groupgate.toml as the same `synth` flag would:
 #   GROUPGATE_ASSUME_GROUP_ROLE=false   the backend acts with its own credentials;
 #   GROUPGATE_AUTHORIZER_TTL=SECONDS    the gateway's authorizer cache TTL;
@@ -89,7 +91,17 @@ if [ -n "${GROUPGATE_INSTANCES:-}" ]; then
   watch_flags+=(--concurrency "$GROUPGATE_INSTANCES")
 fi
 
-say "starting cargo lambda watch for the authorizer and backend (log: .local/logs/watch.log)"
+# The authorizer links Cedar only with its `cedar` feature: built with it exactly when the
+# settings say `policy_language = "cedar"` (an authorizer without it refuses to start then).
+language=$("$TOOL" settings get policy_language 2>"$LOGS/settings.log") ||
+  fail "groupgate settings get policy_language" "$LOGS/settings.log"
+case $language in
+  iam) ;;
+  cedar) watch_flags+=(--features authorizer/cedar) ;;
+  *) fail "groupgate settings get policy_language printed \`$language\`, neither iam nor cedar" ;;
+esac
+
+say "starting cargo lambda watch for the authorizer ($language policies) and backend (log: .local/logs/watch.log)"
 spawn "$LOGS/watch.log" cargo lambda watch "${watch_flags[@]}" --invoke-address 127.0.0.1 --invoke-port "$WATCH_PORT" \
   --env-file "$ROOT/.local/functions.env"
 WATCH_PID=$LAST_PID
@@ -100,7 +112,9 @@ invoke() {
   curl -s --max-time 600 -o "$LOGS/warmup-$1.json" -w '%{http_code}' -X POST \
     "http://127.0.0.1:$WATCH_PORT/2015-03-31/functions/$1/invocations" -d @"$2"
 }
-status=$(invoke authorizer fixtures/events/authorizer-token.json) || true
+# A REQUEST event, as the stack's authorizer gets (a Cedar authorizer decides on its route and
+# refuses a TOKEN event); its token is no token, so the answer is Unauthorized in either language.
+status=$(invoke authorizer fixtures/events/authorizer-request.json) || true
 grep -q '"Unauthorized"' "$LOGS/warmup-authorizer.json" 2>/dev/null ||
   fail "the authorizer did not answer a warm-up event as expected (HTTP $status)" "$LOGS/watch.log"
 status=$(invoke backend fixtures/events/rest-proxy-status.json) || true
@@ -167,12 +181,12 @@ included), from any folder of this checkout.
 
 NEXT
 
-# The policies folder's fingerprint: its group files' names and contents.
+# The policies folder's fingerprint: its group files' and Cedar policies' names and contents.
 policies_fingerprint() {
   (
     cd "$POLICIES_DIR" || exit 0
     shopt -s nullglob
-    files=(*.json)
+    files=(*.json *.cedar)
     [ "${#files[@]}" -gt 0 ] || exit 0
     printf '%s\n' "${files[@]}"
     cat -- "${files[@]}"

@@ -24,12 +24,12 @@ describe() {
     bench) echo "the warm decision's instruction budget, memory held flat, cold starts (valgrind)" ;;
     templates) echo "the app, authorizer-only and bootstrap templates synthesized twice to the same bytes, cfn-lint, checkov; the SAM and CDK wiring examples" ;;
     fuzz) echo "each fuzz target for 10 s (scripts/fuzz.sh all 10)" ;;
-    toolbox) echo "groupgate validate, simulate --expect deploy/access.json, a policy author adding a group (scripts/policy-author.sh), the clinic example API offline (scripts/clinic.sh offline), the tenants example offline (scripts/tenants.sh offline)" ;;
+    toolbox) echo "groupgate validate, simulate --expect deploy/access.json, a policy author adding a group (scripts/policy-author.sh), the clinic example API offline (scripts/clinic.sh offline), the tenants example offline (scripts/tenants.sh offline), the Cedar example offline (scripts/cedar.sh offline)" ;;
     docs) echo "the CLI reference is current, the README is a front page, the book builds (mdBook), no broken link" ;;
     pipeline) echo "shellcheck, actionlint, the workflow rules, the scripts' JSON readers, cache-trim, the deploy route" ;;
     build) echo "the arm64 Lambda zips and the tool (scripts/pipeline/build.sh), zipped twice to the same bytes" ;;
     acceptance) echo "the deploy rehearsal and the policy-only deploy rehearsal against moto" ;;
-    local) echo "the local stack (scripts/dev.sh): smoke, deployed-smoke, browser CORS, explain and policy-follow tests; then the clinic example API on it (scripts/clinic.sh local), and a second pool and a machine client (scripts/tenants.sh local)" ;;
+    local) echo "the local stack (scripts/dev.sh): smoke, deployed-smoke, browser CORS, explain and policy-follow tests; then the clinic example API on it (scripts/clinic.sh local), and a second pool and a machine client (scripts/tenants.sh local), and the Cedar example's policies (scripts/cedar.sh local)" ;;
     *) return 1 ;;
   esac
 }
@@ -98,8 +98,12 @@ stage_templates() {
   tool "$LOGS/synth.log" synth --out "$ROOT/.local/synth" --placeholder-assets
   tool "$LOGS/synth-authorizer.log" synth --authorizer-only --out "$ROOT/.local/synth-authorizer" --placeholder-assets
   tool "$LOGS/synth-bootstrap.log" bootstrap --synth-only --out "$ROOT/.local/synth"
+  # The app template with Cedar policies (examples/cedar): the authorizer's identity sources
+  # hold the method and resource path, and it is told POLICY_LANGUAGE.
+  tool "$LOGS/synth-cedar.log" synth --settings "$ROOT/examples/cedar/groupgate.toml" \
+    --policies "$ROOT/examples/cedar/policies" --out "$ROOT/.local/synth-cedar" --placeholder-assets
   cfn-lint "$ROOT/.local/synth/template.json" "$ROOT/.local/synth/bootstrap.json" \
-    "$ROOT/.local/synth-authorizer/template.json" ||
+    "$ROOT/.local/synth-authorizer/template.json" "$ROOT/.local/synth-cedar/template.json" ||
     fail "cfn-lint found problems in the templates"
 
   say "synthesizing the templates again, later and into other folders: the same bytes"
@@ -122,7 +126,7 @@ stage_templates() {
   say "scanning the templates with checkov (offline; every skipped check carries its reason in the template)"
   ensure_checkov
   "$ROOT/.venv-checkov/bin/checkov" -f "$ROOT/.local/synth/template.json" -f "$ROOT/.local/synth/bootstrap.json" \
-    -f "$ROOT/.local/synth-authorizer/template.json" \
+    -f "$ROOT/.local/synth-authorizer/template.json" -f "$ROOT/.local/synth-cedar/template.json" \
     --framework cloudformation --skip-download --compact --quiet >"$LOGS/checkov.log" 2>&1 ||
     fail "checkov found failed checks that are not skipped with a reason" "$LOGS/checkov.log"
 
@@ -178,6 +182,10 @@ stage_toolbox() {
   "$ROOT/scripts/tenants.sh" offline 2>&1 | tee "$LOGS/tenants-offline.log" ||
     fail "the tenants example (scripts/tenants.sh offline)" "$LOGS/tenants-offline.log"
   COUNTED+=("$LOGS/tenants-offline.log")
+  say "Cedar policies, offline: synth with Cedar's identity sources, cfn-lint, validate --strict, simulate --expect deploy/access.json (scripts/cedar.sh offline)"
+  "$ROOT/scripts/cedar.sh" offline 2>&1 | tee "$LOGS/cedar-offline.log" ||
+    fail "the Cedar example (scripts/cedar.sh offline)" "$LOGS/cedar-offline.log"
+  COUNTED+=("$LOGS/cedar-offline.log")
 }
 
 stage_docs() {
@@ -345,6 +353,10 @@ stage_local() {
   "$ROOT/scripts/tenants.sh" local 2>&1 | tee "$LOGS/tenants-local.log" ||
     fail "the tenants example on the local stack (scripts/tenants.sh local)" "$LOGS/tenants-local.log"
   COUNTED+=("$LOGS/tenants-local.log")
+  say "the local stack deciding with Cedar policies: the smoke tests (scripts/cedar.sh local)"
+  "$ROOT/scripts/cedar.sh" local 2>&1 | tee "$LOGS/cedar-local.log" ||
+    fail "the Cedar example on the local stack (scripts/cedar.sh local)" "$LOGS/cedar-local.log"
+  COUNTED+=("$LOGS/cedar-local.log")
 }
 
 # mdBook, pinned: the one on PATH when it is that version, else installed into .local/tools.

@@ -24,6 +24,39 @@ pub struct Config {
     /// how soon a key removed from it stops being trusted (default 900, 60 to 3600; see
     /// [`groupgate_shared::jwks::JwksCache`] for an outage).
     pub jwks_max_age: Duration,
+    /// `POLICY_LANGUAGE`: `iam` (the default), or `cedar` in a build with the `cedar` feature.
+    pub policy_language: PolicyLanguage,
+}
+
+/// Which policies decide: the group policies of the table (IAM documents, one item per group),
+/// or the Cedar policy set the deploy stores in one item of it (see `groupgate_cedar::CedarBundle`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PolicyLanguage {
+    #[default]
+    Iam,
+    #[cfg(feature = "cedar")]
+    Cedar,
+}
+
+impl PolicyLanguage {
+    /// `POLICY_LANGUAGE`'s value. `cedar` in a build without the feature is an error: the
+    /// function then fails to start and every request fails (a 500), never an Allow.
+    fn parse(value: Option<&str>) -> Result<Self, ConfigError> {
+        match value {
+            None | Some("iam") => Ok(PolicyLanguage::Iam),
+            #[cfg(feature = "cedar")]
+            Some("cedar") => Ok(PolicyLanguage::Cedar),
+            #[cfg(not(feature = "cedar"))]
+            Some("cedar") => Err(ConfigError::new(
+                env::POLICY_LANGUAGE,
+                "is `cedar`, and this authorizer was built without Cedar: build it with `--features cedar`",
+            )),
+            Some(other) => Err(ConfigError::new(
+                env::POLICY_LANGUAGE,
+                format!("`{other}` is not `iam` or `cedar`"),
+            )),
+        }
+    }
 }
 
 /// One trusted user pool.
@@ -100,6 +133,7 @@ impl Config {
                 DEFAULT_KEYS_MAX_AGE.as_secs(),
                 60..=3600,
             )?,
+            policy_language: PolicyLanguage::parse(vars.get(env::POLICY_LANGUAGE).as_deref())?,
         })
     }
 }
@@ -241,6 +275,40 @@ mod tests {
         assert_eq!(c.policy_cache_ttl, Duration::from_secs(60));
         assert_eq!(c.leeway, Duration::from_secs(30));
         assert_eq!(c.jwks_max_age, Duration::from_secs(900));
+        assert_eq!(c.policy_language, PolicyLanguage::Iam);
+    }
+
+    #[test]
+    fn an_unknown_policy_language_is_named() {
+        let mut vars = MINIMAL.to_vec();
+        vars.push(("POLICY_LANGUAGE", "rego"));
+        let err = config(&vars).unwrap_err();
+        assert_eq!(err.variable, "POLICY_LANGUAGE");
+        assert!(
+            err.to_string().contains("`rego` is not `iam` or `cedar`"),
+            "{err}"
+        );
+    }
+
+    #[cfg(not(feature = "cedar"))]
+    #[test]
+    fn cedar_without_the_feature_is_a_start_up_error_saying_how_to_build() {
+        let mut vars = MINIMAL.to_vec();
+        vars.push(("POLICY_LANGUAGE", "cedar"));
+        let err = config(&vars).unwrap_err();
+        assert_eq!(err.variable, "POLICY_LANGUAGE");
+        assert!(err.to_string().contains("--features cedar"), "{err}");
+    }
+
+    #[cfg(feature = "cedar")]
+    #[test]
+    fn cedar_is_read_in_a_build_with_the_feature() {
+        let mut vars = MINIMAL.to_vec();
+        vars.push(("POLICY_LANGUAGE", "cedar"));
+        assert_eq!(
+            config(&vars).unwrap().policy_language,
+            PolicyLanguage::Cedar
+        );
     }
 
     #[test]

@@ -36,6 +36,12 @@ pub struct TokenEvent {
 pub struct RequestEvent {
     #[serde(default)]
     pub method_arn: Option<String>,
+    /// The request's method (`GET`): with `resource`, the route a Cedar decision is about.
+    #[serde(default)]
+    pub http_method: Option<String>,
+    /// The resource path template the request matched (`/petstore/v1/pets/{id}`), not the path.
+    #[serde(default)]
+    pub resource: Option<String>,
     #[serde(default)]
     pub headers: Option<Headers>,
     #[serde(default)]

@@ -8,7 +8,7 @@ use groupgate_shared::jwks::JwksSource;
 use groupgate_shared::untrusted::{Untrusted, UntrustedList};
 use groupgate_shared::{
     GroupPolicyStore, INVOKE_ACTION, MergedPolicy, MethodArn, Rejection, RequestFacts,
-    ReturnedPolicy, TokenVerifier, VerifyError, bearer_token,
+    ReturnedPolicy, TokenVerifier, Verified, VerifyError, bearer_token,
 };
 use lambda_runtime::Diagnostic;
 use serde::Serialize;
@@ -24,11 +24,38 @@ use crate::record::{Decided, DecisionRecord, ReasonCode};
 #[serde(rename_all = "camelCase")]
 pub struct AuthorizerResponse {
     pub principal_id: String,
-    /// The merged policy of the user's groups (the one the decision was made from), rendered
-    /// when the response is serialized.
-    pub policy_document: ReturnedPolicy,
+    /// The policy API Gateway applies: the merged IAM policy the decision was made from, or
+    /// with Cedar one statement on the request's route.
+    pub policy_document: PolicyOut,
     /// What the backend reads the caller from (see [`groupgate_shared::context`]).
     pub context: AuthorizerContext,
+}
+
+/// The returned policy, rendered when the response is serialized.
+#[derive(Debug)]
+pub enum PolicyOut {
+    /// The merged policy of the user's groups (the one the decision was made from).
+    Iam(ReturnedPolicy),
+    /// Cedar's Allow or Deny on the request's route.
+    #[cfg(feature = "cedar")]
+    Cedar(crate::cedar::RoutePolicy),
+}
+
+impl PolicyOut {
+    /// The policy document as API Gateway receives it.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+impl Serialize for PolicyOut {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            PolicyOut::Iam(policy) => policy.serialize(serializer),
+            #[cfg(feature = "cedar")]
+            PolicyOut::Cedar(policy) => policy.serialize(serializer),
+        }
+    }
 }
 
 /// Why no policy was returned.
@@ -56,10 +83,17 @@ impl From<AuthorizerError> for Diagnostic {
     }
 }
 
-/// The authorizer with its long-lived parts: verifier (with its key cache) and policy store.
+/// The authorizer with its long-lived parts: verifier (with its key cache) and policies.
 pub struct Authorizer<J, P> {
     verifier: TokenVerifier<J>,
-    store: GroupPolicyStore<P>,
+    policies: Policies<P>,
+}
+
+/// What decides: the group policies (IAM), or the Cedar policy set.
+enum Policies<P> {
+    Iam(GroupPolicyStore<P>),
+    #[cfg(feature = "cedar")]
+    Cedar(crate::cedar::CedarSource),
 }
 
 /// The parts of an event a decision needs.
@@ -68,6 +102,11 @@ struct Call<'e> {
     authorization: Authorization<'e>,
     method_arn: Option<&'e str>,
     source_ip: Option<&'e str>,
+    /// The REQUEST event's `httpMethod` and `resource` (Cedar's action); a TOKEN event has none.
+    #[cfg(feature = "cedar")]
+    http_method: Option<&'e str>,
+    #[cfg(feature = "cedar")]
+    resource: Option<&'e str>,
 }
 
 impl<'e> Call<'e> {
@@ -81,12 +120,20 @@ impl<'e> Call<'e> {
                     .map_or(Authorization::Missing, Authorization::One),
                 method_arn: e.method_arn.as_deref(),
                 source_ip: None,
+                #[cfg(feature = "cedar")]
+                http_method: None,
+                #[cfg(feature = "cedar")]
+                resource: None,
             },
             AuthorizerEvent::Request(e) => Call {
                 request_id: e.request_id(),
                 authorization: e.authorization(),
                 method_arn: e.method_arn.as_deref(),
                 source_ip: e.source_ip(),
+                #[cfg(feature = "cedar")]
+                http_method: e.http_method.as_deref(),
+                #[cfg(feature = "cedar")]
+                resource: e.resource.as_deref(),
             },
         }
     }
@@ -94,7 +141,19 @@ impl<'e> Call<'e> {
 
 impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
     pub fn new(verifier: TokenVerifier<J>, store: GroupPolicyStore<P>) -> Self {
-        Self { verifier, store }
+        Self {
+            verifier,
+            policies: Policies::Iam(store),
+        }
+    }
+
+    /// An authorizer that decides with the Cedar policy set of `source`.
+    #[cfg(feature = "cedar")]
+    pub fn with_cedar(verifier: TokenVerifier<J>, source: crate::cedar::CedarSource) -> Self {
+        Self {
+            verifier,
+            policies: Policies::Cedar(source),
+        }
     }
 
     /// Handles one event at time `now` (seconds since the epoch).
@@ -103,14 +162,22 @@ impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
         event: &AuthorizerEvent,
         now: u64,
     ) -> Result<AuthorizerResponse, AuthorizerError> {
-        let started = Instant::now();
-        let call = Call::from_event(event);
-        let request_id = call.request_id.unwrap_or("-");
+        match &self.policies {
+            Policies::Iam(store) => self.handle_iam(store, event, now).await,
+            #[cfg(feature = "cedar")]
+            Policies::Cedar(source) => self.handle_cedar(source, event, now).await,
+        }
+    }
 
-        let method_arn = method_arn_of(call.method_arn, request_id)?;
-        let facts = RequestFacts::from_source_ip(call.source_ip);
-
-        let token = token_of(call.authorization, request_id)?;
+    /// The token's claims and its pool's naming, or `Unauthorized` (or a failure to get the
+    /// pool's keys).
+    async fn verify(
+        &self,
+        authorization: Authorization<'_>,
+        request_id: &str,
+        now: u64,
+    ) -> Result<Verified<'_>, AuthorizerError> {
+        let token = token_of(authorization, request_id)?;
         let verified = match self.verifier.verify(token, now).await {
             Ok(verified) => verified,
             Err(VerifyError::Rejected(rejection)) => return Err(rejected(request_id, &rejection)),
@@ -122,14 +189,29 @@ impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
                 ));
             }
         };
+        Ok(verified)
+    }
 
+    async fn handle_iam(
+        &self,
+        store: &GroupPolicyStore<P>,
+        event: &AuthorizerEvent,
+        now: u64,
+    ) -> Result<AuthorizerResponse, AuthorizerError> {
+        let started = Instant::now();
+        let call = Call::from_event(event);
+        let request_id = call.request_id.unwrap_or("-");
+
+        let method_arn = method_arn_of(call.method_arn, request_id)?;
+        let facts = RequestFacts::from_source_ip(call.source_ip);
+
+        let verified = self.verify(call.authorization, request_id, now).await?;
         let claims = &verified.claims;
         let caller = verified
             .names
             .policy_keys(claims)
             .map_err(|rejection| rejected(request_id, &rejection))?;
-        let loaded = self
-            .store
+        let loaded = store
             .load(&caller.keys)
             .await
             .map_err(|e| failed(request_id, ReasonCode::of_store_error(&e), &e.to_string()))?;
@@ -159,7 +241,66 @@ impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
         );
         Ok(AuthorizerResponse {
             principal_id: claims.sub.clone(),
-            policy_document: ReturnedPolicy::new(merged, &method_arn),
+            policy_document: PolicyOut::Iam(ReturnedPolicy::new(merged, &method_arn)),
+            context,
+        })
+    }
+
+    /// The Cedar decision: principal `User::"{sub}"` in `UserGroup::"{key}"` for each of the
+    /// caller's policy keys, action the event's route, resource the API; the policy returned is
+    /// one statement on the route (see [`crate::cedar::RoutePolicy`] for why that is right
+    /// under API Gateway's cache).
+    #[cfg(feature = "cedar")]
+    async fn handle_cedar(
+        &self,
+        source: &crate::cedar::CedarSource,
+        event: &AuthorizerEvent,
+        now: u64,
+    ) -> Result<AuthorizerResponse, AuthorizerError> {
+        use crate::cedar::{Route, RoutePolicy};
+
+        let started = Instant::now();
+        let call = Call::from_event(event);
+        let request_id = call.request_id.unwrap_or("-");
+
+        let method_arn = method_arn_of(call.method_arn, request_id)?;
+        let route = Route::checked(call.http_method, call.resource, &method_arn)
+            .map_err(|why| failed(request_id, ReasonCode::MalformedEvent, &why))?;
+
+        let verified = self.verify(call.authorization, request_id, now).await?;
+        let claims = &verified.claims;
+        let caller = verified
+            .names
+            .policy_keys(claims)
+            .map_err(|rejection| rejected(request_id, &rejection))?;
+        let store = source
+            .current()
+            .await
+            .map_err(|e| failed(request_id, e.reason(), &e.to_string()))?;
+        let decision = store.decide_keys(&claims.sub, &caller.keys, route.method, route.resource);
+
+        let reason = ReasonCode::of_cedar(&decision);
+        let detail = crate::cedar::Detail(&decision);
+        DecisionRecord {
+            request_id,
+            reason,
+            detail: Some(&detail),
+            decided: Some(Decided {
+                sub: &Untrusted(&claims.sub),
+                groups: &UntrustedList(&caller.keys),
+                method_arn: &Untrusted(method_arn.as_str()),
+                latency_us: started.elapsed().as_micros() as u64,
+                cache_hits: 1,
+                cache_misses: 0,
+            }),
+        }
+        .emit();
+        let allow = decision.allow && reason == ReasonCode::Allowed;
+        let context =
+            AuthorizerContext::new(claims, caller.principal, &[], verified.names.prefix());
+        Ok(AuthorizerResponse {
+            principal_id: claims.sub.clone(),
+            policy_document: PolicyOut::Cedar(RoutePolicy::new(allow, &method_arn, &route)),
             context,
         })
     }

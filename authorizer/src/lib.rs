@@ -2,6 +2,8 @@
 //!
 //! - [`config`]: the environment, read once at start-up;
 //! - [`event`]: the TOKEN and REQUEST events, headers read as plain strings;
+//! - `cedar` (feature `cedar`): the Cedar policy set read from the policy table and kept for
+//!   a TTL, and the one-statement policy returned for a Cedar decision;
 //! - [`handler`]: one event in, `Unauthorized`, an error, or a policy with context out;
 //! - [`record`]: the one record of each decision (outcome, reason code, latency, cache use),
 //!   which both the log line and the metric line are written from;
@@ -12,6 +14,8 @@
 // The request path keeps its functions short enough to read at once (threshold in clippy.toml).
 #![cfg_attr(not(test), warn(clippy::too_many_lines))]
 
+#[cfg(feature = "cedar")]
+pub mod cedar;
 pub mod config;
 pub mod event;
 pub mod handler;
@@ -21,7 +25,7 @@ pub mod record;
 
 pub use config::Config;
 pub use event::AuthorizerEvent;
-pub use handler::{Authorizer, AuthorizerError, AuthorizerResponse};
+pub use handler::{Authorizer, AuthorizerError, AuthorizerResponse, PolicyOut};
 
 #[cfg(feature = "aws")]
 use std::time::Duration;

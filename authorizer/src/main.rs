@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use authorizer::config::PolicyLanguage;
 use authorizer::{Authorizer, AuthorizerEvent, Config};
 use groupgate_shared::dynamodb::{Backoff, DynamoPolicySource};
 use groupgate_shared::jwks::{HttpJwksSource, JwksCache};
@@ -36,9 +37,25 @@ async fn main() -> Result<(), Error> {
         config.policy_table.clone(),
         Backoff::default(),
     );
-    let store = GroupPolicyStore::new(policies, config.policy_cache_ttl);
-    warm_up(&verifier, &store).await;
-    let authorizer = Authorizer::new(verifier, store);
+    let authorizer = match config.policy_language {
+        PolicyLanguage::Iam => {
+            let store = GroupPolicyStore::new(policies, config.policy_cache_ttl);
+            warm_up(&verifier, store.preload(PRELOAD_LIMIT)).await;
+            Authorizer::new(verifier, store)
+        }
+        #[cfg(feature = "cedar")]
+        PolicyLanguage::Cedar => {
+            let source = authorizer::cedar::CedarSource::new(policies, config.policy_cache_ttl);
+            let read = async {
+                source
+                    .refresh()
+                    .await
+                    .map(|store| store.policies().statements().len())
+            };
+            warm_up(&verifier, read).await;
+            Authorizer::with_cedar(verifier, source)
+        }
+    };
     let authorizer = Arc::new(authorizer);
 
     // Sequential unless AWS_LAMBDA_MAX_CONCURRENCY > 1, when one process serves that many
@@ -85,14 +102,15 @@ fn verifier(config: &Config) -> Result<TokenVerifier<HttpJwksSource>, Error> {
     Ok(TokenVerifier::for_pools(pools)?)
 }
 
-/// Fetches the pools' keys and reads the group policies (opening the table's connection)
-/// concurrently, within [`INIT_DEADLINE`]. Nothing here can fail start-up: what did not finish
-/// is done lazily.
-async fn warm_up(
+/// Fetches the pools' keys and reads the policies (the group policies, or the Cedar policy
+/// set; either opens the table's connection) concurrently, within [`INIT_DEADLINE`]. Nothing
+/// here can fail start-up: what did not finish is done lazily, and a Cedar set that is missing
+/// or invalid fails each request until it is fixed.
+async fn warm_up<E: std::fmt::Display>(
     verifier: &TokenVerifier<HttpJwksSource>,
-    store: &GroupPolicyStore<DynamoPolicySource>,
+    read_policies: impl std::future::Future<Output = Result<usize, E>>,
 ) {
-    let warm = async { tokio::join!(verifier.prefetch(), store.preload(PRELOAD_LIMIT)) };
+    let warm = async { tokio::join!(verifier.prefetch(), read_policies) };
     match tokio::time::timeout(INIT_DEADLINE, warm).await {
         Ok((pools, table)) => tracing::info!(
             jwks_fetch = if pools.iter().all(Result::is_ok) {

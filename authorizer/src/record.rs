@@ -56,6 +56,12 @@ pub enum ReasonCode {
     JwksUnavailable,
     /// The policy table could not be read, of this kind.
     PolicyStore(StoreFailure),
+    /// Cedar reported an error (a policy that erred, a route the schema lacks): a Deny.
+    CedarError,
+    /// Cedar mode, and the policy table has no Cedar policy set.
+    CedarBundleMissing,
+    /// Cedar mode, and the stored policy set is not valid.
+    CedarBundleInvalid,
 }
 
 impl ReasonCode {
@@ -63,15 +69,18 @@ impl ReasonCode {
     pub fn outcome(self) -> Outcome {
         match self {
             ReasonCode::Allowed => Outcome::Allow,
-            ReasonCode::ExplicitDeny | ReasonCode::InvalidPolicy | ReasonCode::NoAllow => {
-                Outcome::Deny
-            }
+            ReasonCode::ExplicitDeny
+            | ReasonCode::InvalidPolicy
+            | ReasonCode::NoAllow
+            | ReasonCode::CedarError => Outcome::Deny,
             ReasonCode::NoToken
             | ReasonCode::ConflictingAuthorization
             | ReasonCode::TokenRejected(_) => Outcome::Unauthorized,
             ReasonCode::MalformedEvent
             | ReasonCode::JwksUnavailable
-            | ReasonCode::PolicyStore(_) => Outcome::Error,
+            | ReasonCode::PolicyStore(_)
+            | ReasonCode::CedarBundleMissing
+            | ReasonCode::CedarBundleInvalid => Outcome::Error,
         }
     }
 
@@ -91,6 +100,9 @@ impl ReasonCode {
             ReasonCode::PolicyStore(StoreFailure::TimedOut) => "policy_store_timeout",
             ReasonCode::PolicyStore(StoreFailure::AccessDenied) => "policy_store_denied",
             ReasonCode::PolicyStore(StoreFailure::Unavailable) => "policy_store_unavailable",
+            ReasonCode::CedarError => "cedar_error",
+            ReasonCode::CedarBundleMissing => "cedar_policies_missing",
+            ReasonCode::CedarBundleInvalid => "cedar_policies_invalid",
         }
     }
 
@@ -101,6 +113,18 @@ impl ReasonCode {
             Reason::DeniedBy(_) => ReasonCode::ExplicitDeny,
             Reason::InvalidPolicy { .. } => ReasonCode::InvalidPolicy,
             Reason::NoMatchingAllow => ReasonCode::NoAllow,
+        }
+    }
+
+    /// The reason of a Cedar decision, from its own code; a code this version does not know
+    /// is a Cedar error (a Deny).
+    #[cfg(feature = "cedar")]
+    pub fn of_cedar(decision: &groupgate_cedar::CedarDecision) -> Self {
+        match decision.code() {
+            "allowed" if decision.allow => ReasonCode::Allowed,
+            "explicit_deny" => ReasonCode::ExplicitDeny,
+            "no_allow" => ReasonCode::NoAllow,
+            _ => ReasonCode::CedarError,
         }
     }
 
@@ -201,6 +225,9 @@ mod tests {
             ReasonCode::ConflictingAuthorization,
             ReasonCode::MalformedEvent,
             ReasonCode::JwksUnavailable,
+            ReasonCode::CedarError,
+            ReasonCode::CedarBundleMissing,
+            ReasonCode::CedarBundleInvalid,
         ];
         all.extend(
             rejections

@@ -3,7 +3,10 @@
 #   dist/lambda/{authorizer,backend}/bootstrap.zip   the arm64 (provided.al2023) Lambda zips
 #   dist/groupgate                                   the operator's tool for the runner (x86_64)
 #   dist/synth/{template,assets}.json                the template those zips make, for review
-# Adds the aarch64 target and installs cargo-lambda and Zig (into .venv) when missing.
+# Adds the aarch64 target and installs cargo-lambda and Zig (into .venv) when missing. The
+# authorizer is built with its `cedar` feature exactly when the deployment's settings say
+# `policy_language = "cedar"` (GROUPGATE_SETTINGS, else deploy/groupgate.toml), as the tool
+# itself reads them (`groupgate settings get policy_language`).
 #
 #   scripts/pipeline/build.sh                 # all of dist/
 #   scripts/pipeline/build.sh --zips-only DIR # only the zips, into DIR/<function>/bootstrap.zip
@@ -42,9 +45,21 @@ esac
 # Added to the flags cargo-lambda sets (build.rustflags lists are merged, so its target-cpu stays).
 export CARGO_BUILD_RUSTFLAGS="--remap-path-prefix=$ROOT=/groupgate --remap-path-prefix=$cargo_home=/cargo"
 
-say "building the authorizer and backend for arm64 (log: .local/logs/lambda-build.log)"
+say "building the groupgate tool (log: .local/logs/groupgate-build.log)"
+cargo build --profile tool --locked -p groupgate-cli >"$LOGS/groupgate-build.log" 2>&1 ||
+  fail "cargo build --profile tool -p groupgate-cli" "$LOGS/groupgate-build.log"
+language=$(target/tool/groupgate settings get policy_language 2>"$LOGS/settings.log") ||
+  fail "groupgate settings get policy_language" "$LOGS/settings.log"
+lambda_features=()
+case $language in
+  iam) ;;
+  cedar) lambda_features=(--features authorizer/cedar) ;;
+  *) fail "groupgate settings get policy_language printed \`$language\`, neither iam nor cedar" ;;
+esac
+
+say "building the authorizer ($language policies) and backend for arm64 (log: .local/logs/lambda-build.log)"
 cargo lambda build --release --locked --arm64 --output-format zip -p authorizer -p backend \
-  >"$LOGS/lambda-build.log" 2>&1 || fail "cargo lambda build" "$LOGS/lambda-build.log"
+  "${lambda_features[@]}" >"$LOGS/lambda-build.log" 2>&1 || fail "cargo lambda build" "$LOGS/lambda-build.log"
 
 # Writes the normalized zips into DIR/<function>/bootstrap.zip: package DIR
 package() {
@@ -62,10 +77,6 @@ if [ -n "$zips_only" ]; then
   package "$zips_only"
   exit 0
 fi
-
-say "building the groupgate tool (log: .local/logs/groupgate-build.log)"
-cargo build --profile tool --locked -p groupgate-cli >"$LOGS/groupgate-build.log" 2>&1 ||
-  fail "cargo build --profile tool -p groupgate-cli" "$LOGS/groupgate-build.log"
 
 rm -rf "$DIST"
 mkdir -p "$DIST/lambda"

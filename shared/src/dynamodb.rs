@@ -109,6 +109,26 @@ impl DynamoPolicySource {
         }
     }
 
+    /// The item keyed `key` (the `group` attribute), with only `attribute`; `None` when the
+    /// table has no such item. The authorizer reads the Cedar policy set's one item with it.
+    pub async fn get_item(
+        &self,
+        key: &str,
+        attribute: &str,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, Error> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("group", AttributeValue::S(key.to_owned()))
+            .projection_expression("#a")
+            .expression_attribute_names("#a", attribute)
+            .send()
+            .await
+            .map_err(|e| self.failed("GetItem", e))?;
+        Ok(output.item)
+    }
+
     async fn fetch_chunk(&self, groups: &[String]) -> Result<Vec<GroupPolicy>, Error> {
         let keys = groups
             .iter()

@@ -17,6 +17,8 @@ pub const USER_POOLS: &str = "USER_POOLS";
 pub const POLICY_CACHE_TTL_SECONDS: &str = "POLICY_CACHE_TTL_SECONDS";
 pub const CLOCK_LEEWAY_SECONDS: &str = "CLOCK_LEEWAY_SECONDS";
 pub const JWKS_MAX_AGE_SECONDS: &str = "JWKS_MAX_AGE_SECONDS";
+/// `iam` (the default) or `cedar`: which policies the authorizer decides with.
+pub const POLICY_LANGUAGE: &str = "POLICY_LANGUAGE";
 
 /// The backend's.
 pub const PETS_TABLE: &str = "PETS_TABLE";

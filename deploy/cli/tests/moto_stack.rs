@@ -198,7 +198,7 @@ async fn seeding_writes_every_group_and_removes_undefined_ones() {
     let roles =
         parse_group_roles("admin=arn:aws:iam::123456789012:role/groupgate/s/admin").unwrap();
 
-    let report = seed::seed(&client, &table, &groups, &roles, true)
+    let report = seed::seed(&client, &table, seed::Seed::iam(&groups), &roles, true)
         .await
         .unwrap();
     assert_eq!(report.written, ["admin", "pet-veterinarian", "pet-viewer"]);
@@ -228,7 +228,7 @@ async fn seeding_writes_every_group_and_removes_undefined_ones() {
     let vet = GroupPolicy::from_item(&item("pet-veterinarian").await.unwrap()).unwrap();
     assert_eq!(
         vet.policy,
-        PolicyDocument::from_json(&groups[1].policy_text())
+        PolicyDocument::from_json(&groups[1].policy_text().unwrap())
     );
     assert!(item("retired-group").await.is_none());
 }
@@ -295,12 +295,18 @@ async fn a_reseed_without_roles_keeps_the_stored_roles() {
     let groups = groups::load(Path::new(FIXTURE_POLICIES)).unwrap();
     let roles =
         parse_group_roles("admin=arn:aws:iam::123456789012:role/groupgate/s/admin").unwrap();
-    seed::seed(&client, &table, &groups, &roles, true)
+    seed::seed(&client, &table, seed::Seed::iam(&groups), &roles, true)
         .await
         .unwrap();
-    seed::seed(&client, &table, &groups, &Default::default(), true)
-        .await
-        .unwrap();
+    seed::seed(
+        &client,
+        &table,
+        seed::Seed::iam(&groups),
+        &Default::default(),
+        true,
+    )
+    .await
+    .unwrap();
     let item = client
         .get_item()
         .table_name(&table)
@@ -330,4 +336,103 @@ fn seed_with_the_cli(moto: &Moto, table: &str, dir: &Path) -> std::process::Outp
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .output()
         .unwrap()
+}
+
+/// The Cedar example (`examples/cedar/`): its settings and its policies folder.
+fn cedar_example() -> (stack::Settings, std::path::PathBuf) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/cedar");
+    let mut settings = stack::Settings::load(&root.join("groupgate.toml")).unwrap();
+    // The checkout's API, as the settings name it from the checkout's root.
+    settings.api_file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../api/petstore.yaml");
+    (settings, root.join("policies"))
+}
+
+/// Over the wire: a Cedar deployment seeds its groups with no IAM policy (one left by an IAM
+/// deployment is removed, the role kept) and one `#cedar` item whose bundle reads back into the
+/// same decisions; going back to IAM prunes the bundle's item.
+#[tokio::test]
+async fn a_cedar_seed_writes_the_bundle_item_and_drops_stale_iam_policies() {
+    let moto = Moto::start().await;
+    let client = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+    let iam_policy = groupgate_testkit::fixture_policy("pet-viewer");
+    let role = "arn:aws:iam::123456789012:role/groupgate/s/pet-viewer";
+    let table = policy_table(
+        &client,
+        &[("pet-viewer", &iam_policy, Some(role), Some(20))],
+    )
+    .await;
+    let (settings, dir) = cedar_example();
+    let folder = seed::PolicyFolder::load(&dir, &settings).unwrap();
+    assert!(folder.groups.iter().all(|g| g.policy.is_none()));
+
+    let report = seed::seed(&client, &table, folder.seed(), &BTreeMap::new(), true)
+        .await
+        .unwrap();
+    assert!(report.written.contains(&seed::CEDAR_BUNDLE_KEY.to_owned()));
+    assert_eq!(report.removed, Vec::<String>::new());
+
+    let get = |key: &str| {
+        let (client, table, key) = (client.clone(), table.clone(), key.to_owned());
+        async move {
+            client
+                .get_item()
+                .table_name(&table)
+                .key("group", AttributeValue::S(key))
+                .send()
+                .await
+                .unwrap()
+                .item
+        }
+    };
+    let viewer = get("pet-viewer").await.unwrap();
+    assert!(
+        !viewer.contains_key("policy"),
+        "the IAM policy is gone: {viewer:?}"
+    );
+    let viewer = GroupPolicy::from_item(&viewer).unwrap();
+    assert_eq!(viewer.role_arn.as_deref(), Some(role), "the role is kept");
+    assert!(
+        viewer.policy.is_err(),
+        "an item without a policy allows nothing"
+    );
+
+    let bundle = get(seed::CEDAR_BUNDLE_KEY).await.unwrap();
+    let Some(AttributeValue::S(text)) = bundle.get(seed::CEDAR_BUNDLE_ATTRIBUTE) else {
+        panic!("no bundle text: {bundle:?}");
+    };
+    assert_eq!(Some(text), folder.cedar_bundle.as_ref());
+    let store = groupgate_cedar::CedarBundle::from_json(text)
+        .unwrap()
+        .into_store()
+        .unwrap();
+    let decide = |groups: &[&str], method: &str, path: &str| {
+        store.decide("someone", groups, method, path).allow
+    };
+    assert!(decide(&["pet-viewer"], "GET", "/petstore/v1/pets"));
+    assert!(!decide(&["pet-viewer"], "GET", "/petstore/v2/pets"));
+    assert!(decide(
+        &["scope:petstore/status.read"],
+        "GET",
+        "/petstore/v2/status"
+    ));
+    assert!(!decide(&[], "GET", "/petstore/v1/pets"));
+
+    // Back to IAM: the bundle's item is pruned, the groups get their policies again.
+    let groups = groups::load(Path::new(FIXTURE_POLICIES)).unwrap();
+    let report = seed::seed(
+        &client,
+        &table,
+        seed::Seed::iam(&groups),
+        &BTreeMap::new(),
+        true,
+    )
+    .await
+    .unwrap();
+    assert!(
+        report.removed.contains(&seed::CEDAR_BUNDLE_KEY.to_owned()),
+        "{report:?}"
+    );
+    assert!(get(seed::CEDAR_BUNDLE_KEY).await.is_none());
+    let viewer = GroupPolicy::from_item(&get("pet-viewer").await.unwrap()).unwrap();
+    assert!(viewer.policy.is_ok());
 }

@@ -951,6 +951,13 @@ fn cedar_examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/cedar/policies")
 }
 
+/// A file of the checkout.
+fn checkout(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
+}
+
 /// The Cedar example files, `edit` applied to each (name, content).
 fn cedar_copy(edit: impl Fn(&str, String) -> String) -> PathBuf {
     let files: Vec<(String, String)> = std::fs::read_dir(cedar_examples())
@@ -967,17 +974,29 @@ fn cedar_copy(edit: impl Fn(&str, String) -> String) -> PathBuf {
 }
 
 #[test]
-fn simulate_in_cedar_gives_the_same_access_matrix_and_names_a_changed_cell() {
+fn simulate_in_cedar_gives_the_shipped_access_matrix_and_names_a_changed_cell() {
+    // The Cedar example, with its own settings, on the product's API: exactly the matrix the
+    // IAM policies of `policies/` give (issue 24).
     let examples = cedar_examples();
-    let out = groupgate(&[
-        "simulate",
-        "--policy-language",
-        "cedar",
-        "--policies",
-        examples.to_str().unwrap(),
-        "--expect",
-        FIXTURE_ACCESS,
-    ]);
+    let settings = checkout("examples/cedar/groupgate.toml");
+    let (api, access) = (
+        checkout("api/petstore.yaml"),
+        checkout("deploy/access.json"),
+    );
+    let simulate = |policies: &Path| {
+        groupgate(&[
+            "simulate",
+            "--settings",
+            settings.to_str().unwrap(),
+            "--api",
+            api.to_str().unwrap(),
+            "--policies",
+            policies.to_str().unwrap(),
+            "--expect",
+            access.to_str().unwrap(),
+        ])
+    };
+    let out = simulate(&examples);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     // The columns are the groups the policies name, and no group.
     let header = String::from_utf8_lossy(&out.stdout)
@@ -985,7 +1004,13 @@ fn simulate_in_cedar_gives_the_same_access_matrix_and_names_a_changed_cell() {
         .next()
         .unwrap()
         .to_owned();
-    for group in ["admin", "pet-veterinarian", "pet-viewer", "(no group)"] {
+    for group in [
+        "admin",
+        "pet-veterinarian",
+        "pet-viewer",
+        "scope:petstore/status.read",
+        "(no group)",
+    ] {
         assert!(header.contains(group), "{header}");
     }
 
@@ -999,15 +1024,7 @@ fn simulate_in_cedar_gives_the_same_access_matrix_and_names_a_changed_cell() {
             content
         }
     });
-    let out = groupgate(&[
-        "simulate",
-        "--policy-language",
-        "cedar",
-        "--policies",
-        changed.to_str().unwrap(),
-        "--expect",
-        FIXTURE_ACCESS,
-    ]);
+    let out = simulate(&changed);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
         text(&out).contains("pet-viewer: GET /petstore/v2/pets: expected Deny, got Allow"),
@@ -1296,4 +1313,36 @@ fn explain_in_cedar_names_the_deciding_policies_and_their_files() {
         "/petstore/v2/status",
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}
+
+/// `settings get`, which build.sh and dev.sh ask whether to build the authorizer with Cedar,
+/// reads the settings as every command does: `--settings`, else `GROUPGATE_SETTINGS`, flags
+/// laid over them.
+#[test]
+fn settings_get_prints_the_policy_language_as_the_commands_read_it() {
+    let cedar = checkout("examples/cedar/groupgate.toml");
+    let get = |extra: &[&str], settings_variable: Option<&Path>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_groupgate"));
+        command
+            .args(["settings", "get", "policy_language"])
+            .args(extra);
+        match settings_variable {
+            Some(file) => command.env("GROUPGATE_SETTINGS", file),
+            None => command.env_remove("GROUPGATE_SETTINGS"),
+        };
+        let out = command.output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(get(&[], None), "iam\n", "deploy/groupgate.toml");
+    assert_eq!(get(&[], Some(&cedar)), "cedar\n");
+    assert_eq!(
+        get(&["--settings", cedar.to_str().unwrap()], None),
+        "cedar\n"
+    );
+    assert_eq!(get(&["--policy-language", "iam"], Some(&cedar)), "iam\n");
+
+    let out = groupgate(&["settings", "get", "pools"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("policy_language"), "{}", text(&out));
 }

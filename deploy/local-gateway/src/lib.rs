@@ -13,7 +13,9 @@
 //!   allow is 403, and a policy it cannot read (no statement, a `Condition`, a bad `Effect`) is
 //!   500, as an authorizer output API Gateway cannot use is;
 //! - results are cached per identity source for the TTL and applied to every method, as API
-//!   Gateway does (so a policy written only for the first method asked shows up locally);
+//!   Gateway does (so a policy written only for the first method asked shows up locally); with
+//!   a Cedar stack's identity sources (`context.httpMethod` and `context.resourcePath` beside
+//!   the header) per token and route, so one route's answer is never applied to another;
 //! - allowed requests go to a function as REST v1 proxy events carrying the authorizer context,
 //!   or to an `http_proxy` endpoint as they came (method, headers, query string, body; not
 //!   `Host` or the connection's own headers), with the integration's request parameter
@@ -103,6 +105,10 @@ pub struct GatewayConfig {
     pub routes: Vec<Route>,
     pub authorizer_ttl: Duration,
     pub identity_header: String,
+    /// Whether the identity sources also hold `context.httpMethod` and `context.resourcePath`
+    /// (a Cedar stack's, see `groupgate_stack::identity_sources`): a cached result then answers
+    /// only the method and resource path it was made for.
+    pub cache_by_route: bool,
     /// cargo-lambda's invoke endpoint, e.g. `http://127.0.0.1:9000`.
     pub invoke_url: String,
     pub authorizer_function: String,
@@ -440,7 +446,13 @@ impl Gateway {
         let identity = find_header(&rest.headers.0, &self.config.identity_header)
             .filter(|v| !v.is_empty())
             .ok_or(UNAUTHORIZED)?;
-        let authorization = self.authorize(identity, method_arn, rest).await?;
+        // The cache key: the identity sources' values. A header value holds no line break, so
+        // the route after one cannot run into it.
+        let identity = match self.config.cache_by_route {
+            false => identity.to_owned(),
+            true => format!("{identity}\n{} {}", rest.method, rest.resource),
+        };
+        let authorization = self.authorize(&identity, method_arn, rest).await?;
         if let Some(message) = refusal(&authorization.policy, method_arn.as_str())? {
             return Err(GatewayError::new("ACCESS_DENIED", 403, Some(message)));
         }
@@ -695,7 +707,8 @@ impl Gateway {
         }
     }
 
-    /// The authorizer's result for this identity source: from the cache, or by invoking it.
+    /// The authorizer's result for these identity sources' values: from the cache, or by
+    /// invoking it.
     async fn authorize(
         &self,
         identity: &str,

@@ -140,6 +140,20 @@ fn petstore() -> stack::Api {
 }
 
 async fn setup_with(ttl: u64, origins: &[&str], integration_timeout: Duration) -> Setup {
+    setup_keyed(ttl, origins, integration_timeout, false).await
+}
+
+/// A Cedar stack's gateway: results cached per token, method and resource path.
+async fn setup_by_route(ttl: u64) -> Setup {
+    setup_keyed(ttl, &[], local_gateway::INTEGRATION_TIMEOUT, true).await
+}
+
+async fn setup_keyed(
+    ttl: u64,
+    origins: &[&str],
+    integration_timeout: Duration,
+    cache_by_route: bool,
+) -> Setup {
     let functions = Arc::new(Functions::default());
     let invoke_url = invoke_endpoint(Arc::clone(&functions)).await;
     let offset = Arc::new(AtomicU64::new(0));
@@ -159,6 +173,7 @@ async fn setup_with(ttl: u64, origins: &[&str], integration_timeout: Duration) -
             .collect(),
         authorizer_ttl: Duration::from_secs(ttl),
         identity_header: "Authorization".into(),
+        cache_by_route,
         invoke_url,
         authorizer_function: "authorizer".into(),
         hints: stack::gateway_hints(),
@@ -386,6 +401,44 @@ async fn a_cached_policy_is_applied_to_other_methods_until_the_ttl_passes() {
     assert_eq!(s.status("/petstore/v2/status", "t").await, 403);
     s.offset.store(300, Ordering::SeqCst);
     assert_eq!(s.status("/petstore/v2/status", "t").await, 200, "expired");
+    assert_eq!(s.gateway.authorizer_calls(), 3);
+}
+
+/// A Cedar stack's authorizer answers for one route (one statement on the method asked), and
+/// its identity sources hold the method and the resource path beside the token: an answer
+/// cached for one route is never applied to another, and is reused for its own route, whatever
+/// the path parameters.
+#[tokio::test]
+async fn with_a_cedar_stacks_identity_sources_a_cached_answer_is_only_for_its_route() {
+    const ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:localapi01/prod";
+    let s = setup_by_route(300).await;
+    s.functions.set(
+        "authorizer",
+        200,
+        allow(&[&format!("{ARN}/GET/petstore/v1/pets")]),
+    );
+    assert_eq!(s.status("/petstore/v1/pets", "t").await, 200);
+    // The same token on another route: the authorizer is asked again (keyed by the header
+    // alone, the cached answer would be a 403 here, as the IAM test above shows).
+    s.functions.set(
+        "authorizer",
+        200,
+        allow(&[&format!("{ARN}/GET/petstore/v2/status")]),
+    );
+    assert_eq!(s.status("/petstore/v2/status", "t").await, 200);
+    assert_eq!(s.gateway.authorizer_calls(), 2);
+    // The first route again: its own cached answer, not the latest one.
+    assert_eq!(s.status("/petstore/v1/pets", "t").await, 200);
+    assert_eq!(s.gateway.authorizer_calls(), 2);
+
+    // One resource path, two path parameters: one cache entry, as the resource path keys it.
+    s.functions.set(
+        "authorizer",
+        200,
+        allow(&[&format!("{ARN}/GET/petstore/v1/pets/*")]),
+    );
+    assert_eq!(s.status("/petstore/v1/pets/1", "t").await, 200);
+    assert_eq!(s.status("/petstore/v1/pets/2", "t").await, 200);
     assert_eq!(s.gateway.authorizer_calls(), 3);
 }
 
@@ -721,7 +774,7 @@ fn stand_in_authorizer(rule: Rule) -> Handler {
         .into_iter()
         .map(|d| {
             Arc::new(GroupPolicy {
-                policy: PolicyDocument::from_json(&d.policy_text()),
+                policy: PolicyDocument::from_json(&d.policy_text().unwrap()),
                 group: d.key,
                 role_arn: None,
                 precedence: None,
@@ -983,6 +1036,7 @@ fn a_stage_named_like_the_gateways_own_path_is_refused() {
         routes: Vec::new(),
         authorizer_ttl: Duration::ZERO,
         identity_header: "Authorization".into(),
+        cache_by_route: false,
         invoke_url: "http://127.0.0.1:1".into(),
         authorizer_function: "authorizer".into(),
         hints: HashMap::new(),

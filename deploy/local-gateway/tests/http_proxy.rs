@@ -181,6 +181,7 @@ fn config(routes: Vec<Route>, invoke_url: String) -> GatewayConfig {
         routes,
         authorizer_ttl: Duration::ZERO,
         identity_header: "Authorization".into(),
+        cache_by_route: false,
         invoke_url,
         authorizer_function: "authorizer".into(),
         hints: HashMap::new(),

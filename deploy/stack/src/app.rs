@@ -18,7 +18,7 @@ use crate::construct::{Expr, Handle, Parameter, Resource, Stack, canonical};
 use crate::groups::{DataAccess, GroupDefinition, Subject};
 use crate::monitoring;
 use crate::outputs::Output;
-use crate::settings::TrustedPool;
+use crate::settings::{PolicyLanguage, TrustedPool};
 
 /// The hint of each gateway response type, for the local gateway.
 pub fn gateway_hints() -> std::collections::HashMap<String, String> {
@@ -94,6 +94,32 @@ fn api_name(api: &Api) -> String {
 
 /// The request header the authorizer's token comes from (its identity source).
 pub const IDENTITY_HEADER: &str = "Authorization";
+
+/// The authorizer's variable naming the policy language it decides with (`iam`, `cedar`); the
+/// template sets it only for Cedar, so an IAM stack's authorizer is configured as before.
+pub const POLICY_LANGUAGE_VARIABLE: &str = env::POLICY_LANGUAGE;
+
+/// What API Gateway caches the authorizer's answer by, as the REQUEST authorizer's
+/// `IdentitySource` mapping expressions. With IAM policies the answer is the caller's merged
+/// policy, right for every method, so the token alone keys it. With Cedar policies the
+/// authorizer answers for one route (an Allow or a Deny on this method and resource path), so
+/// the method and the resource path key it too, or API Gateway would apply one route's answer
+/// to another. The context variables are `$context.httpMethod` and `$context.resourcePath`,
+/// named `context.{variable}` in an identity source, and the list is comma-separated:
+/// <https://docs.aws.amazon.com/apigateway/latest/api/API_CreateAuthorizer.html> (`identitySource`),
+/// <https://docs.aws.amazon.com/apigateway/latest/developerguide/configure-api-gateway-lambda-authorization.html>,
+/// <https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-mapping-template-reference.html#context-variable-reference>.
+pub fn identity_sources(language: PolicyLanguage) -> Vec<String> {
+    let header = format!("method.request.header.{IDENTITY_HEADER}");
+    match language {
+        PolicyLanguage::Iam => vec![header],
+        PolicyLanguage::Cedar => vec![
+            header,
+            "context.httpMethod".to_owned(),
+            "context.resourcePath".to_owned(),
+        ],
+    }
+}
 /// The Lambda functions, by the binary names cargo-lambda builds them under.
 pub const FUNCTIONS: [&str; 2] = ["authorizer", "backend"];
 
@@ -586,7 +612,8 @@ fn functions(
 }
 
 /// The authorizer may read the policy table (BatchGetItem per request, one Scan at start-up to
-/// fill its cache), and write its logs.
+/// fill its cache; with Cedar, GetItem of the bundle's item), and write its logs. GetItem is
+/// granted in either language: it reads nothing BatchGetItem on the same table does not.
 pub(crate) fn authorizer_function(
     stack: &mut Stack,
     params: &Params,
@@ -605,7 +632,7 @@ pub(crate) fn authorizer_function(
             "authorizer",
             vec![
                 allow(
-                    &["dynamodb:BatchGetItem", "dynamodb:Scan"],
+                    &["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:Scan"],
                     vec![inputs.policy_table.arn()],
                 ),
                 write_logs(&logs),
@@ -632,11 +659,21 @@ pub(crate) fn authorizer_function(
                         POLICY_CACHE_TTL_SECONDS.to_string().into(),
                     ),
                 ],
+                policy_language_environment(params.settings.policy_language),
             ]
             .concat(),
         })
         .waive(waivers::FUNCTION),
     )
+}
+
+/// `POLICY_LANGUAGE=cedar` for a Cedar stack's authorizer (it then reads the Cedar bundle from
+/// the policy table, and fails at start-up if it was built without Cedar); nothing for IAM.
+fn policy_language_environment(language: PolicyLanguage) -> Vec<(&'static str, Expr)> {
+    match language {
+        PolicyLanguage::Iam => Vec::new(),
+        PolicyLanguage::Cedar => vec![(POLICY_LANGUAGE_VARIABLE, language.to_string().into())],
+    }
 }
 
 /// The backend may use the pets table, assume this stack's group roles, and write its logs.
@@ -810,7 +847,7 @@ fn rest_api(stack: &mut Stack, params: &Params, api_doc: &Api, functions: &Funct
                 "RestApiId": api.r#ref(),
                 "Name": "cognito-groups",
                 "Type": "REQUEST",
-                "IdentitySource": format!("method.request.header.{IDENTITY_HEADER}"),
+                "IdentitySource": identity_sources(params.settings.policy_language).join(", "),
                 "AuthorizerResultTtlInSeconds": params.settings.authorizer_ttl_seconds,
                 "AuthorizerUri": lambda_invocation_uri(authorizer_fn),
             }),

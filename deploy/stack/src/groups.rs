@@ -7,11 +7,17 @@
 //! flow), and, for another trusted pool than the stack's own, `"pool"`: that pool's
 //! `group_prefix` from `deploy/groupgate.toml`'s `[[pools]]`. Its key in the policy table is what
 //! the authorizer looks up: the prefix, then the group, or `scope:` and the scope.
+//!
+//! With `policy_language = "cedar"` the folder's `*.cedar` files say what groups may call, and a
+//! definition says only who a group is (its Cognito group, precedence and role): it has no
+//! `policy`, and one with a `policy` is refused.
 
 use std::path::{Path, PathBuf};
 
 use groupgate_shared::PolicyDocument;
 use serde::Deserialize;
+
+use crate::settings::PolicyLanguage;
 
 /// What a group's IAM role may do on the pets table.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -73,8 +79,9 @@ pub struct GroupDefinition {
     pub precedence: u32,
     pub description: String,
     pub pets_table: DataAccess,
-    /// The API policy, as written (validated with the shared parser on load).
-    pub policy: serde_json::Value,
+    /// The API policy, as written (validated with the shared parser on load); none with Cedar
+    /// policies, where access is in the `*.cedar` files.
+    pub policy: Option<serde_json::Value>,
 }
 
 /// A definition as written in its file.
@@ -87,7 +94,7 @@ struct Written {
     precedence: Option<u32>,
     description: String,
     pets_table: Option<DataAccess>,
-    policy: serde_json::Value,
+    policy: Option<serde_json::Value>,
 }
 
 /// What is wrong with a definition: the field (none: the whole definition), and why.
@@ -198,8 +205,14 @@ fn json_pointer(path: &serde_path_to_error::Path) -> String {
 }
 
 impl GroupDefinition {
-    /// Parses and validates one definition; `path` is for messages.
+    /// Parses and validates one IAM definition (its `policy` required); `path` is for messages.
     pub fn parse(path: &Path, text: &str) -> Result<Self, GroupError> {
+        Self::parse_in(path, text, PolicyLanguage::Iam)
+    }
+
+    /// Parses and validates one definition of a policies folder in `language`: with IAM its
+    /// `policy` is required, with Cedar it is refused (access is in the `*.cedar` files).
+    pub fn parse_in(path: &Path, text: &str, language: PolicyLanguage) -> Result<Self, GroupError> {
         let at = |pointer: Option<String>, message: String| GroupError::Invalid {
             path: path.to_owned(),
             pointer,
@@ -231,7 +244,26 @@ impl GroupDefinition {
             Subject::Group(group) => format!("{pool}{group}"),
             Subject::Scope(scope) => format!("{pool}{SCOPE_MARKER}{scope}"),
         };
-        let definition = GroupDefinition {
+        let kind = subject.kind();
+        match (language, &written.policy) {
+            (PolicyLanguage::Iam, None) => {
+                return Err(invalid("missing field `policy`".to_owned()));
+            }
+            (PolicyLanguage::Iam, Some(policy)) => {
+                PolicyDocument::from_value(policy.clone())
+                    .map_err(|e| field("policy", format!("{kind} `{key}`: {e}")))?;
+            }
+            (PolicyLanguage::Cedar, Some(_)) => {
+                return Err(field(
+                    "policy",
+                    format!(
+                        "{kind} `{key}` has a `policy`, but with `policy_language = \"cedar\"` access is in the .cedar files: a definition says only who the {kind} is"
+                    ),
+                ));
+            }
+            (PolicyLanguage::Cedar, None) => {}
+        }
+        Ok(GroupDefinition {
             key,
             subject,
             pool,
@@ -239,14 +271,7 @@ impl GroupDefinition {
             description: written.description,
             pets_table,
             policy: written.policy,
-        };
-        PolicyDocument::from_value(definition.policy.clone()).map_err(|e| {
-            at(
-                Some("/policy".to_owned()),
-                format!("{} `{}`: {e}", definition.subject.kind(), definition.key),
-            )
-        })?;
-        Ok(definition)
+        })
     }
 
     /// The Cognito group of the stack's own pool this definition makes (with its IAM role), if
@@ -267,17 +292,25 @@ impl GroupDefinition {
         }
     }
 
-    /// The policy as the compact JSON text stored in the policy table.
-    pub fn policy_text(&self) -> String {
-        self.policy.to_string()
+    /// The policy as the compact JSON text stored in the policy table; none with Cedar.
+    pub fn policy_text(&self) -> Option<String> {
+        self.policy.as_ref().map(serde_json::Value::to_string)
     }
 
     /// The entry the authorizer reads for this definition once seeded (its policy parsed from
-    /// the text the seed writes), with no role: what the toolbox and the tests decide with.
+    /// the text the seed writes), with no role: what the toolbox and the tests decide with. A
+    /// Cedar definition has no IAM policy, so its entry fails closed (the authorizer's answer
+    /// for an item without one).
     pub fn group_policy(&self) -> groupgate_shared::GroupPolicy {
+        let policy = match self.policy_text() {
+            Some(text) => PolicyDocument::from_json(&text),
+            None => Err(groupgate_shared::PolicyError(
+                "no IAM policy: access is in the Cedar policies".to_owned(),
+            )),
+        };
         groupgate_shared::GroupPolicy {
             group: self.key.clone(),
-            policy: PolicyDocument::from_json(&self.policy_text()),
+            policy,
             role_arn: None,
             precedence: Some(self.precedence.into()),
         }
@@ -302,6 +335,13 @@ fn check_group_name(group: &str) -> Result<(), String> {
     if !ok {
         return Err(format!(
             "group name `{group}` must be 1-128 characters without whitespace"
+        ));
+    }
+    // The policy table's keys starting with `#` are the product's own (`#cedar`, the Cedar
+    // bundle's item), never a group's.
+    if group.starts_with('#') {
+        return Err(format!(
+            "group name `{group}` starts with `#`, which the policy table keeps for its own items"
         ));
     }
     if group.starts_with(SCOPE_MARKER) {
@@ -373,9 +413,16 @@ fn check_pool_prefix(prefix: &str) -> Result<(), String> {
     groupgate_shared::check_group_prefix(prefix)
 }
 
-/// Loads every `*.json` in `dir`, sorted by key; keys, and the logical names of the stack's
-/// own groups (their template ids), must be unique.
+/// Loads every `*.json` IAM definition in `dir`, sorted by key; keys, and the logical names of
+/// the stack's own groups (their template ids), must be unique, and there is at least one.
 pub fn load(dir: &Path) -> Result<Vec<GroupDefinition>, GroupError> {
+    load_in(dir, PolicyLanguage::Iam)
+}
+
+/// Loads every `*.json` definition in `dir` as [`load`] does, for a folder of `language`'s
+/// policies: with Cedar the definitions have no `policy` and may be none at all (a group only
+/// the `*.cedar` files name gets no Cognito group or role).
+pub fn load_in(dir: &Path, language: PolicyLanguage) -> Result<Vec<GroupDefinition>, GroupError> {
     let read_error = |error| GroupError::Read {
         path: dir.to_owned(),
         error,
@@ -392,7 +439,7 @@ pub fn load(dir: &Path) -> Result<Vec<GroupDefinition>, GroupError> {
             path: path.clone(),
             error,
         })?;
-        let group = GroupDefinition::parse(&path, &text)?;
+        let group = GroupDefinition::parse_in(&path, &text, language)?;
         // Each group's role and Cognito group, and each resource server, has a template id
         // made from its name: two names that make one id would be one resource.
         let server_id = |d: &GroupDefinition| {
@@ -420,7 +467,7 @@ pub fn load(dir: &Path) -> Result<Vec<GroupDefinition>, GroupError> {
         }
         groups.push(group);
     }
-    if groups.is_empty() {
+    if groups.is_empty() && language == PolicyLanguage::Iam {
         return Err(GroupError::Invalid {
             path: dir.to_owned(),
             pointer: None,
@@ -475,14 +522,14 @@ pub fn ownership_problem(definition: &GroupDefinition, prefixes: &[&str]) -> Opt
     None
 }
 
-/// Loads `dir` as [`load`] does, and checks that each definition's pool is the stack's own or
+/// Loads `dir` as [`load_in`] does in the settings' policy language, and checks that each definition's pool is the stack's own or
 /// one of `settings`' `[[pools]]`: a definition for a pool the authorizer does not trust would
 /// be seeded and never match.
 pub fn load_for(
     dir: &Path,
     settings: &crate::Settings,
 ) -> Result<Vec<GroupDefinition>, GroupError> {
-    let definitions = load(dir)?;
+    let definitions = load_in(dir, settings.policy_language)?;
     settings
         .check_definitions(&definitions)
         .map_err(|message| GroupError::Invalid {
@@ -623,6 +670,53 @@ mod tests {
             assert_eq!(err.pointer(), pointer, "{fields}: {err}");
             assert!(err.to_string().contains(needle), "{fields}: {err}");
         }
+    }
+
+    #[test]
+    fn a_cedar_definition_says_who_a_group_is_and_leaves_access_to_the_cedar_files() {
+        let path = Path::new("policies/vet.json");
+        let who = r#"{"group":"vet","precedence":10,"description":"d","pets_table":"read"}"#;
+        let cedar = GroupDefinition::parse_in(path, who, PolicyLanguage::Cedar).unwrap();
+        assert_eq!(cedar.key, "vet");
+        assert_eq!(cedar.pets_table, DataAccess::Read);
+        assert_eq!(cedar.policy_text(), None);
+        let entry = cedar.group_policy();
+        assert!(
+            entry.policy.is_err(),
+            "no IAM policy: its entry allows nothing"
+        );
+
+        let err = GroupDefinition::parse(path, who).unwrap_err().to_string();
+        assert!(err.contains("missing field `policy`"), "{err}");
+
+        let with_policy =
+            format!(r#"{{"group":"vet","precedence":10,"description":"d","policy":{ALLOW_ALL}}}"#);
+        let err = GroupDefinition::parse_in(path, &with_policy, PolicyLanguage::Cedar).unwrap_err();
+        assert_eq!(err.pointer(), Some("/policy"));
+        assert!(
+            err.to_string().contains("access is in the .cedar files"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_cedar_folder_may_define_no_group_and_an_iam_folder_may_not() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("admin.cedar"),
+            "permit (principal, action, resource);",
+        )
+        .unwrap();
+        assert_eq!(load_in(dir.path(), PolicyLanguage::Cedar).unwrap(), []);
+        let err = load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("no policy definitions"), "{err}");
+    }
+
+    #[test]
+    fn a_group_named_like_the_tables_own_items_is_refused() {
+        let err = parsed(r##""group":"#cedar","precedence":1"##).unwrap_err();
+        assert_eq!(err.pointer(), Some("/group"));
+        assert!(err.to_string().contains("keeps for its own items"), "{err}");
     }
 
     #[test]

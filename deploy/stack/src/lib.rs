@@ -35,7 +35,8 @@ pub mod settings;
 pub use api::{Api, Integration, Operation};
 pub use app::{
     DATA_RESOURCES, DEPLOYED_API_TYPES, FUNCTIONS, GATEWAY_RESPONSES, IDENTITY_HEADER,
-    POLICY_CACHE_TTL_SECONDS, api_digest, build, gateway_hints,
+    POLICY_CACHE_TTL_SECONDS, POLICY_LANGUAGE_VARIABLE, api_digest, build, gateway_hints,
+    identity_sources,
 };
 pub use outputs::{Output, StackOutputs};
 pub use settings::Settings;

@@ -38,6 +38,74 @@ fn the_template_matches_the_reviewed_snapshot() {
     insta::assert_json_snapshot!("template", template());
 }
 
+/// The fixture groups as a Cedar policies folder defines them (no IAM policy), with
+/// `policy_language = "cedar"`.
+fn cedar_template() -> Value {
+    let settings = stack::Settings {
+        policy_language: stack::settings::PolicyLanguage::Cedar,
+        ..settings()
+    };
+    let groups: Vec<groups::GroupDefinition> = fixture_groups()
+        .into_iter()
+        .map(|d| groups::GroupDefinition { policy: None, ..d })
+        .collect();
+    stack::build(
+        &groups,
+        &fixture_api(),
+        &Assets::placeholder(&stack::FUNCTIONS),
+        &settings,
+    )
+    .to_template()
+    .unwrap()
+}
+
+#[test]
+fn the_cedar_template_matches_the_reviewed_snapshot() {
+    insta::assert_json_snapshot!("template_cedar", cedar_template());
+}
+
+/// With Cedar the authorizer answers for one route, so API Gateway's cache is keyed by the
+/// method and the resource path beside the token, and the authorizer is told its language;
+/// the groups' Cognito groups and roles are made as with IAM.
+#[test]
+fn a_cedar_stack_keys_the_authorizer_cache_by_route_and_tells_the_authorizer() {
+    let (iam, cedar) = (template(), cedar_template());
+    let source = |t: &Value| resource(t, "ApiAuthorizer")["Properties"]["IdentitySource"].clone();
+    assert_eq!(source(&iam), "method.request.header.Authorization");
+    assert_eq!(
+        source(&cedar),
+        "method.request.header.Authorization, context.httpMethod, context.resourcePath"
+    );
+    let language = |t: &Value| {
+        resource(t, "AuthorizerFunction")["Properties"]["Environment"]["Variables"]
+            .get(stack::POLICY_LANGUAGE_VARIABLE)
+            .cloned()
+    };
+    assert_eq!(language(&iam), None);
+    assert_eq!(language(&cedar), Some(json!("cedar")));
+    let kinds = |t: &Value| -> Vec<String> {
+        let mut ids: Vec<String> = t["Resources"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        ids.retain(|id| !id.starts_with("RestApiDeployment"));
+        ids.sort();
+        ids
+    };
+    assert_eq!(
+        kinds(&iam),
+        kinds(&cedar),
+        "the same resources, groups and roles included"
+    );
+    assert_ne!(
+        deployment_id(&iam),
+        deployment_id(&cedar),
+        "a new authorizer configuration needs a new API deployment"
+    );
+}
+
 #[test]
 fn synthesis_is_deterministic() {
     let a = serde_json::to_string_pretty(&template()).unwrap();
@@ -63,7 +131,7 @@ fn the_authorizer_may_only_read_the_policy_table_and_write_its_logs_and_traces()
     let statements = inline_statements(resource(&t, "AuthorizerRole"));
     assert_eq!(
         statements[0],
-        json!({"Effect":"Allow","Action":["dynamodb:BatchGetItem","dynamodb:Scan"],
+        json!({"Effect":"Allow","Action":["dynamodb:BatchGetItem","dynamodb:GetItem","dynamodb:Scan"],
         "Resource":[{"Fn::GetAtt":["PolicyTable","Arn"]}]})
     );
     assert_eq!(

@@ -144,10 +144,36 @@ impl CedarPolicyStore {
     /// The caller `sub` in the groups keyed `groups`, as Cedar's principal and entities: built
     /// once, it can be asked about any number of routes with [`CedarPolicyStore::decide_for`].
     pub fn caller(&self, principal_sub: &str, groups: &[&str]) -> Result<CedarCaller, String> {
+        self.caller_of(principal_sub, groups)
+    }
+
+    /// [`CedarPolicyStore::decide`] for groups given as owned keys, as the authorizer holds
+    /// them (no list of borrowed keys is built on the way).
+    pub fn decide_keys(
+        &self,
+        principal_sub: &str,
+        groups: &[String],
+        method: &str,
+        path_template: &str,
+    ) -> CedarDecision {
+        match self.caller_of(principal_sub, groups) {
+            Ok(caller) => self.decide_for(&caller, method, path_template),
+            Err(e) => CedarDecision::failed(e),
+        }
+    }
+
+    fn caller_of<G: AsRef<str>>(
+        &self,
+        principal_sub: &str,
+        groups: &[G],
+    ) -> Result<CedarCaller, String> {
         let group_uids: HashSet<EntityUid> = groups
             .iter()
             .map(|group| {
-                EntityUid::from_type_name_and_id(self.group_type.clone(), EntityId::new(*group))
+                EntityUid::from_type_name_and_id(
+                    self.group_type.clone(),
+                    EntityId::new(group.as_ref()),
+                )
             })
             .collect();
         let principal =

@@ -20,6 +20,8 @@ pub enum Error {
     Policies(Vec<Problem>),
     #[error("the Verified Permissions import is not valid: {0}")]
     Import(String),
+    #[error("the stored Cedar bundle is not valid: {0}")]
+    Bundle(String),
 }
 
 /// One problem in one policy file, at a line of it: a parse error or a validation error.

@@ -7,11 +7,14 @@
 //!   after its file (`admin.cedar#0`), validated strictly against the schema;
 //! - `decide`: [`CedarPolicyStore::decide`], a caller's groups and a route in, a
 //!   [`CedarDecision`] with the policies that determined it out; any error denies;
+//! - `bundle`: [`CedarBundle`], the schema, policies and API name as the deploy stores them for
+//!   the authorizer (one item of the policy table), read back and validated again;
 //! - `import`: the schema and policies in the form Verified Permissions imports, and back;
 //! - `pool`: groupgate's ids (`UserGroup::"admin"`, `User::"{sub}"`) to and from Verified
 //!   Permissions' pool-qualified ones (`"{userPoolId}|admin"`);
 //! - `error`: [`Error`], and the [`Problem`] (file, line, Cedar's message) of a policy error.
 
+mod bundle;
 mod decide;
 mod error;
 mod import;
@@ -19,6 +22,7 @@ mod policies;
 mod pool;
 mod schema;
 
+pub use bundle::{BUNDLE_ATTRIBUTE, BUNDLE_KEY, CedarBundle};
 pub use decide::{CedarCaller, CedarDecision, CedarPolicyStore};
 pub use error::{Error, Problem};
 pub use import::{from_import_json, to_import_json, to_import_json_leaving_out};

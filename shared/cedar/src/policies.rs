@@ -247,6 +247,73 @@ impl CedarPolicies {
     }
 }
 
+impl CedarPolicies {
+    /// A set read back from statements stored with their files and lines (a
+    /// [`crate::CedarBundle`]), validated strictly as [`CedarPolicies::from_files`] does. Every
+    /// problem names the policy's file and the line in it, counted from where the statement
+    /// says the policy starts.
+    pub(crate) fn from_stored(
+        statements: Vec<Statement>,
+        schema: &ApiSchema,
+    ) -> Result<Self, Error> {
+        let at = |statement: &Statement, diagnostic: &dyn Diagnostic| {
+            let within = line_of(diagnostic, &statement.text);
+            match (statement.line, within) {
+                (Some(start), Some(within)) => Some(start + within - 1),
+                (start, None) => start,
+                (None, within) => within,
+            }
+        };
+        let mut set = PolicySet::new();
+        let mut problems = Vec::new();
+        for statement in &statements {
+            let problem = |line, message: String| Problem {
+                file: statement.file.clone(),
+                line,
+                message: format!("`{}`: {message}", statement.id),
+            };
+            match Policy::parse(Some(PolicyId::new(&statement.id)), &statement.text) {
+                Ok(policy) => {
+                    if let Err(e) = set.add(policy) {
+                        problems.push(problem(statement.line, e.to_string()));
+                    }
+                }
+                Err(e) => problems.push(problem(at(statement, &e), e.to_string())),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(Error::Policies(problems));
+        }
+        let result = Validator::new(schema.schema().clone()).validate(&set, ValidationMode::Strict);
+        let problems: Vec<Problem> = result
+            .validation_errors()
+            .map(|e| {
+                let id: &str = e.policy_id().as_ref();
+                match statements.iter().find(|s| s.id == id) {
+                    Some(statement) => Problem {
+                        file: statement.file.clone(),
+                        line: at(statement, e),
+                        message: format!("`{id}`: {e}"),
+                    },
+                    None => Problem {
+                        file: file_of_id(id).to_owned(),
+                        line: None,
+                        message: format!("`{id}`: {e}"),
+                    },
+                }
+            })
+            .collect();
+        if !problems.is_empty() {
+            return Err(Error::Policies(problems));
+        }
+        Ok(Self {
+            set,
+            statements,
+            warnings: Vec::new(),
+        })
+    }
+}
+
 /// The file a policy id names: `admin.cedar` of `admin.cedar#0`.
 fn file_of(id: &PolicyId) -> &str {
     file_of_id(id.as_ref())

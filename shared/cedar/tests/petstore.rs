@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
 
 use groupgate_cedar::{
-    ApiSchema, CedarPolicies, CedarPolicyStore, from_import_json, to_import_json,
+    ApiSchema, CedarBundle, CedarPolicies, CedarPolicyStore, from_import_json, to_import_json,
 };
 use groupgate_shared::{GroupPolicy, INVOKE_ACTION, MergedPolicy, MethodArn, RequestFacts};
 use groupgate_stack::Api;
@@ -256,4 +256,51 @@ proptest! {
         prop_assert_eq!(cedar.allow, iam_allows(&groups, &method, &path), "{:?} on {} {}: {}", groups, method, path, cedar);
         prop_assert!(cedar.errors.is_empty(), "{}", cedar);
     }
+}
+
+#[test]
+fn the_stored_bundle_reads_back_and_decides_the_same_on_every_route_and_group_set() {
+    let text = CedarBundle::new(STORE.schema(), STORE.policies(), &API.title).to_json();
+    let back = CedarBundle::from_json(&text).unwrap().into_store().unwrap();
+    assert_eq!(back.schema().json(), STORE.schema().json());
+    assert_eq!(back.policies().statements(), STORE.policies().statements());
+    let names = [
+        "admin",
+        "pet-veterinarian",
+        "pet-viewer",
+        "auditor",
+        "partners:admin",
+    ];
+    for mask in 0..(1 << names.len()) {
+        let groups: Vec<&str> = names
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| mask & (1 << i) != 0)
+            .map(|(_, n)| *n)
+            .collect();
+        for (method, path) in routes() {
+            assert_eq!(
+                back.decide(SUB, &groups, &method, &path),
+                STORE.decide(SUB, &groups, &method, &path),
+                "{groups:?} on {method} {path}"
+            );
+        }
+    }
+}
+
+/// The authorizer's answer is cached by API Gateway per caller, method and resource path, so no
+/// policy may read what that key lacks (the request's path parameters, its source address): the
+/// schema gives every action an empty context, and strict validation refuses a policy that reads
+/// one, naming its file and line.
+#[test]
+fn a_policy_that_reads_the_request_context_is_refused_with_its_file_and_line() {
+    let text = "permit (principal, action, resource);\n\nforbid (principal, action, resource)\n  when { context.sourceIp == \"10.0.0.1\" };\n";
+    let files = [("by-address.cedar".to_owned(), text.to_owned())];
+    let e = CedarPolicies::from_files(&files, STORE.schema()).unwrap_err();
+    assert!(e.to_string().contains("by-address.cedar:4: "), "{e}");
+    let text =
+        "permit (principal, action, resource) when { context.pathParameters.id == \"7\" };\n";
+    let files = [("by-id.cedar".to_owned(), text.to_owned())];
+    let e = CedarPolicies::from_files(&files, STORE.schema()).unwrap_err();
+    assert!(e.to_string().contains("by-id.cedar:1: "), "{e}");
 }

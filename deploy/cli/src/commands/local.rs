@@ -33,9 +33,12 @@ pub enum Command {
 
 #[derive(clap::Args)]
 pub struct SyncArgs {
-    /// The group definitions (default: GROUPGATE_POLICIES, else the checkout's `policies/`).
+    /// The group definitions, and with Cedar the `*.cedar` policies (default:
+    /// GROUPGATE_POLICIES, else the checkout's `policies/`).
     #[arg(long, default_value_os_t = groups::default_dir())]
     policies: PathBuf,
+    #[command(flatten)]
+    settings: super::ToolboxSettingsArgs,
 }
 
 #[derive(clap::Args)]
@@ -109,7 +112,10 @@ pub async fn run(command: Command) -> anyhow::Result<Outcome> {
             let settings = args.settings.load()?;
             local::serve_gateway(args.address, args.port, args.invoke_url, &settings).await?;
         }
-        Command::Sync(args) => println!("{}", local::sync::sync(&args.policies).await?),
+        Command::Sync(args) => {
+            let settings = args.settings.load()?;
+            println!("{}", local::sync::sync(&args.policies, &settings).await?)
+        }
         Command::Flush => {
             let flushed = local::users::flush().await?;
             println!("flushed the local gateway's authorizer cache ({flushed} cached results)");

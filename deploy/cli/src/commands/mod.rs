@@ -12,6 +12,7 @@ mod local;
 mod remove_pets;
 mod seed_pets;
 mod seed_policies;
+mod settings;
 mod simulate;
 mod synth;
 mod token;
@@ -90,6 +91,9 @@ enum Command {
     /// The local stack (used by scripts/dev.sh).
     #[command(subcommand)]
     Local(local::Command),
+    /// The settings as the commands read them, for scripts (`settings get policy_language`).
+    #[command(subcommand)]
+    Settings(settings::Command),
 }
 
 impl Cli {
@@ -110,6 +114,7 @@ impl Cli {
             Command::Simulate(args) => simulate::run(args).await,
             Command::Cedar(command) => cedar::run(command),
             Command::Local(command) => local::run(command).await,
+            Command::Settings(command) => settings::run(command),
         }
     }
 }
@@ -147,13 +152,6 @@ impl SettingsArgs {
             policy_language: self.toolbox.policy_language,
         };
         let settings = Settings::load_with(&self.toolbox.settings_file, overrides)?;
-        // The stack seeds and decides IAM policies only: building it from a Cedar policies
-        // folder would deploy no policy at all, so it is refused rather than half-done.
-        if settings.policy_language == PolicyLanguage::Cedar {
-            anyhow::bail!(
-                "`policy_language = \"cedar\"`: the stack cannot deploy Cedar policies yet (issue 24); only the toolbox (validate, simulate, explain) reads them"
-            );
-        }
         Ok(settings)
     }
 }

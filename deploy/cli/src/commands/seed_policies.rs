@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use super::ToolboxSettingsArgs;
 use crate::aws::{self, Target};
 use crate::description::{self, StackDescription};
 use crate::exit::Outcome;
@@ -28,13 +29,16 @@ pub struct Args {
     /// Keep items of groups that are no longer defined.
     #[arg(long)]
     no_prune: bool,
+    #[command(flatten)]
+    settings: ToolboxSettingsArgs,
 }
 
-/// Validates every definition, then writes them to the table with their group roles, removing
-/// groups no longer defined unless `--no-prune`. A group whose role is not given keeps the role
-/// already stored.
+/// Validates every definition (and with Cedar every policy), then writes them to the table with
+/// their group roles, and the Cedar bundle, removing groups no longer defined unless
+/// `--no-prune`. A group whose role is not given keeps the role already stored.
 pub async fn run(args: Args) -> anyhow::Result<Outcome> {
-    let definitions = groups::load(&args.policies)?;
+    let settings = args.settings.load()?;
+    let folder = seed::PolicyFolder::load(&args.policies, &settings)?;
     let (client, table, roles) = match (&args.stack, &args.table) {
         (Some(name), _) => {
             let aws = aws::config(Target::Environment).await?;
@@ -52,7 +56,7 @@ pub async fn run(args: Args) -> anyhow::Result<Outcome> {
         (None, None) => anyhow::bail!("name the stack (--stack) or the table (--table)"),
     };
     let prune = !args.no_prune;
-    let report = seed::seed(&client, &table, &definitions, &roles, prune).await?;
+    let report = seed::seed(&client, &table, folder.seed(), &roles, prune).await?;
     for group in &report.written {
         println!("wrote policy of group `{group}`");
     }

@@ -16,7 +16,7 @@ use anyhow::Context as _;
 use local_gateway::{Gateway, GatewayConfig, LocalIntegration, Route};
 
 use crate::description::StackDescription;
-use crate::stack::{self, Settings, assets::Assets, groups};
+use crate::stack::{self, Settings, assets::Assets};
 
 pub use provision::{PETS_TABLE, POLICY_TABLE};
 
@@ -33,7 +33,8 @@ pub async fn provision_emulator(
     env_file: &Path,
     settings: &Settings,
 ) -> anyhow::Result<()> {
-    let groups = groups::load_for(policies, settings)?;
+    let folder = crate::operations::seed::PolicyFolder::load(policies, settings)?;
+    let groups = folder.groups;
     let api = settings.api()?;
     let definition = stack::build(
         &groups,
@@ -50,14 +51,14 @@ pub async fn provision_emulator(
     let plan = provision::Plan {
         stack: &definition,
         groups: &groups,
+        cedar_bundle: folder.cedar_bundle.as_deref(),
         pools: &settings.pools,
         stage: &settings.stage,
         endpoint,
         api_url,
     };
     let (outputs, local) = provision::provision(&aws, &plan).await?;
-    let functions_env =
-        provision::functions_env(&outputs, &local, settings.assume_group_role, &cors_origins);
+    let functions_env = provision::functions_env(&outputs, &local, settings, &cors_origins);
     let users = local.users.len();
     let described = StackDescription {
         outputs,
@@ -124,6 +125,10 @@ pub async fn serve_gateway(
         routes: api.operations.iter().map(local_route).collect(),
         authorizer_ttl: Duration::from_secs(settings.authorizer_ttl_seconds.into()),
         identity_header: stack::IDENTITY_HEADER.to_owned(),
+        // As the template's identity sources say: with Cedar, the method and resource path.
+        cache_by_route: stack::identity_sources(settings.policy_language)
+            .iter()
+            .any(|source| source == "context.resourcePath"),
         invoke_url,
         authorizer_function: "authorizer".to_owned(),
         hints: stack::gateway_hints(),

@@ -113,6 +113,8 @@ where
 pub struct Plan<'a> {
     pub stack: &'a Stack,
     pub groups: &'a [GroupDefinition],
+    /// With Cedar policies, the bundle seeded beside the groups.
+    pub cedar_bundle: Option<&'a str>,
     /// The settings' other trusted pools: each gets a pool of its own in the emulator.
     pub pools: &'a [TrustedPool],
     pub stage: &'a str,
@@ -175,7 +177,11 @@ pub async fn provision(
             scopes_for_users: trusted.scopes_for_users,
         });
     }
-    seed::seed(&dynamodb, POLICY_TABLE, groups, &roles, true).await?;
+    let seeded = seed::Seed {
+        groups,
+        cedar_bundle: plan.cedar_bundle,
+    };
+    seed::seed(&dynamodb, POLICY_TABLE, seeded, &roles, true).await?;
 
     let outputs = StackOutputs {
         api_url: plan.api_url.to_owned(),
@@ -572,9 +578,15 @@ pub(crate) async fn create_users(
 pub fn functions_env(
     stack: &StackOutputs,
     local: &LocalParts,
-    assume_group_role: bool,
+    settings: &crate::stack::Settings,
     cors_origins: &str,
 ) -> String {
+    let assume_group_role = settings.assume_group_role;
+    // As the template sets it: only a Cedar stack's authorizer is told its language.
+    let policy_language = match settings.policy_language {
+        crate::stack::settings::PolicyLanguage::Iam => String::new(),
+        language => language.to_string(),
+    };
     let mut client_ids = vec![
         stack.user_pool_client_id.clone(),
         stack.operator_client_id.clone(),
@@ -626,6 +638,10 @@ pub fn functions_env(
         ),
         (env::GROUP_ROLE_PATH, LOCAL_ROLE_PATH),
         (env::CORS_ORIGINS, cors_origins),
+        (
+            crate::stack::POLICY_LANGUAGE_VARIABLE,
+            policy_language.as_str(),
+        ),
         // The authorizer reads the policy table on every call it gets: after `local sync`
         // re-seeds the table and flushes the gateway's cache, the next call decides on the new
         // policies, never on the authorizer's own cached copy (60 s in the deployed stack).

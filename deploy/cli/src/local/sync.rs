@@ -13,7 +13,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::provision::{self, sdk};
 use crate::description::{self, DemoUser, StackDescription};
 use crate::operations::seed;
-use crate::stack::groups::{self, GroupDefinition};
+use crate::stack::Settings;
+use crate::stack::groups::GroupDefinition;
 
 /// What a sync changed, by group name.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -55,13 +56,14 @@ pub(crate) fn save(described: &StackDescription, path: &Path) -> anyhow::Result<
     provision::write_private(path, &(serde_json::to_string_pretty(described)? + "\n"))
 }
 
-/// Syncs the running local stack with the group definitions in `policies`. A definition that
-/// does not load changes nothing.
-pub async fn sync(policies: &Path) -> anyhow::Result<SyncReport> {
+/// Syncs the running local stack with the group definitions in `policies` (and with Cedar its
+/// `*.cedar` policies, as one bundle). A definition or a Cedar policy that does not load
+/// changes nothing.
+pub async fn sync(policies: &Path, settings: &Settings) -> anyhow::Result<SyncReport> {
     let (mut described, path) = running()?;
-    let definitions = groups::load(policies).map_err(|e| {
-        anyhow::Error::new(e).context("policies not applied (the running stack keeps its own)")
-    })?;
+    let folder = seed::PolicyFolder::load(policies, settings)
+        .context("policies not applied (the running stack keeps its own)")?;
+    let definitions = &folder.groups;
     let cognito = described.cognito().await?;
     let dynamodb = described.dynamodb().await?;
     let iam = described.iam().await?;
@@ -85,7 +87,12 @@ pub async fn sync(policies: &Path) -> anyhow::Result<SyncReport> {
         .filter(|d| !roles.contains_key(&d.key))
         .map(|d| (*d).clone())
         .collect();
-    report.changed = changed(&definitions, &roles, &stored);
+    report.changed = changed(definitions, &roles, &stored);
+    if let Some(bundle) = &folder.cedar_bundle
+        && stored.get(seed::CEDAR_BUNDLE_KEY).map(|(text, _)| text) != Some(bundle)
+    {
+        report.changed.push(seed::CEDAR_BUNDLE_KEY.to_owned());
+    }
     for definition in local_groups.iter().filter(|d| roles.contains_key(&d.key)) {
         provision::update_group(
             &cognito,
@@ -113,7 +120,7 @@ pub async fn sync(policies: &Path) -> anyhow::Result<SyncReport> {
     let mut kept = roles.clone();
     kept.retain(|group, _| !removed.contains(group));
     save(&described, &path)?;
-    seed::seed(&dynamodb, &table, &definitions, &kept, true).await?;
+    seed::seed(&dynamodb, &table, folder.seed(), &kept, true).await?;
 
     let local = described
         .local
@@ -141,7 +148,13 @@ fn changed(
     definitions
         .iter()
         .filter(|d| roles.contains_key(&d.key) || stored.contains_key(&d.key))
-        .filter(|d| stored.get(&d.key) != Some(&(d.policy_text(), d.precedence.to_string())))
+        .filter(|d| {
+            stored.get(&d.key)
+                != Some(&(
+                    d.policy_text().unwrap_or_default(),
+                    d.precedence.to_string(),
+                ))
+        })
         .map(|d| d.key.clone())
         .collect()
 }
@@ -184,7 +197,12 @@ async fn stored_policies(
             Some(AttributeValue::S(s) | AttributeValue::N(s)) => s.clone(),
             _ => String::new(),
         };
-        stored.insert(text("group"), (text("policy"), text("precedence")));
+        let group = text("group");
+        let stored_value = match group == seed::CEDAR_BUNDLE_KEY {
+            true => (text(seed::CEDAR_BUNDLE_ATTRIBUTE), String::new()),
+            false => (text("policy"), text("precedence")),
+        };
+        stored.insert(group, stored_value);
     }
     Ok(stored)
 }

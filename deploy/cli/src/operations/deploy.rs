@@ -195,12 +195,13 @@ pub async fn deploy(aws: &SdkConfig, request: &DeployRequest<'_>) -> anyhow::Res
         target.account, target.region
     );
     let bootstrapped = check_bootstrapped(aws, &target).await?;
-    let groups = groups::load_for(request.policies, request.settings)?;
-    let (deployed, uploaded) = update_stack(aws, request, &target, &bootstrapped, &groups).await?;
+    let folder = seed::PolicyFolder::load(request.policies, request.settings)?;
+    let groups = &folder.groups;
+    let (deployed, uploaded) = update_stack(aws, request, &target, &bootstrapped, groups).await?;
     let outcome = deployed.outcome;
 
     let cfn = aws_sdk_cloudformation::Client::new(aws);
-    let outputs = stack_outputs(&cfn, request, &target, &groups).await?;
+    let outputs = stack_outputs(&cfn, request, &target, groups).await?;
     let outputs = super::write_description(request.out, outputs)?;
 
     let apigateway = aws_sdk_apigateway::Client::new(aws);
@@ -208,7 +209,7 @@ pub async fn deploy(aws: &SdkConfig, request: &DeployRequest<'_>) -> anyhow::Res
     let redeployed = redeploy_after_removals(&apigateway, &deployed, api, stage)
         .await?
         .is_some();
-    let seeded = seed_tables(aws, name, &groups, &outputs).await?;
+    let seeded = seed_tables(aws, name, folder.seed(), &outputs).await?;
     let flushes = if outcome == Outcome::Created {
         // A new stage has no cached results to flush.
         Ok(0)
@@ -319,13 +320,13 @@ async fn stack_outputs(
 async fn seed_tables(
     aws: &SdkConfig,
     name: &str,
-    groups: &[GroupDefinition],
+    policies: seed::Seed<'_>,
     outputs: &StackOutputs,
 ) -> anyhow::Result<Vec<String>> {
     let dynamodb = aws_sdk_dynamodb::Client::new(aws);
     let policy_table = &outputs.policy_table_name;
     let roles = &outputs.group_role_arns;
-    let report = seed::seed(&dynamodb, policy_table, groups, roles, true).await?;
+    let report = seed::seed(&dynamodb, policy_table, policies, roles, true).await?;
     for group in &report.written {
         println!("{name}: wrote the policy of group `{group}` to {policy_table}");
     }

@@ -390,11 +390,19 @@ pub const CALLS: &[Call] = &[
         On::AnyResource,
         Caller::Operator,
     ),
-    // The authorizer: its policy table (a Scan at start-up, BatchGetItem per request).
+    // The authorizer: its policy table (a Scan at start-up, BatchGetItem per request; with
+    // Cedar, GetItem of the bundle's item `#cedar`).
     call(
         STORE,
         "batch_get_item",
         "dynamodb:BatchGetItem",
+        On::PolicyTable,
+        Caller::Authorizer,
+    ),
+    call(
+        STORE,
+        "get_item",
+        "dynamodb:GetItem",
         On::PolicyTable,
         Caller::Authorizer,
     ),

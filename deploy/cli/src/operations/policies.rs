@@ -54,7 +54,8 @@ pub async fn deploy_policies(
     request: &PolicyDeployRequest<'_>,
 ) -> anyhow::Result<PolicyDeployReport> {
     let name = request.stack_name;
-    let groups = groups::load_for(request.policies, request.settings)?;
+    let folder = seed::PolicyFolder::load(request.policies, request.settings)?;
+    let groups = &folder.groups;
     let cfn = aws_sdk_cloudformation::Client::new(aws);
     match cloudformation::action(
         name,
@@ -67,16 +68,16 @@ pub async fn deploy_policies(
         ),
     }
 
-    check_template(&cfn, request, &groups).await?;
+    check_template(&cfn, request, groups).await?;
 
-    let outputs = described_outputs(aws, &cfn, request, &groups).await?;
+    let outputs = described_outputs(aws, &cfn, request, groups).await?;
 
     let policy_table = &outputs.policy_table_name;
     let dynamodb = aws_sdk_dynamodb::Client::new(aws);
     let seeded = seed::seed(
         &dynamodb,
         policy_table,
-        &groups,
+        folder.seed(),
         &outputs.group_role_arns,
         true,
     )
@@ -275,7 +276,7 @@ mod tests {
     fn a_changed_statement_leaves_the_template_as_deployed_whatever_zips_it_runs() {
         let deployed = template(&groups(), &built_zips());
         let mut changed = groups();
-        changed[0].policy["Statement"]
+        changed[0].policy.as_mut().unwrap()["Statement"]
             .as_array_mut()
             .unwrap()
             .push(serde_json::json!(

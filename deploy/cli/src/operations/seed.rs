@@ -1,12 +1,22 @@
 //! Seeds the policy table from the group definitions: every definition written, and (unless told
 //! otherwise) every group no longer defined removed, so `policies/` stays the source of truth.
+//!
+//! With Cedar policies a group's item has no `policy` (a stale one is removed), and one more
+//! item, keyed [`CEDAR_BUNDLE_KEY`], holds the Cedar bundle the authorizer decides with. Pruning
+//! removes that item when a deployment goes back to IAM, as it removes any key not defined.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::stack::groups::GroupDefinition;
+use crate::stack::Settings;
+use crate::stack::groups::{self, GroupDefinition};
+use crate::stack::settings::PolicyLanguage;
+
+pub use groupgate_cedar::{
+    BUNDLE_ATTRIBUTE as CEDAR_BUNDLE_ATTRIBUTE, BUNDLE_KEY as CEDAR_BUNDLE_KEY,
+};
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct SeedReport {
@@ -14,37 +24,105 @@ pub struct SeedReport {
     pub removed: Vec<String>,
 }
 
-/// Writes every definition of `groups` to `table`, with the role `roles` names for it; with
-/// `prune`, removes the items of groups no longer defined.
+/// What is seeded: the group definitions, and with Cedar the bundle's JSON.
+#[derive(Debug, Clone, Copy)]
+pub struct Seed<'a> {
+    pub groups: &'a [GroupDefinition],
+    /// The Cedar bundle (schema, policies, application) as JSON; `None` for IAM policies.
+    pub cedar_bundle: Option<&'a str>,
+}
+
+impl<'a> Seed<'a> {
+    /// IAM group definitions, each with its policy.
+    pub fn iam(groups: &'a [GroupDefinition]) -> Self {
+        Self {
+            groups,
+            cedar_bundle: None,
+        }
+    }
+}
+
+/// A policies folder as a deployment seeds it: the group definitions (with their IAM policies,
+/// or without with Cedar), and with Cedar the bundle of its `*.cedar` files.
+#[derive(Debug)]
+pub struct PolicyFolder {
+    pub groups: Vec<GroupDefinition>,
+    pub cedar_bundle: Option<String>,
+}
+
+impl PolicyFolder {
+    /// Reads `dir` in the settings' policy language; any invalid definition or Cedar policy is
+    /// an error, so nothing is deployed from a folder that does not load whole.
+    pub fn load(dir: &std::path::Path, settings: &Settings) -> anyhow::Result<Self> {
+        let groups = groups::load_for(dir, settings)?;
+        let cedar_bundle = match settings.policy_language {
+            PolicyLanguage::Iam => None,
+            PolicyLanguage::Cedar => Some(
+                crate::toolbox::cedar::bundle_json(dir, &settings.api()?)
+                    .map_err(|e| e.context(format!("the Cedar policies in `{}`", dir.display())))?,
+            ),
+        };
+        Ok(Self {
+            groups,
+            cedar_bundle,
+        })
+    }
+
+    /// What [`seed`] writes of it.
+    pub fn seed(&self) -> Seed<'_> {
+        Seed {
+            groups: &self.groups,
+            cedar_bundle: self.cedar_bundle.as_deref(),
+        }
+    }
+}
+
+/// Writes every definition of `seed` to `table`, with the role `roles` names for it, and the
+/// Cedar bundle if there is one; with `prune`, removes the items of groups no longer defined
+/// (and the bundle's, when there is none).
 pub async fn seed(
     client: &Client,
     table: &str,
-    groups: &[GroupDefinition],
+    seed: Seed<'_>,
     roles: &BTreeMap<String, String>,
     prune: bool,
 ) -> anyhow::Result<SeedReport> {
+    let groups = seed.groups;
     if let Some(unknown) = roles.keys().find(|g| !groups.iter().any(|d| &d.key == *g)) {
         anyhow::bail!("a role is given for group `{unknown}`, which has no definition");
+    }
+    if let Some(clash) = groups.iter().find(|g| g.key == CEDAR_BUNDLE_KEY) {
+        anyhow::bail!(
+            "group `{}` has the policy table's key of the Cedar bundle: rename it",
+            clash.key
+        );
     }
     let mut report = SeedReport::default();
     for group in groups {
         // An update, not a put: a group whose role is not given keeps the `role_arn` it has, so
         // a re-seed by hand without the roles can never strip them (access tokens carry no
         // `cognito:preferred_role`, so a stripped role is a 403 for every call).
-        let mut set = "SET #p = :p, #n = :n".to_owned();
+        let mut set = "SET #n = :n".to_owned();
         let mut update = client
             .update_item()
             .table_name(table)
             .key("group", AttributeValue::S(group.key.clone()))
             .expression_attribute_names("#p", "policy")
             .expression_attribute_names("#n", "precedence")
-            .expression_attribute_values(":p", AttributeValue::S(group.policy_text()))
             .expression_attribute_values(":n", AttributeValue::N(group.precedence.to_string()));
+        if let Some(policy) = group.policy_text() {
+            set.push_str(", #p = :p");
+            update = update.expression_attribute_values(":p", AttributeValue::S(policy));
+        }
         if let Some(role) = roles.get(&group.key) {
             set.push_str(", #r = :r");
             update = update
                 .expression_attribute_names("#r", "role_arn")
                 .expression_attribute_values(":r", AttributeValue::S(role.clone()));
+        }
+        if group.policy.is_none() {
+            // A Cedar definition: an IAM policy left from an IAM deployment must not outlive it.
+            set.push_str(" REMOVE #p");
         }
         update
             .update_expression(set)
@@ -53,19 +131,38 @@ pub async fn seed(
             .map_err(|e| crate::aws::failed(format!("writing `{}` to `{table}`", group.key), e))?;
         report.written.push(group.key.clone());
     }
+    if let Some(bundle) = seed.cedar_bundle {
+        // UpdateItem, as for the groups: the deploy role's one write action on the table.
+        client
+            .update_item()
+            .table_name(table)
+            .key("group", AttributeValue::S(CEDAR_BUNDLE_KEY.to_owned()))
+            .update_expression("SET #c = :c")
+            .expression_attribute_names("#c", CEDAR_BUNDLE_ATTRIBUTE)
+            .expression_attribute_values(":c", AttributeValue::S(bundle.to_owned()))
+            .send()
+            .await
+            .map_err(|e| {
+                crate::aws::failed(format!("writing the Cedar policies to `{table}`"), e)
+            })?;
+        report.written.push(CEDAR_BUNDLE_KEY.to_owned());
+    }
     if prune {
-        report.removed = prune_undefined(client, table, groups).await?;
+        let mut defined: BTreeSet<&str> = groups.iter().map(|g| g.key.as_str()).collect();
+        if seed.cedar_bundle.is_some() {
+            defined.insert(CEDAR_BUNDLE_KEY);
+        }
+        report.removed = prune_undefined(client, table, &defined).await?;
     }
     Ok(report)
 }
 
-/// Deletes the items of groups that `groups` does not define; returns their names.
+/// Deletes the items whose keys `defined` does not hold; returns their names.
 async fn prune_undefined(
     client: &Client,
     table: &str,
-    groups: &[GroupDefinition],
+    defined: &BTreeSet<&str>,
 ) -> anyhow::Result<Vec<String>> {
-    let defined: BTreeSet<&str> = groups.iter().map(|g| g.key.as_str()).collect();
     let mut pages = client
         .scan()
         .table_name(table)

@@ -10,7 +10,9 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use groupgate_cedar::{ApiSchema, CedarPolicies, CedarPolicyStore, Problem, action_name};
+use groupgate_cedar::{
+    ApiSchema, CedarBundle, CedarPolicies, CedarPolicyStore, Problem, action_name,
+};
 use serde_json::{Value, json};
 
 use super::routes;
@@ -18,6 +20,8 @@ use super::simulate::{Cell, NO_GROUP, PUBLIC};
 use super::validate::{Finding, Severity};
 use crate::exit::UsageError;
 use crate::stack::Api;
+use crate::stack::groups;
+use crate::stack::settings::PolicyLanguage;
 
 /// The sub of the caller the toolbox asks about: Cedar policies on groups do not depend on it.
 const SIMULATED_SUB: &str = "simulated-user";
@@ -53,6 +57,16 @@ pub fn load(dir: &Path, api: &Api) -> anyhow::Result<CedarPolicyStore> {
     Ok(CedarPolicyStore::new(schema, policies, &api.title)?)
 }
 
+/// The bundle the deploy stores for the authorizer: the policies of `dir`, validated strictly
+/// against `api`'s schema, as [`CedarBundle`]'s JSON. An invalid set is an error: nothing of it
+/// is seeded.
+pub fn bundle_json(dir: &Path, api: &Api) -> anyhow::Result<String> {
+    folder_exists(dir)?;
+    let schema = schema(api)?;
+    let policies = CedarPolicies::load_dir(dir, &schema)?;
+    Ok(CedarBundle::new(&schema, &policies, &api.title).to_json())
+}
+
 /// The action names of the routes the authorizer decides (not the public ones).
 fn decided_actions(api: &Api) -> BTreeSet<String> {
     routes(api)
@@ -63,10 +77,48 @@ fn decided_actions(api: &Api) -> BTreeSet<String> {
 }
 
 /// `validate` on a Cedar folder: every parse or strict validation error (file, line, Cedar's
-/// message), Cedar's warnings, and a warning for each policy that matches no route the
-/// authorizer decides.
+/// message), Cedar's warnings, a warning for each policy that matches no route the authorizer
+/// decides, an error for each group definition (`*.json`) that does not load (one with a
+/// `policy` among them), and a warning for each group the policies name that no definition
+/// defines: the stack makes no Cognito group, scope or role for it.
 pub fn validate(dir: &Path, api: &Api) -> anyhow::Result<Vec<Finding>> {
     folder_exists(dir)?;
+    let (mut findings, defined) = match groups::load_in(dir, PolicyLanguage::Cedar) {
+        Ok(definitions) => (
+            Vec::new(),
+            Some(
+                definitions
+                    .into_iter()
+                    .map(|d| d.key)
+                    .collect::<BTreeSet<_>>(),
+            ),
+        ),
+        Err(e) => {
+            let file = match &e {
+                groups::GroupError::Invalid { path, .. }
+                | groups::GroupError::Read { path, .. } => path.clone(),
+            };
+            let error = Finding {
+                severity: Severity::Error,
+                file,
+                line: None,
+                pointer: e.pointer().map(str::to_owned),
+                message: e.message(),
+            };
+            (vec![error], None)
+        }
+    };
+    findings.extend(policy_findings(dir, api, defined.as_ref())?);
+    Ok(findings)
+}
+
+/// The Cedar side of [`validate`]; `defined` holds the keys of the folder's definitions, when
+/// they loaded.
+fn policy_findings(
+    dir: &Path,
+    api: &Api,
+    defined: Option<&BTreeSet<String>>,
+) -> anyhow::Result<Vec<Finding>> {
     let schema = schema(api)?;
     let finding = |severity, problem: &Problem| Finding {
         severity,
@@ -88,6 +140,20 @@ pub fn validate(dir: &Path, api: &Api) -> anyhow::Result<Vec<Finding>> {
                     .iter()
                     .map(|p| finding(Severity::Warning, p)),
             );
+            let undefined = policies
+                .group_keys()
+                .into_iter()
+                .filter(|key| defined.is_some_and(|d| !d.contains(key)));
+            findings.extend(undefined.map(|key| Finding {
+                severity: Severity::Warning,
+                file: dir.to_owned(),
+                line: None,
+                pointer: None,
+                message: format!(
+                    "the policies name `UserGroup::\"{key}\"`, which no definition of this folder defines (`{}.json`, with no `policy`): the stack makes no Cognito group, scope or IAM role for it",
+                    groups::file_stem(&key)
+                ),
+            }));
             Ok(findings)
         }
         Err(groupgate_cedar::Error::Policies(problems)) => Ok(problems

@@ -165,7 +165,9 @@ pub fn validate(dir: &Path, context: &Context<'_>) -> anyhow::Result<Vec<Finding
         } else {
             seen.insert(definition.key.clone(), path.clone());
         }
-        if let Ok(document) = PolicyDocument::from_value(definition.policy.clone()) {
+        if let Some(policy) = &definition.policy
+            && let Ok(document) = PolicyDocument::from_value(policy.clone())
+        {
             findings.extend(lint_statements(path, &document, &arns, context.cached));
             findings.extend(lint_deny_wildcards(path, &document, &probes));
         }
