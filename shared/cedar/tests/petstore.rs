@@ -13,6 +13,7 @@ use std::sync::{Arc, LazyLock};
 
 use groupgate_cedar::{
     ApiSchema, CedarBundle, CedarPolicies, CedarPolicyStore, from_import_json, to_import_json,
+    to_import_json_leaving_out,
 };
 use groupgate_shared::{GroupPolicy, INVOKE_ACTION, MergedPolicy, MethodArn, RequestFacts};
 use groupgate_stack::Api;
@@ -178,7 +179,15 @@ fn a_route_the_schema_does_not_know_is_denied_with_cedars_error() {
 
 #[test]
 fn the_verified_permissions_import_reads_back_and_decides_the_same() {
-    let document = to_import_json(STORE.schema(), STORE.policies(), POOL).unwrap();
+    // The scope's policy names `scope:petstore/status.read`, which a store with one identity
+    // source has no form for: the export refuses it, or leaves it out by name.
+    let scope_policy = "scope-petstore-status.read.cedar#0";
+    let refused = to_import_json(STORE.schema(), STORE.policies(), POOL).unwrap_err();
+    assert!(refused.to_string().contains(scope_policy), "{refused}");
+    let (document, left_out) =
+        to_import_json_leaving_out(STORE.schema(), STORE.policies(), POOL).unwrap();
+    let left_out: Vec<&str> = left_out.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(left_out, [scope_policy]);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("verified-permissions.json");
     std::fs::write(&file, &document).unwrap();
@@ -188,7 +197,11 @@ fn the_verified_permissions_import_reads_back_and_decides_the_same() {
     let ids = |p: &CedarPolicies| -> Vec<String> {
         p.statements().iter().map(|s| s.id.clone()).collect()
     };
-    assert_eq!(ids(&policies), ids(STORE.policies()));
+    let exported: Vec<String> = ids(STORE.policies())
+        .into_iter()
+        .filter(|id| id != scope_policy)
+        .collect();
+    assert_eq!(ids(&policies), exported);
     // Read back for another pool, the groups are not its own.
     let e = from_import_json(&document, "eu-west-1_Other").unwrap_err();
     assert!(
