@@ -14,7 +14,9 @@
 //!
 //! The entities are built directly (no entity JSON is written and parsed). What does not depend
 //! on the caller is built once per store: the entity types, the application, and each action's
-//! uid, looked up by name; an action the schema does not have is an error (and so a Deny), as
+//! uid, looked up by route and method, and each policy's principal scope. A caller is its
+//! principal entity alone, with the policies that may apply to it (those scoped to a group it
+//! is not in, or to another user, cannot); an action the schema does not have is an error (and so a Deny), as
 //! Cedar's own request validation would make it. The request and the caller's entities are not
 //! checked against the schema again on each decision: they are built here, of the schema's types,
 //! with no attributes and an empty context, so the check could find nothing, and it cost more
@@ -122,9 +124,10 @@ impl PrincipalScope {
 
     /// Whether the policy can apply to the user `sub` in the groups `groups`. A user's only
     /// ancestors are its groups (the schema gives groups no parents), so `principal in
-    /// UserGroup::"g"` is false for a caller not in `g`, and Cedar evaluates a policy's scope
-    /// before its conditions, so such a policy can neither match nor err for it.
-    /// <https://docs.cedarpolicy.com/policies/syntax-policy.html#term-policies-scope>
+    /// UserGroup::"g"` is false for a caller not in `g`; and Cedar evaluates a policy as
+    /// `principal scope && (action scope && (resource scope && conditions))`, short-circuited,
+    /// so such a policy can neither match nor err for it (cedar-policy-core's
+    /// `TemplateBody::condition`).
     fn may_apply<G: AsRef<str>>(&self, sub: &str, groups: &[G]) -> bool {
         match self {
             Self::Group(group) => groups.iter().any(|g| g.as_ref() == group),
@@ -228,9 +231,10 @@ impl CedarPolicyStore {
         let principal =
             EntityUid::from_type_name_and_id(self.user_type.clone(), EntityId::new(principal_sub));
         // Only the principal is an entity: `in` and `==` on a group or the application need no
-        // entity of theirs (an entity that is not in the store has no ancestors and no
-        // attributes, <https://docs.cedarpolicy.com/auth/entities-syntax.html>), and the schema
-        // gives neither attributes nor parents. Fewer entities, less transitive closure.
+        // entity of theirs (Cedar evaluates `e in g` for an `e` missing from the store as
+        // `e == g`, its evaluator's `Dereference::NoSuchEntity` case), and the schema gives
+        // groups and the application neither attributes nor parents. Fewer entities, less
+        // transitive closure to compute.
         let entities = [Entity::new_no_attrs(principal.clone(), group_uids)];
         let entities = Entities::from_entities(entities, None).map_err(|e| e.to_string())?;
         // The policies that may apply to this caller, when some cannot: a policy scoped to a
@@ -308,8 +312,8 @@ impl CedarPolicyStore {
     }
 }
 
-/// A caller as Cedar sees it: the principal `User::"{sub}"` and the entities of it, its groups
-/// and the application.
+/// A caller as Cedar sees it: the principal `User::"{sub}"` as the one entity (its groups its
+/// parents), and the store's policies that may apply to it.
 #[derive(Debug, Clone)]
 pub struct CedarCaller {
     principal: EntityUid,
