@@ -20,7 +20,13 @@
 //! - `decision_three_pools_instructions`: the same decision with three pools trusted (the
 //!   token's matched last), reported only.
 //!
-//! It exits non-zero over either budget (only reports with `GROUPGATE_BENCH_REPORT_ONLY=1`, for
+//! With the `cedar` feature it also prints `cedar_decision_instructions` (the same token and
+//! event decided by the petstore's Cedar policies, `examples/cedar/policies`, stored as a
+//! bundle; the caller's entities kept as the function keeps them), held to [`MAX_CEDAR_VS_IAM`]
+//! of the IAM decision, and `cedar_decision_fresh_caller_instructions` (the caller built on
+//! every decision), reported only.
+//!
+//! It exits non-zero over any budget (only reports with `GROUPGATE_BENCH_REPORT_ONLY=1`, for
 //! machines of another kind than the baseline's). `GROUPGATE_UPDATE_BASELINE=1 cargo bench -p authorizer
 //! --bench instructions` rewrites the baseline: commit it with the reason in the message.
 
@@ -38,6 +44,10 @@ const MAX_VS_BASELINE: f64 = 1.03;
 /// The decision path over the bare verify, in instructions. Not the 1.25 time budget: RSA's
 /// big-number code retires more work per instruction than JSON parsing and formatting does.
 const MAX_VS_VERIFY: f64 = 1.30;
+/// With the `cedar` feature: the Cedar warm decision (the caller's entities kept, as the
+/// function keeps them) may cost at most 1.10x the IAM warm decision of the same run (issue 24).
+#[cfg(feature = "cedar")]
+const MAX_CEDAR_VS_IAM: f64 = 1.10;
 /// Set in the child process: which path to run, and how many times.
 const WORKLOAD: &str = "GROUPGATE_BENCH_WORKLOAD";
 
@@ -94,14 +104,17 @@ fn per_iteration(path: &str) -> u64 {
 fn run_workload(spec: &str) {
     let (path, iterations) = spec.split_once(':').expect("path:iterations");
     let iterations: u64 = iterations.parse().expect("iterations");
-    let bench = if path == "decision3" {
-        Bench::with_pools(3)
-    } else {
-        Bench::new()
+    let bench = match path {
+        "decision3" => Bench::with_pools(3),
+        #[cfg(feature = "cedar")]
+        "cedar" => Bench::cedar(authorizer::cedar::CALLERS_KEPT),
+        #[cfg(feature = "cedar")]
+        "cedar_fresh" => Bench::cedar(0),
+        _ => Bench::new(),
     };
     for _ in 0..iterations {
         match path {
-            "decision" | "decision3" => {
+            "decision" | "decision3" | "cedar" | "cedar_fresh" => {
                 std::hint::black_box(bench.decide());
             }
             "verify" => bench.verify_floor(),
@@ -151,6 +164,26 @@ fn main() {
         over.push(format!(
             "the decision path costs {vs_verify:.3}x the bare verify (budget {MAX_VS_VERIFY})"
         ));
+    }
+    #[cfg(feature = "cedar")]
+    {
+        // The same token, event and route, decided by the petstore's Cedar policies: with the
+        // caller kept (held), and built afresh on each decision (reported).
+        let cedar = per_iteration("cedar");
+        let fresh = per_iteration("cedar_fresh");
+        let vs_iam = cedar as f64 / today.decision as f64;
+        println!("cedar_decision_instructions={cedar}");
+        println!("cedar_decision_instructions_vs_iam={vs_iam:.3} (budget {MAX_CEDAR_VS_IAM})");
+        println!("cedar_decision_fresh_caller_instructions={fresh}");
+        println!(
+            "cedar_decision_fresh_caller_instructions_vs_iam={:.3} (reported)",
+            fresh as f64 / today.decision as f64
+        );
+        if vs_iam > MAX_CEDAR_VS_IAM {
+            over.push(format!(
+                "the Cedar decision costs {vs_iam:.3}x the IAM one (budget {MAX_CEDAR_VS_IAM})"
+            ));
+        }
     }
     if !over.is_empty() {
         eprintln!("instruction budget exceeded: {}", over.join("; "));

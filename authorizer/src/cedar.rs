@@ -11,13 +11,14 @@
 //! change that takes a permission away must take effect within the TTL, and a table that cannot
 //! be read (or holds a broken set) must not extend an old permission for as long as it lasts.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use groupgate_cedar::{CedarBundle, CedarPolicyStore};
+use groupgate_cedar::{CedarBundle, CedarCaller, CedarDecision, CedarPolicyStore};
 use groupgate_shared::{Error, MethodArn};
 use serde::Serialize;
 use tokio::time::Instant;
@@ -81,15 +82,83 @@ impl fmt::Display for BundleError {
     }
 }
 
+/// How many callers a policy set keeps built by default (see [`CedarSet`]).
+pub const CALLERS_KEPT: usize = 1024;
+
+/// A policy set read from the table, and the callers built for it: a caller's Cedar entities
+/// (`User::"{sub}"` with its groups as parents) cost as much to build as the decision itself,
+/// and a warm function sees the same callers again. They are kept with the set, so for its TTL
+/// at most, keyed by the sub and the exact list of policy keys (a caller whose groups changed
+/// is built again), at most `capacity` of them: when full, all are dropped and it fills again.
+pub struct CedarSet {
+    store: CedarPolicyStore,
+    capacity: usize,
+    callers: Mutex<HashMap<String, KeptCaller>>,
+}
+
+/// A built caller under its sub, with the policy keys it was built for.
+type KeptCaller = (Vec<String>, Arc<CedarCaller>);
+
+impl CedarSet {
+    fn new(store: CedarPolicyStore, capacity: usize) -> Self {
+        Self {
+            store,
+            capacity,
+            callers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn store(&self) -> &CedarPolicyStore {
+        &self.store
+    }
+
+    /// The decision for the caller `sub` with the policy keys `keys` on `method` and the route
+    /// `resource`; any error is a Deny (see [`CedarPolicyStore::decide`]).
+    pub fn decide(
+        &self,
+        sub: &str,
+        keys: &[String],
+        method: &str,
+        resource: &str,
+    ) -> CedarDecision {
+        match self.caller(sub, keys) {
+            Ok(caller) => self.store.decide_for(&caller, method, resource),
+            Err(e) => CedarDecision::failed(e),
+        }
+    }
+
+    fn caller(&self, sub: &str, keys: &[String]) -> Result<Arc<CedarCaller>, String> {
+        if self.capacity == 0 {
+            return self.store.caller_of_keys(sub, keys).map(Arc::new);
+        }
+        if let Ok(callers) = self.callers.lock()
+            && let Some((kept_keys, caller)) = callers.get(sub)
+            && kept_keys.as_slice() == keys
+        {
+            return Ok(Arc::clone(caller));
+        }
+        let caller = Arc::new(self.store.caller_of_keys(sub, keys)?);
+        // A poisoned lock only means the caller is not kept.
+        if let Ok(mut callers) = self.callers.lock() {
+            if callers.len() >= self.capacity {
+                callers.clear();
+            }
+            callers.insert(sub.to_owned(), (keys.to_vec(), Arc::clone(&caller)));
+        }
+        Ok(caller)
+    }
+}
+
 struct Kept {
     read_at: Instant,
-    store: Result<Arc<CedarPolicyStore>, BundleError>,
+    set: Result<Arc<CedarSet>, BundleError>,
 }
 
 /// The policy set to decide with, read from a [`BundleSource`] and kept for a TTL.
 pub struct CedarSource {
     source: Box<dyn BundleSource>,
     ttl: Duration,
+    callers_kept: usize,
     kept: RwLock<Option<Kept>>,
 }
 
@@ -98,18 +167,26 @@ impl CedarSource {
         Self {
             source: Box::new(source),
             ttl,
+            callers_kept: CALLERS_KEPT,
             kept: RwLock::new(None),
         }
     }
 
+    /// The same, keeping at most `callers` built callers per set (0: none, each decision builds
+    /// its caller; the benchmark measures both).
+    pub fn with_callers_kept(mut self, callers: usize) -> Self {
+        self.callers_kept = callers;
+        self
+    }
+
     /// The set, from what was kept while it is younger than the TTL, else read again.
-    pub async fn current(&self) -> Result<Arc<CedarPolicyStore>, BundleError> {
+    pub async fn current(&self) -> Result<Arc<CedarSet>, BundleError> {
         {
             let kept = self.kept.read().map_err(|_| poisoned())?;
             if let Some(kept) = kept.as_ref()
                 && kept.read_at.elapsed() < self.ttl
             {
-                return kept.store.clone();
+                return kept.set.clone();
             }
         }
         self.refresh().await
@@ -117,26 +194,26 @@ impl CedarSource {
 
     /// Reads the set now (start-up's warm-up does, then each request past the TTL), keeps
     /// what it finds unless the read itself failed, and returns it.
-    pub async fn refresh(&self) -> Result<Arc<CedarPolicyStore>, BundleError> {
+    pub async fn refresh(&self) -> Result<Arc<CedarSet>, BundleError> {
         let read_at = Instant::now();
-        let store = match self.source.read().await {
+        let set = match self.source.read().await {
             Err(e) => return Err(BundleError::Store(Arc::new(e))),
             Ok(BundleItem::Missing) => Err(BundleError::Missing),
             Ok(BundleItem::Malformed(why)) => Err(BundleError::Invalid(why)),
             Ok(BundleItem::Text(text)) => CedarBundle::from_json(&text)
                 .and_then(CedarBundle::into_store)
-                .map(Arc::new)
+                .map(|store| Arc::new(CedarSet::new(store, self.callers_kept)))
                 .map_err(|e| BundleError::Invalid(e.to_string())),
         };
-        if let Err(e) = &store {
+        if let Err(e) = &set {
             tracing::error!(error = %e, "the Cedar policies cannot be used; every request fails until they can");
         }
         let mut kept = self.kept.write().map_err(|_| poisoned())?;
         *kept = Some(Kept {
             read_at,
-            store: store.clone(),
+            set: set.clone(),
         });
-        store
+        set
     }
 }
 

@@ -273,11 +273,11 @@ impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
             .names
             .policy_keys(claims)
             .map_err(|rejection| rejected(request_id, &rejection))?;
-        let store = source
+        let set = source
             .current()
             .await
             .map_err(|e| failed(request_id, e.reason(), &e.to_string()))?;
-        let decision = store.decide_keys(&claims.sub, &caller.keys, route.method, route.resource);
+        let decision = set.decide(&claims.sub, &caller.keys, route.method, route.resource);
 
         let reason = ReasonCode::of_cedar(&decision);
         let detail = crate::cedar::Detail(&decision);

@@ -50,7 +50,7 @@ async fn main() -> Result<(), Error> {
                 source
                     .refresh()
                     .await
-                    .map(|store| store.policies().statements().len())
+                    .map(|set| set.store().policies().statements().len())
             };
             warm_up(&verifier, read).await;
             Authorizer::with_cedar(verifier, source)

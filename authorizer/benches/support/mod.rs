@@ -71,6 +71,49 @@ fn policies() -> Vec<GroupPolicy> {
 
 pub type BenchAuthorizer = Authorizer<Jwks, Policies>;
 
+/// The petstore's routes (`shared/testkit/fixtures/api/petstore.yaml`), for the Cedar schema.
+#[cfg(feature = "cedar")]
+#[cfg_attr(
+    feature = "cedar",
+    allow(dead_code, reason = "only the instructions bench decides with Cedar")
+)]
+const ROUTES: [(&str, &str); 6] = [
+    ("GET", "/petstore/v1/pets"),
+    ("POST", "/petstore/v1/pets"),
+    ("GET", "/petstore/v1/pets/{id}"),
+    ("GET", "/petstore/v2/pets"),
+    ("GET", "/petstore/v2/status"),
+    ("GET", "/petstore/v2/identity"),
+];
+
+/// The bundle of the petstore's Cedar policies, as the deploy stores it.
+#[cfg(feature = "cedar")]
+#[cfg_attr(
+    feature = "cedar",
+    allow(dead_code, reason = "only the instructions bench decides with Cedar")
+)]
+fn cedar_bundle() -> String {
+    use groupgate_cedar::{ApiSchema, CedarBundle, CedarPolicies};
+    let schema = ApiSchema::for_routes("petstore", &ROUTES).expect("schema");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/cedar/policies");
+    let policies = CedarPolicies::load_dir(&dir, &schema).expect("the petstore's Cedar policies");
+    CedarBundle::new(&schema, &policies, "petstore").to_json()
+}
+
+#[cfg(feature = "cedar")]
+#[cfg_attr(
+    feature = "cedar",
+    allow(dead_code, reason = "only the instructions bench decides with Cedar")
+)]
+struct Bundle(String);
+
+#[cfg(feature = "cedar")]
+impl authorizer::cedar::BundleSource for Bundle {
+    fn read(&self) -> authorizer::cedar::BundleRead<'_> {
+        Box::pin(async move { Ok(authorizer::cedar::BundleItem::Text(self.0.clone())) })
+    }
+}
+
 /// Everything a benchmark iteration needs, already warm.
 pub struct Bench {
     pub runtime: tokio::runtime::Runtime,
@@ -169,6 +212,43 @@ impl Bench {
             signature: URL_SAFE_NO_PAD.decode(signature).expect("signature"),
             floor_key,
         }
+    }
+
+    /// The same, deciding with the petstore's Cedar policies (`examples/cedar/policies`) stored
+    /// as a bundle, warmed with one decision. Everything else (token, event, runtime) as
+    /// [`Bench::new`].
+    ///
+    /// `callers_kept`: how many built callers the set keeps ([`authorizer::cedar::CALLERS_KEPT`]
+    /// as the function does; 0 builds the caller on every decision).
+    #[cfg(feature = "cedar")]
+    #[cfg_attr(
+        feature = "cedar",
+        allow(dead_code, reason = "only the instructions bench decides with Cedar")
+    )]
+    pub fn cedar(callers_kept: usize) -> Self {
+        let iam = Self::new();
+        let rules = TokenRules::new(
+            POOL,
+            vec![CLIENT.into()],
+            ExpectedTokenUse::Access,
+            Duration::from_secs(30),
+        )
+        .expect("rules");
+        let keys = JwksCache::new(Jwks, Duration::from_secs(10));
+        let source =
+            authorizer::cedar::CedarSource::new(Bundle(cedar_bundle()), Duration::from_secs(3600))
+                .with_callers_kept(callers_kept);
+        let authorizer = Authorizer::with_cedar(TokenVerifier::new(rules, keys), source);
+        let warm = iam
+            .runtime
+            .block_on(authorizer.handle(&iam.event, NOW))
+            .expect("the bench token is decided");
+        let json = serde_json::to_string(&warm).expect("json");
+        assert!(
+            json.contains(r#""Effect":"Allow""#),
+            "the bench token is allowed by Cedar: {json}"
+        );
+        Self { authorizer, ..iam }
     }
 
     /// One production decision: handle the event, then serialize the response as the runtime does.

@@ -14,7 +14,9 @@
 //!
 //! The entities are built directly (no entity JSON is written and parsed). What does not depend
 //! on the caller is built once per store: the entity types, the application, and each action's
-//! uid, looked up by name; an action the schema does not have is an error (and so a Deny), as
+//! uid, looked up by route and method, and each policy's principal scope. A caller is its
+//! principal entity alone, with the policies that may apply to it (those scoped to a group it
+//! is not in, or to another user, cannot); an action the schema does not have is an error (and so a Deny), as
 //! Cedar's own request validation would make it. The request and the caller's entities are not
 //! checked against the schema again on each decision: they are built here, of the schema's types,
 //! with no attributes and an empty context, so the check could find nothing, and it cost more
@@ -26,7 +28,8 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use cedar_policy::{
-    Authorizer, Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, Request, Response,
+    Authorizer, Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, Policy, PolicySet,
+    PrincipalConstraint, Request, Response,
 };
 
 use crate::error::Error;
@@ -46,7 +49,8 @@ pub struct CedarDecision {
 }
 
 impl CedarDecision {
-    fn failed(error: impl fmt::Display) -> Self {
+    /// A Deny for an error met before Cedar could be asked (a caller that could not be built).
+    pub fn failed(error: impl fmt::Display) -> Self {
         Self {
             allow: false,
             policies: Vec::new(),
@@ -88,9 +92,49 @@ pub struct CedarPolicyStore {
     application: EntityUid,
     user_type: EntityTypeName,
     group_type: EntityTypeName,
-    /// Each action of the schema by its name (`get /pets/{id}`).
-    actions: HashMap<String, EntityUid>,
+    /// Each action of the schema by its route's path (`/pets/{id}`), then its lowercase
+    /// method (`get`): found without building its name.
+    actions: HashMap<String, Vec<(String, EntityUid)>>,
+    /// Each policy with whom its scope can name as principal, to leave out of a caller's
+    /// decisions the policies that cannot apply to it.
+    scopes: Vec<(Policy, PrincipalScope)>,
     authorizer: Authorizer,
+}
+
+/// Whom a policy's principal scope can match, as far as a caller's policies are chosen by it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PrincipalScope {
+    /// `principal in UserGroup::"{0}"`: only a member of that group.
+    Group(String),
+    /// `principal == User::"{0}"`: only that user.
+    User(String),
+    /// Anything else (`principal`, `principal is User`, …): any caller; never left out.
+    Anyone,
+}
+
+impl PrincipalScope {
+    fn of(policy: &Policy, user_type: &EntityTypeName, group_type: &EntityTypeName) -> Self {
+        let id = |uid: &EntityUid| uid.id().unescaped().to_owned();
+        match policy.principal_constraint() {
+            PrincipalConstraint::In(uid) if uid.type_name() == group_type => Self::Group(id(&uid)),
+            PrincipalConstraint::Eq(uid) if uid.type_name() == user_type => Self::User(id(&uid)),
+            _ => Self::Anyone,
+        }
+    }
+
+    /// Whether the policy can apply to the user `sub` in the groups `groups`. A user's only
+    /// ancestors are its groups (the schema gives groups no parents), so `principal in
+    /// UserGroup::"g"` is false for a caller not in `g`; and Cedar evaluates a policy as
+    /// `principal scope && (action scope && (resource scope && conditions))`, short-circuited,
+    /// so such a policy can neither match nor err for it (cedar-policy-core's
+    /// `TemplateBody::condition`).
+    fn may_apply<G: AsRef<str>>(&self, sub: &str, groups: &[G]) -> bool {
+        match self {
+            Self::Group(group) => groups.iter().any(|g| g.as_ref() == group),
+            Self::User(user) => user == sub,
+            Self::Anyone => true,
+        }
+    }
 }
 
 impl CedarPolicyStore {
@@ -100,18 +144,31 @@ impl CedarPolicyStore {
             schema.entity_type(APPLICATION)?,
             EntityId::new(api_name),
         );
-        let actions = schema
-            .schema()
-            .actions()
-            .map(|uid| (uid.id().unescaped().to_owned(), uid.clone()))
+        let mut actions: HashMap<String, Vec<(String, EntityUid)>> = HashMap::new();
+        for uid in schema.schema().actions() {
+            // An action is named `{method} {path}` (`crate::action_name`); the method has no space.
+            if let Some((method, path)) = uid.id().unescaped().split_once(' ') {
+                actions
+                    .entry(path.to_owned())
+                    .or_default()
+                    .push((method.to_owned(), uid.clone()));
+            }
+        }
+        let user_type = schema.entity_type(USER)?;
+        let group_type = schema.entity_type(USER_GROUP)?;
+        let scopes = policies
+            .set()
+            .policies()
+            .map(|p| (p.clone(), PrincipalScope::of(p, &user_type, &group_type)))
             .collect();
         Ok(Self {
-            user_type: schema.entity_type(USER)?,
-            group_type: schema.entity_type(USER_GROUP)?,
+            user_type,
+            group_type,
             schema,
             policies,
             application,
             actions,
+            scopes,
             authorizer: Authorizer::new(),
         })
     }
@@ -147,19 +204,14 @@ impl CedarPolicyStore {
         self.caller_of(principal_sub, groups)
     }
 
-    /// [`CedarPolicyStore::decide`] for groups given as owned keys, as the authorizer holds
+    /// [`CedarPolicyStore::caller`] for groups given as owned keys, as the authorizer holds
     /// them (no list of borrowed keys is built on the way).
-    pub fn decide_keys(
+    pub fn caller_of_keys(
         &self,
         principal_sub: &str,
         groups: &[String],
-        method: &str,
-        path_template: &str,
-    ) -> CedarDecision {
-        match self.caller_of(principal_sub, groups) {
-            Ok(caller) => self.decide_for(&caller, method, path_template),
-            Err(e) => CedarDecision::failed(e),
-        }
+    ) -> Result<CedarCaller, String> {
+        self.caller_of(principal_sub, groups)
     }
 
     fn caller_of<G: AsRef<str>>(
@@ -178,17 +230,35 @@ impl CedarPolicyStore {
             .collect();
         let principal =
             EntityUid::from_type_name_and_id(self.user_type.clone(), EntityId::new(principal_sub));
-        let entities = group_uids
-            .iter()
-            .map(|uid| Entity::new_no_attrs(uid.clone(), HashSet::new()))
-            .chain([
-                Entity::new_no_attrs(principal.clone(), group_uids.clone()),
-                Entity::new_no_attrs(self.application.clone(), HashSet::new()),
-            ]);
+        // Only the principal is an entity: `in` and `==` on a group or the application need no
+        // entity of theirs (Cedar evaluates `e in g` for an `e` missing from the store as
+        // `e == g`, its evaluator's `Dereference::NoSuchEntity` case), and the schema gives
+        // groups and the application neither attributes nor parents. Fewer entities, less
+        // transitive closure to compute.
+        let entities = [Entity::new_no_attrs(principal.clone(), group_uids)];
         let entities = Entities::from_entities(entities, None).map_err(|e| e.to_string())?;
+        // The policies that may apply to this caller, when some cannot: a policy scoped to a
+        // group it is not in, or to another user, is left out, which changes no decision and
+        // saves evaluating it on each of the caller's requests.
+        let policies = if self
+            .scopes
+            .iter()
+            .all(|(_, scope)| scope.may_apply(principal_sub, groups))
+        {
+            None
+        } else {
+            let mut set = PolicySet::new();
+            for (policy, scope) in &self.scopes {
+                if scope.may_apply(principal_sub, groups) {
+                    set.add(policy.clone()).map_err(|e| e.to_string())?;
+                }
+            }
+            Some(set)
+        };
         Ok(CedarCaller {
             principal,
             entities,
+            policies,
         })
     }
 
@@ -212,12 +282,21 @@ impl CedarPolicyStore {
         method: &str,
         path_template: &str,
     ) -> Result<Response, String> {
-        let name = crate::schema::action_name(method, path_template);
         let action = self
             .actions
-            .get(&name)
-            .ok_or_else(|| format!("the schema has no action `{name}`: no route of the API"))?
-            .clone();
+            .get(path_template)
+            .and_then(|methods| {
+                methods
+                    .iter()
+                    .find(|(m, _)| m.eq_ignore_ascii_case(method))
+                    .map(|(_, uid)| uid.clone())
+            })
+            .ok_or_else(|| {
+                format!(
+                    "the schema has no action `{}`: no route of the API",
+                    crate::schema::action_name(method, path_template)
+                )
+            })?;
         let request = Request::new(
             caller.principal.clone(),
             action,
@@ -226,25 +305,31 @@ impl CedarPolicyStore {
             None,
         )
         .map_err(|e| e.to_string())?;
+        let policies = caller.policies.as_ref().unwrap_or(self.policies.set());
         Ok(self
             .authorizer
-            .is_authorized(&request, self.policies.set(), &caller.entities))
+            .is_authorized(&request, policies, &caller.entities))
     }
 }
 
-/// A caller as Cedar sees it: the principal `User::"{sub}"` and the entities of it, its groups
-/// and the application.
+/// A caller as Cedar sees it: the principal `User::"{sub}"` as the one entity (its groups its
+/// parents), and the store's policies that may apply to it.
 #[derive(Debug, Clone)]
 pub struct CedarCaller {
     principal: EntityUid,
     entities: Entities,
+    /// The store's policies that may apply to the caller, when that is not all of them.
+    policies: Option<PolicySet>,
 }
 
 /// Cedar's answer as ours: an evaluation error anywhere denies, even where another policy
 /// permits, so that a policy that cannot be evaluated never leaves a forbid unsaid.
 fn decision_of(response: &Response) -> CedarDecision {
     let diagnostics = response.diagnostics();
-    let mut policies: Vec<String> = diagnostics.reason().map(ToString::to_string).collect();
+    let mut policies: Vec<String> = diagnostics
+        .reason()
+        .map(|id| AsRef::<str>::as_ref(id).to_owned())
+        .collect();
     policies.sort();
     let errors: Vec<String> = diagnostics.errors().map(ToString::to_string).collect();
     let permitted = response.decision() == cedar_policy::Decision::Allow;
@@ -301,6 +386,28 @@ permit (principal in api::UserGroup::"partners:admin", action == api::Action::"p
         );
         // The pool's own `admin` is not the partners' one.
         assert!(!store.decide("bob", &["admin"], "POST", "/pets").allow);
+    }
+
+    #[test]
+    fn policies_scoped_to_other_groups_or_users_are_left_out_without_changing_a_decision() {
+        let store = store(
+            r#"permit (principal in api::UserGroup::"staff", action, resource);
+forbid (principal in api::UserGroup::"suspended", action, resource);
+forbid (principal == api::User::"mallory", action == api::Action::"post /pets", resource);"#,
+        );
+        let staff = store.caller("alice", &["staff"]).unwrap();
+        // Neither forbid can apply to alice: only the permit is evaluated.
+        assert_eq!(
+            staff.policies.as_ref().map(|p| p.policies().count()),
+            Some(1)
+        );
+        assert!(store.decide_for(&staff, "POST", "/pets").allow);
+        // A forbid of a group the caller is in, or of the caller itself, is kept and denies.
+        let suspended = store.decide("alice", &["staff", "suspended"], "GET", "/pets");
+        assert_eq!(suspended.policies, ["p.cedar#1"], "{suspended}");
+        let mallory = store.decide("mallory", &["staff"], "POST", "/pets");
+        assert_eq!(mallory.policies, ["p.cedar#2"], "{mallory}");
+        assert!(store.decide("mallory", &["staff"], "GET", "/pets").allow);
     }
 
     #[test]
