@@ -89,11 +89,13 @@ pub struct Authorizer<J, P> {
     policies: Policies<P>,
 }
 
-/// What decides: the group policies (IAM), or the Cedar policy set.
+/// What decides: the group policies (IAM), or the Cedar policy set. With Cedar the group
+/// items are still read, for the roles they name (the backend acts with the caller's group
+/// role), never for access.
 enum Policies<P> {
     Iam(GroupPolicyStore<P>),
     #[cfg(feature = "cedar")]
-    Cedar(crate::cedar::CedarSource),
+    Cedar(crate::cedar::CedarSource, GroupPolicyStore<P>),
 }
 
 /// The parts of an event a decision needs.
@@ -147,12 +149,17 @@ impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
         }
     }
 
-    /// An authorizer that decides with the Cedar policy set of `source`.
+    /// An authorizer that decides with the Cedar policy set of `source`, and reads the roles
+    /// of an allowed caller's groups from `groups` (their policy-table items).
     #[cfg(feature = "cedar")]
-    pub fn with_cedar(verifier: TokenVerifier<J>, source: crate::cedar::CedarSource) -> Self {
+    pub fn with_cedar(
+        verifier: TokenVerifier<J>,
+        source: crate::cedar::CedarSource,
+        groups: GroupPolicyStore<P>,
+    ) -> Self {
         Self {
             verifier,
-            policies: Policies::Cedar(source),
+            policies: Policies::Cedar(source, groups),
         }
     }
 
@@ -165,7 +172,7 @@ impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
         match &self.policies {
             Policies::Iam(store) => self.handle_iam(store, event, now).await,
             #[cfg(feature = "cedar")]
-            Policies::Cedar(source) => self.handle_cedar(source, event, now).await,
+            Policies::Cedar(source, groups) => self.handle_cedar(source, groups, event, now).await,
         }
     }
 
@@ -254,6 +261,7 @@ impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
     async fn handle_cedar(
         &self,
         source: &crate::cedar::CedarSource,
+        groups: &GroupPolicyStore<P>,
         event: &AuthorizerEvent,
         now: u64,
     ) -> Result<AuthorizerResponse, AuthorizerError> {
@@ -278,8 +286,20 @@ impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
             .await
             .map_err(|e| failed(request_id, e.reason(), &e.to_string()))?;
         let decision = set.decide(&claims.sub, &caller.keys, route.method, route.resource);
-
         let reason = ReasonCode::of_cedar(&decision);
+        let allow = decision.allow && reason == ReasonCode::Allowed;
+        // The role an allowed caller's backend acts with comes from its groups' items, as with
+        // IAM (a Deny needs none: its context reaches no backend). The items are cached as the
+        // IAM policies are; a failed read fails the request.
+        let loaded = if allow {
+            groups
+                .load(&caller.keys)
+                .await
+                .map_err(|e| failed(request_id, ReasonCode::of_store_error(&e), &e.to_string()))?
+        } else {
+            groupgate_shared::Loaded::default()
+        };
+
         let detail = crate::cedar::Detail(&decision);
         DecisionRecord {
             request_id,
@@ -290,14 +310,17 @@ impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
                 groups: &UntrustedList(&caller.keys),
                 method_arn: &Untrusted(method_arn.as_str()),
                 latency_us: started.elapsed().as_micros() as u64,
-                cache_hits: 1,
-                cache_misses: 0,
+                cache_hits: loaded.cache_hits + 1,
+                cache_misses: loaded.cache_misses,
             }),
         }
         .emit();
-        let allow = decision.allow && reason == ReasonCode::Allowed;
-        let context =
-            AuthorizerContext::new(claims, caller.principal, &[], verified.names.prefix());
+        let context = AuthorizerContext::new(
+            claims,
+            caller.principal,
+            &loaded.policies,
+            verified.names.prefix(),
+        );
         Ok(AuthorizerResponse {
             principal_id: claims.sub.clone(),
             policy_document: PolicyOut::Cedar(RoutePolicy::new(allow, &method_arn, &route)),

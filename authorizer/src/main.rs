@@ -45,15 +45,16 @@ async fn main() -> Result<(), Error> {
         }
         #[cfg(feature = "cedar")]
         PolicyLanguage::Cedar => {
+            let groups = GroupPolicyStore::new(policies.clone(), config.policy_cache_ttl);
             let source = authorizer::cedar::CedarSource::new(policies, config.policy_cache_ttl);
+            // The policy set, and the group items (for their roles) in the same bounded read
+            // IAM's start-up does.
             let read = async {
-                source
-                    .refresh()
-                    .await
-                    .map(|set| set.store().policies().statements().len())
+                let (set, _) = tokio::join!(source.refresh(), groups.preload(PRELOAD_LIMIT));
+                set.map(|set| set.store().policies().statements().len())
             };
             warm_up(&verifier, read).await;
-            Authorizer::with_cedar(verifier, source)
+            Authorizer::with_cedar(verifier, source, groups)
         }
     };
     let authorizer = Arc::new(authorizer);

@@ -15,8 +15,8 @@ use authorizer::{Authorizer, AuthorizerError, AuthorizerEvent, AuthorizerRespons
 use groupgate_cedar::{ApiSchema, CedarBundle, CedarPolicies};
 use groupgate_shared::jwks::{JwksCache, JwksSource};
 use groupgate_shared::{
-    Error, ExpectedTokenUse, GroupPolicy, INVOKE_ACTION, MergedPolicy, PolicyDocument,
-    PolicySource, RequestFacts, StoreFailure, TokenRules, TokenVerifier,
+    Error, ExpectedTokenUse, GroupPolicy, GroupPolicyStore, INVOKE_ACTION, MergedPolicy,
+    PolicyDocument, PolicySource, RequestFacts, StoreFailure, TokenRules, TokenVerifier,
 };
 use groupgate_testkit::{TestKey, access_claims, jwks};
 use serde_json::{Value, json};
@@ -47,11 +47,12 @@ impl JwksSource for Keys {
     }
 }
 
-/// No group policies: Cedar mode reads none.
+/// A policy table with no group items: Cedar mode reads an allowed caller's groups' items for
+/// their roles only, and there are none here.
 struct NoGroupPolicies;
 impl PolicySource for NoGroupPolicies {
     async fn fetch(&self, _groups: &[String]) -> Result<Vec<GroupPolicy>, Error> {
-        panic!("Cedar mode read a group policy")
+        Ok(Vec::new())
     }
 }
 
@@ -125,6 +126,7 @@ fn authorizer(table: &Table) -> Authorizer<Keys, NoGroupPolicies> {
     Authorizer::with_cedar(
         TokenVerifier::new(rules, JwksCache::new(Keys, Duration::from_secs(10))),
         CedarSource::new(table.clone(), TTL),
+        GroupPolicyStore::new(NoGroupPolicies, TTL),
     )
 }
 
@@ -443,7 +445,8 @@ async fn the_policy_tables_bundle_item_is_read_from_dynamodb() {
         .unwrap();
         Authorizer::<Keys, DynamoPolicySource>::with_cedar(
             TokenVerifier::new(rules, JwksCache::new(Keys, Duration::from_secs(10))),
-            CedarSource::new(policies, TTL),
+            CedarSource::new(policies.clone(), TTL),
+            GroupPolicyStore::new(policies, TTL),
         )
     };
     let event = request(
@@ -474,6 +477,31 @@ async fn the_policy_tables_bundle_item_is_read_from_dynamodb() {
         .unwrap();
     let response = source(&table).handle(&event, NOW).await.unwrap();
     assert_eq!(statement(&response)["Effect"], "Allow");
+    assert_eq!(response.context.role_arn, None, "no group item, no role");
+
+    // The group's item, as a Cedar deploy seeds it (its role and precedence, no policy): the
+    // backend's role comes from it, as with IAM; access still comes from Cedar alone.
+    let role = "arn:aws:iam::123456789012:role/groupgate/groupgate-pet-veterinarian";
+    dynamodb
+        .put_item()
+        .table_name(&table)
+        .item("group", AttributeValue::S("pet-veterinarian".to_owned()))
+        .item("role_arn", AttributeValue::S(role.to_owned()))
+        .item("precedence", AttributeValue::N("2".to_owned()))
+        .send()
+        .await
+        .unwrap();
+    let response = source(&table).handle(&event, NOW).await.unwrap();
+    assert_eq!(statement(&response)["Effect"], "Allow");
+    assert_eq!(response.context.role_arn.as_deref(), Some(role));
+    let denied = request(
+        &["pet-veterinarian"],
+        "GET",
+        "/petstore/v2/identity",
+        "/petstore/v2/identity",
+    );
+    let response = source(&table).handle(&denied, NOW).await.unwrap();
+    assert_eq!(statement(&response)["Effect"], "Deny");
 
     let wrong = groupgate_testkit::policy_table(&dynamodb, &[]).await;
     dynamodb

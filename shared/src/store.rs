@@ -70,7 +70,7 @@ struct Cached {
 
 /// What [`GroupPolicyStore::load`] found: the entries that exist, and how many of the asked
 /// groups came from the cache and how many were read from the source.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Loaded {
     pub policies: Vec<Arc<GroupPolicy>>,
     pub cache_hits: usize,

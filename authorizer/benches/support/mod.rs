@@ -238,7 +238,9 @@ impl Bench {
         let source =
             authorizer::cedar::CedarSource::new(Bundle(cedar_bundle()), Duration::from_secs(3600))
                 .with_callers_kept(callers_kept);
-        let authorizer = Authorizer::with_cedar(TokenVerifier::new(rules, keys), source);
+        // The group items, read for the caller's role as the function reads them.
+        let groups = GroupPolicyStore::new(Policies(policies()), Duration::from_secs(3600));
+        let authorizer = Authorizer::with_cedar(TokenVerifier::new(rules, keys), source, groups);
         let warm = iam
             .runtime
             .block_on(authorizer.handle(&iam.event, NOW))
