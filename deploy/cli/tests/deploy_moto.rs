@@ -320,7 +320,10 @@ async fn a_bootstrap_older_than_the_tool_is_refused_before_anything_is_deployed(
         .await
         .unwrap_err()
         .to_string();
-    assert!(error.contains("is version 1, older than this tool needs"), "{error}");
+    assert!(
+        error.contains("is version 1, older than this tool needs"),
+        "{error}"
+    );
     assert!(error.contains("groupgate bootstrap"), "{error}");
     assert!(
         cfn.describe_stacks()

@@ -1031,7 +1031,11 @@ fn after_update_permissions(bucket: &Handle) -> Vec<Value> {
             "AssetBucket",
             "Allow",
             // GetBucketTagging: the deploy reads the bootstrap's version (VERSION_TAG).
-            &["s3:ListBucket", "s3:GetBucketLocation", "s3:GetBucketTagging"],
+            &[
+                "s3:ListBucket",
+                "s3:GetBucketLocation",
+                "s3:GetBucketTagging",
+            ],
             vec![bucket.arn()],
         ),
         statement(
