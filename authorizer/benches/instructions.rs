@@ -155,7 +155,10 @@ fn main() {
         baseline.decision
     );
     let mut over = Vec::new();
-    if vs_baseline > MAX_VS_BASELINE {
+    // The baseline is the IAM function as it ships, built without Cedar: a build with the
+    // `cedar` feature lays the same code out differently (a few hundred instructions either
+    // way), so there the baseline is reported and the Cedar budget below is what is held.
+    if cfg!(not(feature = "cedar")) && vs_baseline > MAX_VS_BASELINE {
         over.push(format!(
             "the decision path costs {vs_baseline:.4}x its committed baseline (budget {MAX_VS_BASELINE})"
         ));

@@ -92,7 +92,7 @@ const ROUTES: [(&str, &str); 6] = [
     feature = "cedar",
     allow(dead_code, reason = "only the instructions bench decides with Cedar")
 )]
-fn cedar_bundle() -> String {
+pub fn cedar_bundle() -> String {
     use groupgate_cedar::{ApiSchema, CedarBundle, CedarPolicies};
     let schema = ApiSchema::for_routes("petstore", &ROUTES).expect("schema");
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/cedar/policies");
