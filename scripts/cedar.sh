@@ -27,20 +27,11 @@ POLICIES="$EXAMPLE/policies"
 ACCESS="$ROOT/deploy/access.json"
 WORK="$ROOT/.local/cedar"
 
-tool() {
-  cargo run --quiet -p groupgate-cli -- "$@"
-}
-
 offline() {
   rm -rf "$WORK"
   mkdir -p "$WORK"
   say "synthesizing the Cedar stack and checking it with cfn-lint"
-  if tool synth --settings "$SETTINGS" --policies "$POLICIES" --placeholder-assets --out "$WORK/synth" >"$WORK/synth.log" 2>&1 &&
-    cfn-lint "$WORK/synth/template.json" >"$WORK/cfn-lint.log" 2>&1; then
-    result ok "synth + cfn-lint"
-  else
-    result FAIL "synth + cfn-lint: $(cat "$WORK/synth.log" "$WORK/cfn-lint.log" 2>/dev/null | tail -n 5)"
-  fi
+  synth_and_lint "$WORK" --settings "$SETTINGS" --policies "$POLICIES"
   if python3 - "$WORK/synth/template.json" <<'PY'; then
 import json, sys
 t = json.load(open(sys.argv[1]))["Resources"]
@@ -57,12 +48,12 @@ PY
     result FAIL "the template does not say what the Cedar settings and definitions say"
   fi
   say "validate --strict and simulate --expect deploy/access.json on the Cedar policies"
-  if tool validate --strict --settings "$SETTINGS" --policies "$POLICIES" >"$WORK/validate.log" 2>&1; then
+  if example_tool validate --strict --settings "$SETTINGS" --policies "$POLICIES" >"$WORK/validate.log" 2>&1; then
     result ok "validate --strict: $(tail -n 1 "$WORK/validate.log")"
   else
     result FAIL "validate --strict: $(cat "$WORK/validate.log")"
   fi
-  if tool simulate --settings "$SETTINGS" --policies "$POLICIES" --expect "$ACCESS" >"$WORK/simulate.log" 2>&1; then
+  if example_tool simulate --settings "$SETTINGS" --policies "$POLICIES" --expect "$ACCESS" >"$WORK/simulate.log" 2>&1; then
     result ok "simulate --expect deploy/access.json: the Cedar policies give the IAM policies' matrix"
   else
     result FAIL "simulate --expect: $(cat "$WORK/simulate.log")"
@@ -71,7 +62,7 @@ PY
   mkdir -p "$WORK/with-policy"
   cp "$POLICIES"/* "$WORK/with-policy/"
   cp "$ROOT/policies/admin.json" "$WORK/with-policy/admin.json"
-  if tool synth --settings "$SETTINGS" --policies "$WORK/with-policy" --placeholder-assets --out "$WORK/refused" >"$WORK/refused.log" 2>&1; then
+  if example_tool synth --settings "$SETTINGS" --policies "$WORK/with-policy" --placeholder-assets --out "$WORK/refused" >"$WORK/refused.log" 2>&1; then
     result FAIL "synth accepted a Cedar folder whose definition has an IAM policy"
   elif grep -qF "access is in the .cedar files" "$WORK/refused.log"; then
     result ok "a definition with a policy in a Cedar folder is refused: $(head -n 1 "$WORK/refused.log")"
@@ -85,17 +76,9 @@ local_stack() {
   rm -rf "$WORK"
   mkdir -p "$WORK"
   say "starting the local stack with the Cedar settings and policies (log: .local/logs/cedar-dev.log)"
-  rm -f "$ROOT/.local/stack.json"
   # A copy: the follow check below edits it, never the repository's files.
   cp -r "$POLICIES" "$WORK/policies"
-  GROUPGATE_SETTINGS="$SETTINGS" GROUPGATE_POLICIES="$WORK/policies" spawn "$LOGS/cedar-dev.log" "$ROOT/scripts/dev.sh"
-  local dev_pid=$LAST_PID deadline=$((SECONDS + 1200))
-  until [ -f "$ROOT/.local/stack.json" ]; do
-    kill -0 "$dev_pid" 2>/dev/null || fail "scripts/dev.sh exited before the stack was ready" "$LOGS/cedar-dev.log"
-    [ $SECONDS -lt $deadline ] || fail "the local stack was not ready within 20 minutes" "$LOGS/cedar-dev.log"
-    sleep 1
-  done
-  describe_stack "$WORK/stack.json"
+  GROUPGATE_SETTINGS="$SETTINGS" GROUPGATE_POLICIES="$WORK/policies" start_local_stack "$LOGS/cedar-dev.log" "$WORK/stack.json"
 
   say "the policy table: the Cedar bundle, and the groups with their roles and no IAM policy"
   if python3 - "$(json_get "$WORK/stack.json" local dynamodb_endpoint)" "$(json_get "$WORK/stack.json" policy_table_name)" <<'PY'; then
@@ -156,9 +139,7 @@ PY
     result FAIL "pet-viewer's GET /petstore/v2/status is $got after the edit, wanted 403; $(tail -n 3 "$LOGS/sync.log" 2>/dev/null)"
   fi
 
-  say "stopping the local stack"
-  kill -TERM "$dev_pid"
-  for _ in $(seq 100); do kill -0 "$dev_pid" 2>/dev/null || break; sleep 0.2; done
+  stop_local_stack
   results cedar
 }
 

@@ -27,20 +27,11 @@ WORK="$ROOT/.local/clinic"
 # The service's address, as the document's integrations name it.
 UPSTREAM_PORT=18484
 
-tool() {
-  cargo run --quiet -p groupgate-cli -- "$@"
-}
-
 offline() {
   rm -rf "$WORK"
   mkdir -p "$WORK"
   say "synthesizing the clinic's stack and checking it with cfn-lint"
-  if tool synth --api "$API" --policies "$POLICIES" --placeholder-assets --out "$WORK/synth" >"$WORK/synth.log" 2>&1 &&
-    cfn-lint "$WORK/synth/template.json" >"$WORK/cfn-lint.log" 2>&1; then
-    result ok "synth + cfn-lint"
-  else
-    result FAIL "synth + cfn-lint: $(cat "$WORK/synth.log" "$WORK/cfn-lint.log" 2>/dev/null | tail -n 5)"
-  fi
+  synth_and_lint "$WORK" --api "$API" --policies "$POLICIES"
   ensure_checkov
   if "$ROOT/.venv-checkov/bin/checkov" -f "$WORK/synth/template.json" --framework cloudformation \
     --skip-download --compact --quiet >"$WORK/checkov.log" 2>&1; then
@@ -72,7 +63,7 @@ PY
 
   say "a document API Gateway would refuse is refused before anything is written"
   sed 's/type: http_proxy/type: mock/' "$API" >"$WORK/broken.yaml"
-  if tool synth --api "$WORK/broken.yaml" --policies "$POLICIES" --placeholder-assets --out "$WORK/broken-synth" >"$WORK/broken.log" 2>&1; then
+  if example_tool synth --api "$WORK/broken.yaml" --policies "$POLICIES" --placeholder-assets --out "$WORK/broken-synth" >"$WORK/broken.log" 2>&1; then
     result FAIL "synth accepted an integration of type mock"
   elif grep -qF "broken.yaml\`: /paths/~1clinic~1visits/get/x-amazon-apigateway-integration/type: \`mock\`" "$WORK/broken.log" &&
     [ ! -e "$WORK/broken-synth" ]; then
@@ -82,12 +73,12 @@ PY
   fi
 
   say "validate --strict and simulate --expect on the clinic's policies"
-  if tool validate --strict --api "$API" --policies "$POLICIES" >"$WORK/validate.log" 2>&1; then
+  if example_tool validate --strict --api "$API" --policies "$POLICIES" >"$WORK/validate.log" 2>&1; then
     result ok "validate --strict: $(tail -n 1 "$WORK/validate.log")"
   else
     result FAIL "validate --strict: $(cat "$WORK/validate.log")"
   fi
-  if tool simulate --api "$API" --policies "$POLICIES" --expect "$ACCESS" >"$WORK/simulate.log" 2>&1; then
+  if example_tool simulate --api "$API" --policies "$POLICIES" --expect "$ACCESS" >"$WORK/simulate.log" 2>&1; then
     result ok "simulate --expect examples/clinic/access.json"
   else
     result FAIL "simulate --expect: $(cat "$WORK/simulate.log")"

@@ -143,6 +143,25 @@ stop_all() {
   SPAWNED=()
 }
 
+# The operator's tool, built from this checkout first when it changed (the example scripts run
+# it, unlike `groupgate` below, which may be a prebuilt binary): example_tool ARGS...
+example_tool() {
+  cargo run --quiet -p groupgate-cli -- "$@"
+}
+
+# Synthesizes an example's stack into WORK/synth (placeholder assets) and checks it with
+# cfn-lint, printing one result line: synth_and_lint WORK SYNTH-ARGS...
+synth_and_lint() {
+  local work=$1
+  shift
+  if example_tool synth "$@" --placeholder-assets --out "$work/synth" >"$work/synth.log" 2>&1 &&
+    cfn-lint "$work/synth/template.json" >"$work/cfn-lint.log" 2>&1; then
+    result ok "synth + cfn-lint"
+  else
+    result FAIL "synth + cfn-lint: $(cat "$work/synth.log" "$work/cfn-lint.log" 2>/dev/null | tail -n 5)"
+  fi
+}
+
 # Starts scripts/dev.sh in the background, with whatever GROUPGATE_* variables the caller
 # exported or put before the call, and waits (up to 20 minutes: the first run builds both
 # functions) until it has written .local/stack.json; then writes the stack's description to

@@ -26,20 +26,11 @@ POLICIES="$EXAMPLE/policies"
 ACCESS="$EXAMPLE/access.json"
 WORK="$ROOT/.local/tenants"
 
-tool() {
-  cargo run --quiet -p groupgate-cli -- "$@"
-}
-
 offline() {
   rm -rf "$WORK"
   mkdir -p "$WORK"
   say "synthesizing the tenants' stack and checking it with cfn-lint"
-  if tool synth --settings "$SETTINGS" --policies "$POLICIES" --placeholder-assets --out "$WORK/synth" >"$WORK/synth.log" 2>&1 &&
-    cfn-lint "$WORK/synth/template.json" >"$WORK/cfn-lint.log" 2>&1; then
-    result ok "synth + cfn-lint"
-  else
-    result FAIL "synth + cfn-lint: $(cat "$WORK/synth.log" "$WORK/cfn-lint.log" 2>/dev/null | tail -n 5)"
-  fi
+  synth_and_lint "$WORK" --settings "$SETTINGS" --policies "$POLICIES"
   if python3 - "$WORK/synth/template.json" <<'PY'; then
 import json, sys
 t = json.load(open(sys.argv[1]))["Resources"]
@@ -54,18 +45,18 @@ PY
     result FAIL "the template does not say what the settings and policies say"
   fi
   say "validate --strict and simulate --expect on the tenants' policies"
-  if tool validate --strict --settings "$SETTINGS" --policies "$POLICIES" >"$WORK/validate.log" 2>&1; then
+  if example_tool validate --strict --settings "$SETTINGS" --policies "$POLICIES" >"$WORK/validate.log" 2>&1; then
     result ok "validate --strict: $(tail -n 1 "$WORK/validate.log")"
   else
     result FAIL "validate --strict: $(cat "$WORK/validate.log")"
   fi
-  if tool simulate --settings "$SETTINGS" --policies "$POLICIES" --expect "$ACCESS" >"$WORK/simulate.log" 2>&1; then
+  if example_tool simulate --settings "$SETTINGS" --policies "$POLICIES" --expect "$ACCESS" >"$WORK/simulate.log" 2>&1; then
     result ok "simulate --expect examples/tenants/access.json"
   else
     result FAIL "simulate --expect: $(cat "$WORK/simulate.log")"
   fi
   # Without the pool in the settings, the partner's definition is refused, naming it.
-  if tool synth --policies "$POLICIES" --placeholder-assets --out "$WORK/unknown-pool" >"$WORK/unknown-pool.log" 2>&1; then
+  if example_tool synth --policies "$POLICIES" --placeholder-assets --out "$WORK/unknown-pool" >"$WORK/unknown-pool.log" 2>&1; then
     result FAIL "synth accepted a definition of a pool the settings do not trust"
   elif grep -qF "\`partners:admin\` names pool \`partners:\`" "$WORK/unknown-pool.log"; then
     result ok "a definition of a pool the settings do not list is refused: $(head -n 1 "$WORK/unknown-pool.log")"
@@ -127,7 +118,7 @@ local_stack() {
 
   say "groupgate explain on the partner pool's token: checked against that pool, decided by its key"
   local explained
-  explained=$(GROUPGATE_TOKEN=$partner tool explain --settings "$SETTINGS" --policies "$POLICIES" \
+  explained=$(GROUPGATE_TOKEN=$partner example_tool explain --settings "$SETTINGS" --policies "$POLICIES" \
     --stack-file "$WORK/stack.json" --method GET --path /petstore/v1/pets 2>&1) || true
   if grep -qF "allowed by group \`partners:admin\`" <<<"$explained"; then
     result ok "explain: the partner's admin is allowed by \`partners:admin\`, as the authorizer decides"

@@ -85,6 +85,12 @@ impl fmt::Display for BundleError {
 /// How many callers a policy set keeps built by default (see [`CedarSet`]).
 pub const CALLERS_KEPT: usize = 1024;
 
+/// How long a missing or invalid set is kept before it is read again, at most (the TTL when
+/// shorter). Short: a deploy that switches a stack to Cedar starts the new function before it
+/// writes the set, and every request fails until the set is read again; kept at all, so that a
+/// bad item is not read and validated again on every request.
+pub const FAILED_SET_KEPT: Duration = Duration::from_secs(2);
+
 /// A policy set read from the table, and the callers built for it: a caller's Cedar entities
 /// (`User::"{sub}"` with its groups as parents) cost as much to build as the decision itself,
 /// and a warm function sees the same callers again. They are kept with the set, so for its TTL
@@ -151,6 +157,8 @@ impl CedarSet {
 
 struct Kept {
     read_at: Instant,
+    /// The TTL for a set that can be used, [`FAILED_SET_KEPT`] at most for one that cannot.
+    keep_for: Duration,
     set: Result<Arc<CedarSet>, BundleError>,
 }
 
@@ -184,7 +192,7 @@ impl CedarSource {
         {
             let kept = self.kept.read().map_err(|_| poisoned())?;
             if let Some(kept) = kept.as_ref()
-                && kept.read_at.elapsed() < self.ttl
+                && kept.read_at.elapsed() < kept.keep_for
             {
                 return kept.set.clone();
             }
@@ -211,6 +219,11 @@ impl CedarSource {
         let mut kept = self.kept.write().map_err(|_| poisoned())?;
         *kept = Some(Kept {
             read_at,
+            keep_for: if set.is_ok() {
+                self.ttl
+            } else {
+                self.ttl.min(FAILED_SET_KEPT)
+            },
             set: set.clone(),
         });
         set

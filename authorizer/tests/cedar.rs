@@ -28,16 +28,6 @@ const EVENT: &str = include_str!("../../fixtures/events/authorizer-request.json"
 const ARN_PREFIX: &str = "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod";
 const TTL: Duration = Duration::from_secs(60);
 
-/// The petstore's routes (`shared/testkit/fixtures/api/petstore.yaml`).
-const ROUTES: [(&str, &str); 6] = [
-    ("GET", "/petstore/v1/pets"),
-    ("POST", "/petstore/v1/pets"),
-    ("GET", "/petstore/v1/pets/{id}"),
-    ("GET", "/petstore/v2/pets"),
-    ("GET", "/petstore/v2/status"),
-    ("GET", "/petstore/v2/identity"),
-];
-
 static KEY: LazyLock<TestKey> = LazyLock::new(|| TestKey::generate("cedar-key"));
 
 struct Keys;
@@ -57,7 +47,7 @@ impl PolicySource for NoGroupPolicies {
 }
 
 fn schema() -> ApiSchema {
-    ApiSchema::for_routes("petstore", &ROUTES).unwrap()
+    ApiSchema::for_routes("petstore", &groupgate_testkit::FIXTURE_ROUTES).unwrap()
 }
 
 /// The petstore's Cedar policies, plus `extra` files, as the deploy stores them.
@@ -272,7 +262,7 @@ fn a_policy_that_errs_denies_even_where_another_permits() {
     assert!(logged.contains("overflow.cedar#0"), "{logged}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_missing_policy_set_fails_every_request_naming_why() {
     let table = Table::holding(BundleItem::Missing);
     let authorizer = authorizer(&table);
@@ -280,9 +270,17 @@ async fn a_missing_policy_set_fails_every_request_naming_why() {
     let message = failure(authorizer.handle(&event, NOW).await);
     assert!(message.starts_with("cedar_policies_missing: "), "{message}");
     assert!(message.contains("no item `#cedar`"), "{message}");
-    // Kept for the TTL: the next request fails the same without reading again.
+    // Kept briefly: the next request fails the same without reading again.
     failure(authorizer.handle(&event, NOW).await);
     assert_eq!(table.reads(), 1);
+    // A deploy that switches to Cedar writes the set after the function starts: it is read
+    // again within seconds, not after the whole TTL.
+    assert!(authorizer::cedar::FAILED_SET_KEPT < TTL);
+    table.set(Some(BundleItem::Text(bundle(&[]))));
+    tokio::time::advance(authorizer::cedar::FAILED_SET_KEPT + Duration::from_millis(1)).await;
+    let response = authorizer.handle(&event, NOW).await.unwrap();
+    assert_eq!(statement(&response)["Effect"], "Allow");
+    assert_eq!(table.reads(), 2);
 }
 
 #[tokio::test]

@@ -71,21 +71,6 @@ fn policies() -> Vec<GroupPolicy> {
 
 pub type BenchAuthorizer = Authorizer<Jwks, Policies>;
 
-/// The petstore's routes (`shared/testkit/fixtures/api/petstore.yaml`), for the Cedar schema.
-#[cfg(feature = "cedar")]
-#[cfg_attr(
-    feature = "cedar",
-    allow(dead_code, reason = "only the instructions bench decides with Cedar")
-)]
-const ROUTES: [(&str, &str); 6] = [
-    ("GET", "/petstore/v1/pets"),
-    ("POST", "/petstore/v1/pets"),
-    ("GET", "/petstore/v1/pets/{id}"),
-    ("GET", "/petstore/v2/pets"),
-    ("GET", "/petstore/v2/status"),
-    ("GET", "/petstore/v2/identity"),
-];
-
 /// The bundle of the petstore's Cedar policies, as the deploy stores it.
 #[cfg(feature = "cedar")]
 #[cfg_attr(
@@ -94,7 +79,8 @@ const ROUTES: [(&str, &str); 6] = [
 )]
 pub fn cedar_bundle() -> String {
     use groupgate_cedar::{ApiSchema, CedarBundle, CedarPolicies};
-    let schema = ApiSchema::for_routes("petstore", &ROUTES).expect("schema");
+    let schema =
+        ApiSchema::for_routes("petstore", &groupgate_testkit::FIXTURE_ROUTES).expect("schema");
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/cedar/policies");
     let policies = CedarPolicies::load_dir(&dir, &schema).expect("the petstore's Cedar policies");
     CedarBundle::new(&schema, &policies, "petstore").to_json()

@@ -107,6 +107,50 @@ fn has(found: &[(Severity, String, String)], severity: Severity, file: &str, nee
         .any(|(s, f, text)| *s == severity && f == file && text.contains(needle))
 }
 
+/// A Cedar answer is for one route; the authorizer-only stack cannot make the API's authorizer
+/// cache it per route, so it is refused rather than reused across the token's routes.
+#[test]
+fn the_authorizer_only_stack_refuses_cedar() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/cedar");
+    let out_dir = std::env::temp_dir().join(unique("attach-cedar"));
+    let out = groupgate(&[
+        "synth",
+        "--authorizer-only",
+        "--placeholder-assets",
+        "--settings",
+        example.join("groupgate.toml").to_str().unwrap(),
+        "--policies",
+        example.join("policies").to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("context.resourcePath"),
+        "{}",
+        text(&out)
+    );
+    assert!(!out_dir.join("template.json").exists());
+}
+
+/// The authorizer's Cedar tests and benches name the fixture API's routes without reading it.
+#[test]
+fn the_fixture_routes_are_the_fixture_apis() {
+    let api = fixture_api();
+    let mut routes: Vec<(String, String)> = api
+        .operations
+        .iter()
+        .map(|o| (o.method.clone(), o.path.clone()))
+        .collect();
+    routes.sort();
+    let mut listed: Vec<(String, String)> = groupgate_testkit::FIXTURE_ROUTES
+        .iter()
+        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
+    listed.sort();
+    assert_eq!(routes, listed);
+}
+
 #[test]
 fn the_shipped_policies_are_clean() {
     assert_eq!(findings(&groups::default_dir(), true), vec![]);

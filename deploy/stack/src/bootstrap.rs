@@ -57,9 +57,6 @@ pub const SUBJECT_CLAIMS: [&str; 5] = [
     "job_workflow_ref",
 ];
 
-/// The names of what a product stack's deploy needs, as `Fn::Sub` patterns of the account and
-/// region. `groupgate deploy` resolves the same patterns ([`Bootstrapped::resolve`]), so it finds
-/// them without reading the bootstrap stack.
 /// The bootstrap's version, kept as the artifact bucket's tag [`VERSION_TAG`]: `groupgate
 /// deploy` refuses a bootstrap older than the one it was built with, before it changes
 /// anything, rather than failing mid-update on a permission the old execution role lacks (and
@@ -71,6 +68,9 @@ pub const BOOTSTRAP_VERSION: u32 = 2;
 /// The artifact bucket's tag that holds [`BOOTSTRAP_VERSION`].
 pub const VERSION_TAG: &str = "groupgate:bootstrap-version";
 
+/// The names of what a product stack's deploy needs, as `Fn::Sub` patterns of the account and
+/// region. `groupgate deploy` resolves the same patterns ([`Bootstrapped::resolve`]), so it finds
+/// them without reading the bootstrap stack.
 const BUCKET_NAME: &str = "groupgate-assets-${AWS::AccountId}-${AWS::Region}";
 const EXECUTION_ROLE_NAME: &str = "groupgate-cfn-exec-${AWS::Region}";
 const BOUNDARY_NAME: &str = "groupgate-boundary-${AWS::Region}";

@@ -364,6 +364,18 @@ pub const FIXTURE_POLICIES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixture
 /// name or count routes.
 pub const FIXTURE_API: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/api/petstore.yaml");
 
+/// The routes of [`FIXTURE_API`] as (method, resource path), for the Cedar schema of tests and
+/// benches that cannot read the document (the authorizer does not link the stack's reader).
+/// A test in this crate holds it to the document.
+pub const FIXTURE_ROUTES: [(&str, &str); 6] = [
+    ("GET", "/petstore/v1/pets"),
+    ("POST", "/petstore/v1/pets"),
+    ("GET", "/petstore/v1/pets/{id}"),
+    ("GET", "/petstore/v2/pets"),
+    ("GET", "/petstore/v2/status"),
+    ("GET", "/petstore/v2/identity"),
+];
+
 /// The access matrix of [`FIXTURE_POLICIES`], as `groupgate simulate --expect` reads it.
 pub const FIXTURE_ACCESS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/access.json");
 

@@ -167,10 +167,27 @@ fn write_new_folder(dir: &Path, files: &BTreeMap<String, String>) -> anyhow::Res
             .into());
         }
     }
+    // Two names one case-insensitive file system would make one file: refused, so that no
+    // policy (a forbid, say) is lost by one file overwriting the other.
+    let mut folded = std::collections::BTreeMap::new();
+    for name in files.keys() {
+        if let Some(other) = folded.insert(name.to_ascii_lowercase(), name) {
+            return Err(anyhow::anyhow!(
+                "the document names the files `{other}` and `{name}`, which differ only in case: rename one description"
+            ));
+        }
+    }
     std::fs::create_dir_all(dir).with_context(|| format!("creating `{}`", dir.display()))?;
     for (name, text) in files {
         let path = dir.join(name);
-        std::fs::write(&path, text).with_context(|| format!("writing `{}`", path.display()))?;
+        // Never over an existing file, whatever made it since the check above.
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .with_context(|| format!("creating `{}`", path.display()))?;
+        std::io::Write::write_all(&mut file, text.as_bytes())
+            .with_context(|| format!("writing `{}`", path.display()))?;
     }
     Ok(())
 }

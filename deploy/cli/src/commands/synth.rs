@@ -38,6 +38,18 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let assets = (!args.placeholder_assets).then_some(&*args.assets);
     let settings = args.settings.load()?;
     let target = if args.authorizer_only {
+        // A Cedar answer is for one route, so API Gateway must cache it per route: the
+        // authorizer's identity sources must add `context.httpMethod` and
+        // `context.resourcePath`. This stack does not make the authorizer resource (the API's
+        // template does, and the SAM and CDK examples key it by the token alone), so it cannot
+        // make sure of that: an answer for one route would be reused for the token's every
+        // route. Refused until the examples and a check carry the identity sources.
+        if settings.policy_language == crate::stack::settings::PolicyLanguage::Cedar {
+            return Err(crate::exit::UsageError(
+                "--authorizer-only with `policy_language = \"cedar\"`: a Cedar answer is for one route, and this stack cannot make the API's authorizer cache it per route (identity sources `context.httpMethod` and `context.resourcePath`); use IAM policies for an API defined elsewhere".to_owned(),
+            )
+            .into());
+        }
         operations::SynthTarget::AuthorizerOnly
     } else {
         operations::SynthTarget::App

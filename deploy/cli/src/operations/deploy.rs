@@ -161,13 +161,16 @@ pub async fn check_bootstrapped(aws: &SdkConfig, target: &Target) -> anyhow::Res
 }
 
 /// The bootstrap's version, from its artifact bucket's tag: 1 for a bucket with no tag set or
-/// without the tag (the first bootstrap had none), an error for a tag that is not a number.
+/// without the tag (the first bootstrap had none), or whose tags the deploy role may not read
+/// (the first bootstrap did not grant it); an error for a tag that is not a number.
 async fn bootstrap_version(s3: &aws_sdk_s3::Client, bucket: &str) -> anyhow::Result<u32> {
     use aws_sdk_s3::error::ProvideErrorMetadata as _;
     let tag = stack::bootstrap::VERSION_TAG;
     let tags = match s3.get_bucket_tagging().bucket(bucket).send().await {
         Ok(tagging) => tagging.tag_set,
         Err(e) if e.code() == Some("NoSuchTagSet") => Vec::new(),
+        // A deploy role of the first bootstrap may not read the tags at all.
+        Err(e) if e.code() == Some("AccessDenied") => return Ok(1),
         Err(e) => {
             return Err(crate::aws::failed(
                 format!("reading the artifact bucket `{bucket}`'s tags"),

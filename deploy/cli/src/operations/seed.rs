@@ -24,6 +24,26 @@ pub struct SeedReport {
     pub removed: Vec<String>,
 }
 
+/// DynamoDB's item size limit, names and values included: "The maximum item size in DynamoDB
+/// is 400 KB"
+/// (<https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html#limits-items>).
+const MAX_ITEM_BYTES: usize = 400 * 1024;
+
+/// The bundle must fit in its one item, or the seed would fail after the stack update had
+/// already switched the authorizer to Cedar (every request then fails): checked when the
+/// folder is read, before anything is deployed.
+fn check_bundle_size(bundle: &str, dir: &std::path::Path) -> anyhow::Result<()> {
+    let item = "group".len() + CEDAR_BUNDLE_KEY.len() + CEDAR_BUNDLE_ATTRIBUTE.len() + bundle.len();
+    if item > MAX_ITEM_BYTES {
+        anyhow::bail!(
+            "the Cedar policies in `{}` make a bundle of {} bytes, over DynamoDB's item limit of {MAX_ITEM_BYTES} bytes (400 KB): shorten or merge policies",
+            dir.display(),
+            bundle.len()
+        );
+    }
+    Ok(())
+}
+
 /// What is seeded: the group definitions, and with Cedar the bundle's JSON.
 #[derive(Debug, Clone, Copy)]
 pub struct Seed<'a> {
@@ -62,6 +82,9 @@ impl PolicyFolder {
                     .map_err(|e| e.context(format!("the Cedar policies in `{}`", dir.display())))?,
             ),
         };
+        if let Some(bundle) = &cedar_bundle {
+            check_bundle_size(bundle, dir)?;
+        }
         Ok(Self {
             groups,
             cedar_bundle,
@@ -192,4 +215,20 @@ async fn prune_undefined(
             })?;
     }
     Ok(stale)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bundle_over_dynamodbs_item_limit_is_refused_naming_it() {
+        let dir = std::path::Path::new("policies");
+        assert!(check_bundle_size(&"x".repeat(MAX_ITEM_BYTES - 100), dir).is_ok());
+        let error = check_bundle_size(&"x".repeat(MAX_ITEM_BYTES), dir)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("400 KB"), "{error}");
+        assert!(error.contains("`policies`"), "{error}");
+    }
 }
