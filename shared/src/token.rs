@@ -129,6 +129,7 @@ pub enum VerifyError {
 /// The rules a token must pass, fixed at start-up.
 #[derive(Debug, Clone)]
 pub struct TokenRules {
+    user_pool_id: String,
     issuers: [String; 2],
     client_ids: Vec<String>,
     token_use: ExpectedTokenUse,
@@ -148,6 +149,7 @@ impl TokenRules {
             return Err(Error::Config("no app client ids given".to_owned()));
         }
         Ok(Self {
+            user_pool_id: user_pool_id.to_owned(),
             issuers: [
                 format!("https://cognito-idp.{region}.amazonaws.com/{user_pool_id}"),
                 format!("https://issuer-cognito-idp.{region}.amazonaws.com/{user_pool_id}"),
@@ -156,6 +158,11 @@ impl TokenRules {
             token_use,
             leeway_secs: leeway.as_secs(),
         })
+    }
+
+    /// The pool these rules are for (`us-east-1_AbCdEf123`).
+    pub fn user_pool_id(&self) -> &str {
+        &self.user_pool_id
     }
 
     /// The pool's JWKS address in AWS.
@@ -340,6 +347,8 @@ struct Pool<S> {
 pub struct Verified<'v> {
     pub claims: CognitoClaims,
     pub names: &'v PolicyNames,
+    /// The pool whose key and issuer the token passed (`us-east-1_AbCdEf123`).
+    pub pool_id: &'v str,
 }
 
 /// Verifies tokens of the configured user pools, each against its own JWKS, fetching and
@@ -429,6 +438,7 @@ impl<S: JwksSource> TokenVerifier<S> {
                 .map(|claims| Verified {
                     claims,
                     names: &pool.names,
+                    pool_id: pool.rules.user_pool_id(),
                 })
                 .map_err(VerifyError::Rejected),
             Ok(KeyLookup::Unknown) => Err(VerifyError::Rejected(Rejection::UnknownKey)),

@@ -6,7 +6,9 @@
 //! rewrite to and from Verified Permissions' `{userPoolId}|` form):
 //! - principal `User::"{sub}"`, a member of `UserGroup::"{key}"` for each of its groups' policy
 //!   keys (`admin`, `partners:admin` for another pool's group, `scope:petstore/status.read`
-//!   for a machine client's scope), as the IAM decision keys its policies;
+//!   for a machine client's scope), as the IAM decision keys its policies; for a set that names
+//!   users or groups as Verified Permissions does, also in that form (`{userPoolId}|{sub}`,
+//!   `{userPoolId}|{group}`, [`CedarPolicyStore::caller_in_pool`]);
 //! - action `Action::"{method} {resource path}"` (`"get /pets/{id}"`, see [`crate::action_name`]);
 //! - resource `Application::"{api name}"`, the API as one entity;
 //! - an empty context. The request's path parameters and source address are not given to the
@@ -24,6 +26,7 @@
 //! policy, makes the answer Deny and is kept with it: the decision fails closed, as Cedar's own
 //! `Authorizer` does for a policy that errs.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
@@ -98,7 +101,23 @@ pub struct CedarPolicyStore {
     /// Each policy with whom its scope can name as principal, to leave out of a caller's
     /// decisions the policies that cannot apply to it.
     scopes: Vec<(Policy, PrincipalScope)>,
+    /// Whether the policies name users as `{userPoolId}|{sub}`: the principal is then named so.
+    users_by_pool: bool,
+    /// Whether the policies name groups as `{userPoolId}|{group}`: a caller is then also a
+    /// member of its Cognito groups so named.
+    groups_by_pool: bool,
     authorizer: Authorizer,
+}
+
+/// The user pool a caller signed in to and its Cognito groups as its token names them: what
+/// Verified Permissions' ids for the caller are made of (`{userPoolId}|{sub}` for the user,
+/// `{userPoolId}|{group}` for each group).
+#[derive(Debug, Clone, Copy)]
+pub struct CallerPool<'a> {
+    /// `us-east-1_AbCdEf123`.
+    pub id: &'a str,
+    /// The token's `cognito:groups`, without any `group_prefix`.
+    pub groups: &'a [String],
 }
 
 /// Whom a policy's principal scope can match, as far as a caller's policies are chosen by it.
@@ -128,10 +147,10 @@ impl PrincipalScope {
     /// `principal scope && (action scope && (resource scope && conditions))`, short-circuited,
     /// so such a policy can neither match nor err for it (cedar-policy-core's
     /// `TemplateBody::condition`).
-    fn may_apply<G: AsRef<str>>(&self, sub: &str, groups: &[G]) -> bool {
+    fn may_apply<G: AsRef<str>>(&self, principal: &str, groups: &[G]) -> bool {
         match self {
             Self::Group(group) => groups.iter().any(|g| g.as_ref() == group),
-            Self::User(user) => user == sub,
+            Self::User(user) => user == principal,
             Self::Anyone => true,
         }
     }
@@ -161,7 +180,10 @@ impl CedarPolicyStore {
             .policies()
             .map(|p| (p.clone(), PrincipalScope::of(p, &user_type, &group_type)))
             .collect();
+        let ids = policies.named_ids();
         Ok(Self {
+            users_by_pool: ids.users_by_pool,
+            groups_by_pool: ids.groups_by_pool,
             user_type,
             group_type,
             schema,
@@ -198,28 +220,79 @@ impl CedarPolicyStore {
         }
     }
 
-    /// The caller `sub` in the groups keyed `groups`, as Cedar's principal and entities: built
-    /// once, it can be asked about any number of routes with [`CedarPolicyStore::decide_for`].
+    /// The caller `sub`, a member of the groups keyed `groups`, as Cedar's principal and
+    /// entities: built once, it can be asked about any number of routes with
+    /// [`CedarPolicyStore::decide_for`]. A set that names users or groups by user pool (see
+    /// [`CedarPolicyStore::caller_in_pool`]) cannot decide for a caller of no known pool: that
+    /// is an error, and so a Deny.
     pub fn caller(&self, principal_sub: &str, groups: &[&str]) -> Result<CedarCaller, String> {
-        self.caller_of(principal_sub, groups)
+        self.caller_of(principal_sub, groups, None)
     }
 
-    /// [`CedarPolicyStore::caller`] for groups given as owned keys, as the authorizer holds
-    /// them (no list of borrowed keys is built on the way).
+    /// The caller `sub` of the user pool `pool`, a member of the groups keyed `groups`. When
+    /// the policies name users or groups as Verified Permissions does for a Cognito identity
+    /// source, the caller is named so as well: the principal is `User::"{poolId}|{sub}"` if the
+    /// policies name users that way, and the caller is also a member of
+    /// `UserGroup::"{poolId}|{group}"` for each of its Cognito groups if they name groups that
+    /// way. A policy set written for a Verified Permissions store then decides unchanged.
+    pub fn caller_in_pool(
+        &self,
+        principal_sub: &str,
+        groups: &[&str],
+        pool: CallerPool<'_>,
+    ) -> Result<CedarCaller, String> {
+        self.caller_of(principal_sub, groups, Some(pool))
+    }
+
+    /// [`CedarPolicyStore::caller_in_pool`] for groups given as owned keys, as the authorizer
+    /// holds them (no list of borrowed keys is built on the way).
     pub fn caller_of_keys(
         &self,
         principal_sub: &str,
         groups: &[String],
+        pool: CallerPool<'_>,
     ) -> Result<CedarCaller, String> {
-        self.caller_of(principal_sub, groups)
+        self.caller_of(principal_sub, groups, Some(pool))
+    }
+
+    /// Whether a caller's pool changes how it is named: the policies name users or groups by
+    /// user pool.
+    pub fn names_by_pool(&self) -> bool {
+        self.users_by_pool || self.groups_by_pool
     }
 
     fn caller_of<G: AsRef<str>>(
         &self,
         principal_sub: &str,
         groups: &[G],
+        pool: Option<CallerPool<'_>>,
     ) -> Result<CedarCaller, String> {
-        let group_uids: HashSet<EntityUid> = groups
+        if pool.is_none() && self.names_by_pool() {
+            return Err(
+                "the policies name users or groups by user pool (`{userPoolId}|…`), and the caller's pool is not known"
+                    .to_owned(),
+            );
+        }
+        let principal_id = match pool {
+            Some(pool) if self.users_by_pool => Cow::Owned(format!("{}|{principal_sub}", pool.id)),
+            _ => Cow::Borrowed(principal_sub),
+        };
+        // Where the policies name groups by pool, a key that reads as a pool's id (a group of
+        // the stack's pool named `us-east-1_AbC|admin`) is not made a member: only the pool the
+        // token was verified against makes such an id.
+        let mut members: Vec<Cow<'_, str>> = groups
+            .iter()
+            .map(|g| Cow::Borrowed(g.as_ref()))
+            .filter(|key| !self.groups_by_pool || crate::pool::pool_of(key).is_none())
+            .collect();
+        if let Some(pool) = pool.filter(|_| self.groups_by_pool) {
+            members.extend(
+                pool.groups
+                    .iter()
+                    .map(|group| Cow::Owned(format!("{}|{group}", pool.id))),
+            );
+        }
+        let group_uids: HashSet<EntityUid> = members
             .iter()
             .map(|group| {
                 EntityUid::from_type_name_and_id(
@@ -228,8 +301,10 @@ impl CedarPolicyStore {
                 )
             })
             .collect();
-        let principal =
-            EntityUid::from_type_name_and_id(self.user_type.clone(), EntityId::new(principal_sub));
+        let principal = EntityUid::from_type_name_and_id(
+            self.user_type.clone(),
+            EntityId::new(principal_id.as_ref()),
+        );
         // Only the principal is an entity: `in` and `==` on a group or the application need no
         // entity of theirs (Cedar evaluates `e in g` for an `e` missing from the store as
         // `e == g`, its evaluator's `Dereference::NoSuchEntity` case), and the schema gives
@@ -240,16 +315,13 @@ impl CedarPolicyStore {
         // The policies that may apply to this caller, when some cannot: a policy scoped to a
         // group it is not in, or to another user, is left out, which changes no decision and
         // saves evaluating it on each of the caller's requests.
-        let policies = if self
-            .scopes
-            .iter()
-            .all(|(_, scope)| scope.may_apply(principal_sub, groups))
-        {
+        let applies = |scope: &PrincipalScope| scope.may_apply(&principal_id, &members);
+        let policies = if self.scopes.iter().all(|(_, scope)| applies(scope)) {
             None
         } else {
             let mut set = PolicySet::new();
             for (policy, scope) in &self.scopes {
-                if scope.may_apply(principal_sub, groups) {
+                if applies(scope) {
                     set.add(policy.clone()).map_err(|e| e.to_string())?;
                 }
             }
@@ -408,6 +480,67 @@ forbid (principal == api::User::"mallory", action == api::Action::"post /pets", 
         let mallory = store.decide("mallory", &["staff"], "POST", "/pets");
         assert_eq!(mallory.policies, ["p.cedar#2"], "{mallory}");
         assert!(store.decide("mallory", &["staff"], "GET", "/pets").allow);
+    }
+
+    const POOL: &str = "us-east-1_AbC123";
+
+    fn in_pool<'a>(groups: &'a [String]) -> CallerPool<'a> {
+        CallerPool { id: POOL, groups }
+    }
+
+    #[test]
+    fn verified_permissions_ids_name_the_caller_of_their_pool_only() {
+        let store = store(&format!(
+            r#"permit (principal in api::UserGroup::"{POOL}|staff", action, resource);
+forbid (principal in api::UserGroup::"{POOL}|suspended", action == api::Action::"post /pets", resource);"#
+        ));
+        assert!(store.names_by_pool());
+        let staff = ["staff".to_owned()];
+        let ask = |sub: &str, keys: &[&str], pool: CallerPool<'_>, method: &str| {
+            let caller = store.caller_in_pool(sub, keys, pool).unwrap();
+            store.decide_for(&caller, method, "/pets")
+        };
+        // The Cognito group, not the policy key, makes the pool's id: a prefixed pool's caller
+        // has the key `partners:staff` and is still `{pool}|staff` of its own pool.
+        assert!(ask("sub", &["staff"], in_pool(&staff), "GET").allow);
+        assert!(ask("sub", &["partners:staff"], in_pool(&staff), "GET").allow);
+        let other = CallerPool {
+            id: "eu-west-1_Other1",
+            groups: &staff,
+        };
+        assert!(!ask("sub", &["staff"], other, "GET").allow);
+        let suspended = ["staff".to_owned(), "suspended".to_owned()];
+        let decision = ask("sub", &["staff", "suspended"], in_pool(&suspended), "POST");
+        assert_eq!(decision.code(), "explicit_deny", "{decision}");
+        // A set naming pools cannot decide for a caller of no known pool: it denies, saying so.
+        // A group of the pool named like another pool's id is not that pool's group.
+        let forged = [format!("{POOL}|staff")];
+        let decision = ask("sub", &[&forged[0]], in_pool(&forged), "GET");
+        assert!(!decision.allow, "{decision}");
+        let unknown = store.decide("sub", &["staff"], "GET", "/pets");
+        assert_eq!(unknown.code(), "cedar_error");
+        assert!(unknown.errors[0].contains("pool is not known"), "{unknown}");
+    }
+
+    #[test]
+    fn a_set_naming_users_by_pool_names_the_principal_so() {
+        let store = store(&format!(
+            r#"permit (principal == api::User::"{POOL}|alice", action, resource);"#
+        ));
+        let none: [String; 0] = [];
+        let alice = store.caller_in_pool("alice", &[], in_pool(&none)).unwrap();
+        assert!(store.decide_for(&alice, "GET", "/pets").allow);
+        let elsewhere = CallerPool {
+            id: "eu-west-1_Other1",
+            groups: &none,
+        };
+        let alice = store.caller_in_pool("alice", &[], elsewhere).unwrap();
+        assert!(!store.decide_for(&alice, "GET", "/pets").allow);
+        // A set naming no pool names the principal by its sub, whatever its pool.
+        let plain = self::store(r#"permit (principal == api::User::"alice", action, resource);"#);
+        assert!(!plain.names_by_pool());
+        let alice = plain.caller_in_pool("alice", &[], in_pool(&none)).unwrap();
+        assert!(plain.decide_for(&alice, "GET", "/pets").allow);
     }
 
     #[test]

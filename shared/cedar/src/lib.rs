@@ -1,5 +1,6 @@
 //! Cedar policies per Cognito group, decided in-process, in the shape of Amazon Verified
-//! Permissions' API-linked policy stores (issue 24's foundation; nothing calls it yet).
+//! Permissions' API-linked policy stores (issue 24): the toolbox, the deploy and the authorizer's
+//! `cedar` feature use it.
 //!
 //! - `schema`: [`ApiSchema`], the Cedar schema generated from an API's routes (`User` in
 //!   `UserGroup`, `Application`, one action per method such as `"get /pets/{id}"`);
@@ -11,7 +12,8 @@
 //!   the authorizer (one item of the policy table), read back and validated again;
 //! - `import`: the schema and policies in the form Verified Permissions imports, and back;
 //! - `pool`: groupgate's ids (`UserGroup::"admin"`, `User::"{sub}"`) to and from Verified
-//!   Permissions' pool-qualified ones (`"{userPoolId}|admin"`);
+//!   Permissions' pool-qualified ones (`"{userPoolId}|admin"`), and [`NamedIds`], which of the
+//!   two a set uses (the decision accepts both);
 //! - `error`: [`Error`], and the [`Problem`] (file, line, Cedar's message) of a policy error.
 
 mod bundle;
@@ -23,8 +25,9 @@ mod pool;
 mod schema;
 
 pub use bundle::{BUNDLE_ATTRIBUTE, BUNDLE_KEY, CedarBundle};
-pub use decide::{CedarCaller, CedarDecision, CedarPolicyStore};
+pub use decide::{CallerPool, CedarCaller, CedarDecision, CedarPolicyStore};
 pub use error::{Error, Problem};
 pub use import::{from_import_json, to_import_json, to_import_json_leaving_out};
 pub use policies::{CedarPolicies, EXTENSION, Statement};
+pub use pool::{NamedIds, pool_of};
 pub use schema::{APPLICATION, ApiSchema, USER, USER_GROUP, action_name, namespace_of};

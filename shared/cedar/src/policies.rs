@@ -14,6 +14,7 @@ use cedar_policy::{
 use miette::Diagnostic;
 
 use crate::error::{Error, Problem};
+use crate::pool::NamedIds;
 use crate::schema::ApiSchema;
 
 /// The extension of a policy file.
@@ -38,6 +39,8 @@ pub struct CedarPolicies {
     set: PolicySet,
     statements: Vec<Statement>,
     warnings: Vec<Problem>,
+    /// The users and groups the policies name.
+    ids: NamedIds,
 }
 
 impl CedarPolicies {
@@ -141,10 +144,12 @@ impl CedarPolicies {
             .validation_warnings()
             .map(|w| locate(w.policy_id(), w, w.to_string()))
             .collect();
+        let ids = named_ids(&set, &statements).map_err(|p| Error::Policies(vec![p]))?;
         Ok(Self {
             set,
             statements,
             warnings,
+            ids,
         })
     }
 
@@ -157,18 +162,16 @@ impl CedarPolicies {
         &self.statements
     }
 
-    /// The ids of every group the policies name (`admin`, `partners:admin`): with Cedar, these
-    /// are the groups there are, since no other file lists them.
+    /// The ids of every group the policies name (`admin`, `partners:admin`, or Verified
+    /// Permissions' `us-east-1_AbC|admin`): with Cedar, these are the groups there are, since no
+    /// other file lists them.
     pub fn group_keys(&self) -> BTreeSet<String> {
-        let mut found = BTreeSet::new();
-        for policy in self.set.policies() {
-            // A policy parsed from text always has a JSON form; one that had none would name
-            // no group here, and the decision, which does not use this, is unchanged.
-            if let Ok(json) = policy.to_json() {
-                crate::pool::named_groups(&json, &mut found);
-            }
-        }
-        found
+        self.ids.groups.clone()
+    }
+
+    /// The users and groups the policies name, and in which form.
+    pub fn named_ids(&self) -> &NamedIds {
+        &self.ids
     }
 
     /// The policies that can apply to no route the authorizer decides, and why: every action
@@ -239,10 +242,12 @@ impl CedarPolicies {
         if let Some(e) = result.validation_errors().next() {
             return Err(Error::Import(format!("policy `{}`: {e}", e.policy_id())));
         }
+        let ids = named_ids(&set, &statements).map_err(|p| Error::Import(p.message))?;
         Ok(Self {
             set,
             statements,
             warnings: Vec::new(),
+            ids,
         })
     }
 }
@@ -306,12 +311,54 @@ impl CedarPolicies {
         if !problems.is_empty() {
             return Err(Error::Policies(problems));
         }
+        let ids = named_ids(&set, &statements).map_err(|p| Error::Policies(vec![p]))?;
         Ok(Self {
             set,
             statements,
             warnings: Vec::new(),
+            ids,
         })
     }
+}
+
+/// What the policies of `set` name, each of `statements`. A set names its users in one form:
+/// by `sub` (groupgate's) or by `{userPoolId}|{sub}` (Verified Permissions'), since the
+/// principal of a decision has one id; a set that names both has a policy that could never
+/// match, which for a `forbid` would leave a denial unsaid, so it is refused.
+fn named_ids(set: &PolicySet, statements: &[Statement]) -> Result<NamedIds, Problem> {
+    let mut ids = NamedIds::default();
+    let (mut by_sub, mut by_pool) = (None, None);
+    for statement in statements {
+        let Some(policy) = set.policy(&PolicyId::new(&statement.id)) else {
+            continue;
+        };
+        // A policy parsed from text always has a JSON form.
+        let json = policy.to_json().map_err(|e| Problem {
+            file: statement.file.clone(),
+            line: statement.line,
+            message: format!("`{}`: {e}", statement.id),
+        })?;
+        let mut own = NamedIds::default();
+        own.add(&json);
+        if own.users_by_sub {
+            by_sub = by_sub.or(Some(statement));
+        }
+        if own.users_by_pool {
+            by_pool = by_pool.or(Some(statement));
+        }
+        ids.extend(own);
+    }
+    if let (Some(by_sub), Some(by_pool)) = (by_sub, by_pool) {
+        return Err(Problem {
+            file: by_pool.file.clone(),
+            line: by_pool.line,
+            message: format!(
+                "`{}` names a user as Verified Permissions does (`{{userPoolId}}|{{sub}}`) and `{}` names one by its `sub`: a set names its users one way, since a caller has one id (`groupgate cedar import` takes the pool ids off)",
+                by_pool.id, by_sub.id
+            ),
+        });
+    }
+    Ok(ids)
 }
 
 /// The file a policy id names: `admin.cedar` of `admin.cedar#0`.
@@ -463,6 +510,35 @@ permit (principal, action, resource == petstore::Application::"petstore");
         let text = "permit (principal in petstore::Team::\"a\", action, resource);\n";
         let e = CedarPolicies::from_files(&files(&[("team.cedar", text)]), &schema()).unwrap_err();
         assert!(e.to_string().contains("team.cedar:1: "), "{e}");
+    }
+
+    #[test]
+    fn a_set_names_its_users_one_way() {
+        let mixed = files(&[
+            (
+                "a.cedar",
+                r#"permit (principal == petstore::User::"alice", action, resource);"#,
+            ),
+            (
+                "b.cedar",
+                r#"forbid (principal == petstore::User::"us-east-1_AbC|mallory", action, resource);"#,
+            ),
+        ]);
+        let Err(Error::Policies(problems)) = CedarPolicies::from_files(&mixed, &schema()) else {
+            panic!("a set naming users both ways was accepted");
+        };
+        assert_eq!(problems[0].file, "b.cedar", "{problems:?}");
+        assert!(problems[0].message.contains("`a.cedar#0`"), "{problems:?}");
+        // Groups may be named both ways: a caller is a member of both.
+        let groups = files(&[(
+            "a.cedar",
+            r#"permit (principal in petstore::UserGroup::"us-east-1_AbC|staff", action, resource)
+when { principal in petstore::UserGroup::"viewer" };"#,
+        )]);
+        let ids = CedarPolicies::from_files(&groups, &schema()).unwrap();
+        let ids = ids.named_ids();
+        assert!(ids.groups_by_pool && !ids.users_by_pool && !ids.users_by_sub);
+        assert_eq!(Vec::from_iter(ids.pools.iter()), ["us-east-1_AbC"]);
     }
 
     #[test]

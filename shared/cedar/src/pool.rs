@@ -9,6 +9,10 @@
 //! [`qualify`] rewrites one policy into that form given the pool id, [`unqualify`] back. A store
 //! has one identity source, so a key of another pool or of a scope (one with a `:`) has no
 //! Verified Permissions form and is refused.
+//!
+//! A set need not be rewritten to be decided: [`NamedIds`] says which form a set names its
+//! users and groups in, and the decision names a caller of a known pool in that form too
+//! (`crate::CedarPolicyStore::caller_in_pool`).
 
 use std::collections::BTreeSet;
 
@@ -86,12 +90,7 @@ fn walk(
 ) -> Result<(), String> {
     match value {
         Value::Object(object) => {
-            let kind = object
-                .get("type")
-                .and_then(Value::as_str)
-                .and_then(|t| t.rsplit("::").next())
-                .filter(|kind| [USER, USER_GROUP].contains(kind))
-                .map(str::to_owned);
+            let kind = pool_entity(object).map(str::to_owned);
             if let (Some(kind), Some(Value::String(id))) = (kind, object.get_mut("id")) {
                 *id = map(&kind, id)?;
                 return Ok(());
@@ -103,21 +102,90 @@ fn walk(
     }
 }
 
-/// Adds to `found` the ids of the groups (`UserGroup` entities) a policy's JSON form names,
-/// anywhere in it.
-pub(crate) fn named_groups(value: &Value, found: &mut BTreeSet<String>) {
+/// The entity type's own name (`User`, `UserGroup`) when `object` names a pool's entity, as
+/// Cedar's JSON form of a policy does: `{"type": "ns::UserGroup", "id": "admin"}`.
+fn pool_entity(object: &serde_json::Map<String, Value>) -> Option<&str> {
+    object
+        .get("type")
+        .and_then(Value::as_str)
+        .and_then(|t| t.rsplit("::").next())
+        .filter(|kind| [USER, USER_GROUP].contains(kind))
+}
+
+/// The users and groups a policy set names, by the form of their ids.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NamedIds {
+    /// Every group id (`admin`, `partners:admin`, `us-east-1_AbC|admin`).
+    pub groups: BTreeSet<String>,
+    /// Whether a user is named by its `sub` alone.
+    pub users_by_sub: bool,
+    /// Whether a user is named as Verified Permissions names it, `{userPoolId}|{sub}`.
+    pub users_by_pool: bool,
+    /// Whether a group is named as Verified Permissions names it, `{userPoolId}|{group}`.
+    pub groups_by_pool: bool,
+    /// The user pools the pool-qualified ids name.
+    pub pools: BTreeSet<String>,
+}
+
+impl NamedIds {
+    /// Adds what `other` holds (another policy's ids).
+    pub(crate) fn extend(&mut self, other: Self) {
+        self.groups.extend(other.groups);
+        self.users_by_sub |= other.users_by_sub;
+        self.users_by_pool |= other.users_by_pool;
+        self.groups_by_pool |= other.groups_by_pool;
+        self.pools.extend(other.pools);
+    }
+
+    /// Adds what a policy's JSON form names.
+    pub(crate) fn add(&mut self, policy: &Value) {
+        visit(policy, &mut |kind, id| {
+            let pool = pool_of(id);
+            if let Some(pool) = pool {
+                self.pools.insert(pool.to_owned());
+            }
+            if kind == USER_GROUP {
+                self.groups.insert(id.to_owned());
+                self.groups_by_pool |= pool.is_some();
+            } else if pool.is_some() {
+                self.users_by_pool = true;
+            } else {
+                self.users_by_sub = true;
+            }
+        });
+    }
+}
+
+/// The user pool of a Verified Permissions id (`us-east-1_AbC` of `us-east-1_AbC|admin`): the
+/// part before the first `|`, when it has the form of a pool id, `{region}_{id}` (Cognito's
+/// pattern `[\w-]+_[0-9a-zA-Z]+`,
+/// <https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_DescribeUserPool.html>).
+/// A Cognito group name may itself hold a `|`, so an id is only read as pool-qualified when its
+/// first part is a pool id.
+pub fn pool_of(id: &str) -> Option<&str> {
+    let (pool, rest) = id.split_once('|')?;
+    let (region, name) = pool.split_once('_')?;
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    let fits = !rest.is_empty()
+        && !region.is_empty()
+        && region.chars().all(word)
+        && !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric());
+    fits.then_some(pool)
+}
+
+/// Calls `found` with the entity type's own name and the id of every `User` and `UserGroup` a
+/// policy's JSON form names, anywhere in it.
+fn visit(value: &Value, found: &mut impl FnMut(&str, &str)) {
     match value {
         Value::Object(object) => {
-            let group = object
-                .get("type")
-                .and_then(Value::as_str)
-                .is_some_and(|t| t.rsplit("::").next() == Some(USER_GROUP));
-            if let (true, Some(Value::String(id))) = (group, object.get("id")) {
-                found.insert(id.clone());
+            if let (Some(kind), Some(Value::String(id))) = (pool_entity(object), object.get("id")) {
+                found(kind, id);
+                return;
             }
-            object.values().for_each(|v| named_groups(v, found));
+            object.values().for_each(|v| visit(v, found));
         }
-        Value::Array(items) => items.iter().for_each(|v| named_groups(v, found)),
+        Value::Array(items) => items.iter().for_each(|v| visit(v, found)),
         _ => {}
     }
 }
@@ -165,6 +233,23 @@ when { principal == api::User::"alice" || principal in [api::UserGroup::"viewer"
             Policy::parse(None, &back.text).unwrap().to_json().unwrap(),
             Policy::parse(None, &s.text).unwrap().to_json().unwrap()
         );
+    }
+
+    #[test]
+    fn an_id_is_pool_qualified_only_when_it_starts_with_a_pool_id() {
+        assert_eq!(pool_of("us-east-1_AbC123|admin"), Some("us-east-1_AbC123"));
+        assert_eq!(pool_of("us-east-1_AbC123|a|b"), Some("us-east-1_AbC123"));
+        // A Cognito group name may hold a `|`.
+        for id in [
+            "admin",
+            "a|b",
+            "us-east-1_AbC123|",
+            "_AbC|x",
+            "us-east-1_Ab-C|x",
+            "|x",
+        ] {
+            assert_eq!(pool_of(id), None, "{id}");
+        }
     }
 
     #[test]
