@@ -18,7 +18,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use groupgate_cedar::{CedarBundle, CedarCaller, CedarDecision, CedarPolicyStore};
+use groupgate_cedar::{CallerPool, CedarBundle, CedarCaller, CedarDecision, CedarPolicyStore};
 use groupgate_shared::{Error, MethodArn};
 use serde::Serialize;
 use tokio::time::Instant;
@@ -94,16 +94,23 @@ pub const FAILED_SET_KEPT: Duration = Duration::from_secs(2);
 /// A policy set read from the table, and the callers built for it: a caller's Cedar entities
 /// (`User::"{sub}"` with its groups as parents) cost as much to build as the decision itself,
 /// and a warm function sees the same callers again. They are kept with the set, so for its TTL
-/// at most, keyed by the sub and the exact list of policy keys (a caller whose groups changed
-/// is built again), at most `capacity` of them: when full, all are dropped and it fills again.
+/// at most, keyed by the sub, the exact list of policy keys and the pool (and the pool's groups
+/// when the policies name groups by pool): a caller whose groups changed is built again. At
+/// most `capacity` of them are kept: when full, all are dropped and it fills again.
 pub struct CedarSet {
     store: CedarPolicyStore,
     capacity: usize,
     callers: Mutex<HashMap<String, KeptCaller>>,
 }
 
-/// A built caller under its sub, with the policy keys it was built for.
-type KeptCaller = (Vec<String>, Arc<CedarCaller>);
+/// A built caller under its sub, with what it was built for.
+struct KeptCaller {
+    keys: Vec<String>,
+    pool: String,
+    /// The pool's groups, when the policies name groups by pool (else empty, and not compared).
+    pool_groups: Vec<String>,
+    caller: Arc<CedarCaller>,
+}
 
 impl CedarSet {
     fn new(store: CedarPolicyStore, capacity: usize) -> Self {
@@ -118,38 +125,58 @@ impl CedarSet {
         &self.store
     }
 
-    /// The decision for the caller `sub` with the policy keys `keys` on `method` and the route
-    /// `resource`; any error is a Deny (see [`CedarPolicyStore::decide`]).
+    /// The decision for the caller `sub` of the user pool `pool` with the policy keys `keys`
+    /// on `method` and the route `resource`; any error is a Deny (see
+    /// [`CedarPolicyStore::decide`], and [`CedarPolicyStore::caller_in_pool`] for the pool).
     pub fn decide(
         &self,
         sub: &str,
         keys: &[String],
+        pool: CallerPool<'_>,
         method: &str,
         resource: &str,
     ) -> CedarDecision {
-        match self.caller(sub, keys) {
+        match self.caller(sub, keys, pool) {
             Ok(caller) => self.store.decide_for(&caller, method, resource),
             Err(e) => CedarDecision::failed(e),
         }
     }
 
-    fn caller(&self, sub: &str, keys: &[String]) -> Result<Arc<CedarCaller>, String> {
+    fn caller(
+        &self,
+        sub: &str,
+        keys: &[String],
+        pool: CallerPool<'_>,
+    ) -> Result<Arc<CedarCaller>, String> {
         if self.capacity == 0 {
-            return self.store.caller_of_keys(sub, keys).map(Arc::new);
+            return self.store.caller_of_keys(sub, keys, pool).map(Arc::new);
         }
+        let by_pool = self.store.names_by_pool();
         if let Ok(callers) = self.callers.lock()
-            && let Some((kept_keys, caller)) = callers.get(sub)
-            && kept_keys.as_slice() == keys
+            && let Some(kept) = callers.get(sub)
+            && kept.keys.as_slice() == keys
+            && kept.pool == pool.id
+            && (!by_pool || kept.pool_groups.as_slice() == pool.groups)
         {
-            return Ok(Arc::clone(caller));
+            return Ok(Arc::clone(&kept.caller));
         }
-        let caller = Arc::new(self.store.caller_of_keys(sub, keys)?);
+        let caller = Arc::new(self.store.caller_of_keys(sub, keys, pool)?);
         // A poisoned lock only means the caller is not kept.
         if let Ok(mut callers) = self.callers.lock() {
             if callers.len() >= self.capacity {
                 callers.clear();
             }
-            callers.insert(sub.to_owned(), (keys.to_vec(), Arc::clone(&caller)));
+            let kept = KeptCaller {
+                keys: keys.to_vec(),
+                pool: pool.id.to_owned(),
+                pool_groups: if by_pool {
+                    pool.groups.to_vec()
+                } else {
+                    Vec::new()
+                },
+                caller: Arc::clone(&caller),
+            };
+            callers.insert(sub.to_owned(), kept);
         }
         Ok(caller)
     }
@@ -167,6 +194,9 @@ pub struct CedarSource {
     source: Box<dyn BundleSource>,
     ttl: Duration,
     callers_kept: usize,
+    /// The user pools the authorizer trusts: a set naming another pool's users or groups
+    /// (`{userPoolId}|…`) is refused.
+    pools: Vec<String>,
     kept: RwLock<Option<Kept>>,
 }
 
@@ -176,6 +206,7 @@ impl CedarSource {
             source: Box::new(source),
             ttl,
             callers_kept: CALLERS_KEPT,
+            pools: Vec::new(),
             kept: RwLock::new(None),
         }
     }
@@ -184,6 +215,14 @@ impl CedarSource {
     /// its caller; the benchmark measures both).
     pub fn with_callers_kept(mut self, callers: usize) -> Self {
         self.callers_kept = callers;
+        self
+    }
+
+    /// The same, trusting the user pools `pools` (`us-east-1_AbC`): a policy set may name
+    /// their users and groups as Verified Permissions does (`us-east-1_AbC|admin`), and no
+    /// other pool's. With none (the default), a set naming any pool is refused.
+    pub fn trusting(mut self, pools: Vec<String>) -> Self {
+        self.pools = pools;
         self
     }
 
@@ -210,8 +249,9 @@ impl CedarSource {
             Ok(BundleItem::Malformed(why)) => Err(BundleError::Invalid(why)),
             Ok(BundleItem::Text(text)) => CedarBundle::from_json(&text)
                 .and_then(CedarBundle::into_store)
-                .map(|store| Arc::new(CedarSet::new(store, self.callers_kept)))
-                .map_err(|e| BundleError::Invalid(e.to_string())),
+                .map_err(|e| BundleError::Invalid(e.to_string()))
+                .and_then(|store| self.trusted(store))
+                .map(|store| Arc::new(CedarSet::new(store, self.callers_kept))),
         };
         if let Err(e) = &set {
             tracing::error!(error = %e, "the Cedar policies cannot be used; every request fails until they can");
@@ -227,6 +267,31 @@ impl CedarSource {
             set: set.clone(),
         });
         set
+    }
+}
+
+impl CedarSource {
+    /// `store`, if every user pool its policies name is trusted. A policy naming a pool's
+    /// group by an id no caller can have would never match: a `forbid` would deny no one, so
+    /// the set is refused rather than decided with (a pool id mistyped, or copied from another
+    /// stage's store).
+    fn trusted(&self, store: CedarPolicyStore) -> Result<CedarPolicyStore, BundleError> {
+        let named = &store.policies().named_ids().pools;
+        match named.iter().find(|pool| !self.pools.contains(pool)) {
+            None => Ok(store),
+            Some(pool) => Err(BundleError::Invalid(format!(
+                "the policies name users or groups of the user pool `{pool}` (`{pool}|…`), which this authorizer does not trust (it trusts {})",
+                if self.pools.is_empty() {
+                    "none by id".to_owned()
+                } else {
+                    self.pools
+                        .iter()
+                        .map(|p| format!("`{p}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            ))),
+        }
     }
 }
 

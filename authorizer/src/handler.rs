@@ -285,7 +285,20 @@ impl<J: JwksSource, P: PolicySource> Authorizer<J, P> {
             .current()
             .await
             .map_err(|e| failed(request_id, e.reason(), &e.to_string()))?;
-        let decision = set.decide(&claims.sub, &caller.keys, route.method, route.resource);
+        // Who the caller is in Verified Permissions' ids, for a set written that way. The token's
+        // groups as they are (not only those that made keys): every such id is qualified by
+        // the pool the token was verified against, so none can pass as another pool's.
+        let pool = groupgate_cedar::CallerPool {
+            id: verified.pool_id,
+            groups: &claims.groups,
+        };
+        let decision = set.decide(
+            &claims.sub,
+            &caller.keys,
+            pool,
+            route.method,
+            route.resource,
+        );
         let reason = ReasonCode::of_cedar(&decision);
         let allow = decision.allow && reason == ReasonCode::Allowed;
         // The role an allowed caller's backend acts with comes from its groups' items, as with

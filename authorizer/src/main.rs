@@ -46,7 +46,10 @@ async fn main() -> Result<(), Error> {
         #[cfg(feature = "cedar")]
         PolicyLanguage::Cedar => {
             let groups = GroupPolicyStore::new(policies.clone(), config.policy_cache_ttl);
-            let source = authorizer::cedar::CedarSource::new(policies, config.policy_cache_ttl);
+            // A set may name the trusted pools' users and groups as Verified Permissions does.
+            let pools = config.pools.iter().map(|p| p.pool_id.clone()).collect();
+            let source = authorizer::cedar::CedarSource::new(policies, config.policy_cache_ttl)
+                .trusting(pools);
             // The policy set, and the group items (for their roles) in the same bounded read
             // IAM's start-up does.
             let read = async {

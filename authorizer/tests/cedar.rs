@@ -105,7 +105,7 @@ impl BundleSource for Table {
     }
 }
 
-fn authorizer(table: &Table) -> Authorizer<Keys, NoGroupPolicies> {
+fn verifier() -> TokenVerifier<Keys> {
     let rules = TokenRules::new(
         POOL,
         vec![CLIENT.into()],
@@ -113,11 +113,54 @@ fn authorizer(table: &Table) -> Authorizer<Keys, NoGroupPolicies> {
         Duration::from_secs(30),
     )
     .unwrap();
+    TokenVerifier::new(rules, JwksCache::new(Keys, Duration::from_secs(10)))
+}
+
+fn authorizer(table: &Table) -> Authorizer<Keys, NoGroupPolicies> {
+    trusting(table, &[])
+}
+
+/// An authorizer whose Cedar source trusts the user pools `pools` by id.
+fn trusting(table: &Table, pools: &[&str]) -> Authorizer<Keys, NoGroupPolicies> {
+    let pools = pools.iter().map(|p| (*p).to_owned()).collect();
     Authorizer::with_cedar(
-        TokenVerifier::new(rules, JwksCache::new(Keys, Duration::from_secs(10))),
-        CedarSource::new(table.clone(), TTL),
+        verifier(),
+        CedarSource::new(table.clone(), TTL).trusting(pools),
         GroupPolicyStore::new(NoGroupPolicies, TTL),
     )
+}
+
+/// The petstore's policies as a Verified Permissions store with this pool as its identity
+/// source holds them (`groupgate cedar export`'s statements, users and groups named
+/// `{poolId}|…`), each written to its own file unchanged, plus `extra` files; the scope's policy
+/// has no such form and is left out.
+fn verified_permissions_bundle(extra: &[(&str, &str)]) -> String {
+    let schema = schema();
+    let stored: Value = serde_json::from_str(&bundle(&[])).unwrap();
+    let ours = CedarBundle::from_json(&stored.to_string()).unwrap();
+    let store = ours.into_store().unwrap();
+    let (document, left_out) =
+        groupgate_cedar::to_import_json_leaving_out(&schema, store.policies(), POOL).unwrap();
+    assert_eq!(left_out.len(), 1, "{left_out:?}");
+    let document: Value = serde_json::from_str(&document).unwrap();
+    let mut files: Vec<(String, String)> = document["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let text = p["definition"]["static"]["statement"].as_str().unwrap();
+            assert!(text.contains(&format!("\"{POOL}|")), "{text}");
+            (format!("store-{i}.cedar"), text.to_owned())
+        })
+        .collect();
+    files.extend(
+        extra
+            .iter()
+            .map(|(n, t)| ((*n).to_owned(), (*t).to_owned())),
+    );
+    let policies = CedarPolicies::from_files(&files, &schema).unwrap();
+    CedarBundle::new(&schema, &policies, "petstore").to_json()
 }
 
 fn token(groups: &[&str]) -> String {
@@ -192,6 +235,114 @@ async fn a_group_the_policies_permit_is_allowed_on_its_route_and_every_id_of_it(
     let context = serde_json::to_value(&response.context).unwrap();
     assert_eq!(context["groups"], "[\"pet-viewer\"]");
     assert_eq!(table.reads(), 1);
+}
+
+/// A policy set written for a Verified Permissions store decides unchanged: the caller of the
+/// trusted pool is a member of `UserGroup::"{poolId}|{group}"` for each of its groups, and is
+/// `User::"{poolId}|{sub}"` where the set names users so.
+#[tokio::test]
+async fn a_verified_permissions_policy_set_decides_unchanged_for_a_trusted_pool() {
+    let suspended = format!(
+        "forbid (principal in petstore::UserGroup::\"{POOL}|suspended\", action, resource);"
+    );
+    let table = Table::holding(BundleItem::Text(verified_permissions_bundle(&[(
+        "suspended.cedar",
+        &suspended,
+    )])));
+    let unchanged = trusting(&table, &[POOL]);
+    let cases = [
+        (
+            &["pet-viewer"][..],
+            "GET",
+            "/petstore/v1/pets/{id}",
+            "/petstore/v1/pets/7",
+            "Allow",
+        ),
+        (
+            &["pet-viewer"],
+            "GET",
+            "/petstore/v2/pets",
+            "/petstore/v2/pets",
+            "Deny",
+        ),
+        (
+            &["admin"],
+            "GET",
+            "/petstore/v2/identity",
+            "/petstore/v2/identity",
+            "Allow",
+        ),
+        (
+            &["admin", "suspended"],
+            "GET",
+            "/petstore/v1/pets",
+            "/petstore/v1/pets",
+            "Deny",
+        ),
+        (
+            &["pet-veterinarian"],
+            "GET",
+            "/petstore/v2/identity",
+            "/petstore/v2/identity",
+            "Deny",
+        ),
+        (&[], "GET", "/petstore/v1/pets", "/petstore/v1/pets", "Deny"),
+    ];
+    for (groups, method, resource, path, effect) in cases {
+        let event = request(groups, method, resource, path);
+        let response = unchanged.handle(&event, NOW).await.unwrap();
+        assert_eq!(
+            statement(&response)["Effect"],
+            effect,
+            "{groups:?} {method} {path}"
+        );
+        // The same as the petstore's own policies decide.
+        let own = authorizer(&Table::holding(BundleItem::Text(bundle(&[(
+            "suspended.cedar",
+            "forbid (principal in petstore::UserGroup::\"suspended\", action, resource);",
+        )]))));
+        let response = own.handle(&event, NOW).await.unwrap();
+        assert_eq!(
+            statement(&response)["Effect"],
+            effect,
+            "{groups:?} {method} {path}"
+        );
+    }
+
+    // A user named as Verified Permissions names it.
+    let sub = groupgate_testkit::access_claims("iss", CLIENT, &[], NOW)["sub"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let alice = format!(
+        "permit (principal == petstore::User::\"{POOL}|{sub}\", action == petstore::Action::\"get /petstore/v2/identity\", resource);"
+    );
+    let table = Table::holding(BundleItem::Text(verified_permissions_bundle(&[(
+        "alice.cedar",
+        &alice,
+    )])));
+    let unchanged = trusting(&table, &[POOL]);
+    let event = request(&[], "GET", "/petstore/v2/identity", "/petstore/v2/identity");
+    let response = unchanged.handle(&event, NOW).await.unwrap();
+    assert_eq!(statement(&response)["Effect"], "Allow");
+}
+
+/// A set that names a pool the authorizer does not trust (a mistyped id, another stage's store)
+/// could never match that pool's groups, so a `forbid` of them would deny no one: it is refused
+/// and every request fails, naming the pool.
+#[tokio::test]
+async fn a_policy_set_naming_an_untrusted_pool_fails_every_request() {
+    let table = Table::holding(BundleItem::Text(verified_permissions_bundle(&[])));
+    let event = request(&["admin"], "GET", "/petstore/v1/pets", "/petstore/v1/pets");
+    for trusted in [&[][..], &["us-east-1_Other001"]] {
+        let refusing = trusting(&table, trusted);
+        let message = failure(refusing.handle(&event, NOW).await);
+        assert!(message.starts_with("cedar_policies_invalid: "), "{message}");
+        assert!(
+            message.contains(&format!("user pool `{POOL}`")),
+            "{message}"
+        );
+    }
 }
 
 #[tokio::test]
