@@ -1193,6 +1193,89 @@ fn cedar_export_and_import_round_trip_through_verified_permissions_form() {
 }
 
 #[test]
+fn a_verified_permissions_policy_set_is_validated_and_simulated_unchanged() {
+    // The example's policies as a Verified Permissions store for the stack's pool holds them
+    // (exported, each statement its own file, unchanged), beside the scope's policy (which has
+    // no such form) and the definitions: the same access matrix.
+    let settings = checkout("examples/cedar/groupgate.toml");
+    let api = checkout("api/petstore.yaml");
+    let exported = folder(&[]).join("vp.json");
+    let out = groupgate(&[
+        "cedar",
+        "export",
+        "--settings",
+        settings.to_str().unwrap(),
+        "--api",
+        api.to_str().unwrap(),
+        "--policies",
+        cedar_examples().to_str().unwrap(),
+        "--user-pool-id",
+        "us-east-1_Stack001",
+        "--allow-left-out",
+        "--out",
+        exported.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let document: Value =
+        serde_json::from_str(&std::fs::read_to_string(&exported).unwrap()).unwrap();
+    let dir = cedar_copy(|_, content| content);
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with(".cedar") && !name.starts_with("scope-") {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+    for (i, policy) in document["policies"].as_array().unwrap().iter().enumerate() {
+        let statement = policy["definition"]["static"]["statement"]
+            .as_str()
+            .unwrap();
+        assert!(statement.contains("us-east-1_Stack001|"), "{statement}");
+        std::fs::write(dir.join(format!("store-{i}.cedar")), statement).unwrap();
+    }
+    let run = |command: &str, extra: &[&str]| {
+        let mut args = vec![
+            command,
+            "--settings",
+            settings.to_str().unwrap(),
+            "--api",
+            api.to_str().unwrap(),
+            "--policies",
+            dir.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        groupgate(&args)
+    };
+    let out = run("validate", &["--strict"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let access = checkout("deploy/access.json");
+    let out = run("simulate", &["--expect", access.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = run(
+        "explain",
+        &[
+            "--groups",
+            "pet-viewer",
+            "--method",
+            "GET",
+            "--path",
+            "/petstore/v1/pets",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("decision: Allow"), "{}", text(&out));
+
+    // A second pool named by id: the toolbox cannot tell which is the stack's, and says so.
+    std::fs::write(
+        dir.join("other.cedar"),
+        r#"forbid (principal in petstore::UserGroup::"eu-west-1_Other01|admin", action, resource);"#,
+    )
+    .unwrap();
+    let out = run("validate", &[]);
+    assert!(text(&out).contains("2 user pools by id"), "{}", text(&out));
+}
+
+#[test]
 fn validate_in_cedar_names_the_broken_file_and_line() {
     let examples = cedar_examples();
     let clean = groupgate(&[

@@ -44,10 +44,18 @@ pub async fn run(args: Args) -> anyhow::Result<Outcome> {
             let aws = aws::config(Target::Environment).await?;
             let stack = StackDescription::of_stack(&aws, name).await?;
             let outputs = stack.outputs;
+            folder.check_named_pools(Some(&outputs.user_pool_id), &settings)?;
             let client = aws_sdk_dynamodb::Client::new(&aws);
             (client, outputs.policy_table_name, outputs.group_role_arns)
         }
         (None, Some(table)) => {
+            // A table alone does not say which pool is the stack's: a set naming a pool by id
+            // must name only `[[pools]]` ones, or be seeded with `--stack`.
+            if let Some(pool) = folder.untrusted_pool(None, &settings) {
+                anyhow::bail!(
+                    "the Cedar policies name users or groups of the user pool `{pool}` by id, which no `[[pools]]` entry trusts, and with `--table` the stack's own pool is not known: seed with `--stack` so it can be checked"
+                );
+            }
             let roles = parse_group_roles(&args.group_roles)
                 .map_err(|e| anyhow::anyhow!("`--group-roles`: {e}"))?;
             let client = description::table_client(table).await?;

@@ -34,6 +34,7 @@ pub async fn provision_emulator(
     settings: &Settings,
 ) -> anyhow::Result<()> {
     let folder = crate::operations::seed::PolicyFolder::load(policies, settings)?;
+    folder.check_local()?;
     let groups = folder.groups;
     let api = settings.api()?;
     let definition = stack::build(

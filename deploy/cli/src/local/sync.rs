@@ -63,6 +63,9 @@ pub async fn sync(policies: &Path, settings: &Settings) -> anyhow::Result<SyncRe
     let (mut described, path) = running()?;
     let folder = seed::PolicyFolder::load(policies, settings)
         .context("policies not applied (the running stack keeps its own)")?;
+    folder
+        .check_local()
+        .context("policies not applied (the running stack keeps its own)")?;
     let definitions = &folder.groups;
     let cognito = described.cognito().await?;
     let dynamodb = described.dynamodb().await?;

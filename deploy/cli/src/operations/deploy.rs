@@ -200,12 +200,24 @@ pub async fn deploy(aws: &SdkConfig, request: &DeployRequest<'_>) -> anyhow::Res
     let bootstrapped = check_bootstrapped(aws, &target).await?;
     let folder = seed::PolicyFolder::load(request.policies, request.settings)?;
     let groups = &folder.groups;
+    let cfn = aws_sdk_cloudformation::Client::new(aws);
+    if !folder.cedar_pools.is_empty() {
+        // Policies naming pools by id (Verified Permissions' form) are checked against the
+        // stack's pool before anything changes; a stack not created yet has none.
+        let own = match cloudformation::stack_status(&cfn, name).await? {
+            Some(_) => cloudformation::read_outputs(&cfn, name)
+                .await?
+                .remove(stack::Output::UserPoolId.key()),
+            None => None,
+        };
+        folder.check_named_pools(own.as_deref(), request.settings)?;
+    }
     let (deployed, uploaded) = update_stack(aws, request, &target, &bootstrapped, groups).await?;
     let outcome = deployed.outcome;
 
-    let cfn = aws_sdk_cloudformation::Client::new(aws);
     let outputs = stack_outputs(&cfn, request, &target, groups).await?;
     let outputs = super::write_description(request.out, outputs)?;
+    folder.check_named_pools(Some(&outputs.user_pool_id), request.settings)?;
 
     let apigateway = aws_sdk_apigateway::Client::new(aws);
     let (api, stage) = (&outputs.rest_api_id, &outputs.stage_name);

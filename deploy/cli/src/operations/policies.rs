@@ -71,6 +71,7 @@ pub async fn deploy_policies(
     check_template(&cfn, request, groups).await?;
 
     let outputs = described_outputs(aws, &cfn, request, groups).await?;
+    folder.check_named_pools(Some(&outputs.user_pool_id), request.settings)?;
 
     let policy_table = &outputs.policy_table_name;
     let dynamodb = aws_sdk_dynamodb::Client::new(aws);

@@ -68,6 +68,8 @@ impl<'a> Seed<'a> {
 pub struct PolicyFolder {
     pub groups: Vec<GroupDefinition>,
     pub cedar_bundle: Option<String>,
+    /// The user pools the Cedar policies name as Verified Permissions does (`{userPoolId}|…`).
+    pub cedar_pools: BTreeSet<String>,
 }
 
 impl PolicyFolder {
@@ -75,12 +77,13 @@ impl PolicyFolder {
     /// an error, so nothing is deployed from a folder that does not load whole.
     pub fn load(dir: &std::path::Path, settings: &Settings) -> anyhow::Result<Self> {
         let groups = groups::load_for(dir, settings)?;
-        let cedar_bundle = match settings.policy_language {
-            PolicyLanguage::Iam => None,
-            PolicyLanguage::Cedar => Some(
-                crate::toolbox::cedar::bundle_json(dir, &settings.api()?)
-                    .map_err(|e| e.context(format!("the Cedar policies in `{}`", dir.display())))?,
-            ),
+        let (cedar_bundle, cedar_pools) = match settings.policy_language {
+            PolicyLanguage::Iam => (None, BTreeSet::new()),
+            PolicyLanguage::Cedar => {
+                let (bundle, pools) = crate::toolbox::cedar::bundle_json(dir, &settings.api()?)
+                    .map_err(|e| e.context(format!("the Cedar policies in `{}`", dir.display())))?;
+                (Some(bundle), pools)
+            }
         };
         if let Some(bundle) = &cedar_bundle {
             check_bundle_size(bundle, dir)?;
@@ -88,7 +91,52 @@ impl PolicyFolder {
         Ok(Self {
             groups,
             cedar_bundle,
+            cedar_pools,
         })
+    }
+
+    /// The first pool the Cedar policies name by id that is neither `own_pool` (the stack's)
+    /// nor one of `[[pools]]`.
+    pub fn untrusted_pool(&self, own_pool: Option<&str>, settings: &Settings) -> Option<&str> {
+        let trusted =
+            |pool: &str| own_pool == Some(pool) || settings.pools.iter().any(|p| p.pool_id == pool);
+        self.cedar_pools
+            .iter()
+            .map(String::as_str)
+            .find(|pool| !trusted(pool))
+    }
+
+    /// The local stack makes its own pools, with new ids: Cedar policies naming a pool by id
+    /// could never match there, and the authorizer would refuse them.
+    pub fn check_local(&self) -> anyhow::Result<()> {
+        match self.cedar_pools.first() {
+            None => Ok(()),
+            Some(pool) => anyhow::bail!(
+                "the Cedar policies name users or groups of the user pool `{pool}` by id (`{pool}|…`, Verified Permissions' form): the local stack makes its own pools with new ids, so they could never match there; run it on the policies with groupgate's ids, which `groupgate cedar import --user-pool-id {pool}` writes"
+            ),
+        }
+    }
+
+    /// The Cedar policies may name users and groups as Verified Permissions does
+    /// (`{userPoolId}|admin`) only for the pools the authorizer trusts: the stack's own
+    /// (`own_pool`, once the stack exists) and those of `[[pools]]`. The authorizer refuses a set
+    /// naming any other pool, and every request would fail: this says so before the set is
+    /// stored (and, in `deploy`, before the stack changes).
+    pub fn check_named_pools(
+        &self,
+        own_pool: Option<&str>,
+        settings: &Settings,
+    ) -> anyhow::Result<()> {
+        let Some(untrusted) = self.untrusted_pool(own_pool, settings) else {
+            return Ok(());
+        };
+        let own = match own_pool {
+            Some(own) => format!("the stack's pool is `{own}`"),
+            None => "the stack has no pool yet: write a new stack's policies with groupgate's ids (`UserGroup::\"admin\"`) until it has one".to_owned(),
+        };
+        anyhow::bail!(
+            "the Cedar policies name users or groups of the user pool `{untrusted}` (`{untrusted}|…`), which the authorizer does not trust ({own}; other pools are trusted by `[[pools]]` in the settings): the authorizer would refuse the set and fail every request"
+        )
     }
 
     /// What [`seed`] writes of it.
@@ -230,5 +278,39 @@ mod tests {
             .to_string();
         assert!(error.contains("400 KB"), "{error}");
         assert!(error.contains("`policies`"), "{error}");
+    }
+
+    #[test]
+    fn policies_may_name_by_id_only_the_pools_the_authorizer_trusts() {
+        let settings = Settings::parse(concat!(
+            include_str!("../../../../examples/cedar/groupgate.toml"),
+            "\n[[pools]]\ngroup_prefix = \"partners:\"\npool_id = \"eu-west-1_Partner1\"\nclient_ids = [\"c\"]\n"
+        ))
+        .unwrap();
+        let folder = |pools: &[&str]| PolicyFolder {
+            groups: Vec::new(),
+            cedar_bundle: Some("{}".to_owned()),
+            cedar_pools: pools.iter().map(|p| (*p).to_owned()).collect(),
+        };
+        let own = Some("us-east-1_Stack1");
+        assert!(folder(&[]).check_named_pools(None, &settings).is_ok());
+        let trusted = folder(&["us-east-1_Stack1", "eu-west-1_Partner1"]);
+        assert!(trusted.check_named_pools(own, &settings).is_ok());
+        // A mistyped id, or the stack's own before the stack exists.
+        let error = folder(&["us-east-1_Stack2"])
+            .check_named_pools(own, &settings)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("`us-east-1_Stack2`"), "{error}");
+        assert!(
+            error.contains("the stack's pool is `us-east-1_Stack1`"),
+            "{error}"
+        );
+        let error = trusted.check_named_pools(None, &settings).unwrap_err();
+        assert!(error.to_string().contains("has no pool yet"), "{error}");
+        // The local stack's pools have new ids: any named pool is refused there.
+        assert!(folder(&[]).check_local().is_ok());
+        let error = trusted.check_local().unwrap_err().to_string();
+        assert!(error.contains("groupgate cedar import"), "{error}");
     }
 }

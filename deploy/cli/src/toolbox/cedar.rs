@@ -6,12 +6,19 @@
 //!
 //! With Cedar there are no group definitions: the groups of the matrix are those the policies
 //! name.
+//!
+//! Policies written for a Verified Permissions store name groups and users by pool
+//! (`UserGroup::"us-east-1_AbC|admin"`), as the authorizer accepts them. When they name one
+//! pool, the toolbox takes it for the stack's own: a key without a prefix (`admin`) is that
+//! pool's group, and the matrix lists it as `admin`. Policies naming several pools by id are
+//! decided for no pool (each such policy then denies with an error), and `validate` says so.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
 use groupgate_cedar::{
-    ApiSchema, CedarBundle, CedarPolicies, CedarPolicyStore, Problem, action_name,
+    ApiSchema, CallerPool, CedarBundle, CedarDecision, CedarPolicies, CedarPolicyStore, NamedIds,
+    Problem, action_name, pool_of,
 };
 use serde_json::{Value, json};
 
@@ -58,13 +65,63 @@ pub fn load(dir: &Path, api: &Api) -> anyhow::Result<CedarPolicyStore> {
 }
 
 /// The bundle the deploy stores for the authorizer: the policies of `dir`, validated strictly
-/// against `api`'s schema, as [`CedarBundle`]'s JSON. An invalid set is an error: nothing of it
+/// against `api`'s schema, as [`CedarBundle`]'s JSON, and the user pools the policies name as
+/// Verified Permissions does (`{userPoolId}|admin`). An invalid set is an error: nothing of it
 /// is seeded.
-pub fn bundle_json(dir: &Path, api: &Api) -> anyhow::Result<String> {
+pub fn bundle_json(dir: &Path, api: &Api) -> anyhow::Result<(String, BTreeSet<String>)> {
     folder_exists(dir)?;
     let schema = schema(api)?;
     let policies = CedarPolicies::load_dir(dir, &schema)?;
-    Ok(CedarBundle::new(&schema, &policies, &api.title).to_json())
+    let pools = policies.named_ids().pools.clone();
+    Ok((
+        CedarBundle::new(&schema, &policies, &api.title).to_json(),
+        pools,
+    ))
+}
+
+/// The pool the policies name users or groups of (`{userPoolId}|…`), when they name exactly
+/// one: the toolbox takes it for the stack's own.
+fn simulated_pool(ids: &NamedIds) -> Option<&str> {
+    match ids.pools.len() {
+        1 => ids.pools.first().map(String::as_str),
+        _ => None,
+    }
+}
+
+/// The groups the policies name, as the toolbox's callers are keyed: a group of the
+/// [`simulated_pool`] (`us-east-1_AbC|admin`) is the stack pool's `admin`.
+fn simulated_keys(ids: &NamedIds) -> BTreeSet<String> {
+    let pool = simulated_pool(ids);
+    ids.groups
+        .iter()
+        .map(|id| match (pool, pool_of(id)) {
+            (Some(pool), Some(named)) if pool == named => id[pool.len() + 1..].to_owned(),
+            _ => id.clone(),
+        })
+        .collect()
+}
+
+/// The decision for the toolbox's caller with the policy keys `keys`, as the authorizer makes
+/// it: a caller of the stack's pool, whose groups are its keys without a prefix, when the
+/// policies name that pool by id.
+fn decide(store: &CedarPolicyStore, keys: &[&str], method: &str, route: &str) -> CedarDecision {
+    let Some(pool) = simulated_pool(store.policies().named_ids()) else {
+        return store.decide(SIMULATED_SUB, keys, method, route);
+    };
+    // A key with a `:` is another pool's group or a scope, not a group of the stack's pool.
+    let groups: Vec<String> = keys
+        .iter()
+        .filter(|key| !key.contains(':'))
+        .map(|key| (*key).to_owned())
+        .collect();
+    let pool = CallerPool {
+        id: pool,
+        groups: &groups,
+    };
+    match store.caller_in_pool(SIMULATED_SUB, keys, pool) {
+        Ok(caller) => store.decide_for(&caller, method, route),
+        Err(e) => CedarDecision::failed(e),
+    }
 }
 
 /// The action names of the routes the authorizer decides (not the public ones).
@@ -140,8 +197,21 @@ fn policy_findings(
                     .iter()
                     .map(|p| finding(Severity::Warning, p)),
             );
-            let undefined = policies
-                .group_keys()
+            let ids = policies.named_ids();
+            if ids.pools.len() > 1 {
+                findings.push(Finding {
+                    severity: Severity::Warning,
+                    file: dir.to_owned(),
+                    line: None,
+                    pointer: None,
+                    message: format!(
+                        "the policies name users or groups of {} user pools by id ({}): the authorizer decides them, but `simulate` and `explain` cannot tell which is the stack's, and decide for none",
+                        ids.pools.len(),
+                        ids.pools.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+                    ),
+                });
+            }
+            let undefined = simulated_keys(ids)
                 .into_iter()
                 .filter(|key| defined.is_some_and(|d| !d.contains(key)));
             findings.extend(undefined.map(|key| Finding {
@@ -166,9 +236,7 @@ fn policy_findings(
 
 /// Every group the policies name, and no group, against every route, in that order.
 pub fn matrix(store: &CedarPolicyStore, api: &Api) -> Vec<Cell> {
-    let mut who: Vec<Option<String>> = store
-        .policies()
-        .group_keys()
+    let mut who: Vec<Option<String>> = simulated_keys(store.policies().named_ids())
         .into_iter()
         .map(Some)
         .collect();
@@ -181,7 +249,7 @@ pub fn matrix(store: &CedarPolicyStore, api: &Api) -> Vec<Cell> {
             let (allow, reason) = if api.route_of(&method, &path).is_some_and(|o| o.public) {
                 (true, PUBLIC.to_owned())
             } else {
-                let decision = store.decide(SIMULATED_SUB, &groups, &method, &route);
+                let decision = decide(store, &groups, &method, &route);
                 (decision.allow, decision.to_string())
             };
             cells.push(Cell {
@@ -242,7 +310,7 @@ pub fn explain(
         store.schema().namespace()
     ));
     let groups: Vec<&str> = keys.iter().map(String::as_str).collect();
-    let decision = store.decide(SIMULATED_SUB, &groups, &method, &operation.path);
+    let decision = decide(store, &groups, &method, &operation.path);
     lines.push(format!("decision: {decision}"));
     let mut deciding = Vec::new();
     for id in &decision.policies {
