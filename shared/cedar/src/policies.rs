@@ -162,14 +162,8 @@ impl CedarPolicies {
         &self.statements
     }
 
-    /// The ids of every group the policies name (`admin`, `partners:admin`, or Verified
-    /// Permissions' `us-east-1_AbC|admin`): with Cedar, these are the groups there are, since no
-    /// other file lists them.
-    pub fn group_keys(&self) -> BTreeSet<String> {
-        self.ids.groups.clone()
-    }
-
-    /// The users and groups the policies name, and in which form.
+    /// The users and groups the policies name, and in which form: with Cedar, its `groups` are
+    /// the groups there are, since no other file lists them.
     pub fn named_ids(&self) -> &NamedIds {
         &self.ids
     }
@@ -452,7 +446,7 @@ forbid (principal, action == petstore::Action::"post /pets", resource);
         assert_eq!(ids, ["viewer.cedar#0", "viewer.cedar#1"]);
         assert!(loaded.statements()[1].text.starts_with("forbid"));
         assert_eq!(loaded.set().policies().count(), 2);
-        assert_eq!(Vec::from_iter(loaded.group_keys()), ["viewer"]);
+        assert_eq!(Vec::from_iter(&loaded.named_ids().groups), ["viewer"]);
         assert_eq!(loaded.statements()[0].line, Some(2));
         assert_eq!(loaded.statements()[1].line, Some(8));
         assert!(loaded.warnings().is_empty());
